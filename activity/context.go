@@ -1,0 +1,75 @@
+package activity
+
+import "context"
+
+// Metadata describes where an event came from. Middleware sets it once per
+// request (see Middleware); jobs and consoles set their own.
+type Metadata struct {
+	RequestID     string // the request that recorded the event
+	CorrelationID string // shared by everything one user act set off; defaults to RequestID
+	Source        string // web, api, console, job, ... (a lower-case word, at most 32 bytes)
+	IP            string // the client's address (IPv4 or IPv6, no port)
+	UserAgent     string // truncated to 512 bytes
+}
+
+// Cause is the event being handled while new events are recorded: inbox and
+// workflow jobs put it on the context so the events they record carry its
+// ID as their causation and the chain's depth.
+type Cause struct {
+	Event         EventRef
+	Depth         int    // the causing event's depth
+	CorrelationID string // the causing event's correlation id
+}
+
+type (
+	actorKey    struct{}
+	metadataKey struct{}
+	causeKey    struct{}
+)
+
+// WithActor returns a context whose events are recorded as done by actor
+// (anything Actor accepts: a Ref, a Referencer, or a gorm model) unless the
+// call names its own.
+func WithActor(ctx context.Context, actor any) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFrom returns the actor set on ctx with WithActor.
+func ActorFrom(ctx context.Context) (any, bool) {
+	a := ctx.Value(actorKey{})
+	return a, a != nil
+}
+
+// WithMetadata returns a context carrying request metadata for the events
+// recorded under it. Explicit Meta options win field by field.
+func WithMetadata(ctx context.Context, md Metadata) context.Context {
+	return context.WithValue(ctx, metadataKey{}, md)
+}
+
+// MetadataFrom returns the metadata set on ctx.
+func MetadataFrom(ctx context.Context) Metadata {
+	md, _ := ctx.Value(metadataKey{}).(Metadata)
+	return md
+}
+
+// WithCause returns a context under which recorded events carry cause as
+// their causation, the depth cause.Depth+1, and cause's correlation id.
+func WithCause(ctx context.Context, cause Cause) context.Context {
+	return context.WithValue(ctx, causeKey{}, cause)
+}
+
+// CauseFrom returns the cause set on ctx.
+func CauseFrom(ctx context.Context) (Cause, bool) {
+	c, ok := ctx.Value(causeKey{}).(Cause)
+	return c, ok
+}
+
+// CauseOf returns the Cause describing e, for handlers that record events
+// while handling e.
+func CauseOf(e Event) Cause {
+	c := Cause{Event: e.Ref(), Depth: e.Depth}
+	if e.CorrelationID != nil {
+		c.CorrelationID = *e.CorrelationID
+	}
+	return c
+}

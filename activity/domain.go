@@ -1,0 +1,207 @@
+package activity
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"time"
+)
+
+// KeyType is the SQL type of a subject's primary key.
+type KeyType string
+
+// The key types a subject table may use.
+const (
+	KeyBigint KeyType = "bigint" // integer keys (gorm's uint/int64 IDs, bigserial, integer)
+	KeyUUID   KeyType = "uuid"   // UUID keys
+	KeyText   KeyType = "text"   // text keys (slugs, ULIDs stored as text)
+)
+
+// Subject names the table whose rows the events are about.
+type Subject struct {
+	Table   string  // "issues"
+	Key     string  // primary key column; default "id"
+	KeyType KeyType // default KeyBigint
+}
+
+// DomainConfig declares a domain. Zero fields take the documented defaults.
+type DomainConfig struct {
+	// Name is the domain's name: lower-case letters, digits and
+	// underscores, starting with a letter ("issue"). Required.
+	Name string
+	// Table is the events table. Default: Name + "_events".
+	Table string
+	// Subject is the table the events are about. Default: Table
+	// Name + "s", Key "id", KeyType KeyBigint.
+	Subject Subject
+	// Actions are the supported actions, snake_case identifiers
+	// ("comment_added"). Required; no duplicates.
+	Actions []string
+	// MaxExtraBytes caps the encoded size of an event's extra JSON.
+	// Default 64 KiB.
+	MaxExtraBytes int
+	// MaxDepth caps causation chains: an event recorded while handling an
+	// event whose depth is already MaxDepth is refused with
+	// ErrCausationDepth. Default 8.
+	MaxDepth int
+	// Notify sends pg_notify on the outbox channel with each new event,
+	// waking relays at once. Default true; set DisableNotify to turn off.
+	DisableNotify bool
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Resolvers load the actors and records of a feed page, one batched
+	// call per type. Keys are reference types ("users", "comments").
+	Resolvers map[string]Resolver
+}
+
+// Domain is a declared domain: the one value an app keeps per events table.
+// It is safe for concurrent use.
+type Domain struct {
+	name      string
+	table     string
+	subject   Subject
+	actions   []string
+	actionSet map[string]struct{}
+	maxExtra  int
+	maxDepth  int
+	notify    bool
+	now       func() time.Time
+	resolvers map[string]Resolver
+	sql       domainSQL
+}
+
+// DefaultMaxExtraBytes is the default cap on an event's encoded extra.
+const DefaultMaxExtraBytes = 64 << 10
+
+// DefaultMaxDepth is the default cap on causation chains.
+const DefaultMaxDepth = 8
+
+var identRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,47}$`)
+
+// NewDomain validates a declaration and returns the domain. Every problem is
+// an error wrapping ErrInvalidDomain that names the field.
+func NewDomain(cfg DomainConfig) (*Domain, error) {
+	d := &Domain{
+		name:      cfg.Name,
+		table:     cfg.Table,
+		subject:   cfg.Subject,
+		maxExtra:  cfg.MaxExtraBytes,
+		maxDepth:  cfg.MaxDepth,
+		notify:    !cfg.DisableNotify,
+		now:       cfg.Now,
+		actionSet: make(map[string]struct{}, len(cfg.Actions)),
+		resolvers: make(map[string]Resolver, len(cfg.Resolvers)),
+	}
+	bad := func(field, format string, args ...any) error {
+		return &DomainError{Domain: cfg.Name, Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	if !identRE.MatchString(d.name) {
+		return nil, bad("Name", "is not allowed: use 1-48 lower-case letters, digits and underscores, starting with a letter (like \"issue\")")
+	}
+	if d.table == "" {
+		d.table = d.name + "_events"
+	}
+	if !identRE.MatchString(d.table) {
+		return nil, bad("Table", "%q is not a safe SQL identifier: use 1-48 lower-case letters, digits and underscores, starting with a letter", d.table)
+	}
+	if d.subject.Table == "" {
+		d.subject.Table = d.name + "s"
+	}
+	if !identRE.MatchString(d.subject.Table) {
+		return nil, bad("Subject.Table", "%q is not a safe SQL identifier: use 1-48 lower-case letters, digits and underscores, starting with a letter", d.subject.Table)
+	}
+	if d.subject.Key == "" {
+		d.subject.Key = "id"
+	}
+	if !identRE.MatchString(d.subject.Key) {
+		return nil, bad("Subject.Key", "%q is not a safe SQL identifier", d.subject.Key)
+	}
+	switch d.subject.KeyType {
+	case "":
+		d.subject.KeyType = KeyBigint
+	case KeyBigint, KeyUUID, KeyText:
+	default:
+		return nil, bad("Subject.KeyType", "%q is not supported; use activity.KeyBigint, activity.KeyUUID or activity.KeyText", d.subject.KeyType)
+	}
+	if len(cfg.Actions) == 0 {
+		return nil, bad("Actions", "is empty: declare the actions this domain supports, like \"comment_added\"")
+	}
+	for i, a := range cfg.Actions {
+		if !identRE.MatchString(a) {
+			return nil, bad(fmt.Sprintf("Actions[%d]", i), "%q is not a valid action: use snake_case, 1-48 lower-case letters, digits and underscores, starting with a letter", a)
+		}
+		if _, dup := d.actionSet[a]; dup {
+			return nil, bad(fmt.Sprintf("Actions[%d]", i), "%q is declared twice", a)
+		}
+		d.actionSet[a] = struct{}{}
+		d.actions = append(d.actions, a)
+	}
+	if d.maxExtra < 0 {
+		return nil, bad("MaxExtraBytes", "is negative")
+	}
+	if d.maxExtra == 0 {
+		d.maxExtra = DefaultMaxExtraBytes
+	}
+	if d.maxDepth < 0 {
+		return nil, bad("MaxDepth", "is negative")
+	}
+	if d.maxDepth == 0 {
+		d.maxDepth = DefaultMaxDepth
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	for typ, r := range cfg.Resolvers {
+		if r == nil {
+			return nil, bad(fmt.Sprintf("Resolvers[%q]", typ), "is nil")
+		}
+		d.resolvers[typ] = r
+	}
+	d.sql = buildDomainSQL(d)
+	return d, nil
+}
+
+// MustDomain is NewDomain for package-level declarations; it panics on a bad
+// declaration, which is a programming error found at start-up.
+func MustDomain(cfg DomainConfig) *Domain {
+	d, err := NewDomain(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// Name returns the domain's name.
+func (d *Domain) Name() string { return d.name }
+
+// Table returns the domain's events table.
+func (d *Domain) Table() string { return d.table }
+
+// Subject returns the domain's subject table description.
+func (d *Domain) Subject() Subject { return d.subject }
+
+// Actions returns the supported actions, in declaration order.
+func (d *Domain) Actions() []string { return slices.Clone(d.actions) }
+
+// Supports reports whether action is one of the domain's actions.
+func (d *Domain) Supports(action string) bool {
+	_, ok := d.actionSet[action]
+	return ok
+}
+
+// Now returns the domain clock's current time.
+func (d *Domain) Now() time.Time { return d.now() }
+
+// CheckAction returns nil for a supported action, and an
+// *UnknownActionError naming the nearest supported one otherwise.
+func (d *Domain) CheckAction(action string) error {
+	if d.Supports(action) {
+		return nil
+	}
+	sorted := slices.Clone(d.actions)
+	sort.Strings(sorted)
+	return &UnknownActionError{Domain: d.name, Action: action, Suggestion: nearest(action, d.actions), Supported: sorted}
+}
+
+func (d *Domain) String() string { return "activity domain " + d.name + " (" + d.table + ")" }

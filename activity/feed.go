@@ -1,0 +1,205 @@
+package activity
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// FeedQuery selects a page of a domain's events, newest first. All set
+// fields must hold (AND). Leave Subject and SubjectsIn empty for a feed of
+// the whole domain.
+type FeedQuery struct {
+	// Subject restricts the feed to one subject (its key).
+	Subject any
+	// SubjectsIn restricts it to the subjects a subquery selects, for a
+	// feed across subjects: all issues of a project is
+	// db.Model(&Issue{}).Select("id").Where("project_id = ?", p.ID).
+	SubjectsIn *gorm.DB
+	// Actor restricts it to what one actor did (anything Actor accepts).
+	Actor any
+	// Record restricts it to the events about one record.
+	Record any
+	// Actions restricts it to these actions (each must be supported).
+	Actions []string
+	// Since and Until bound occurred_at: Since <= occurred_at < Until.
+	Since, Until time.Time
+	// CorrelationID restricts it to the events one user act set off.
+	CorrelationID string
+	// CausedBy restricts it to the events handling this event recorded.
+	CausedBy *EventRef
+	// After is the previous page's Next; empty for the first page.
+	After Cursor
+	// Limit is the page size. Default 20, at most 500.
+	Limit int
+}
+
+// Page is one page of a feed.
+type Page struct {
+	// Entries are the page's events with actors and records loaded
+	// through the domain's resolvers, newest first.
+	Entries []Entry
+	// Next continues the feed after this page; empty on the last page.
+	Next Cursor
+}
+
+// Events returns the page's events without their loaded values.
+func (p Page) Events() []Event {
+	out := make([]Event, len(p.Entries))
+	for i, e := range p.Entries {
+		out[i] = e.Event
+	}
+	return out
+}
+
+// DefaultPageSize and MaxPageSize bound FeedQuery.Limit.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 500
+)
+
+// Feed returns one page of events, newest first, using keyset pagination:
+// two queries per page for events plus one per reference type to load
+// actors and records, whatever the page's depth.
+func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, error) {
+	if db == nil {
+		return Page{}, ErrNilDB
+	}
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = DefaultPageSize
+	case limit < 0 || limit > MaxPageSize:
+		return Page{}, &QueryError{Field: "Limit", Reason: fmt.Sprintf("is %d; allowed: 1 to %d (0 means %d)", q.Limit, MaxPageSize, DefaultPageSize)}
+	}
+	tx, err := d.filter(ctx, db, filter{
+		Subject: q.Subject, SubjectsIn: q.SubjectsIn, Actor: q.Actor, Record: q.Record, Actions: q.Actions,
+		Since: q.Since, Until: q.Until, CorrelationID: q.CorrelationID, CausedBy: q.CausedBy,
+	})
+	if err != nil {
+		return Page{}, err
+	}
+	if q.After != "" {
+		at, id, err := q.After.decode()
+		if err != nil {
+			return Page{}, err
+		}
+		tx = tx.Where("(e.occurred_at, e.id) < (?, ?)", at, id)
+	}
+	rows, err := tx.Select(selectList("e.")).Order("e.occurred_at DESC, e.id DESC").Limit(limit + 1).Rows()
+	if err != nil {
+		return Page{}, fmt.Errorf("activity: feed of %s: %w", d.name, err)
+	}
+	defer rows.Close()
+	events := make([]Event, 0, limit+1)
+	for rows.Next() {
+		var e Event
+		if err := scanEvent(rows, d.name, &e); err != nil {
+			return Page{}, fmt.Errorf("activity: feed of %s: %w", d.name, err)
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("activity: feed of %s: %w", d.name, err)
+	}
+	rows.Close()
+	var page Page
+	if len(events) > limit {
+		events = events[:limit]
+		page.Next = newCursor(events[limit-1])
+	}
+	page.Entries, err = d.Resolve(ctx, db, events)
+	return page, err
+}
+
+// Event loads one event by ID, or returns ErrEventNotFound.
+func (d *Domain) Event(ctx context.Context, db *gorm.DB, id int64) (Event, error) {
+	if db == nil {
+		return Event{}, ErrNilDB
+	}
+	rows, err := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Raw(d.sql.byID, id).Rows()
+	if err != nil {
+		return Event{}, fmt.Errorf("activity: load %s#%d: %w", d.name, id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return Event{}, fmt.Errorf("activity: load %s#%d: %w", d.name, id, err)
+		}
+		return Event{}, fmt.Errorf("%w: %s#%d", ErrEventNotFound, d.name, id)
+	}
+	var e Event
+	if err := scanEvent(rows, d.name, &e); err != nil {
+		return Event{}, fmt.Errorf("activity: load %s#%d: %w", d.name, id, err)
+	}
+	return e, rows.Close()
+}
+
+// filter holds the conditions feeds, counts and replays share.
+type filter struct {
+	Subject       any
+	SubjectsIn    *gorm.DB
+	Actor         any
+	Record        any
+	Actions       []string
+	Since, Until  time.Time
+	CorrelationID string
+	CausedBy      *EventRef
+}
+
+func (d *Domain) filter(ctx context.Context, db *gorm.DB, f filter) (*gorm.DB, error) {
+	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Table(d.table + " e")
+	if f.Subject != nil && f.SubjectsIn != nil {
+		return nil, &QueryError{Field: "Subject", Reason: "and SubjectsIn are both set; use one"}
+	}
+	if f.Subject != nil {
+		s, err := d.subjectArg(f.Subject)
+		if err != nil {
+			return nil, err
+		}
+		tx = tx.Where("e.subject_id = ?", s)
+	}
+	if f.SubjectsIn != nil {
+		tx = tx.Where("e.subject_id IN (?)", f.SubjectsIn)
+	}
+	if f.Actor != nil {
+		r, err := refOf(ctx, db, "actor", f.Actor)
+		if err != nil {
+			return nil, err
+		}
+		tx = tx.Where("e.actor_type = ? AND e.actor_id = ?", r.Type, r.ID)
+	}
+	if f.Record != nil {
+		r, err := refOf(ctx, db, "record", f.Record)
+		if err != nil {
+			return nil, err
+		}
+		tx = tx.Where("e.record_type = ? AND e.record_id = ?", r.Type, r.ID)
+	}
+	if len(f.Actions) > 0 {
+		for _, a := range f.Actions {
+			if err := d.CheckAction(a); err != nil {
+				return nil, err
+			}
+		}
+		tx = tx.Where("e.action IN ?", f.Actions)
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		return nil, &QueryError{Field: "Until", Reason: "is not after Since"}
+	}
+	if !f.Since.IsZero() {
+		tx = tx.Where("e.occurred_at >= ?", f.Since)
+	}
+	if !f.Until.IsZero() {
+		tx = tx.Where("e.occurred_at < ?", f.Until)
+	}
+	if f.CorrelationID != "" {
+		tx = tx.Where("e.correlation_id = ?", f.CorrelationID)
+	}
+	if f.CausedBy != nil {
+		tx = tx.Where("e.causation_domain = ? AND e.causation_id = ?", f.CausedBy.Domain, f.CausedBy.ID)
+	}
+	return tx, nil
+}

@@ -1,0 +1,136 @@
+package activity
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+
+	"gorm.io/gorm"
+)
+
+// Resolver loads the rows behind references of one type, for one feed page
+// at a time: one call (one query) per type per page, never one per event.
+// It returns the loaded values by id; ids it cannot find (deleted rows) are
+// simply absent, and their events render from the label snapshot.
+type Resolver interface {
+	Resolve(ctx context.Context, db *gorm.DB, ids []string) (map[string]any, error)
+}
+
+// ResolverFunc adapts a function to Resolver.
+type ResolverFunc func(ctx context.Context, db *gorm.DB, ids []string) (map[string]any, error)
+
+// Resolve calls f.
+func (f ResolverFunc) Resolve(ctx context.Context, db *gorm.DB, ids []string) (map[string]any, error) {
+	return f(ctx, db, ids)
+}
+
+// ModelResolver returns a Resolver that loads gorm models of type T by
+// primary key, in one query per page: ModelResolver[User]().
+func ModelResolver[T any]() Resolver {
+	return ResolverFunc(func(ctx context.Context, db *gorm.DB, ids []string) (map[string]any, error) {
+		var rows []T
+		stmt := &gorm.Statement{DB: db}
+		var zero T
+		if err := stmt.Parse(&zero); err != nil {
+			return nil, fmt.Errorf("activity: ModelResolver[%T]: %w", zero, err)
+		}
+		pk := stmt.Schema.PrioritizedPrimaryField
+		if pk == nil {
+			return nil, fmt.Errorf("activity: ModelResolver[%T]: the model has no primary key", zero)
+		}
+		if err := db.WithContext(ctx).Where(map[string]any{pk.DBName: ids}).Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("activity: ModelResolver[%T]: %w", zero, err)
+		}
+		out := make(map[string]any, len(rows))
+		for i := range rows {
+			v, _ := pk.ValueOf(ctx, reflect.ValueOf(&rows[i]).Elem())
+			out[keyString(v)] = &rows[i]
+		}
+		return out, nil
+	})
+}
+
+// Entry is a feed event with its actor and record loaded.
+type Entry struct {
+	Event
+	// ActorValue is what the actor's resolver returned, or nil: a system
+	// actor, a type without a resolver, or a row deleted since.
+	ActorValue any
+	// RecordValue is the same for the record.
+	RecordValue any
+}
+
+// ActorName is the actor's current label when it was loaded, else the
+// snapshot kept on the event, else its reference.
+func (e Entry) ActorName() string {
+	if l := labelOf(e.ActorValue); l != "" {
+		return l
+	}
+	if e.ActorLabel != "" {
+		return e.ActorLabel
+	}
+	return e.Actor().String()
+}
+
+// RecordName is like ActorName for the record ("" when there is none).
+func (e Entry) RecordName() string {
+	r := e.Record()
+	if r == nil {
+		return ""
+	}
+	if l := labelOf(e.RecordValue); l != "" {
+		return l
+	}
+	if r.Label != "" {
+		return r.Label
+	}
+	return r.String()
+}
+
+// RecordDeleted reports whether the event has a record whose type has a
+// resolver but whose row could not be loaded.
+func (e Entry) RecordDeleted() bool { return e.Record() != nil && e.RecordValue == nil }
+
+// Resolve loads the actors and records of events through the domain's
+// resolvers: one call per reference type.
+func (d *Domain) Resolve(ctx context.Context, db *gorm.DB, events []Event) ([]Entry, error) {
+	if db == nil {
+		return nil, ErrNilDB
+	}
+	want := map[string]map[string]struct{}{}
+	add := func(typ, id string) {
+		if _, ok := d.resolvers[typ]; !ok {
+			return
+		}
+		if want[typ] == nil {
+			want[typ] = map[string]struct{}{}
+		}
+		want[typ][id] = struct{}{}
+	}
+	for _, e := range events {
+		add(e.ActorType, e.ActorID)
+		if r := e.Record(); r != nil {
+			add(r.Type, r.ID)
+		}
+	}
+	loaded := make(map[string]map[string]any, len(want))
+	for typ, set := range want {
+		ids := make([]string, 0, len(set))
+		for id := range set {
+			ids = append(ids, id)
+		}
+		vals, err := d.resolvers[typ].Resolve(ctx, db.Session(&gorm.Session{NewDB: true, Context: ctx}), ids)
+		if err != nil {
+			return nil, fmt.Errorf("activity: resolve %s: %w", typ, err)
+		}
+		loaded[typ] = vals
+	}
+	out := make([]Entry, len(events))
+	for i, e := range events {
+		out[i] = Entry{Event: e, ActorValue: loaded[e.ActorType][e.ActorID]}
+		if r := e.Record(); r != nil {
+			out[i].RecordValue = loaded[r.Type][r.ID]
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,114 @@
+// Package migrations holds the library's SQL migrations, embedded in the
+// binary, and applies them (and an app's own) with pressly/goose v3.
+//
+// Apply the library's migrations before a domain's events table:
+//
+//	sqlDB, _ := gormDB.DB()
+//	if err := migrations.Up(ctx, sqlDB); err != nil { ... }
+//
+// Migrating is safe when several processes start at once: each run holds a
+// PostgreSQL session advisory lock (one per version table) while it works,
+// and the others wait for it, then find nothing left to do.
+//
+// The library keeps its own version table, tidings_migrations, so it never
+// collides with the app's goose_db_version. An app's own migrations (its
+// tables and the events tables rendered by activity.MigrationSQL or
+// cmd/tidings-migration) run through New with the app's embed.FS.
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"hash/crc64"
+	"io/fs"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+// FS is the library's migrations, for users who drive goose themselves.
+var FS fs.FS = files
+
+// VersionTable is the library's goose version table.
+const VersionTable = "tidings_migrations"
+
+// Migrator applies one set of migrations with its own version table.
+type Migrator struct {
+	p *goose.Provider
+}
+
+// New returns a Migrator for the goose SQL files at the top of fsys,
+// recording versions in table. The lock that serialises concurrent runs is
+// derived from table, so the library's and an app's migrations do not wait
+// on each other.
+func New(db *sql.DB, fsys fs.FS, table string) (*Migrator, error) {
+	locker, err := lock.NewPostgresSessionLocker(
+		lock.WithLockID(int64(crc64.Checksum([]byte("tidings:"+table), crc64.MakeTable(crc64.ECMA))>>1)),
+		lock.WithLockTimeout(1, 600), // try each second, up to 10 minutes
+	)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
+		goose.WithTableName(table),
+		goose.WithSessionLocker(locker),
+		goose.WithDisableGlobalRegistry(true),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("migrations (%s): %w", table, err)
+	}
+	return &Migrator{p: p}, nil
+}
+
+// Library returns the Migrator of the library's own migrations.
+func Library(db *sql.DB) (*Migrator, error) { return New(db, files, VersionTable) }
+
+// Up applies every pending migration.
+func (m *Migrator) Up(ctx context.Context) error {
+	_, err := m.p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrations up: %w", err)
+	}
+	return nil
+}
+
+// DownTo rolls back migrations until version is the newest applied (0
+// rolls back everything).
+func (m *Migrator) DownTo(ctx context.Context, version int64) error {
+	_, err := m.p.DownTo(ctx, version)
+	if err != nil {
+		return fmt.Errorf("migrations down to %d: %w", version, err)
+	}
+	return nil
+}
+
+// Version returns the newest applied version (0 when none is).
+func (m *Migrator) Version(ctx context.Context) (int64, error) {
+	return m.p.GetDBVersion(ctx)
+}
+
+// Provider exposes the underlying goose provider (status, single steps).
+func (m *Migrator) Provider() *goose.Provider { return m.p }
+
+// Up applies the library's pending migrations to db.
+func Up(ctx context.Context, db *sql.DB) error {
+	m, err := Library(db)
+	if err != nil {
+		return err
+	}
+	return m.Up(ctx)
+}
+
+// Down rolls back all of the library's migrations.
+func Down(ctx context.Context, db *sql.DB) error {
+	m, err := Library(db)
+	if err != nil {
+		return err
+	}
+	return m.DownTo(ctx, 0)
+}
