@@ -118,3 +118,12 @@ END
 $fn$;
 `, d.table, d.subject.KeyType, d.name, insertColumns, OutboxTable, OutboxChannel)
 }
+
+// GooseMigration renders MigrationSQL as a goose SQL migration file, ready
+// to save as migrations/NNNNN_<table>.sql in an app.
+func GooseMigration(d *Domain) string {
+	up, down := MigrationSQL(d)
+	return "-- Events table of the " + d.name + " domain, rendered by activity.GooseMigration.\n" +
+		"-- +goose Up\n-- +goose StatementBegin\n" + up + "-- +goose StatementEnd\n\n" +
+		"-- +goose Down\n-- +goose StatementBegin\n" + down + "-- +goose StatementEnd\n"
+}

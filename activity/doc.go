@@ -1,0 +1,89 @@
+// Package activity records what happened to an app's domain objects, one
+// events table per domain, and reads it back as feeds and history.
+//
+// It is "event sourcing for smooth brains": an issue tracker keeps
+// issue_events (subject, actor, action, polymorphic record, extra JSON,
+// occurred_at), records a row from its handlers in one line, shows the rows
+// as an activity feed, and lets the inbox package act on each new row after
+// it commits. This package knows nothing of queues, Slack or email.
+//
+// # Declaring a domain
+//
+// A domain is declared once, in code:
+//
+//	var Issues = activity.MustDomain(activity.DomainConfig{
+//		Name:    "issue",                                  // table issue_events
+//		Subject: activity.Subject{Table: "issues"},        // key "id", bigint
+//		Actions: []string{"comment_added", "comment_deleted", "comment_viewed", "label_added"},
+//		Resolvers: map[string]activity.Resolver{
+//			"users":    activity.ModelResolver[User](),
+//			"comments": activity.ModelResolver[Comment](),
+//		},
+//	})
+//
+// Its table comes from a migration in the app: activity.GooseMigration(Issues)
+// renders one, and cmd/tidings-migration writes it into a goose folder. The
+// library's own migrations (package migrations: the shared event ID sequence
+// and the outbox) go first. Subjects may have bigint, UUID or text keys.
+//
+// # Recording
+//
+//	res, err := Issues.RecordEvent(ctx, db, issue.ID, "comment_added",
+//		activity.Actor(user), activity.Record(comment), activity.Extra{"length": n})
+//
+// db is what the handler holds: the pool, or a transaction, which the call
+// joins (it never begins one). The event row and its outbox row are written
+// by one SQL statement, so they commit or roll back together, savepoints
+// included, and nothing fans out for rolled-back work. Recording never talks
+// to Redis.
+//
+// The actor and request metadata (request id, correlation id, source, IP,
+// user agent) default from the context, set once per request by Middleware;
+// explicit options win. Events recorded while an inbox handles an event
+// (context from WithCause) carry the causing event's ID, its correlation id,
+// and a depth; past DomainConfig.MaxDepth (8) recording is refused with
+// ErrCausationDepth, which stops loops such as a workflow triggering itself.
+//
+// Each actor and record keeps a short label snapshot (ActivityLabel, or a
+// Name/Title/... field), so a feed still renders "Ana" after Ana's row is
+// deleted.
+//
+// # Throttling
+//
+// activity.ThrottleWithin(15*time.Minute) collapses repeats: when the same
+// (subject, action, actor, record) was recorded within the window, the
+// existing event's occurred_at moves to now and its Repeats grows instead of
+// a row being inserted; Result.Throttled says so, and nothing fans out again.
+//
+// Throttling is race-free: the domain's throttle function (part of its
+// migration) takes a transaction-scoped advisory lock on the key before the
+// statement that looks for the recent event. This relies on READ COMMITTED,
+// PostgreSQL's default, where each statement of the function takes a fresh
+// snapshot and so sees the commit of the writer that held the lock before.
+// Under REPEATABLE READ or SERIALIZABLE the transaction's snapshot is fixed
+// before the lock and a concurrent repeat would be invisible, so a throttled
+// call there is refused with ErrThrottleIsolation. Inside a caller's
+// transaction the lock is held until it commits: concurrent throttled
+// calls on one key queue behind it.
+//
+// # Errors
+//
+// Bad input is refused before anything is written, with an error that says
+// what was wrong and what is allowed, testable with errors.Is against the
+// package's sentinels (ErrUnknownAction, ErrInvalidSubject, ErrInvalidRef,
+// ErrNoActor, ErrInvalidExtra, ErrInvalidOption, ErrNilDB...) and readable
+// with errors.As (*UnknownActionError suggests the nearest action).
+//
+// # Reading
+//
+// Feed returns a page of events newest first, for one subject, subjects
+// selected by a subquery (all issues of a project), one actor or one record,
+// filtered by actions, time range, correlation id or cause. Pages continue
+// with opaque keyset cursors (never OFFSET), so page 5,000 costs what page 1
+// does. Actors and records of a page are loaded by the domain's resolvers
+// in one call per type. CountByAction and LastOccurred answer history
+// questions; Replay streams matching events oldest first in keyset batches
+// for backfills, never holding a table in memory.
+//
+// Package activitytest has assertions for an app's own tests.
+package activity
