@@ -1,0 +1,54 @@
+// Package slack renders activity events as Slack messages and posts them,
+// through slack-go's real client: with a bot token (Poster, Web API
+// chat.postMessage) or through incoming webhooks (WebhookPoster).
+//
+// It is the channel half of the Slack inbox; the inbox package wires it to
+// the fan-out, the retries and the deliveries ledger. Its name clashes with
+// slack-go's, so import it under another:
+//
+//	import (
+//		"github.com/slack-go/slack"
+//		slackinbox "github.com/tidingsdev/tidings/inbox/slack"
+//	)
+//
+// # Messages
+//
+// A BuildFunc renders an event as a Message (Block Kit blocks plus the
+// notification text). Builders picks one per (domain, action), falling back
+// to DefaultMessage: "*Ana* added a comment on issue 42", the record's
+// label, the extra fields and the event's time. Every piece of user text
+// goes through Escape (& < > become &amp; &lt; &gt;), so a label or comment
+// holding <!channel>, <!here> or <@U123> shows as text and notifies nobody.
+// Custom builders must do the same.
+//
+// # Routing
+//
+// A Router maps events to channels from configuration (RouterConfig decodes
+// from JSON): rules per domain, per action and per subject, the most
+// specific match winning (subject over action over domain), and a default
+// channel for the rest.
+//
+// # Threads
+//
+// With a ThreadStore, a subject's first event in a channel is posted as a
+// new message whose ts is stored (GormThreads keeps it in the table
+// slack_threads, see schema.sql; MemoryThreads in memory); its later events
+// reply in that thread with thread_ts. When the parent was deleted, Slack
+// posts the reply at top level and it becomes the new parent.
+//
+// # Failures and retries
+//
+// A failed post is an *APIError or a *RateLimitError and nothing was
+// posted. IsPermanent reports errors no retry can fix (channel_not_found,
+// invalid_auth, not_in_channel, is_archived, missing_scope, ...); a
+// *RateLimitError carries Slack's Retry-After, which the job layer must wait
+// before retrying (RetryAfter(err)). The client never retries by itself.
+// Once Slack accepted a message, Post returns its Posted (channel and ts)
+// and no error; the caller records it in the deliveries ledger so a retried
+// job does not post again. Delivery is at least once: a connection lost
+// after Slack accepted the message but before its answer arrived looks like
+// a temporary failure, and the retry posts a second copy.
+//
+// Package slacktest serves a fake Slack Web API and webhooks on 127.0.0.1
+// for tests and dev mode.
+package slack

@@ -1,0 +1,34 @@
+package slack_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/internal/pgtest"
+)
+
+// testDB is the package's own database, tidings_test_slack, created afresh
+// with schema.sql applied.
+var testDB *gorm.DB
+
+func TestMain(m *testing.M) {
+	schema, err := os.ReadFile("schema.sql")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testDB, err = pgtest.Create(context.Background(), "tidings_test_slack", string(schema))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "slack tests need PostgreSQL:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if sqlDB, err := testDB.DB(); err == nil {
+		_ = sqlDB.Close()
+	}
+	os.Exit(code)
+}

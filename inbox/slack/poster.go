@@ -1,0 +1,153 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/tidingsdev/tidings/activity"
+)
+
+// Posted says where Slack accepted a message. The caller records it (the
+// deliveries ledger) before acknowledging the job, so a retried job finds
+// it and never posts the same event twice.
+type Posted struct {
+	Channel  string // the channel ID Slack answered; "" for a webhook
+	TS       string // the message's ts; "" for a webhook, which answers none
+	ThreadTS string // the parent's ts when the message is a threaded reply
+}
+
+// Config configures a Poster.
+type Config struct {
+	// Token is the bot token ("xoxb-..."). Required.
+	Token string
+	// APIURL is the Web API base, ending in "/". Default slack-go's
+	// (https://slack.com/api/); tests point it at slacktest's APIURL.
+	APIURL string
+	// HTTPClient makes the calls. Default: a client with a 10s timeout.
+	HTTPClient *http.Client
+	// Router picks each event's channel. Required.
+	Router *Router
+	// Builders renders messages. Default NewBuilders(nil), which renders
+	// every event with DefaultMessage.
+	Builders *Builders
+	// Threads remembers each subject's thread. Optional: without it every
+	// event is a top-level message.
+	Threads ThreadStore
+	// Logger reports what cannot be returned: a thread that could not be
+	// saved after Slack accepted its parent. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Poster posts events through the Slack Web API (chat.postMessage) with a
+// bot token, one thread per subject and channel. It is safe for concurrent
+// use.
+type Poster struct {
+	api      *slackapi.Client
+	router   *Router
+	builders *Builders
+	threads  ThreadStore
+	log      *slog.Logger
+}
+
+// NewPoster checks cfg and returns a Poster. It does not call Slack; use
+// AuthTest to check the token at start-up.
+func NewPoster(cfg Config) (*Poster, error) {
+	if cfg.Token == "" {
+		return nil, fmt.Errorf("%w: Config.Token is empty; set the bot token (xoxb-...) or use a WebhookPoster", ErrInvalidConfig)
+	}
+	if cfg.Router == nil {
+		return nil, fmt.Errorf("%w: Config.Router is nil; make one with NewRouter", ErrInvalidConfig)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.Builders == nil {
+		cfg.Builders = NewBuilders(nil)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	opts := []slackapi.Option{slackapi.OptionHTTPClient(cfg.HTTPClient)}
+	if cfg.APIURL != "" {
+		opts = append(opts, slackapi.OptionAPIURL(cfg.APIURL))
+	}
+	// No slackapi.OptionRetry: a 429 goes back to the job layer, which waits
+	// Retry-After without holding a worker.
+	return &Poster{
+		api:      slackapi.New(cfg.Token, opts...),
+		router:   cfg.Router,
+		builders: cfg.Builders,
+		threads:  cfg.Threads,
+		log:      cfg.Logger,
+	}, nil
+}
+
+// Accepts reports whether ev has a channel to go to.
+func (p *Poster) Accepts(ev activity.Event) bool {
+	_, ok := p.router.Route(ev)
+	return ok
+}
+
+// AuthTest checks the token with auth.test.
+func (p *Poster) AuthTest(ctx context.Context) error {
+	if _, err := p.api.AuthTestContext(ctx); err != nil {
+		return classify(err, "auth.test", "")
+	}
+	return nil
+}
+
+// Post renders ev and posts it to its channel: as a reply in the subject's
+// thread when one is known, else as a new message that becomes the thread's
+// parent.
+//
+// On failure nothing was accepted and err is an *APIError (IsPermanent
+// tells whether to retry) or a *RateLimitError (retry after RetryAfter).
+// Once Slack accepted the message Post returns no error, even if the thread
+// could not be saved (that is logged, and the next event opens a new
+// thread), so that a retry never posts the message twice.
+func (p *Poster) Post(ctx context.Context, ev activity.Event) (Posted, error) {
+	route, ok := p.router.Route(ev)
+	if !ok {
+		return Posted{}, &APIError{Method: "chat.postMessage", Permanent: true, Err: fmt.Errorf("%w: %s", ErrNoRoute, ev)}
+	}
+	msg, err := p.builders.Build(ctx, ev)
+	if err != nil {
+		return Posted{}, &APIError{Method: "chat.postMessage", Channel: route, Permanent: true, Err: err}
+	}
+	key := ThreadKey{Domain: ev.Domain, SubjectID: ev.SubjectID, Route: route}
+	var thread Thread
+	var inThread bool
+	if p.threads != nil {
+		if thread, inThread, err = p.threads.Get(ctx, key); err != nil {
+			return Posted{}, &APIError{Method: "chat.postMessage", Channel: route, Err: err}
+		}
+	}
+	channel := route
+	opts := []slackapi.MsgOption{slackapi.MsgOptionText(msg.Text, false)}
+	if len(msg.Blocks) > 0 {
+		opts = append(opts, slackapi.MsgOptionBlocks(msg.Blocks...))
+	}
+	if inThread {
+		channel = thread.Channel
+		opts = append(opts, slackapi.MsgOptionTS(thread.TS))
+	}
+	ch, ts, reply, err := p.api.PostMessageWithResponseContext(ctx, channel, opts...)
+	if err != nil {
+		return Posted{}, classify(err, "chat.postMessage", channel)
+	}
+	posted := Posted{Channel: ch, TS: ts, ThreadTS: reply.ThreadTimestamp}
+	// A new parent, or a reply Slack posted at top level because its parent
+	// is gone: either way this message now opens the subject's thread.
+	if p.threads != nil && (!inThread || reply.ThreadTimestamp == "") {
+		if err := p.threads.Put(ctx, key, ch, ts); err != nil {
+			p.log.WarnContext(ctx, "slack: message posted but its thread not saved; the next event opens a new thread",
+				"event", ev.String(), "channel", ch, "ts", ts, "error", err)
+		}
+	}
+	return posted, nil
+}

@@ -1,0 +1,56 @@
+package slack
+
+import (
+	"context"
+	"sync"
+)
+
+// ThreadKey names a subject's thread in one routed channel. A subject whose
+// events go to two channels has a thread in each.
+type ThreadKey struct {
+	Domain    string
+	SubjectID string
+	Route     string // the channel as routed ("#issues"), before Slack resolves it
+}
+
+// Thread is the parent message of a subject's thread.
+type Thread struct {
+	Channel string // the channel ID Slack answered for the parent
+	TS      string // the parent's ts; replies carry it as thread_ts
+}
+
+// ThreadStore remembers thread parents. Put replaces an existing entry:
+// when a parent was deleted, Slack posts the next reply at top level and
+// that message becomes the thread's new parent.
+type ThreadStore interface {
+	// Get returns the thread of key, and false when there is none yet.
+	Get(ctx context.Context, key ThreadKey) (Thread, bool, error)
+	// Put records channel and ts as the parent of key's thread.
+	Put(ctx context.Context, key ThreadKey, channel, ts string) error
+}
+
+// MemoryThreads is a ThreadStore in memory, for tests and dev mode. Its zero
+// value is ready to use.
+type MemoryThreads struct {
+	mu sync.Mutex
+	m  map[ThreadKey]Thread
+}
+
+// Get implements ThreadStore.
+func (s *MemoryThreads) Get(_ context.Context, key ThreadKey) (Thread, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.m[key]
+	return t, ok, nil
+}
+
+// Put implements ThreadStore.
+func (s *MemoryThreads) Put(_ context.Context, key ThreadKey, channel, ts string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[ThreadKey]Thread{}
+	}
+	s.m[key] = Thread{Channel: channel, TS: ts}
+	return nil
+}
