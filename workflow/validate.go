@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -263,7 +262,7 @@ func (c *compiler) operand(field string, l *leaf, raw any) {
 			c.ps.add(field, "the pattern is %d bytes; at most %d are allowed", len(pattern), MaxPatternLength)
 			return
 		}
-		re, err := regexp.Compile(pattern)
+		re, err := compilePattern(pattern)
 		if err != nil {
 			c.ps.add(field, "%s is not a valid RE2 regular expression: %s", quote(pattern), strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 			return
@@ -308,8 +307,8 @@ type leaf struct {
 	list    []value             // in, not_in
 	set     map[string]struct{} // in, not_in on strings
 	nset    map[float64]struct{}
-	re      *regexp.Regexp // matches
-	dur     time.Duration  // older_than, newer_than
+	re      *pattern      // matches
+	dur     time.Duration // older_than, newer_than
 	durText string
 }
 
