@@ -11,12 +11,13 @@ func TestRequiredLiteral(t *testing.T) {
 		fold bool
 	}{
 		`stale`:              {"stale", false},
-		`(?i)\bword7\b`:      {"word7", true},
+		`(?i)\bword7\b`:      {"WORD7", true}, // folded literals are kept upper-case
 		`^issue #\d+ closed`: {"issue #", false},
 		`a+bcd`:              {"bcd", false},
 		`(abc)+x`:            {"abc", false},
-		`(abc){2,3}`:         {"abcabc", false},
-		`abc|abd`:            {"", false},
+		`(abc){2,3}`:         {"abc", false},
+		`abc|abd`:            {"ab", false}, // simplified to ab[cd]
+		`abc|xyz`:            {"", false},
 		`(abc)?d`:            {"d", false},
 		`x*`:                 {"", false},
 		`(?i)straße`:         {"", false}, // folding beyond ASCII: no prefilter
