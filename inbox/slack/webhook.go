@@ -2,11 +2,11 @@ package slack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -80,19 +80,26 @@ func (w *WebhookPoster) Post(ctx context.Context, ev activity.Event) (Posted, er
 		wm.Blocks = &slackapi.Blocks{BlockSet: msg.Blocks}
 	}
 	if err := slackapi.PostWebhookCustomHTTPContext(ctx, target, w.client, wm); err != nil {
-		return Posted{}, classify(redactURL(err), "webhook", "")
+		return Posted{}, classify(redactURL(err, target), "webhook", "")
 	}
 	return Posted{}, nil
 }
 
-// redactURL strips the webhook URL (a secret) from net/http's errors,
-// keeping the error's type for classification.
-func redactURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		ue.URL = "(webhook URL)"
+// redactedError hides the webhook URL (a secret) from an error's text while
+// keeping the error chain for classification.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+func redactURL(err error, target string) error {
+	if !strings.Contains(err.Error(), target) {
+		return err
 	}
-	return err
+	return &redactedError{msg: strings.ReplaceAll(err.Error(), target, "(webhook URL)"), err: err}
 }
 
 func checkWebhookURL(raw string) error {
