@@ -2,6 +2,8 @@ package slack_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,3 +53,9 @@ func poster(t *testing.T, srv *slacktest.Server, threads slackinbox.ThreadStore)
 	}
 	return p
 }
+
+var keySeq atomic.Int64
+
+// unique returns a subject id no other test (or -count run) uses, since the
+// thread tables outlive a single test.
+func unique(prefix string) string { return fmt.Sprintf("%s-%d", prefix, keySeq.Add(1)) }

@@ -107,7 +107,7 @@ func TestSecondEventRepliesInThread(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			srv := slacktest.Start(t, slacktest.Config{Token: token})
-			subject := "thread-" + name
+			subject := unique("thread-" + name)
 			p, err := slackinbox.NewPoster(slackinbox.Config{
 				Token: token, APIURL: srv.APIURL(), Threads: store,
 				Router: router(t, slackinbox.RouterConfig{Rules: []slackinbox.Rule{

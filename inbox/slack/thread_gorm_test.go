@@ -12,7 +12,7 @@ import (
 func TestGormThreadsPutReplacesAndIsRaceFree(t *testing.T) {
 	ctx := context.Background()
 	s := slackinbox.NewGormThreads(testDB)
-	key := slackinbox.ThreadKey{Domain: "issue", SubjectID: "gorm-1", Route: "#issues"}
+	key := slackinbox.ThreadKey{Domain: "issue", SubjectID: unique("gorm"), Route: "#issues"}
 	if _, ok, err := s.Get(ctx, key); err != nil || ok {
 		t.Fatalf("Get of a new key: %v %v", ok, err)
 	}
@@ -34,7 +34,7 @@ func TestGormThreadsPutReplacesAndIsRaceFree(t *testing.T) {
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
-	race := slackinbox.ThreadKey{Domain: "issue", SubjectID: "gorm-race", Route: "#issues"}
+	race := slackinbox.ThreadKey{Domain: "issue", SubjectID: unique("gorm-race"), Route: "#issues"}
 	for i := range 20 {
 		wg.Go(func() { errs <- s.Put(ctx, race, "C1", fmt.Sprintf("2.%06d", i)) })
 	}
@@ -46,7 +46,7 @@ func TestGormThreadsPutReplacesAndIsRaceFree(t *testing.T) {
 		}
 	}
 	var n int64
-	testDB.Table("slack_threads").Where("subject_id = ?", "gorm-race").Count(&n)
+	testDB.Table("slack_threads").Where("subject_id = ?", race.SubjectID).Count(&n)
 	if n != 1 {
 		t.Errorf("%d rows for one key", n)
 	}
