@@ -28,35 +28,28 @@ var (
 	ErrInvalidConfig = errors.New("slack: invalid configuration")
 )
 
-// permanentCodes are Slack error codes that no retry can fix: the token,
-// the channel or the message itself is wrong. Every other code (ratelimited,
-// internal_error, fatal_error, service_unavailable, request_timeout, ...) is
-// temporary.
-var permanentCodes = map[string]bool{
-	// token and permissions
-	"invalid_auth": true, "not_authed": true, "account_inactive": true,
-	"token_revoked": true, "token_expired": true, "no_permission": true,
-	"missing_scope": true, "not_allowed_token_type": true, "access_denied": true,
-	"ekm_access_denied": true, "team_access_not_granted": true,
-	"two_factor_setup_required": true, "org_login_required": true,
-	"enterprise_is_restricted": true, "invalid_token": true,
-	// channel
-	"channel_not_found": true, "not_in_channel": true, "is_archived": true,
-	"channel_is_archived": true, "restricted_action": true,
-	"restricted_action_read_only_channel":      true,
-	"restricted_action_thread_only_channel":    true,
-	"restricted_action_non_threadable_channel": true,
-	"posting_to_general_channel_denied":        true, "no_service": true,
-	"action_prohibited": true, "user_not_found": true,
-	// the request
-	"invalid_blocks": true, "invalid_blocks_format": true, "invalid_arguments": true,
-	"invalid_arg_name": true, "invalid_array_arg": true, "invalid_charset": true,
-	"invalid_form_data": true, "invalid_post_type": true, "missing_post_type": true,
-	"msg_too_long": true, "no_text": true, "too_many_attachments": true,
-	"invalid_payload": true, "invalid_metadata_format": true,
-	"invalid_metadata_schema": true, "metadata_too_large": true,
-	"as_user_not_supported": true, "method_deprecated": true,
-	"deprecated_endpoint": true, "unknown_method": true,
+// permanentCode reports whether a Slack error code is one no retry can fix:
+// the token, the channel or the message itself is wrong. Every other code
+// (ratelimited, internal_error, fatal_error, service_unavailable,
+// request_timeout, ...) is temporary.
+func permanentCode(code string) bool {
+	switch code {
+	case "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+		"no_permission", "missing_scope", "not_allowed_token_type", "access_denied",
+		"ekm_access_denied", "team_access_not_granted", "two_factor_setup_required",
+		"org_login_required", "enterprise_is_restricted", "invalid_token", "channel_not_found",
+		"not_in_channel", "is_archived", "channel_is_archived", "restricted_action",
+		"restricted_action_read_only_channel", "restricted_action_thread_only_channel",
+		"restricted_action_non_threadable_channel", "posting_to_general_channel_denied",
+		"no_service", "action_prohibited", "user_not_found", "invalid_blocks",
+		"invalid_blocks_format", "invalid_arguments", "invalid_arg_name", "invalid_array_arg",
+		"invalid_charset", "invalid_form_data", "invalid_post_type", "missing_post_type",
+		"msg_too_long", "no_text", "too_many_attachments", "invalid_payload",
+		"invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
+		"as_user_not_supported", "method_deprecated", "deprecated_endpoint", "unknown_method":
+		return true
+	}
+	return false
 }
 
 // APIError reports a post Slack refused, or that never reached Slack.
@@ -151,7 +144,7 @@ func classify(err error, method, channel string) error {
 	switch { // anything else (timeouts, connection errors, context ends) is temporary
 	case errors.As(err, &resp):
 		e.Code = resp.Err
-		e.Permanent = permanentCodes[resp.Err]
+		e.Permanent = permanentCode(resp.Err)
 	case errors.As(err, &status):
 		e.Status = status.Code
 		e.Permanent = status.Code >= 400 && status.Code < 500 &&

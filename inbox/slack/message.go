@@ -142,13 +142,14 @@ func actorLabel(ev activity.Event) string {
 	return clip(ev.ActorType+":"+ev.ActorID, 100)
 }
 
-var irregularPast = map[string]bool{
-	"sent": true, "made": true, "set": true, "done": true, "paid": true, "built": true,
-	"put": true, "read": true, "run": true, "shown": true, "given": true, "taken": true,
-	"written": true, "won": true, "lost": true, "left": true, "split": true, "reset": true,
+func pastTense(w string) bool {
+	switch w {
+	case "sent", "made", "set", "done", "paid", "built", "put", "read", "run", "shown",
+		"given", "taken", "written", "won", "lost", "left", "split", "reset":
+		return true
+	}
+	return strings.HasSuffix(w, "ed")
 }
-
-func pastTense(w string) bool { return strings.HasSuffix(w, "ed") || irregularPast[w] }
 
 func article(noun string) string {
 	if noun != "" && strings.ContainsRune("aeiou", rune(noun[0])) {
