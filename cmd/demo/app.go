@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/activity"
+)
+
+// App is the running demo: its database, domain, pages and background jobs.
+type App struct {
+	cfg    Config
+	db     *gorm.DB
+	issues *activity.Domain
+	redis  *redis.Client
+	pages  map[string]*template.Template
+	mux    *http.ServeMux
+}
+
+// NewApp connects to PostgreSQL (creating and migrating the database) and
+// Redis, seeds an empty database, and prepares the web pages. It starts no
+// goroutine: Run does.
+func NewApp(ctx context.Context, cfg Config) (*App, error) {
+	cfg = cfg.withDefaults()
+	a := &App{cfg: cfg}
+	var err error
+	a.issues, err = newIssueDomain(activity.DomainConfig{Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	a.redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = a.redis.Ping(pingCtx).Err()
+	cancel()
+	if err != nil {
+		a.redis.Close()
+		if unreachable(err) {
+			return nil, &ServiceError{Service: "Redis", Addr: cfg.RedisAddr, Hint: redisHint, Err: err}
+		}
+		return nil, fmt.Errorf("Redis at %s: %w", cfg.RedisAddr, err)
+	}
+	a.db, err = openDatabase(ctx, cfg.DSN)
+	if err != nil {
+		a.redis.Close()
+		return nil, err
+	}
+	if !cfg.NoSeed {
+		if err := a.seed(ctx); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("seed: %w", err)
+		}
+	}
+	if a.pages, err = a.parsePages(); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.routes()
+	return a, nil
+}
+
+// Handler is the demo's web interface.
+func (a *App) Handler() http.Handler {
+	h := activity.Middleware(activity.MiddlewareConfig{Actor: func(r *http.Request) any {
+		if u := a.currentUser(r); u != nil {
+			return u
+		}
+		return nil
+	}})(a.mux)
+	return http.NewCrossOriginProtection().Handler(a.withUser(h))
+}
+
+// Run runs the background jobs until ctx ends.
+func (a *App) Run(ctx context.Context) error {
+	t := time.NewTicker(a.cfg.StaleEvery)
+	defer t.Stop()
+	for {
+		if _, err := a.recordStale(ctx); err != nil && ctx.Err() == nil {
+			a.cfg.Log("no_activity job: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Close releases the database and Redis connections.
+func (a *App) Close() {
+	if a.db != nil {
+		if sqlDB, err := a.db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	}
+	if a.redis != nil {
+		a.redis.Close()
+	}
+}
+
+func contextWith(ctx context.Context, k, v any) context.Context { return context.WithValue(ctx, k, v) }

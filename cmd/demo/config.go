@@ -1,0 +1,120 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Config is the demo's configuration. Zero fields take the defaults
+// documented on each; flags and TIDINGS_DEMO_* environment variables set it.
+type Config struct {
+	// DSN is the PostgreSQL database. The database is created when
+	// missing. Default DefaultDSN.
+	DSN string
+	// RedisAddr is Redis's host:port. Default 127.0.0.1:6379.
+	RedisAddr string
+	// RedisDB is the Redis database number. Default 0.
+	RedisDB int
+	// Addr is the web server's listen address. Default 127.0.0.1:8080.
+	Addr string
+	// Dev runs the in-process SMTP server and fake Slack API and shows
+	// what they received. Default true (set NoDev to turn it off).
+	NoDev bool
+	// SMTPAddr is a real SMTP server (host:port) used when NoDev is set.
+	SMTPAddr string
+	// SlackURL and SlackToken reach a real Slack API when NoDev is set.
+	SlackURL, SlackToken string
+	// Seed fills an empty database with users, projects and issues.
+	// Default true (set NoSeed to turn it off).
+	NoSeed bool
+	// StaleAfter is how long an open issue may go without activity before
+	// the no_activity job records an event. Default 72h.
+	StaleAfter time.Duration
+	// StaleEvery is how often the no_activity job looks. Default 1 minute.
+	StaleEvery time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Log receives progress lines. Default: discard.
+	Log func(format string, args ...any)
+}
+
+// DefaultDSN is the demo's database unless configured.
+const DefaultDSN = "host=127.0.0.1 port=5432 user=postgres dbname=tidings_demo sslmode=disable"
+
+func (c Config) withDefaults() Config {
+	if c.DSN == "" {
+		c.DSN = DefaultDSN
+	}
+	if c.RedisAddr == "" {
+		c.RedisAddr = "127.0.0.1:6379"
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.StaleAfter == 0 {
+		c.StaleAfter = 72 * time.Hour
+	}
+	if c.StaleEvery == 0 {
+		c.StaleEvery = time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = func(string, ...any) {}
+	}
+	return c
+}
+
+// parseConfig reads flags, with TIDINGS_DEMO_* environment variables as
+// their defaults.
+func parseConfig(args []string, getenv func(string) string) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	env := func(name, def string) string {
+		if v := getenv("TIDINGS_DEMO_" + name); v != "" {
+			return v
+		}
+		return def
+	}
+	envDur := func(name string, def time.Duration) time.Duration {
+		if v := getenv("TIDINGS_DEMO_" + name); v != "" {
+			if d, err := time.ParseDuration(v); err == nil {
+				return d
+			}
+		}
+		return def
+	}
+	envBool := func(name string) bool {
+		b, _ := strconv.ParseBool(getenv("TIDINGS_DEMO_" + name))
+		return b
+	}
+	envInt := func(name string) int {
+		n, _ := strconv.Atoi(getenv("TIDINGS_DEMO_" + name))
+		return n
+	}
+	fs.StringVar(&c.DSN, "db", env("DB", DefaultDSN), "PostgreSQL DSN; the database is created when missing (env TIDINGS_DEMO_DB)")
+	fs.StringVar(&c.RedisAddr, "redis", env("REDIS", "127.0.0.1:6379"), "Redis host:port (env TIDINGS_DEMO_REDIS)")
+	fs.IntVar(&c.RedisDB, "redis-db", envInt("REDIS_DB"), "Redis database number (env TIDINGS_DEMO_REDIS_DB)")
+	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "web server listen address (env TIDINGS_DEMO_ADDR)")
+	fs.BoolVar(&c.NoDev, "no-dev", envBool("NO_DEV"), "use the real SMTP server and Slack API below instead of the in-process ones (env TIDINGS_DEMO_NO_DEV)")
+	fs.StringVar(&c.SMTPAddr, "smtp", env("SMTP", ""), "SMTP server host:port, with -no-dev (env TIDINGS_DEMO_SMTP)")
+	fs.StringVar(&c.SlackURL, "slack-url", env("SLACK_URL", ""), "Slack API base URL, with -no-dev (env TIDINGS_DEMO_SLACK_URL)")
+	fs.StringVar(&c.SlackToken, "slack-token", env("SLACK_TOKEN", ""), "Slack bot token, with -no-dev (env TIDINGS_DEMO_SLACK_TOKEN)")
+	fs.BoolVar(&c.NoSeed, "no-seed", envBool("NO_SEED"), "do not seed an empty database (env TIDINGS_DEMO_NO_SEED)")
+	fs.DurationVar(&c.StaleAfter, "stale-after", envDur("STALE_AFTER", 72*time.Hour), "record no_activity on open issues untouched this long (env TIDINGS_DEMO_STALE_AFTER)")
+	fs.DurationVar(&c.StaleEvery, "stale-every", envDur("STALE_EVERY", time.Minute), "how often to look for untouched issues (env TIDINGS_DEMO_STALE_EVERY)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q: the demo takes only flags (see -h)", fs.Args())
+	}
+	if c.StaleAfter <= 0 || c.StaleEvery <= 0 {
+		return c, errors.New("-stale-after and -stale-every must be positive durations, like 72h and 1m")
+	}
+	return c, nil
+}

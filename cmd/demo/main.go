@@ -1,0 +1,70 @@
+// Command demo is a small issue tracker built on tidings: every change to an
+// issue is recorded as an event in issue_events, shown as activity feeds, and
+// fanned out to inboxes.
+//
+//	go run ./cmd/demo
+//
+// creates the tidings_demo database if missing, migrates it, seeds a few
+// users, projects and issues, and serves http://127.0.0.1:8080. See -h for
+// flags; each has a TIDINGS_DEMO_* environment variable.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:], os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg Config) error {
+	logger := log.New(os.Stderr, "demo: ", log.LstdFlags)
+	cfg.Log = logger.Printf
+	app, err := NewApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	ln, err := net.Listen("tcp", app.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another demo running? pick another address with -addr)", app.cfg.Addr, err)
+	}
+	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- app.Run(ctx) }()
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Printf("tidings demo: open http://%s/\n", ln.Addr())
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}

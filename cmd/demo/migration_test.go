@@ -1,0 +1,35 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"testing"
+
+	"github.com/tidingsdev/tidings/activity"
+)
+
+var update = flag.Bool("update", false, "rewrite migrations/00002_issue_events.sql from the issue domain")
+
+// The committed events-table migration is what activity.GooseMigration
+// renders for the issue domain; regenerate it with
+// go test ./cmd/demo -run TestIssueEventsMigration -update.
+func TestIssueEventsMigration(t *testing.T) {
+	d, err := newIssueDomain(activity.DomainConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "migrations/00002_issue_events.sql"
+	want := activity.GooseMigration(d)
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatalf("%s is out of date with activity.GooseMigration(issue domain); run go test ./cmd/demo -run TestIssueEventsMigration -update", path)
+	}
+}

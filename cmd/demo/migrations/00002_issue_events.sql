@@ -1,0 +1,95 @@
+-- Events table of the issue domain, rendered by activity.GooseMigration.
+-- +goose Up
+-- +goose StatementBegin
+CREATE TABLE issue_events (
+    id               bigint      PRIMARY KEY DEFAULT nextval('activity_event_id_seq'),
+    subject_id       bigint NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
+    action           text        NOT NULL,
+    actor_type       text        NOT NULL,
+    actor_id         text        NOT NULL,
+    actor_label      text        NOT NULL DEFAULT '',
+    record_type      text,
+    record_id        text,
+    record_label     text,
+    extra            jsonb       NOT NULL DEFAULT '{}',
+    occurred_at      timestamptz NOT NULL DEFAULT now(),
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    repeats          integer     NOT NULL DEFAULT 0,
+    request_id       text,
+    correlation_id   text,
+    causation_domain text,
+    causation_id     bigint,
+    depth            smallint    NOT NULL DEFAULT 0,
+    source           text,
+    ip               inet,
+    user_agent       text,
+    CONSTRAINT issue_events_record_ref CHECK ((record_type IS NULL) = (record_id IS NULL)),
+    CONSTRAINT issue_events_extra_object CHECK (jsonb_typeof(extra) = 'object')
+);
+-- one subject's feed, newest first; also serves throttle lookups
+CREATE INDEX issue_events_subject_feed ON issue_events (subject_id, occurred_at DESC, id DESC);
+-- one actor's events
+CREATE INDEX issue_events_actor_feed ON issue_events (actor_type, actor_id, occurred_at DESC, id DESC);
+-- one action over time
+CREATE INDEX issue_events_action_time ON issue_events (action, occurred_at DESC);
+-- one record's events
+CREATE INDEX issue_events_record ON issue_events (record_type, record_id) WHERE record_id IS NOT NULL;
+-- one correlation id; the events one event caused
+CREATE INDEX issue_events_correlation ON issue_events (correlation_id) WHERE correlation_id IS NOT NULL;
+CREATE INDEX issue_events_causation ON issue_events (causation_id) WHERE causation_id IS NOT NULL;
+-- feeds across subjects and replays, in time order
+CREATE INDEX issue_events_time ON issue_events (occurred_at DESC, id DESC);
+
+CREATE FUNCTION issue_events_record_throttled(
+    p_subject bigint, p_action text, p_actor_type text, p_actor_id text, p_actor_label text,
+    p_record_type text, p_record_id text, p_record_label text, p_extra jsonb, p_now timestamptz,
+    p_request_id text, p_correlation_id text, p_causation_domain text, p_causation_id bigint,
+    p_depth smallint, p_source text, p_ip inet, p_user_agent text, p_window interval, p_notify boolean)
+RETURNS TABLE (throttled boolean, ev issue_events)
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    v_row issue_events;
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'throttled recording needs READ COMMITTED isolation, the transaction runs at %', current_setting('transaction_isolation')
+            USING ERRCODE = 'TD001';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended(
+        'issue' || chr(31) || p_subject::text || chr(31) || p_action || chr(31) || p_actor_type || chr(31) || p_actor_id
+        || chr(31) || coalesce(p_record_type, '') || chr(31) || coalesce(p_record_id, ''), 0));
+    UPDATE issue_events e
+       SET occurred_at = greatest(e.occurred_at, p_now), updated_at = p_now, repeats = e.repeats + 1
+     WHERE e.id = (
+        SELECT r.id FROM issue_events r
+         WHERE r.subject_id = p_subject AND r.action = p_action
+           AND r.actor_type = p_actor_type AND r.actor_id = p_actor_id
+           AND r.record_type IS NOT DISTINCT FROM p_record_type
+           AND r.record_id IS NOT DISTINCT FROM p_record_id
+           AND r.occurred_at >= p_now - p_window
+         ORDER BY r.occurred_at DESC, r.id DESC
+         LIMIT 1)
+    RETURNING e.* INTO v_row;
+    IF FOUND THEN
+        RETURN QUERY SELECT true, v_row;
+        RETURN;
+    END IF;
+    INSERT INTO issue_events (subject_id, action, actor_type, actor_id, actor_label, record_type, record_id, record_label, extra, occurred_at, created_at, updated_at, request_id, correlation_id, causation_domain, causation_id, depth, source, ip, user_agent)
+    VALUES (p_subject, p_action, p_actor_type, p_actor_id, p_actor_label, p_record_type, p_record_id,
+            p_record_label, p_extra, p_now, p_now, p_now, p_request_id, p_correlation_id,
+            p_causation_domain, p_causation_id, p_depth, p_source, p_ip, p_user_agent)
+    RETURNING * INTO v_row;
+    INSERT INTO activity_outbox (domain, event_id, action, subject_id) VALUES ('issue', v_row.id, v_row.action, v_row.subject_id::text);
+    IF p_notify THEN
+        PERFORM pg_notify('tidings_outbox', 'issue');
+    END IF;
+    RETURN QUERY SELECT false, v_row;
+END
+$fn$;
+-- +goose StatementEnd
+
+-- +goose Down
+-- +goose StatementBegin
+DROP FUNCTION IF EXISTS issue_events_record_throttled;
+DROP TABLE IF EXISTS issue_events;
+-- +goose StatementEnd

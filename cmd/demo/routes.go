@@ -1,0 +1,28 @@
+package main
+
+import (
+	"io/fs"
+	"net/http"
+)
+
+func (a *App) routes() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.listIssues)
+	mux.HandleFunc("POST /issues", a.createIssue)
+	mux.HandleFunc("GET /issues/{id}", a.showIssue)
+	mux.HandleFunc("GET /issues/{id}/feed", a.issueFeed)
+	mux.HandleFunc("POST /issues/{id}/comments", a.addComment)
+	mux.HandleFunc("POST /issues/{id}/comments/{cid}/delete", a.deleteComment)
+	mux.HandleFunc("POST /issues/{id}/labels", a.addLabel)
+	mux.HandleFunc("POST /issues/{id}/labels/{lid}/delete", a.removeLabel)
+	mux.HandleFunc("POST /issues/{id}/assignee", a.assign)
+	mux.HandleFunc("POST /issues/{id}/status", a.setStatus)
+	mux.HandleFunc("GET /projects/{id}", a.projectFeed)
+	mux.HandleFunc("GET /users/{id}", a.userFeed)
+	mux.HandleFunc("GET /events", a.eventBrowser)
+	mux.HandleFunc("GET /events/{id}", a.showEvent)
+	mux.HandleFunc("POST /session", a.switchUser)
+	static, _ := fs.Sub(staticFiles, "web/static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	a.mux = mux
+}

@@ -1,0 +1,47 @@
+// Progressive enhancement only: every page works without this file.
+"use strict";
+
+document.documentElement.classList.add("js");
+
+// The user switcher submits on change.
+document.addEventListener("change", (ev) => {
+  if (ev.target.id === "user-switcher") ev.target.form.submit();
+});
+
+// "Load more" appends the next page of a feed in place, from a fragment the
+// server renders (and escapes) with html/template.
+document.addEventListener("click", async (ev) => {
+  const more = ev.target.closest("a.more[data-fragment]");
+  if (!more) return;
+  ev.preventDefault();
+  more.setAttribute("aria-busy", "true");
+  try {
+    const res = await fetch(more.dataset.fragment, { headers: { Accept: "text/html" } });
+    if (!res.ok) throw new Error(res.status + " " + res.statusText);
+    const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+    const list = more.previousElementSibling;
+    for (const li of doc.querySelectorAll("body > ol > li")) list.append(li);
+    const next = doc.querySelector("a.more");
+    if (next) more.replaceWith(next); else more.remove();
+  } catch (err) {
+    more.removeAttribute("aria-busy");
+    more.textContent = "Load more (failed: " + err.message + "; click to retry)";
+  }
+});
+
+// Relative times stay fresh while the page is open.
+function ago(date) {
+  const s = (Date.now() - date.getTime()) / 1000;
+  if (s < 45) return "just now";
+  if (s < 3600) return Math.max(1, Math.round(s / 60)) + " min ago";
+  if (s < 86400) return Math.floor(s / 3600) + " h ago";
+  if (s < 172800) return "yesterday";
+  if (s < 30 * 86400) return Math.floor(s / 86400) + " days ago";
+  return null;
+}
+setInterval(() => {
+  for (const t of document.querySelectorAll("time[datetime]")) {
+    const text = ago(new Date(t.getAttribute("datetime")));
+    if (text) t.textContent = text;
+  }
+}, 30000);
