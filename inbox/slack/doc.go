@@ -32,7 +32,7 @@
 //
 // With a ThreadStore, a subject's first event in a channel is posted as a
 // new message whose ts is stored (GormThreads keeps it in the table
-// slack_threads, see schema.sql; MemoryThreads in memory); its later events
+// slack_threads, created by the library's migrations; MemoryThreads in memory); its later events
 // reply in that thread with thread_ts. When the parent was deleted, Slack
 // posts the reply at top level and it becomes the new parent. Two first
 // events of one subject posted at the same moment can open two threads;

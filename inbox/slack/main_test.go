@@ -12,16 +12,13 @@ import (
 )
 
 // testDB is the package's own database, tidings_test_slack, created afresh
-// with schema.sql applied.
+// with the library's migrations applied (slack_threads is in
+// migrations/00004_channels.sql).
 var testDB *gorm.DB
 
 func TestMain(m *testing.M) {
-	schema, err := os.ReadFile("schema.sql")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testDB, err = pgtest.Create(context.Background(), "tidings_test_slack", string(schema))
+	var err error
+	testDB, err = pgtest.Create(context.Background(), "tidings_test_slack")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "slack tests need PostgreSQL:", err)
 		os.Exit(1)

@@ -10,7 +10,7 @@ import (
 )
 
 // GormThreads is a ThreadStore in PostgreSQL, in the table slack_threads
-// (see schema.sql).
+// (created by the library's migrations, see package migrations).
 type GormThreads struct {
 	db *gorm.DB
 }
