@@ -1,0 +1,75 @@
+package inbox
+
+import (
+	"context"
+	"log/slog"
+
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/activity"
+)
+
+// Delivery is one attempt at handing one event to one inbox.
+type Delivery struct {
+	// Inbox is the receiving inbox's name.
+	Inbox string
+	// Event is the committed event, loaded from PostgreSQL when the
+	// attempt started.
+	Event activity.Event
+	// Attempt counts from 1; MaxAttempts is Policy.MaxRetry + 1. The
+	// attempt with Attempt == MaxAttempts is the last: if it fails, the
+	// job becomes a dead letter.
+	Attempt, MaxAttempts int
+	// TaskID and Queue name the asynq task ("" outside a worker).
+	TaskID, Queue string
+	// DB is the worker's database handle, for the ledger and reads.
+	DB *gorm.DB
+	// Ledger records which effects happened; the helpers below use it.
+	Ledger *Ledger
+	// Logger carries the inbox, event and attempt as attributes.
+	Logger *slog.Logger
+}
+
+// Key returns the ledger key of this delivery's effect for recipient ("" for
+// an effect per event).
+func (d *Delivery) Key(recipient string) Key {
+	return Key{Inbox: d.Inbox, Event: d.Event.Ref(), Recipient: recipient}
+}
+
+// LastAttempt reports whether a failure now makes the job a dead letter.
+func (d *Delivery) LastAttempt() bool { return d.Attempt >= d.MaxAttempts }
+
+// Once runs fn in a transaction on db (a savepoint when db is one) that
+// records the delivery to recipient, unless it was recorded before: the
+// effects fn writes through tx happen exactly once. See Ledger.Once.
+func (d *Delivery) Once(ctx context.Context, db *gorm.DB, recipient string, fn func(tx *gorm.DB) error) (bool, error) {
+	return d.Ledger.Once(ctx, db, d.Key(recipient), fn)
+}
+
+// OnceEach is Once for many recipients in one transaction: fn gets the
+// recipients not recorded before. It returns them.
+func (d *Delivery) OnceEach(ctx context.Context, db *gorm.DB, recipients []string, fn func(tx *gorm.DB, fresh []string) error) ([]string, error) {
+	keys := make([]Key, len(recipients))
+	for i, r := range recipients {
+		keys[i] = d.Key(r)
+	}
+	var names []string
+	done, err := d.Ledger.OnceEach(ctx, db, keys, func(tx *gorm.DB, fresh []Key) error {
+		names = make([]string, len(fresh))
+		for i, k := range fresh {
+			names[i] = k.Recipient
+		}
+		return fn(tx, names)
+	})
+	if len(done) == 0 {
+		return nil, err
+	}
+	return names, err
+}
+
+// Send applies an external effect for recipient at least once and, short
+// of a crash between sending and recording, at most once: it skips a
+// recipient already sent to. See Ledger.Send.
+func (d *Delivery) Send(ctx context.Context, recipient string, send func(ctx context.Context) error) (bool, error) {
+	return d.Ledger.Send(ctx, d.DB, d.Key(recipient), send)
+}

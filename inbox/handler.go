@@ -1,0 +1,83 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/tidingsdev/tidings/activity"
+)
+
+// handle is the asynq handler of every inbox job: it finds the inbox,
+// loads the event, and runs the inbox's chain with the event as the cause
+// of whatever the inbox records.
+func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
+	name := inboxOfType(t.Type())
+	reg := w.inboxes[name]
+	if reg == nil {
+		return &UnknownError{What: "inbox", Name: name, Have: w.names}
+	}
+	p, err := decodePayload(t.Payload())
+	if err != nil {
+		return Permanent(err)
+	}
+	dom := w.domains[p.Domain]
+	if dom == nil {
+		return &UnknownError{What: "domain", Name: p.Domain, Have: w.dnames}
+	}
+	ev, err := dom.Event(ctx, w.db, p.EventID)
+	if errors.Is(err, activity.ErrEventNotFound) {
+		// Committed events are only ever deleted (a subject deleted with
+		// ON DELETE CASCADE, a purge): nothing is left to deliver.
+		w.log.LogAttrs(ctx, slog.LevelWarn, "inbox: event deleted before delivery; skipping",
+			slog.String("inbox", name), slog.String("event", p.ref().String()))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	id, _ := asynq.GetTaskID(ctx)
+	queue, _ := asynq.GetQueueName(ctx)
+	d := &Delivery{
+		Inbox: name, Event: ev, Attempt: retried + 1, MaxAttempts: maxRetry + 1,
+		TaskID: id, Queue: queue, DB: w.db, Ledger: w.ledger,
+		Logger: w.log.With(slog.String("inbox", name), slog.String("event", ev.Ref().String()), slog.Int("attempt", retried+1)),
+	}
+	return reg.process(activity.WithCause(ctx, activity.CauseOf(ev)), d)
+}
+
+// handleError is asynq's ErrorHandler: a job that will not be retried
+// (permanent, or out of retries) is recorded as a dead letter.
+func (w *Worker) handleError(ctx context.Context, t *asynq.Task, err error) {
+	if errors.Is(err, asynq.RevokeTask) {
+		return
+	}
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	if retried < maxRetry && !errors.Is(err, asynq.SkipRetry) {
+		return
+	}
+	name := inboxOfType(t.Type())
+	p, perr := decodePayload(t.Payload())
+	if name == "" || perr != nil {
+		return // not ours
+	}
+	id, _ := asynq.GetTaskID(ctx)
+	queue, _ := asynq.GetQueueName(ctx)
+	dl := DeadLetter{
+		Inbox: name, Event: p.ref(), Action: p.Action, Queue: queue, TaskID: id,
+		Attempts: retried + 1, LastError: err.Error(), FailedAt: w.now(),
+	}
+	// ctx may be done already (a timeout); the record must still be written.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if rerr := w.dead.record(rctx, dl); rerr != nil {
+		w.log.LogAttrs(ctx, slog.LevelError, "inbox: could not record a dead letter; it is still in asynq's archive",
+			slog.String("task_id", id), slog.Any("error", rerr), slog.Any("job_error", err))
+	}
+}

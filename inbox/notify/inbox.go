@@ -1,0 +1,134 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
+)
+
+// RecipientsFunc returns who should be notified of ev: the app's keys of
+// people (user IDs as text), typically the subject's author and
+// subscribers. It may return the actor, duplicates or "": the inbox drops
+// them. An error is retried.
+type RecipientsFunc func(ctx context.Context, db *gorm.DB, ev activity.Event) ([]string, error)
+
+// Config configures an Inbox. Zero fields take the documented defaults.
+type Config struct {
+	// Name is the inbox's name. Default "notify". It is part of task IDs
+	// and ledger rows: renaming it re-delivers.
+	Name string
+	// Accepts selects the events to notify of. Default inbox.Everything.
+	Accepts inbox.Filter
+	// Recipients chooses who is notified of an event. Required.
+	Recipients RecipientsFunc
+	// RecipientType is the actor type recipients are keys of: an event's
+	// actor of this type is never notified of their own act. Default
+	// "users".
+	RecipientType string
+	// Policy is the inbox's retry policy (inbox.Policy defaults).
+	Policy inbox.Policy
+	// Now is the clock for created_at. Default time.Now.
+	Now func() time.Time
+}
+
+// Inbox is the in-app notifications inbox: for each event it accepts, it
+// inserts one notification per recipient, exactly once (the ledger row
+// and the notification commit together, and notifications are unique per
+// recipient and event), skipping the actor and whoever muted the action
+// on inbox.ChannelApp.
+type Inbox struct {
+	name       string
+	accepts    inbox.Filter
+	recipients RecipientsFunc
+	recipType  string
+	policy     inbox.Policy
+	now        func() time.Time
+}
+
+// New checks cfg and returns the inbox.
+func New(cfg Config) (*Inbox, error) {
+	n := &Inbox{name: cfg.Name, accepts: cfg.Accepts, recipients: cfg.Recipients, recipType: cfg.RecipientType, policy: cfg.Policy, now: cfg.Now}
+	if n.name == "" {
+		n.name = "notify"
+	}
+	if n.accepts == nil {
+		n.accepts = inbox.Everything
+	}
+	if n.recipients == nil {
+		return nil, &inbox.ConfigError{Field: "notify.Config.Recipients", Reason: "is nil: say who is notified of an event"}
+	}
+	if n.recipType == "" {
+		n.recipType = "users"
+	}
+	if n.now == nil {
+		n.now = time.Now
+	}
+	return n, nil
+}
+
+// Name returns the inbox's name.
+func (n *Inbox) Name() string { return n.name }
+
+// Accepts applies Config.Accepts.
+func (n *Inbox) Accepts(domain, action string) bool { return n.accepts(domain, action) }
+
+// Policy returns Config.Policy.
+func (n *Inbox) Policy() inbox.Policy { return n.policy }
+
+// Recipients returns who ev notifies: Config.Recipients' answer without
+// duplicates, empty keys, the actor, and those who muted the action.
+func (n *Inbox) Recipients(ctx context.Context, db *gorm.DB, ev activity.Event) ([]string, error) {
+	got, err := n.recipients(ctx, db, ev)
+	if err != nil {
+		return nil, fmt.Errorf("notify %s: recipients of %s: %w", n.name, ev.Ref(), err)
+	}
+	seen := make(map[string]bool, len(got))
+	out := make([]string, 0, len(got))
+	for _, r := range got {
+		if r == "" || seen[r] || (ev.ActorType == n.recipType && ev.ActorID == r) {
+			continue
+		}
+		seen[r] = true
+		out = append(out, r)
+	}
+	return inbox.Unmuted(ctx, db, inbox.ChannelApp, ev.Domain, ev.Action, out)
+}
+
+// Process notifies the event's recipients, each exactly once.
+func (n *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
+	ev := d.Event
+	to, err := n.Recipients(ctx, d.DB, ev)
+	if err != nil || len(to) == 0 {
+		return err
+	}
+	now := n.now()
+	_, err = d.OnceEach(ctx, d.DB, to, func(tx *gorm.DB, fresh []string) error {
+		return tx.Exec(`INSERT INTO notifications (recipient, domain, event_id, inbox, action, subject_id, actor_type, actor_id, actor_label,
+    record_type, record_id, record_label, occurred_at, created_at)
+SELECT r, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM unnest(?::text[]) AS r
+ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING`,
+			ev.Domain, ev.ID, n.name, ev.Action, ev.SubjectID, ev.ActorType, ev.ActorID, ev.ActorLabel,
+			ev.RecordType, ev.RecordID, ev.RecordLabel, ev.OccurredAt, now, textArray(fresh)).Error
+	})
+	if err != nil {
+		return fmt.Errorf("notify %s: insert for %s: %w", n.name, ev.Ref(), err)
+	}
+	return nil
+}
+
+// Mute stops in-app notifications of action (or inbox.AnyAction) of domain
+// for recipient. Email and Slack keep their own preferences (see
+// inbox.Mute with their channel, or inbox.AnyChannel for all).
+func Mute(ctx context.Context, db *gorm.DB, recipient, domain, action string) error {
+	return inbox.Mute(ctx, db, recipient, inbox.ChannelApp, domain, action)
+}
+
+// Unmute undoes Mute.
+func Unmute(ctx context.Context, db *gorm.DB, recipient, domain, action string) error {
+	return inbox.Unmute(ctx, db, recipient, inbox.ChannelApp, domain, action)
+}

@@ -1,0 +1,50 @@
+package notify
+
+import (
+	"time"
+
+	"github.com/tidingsdev/tidings/activity"
+)
+
+// Notification is one row of the notifications table: one event, for one
+// recipient, with the event's display fields copied so a page renders and
+// groups without loading events.
+type Notification struct {
+	ID         int64
+	Recipient  string
+	Event      activity.EventRef
+	Inbox      string // the notify inbox that created it
+	Action     string
+	SubjectID  string
+	Actor      activity.Ref
+	Record     *activity.Ref
+	OccurredAt time.Time  // when the event happened
+	CreatedAt  time.Time  // when the notification was created
+	SeenAt     *time.Time // set by MarkSeen (the badge was shown)
+	ReadAt     *time.Time // set by MarkRead and MarkAllRead
+}
+
+// Unread reports whether the notification has not been read.
+func (n Notification) Unread() bool { return n.ReadAt == nil }
+
+const columns = `id, recipient, domain, event_id, inbox, action, subject_id, actor_type, actor_id, actor_label,
+record_type, record_id, record_label, occurred_at, created_at, seen_at, read_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanNotification(s scanner, n *Notification) error {
+	var recType, recID, recLabel *string
+	err := s.Scan(&n.ID, &n.Recipient, &n.Event.Domain, &n.Event.ID, &n.Inbox, &n.Action, &n.SubjectID,
+		&n.Actor.Type, &n.Actor.ID, &n.Actor.Label, &recType, &recID, &recLabel,
+		&n.OccurredAt, &n.CreatedAt, &n.SeenAt, &n.ReadAt)
+	if err != nil {
+		return err
+	}
+	if recType != nil && recID != nil {
+		n.Record = &activity.Ref{Type: *recType, ID: *recID}
+		if recLabel != nil {
+			n.Record.Label = *recLabel
+		}
+	}
+	return nil
+}

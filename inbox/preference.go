@@ -1,0 +1,142 @@
+package inbox
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+)
+
+// Channels a preference applies to. Every channel inbox (in-app, email,
+// Slack) asks Unmuted with its own before delivering.
+const (
+	ChannelApp   = "app"
+	ChannelEmail = "email"
+	ChannelSlack = "slack"
+	// AnyChannel in a Preference covers every channel; AnyAction covers
+	// every action of the domain.
+	AnyChannel = "*"
+	AnyAction  = "*"
+)
+
+// Preference is one recipient's choice about one kind of event on one
+// channel. When several preferences match a delivery, the most specific
+// wins: an exact action over AnyAction, then an exact channel over
+// AnyChannel. So "mute everything on issues by email, but not
+// comment_added" is two rows.
+type Preference struct {
+	Recipient string
+	Channel   string // ChannelApp, ChannelEmail, ChannelSlack, a channel of yours, or AnyChannel
+	Domain    string
+	Action    string // an action, or AnyAction
+	Muted     bool
+}
+
+func (p Preference) validate() error {
+	switch {
+	case p.Recipient == "":
+		return &ConfigError{Field: "Preference.Recipient", Reason: "is empty"}
+	case p.Channel == "":
+		return &ConfigError{Field: "Preference.Channel", Reason: "is empty: use inbox.ChannelApp, ChannelEmail, ChannelSlack or AnyChannel"}
+	case p.Domain == "":
+		return &ConfigError{Field: "Preference.Domain", Reason: "is empty"}
+	case p.Action == "":
+		return &ConfigError{Field: "Preference.Action", Reason: "is empty: use an action or inbox.AnyAction"}
+	}
+	return nil
+}
+
+// SetPreference records p, replacing the recipient's earlier choice for
+// the same channel, domain and action.
+func SetPreference(ctx context.Context, db *gorm.DB, p Preference) error {
+	if db == nil {
+		return errNilDB
+	}
+	if err := p.validate(); err != nil {
+		return err
+	}
+	err := db.WithContext(ctx).Exec(`INSERT INTO notification_preferences (recipient, channel, domain, action, muted, updated_at)
+VALUES (?, ?, ?, ?, ?, now())
+ON CONFLICT (recipient, channel, domain, action) DO UPDATE SET muted = EXCLUDED.muted, updated_at = EXCLUDED.updated_at`,
+		p.Recipient, p.Channel, p.Domain, p.Action, p.Muted).Error
+	if err != nil {
+		return fmt.Errorf("inbox: set preference: %w", err)
+	}
+	return nil
+}
+
+// Mute records that recipient does not want action (or AnyAction) of
+// domain on channel (or AnyChannel).
+func Mute(ctx context.Context, db *gorm.DB, recipient, channel, domain, action string) error {
+	return SetPreference(ctx, db, Preference{Recipient: recipient, Channel: channel, Domain: domain, Action: action, Muted: true})
+}
+
+// Unmute removes recipient's choice for exactly (channel, domain, action),
+// so a broader one (or the default, delivered) applies again.
+func Unmute(ctx context.Context, db *gorm.DB, recipient, channel, domain, action string) error {
+	if db == nil {
+		return errNilDB
+	}
+	err := db.WithContext(ctx).Exec(`DELETE FROM notification_preferences WHERE recipient = ? AND channel = ? AND domain = ? AND action = ?`,
+		recipient, channel, domain, action).Error
+	if err != nil {
+		return fmt.Errorf("inbox: unmute: %w", err)
+	}
+	return nil
+}
+
+// Preferences returns recipient's recorded choices.
+func Preferences(ctx context.Context, db *gorm.DB, recipient string) ([]Preference, error) {
+	if db == nil {
+		return nil, errNilDB
+	}
+	var out []Preference
+	rows, err := db.WithContext(ctx).Raw(`SELECT recipient, channel, domain, action, muted FROM notification_preferences
+WHERE recipient = ? ORDER BY domain, action, channel`, recipient).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("inbox: preferences: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p Preference
+		if err := rows.Scan(&p.Recipient, &p.Channel, &p.Domain, &p.Action, &p.Muted); err != nil {
+			return nil, fmt.Errorf("inbox: preferences: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Unmuted returns the recipients that have not muted action of domain on
+// channel, in their order, in one query.
+func Unmuted(ctx context.Context, db *gorm.DB, channel, domain, action string, recipients []string) ([]string, error) {
+	if db == nil {
+		return nil, errNilDB
+	}
+	if len(recipients) == 0 {
+		return nil, nil
+	}
+	var muted []string
+	err := db.WithContext(ctx).Raw(`SELECT recipient FROM (
+  SELECT DISTINCT ON (recipient) recipient, muted FROM notification_preferences
+   WHERE recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, '*')
+   ORDER BY recipient, (action = '*'), (channel = '*')
+) p WHERE muted`, textArray(recipients), domain, channel, action).Scan(&muted).Error
+	if err != nil {
+		return nil, fmt.Errorf("inbox: preferences: %w", err)
+	}
+	if len(muted) == 0 {
+		return recipients, nil
+	}
+	skip := make(map[string]bool, len(muted))
+	for _, m := range muted {
+		skip[m] = true
+	}
+	out := make([]string, 0, len(recipients)-len(muted))
+	for _, r := range recipients {
+		if !skip[r] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

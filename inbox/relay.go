@@ -1,0 +1,504 @@
+package inbox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/activity"
+)
+
+// RelayConfig configures a Relay. Zero fields take the documented defaults.
+type RelayConfig struct {
+	// DB is the database holding activity_outbox. Required. It must use
+	// the pgx driver (gorm.io/driver/postgres does).
+	DB *gorm.DB
+	// Redis is where jobs are enqueued. Required unless Client is set.
+	Redis asynq.RedisConnOpt
+	// Client enqueues the jobs; when nil, the relay makes one from Redis
+	// and closes it in Close.
+	Client *asynq.Client
+	// Inboxes are the inboxes events fan out to. Required.
+	Inboxes []Inbox
+	// Domains, when set, are the only domains whose rows the relay
+	// enqueues: a row of another domain stays in the outbox with a
+	// last_error saying so, retried at MaxBackoff. Leave it empty to
+	// enqueue every domain.
+	Domains []*activity.Domain
+
+	// BatchSize is how many outbox rows one transaction claims.
+	// Default 500.
+	BatchSize int
+	// EnqueueConcurrency is how many enqueues run at once within a batch
+	// (asynq's client sends one command per task; it has no pipelining).
+	// Default 16.
+	EnqueueConcurrency int
+	// EnqueueTimeout bounds the enqueues of one batch. Default 10s.
+	EnqueueTimeout time.Duration
+	// Retention keeps a completed task (and so its ID) in Redis for this
+	// long, so a re-enqueue within it is refused as a duplicate.
+	// Default DefaultRetention. Redis holds one small hash per delivery
+	// for this long: about 300 bytes, so 5 minutes at 1,000 deliveries
+	// per second is about 90 MB.
+	Retention time.Duration
+
+	// PollInterval is how often the relay looks for rows when no
+	// notification woke it: the safety net for lost notifications and a
+	// lost LISTEN connection. Default time.Second.
+	PollInterval time.Duration
+	// DisableListen turns off LISTEN (the relay then only polls).
+	DisableListen bool
+	// ListenDSN is the connection string for the dedicated LISTEN
+	// connection. Default: the DSN DB was opened with; failing that, a
+	// connection borrowed from DB's pool for as long as the relay runs.
+	ListenDSN string
+
+	// MinBackoff and MaxBackoff bound the delay before a row whose
+	// enqueue failed is tried again (doubling per attempt), and the
+	// relay's pause when a whole batch failed (Redis down). Defaults
+	// 100ms and 30s. MaxBackoff must stay below Retention, so the tasks
+	// of a partly enqueued row are still deduplicated when it is retried.
+	MinBackoff, MaxBackoff time.Duration
+
+	// Logger receives the relay's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultRetention is the default RelayConfig.Retention.
+const DefaultRetention = 5 * time.Minute
+
+// Relay moves committed events from the outbox to asynq: it claims outbox
+// rows with SELECT ... FOR UPDATE SKIP LOCKED, enqueues one task per
+// (event, accepting inbox) with TaskID(inbox, event), and deletes the rows
+// whose enqueues all succeeded, in one transaction. Rows whose enqueues
+// failed stay, with a backoff. A LISTEN connection wakes it right after a
+// commit; it polls as well.
+//
+// Several relays (several worker processes) can run against one database:
+// SKIP LOCKED gives each a disjoint batch, and the task ID makes a second
+// enqueue of the same delivery a no-op (asynq.ErrTaskIDConflict counts as
+// success). A relay holds at most one batch in memory.
+type Relay struct {
+	cfg      RelayConfig
+	sqlDB    *sql.DB
+	client   *asynq.Client
+	ownsCli  bool
+	routes   []route
+	domains  map[string]bool
+	log      *slog.Logger
+	wake     chan struct{}
+	stats    relayCounters
+	listenUp atomic.Bool
+}
+
+// route is one inbox as the relay sees it.
+type route struct {
+	in   Inbox
+	name string
+	opts []asynq.Option
+}
+
+// RelayStats are a relay's counters since it was made.
+type RelayStats struct {
+	Batches    int64 // transactions that claimed at least one row
+	Rows       int64 // outbox rows claimed
+	Enqueued   int64 // tasks enqueued
+	Duplicates int64 // enqueues refused as existing task IDs (counted as done)
+	Failed     int64 // enqueues that failed (their rows stay, with a backoff)
+	Deleted    int64 // rows deleted after all their enqueues succeeded
+	Unwanted   int64 // rows no inbox accepted (deleted too)
+}
+
+type relayCounters struct {
+	batches, rows, enqueued, duplicates, failed, deleted, unwanted atomic.Int64
+}
+
+// NewRelay checks cfg and returns a relay; Run starts it.
+func NewRelay(cfg RelayConfig) (*Relay, error) {
+	if cfg.DB == nil {
+		return nil, &ConfigError{Field: "RelayConfig.DB", Reason: "is nil: the relay reads the outbox from it"}
+	}
+	if cfg.Client == nil && cfg.Redis == nil {
+		return nil, &ConfigError{Field: "RelayConfig.Redis", Reason: "is nil: set Redis (or Client) to enqueue to"}
+	}
+	if len(cfg.Inboxes) == 0 {
+		return nil, &ConfigError{Field: "RelayConfig.Inboxes", Reason: "is empty: there is nothing to fan out to"}
+	}
+	setDefault(&cfg.BatchSize, 500)
+	setDefault(&cfg.EnqueueConcurrency, 16)
+	setDefault(&cfg.EnqueueTimeout, 10*time.Second)
+	setDefault(&cfg.Retention, DefaultRetention)
+	setDefault(&cfg.PollInterval, time.Second)
+	setDefault(&cfg.MinBackoff, 100*time.Millisecond)
+	setDefault(&cfg.MaxBackoff, 30*time.Second)
+	if cfg.BatchSize < 0 || cfg.EnqueueConcurrency < 0 {
+		return nil, &ConfigError{Field: "RelayConfig.BatchSize", Reason: "and EnqueueConcurrency must not be negative"}
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		return nil, &ConfigError{Field: "RelayConfig.MaxBackoff", Reason: fmt.Sprintf("is %v, below MinBackoff %v", cfg.MaxBackoff, cfg.MinBackoff)}
+	}
+	if cfg.MaxBackoff >= cfg.Retention {
+		return nil, &ConfigError{Field: "RelayConfig.MaxBackoff", Reason: fmt.Sprintf("is %v, not below Retention %v: a row retried after its tasks' IDs were forgotten would enqueue them again", cfg.MaxBackoff, cfg.Retention)}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	sqlDB, err := cfg.DB.DB()
+	if err != nil {
+		return nil, &ConfigError{Field: "RelayConfig.DB", Reason: "has no *sql.DB: " + err.Error()}
+	}
+	r := &Relay{cfg: cfg, sqlDB: sqlDB, client: cfg.Client, log: cfg.Logger, wake: make(chan struct{}, 1)}
+	seen := map[string]bool{}
+	for i, in := range cfg.Inboxes {
+		if in == nil {
+			return nil, &ConfigError{Field: fmt.Sprintf("Inboxes[%d]", i), Reason: "is nil"}
+		}
+		name := in.Name()
+		if err := checkName(name); err != nil {
+			return nil, err
+		}
+		if seen[name] {
+			return nil, &ConfigError{Field: fmt.Sprintf("Inboxes[%d]", i), Reason: fmt.Sprintf("is named %q like another inbox: names must be unique", name)}
+		}
+		seen[name] = true
+		p := PolicyOf(in)
+		if err := p.validate(name); err != nil {
+			return nil, err
+		}
+		r.routes = append(r.routes, route{in: in, name: name, opts: []asynq.Option{
+			asynq.Queue(p.Queue), asynq.MaxRetry(p.MaxRetry), asynq.Timeout(p.Timeout), asynq.Retention(cfg.Retention),
+		}})
+	}
+	if len(cfg.Domains) > 0 {
+		r.domains = map[string]bool{}
+		for _, d := range cfg.Domains {
+			r.domains[d.Name()] = true
+		}
+	}
+	if r.client == nil {
+		r.client = asynq.NewClient(cfg.Redis)
+		r.ownsCli = true
+	}
+	return r, nil
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// Close releases the asynq client the relay made (not one it was given).
+func (r *Relay) Close() error {
+	if r.ownsCli {
+		return r.client.Close()
+	}
+	return nil
+}
+
+// Stats returns the relay's counters.
+func (r *Relay) Stats() RelayStats {
+	s := &r.stats
+	return RelayStats{
+		Batches: s.batches.Load(), Rows: s.rows.Load(), Enqueued: s.enqueued.Load(), Duplicates: s.duplicates.Load(),
+		Failed: s.failed.Load(), Deleted: s.deleted.Load(), Unwanted: s.unwanted.Load(),
+	}
+}
+
+// Listening reports whether the relay's LISTEN connection is up.
+func (r *Relay) Listening() bool { return r.listenUp.Load() }
+
+// Wake makes a running relay look for rows now.
+func (r *Relay) Wake() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run relays until ctx is done, then returns nil. It drains the outbox,
+// waits for a notification or the poll interval, and drains again. When a
+// whole batch fails (Redis or PostgreSQL down) it pauses, doubling from
+// MinBackoff to MaxBackoff; polling goes on whatever happens to LISTEN.
+func (r *Relay) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if !r.cfg.DisableListen {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.listen(ctx)
+		}()
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	failures := 0
+	for {
+		b, err := r.RelayOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var pause time.Duration
+		switch {
+		case err != nil || (b.Rows > 0 && b.Enqueued+b.Duplicates == 0 && b.Failed > 0):
+			failures++
+			pause = backoff(r.cfg.MinBackoff, r.cfg.MaxBackoff, failures)
+			if err == nil {
+				err = b.Err
+			}
+			if failures == 1 || failures%10 == 0 {
+				r.log.LogAttrs(ctx, slog.LevelError, "inbox: relay cannot hand events to asynq; the outbox keeps them and the relay retries",
+					slog.Any("error", err), slog.Int("failures", failures), slog.Duration("pause", pause))
+			}
+		case b.Rows >= r.cfg.BatchSize:
+			if failures > 0 {
+				r.log.LogAttrs(ctx, slog.LevelInfo, "inbox: relay recovered", slog.Int("after_failures", failures))
+			}
+			failures = 0
+			continue
+		default:
+			if failures > 0 {
+				r.log.LogAttrs(ctx, slog.LevelInfo, "inbox: relay recovered", slog.Int("after_failures", failures))
+			}
+			failures = 0
+			pause = r.cfg.PollInterval
+		}
+		timer.Reset(pause)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case <-r.wake:
+			if failures > 0 { // do not let notifications cut a failure pause short
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-timer.C:
+				}
+			} else if !timer.Stop() {
+				<-timer.C
+			}
+		}
+	}
+}
+
+// backoff returns min(lo * 2^(n-1), hi).
+func backoff(lo, hi time.Duration, n int) time.Duration {
+	d := lo
+	for i := 1; i < n && d < hi; i++ {
+		d *= 2
+	}
+	return min(d, hi)
+}
+
+// Drain relays batches until no row is available (rows in backoff wait),
+// and returns the rows it handled. For tests and tools; a worker uses Run.
+func (r *Relay) Drain(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		b, err := r.RelayOnce(ctx)
+		total += b.Rows
+		if err != nil {
+			return total, err
+		}
+		if b.Failed > 0 {
+			return total, b.Err
+		}
+		if b.Rows < r.cfg.BatchSize {
+			return total, nil
+		}
+	}
+}
+
+// Batch is what one RelayOnce did.
+type Batch struct {
+	Rows       int   // outbox rows claimed
+	Enqueued   int   // tasks enqueued
+	Duplicates int   // tasks that existed already
+	Failed     int   // enqueues that failed
+	Err        error // the first enqueue error, when Failed > 0
+}
+
+// job is one enqueue: one row, one inbox.
+type job struct {
+	row   int
+	route *route
+	err   error
+	dup   bool
+}
+
+// RelayOnce claims one batch of available outbox rows, enqueues their
+// jobs and settles the rows, in one transaction.
+func (r *Relay) RelayOnce(ctx context.Context) (Batch, error) {
+	var b Batch
+	tx, err := r.sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return b, fmt.Errorf("inbox: relay: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+
+	rows, err := tx.QueryContext(ctx, `SELECT id, domain, event_id, action, attempts FROM `+activity.OutboxTable+`
+WHERE available_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.BatchSize)
+	if err != nil {
+		return b, fmt.Errorf("inbox: relay: claim: %w", err)
+	}
+	var batch []activity.OutboxRow
+	for rows.Next() {
+		var o activity.OutboxRow
+		if err := rows.Scan(&o.ID, &o.Domain, &o.EventID, &o.Action, &o.Attempts); err != nil {
+			rows.Close()
+			return b, fmt.Errorf("inbox: relay: claim: %w", err)
+		}
+		batch = append(batch, o)
+	}
+	if err := rows.Err(); err != nil {
+		return b, fmt.Errorf("inbox: relay: claim: %w", err)
+	}
+	rows.Close()
+	b.Rows = len(batch)
+	if len(batch) == 0 {
+		return b, nil
+	}
+
+	// Route each row; a row of a domain this relay does not serve waits.
+	var jobs []job
+	rowErr := make([]string, len(batch))
+	for i, o := range batch {
+		if r.domains != nil && !r.domains[o.Domain] {
+			rowErr[i] = fmt.Sprintf("domain %q is not among this relay's Domains", o.Domain)
+			continue
+		}
+		for k := range r.routes {
+			if r.routes[k].in.Accepts(o.Domain, o.Action) {
+				jobs = append(jobs, job{row: i, route: &r.routes[k]})
+			}
+		}
+	}
+	r.enqueue(ctx, batch, jobs)
+
+	var done, failed []int64
+	var delays []int64
+	var msgs []string
+	for _, j := range jobs {
+		switch {
+		case j.err != nil:
+			b.Failed++
+			if b.Err == nil {
+				b.Err = j.err
+			}
+			if rowErr[j.row] == "" {
+				rowErr[j.row] = fmt.Sprintf("enqueue for inbox %s: %v", j.route.name, j.err)
+			}
+		case j.dup:
+			b.Duplicates++
+		default:
+			b.Enqueued++
+		}
+	}
+	unwanted := 0
+	accepted := make([]bool, len(batch))
+	for _, j := range jobs {
+		accepted[j.row] = true
+	}
+	for i, o := range batch {
+		if rowErr[i] != "" {
+			failed = append(failed, o.ID)
+			d := backoff(r.cfg.MinBackoff, r.cfg.MaxBackoff, o.Attempts+1)
+			if r.domains != nil && !r.domains[o.Domain] {
+				d = r.cfg.MaxBackoff
+			}
+			delays = append(delays, d.Milliseconds())
+			msgs = append(msgs, truncate(rowErr[i], 1000))
+			continue
+		}
+		if !accepted[i] {
+			unwanted++
+		}
+		done = append(done, o.ID)
+	}
+	if len(done) > 0 {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+activity.OutboxTable+` WHERE id = ANY($1)`, done); err != nil {
+			return b, fmt.Errorf("inbox: relay: delete: %w", err)
+		}
+	}
+	if len(failed) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE `+activity.OutboxTable+` o
+SET attempts = o.attempts + 1, available_at = now() + f.delay * interval '1 millisecond', last_error = f.err
+FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS f(id, delay, err) WHERE o.id = f.id`, failed, delays, msgs); err != nil {
+			return b, fmt.Errorf("inbox: relay: reschedule: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return b, fmt.Errorf("inbox: relay: commit: %w", err)
+	}
+	s := &r.stats
+	s.batches.Add(1)
+	s.rows.Add(int64(b.Rows))
+	s.enqueued.Add(int64(b.Enqueued))
+	s.duplicates.Add(int64(b.Duplicates))
+	s.failed.Add(int64(b.Failed))
+	s.deleted.Add(int64(len(done)))
+	s.unwanted.Add(int64(unwanted))
+	return b, nil
+}
+
+// enqueue runs the batch's jobs on EnqueueConcurrency goroutines. Once
+// enough enqueues failed with none succeeding (Redis is down), the rest
+// are failed with the same error without trying.
+func (r *Relay) enqueue(ctx context.Context, batch []activity.OutboxRow, jobs []job) {
+	if len(jobs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.EnqueueTimeout)
+	defer cancel()
+	var next, ok, bad atomic.Int64
+	var firstErr atomic.Pointer[error]
+	workers := min(r.cfg.EnqueueConcurrency, len(jobs))
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(jobs) {
+					return
+				}
+				j := &jobs[i]
+				if ok.Load() == 0 && bad.Load() >= int64(workers) {
+					j.err = *firstErr.Load()
+					continue
+				}
+				o := batch[j.row]
+				ref := activity.EventRef{Domain: o.Domain, ID: o.EventID}
+				task := asynq.NewTask(TaskType(j.route.name), encodePayload(payload{Domain: o.Domain, EventID: o.EventID, Action: o.Action}))
+				opts := make([]asynq.Option, 0, len(j.route.opts)+1)
+				opts = append(append(opts, j.route.opts...), asynq.TaskID(TaskID(j.route.name, ref)))
+				_, err := r.client.EnqueueContext(ctx, task, opts...)
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, asynq.ErrTaskIDConflict):
+					j.dup = true
+					ok.Add(1)
+				default:
+					j.err = err
+					firstErr.CompareAndSwap(nil, &err)
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

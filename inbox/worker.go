@@ -1,0 +1,306 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/activity"
+)
+
+// Config configures a Worker. Zero fields take the documented defaults.
+type Config struct {
+	// DB is the app's database: events are loaded from it, the ledger and
+	// the dead letters live in it, and the relay reads its outbox.
+	// Required.
+	DB *gorm.DB
+	// Redis is the asynq Redis. Required.
+	Redis asynq.RedisConnOpt
+	// Domains are the domains whose events the inboxes handle; a job is
+	// loaded through its domain. Required.
+	Domains []*activity.Domain
+	// Inboxes are the inboxes to run. Required; names must be unique.
+	Inboxes []Inbox
+	// Middleware wraps every delivery, first outermost, inside the
+	// worker's Logging and Metrics and outside Recover.
+	Middleware []Middleware
+
+	// Concurrency is how many jobs run at once. Default 20.
+	Concurrency int
+	// Queues gives asynq queue priorities (weights). Every inbox's queue
+	// (Policy.Queue, default DefaultQueue) is served; one missing here gets
+	// priority 1. With StrictPriority, a queue is served only when the
+	// higher ones are empty.
+	Queues         map[string]int
+	StrictPriority bool
+	// ShutdownTimeout is how long Shutdown lets running jobs finish; jobs
+	// still running then are handed back to their queue for another
+	// worker (they run again: the ledger keeps their effects once).
+	// Default 10s.
+	ShutdownTimeout time.Duration
+	// TaskCheckInterval is how long an idle worker waits before asking
+	// Redis for jobs again. asynq's default, 1s, adds up to a second to
+	// every delivery on a quiet system; measured here (cmd/bench), 10ms
+	// keeps commit-to-start latency at a few milliseconds for about 100
+	// cheap Redis calls per second per worker. Default
+	// DefaultTaskCheckInterval.
+	TaskCheckInterval time.Duration
+	// DelayedTaskCheckInterval is how often retries that are due are
+	// moved back to their queue: the granularity of backoff and
+	// RetryAfter. Default 1s (asynq's is 5s).
+	DelayedTaskCheckInterval time.Duration
+
+	// Relay configures the worker's relay; its DB, Redis, Inboxes,
+	// Domains and Logger are the worker's. DisableRelay runs none (run a
+	// relay elsewhere).
+	Relay        RelayConfig
+	DisableRelay bool
+
+	// ClaimTimeout is the ledger's claim timeout (LedgerConfig). Default
+	// DefaultClaimTimeout.
+	ClaimTimeout time.Duration
+	// Logger receives the worker's and asynq's logs. Default
+	// slog.Default().
+	Logger *slog.Logger
+	// Now is the clock (ledger rows, dead letters). Default time.Now.
+	Now func() time.Time
+}
+
+// DefaultTaskCheckInterval is the default Config.TaskCheckInterval.
+const DefaultTaskCheckInterval = 10 * time.Millisecond
+
+// Worker runs inboxes: an asynq server processing their jobs, and a relay
+// feeding it from the outbox.
+type Worker struct {
+	cfg      Config
+	db       *gorm.DB
+	server   *asynq.Server
+	relay    *Relay
+	ledger   *Ledger
+	metrics  *Metrics
+	dead     *DeadLetters
+	inboxes  map[string]*registered
+	domains  map[string]*activity.Domain
+	names    []string
+	dnames   []string
+	log      *slog.Logger
+	now      func() time.Time
+
+	mu      sync.Mutex
+	started bool
+	stop    context.CancelFunc
+	relayWG sync.WaitGroup
+}
+
+// registered is one inbox as the worker runs it.
+type registered struct {
+	in      Inbox
+	policy  Policy
+	process ProcessFunc
+}
+
+// NewWorker checks cfg and returns a worker; Start or Run starts it.
+func NewWorker(cfg Config) (*Worker, error) {
+	if cfg.DB == nil {
+		return nil, &ConfigError{Field: "Config.DB", Reason: "is nil"}
+	}
+	if cfg.Redis == nil {
+		return nil, &ConfigError{Field: "Config.Redis", Reason: "is nil: set it to an asynq.RedisClientOpt"}
+	}
+	if len(cfg.Domains) == 0 {
+		return nil, &ConfigError{Field: "Config.Domains", Reason: "is empty: list the domains whose events the inboxes handle"}
+	}
+	if len(cfg.Inboxes) == 0 {
+		return nil, &ConfigError{Field: "Config.Inboxes", Reason: "is empty"}
+	}
+	setDefault(&cfg.Concurrency, 20)
+	setDefault(&cfg.ShutdownTimeout, 10*time.Second)
+	setDefault(&cfg.TaskCheckInterval, DefaultTaskCheckInterval)
+	setDefault(&cfg.DelayedTaskCheckInterval, time.Second)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	w := &Worker{
+		cfg: cfg, db: cfg.DB, log: cfg.Logger, now: cfg.Now,
+		ledger:  NewLedger(LedgerConfig{ClaimTimeout: cfg.ClaimTimeout, Now: cfg.Now}),
+		metrics: NewMetrics(),
+		inboxes: map[string]*registered{},
+		domains: map[string]*activity.Domain{},
+	}
+	for i, d := range cfg.Domains {
+		if d == nil {
+			return nil, &ConfigError{Field: fmt.Sprintf("Config.Domains[%d]", i), Reason: "is nil"}
+		}
+		w.domains[d.Name()] = d
+		w.dnames = append(w.dnames, d.Name())
+	}
+	queues := map[string]int{}
+	for q, p := range cfg.Queues {
+		queues[q] = p
+	}
+	for i, in := range cfg.Inboxes {
+		if in == nil {
+			return nil, &ConfigError{Field: fmt.Sprintf("Config.Inboxes[%d]", i), Reason: "is nil"}
+		}
+		name := in.Name()
+		if err := checkName(name); err != nil {
+			return nil, err
+		}
+		if w.inboxes[name] != nil {
+			return nil, &ConfigError{Field: fmt.Sprintf("Config.Inboxes[%d]", i), Reason: fmt.Sprintf("is named %q like another inbox: names must be unique", name)}
+		}
+		p := PolicyOf(in)
+		if err := p.validate(name); err != nil {
+			return nil, err
+		}
+		if _, ok := queues[p.Queue]; !ok {
+			queues[p.Queue] = 1
+		}
+		mws := []Middleware{Logging(w.log), w.metrics.Middleware()}
+		mws = append(mws, cfg.Middleware...)
+		mws = append(mws, depthGuard, Recover())
+		w.inboxes[name] = &registered{in: in, policy: p, process: chain(in.Process, mws...)}
+		w.names = append(w.names, name)
+	}
+	sort.Strings(w.names)
+	w.dead = newDeadLetters(cfg.DB, cfg.Redis, w.policies(), cfg.Now)
+	if !cfg.DisableRelay {
+		rc := cfg.Relay
+		rc.DB, rc.Redis, rc.Inboxes, rc.Domains, rc.Logger = cfg.DB, cfg.Redis, cfg.Inboxes, cfg.Domains, cfg.Logger
+		r, err := NewRelay(rc)
+		if err != nil {
+			return nil, err
+		}
+		w.relay = r
+	}
+	w.server = asynq.NewServer(cfg.Redis, asynq.Config{
+		Concurrency:              cfg.Concurrency,
+		Queues:                   queues,
+		StrictPriority:           cfg.StrictPriority,
+		ShutdownTimeout:          cfg.ShutdownTimeout,
+		TaskCheckInterval:        cfg.TaskCheckInterval,
+		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
+		RetryDelayFunc:           w.retryDelay,
+		ErrorHandler:             asynq.ErrorHandlerFunc(w.handleError),
+		Logger:                   asynqLogger{w.log},
+		LogLevel:                 asynq.InfoLevel,
+	})
+	return w, nil
+}
+
+func (w *Worker) policies() map[string]Policy {
+	m := make(map[string]Policy, len(w.inboxes))
+	for name, r := range w.inboxes {
+		m[name] = r.policy
+	}
+	return m
+}
+
+// depthGuard turns activity.ErrCausationDepth into a permanent error: the
+// chain was stopped on purpose, and retrying would stop it again.
+func depthGuard(next ProcessFunc) ProcessFunc {
+	return func(ctx context.Context, d *Delivery) error {
+		err := next(ctx, d)
+		if errors.Is(err, activity.ErrCausationDepth) {
+			return Permanent(err)
+		}
+		return err
+	}
+}
+
+// Ledger returns the worker's ledger.
+func (w *Worker) Ledger() *Ledger { return w.ledger }
+
+// Metrics returns the worker's delivery counters.
+func (w *Worker) Metrics() *Metrics { return w.metrics }
+
+// Relay returns the worker's relay, nil with DisableRelay.
+func (w *Worker) Relay() *Relay { return w.relay }
+
+// DeadLetters returns the failed deliveries, to list and re-drive.
+func (w *Worker) DeadLetters() *DeadLetters { return w.dead }
+
+// Start starts processing and relaying, and returns. Stop with Shutdown.
+func (w *Worker) Start(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.started {
+		return errors.New("inbox: worker already started")
+	}
+	if err := w.server.Start(asynq.HandlerFunc(w.handle)); err != nil {
+		return fmt.Errorf("inbox: start asynq server: %w", err)
+	}
+	w.started = true
+	if w.relay != nil {
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		w.stop = cancel
+		w.relayWG.Add(1)
+		go func() {
+			defer w.relayWG.Done()
+			_ = w.relay.Run(rctx)
+		}()
+	}
+	w.log.LogAttrs(ctx, slog.LevelInfo, "inbox: worker started", slog.Any("inboxes", w.names), slog.Any("domains", w.dnames),
+		slog.Int("concurrency", w.cfg.Concurrency), slog.Bool("relay", w.relay != nil))
+	return nil
+}
+
+// Shutdown stops the relay (its open batch rolls back), then stops taking
+// jobs and waits up to ShutdownTimeout for running ones; those still
+// running are handed back to their queue. It returns when all is stopped.
+func (w *Worker) Shutdown() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.started {
+		return
+	}
+	if w.stop != nil {
+		w.stop()
+		w.relayWG.Wait()
+	}
+	w.server.Shutdown()
+	if w.relay != nil {
+		_ = w.relay.Close()
+	}
+	w.dead.close()
+	w.started = false
+}
+
+// Run starts the worker, waits for ctx to be done, and shuts it down.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	w.Shutdown()
+	return nil
+}
+
+// retryDelay is asynq's RetryDelayFunc: an error's RetryAfter wins, then
+// the inbox's Backoff. n is the number of retries so far.
+func (w *Worker) retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	if d, ok := retryAfter(err); ok {
+		return d
+	}
+	if r := w.inboxes[inboxOfType(t.Type())]; r != nil {
+		return r.policy.Backoff(n + 1)
+	}
+	return ExponentialBackoff(time.Second, 10*time.Minute)(n + 1)
+}
+
+func inboxOfType(typ string) string {
+	if len(typ) > len(TaskTypePrefix) && typ[:len(TaskTypePrefix)] == TaskTypePrefix {
+		return typ[len(TaskTypePrefix):]
+	}
+	return ""
+}
