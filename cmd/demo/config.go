@@ -35,6 +35,8 @@ type Config struct {
 	StaleAfter time.Duration
 	// StaleEvery is how often the no_activity job looks. Default 1 minute.
 	StaleEvery time.Duration
+	// FeedPageSize is how many events a feed page shows. Default 20.
+	FeedPageSize int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Log receives progress lines. Default: discard.
@@ -59,6 +61,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StaleEvery == 0 {
 		c.StaleEvery = time.Minute
+	}
+	if c.FeedPageSize == 0 {
+		c.FeedPageSize = 20
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -15,7 +15,7 @@ import (
 func (a *App) feed(r *http.Request, q activity.FeedQuery, base string, showIssue bool) (feedView, error) {
 	q.After = activity.Cursor(r.URL.Query().Get("after"))
 	if q.Limit == 0 {
-		q.Limit = 20
+		q.Limit = a.cfg.FeedPageSize
 	}
 	page, err := a.issues.Feed(r.Context(), a.db, q)
 	if err != nil {

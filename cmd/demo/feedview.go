@@ -45,17 +45,17 @@ type feedView struct {
 }
 
 var actionIcons = map[string]string{
-	ActionIssueOpened:    "✳️",
-	ActionIssueViewed:    "👁️",
-	ActionCommentAdded:   "💬",
-	ActionCommentDeleted: "🗑️",
-	ActionCommentViewed:  "👁️",
-	ActionLabelAdded:     "🏷️",
-	ActionLabelRemoved:   "✂️",
-	ActionAssigned:       "👤",
-	ActionStatusChanged:  "🔀",
-	ActionIssueClosed:    "✅",
-	ActionNoActivity:     "⏳",
+	ActionIssueOpened:    "✚",
+	ActionIssueViewed:    "◉",
+	ActionCommentAdded:   "✎",
+	ActionCommentDeleted: "✖",
+	ActionCommentViewed:  "◉",
+	ActionLabelAdded:     "⚑",
+	ActionLabelRemoved:   "⚐",
+	ActionAssigned:       "➔",
+	ActionStatusChanged:  "⇄",
+	ActionIssueClosed:    "✔",
+	ActionNoActivity:     "◷",
 }
 
 // groupable actions fold into one line when one actor repeats them.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -35,15 +36,15 @@ func unreachable(err error) bool {
 		errors.As(err, &de) || errors.As(err, &oe) || (errors.As(err, &ne) && ne.Timeout())
 }
 
-// rootCause returns the innermost error's message, shortest and most telling.
+// rootCause returns the most telling short message of err: the network
+// error's (connect: connection refused), else err's first line.
 func rootCause(err error) string {
-	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			return err.Error()
-		}
-		err = u
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err.Error()
 	}
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
 }
 
 // postgresHint says how to start PostgreSQL on this machine.

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/pgtest"
+	"github.com/tidingsdev/tidings/internal/redistest"
+)
+
+// A missing service is one error naming it and how to start it.
+func TestMissingServices(t *testing.T) {
+	ctx := context.Background()
+	_, err := NewApp(ctx, Config{DSN: pgtest.DSN("tidings_test_demo"), RedisAddr: "127.0.0.1:1"})
+	var se *ServiceError
+	if !errors.As(err, &se) || se.Service != "Redis" || !strings.Contains(err.Error(), "redis-server") {
+		t.Errorf("with Redis down: %v; want a *ServiceError for Redis that says to run redis-server", err)
+	}
+	_, err = NewApp(ctx, Config{DSN: "host=127.0.0.1 port=1 user=postgres dbname=tidings_test_demo", RedisAddr: redistest.Addr(), RedisDB: 6})
+	if !errors.As(err, &se) || se.Service != "PostgreSQL" || !strings.Contains(err.Error(), "start") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("with PostgreSQL down: %v; want a one-line *ServiceError for PostgreSQL that says how to start it", err)
+	}
+	if err != nil {
+		t.Logf("the message: demo: %v", err)
+	}
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// The no_activity job records one event per quiet stretch of an open issue:
+// repeated polls fold into it (throttled), new activity starts a new stretch.
+func TestNoActivityJob(t *testing.T) {
+	ctx := context.Background()
+	db, err := pgtest.Create(ctx, "tidings_test_demo_stale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sqlDB, err := db.DB(); err == nil {
+		sqlDB.Close()
+	}
+	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	app, err := NewApp(ctx, Config{DSN: pgtest.DSN("tidings_test_demo_stale"), RedisAddr: redistest.Addr(), RedisDB: 6,
+		StaleAfter: 72 * time.Hour, StaleEvery: time.Minute, Now: clk.Now, Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	var dark Issue
+	if err := app.db.Where("title LIKE 'Dark mode%'").Take(&dark).Error; err != nil {
+		t.Fatal(err)
+	}
+	noActivity := func() []activity.Event {
+		t.Helper()
+		p, err := app.issues.Feed(ctx, app.db, activity.FeedQuery{Actions: []string{ActionNoActivity}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Events()
+	}
+
+	// Seeded: only "Dark mode" (10 days quiet) is past 72h.
+	if n, err := app.recordStale(ctx); err != nil || n != 1 {
+		t.Fatalf("first poll recorded %d events (err %v), want 1", n, err)
+	}
+	evs := noActivity()
+	if len(evs) != 1 || evs[0].SubjectID != activityKey(dark.ID) || evs[0].ActorType != activity.SystemActorType {
+		t.Fatalf("no_activity events %v, want one on issue %d by the system", evs, dark.ID)
+	}
+	// The next polls fold into it.
+	for range 3 {
+		clk.Add(time.Minute)
+		if n, err := app.recordStale(ctx); err != nil || n != 0 {
+			t.Fatalf("a later poll recorded %d new events (err %v), want 0: throttled", n, err)
+		}
+	}
+	if evs := noActivity(); len(evs) != 1 || evs[0].Repeats != 3 {
+		t.Fatalf("after 3 more polls: %d events, repeats %d; want 1 event with 3 repeats", len(evs), evs[0].Repeats)
+	}
+	// Activity ends the stretch: no event while it is fresh.
+	ana := User{}
+	app.db.Where("name = 'Ana Lima'").Take(&ana)
+	if _, err := app.issues.RecordEvent(ctx, app.db, dark.ID, ActionCommentAdded, activity.Actor(&ana)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Hour)
+	if n, err := app.recordStale(ctx); err != nil || n != 0 {
+		t.Fatalf("an hour after a comment: %d events (err %v), want 0", n, err)
+	}
+}
+
+func activityKey(id int64) string { return strconv.FormatInt(id, 10) }
+
+// Consecutive similar events fold into one line; others stay apart.
+func TestGroup(t *testing.T) {
+	at := time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
+	ev := func(id int64, action, actor string, ago time.Duration) entryView {
+		return entryView{Entry: activity.Entry{Event: activity.Event{ID: id, SubjectID: "1", Action: action, ActorType: "users", ActorID: actor, OccurredAt: at.Add(-ago)}}}
+	}
+	got := group([]entryView{
+		ev(6, ActionLabelAdded, "1", 0),
+		ev(5, ActionLabelAdded, "1", time.Minute),
+		ev(4, ActionLabelAdded, "2", 2*time.Minute),    // another actor
+		ev(3, ActionCommentAdded, "2", 3*time.Minute),  // another action
+		ev(2, ActionCommentAdded, "2", 5*time.Hour),    // too long before
+		ev(1, ActionStatusChanged, "2", 6*time.Hour),   // not groupable
+		ev(0, ActionStatusChanged, "2", 6*time.Hour+1), // not groupable
+	})
+	var sizes []int
+	for _, g := range got {
+		sizes = append(sizes, len(g.Items))
+	}
+	if want := []int{2, 1, 1, 1, 1, 1}; !equal(sizes, want) {
+		t.Fatalf("group sizes %v, want %v", sizes, want)
+	}
+	if got[0].Summary != "added 2 labels" || !got[0].Inline {
+		t.Errorf("the label group reads %q (inline %v)", got[0].Summary, got[0].Inline)
+	}
+}
+
+func equal(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestAgo(t *testing.T) {
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	for d, want := range map[time.Duration]string{
+		10 * time.Second: "just now", 3 * time.Minute: "3 min ago", 5 * time.Hour: "5 h ago",
+		30 * time.Hour: "yesterday", 5 * 24 * time.Hour: "5 days ago", 60 * 24 * time.Hour: "9 Jan 2026",
+	} {
+		if got := ago(now, now.Add(-d)); got != want {
+			t.Errorf("ago(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
