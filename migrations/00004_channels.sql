@@ -19,7 +19,7 @@ CREATE TABLE slack_threads (
 -- while events may join it; Flush seals it ('sending') once due_at passed,
 -- after which no event joins it (later ones open the next period), so the
 -- mail lists a fixed set of events however often it is retried.
---   open -> sending -> sent | retry -> sending ... | failed
+--   open -> sending -> sent | dropped (every event muted since) | retry -> sending ... | failed
 CREATE TABLE email_digests (
     id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     inbox           text        NOT NULL,
@@ -30,7 +30,7 @@ CREATE TABLE email_digests (
     recipient_name  text        NOT NULL DEFAULT '',
     time_zone       text        NOT NULL DEFAULT 'UTC',
     status          text        NOT NULL DEFAULT 'open'
-                    CHECK (status IN ('open', 'sending', 'retry', 'sent', 'failed')),
+                    CHECK (status IN ('open', 'sending', 'retry', 'sent', 'dropped', 'failed')),
     attempts        integer     NOT NULL DEFAULT 0,
     next_attempt_at timestamptz,
     claimed_at      timestamptz,
@@ -58,7 +58,7 @@ CREATE TABLE email_digest_items (
 
 -- email_escalations: a mail that goes out at due_at unless the recipient read
 -- the event's in-app notification (table notifications) by then.
---   pending -> sending -> sent | dropped (read) | retry -> sending ... | failed
+--   pending -> sending -> sent | dropped (read, or muted since) | retry -> sending ... | failed
 CREATE TABLE email_escalations (
     id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     inbox           text        NOT NULL,

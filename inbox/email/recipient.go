@@ -3,6 +3,7 @@ package email
 import (
 	"fmt"
 	"net/mail"
+	"time"
 )
 
 // Recipient is one person a mail goes to.
@@ -10,6 +11,11 @@ type Recipient struct {
 	ID    string // the app's key for the person (for preferences and the ledger)
 	Name  string // display name; may be empty
 	Email string // a bare address, "ana@example.com"
+
+	// Location is the person's time zone: digest periods (hourly, daily)
+	// start on its hours and midnights. nil means the digest's default
+	// (DigestConfig.Location, UTC unless set).
+	Location *time.Location
 }
 
 // validate checks that Email is one bare address and nothing else, so it

@@ -93,6 +93,9 @@ func (p *Poster) Accepts(ev activity.Event) bool {
 	return ok
 }
 
+// Router returns the Poster's router.
+func (p *Poster) Router() *Router { return p.router }
+
 // AuthTest checks the token with auth.test.
 func (p *Poster) AuthTest(ctx context.Context) error {
 	if _, err := p.api.AuthTestContext(ctx); err != nil {

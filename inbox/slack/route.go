@@ -74,6 +74,21 @@ func (r *Router) Route(ev activity.Event) (string, bool) {
 	return r.def, r.def != ""
 }
 
+// Accepts reports whether some event of domain and action can be routed:
+// a Default is set, or a rule matches them (whatever its subject). It is
+// what the Slack inbox accepts; Route still decides per event.
+func (r *Router) Accepts(domain, action string) bool {
+	if r.def != "" {
+		return true
+	}
+	for _, rule := range r.rules {
+		if (rule.Domain == "" || rule.Domain == domain) && (rule.Action == "" || rule.Action == action) {
+			return true
+		}
+	}
+	return false
+}
+
 // Channels returns every channel the router can send to, Default first.
 func (r *Router) Channels() []string {
 	var out []string

@@ -64,6 +64,9 @@ func (w *WebhookPoster) Accepts(ev activity.Event) bool {
 	return ok
 }
 
+// Router returns the WebhookPoster's router.
+func (w *WebhookPoster) Router() *Router { return w.router }
+
 // Post renders ev and posts it to its webhook. Errors are as for
 // Poster.Post; the webhook URL is a secret and never appears in them.
 func (w *WebhookPoster) Post(ctx context.Context, ev activity.Event) (Posted, error) {
