@@ -74,10 +74,12 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 	case limit < 0 || limit > MaxPageSize:
 		return Page{}, &QueryError{Field: "Limit", Reason: fmt.Sprintf("is %d; allowed: 1 to %d (0 means %d)", q.Limit, MaxPageSize, DefaultPageSize)}
 	}
-	tx, err := d.filter(ctx, db, filter{
+	f := filter{
 		Subject: q.Subject, SubjectsIn: q.SubjectsIn, Actor: q.Actor, Record: q.Record, Actions: q.Actions,
 		Since: q.Since, Until: q.Until, CorrelationID: q.CorrelationID, CausedBy: q.CausedBy,
-	})
+		keyOrder: true,
+	}
+	tx, err := d.filter(ctx, db, f)
 	if err != nil {
 		return Page{}, err
 	}
@@ -88,7 +90,7 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 		}
 		tx = tx.Where("(e.occurred_at, e.id) < (?, ?)", at, id)
 	}
-	rows, err := tx.Select(selectList("e.")).Order("e.occurred_at DESC, e.id DESC").Limit(limit + 1).Rows()
+	rows, err := tx.Select(selectList("e.")).Order(f.keyOrderBy()).Limit(limit + 1).Rows()
 	if err != nil {
 		return Page{}, fmt.Errorf("activity: feed of %s: %w", d.name, err)
 	}
@@ -147,6 +149,33 @@ type filter struct {
 	Since, Until  time.Time
 	CorrelationID string
 	CausedBy      *EventRef
+
+	// keyOrder pins a newest-first page to the subject's (or the actor's)
+	// own index. With a plain subject_id = $1, the planner, costing a hot
+	// subject (a large share of the table) by its true frequency, prefers
+	// walking the domain's time index and filtering: that reads every newer
+	// event of every other subject first (200,000 rows and 30-70 ms for
+	// the head of a subject holding 200,000 of 2,000,000 events whose
+	// newest tenth belongs to others, in cmd/bench), and whether a prepared
+	// statement gets that plan depends on its connection's history. So the
+	// key is compared as a one-element array (= ANY keeps the true
+	// estimate, unlike a subquery, which would cost every subject as an
+	// average one and send hot ones to a bitmap scan and a sort), and the
+	// page is ordered by the key column first (keyOrderBy): = ANY does not
+	// make the key a constant of the sort, so only the key's own index
+	// yields that order without sorting, and the time index drops out.
+	keyOrder bool
+}
+
+// keyOrderBy is the ORDER BY of a newest-first page under f.
+func (f filter) keyOrderBy() string {
+	switch {
+	case f.keyOrder && f.Subject != nil:
+		return "e.subject_id, e.occurred_at DESC, e.id DESC"
+	case f.keyOrder && f.Actor != nil:
+		return "e.actor_type, e.occurred_at DESC, e.id DESC"
+	}
+	return "e.occurred_at DESC, e.id DESC"
 }
 
 func (d *Domain) filter(ctx context.Context, db *gorm.DB, f filter) (*gorm.DB, error) {
@@ -159,16 +188,11 @@ func (d *Domain) filter(ctx context.Context, db *gorm.DB, f filter) (*gorm.DB, e
 		if err != nil {
 			return nil, err
 		}
-		// The key goes in as a one-row subquery, not as a value. Given the
-		// value of a hot subject (a large share of the table), the planner
-		// prefers walking the domain's time index and filtering, which
-		// reads every newer event of every other subject first (200,000
-		// rows and 20-70 ms for the head of a subject holding 200,000 of
-		// 2,000,000 events, in cmd/bench); whether a prepared statement
-		// gets that plan depends on its connection's history. Costed as an
-		// average subject, the query always walks the subject's own index,
-		// and a page costs the same at any depth.
-		tx = tx.Where("e.subject_id = (SELECT ?::"+string(d.subject.KeyType)+")", s)
+		if f.keyOrder {
+			tx = tx.Where("e.subject_id = ANY (ARRAY[?::"+string(d.subject.KeyType)+"])", s)
+		} else {
+			tx = tx.Where("e.subject_id = ?", s)
+		}
 	}
 	if f.SubjectsIn != nil {
 		tx = tx.Where("e.subject_id IN (?)", f.SubjectsIn)
@@ -178,9 +202,11 @@ func (d *Domain) filter(ctx context.Context, db *gorm.DB, f filter) (*gorm.DB, e
 		if err != nil {
 			return nil, err
 		}
-		// As for the subject: a hot actor (a system actor, a bot) must not
-		// lead the planner to the time index.
-		tx = tx.Where("e.actor_type = (SELECT ?::text) AND e.actor_id = (SELECT ?::text)", r.Type, r.ID)
+		if f.keyOrder {
+			tx = tx.Where("e.actor_type = ANY (ARRAY[?::text]) AND e.actor_id = ?", r.Type, r.ID)
+		} else {
+			tx = tx.Where("e.actor_type = ? AND e.actor_id = ?", r.Type, r.ID)
+		}
 	}
 	if f.Record != nil {
 		r, err := refOf(ctx, db, "record", f.Record)
