@@ -1,0 +1,72 @@
+// Command bench measures the library against hand-written baselines on the
+// same machine, in the same run, and prints one table:
+//
+//	figure | ours | baseline | ratio | target | ok
+//
+// Each figure is a ratio, because absolute numbers say more about the
+// machine than about the code: "ours" is what the library does, "baseline"
+// is the same work done without it (raw pgx running the same SQL by hand)
+// or a reference point of its own (a feed's first page for a page deep in
+// the feed). The machine (CPU, cores, Go, PostgreSQL and its settings) is
+// printed above the table; figures are observations, not asserts, and the
+// program exits 0 when a target is missed. Notes under the table say what
+// each row ran and record the checks made along the way (the one row of a
+// throttled key, the plans of the feed's queries).
+//
+// # Running
+//
+//	go run ./cmd/bench                                  # the issue's sizes, about 2.5 minutes on 2 cores
+//	go run ./cmd/bench -scale 0.1                       # a quick run at a tenth of the sizes
+//	go run ./cmd/bench -only record,throttle            # some groups
+//	go run ./cmd/bench -results cmd/bench/RESULTS.md    # also write the markdown for the README
+//	go run ./cmd/bench -markdown                        # print markdown instead of text
+//
+// It needs a PostgreSQL server (-db, a DSN without a database name; default
+// $TIDINGS_PG_DSN, else host=127.0.0.1 user=postgres) on which it may drop
+// and create a database (-dbname, default tidings_bench). The database is
+// left in place afterwards, for EXPLAIN and psql. Progress goes to stderr,
+// the results to stdout. Run it on a quiet machine: other processes on the
+// same cores show up in the tails (p99) first.
+//
+// # Figures
+//
+// Groups run in order; -only selects them by name.
+//
+//   - feed: loads 2,000,000 events into issue_events in one INSERT ...
+//     SELECT from generate_series (secondary indexes dropped and rebuilt
+//     around it, then VACUUM ANALYZE): issue 1 holds 200,000 of them, the
+//     rest are spread over 1,000 other issues, by 1,000 users, about 200,000
+//     comments. The newest tenth of the table belongs to other issues, so
+//     issue 1's head sits behind 200,000 newer events: a plan that walks the
+//     domain's time index instead of the subject's would show. It times
+//     issues.Feed with Limit 20 (actors and records resolved through
+//     ModelResolver) at the head and at a keyset cursor 100,000 events
+//     deep, reached by walking 200 pages of 500; p50 and p99 over 1,000
+//     interleaved runs. Targets: the deep page's p99 within 1.3x of the
+//     first page's and under 2 ms. The first page is also timed against the
+//     same three queries sent through raw pgx, the floor on the machine.
+//   - record: recording throughput (events/s) through
+//     issues.RecordEvent(ctx, gormDB, ...) with an actor Ref, a record Ref
+//     and a small Extra, at concurrency 8 and 32, against raw pgx (pgxpool
+//     of the same size) running the same statement by hand: a CTE inserting
+//     the event and its outbox row, with the same pg_notify. Target 0.85x.
+//   - throttle: 32 goroutines recording one key (same subject, action,
+//     actor and record) with ThrottleWithin(15m), against a raw pgx
+//     transaction: pg_advisory_xact_lock on the key, update the recent row,
+//     else insert the event and its outbox row. Target 0.8x; afterwards each
+//     side's key must hold exactly one row (printed), else the row fails.
+//
+// Throughput figures alternate the two sides (A B, B A, ...) for -rounds
+// runs each, after a warm-up, and take each side's median, so drift during
+// the run (checkpoints, autovacuum, a growing table) falls on both alike.
+//
+// # Adding figures
+//
+// Write a file with a function returning a group (a name, a line saying
+// what it measures, and a run function returning figures) and add it to
+// groups in main.go. A run function gets the bench: the database through
+// gorm (b.db), its DSN for raw pools (newPool), the issue domain, and
+// b.size / b.duration to honour -scale. Measure ours and the baseline in
+// the same run, alternating (alternate, throughput), and say in b.note what
+// ran.
+package main

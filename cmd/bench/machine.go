@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+// machine describes where the figures were measured: they mean little
+// without it.
+type machine struct {
+	CPU      string
+	Cores    int
+	OS       string
+	Go       string
+	Postgres string
+	Settings string // the server settings that move these figures most
+}
+
+func describeMachine(ctx context.Context, db *gorm.DB) (machine, error) {
+	m := machine{
+		CPU:   cpuModel(),
+		Cores: runtime.NumCPU(),
+		OS:    runtime.GOOS + "/" + runtime.GOARCH,
+		Go:    runtime.Version(),
+	}
+	var version string
+	if err := db.WithContext(ctx).Raw("SELECT version()").Scan(&version).Error; err != nil {
+		return m, fmt.Errorf("bench: read the server version: %w", err)
+	}
+	m.Postgres, _, _ = strings.Cut(version, " on ")
+	var settings []struct{ Name, Setting, Unit string }
+	err := db.WithContext(ctx).Raw(`SELECT name, setting, coalesce(unit, '') AS unit FROM pg_settings
+		WHERE name IN ('shared_buffers', 'synchronous_commit', 'max_connections', 'fsync') ORDER BY name`).Scan(&settings).Error
+	if err != nil {
+		return m, fmt.Errorf("bench: read the server settings: %w", err)
+	}
+	var parts []string
+	for _, s := range settings {
+		v := s.Setting
+		if s.Name == "shared_buffers" && s.Unit == "8kB" {
+			var pages int64
+			fmt.Sscan(s.Setting, &pages)
+			v = fmt.Sprintf("%dMB", pages*8/1024)
+		}
+		parts = append(parts, s.Name+"="+v)
+	}
+	m.Settings = strings.Join(parts, " ")
+	return m, nil
+}
+
+// cpuModel reads the CPU's model name from /proc/cpuinfo (Linux), or
+// returns the architecture where that is not available.
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func (m machine) write(w io.Writer, markdown bool) {
+	lines := []string{
+		fmt.Sprintf("CPU: %s, %d cores (%s)", m.CPU, m.Cores, m.OS),
+		"Go: " + m.Go,
+		fmt.Sprintf("%s (%s)", m.Postgres, m.Settings),
+	}
+	for _, l := range lines {
+		if markdown {
+			fmt.Fprintf(w, "- %s\n", l)
+		} else {
+			fmt.Fprintln(w, l)
+		}
+	}
+}
