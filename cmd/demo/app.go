@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,6 +22,11 @@ type App struct {
 	redis  *redis.Client
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
+	fan    *fanout
+	live   *hub
+
+	stopping chan struct{} // closed when Run returns: ends event streams
+	stopOnce sync.Once
 }
 
 // NewApp connects to PostgreSQL (creating and migrating the database) and
@@ -28,7 +34,7 @@ type App struct {
 // goroutine: Run does.
 func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	cfg = cfg.withDefaults()
-	a := &App{cfg: cfg}
+	a := &App{cfg: cfg, live: newHub(), stopping: make(chan struct{})}
 	var err error
 	a.issues, err = newIssueDomain(activity.DomainConfig{Now: cfg.Now})
 	if err != nil {
@@ -56,6 +62,10 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 			return nil, fmt.Errorf("seed: %w", err)
 		}
 	}
+	if err := a.startFanout(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if a.pages, err = a.parsePages(); err != nil {
 		a.Close()
 		return nil, err
@@ -75,8 +85,14 @@ func (a *App) Handler() http.Handler {
 	return http.NewCrossOriginProtection().Handler(a.withUser(h))
 }
 
-// Run runs the background jobs until ctx ends.
+// Run runs the relay, the asynq worker and the no_activity job until ctx
+// ends.
 func (a *App) Run(ctx context.Context) error {
+	defer a.stopOnce.Do(func() { close(a.stopping) })
+	if err := a.fan.worker.Start(ctx); err != nil {
+		return err
+	}
+	defer a.fan.worker.Shutdown()
 	t := time.NewTicker(a.cfg.StaleEvery)
 	defer t.Stop()
 	for {
@@ -91,8 +107,11 @@ func (a *App) Run(ctx context.Context) error {
 	}
 }
 
-// Close releases the database and Redis connections.
+// Close releases the database and Redis connections and stops the dev
+// servers.
 func (a *App) Close() {
+	a.stopOnce.Do(func() { close(a.stopping) })
+	a.fan.close()
 	if a.db != nil {
 		if sqlDB, err := a.db.DB(); err == nil {
 			sqlDB.Close()

@@ -20,6 +20,9 @@ type Config struct {
 	RedisDB int
 	// Addr is the web server's listen address. Default 127.0.0.1:8080.
 	Addr string
+	// BaseURL is the demo's address as browsers reach it, for links in
+	// mail. Default "http://" + Addr.
+	BaseURL string
 	// Dev runs the in-process SMTP server and fake Slack API and shows
 	// what they received. Default true (set NoDev to turn it off).
 	NoDev bool
@@ -55,6 +58,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.Addr
 	}
 	if c.StaleAfter == 0 {
 		c.StaleAfter = 72 * time.Hour
@@ -105,6 +111,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.RedisAddr, "redis", env("REDIS", "127.0.0.1:6379"), "Redis host:port (env TIDINGS_DEMO_REDIS)")
 	fs.IntVar(&c.RedisDB, "redis-db", envInt("REDIS_DB"), "Redis database number (env TIDINGS_DEMO_REDIS_DB)")
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "web server listen address (env TIDINGS_DEMO_ADDR)")
+	fs.StringVar(&c.BaseURL, "base-url", env("BASE_URL", ""), "the demo's URL as browsers reach it, for links in mail (default http://<addr>) (env TIDINGS_DEMO_BASE_URL)")
 	fs.BoolVar(&c.NoDev, "no-dev", envBool("NO_DEV"), "use the real SMTP server and Slack API below instead of the in-process ones (env TIDINGS_DEMO_NO_DEV)")
 	fs.StringVar(&c.SMTPAddr, "smtp", env("SMTP", ""), "SMTP server host:port, with -no-dev (env TIDINGS_DEMO_SMTP)")
 	fs.StringVar(&c.SlackURL, "slack-url", env("SLACK_URL", ""), "Slack API base URL, with -no-dev (env TIDINGS_DEMO_SLACK_URL)")

@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,7 +49,12 @@ func startDemo(t *testing.T) *demo {
 	if _, err := redistest.Flush(ctx, 6); err != nil {
 		t.Fatal(err)
 	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	app, err := NewApp(ctx, Config{
+		BaseURL:      "http://" + ln.Addr().String(),
 		DSN:          pgtest.DSN("tidings_test_demo"),
 		RedisAddr:    redistest.Addr(),
 		RedisDB:      6,
@@ -57,7 +66,8 @@ func startDemo(t *testing.T) *demo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(app.Handler())
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: app.Handler()}}
+	srv.Start()
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- app.Run(runCtx) }()
@@ -91,12 +101,9 @@ func findChromium() string {
 	return ""
 }
 
-// browser is a headless Chromium tab that records every JavaScript dialog
-// (an alert from an injected script would open one) and dismisses it.
+// browser is a headless Chromium.
 type browser struct {
-	ctx     context.Context
-	mu      sync.Mutex
-	dialogs []string
+	ctx context.Context // the first tab's context, which owns the browser
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -126,26 +133,136 @@ func newBrowser(t *testing.T) *browser {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start %s: %v", path, err)
 	}
-	b := &browser{ctx: ctx}
+	return &browser{ctx: ctx}
+}
+
+// tab is one tab in a browser context of its own (its own cookies, so two
+// tabs can act as two users), run under a deadline. It records every
+// JavaScript dialog (an alert from an injected script would open one) and
+// dismisses it.
+type tab struct {
+	t     *testing.T
+	name  string
+	ctx   context.Context
+	shots string
+
+	mu      sync.Mutex
+	dialogs []string
+}
+
+func (b *browser) newTab(t *testing.T, name, shots string, deadline time.Duration) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil { // open the tab without a deadline
+		t.Fatalf("open tab %s: %v", name, err)
+	}
+	tb := &tab{t: t, name: name, shots: shots}
 	dialogs := chromedp.Events(ctx, cdppage.JavascriptDialogOpening)
 	go func() {
 		for ev, err := range dialogs {
 			if err != nil {
 				return
 			}
-			b.mu.Lock()
-			b.dialogs = append(b.dialogs, fmt.Sprintf("%s: %q", ev.Type, ev.Message))
-			b.mu.Unlock()
+			tb.mu.Lock()
+			tb.dialogs = append(tb.dialogs, fmt.Sprintf("%s: %q", ev.Type, ev.Message))
+			tb.mu.Unlock()
 			chromedp.Call(ctx, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: false})
 		}
 	}()
-	return b
+	dctx, dcancel := context.WithTimeout(ctx, deadline)
+	t.Cleanup(dcancel)
+	tb.ctx = dctx
+	return tb
 }
 
-func (b *browser) Dialogs() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.dialogs...)
+func (tb *tab) Dialogs() []string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return append([]string(nil), tb.dialogs...)
+}
+
+func (tb *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	if err := chromedp.Do(tb.ctx, steps...); err != nil {
+		tb.t.Fatalf("%s: %s: %v", tb.name, what, err)
+	}
+}
+
+// navigate runs steps that load a page (a click, a form submission) and
+// waits until it has loaded.
+func (tb *tab) navigate(what string, steps ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	if _, err := chromedp.RunResponse(tb.ctx, steps...); err != nil {
+		tb.t.Fatalf("%s: %s: %v", tb.name, what, err)
+	}
+}
+
+func (tb *tab) submit(what, sel string) {
+	tb.t.Helper()
+	tb.navigate(what, chromedp.Submit(chromedp.CSS(sel)))
+}
+
+func (tb *tab) eval(what, js string) any {
+	tb.t.Helper()
+	v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[any](js))
+	if err != nil {
+		tb.t.Fatalf("%s: %s: %v", tb.name, what, err)
+	}
+	return v
+}
+
+func (tb *tab) text(what, js string) string {
+	tb.t.Helper()
+	s, err := chromedp.Run(tb.ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		tb.t.Fatalf("%s: %s: %v", tb.name, what, err)
+	}
+	return s
+}
+
+// waitJS waits, without sleeping, until the JavaScript predicate holds:
+// it is evaluated on every DOM mutation.
+func (tb *tab) waitJS(what, predicate string) {
+	tb.t.Helper()
+	if _, err := chromedp.Run(tb.ctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingMutation(), chromedp.WithPollingTimeout(0))); err != nil {
+		tb.t.Fatalf("%s: waiting for %s (%s): %v", tb.name, what, predicate, err)
+	}
+}
+
+func (tb *tab) shot(name string) {
+	tb.t.Helper()
+	png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		tb.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(tb.shots, name), png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+}
+
+// noMarkup checks that the page shows the payloads as text and that none
+// became an element.
+func (tb *tab) noMarkup(page string, want ...string) {
+	tb.t.Helper()
+	body := tb.text(page+": body text", `document.body.innerText`)
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			tb.t.Errorf("%s: the page text lacks %q", page, w)
+		}
+	}
+	if n := tb.eval(page+": injected elements", `document.querySelectorAll('img, iframe, object, embed, main script, body > script:not([src])').length`); n != float64(0) {
+		tb.t.Errorf("%s: %v injected img/iframe/script elements in the DOM", page, n)
+	}
+}
+
+// switchUser acts as u from now on, through the header's user switcher.
+func (tb *tab) switchUser(base string, u User) {
+	tb.t.Helper()
+	tb.do("open the issues list", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("table.issues")),
+		chromedp.SetValue(chromedp.CSS("#user-switcher"), fmt.Sprint(u.ID)))
+	tb.submit("switch to "+u.Name, "#user-switcher")
+	tb.do("see "+u.Name+" selected", chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#user-switcher option[value="%d"][selected]`, u.ID))))
 }
 
 // screenshotDir is where the test saves its screenshots: TIDINGS_SCREENSHOTS,
@@ -163,70 +280,18 @@ func screenshotDir(t *testing.T) string {
 	return dir
 }
 
-// A person uses the demo in a real browser: they comment and label an issue
-// (with markup in both), watch the feed, page through it, and follow an
-// event to its permalink; markup shows as text everywhere and no script runs.
+// People use the demo in a real browser. Ana watches her notifications
+// while Ben, in another browser context, comments on her issue and labels
+// it (with markup in both); the feed shows both, Ana's inbox gets them live
+// and she marks them read; the dev mailbox and dev Slack show what went
+// out; the event browser leads to the event's permalink. Markup shows as
+// text on every page and no script runs.
 func TestBrowser(t *testing.T) {
 	b := newBrowser(t)
 	d := startDemo(t)
 	shots := screenshotDir(t)
 	t.Logf("screenshots: %s", shots)
 	fmt.Fprintf(os.Stderr, "demo e2e screenshots in %s\n", shots)
-
-	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Minute)
-	defer cancel()
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	submit := func(what string, sel string) {
-		t.Helper()
-		if _, err := chromedp.RunResponse(ctx, chromedp.Submit(chromedp.CSS(sel))); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(what, js string) any {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[any](js))
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return v
-	}
-	text := func(what, js string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return s
-	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// noMarkup checks that the page shows both payloads as text and that
-	// neither became an element.
-	noMarkup := func(page string, want ...string) {
-		t.Helper()
-		body := text(page+": body text", `document.body.innerText`)
-		for _, w := range want {
-			if !strings.Contains(body, w) {
-				t.Errorf("%s: the page text lacks %q", page, w)
-			}
-		}
-		if n := eval(page+": injected elements", `document.querySelectorAll('img, iframe, main script, body > script:not([src])').length`); n != float64(0) {
-			t.Errorf("%s: %v injected img/iframe/script elements in the DOM", page, n)
-		}
-	}
 
 	var ana, ben User
 	if err := d.app.db.Where("name = ?", "Ana Lima").Take(&ana).Error; err != nil {
@@ -241,99 +306,172 @@ func TestBrowser(t *testing.T) {
 	}
 	issueURL := fmt.Sprintf("%s/issues/%d", d.url, issue.ID)
 
-	// Act as Ben through the user switcher.
-	do("open the issues list", chromedp.Navigate(d.url+"/"), chromedp.WaitVisible(chromedp.CSS("table.issues")),
-		chromedp.SetValue(chromedp.CSS("#user-switcher"), fmt.Sprint(ben.ID)))
-	submit("switch to Ben", "#user-switcher")
-	do("see Ben selected", chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#user-switcher option[value="%d"][selected]`, ben.ID))))
+	// Ana opens her notifications and keeps the page open.
+	anaTab := b.newTab(t, "Ana", shots, 2*time.Minute)
+	anaTab.switchUser(d.url, ana)
+	anaTab.do("open notifications", chromedp.Navigate(d.url+"/notifications"), chromedp.WaitVisible(chromedp.CSS("#notifications ol")))
+	// The stream is connected once the badge shows the list's count.
+	anaTab.waitJS("the live badge", `document.querySelector('#unread-badge').textContent === document.querySelector('#notifications ol').dataset.unread`)
 
 	// Ben comments on Ana's issue, then labels it.
-	do("open the issue", chromedp.Navigate(issueURL), chromedp.WaitVisible(chromedp.CSS("#comment-form textarea")),
+	benTab := b.newTab(t, "Ben", shots, 2*time.Minute)
+	benTab.switchUser(d.url, ben)
+	benTab.do("open the issue", chromedp.Navigate(issueURL), chromedp.WaitVisible(chromedp.CSS("#comment-form textarea")),
 		chromedp.SendKeys(chromedp.CSS("#comment-form textarea"), scriptPayload))
-	submit("comment", "#comment-form textarea")
-	do("see the comment", chromedp.WaitVisible(chromedp.CSS("#comments > li.comment:nth-child(4)")))
-	comments := text("comments", `[...document.querySelectorAll('#comments .comment-body')].map(e => e.textContent).join('\n')`)
+	benTab.submit("comment", "#comment-form textarea")
+	benTab.do("see the comment", chromedp.WaitVisible(chromedp.CSS("#comments > li.comment:nth-child(4)")))
+	comments := benTab.text("comments", `[...document.querySelectorAll('#comments .comment-body')].map(e => e.textContent).join('\n')`)
 	if !strings.Contains(comments, scriptPayload) {
 		t.Fatalf("comments %q lack the new comment %q", comments, scriptPayload)
 	}
-	do("type a label", chromedp.SendKeys(chromedp.CSS(`#label-form input[name="name"]`), imgPayload))
-	submit("add the label", `#label-form input[name="name"]`)
-	do("see the label", chromedp.WaitVisible(chromedp.CSS("#labels > li:nth-child(3)")))
-	labels := text("labels", `[...document.querySelectorAll('#labels .chip')].map(e => e.textContent).join('\n')`)
+	benTab.do("type a label", chromedp.SendKeys(chromedp.CSS(`#label-form input[name="name"]`), imgPayload))
+	benTab.submit("add the label", `#label-form input[name="name"]`)
+	benTab.do("see the label", chromedp.WaitVisible(chromedp.CSS("#labels > li:nth-child(3)")))
+	labels := benTab.text("labels", `[...document.querySelectorAll('#labels .chip')].map(e => e.textContent).join('\n')`)
 	if !strings.Contains(labels, imgPayload) {
 		t.Fatalf("labels %q lack %q", labels, imgPayload)
 	}
 
 	// The feed shows both, newest first, by Ben.
-	entries := text("feed", `[...document.querySelectorAll('#feed-list > li.entry')].slice(0, 2).map(li => li.className + ' | ' + li.innerText.replace(/\s+/g, ' ')).join('\n')`)
+	entries := benTab.text("feed", `[...document.querySelectorAll('#feed-list > li.entry')].slice(0, 2).map(li => li.className + ' | ' + li.innerText.replace(/\s+/g, ' ')).join('\n')`)
 	lines := strings.Split(entries, "\n")
 	if len(lines) != 2 ||
 		!strings.Contains(lines[0], "action-label_added") || !strings.Contains(lines[0], "Ben Okafor added the label "+imgPayload) ||
 		!strings.Contains(lines[1], "action-comment_added") || !strings.Contains(lines[1], "Ben Okafor commented") || !strings.Contains(lines[1], scriptPayload) {
 		t.Fatalf("the feed's first entries are\n%s\nwant Ben's label %q, then Ben's comment %q", entries, imgPayload, scriptPayload)
 	}
-	noMarkup("issue page", scriptPayload, imgPayload)
-	shot("issue.png")
+	benTab.noMarkup("issue page", scriptPayload, imgPayload)
+	benTab.shot("issue.png")
 
 	// "Load more" appends the next page in place, until the first event.
-	before := eval("count entries", `document.querySelectorAll('#feed-list > li.entry').length`).(float64)
-	do("load more",
-		chromedp.Click(chromedp.CSS("#feed-list + a.more")),
-		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelectorAll('#feed-list > li.entry').length > %v`, before), chromedp.WithPollingMutation()),
-	)
-	for range 5 {
-		if eval("more link", `document.querySelector('#feed-list + a.more') !== null`) == false {
+	for range 10 {
+		if benTab.eval("more link", `document.querySelector('#feed-list + a.more') !== null`) == false {
 			break
 		}
-		n := eval("count entries", `document.querySelectorAll('#feed-list > li.entry').length`).(float64)
-		do("load more", chromedp.Click(chromedp.CSS("#feed-list + a.more")),
-			chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelectorAll('#feed-list > li.entry').length > %v`, n), chromedp.WithPollingMutation()))
+		n := benTab.eval("count entries", `document.querySelectorAll('#feed-list > li.entry').length`).(float64)
+		benTab.do("load more", chromedp.Click(chromedp.CSS("#feed-list + a.more")))
+		benTab.waitJS("the next page", fmt.Sprintf(`document.querySelectorAll('#feed-list > li.entry').length > %v`, n))
 	}
-	if last := text("last entry", `document.querySelector('#feed-list > li.entry:last-child').className`); !strings.Contains(last, "action-issue_opened") {
+	if last := benTab.text("last entry", `document.querySelector('#feed-list > li.entry:last-child').className`); !strings.Contains(last, "action-issue_opened") {
 		t.Errorf("after loading every page the last entry is %q, want the issue_opened event", last)
 	}
 
+	// Ana's open inbox shows both live, without a reload.
+	anaTab.waitJS("Ben's comment and label in Ana's inbox",
+		`(() => { const t = document.querySelector('#notifications').innerText;
+		          return document.querySelectorAll('li.notification.unread.action-comment_added').length > 0 &&
+		                 t.includes(`+jsString(scriptPayload)+`) && t.includes(`+jsString(imgPayload)+`); })()`)
+	anaTab.waitJS("the badge to match", `document.querySelector('#unread-badge').textContent === document.querySelector('#notifications ol').dataset.unread`)
+	unread := anaTab.text("badge", `document.querySelector('#unread-badge').textContent`)
+	anaTab.noMarkup("notifications", scriptPayload, imgPayload)
+	anaTab.shot("notifications.png")
+	// She marks the comment's notification read.
+	anaTab.submit("mark read", `li.notification.unread.action-comment_added form.mark-read button`)
+	anaTab.waitJS("one fewer unread", fmt.Sprintf(`document.querySelector('#unread-badge').textContent === String(%s - 1)`, unread))
+	if got := anaTab.eval("the comment's notification", `[...document.querySelectorAll('li.notification.action-comment_added')].some(li => li.innerText.includes(`+jsString(scriptPayload)+`) && !li.classList.contains('unread'))`); got != true {
+		t.Errorf("after marking it read, Ben's comment's notification is not shown read")
+	}
+	anaTab.submit("mark all read", `#mark-all-read button`)
+	anaTab.waitJS("no unread", `document.querySelector('#unread-badge').textContent === '0' && document.querySelectorAll('li.notification.unread').length === 0`)
+
+	// The dev mailbox has Ben's comment, mailed to Ana; the dev Slack has
+	// the label. Both are delivered by jobs: wait for them on the servers'
+	// own signals, then look at the pages.
+	waitMail(t, d, "ana@example.com", scriptPayload)
+	anaTab.do("dev mailbox", chromedp.Navigate(d.url+"/dev/mail"), chromedp.WaitVisible(chromedp.CSS("#mails")))
+	mails := anaTab.text("mails", `[...document.querySelectorAll('#mails li.mail')].map(li => li.innerText).join('\n----\n')`)
+	if !strings.Contains(mails, "Ben Okafor commented on issue #"+fmt.Sprint(issue.ID)) || !strings.Contains(mails, "ana@example.com") {
+		t.Errorf("the dev mailbox lacks Ben's comment mailed to Ana:\n%.2000s", mails)
+	}
+	anaTab.noMarkup("dev mailbox", scriptPayload)
+	waitSlack(t, d, imgPayload)
+	anaTab.do("dev Slack", chromedp.Navigate(d.url+"/dev/slack"), chromedp.WaitVisible(chromedp.CSS("#slack-messages")))
+	anaTab.noMarkup("dev Slack", scriptPayload, imgPayload)
+	if first := anaTab.text("slack", `document.querySelector('#slack-messages .slack-text').innerText`); !strings.Contains(first, "Ben Okafor") {
+		t.Errorf("the newest Slack message reads %q, want Ben's", first)
+	}
+
 	// The event browser, filtered to label_added, shows Ben's label first.
-	do("event browser", chromedp.Navigate(d.url+"/events?action=label_added"), chromedp.WaitVisible(chromedp.CSS("#feed-list")))
-	noMarkup("event browser", imgPayload)
-	shot("events.png")
-	first := text("first event", `document.querySelector('#feed-list > li.entry .line').innerText`)
+	benTab.do("event browser", chromedp.Navigate(d.url+"/events?action=label_added"), chromedp.WaitVisible(chromedp.CSS("#feed-list")))
+	benTab.noMarkup("event browser", imgPayload)
+	benTab.shot("events.png")
+	first := benTab.text("first event", `document.querySelector('#feed-list > li.entry .line').innerText`)
 	if !strings.Contains(first, "Ben Okafor added the label "+imgPayload) {
 		t.Fatalf("the event browser's first label_added event reads %q", first)
 	}
 
 	// Its permalink shows the metadata, with the label in extra as text.
-	_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("#feed-list > li.entry a.when")))
-	if err != nil {
-		t.Fatalf("open the permalink: %v", err)
-	}
-	do("permalink", chromedp.WaitVisible(chromedp.CSS("#event-extra")))
-	if extra := text("extra", `document.querySelector('#event-extra').textContent`); !strings.Contains(extra, imgPayload) {
+	benTab.navigate("open the permalink", chromedp.Click(chromedp.CSS("#feed-list > li.entry a.when")))
+	benTab.do("permalink", chromedp.WaitVisible(chromedp.CSS("#event-extra")))
+	if extra := benTab.text("extra", `document.querySelector('#event-extra').textContent`); !strings.Contains(extra, imgPayload) {
 		t.Errorf("the permalink's extra reads %q, want it to hold %q", extra, imgPayload)
 	}
-	props := text("props", `document.querySelector('#event-props').innerText`)
+	props := benTab.text("props", `document.querySelector('#event-props').innerText`)
 	for _, want := range []string{"users:" + fmt.Sprint(ben.ID), "web", "127.0.0.1", "HeadlessChrome"} {
 		if !strings.Contains(props, want) {
 			t.Errorf("the permalink's metadata lacks %q:\n%s", want, props)
 		}
 	}
-	noMarkup("event permalink", imgPayload)
+	benTab.noMarkup("event permalink", imgPayload)
 	// The correlation id leads to everything the request set off.
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`#event-props a[href^="/events?correlation="]`))); err != nil {
-		t.Fatalf("follow the correlation id: %v", err)
-	}
-	do("correlation filter", chromedp.WaitVisible(chromedp.CSS(`#event-filter input[name="correlation"]:not([value=""])`)))
-	if n := eval("correlated events", `document.querySelectorAll('#feed-list > li.entry').length`); n != float64(1) {
+	benTab.navigate("follow the correlation id", chromedp.Click(chromedp.CSS(`#event-props a[href^="/events?correlation="]`)))
+	benTab.do("correlation filter", chromedp.WaitVisible(chromedp.CSS(`#event-filter input[name="correlation"]:not([value=""])`)))
+	if n := benTab.eval("correlated events", `document.querySelectorAll('#feed-list > li.entry').length`); n != float64(1) {
 		t.Errorf("the label's request set off %v events, want 1", n)
 	}
 
 	// The project's and Ben's feeds show both as text.
-	do("project feed", chromedp.Navigate(fmt.Sprintf("%s/projects/%d", d.url, issue.ProjectID)), chromedp.WaitVisible(chromedp.CSS("#feed-list")))
-	noMarkup("project feed", scriptPayload, imgPayload)
-	do("Ben's feed", chromedp.Navigate(fmt.Sprintf("%s/users/%d", d.url, ben.ID)), chromedp.WaitVisible(chromedp.CSS("#feed-list")))
-	noMarkup("user feed", scriptPayload, imgPayload)
+	benTab.do("project feed", chromedp.Navigate(fmt.Sprintf("%s/projects/%d", d.url, issue.ProjectID)), chromedp.WaitVisible(chromedp.CSS("#feed-list")))
+	benTab.noMarkup("project feed", scriptPayload, imgPayload)
+	benTab.do("Ben's feed", chromedp.Navigate(fmt.Sprintf("%s/users/%d", d.url, ben.ID)), chromedp.WaitVisible(chromedp.CSS("#feed-list")))
+	benTab.noMarkup("user feed", scriptPayload, imgPayload)
+	benTab.do("queues", chromedp.Navigate(d.url+"/monitoring"), chromedp.WaitVisible(chromedp.CSS("#queues")))
 
-	if got := b.Dialogs(); len(got) > 0 {
-		t.Errorf("JavaScript dialogs opened (an injected script ran): %v", got)
+	for _, tb := range []*tab{anaTab, benTab} {
+		if got := tb.Dialogs(); len(got) > 0 {
+			t.Errorf("%s: JavaScript dialogs opened (an injected script ran): %v", tb.name, got)
+		}
+	}
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// waitMail waits for a mail to "to" whose text holds want, on the dev SMTP
+// server's arrival signal.
+func waitMail(t *testing.T, d *demo, to, want string) {
+	t.Helper()
+	srv := d.app.fan.devSMTP
+	deadline := time.Now().Add(time.Minute)
+	for n := 1; ; n++ {
+		msgs, err := srv.WaitFor(n, time.Until(deadline))
+		if err != nil {
+			t.Fatalf("no mail to %s holding %q: %v", to, want, err)
+		}
+		m := msgs[n-1]
+		if slices.Contains(m.To, to) && strings.Contains(m.Text, want) {
+			return
+		}
+	}
+}
+
+// waitSlack waits for a Slack message holding want (Slack-escaped), on the
+// fake Slack API's arrival signal.
+func waitSlack(t *testing.T, d *demo, want string) {
+	t.Helper()
+	srv := d.app.fan.devSlack
+	escaped := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(want)
+	deadline := time.Now().Add(time.Minute)
+	for n := 1; ; n++ {
+		msgs, err := srv.WaitFor(n, time.Until(deadline))
+		if err != nil {
+			t.Fatalf("no Slack message holding %q: %v", escaped, err)
+		}
+		if strings.Contains(strings.Join(msgs[n-1].Texts(), "\n"), escaped) {
+			return
+		}
 	}
 }

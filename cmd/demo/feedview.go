@@ -135,7 +135,9 @@ func describe(e activity.Entry, issueTitles map[string]string) entryView {
 		v.Deleted = false
 	case ActionStatusChanged:
 		v.Verb = "changed the status"
-		v.Object = statusName(str("from")) + " → " + statusName(str("to"))
+		if str("from") != "" || str("to") != "" {
+			v.Object = statusName(str("from")) + " → " + statusName(str("to"))
+		}
 	case ActionIssueClosed:
 		v.Verb = "closed the issue"
 	case ActionNoActivity:

@@ -48,15 +48,20 @@ func main() {
 func run(ctx context.Context, cfg Config) error {
 	logger := log.New(os.Stderr, "demo: ", log.LstdFlags)
 	cfg.Log = logger.Printf
+	cfg = cfg.withDefaults()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another demo running? pick another address with -addr)", cfg.Addr, err)
+	}
+	defer ln.Close()
+	if cfg.BaseURL == "http://"+cfg.Addr {
+		cfg.BaseURL = "http://" + ln.Addr().String()
+	}
 	app, err := NewApp(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
-	ln, err := net.Listen("tcp", app.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another demo running? pick another address with -addr)", app.cfg.Addr, err)
-	}
 	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- app.Run(ctx) }()

@@ -8,8 +8,11 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tidingsdev/tidings/inbox/notify"
 )
 
 //go:embed web/templates/*.html
@@ -21,12 +24,13 @@ var staticFiles embed.FS
 // page is what every page's template gets: the signed-in user, the users
 // to switch to, and the page's own data.
 type page struct {
-	Title string
-	Me    *User
-	Users []User
-	Path  string // the request's path and query, to come back to
-	Nav   string // the highlighted section
-	Data  any
+	Title  string
+	Me     *User
+	Users  []User
+	Path   string // the request's path and query, to come back to
+	Nav    string // the highlighted section
+	Unread int64  // the signed-in user's unread notifications
+	Data   any
 }
 
 // parsePages parses each page template with the layout and the partials.
@@ -76,6 +80,14 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name, t
 	if err := a.db.WithContext(r.Context()).Order("id").Find(&p.Users).Error; err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	if p.Me != nil {
+		n, err := notify.UnreadCount(r.Context(), a.db, strconv.FormatInt(p.Me.ID, 10))
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		p.Unread = n
 	}
 	a.execute(w, status, name, "layout", p)
 }

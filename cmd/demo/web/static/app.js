@@ -45,3 +45,37 @@ setInterval(() => {
     if (text) t.textContent = text;
   }
 }, 30000);
+
+// The unread badge follows the server's count (server-sent events); on the
+// notifications page the list itself is refreshed when the count changes.
+(function () {
+  const badge = document.getElementById("unread-badge");
+  if (!badge || !window.EventSource) return;
+  const list = document.getElementById("notifications");
+  let refreshing = null;
+  async function refreshList() {
+    if (!list) return;
+    if (refreshing) return refreshing;
+    refreshing = (async () => {
+      try {
+        const res = await fetch(list.dataset.fragment, { headers: { Accept: "text/html" } });
+        if (res.ok) {
+          const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+          list.replaceChildren(...doc.body.childNodes);
+        }
+      } finally {
+        refreshing = null;
+      }
+    })();
+    return refreshing;
+  }
+  const stream = new EventSource(badge.dataset.stream);
+  stream.addEventListener("unread", (ev) => {
+    const n = parseInt(ev.data, 10);
+    const changed = badge.textContent !== String(n);
+    badge.textContent = String(n);
+    badge.classList.toggle("zero", n === 0);
+    if (changed || (list && list.querySelector("ol").dataset.unread !== String(n))) refreshList();
+  });
+  window.addEventListener("pagehide", () => stream.close());
+})();

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/email"
+	"github.com/tidingsdev/tidings/inbox/email/smtptest"
+	"github.com/tidingsdev/tidings/inbox/notify"
+	slackinbox "github.com/tidingsdev/tidings/inbox/slack"
+	"github.com/tidingsdev/tidings/inbox/slack/slacktest"
+)
+
+// Inbox names: part of task IDs and ledger rows, so they stay fixed.
+const (
+	inboxNotify = "notify"
+	inboxEmail  = "email"
+	inboxSlack  = "slack"
+)
+
+// slackChannel is where the demo posts issue events.
+const slackChannel = "#issues"
+
+// fanout is the after-commit side of the demo: the asynq worker and relay
+// running the in-app, email and Slack inboxes, and in dev mode the local
+// SMTP server and fake Slack API they deliver to.
+type fanout struct {
+	worker    *inbox.Worker
+	inspector *asynq.Inspector
+	dead      *inbox.DeadLetters
+
+	mailer  *email.Sender
+	builder *email.Builder
+	poster  *slackinbox.Poster
+
+	devSMTP  *smtptest.Server  // nil unless dev mode
+	devSlack *slacktest.Server // nil unless dev mode
+}
+
+// quietFilter accepts the issue domain's actions worth telling people
+// about: not views.
+func quietFilter(d *activity.Domain) inbox.Filter {
+	return inbox.On(d.Name(), feedActions(d)...)
+}
+
+func (a *App) startFanout(ctx context.Context) error {
+	f := &fanout{}
+	a.fan = f
+	redisOpt := asynq.RedisClientOpt{Addr: a.cfg.RedisAddr, DB: a.cfg.RedisDB}
+	logger := slog.New(slog.NewTextHandler(logWriter(a.cfg.Log), &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	// Email: the dev SMTP server, or the configured one.
+	smtpHost, smtpPort, tlsPolicy := "", 0, email.TLSMandatory
+	if !a.cfg.NoDev {
+		var err error
+		if f.devSMTP, err = smtptest.NewServer(smtptest.Config{Domain: "tidings-demo.localhost"}); err != nil {
+			return fmt.Errorf("dev SMTP server: %w", err)
+		}
+		smtpHost, smtpPort, tlsPolicy = f.devSMTP.Host(), f.devSMTP.Port(), email.TLSNone
+	} else if a.cfg.SMTPAddr != "" {
+		host, port, err := net.SplitHostPort(a.cfg.SMTPAddr)
+		if err != nil {
+			return fmt.Errorf("-smtp %q: %w (use host:port)", a.cfg.SMTPAddr, err)
+		}
+		smtpHost = host
+		smtpPort, _ = strconv.Atoi(port)
+	}
+	if smtpHost != "" {
+		var err error
+		if f.mailer, err = email.NewSender(email.Config{Host: smtpHost, Port: smtpPort, TLS: tlsPolicy, Timeout: 10 * time.Second, HELO: "tidings-demo.localhost"}); err != nil {
+			return err
+		}
+		tpls := email.NewTemplates(email.TemplatesConfig{})
+		if err := registerMailTemplates(tpls); err != nil {
+			return err
+		}
+		if f.builder, err = email.NewBuilder(email.BuilderConfig{
+			From:       "tidings demo <notify@tidings-demo.localhost>",
+			Templates:  tpls,
+			SubjectURL: func(ev activity.Event) string { return a.cfg.BaseURL + "/issues/" + ev.SubjectID },
+			Now:        a.cfg.Now,
+		}); err != nil {
+			return err
+		}
+	}
+
+	// Slack: the fake Slack API, or the configured one.
+	slackURL, token := a.cfg.SlackURL, a.cfg.SlackToken
+	if !a.cfg.NoDev {
+		f.devSlack = slacktest.NewServer(slacktest.Config{Token: "xoxb-tidings-demo"})
+		slackURL, token = f.devSlack.APIURL(), "xoxb-tidings-demo"
+	}
+	if token != "" {
+		router, err := slackinbox.NewRouter(slackinbox.RouterConfig{Default: slackChannel})
+		if err != nil {
+			return err
+		}
+		if f.poster, err = slackinbox.NewPoster(slackinbox.Config{
+			Token: token, APIURL: slackURL, Router: router,
+			Threads: slackinbox.NewGormThreads(a.db), Logger: logger,
+		}); err != nil {
+			return err
+		}
+	}
+
+	n, err := notify.New(notify.Config{Name: inboxNotify, Accepts: quietFilter(a.issues), Recipients: a.recipients, Now: a.cfg.Now})
+	if err != nil {
+		return err
+	}
+	inboxes := []inbox.Inbox{n}
+	if f.mailer != nil {
+		inboxes = append(inboxes, inbox.WithPolicy(inbox.Func(inboxEmail, inbox.On(a.issues.Name(), mailActions...), a.sendMail),
+			inbox.Policy{Queue: "mail", MaxRetry: 5}))
+	}
+	if f.poster != nil {
+		inboxes = append(inboxes, inbox.WithPolicy(inbox.Func(inboxSlack, quietFilter(a.issues), a.postSlack),
+			inbox.Policy{Queue: "slack", MaxRetry: 5}))
+	}
+	f.worker, err = inbox.NewWorker(inbox.Config{
+		DB: a.db, Redis: redisOpt, Domains: []*activity.Domain{a.issues}, Inboxes: inboxes,
+		Middleware:      []inbox.Middleware{a.live.middleware},
+		Queues:          map[string]int{inbox.DefaultQueue: 6, "mail": 2, "slack": 2},
+		ShutdownTimeout: 3 * time.Second,
+		Logger:          logger,
+		Now:             a.cfg.Now,
+	})
+	if err != nil {
+		return err
+	}
+	f.dead = f.worker.DeadLetters()
+	f.inspector = asynq.NewInspector(redisOpt)
+	return nil
+}
+
+// recipients are the issue's subscribers (author, assignee, commenters),
+// as user IDs; the inboxes drop the actor.
+func (a *App) recipients(ctx context.Context, db *gorm.DB, ev activity.Event) ([]string, error) {
+	id, err := strconv.ParseInt(ev.SubjectID, 10, 64)
+	if err != nil {
+		return nil, inbox.Permanent(fmt.Errorf("issue id %q is not a number", ev.SubjectID))
+	}
+	var ids []int64
+	if err := db.WithContext(ctx).Model(&Subscriber{}).Where("issue_id = ?", id).Order("user_id").Pluck("user_id", &ids).Error; err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = strconv.FormatInt(id, 10)
+	}
+	return out, nil
+}
+
+// mailActions are the actions mailed to subscribers.
+var mailActions = []string{ActionIssueOpened, ActionCommentAdded, ActionLabelAdded, ActionAssigned, ActionStatusChanged, ActionIssueClosed, ActionNoActivity}
+
+// sendMail mails an event to each subscriber but the actor and those who
+// muted it, each at most once (the ledger), as the inbox.Func an app
+// writes around the email package's Builder and Sender.
+func (a *App) sendMail(ctx context.Context, d *inbox.Delivery) error {
+	ev := d.Event
+	ids, err := a.recipients(ctx, d.DB, ev)
+	if err != nil {
+		return err
+	}
+	ids = without(ids, ev)
+	if ids, err = inbox.Unmuted(ctx, d.DB, inbox.ChannelEmail, ev.Domain, ev.Action, ids); err != nil || len(ids) == 0 {
+		return err
+	}
+	var users []User
+	if err := d.DB.WithContext(ctx).Where("id IN ?", ids).Order("id").Find(&users).Error; err != nil {
+		return err
+	}
+	var errs []error
+	for _, u := range users {
+		to := email.Recipient{ID: strconv.FormatInt(u.ID, 10), Name: u.Name, Email: u.Email}
+		msg, err := a.fan.builder.Build(ctx, ev, to)
+		if err != nil {
+			return inbox.Permanent(err) // a template that cannot render will not render on retry
+		}
+		_, err = d.Send(ctx, to.ID, func(ctx context.Context) error { return a.fan.mailer.Send(ctx, msg) })
+		if email.IsPermanent(err) {
+			d.Logger.Warn("mail refused for good; not retrying", "to", to.Email, "error", err)
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// postSlack posts an event to the demo's channel once (the ledger); Slack's
+// Retry-After is honoured and permanent errors are not retried.
+func (a *App) postSlack(ctx context.Context, d *inbox.Delivery) error {
+	if !a.fan.poster.Accepts(d.Event) {
+		return nil
+	}
+	_, err := d.Send(ctx, "", func(ctx context.Context) error {
+		_, err := a.fan.poster.Post(ctx, d.Event)
+		return err
+	})
+	if wait, ok := slackinbox.RetryAfter(err); ok {
+		return inbox.RetryAfter(wait, err)
+	}
+	if slackinbox.IsPermanent(err) {
+		return inbox.Permanent(err)
+	}
+	return err
+}
+
+// without drops the event's actor from user ids.
+func without(ids []string, ev activity.Event) []string {
+	out := ids[:0:0]
+	for _, id := range ids {
+		if !(ev.ActorType == "users" && ev.ActorID == id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (f *fanout) close() {
+	if f == nil {
+		return
+	}
+	if f.inspector != nil {
+		f.inspector.Close()
+	}
+	if f.devSMTP != nil {
+		f.devSMTP.Close()
+	}
+	if f.devSlack != nil {
+		f.devSlack.Close()
+	}
+}
+
+// logWriter adapts Config.Log to the io.Writer slog's handler wants.
+type logWriter func(format string, args ...any)
+
+func (l logWriter) Write(p []byte) (int, error) {
+	l("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func registerMailTemplates(t *email.Templates) error {
+	if err := t.Register("issue", email.AnyAction, email.DefaultTemplate()); err != nil {
+		return err
+	}
+	return t.Register("issue", ActionCommentAdded, email.Template{
+		Subject: `{{.Actor.Label}} commented on issue #{{.Event.SubjectID}}`,
+		Text: `{{.Actor.Label}} commented on issue #{{.Event.SubjectID}}:
+
+{{with .Record}}{{.Label}}{{end}}
+{{with .URL}}
+Open the issue: {{.}}
+{{end}}`,
+		HTML: `<p><strong>{{.Actor.Label}}</strong> commented on issue #{{.Event.SubjectID}}:</p>
+<blockquote>{{with .Record}}{{.Label}}{{end}}</blockquote>
+{{with .URL}}<p><a href="{{.}}">Open the issue</a></p>{{end}}`,
+	})
+}
