@@ -144,9 +144,10 @@ func baselineThrottled(ctx context.Context, pool *pgxpool.Pool, c call, window t
 }
 
 // baselineFeedSQL is the events query Feed sends for a subject's first
-// page, subject compared through a one-row subquery as activity does.
+// page (activity/feed.go: the key as a one-element array, ordered by the
+// key first, which keeps a hot subject on its own index).
 const baselineFeedSQL = `SELECT ` + baselineSelectList + ` FROM issue_events e
- WHERE e.subject_id = (SELECT $1::bigint) ORDER BY e.occurred_at DESC, e.id DESC LIMIT $2`
+ WHERE e.subject_id = ANY (ARRAY[$1::bigint]) ORDER BY e.subject_id, e.occurred_at DESC, e.id DESC LIMIT $2`
 
 // baselineFeedPage loads a subject's first page with raw pgx the way Feed
 // does (the events, then the page's users and comments in one query each)

@@ -21,6 +21,7 @@ type machine struct {
 	Go       string
 	Postgres string
 	Settings string // the server settings that move these figures most
+	Load     string // the load average when the run started and ended (Linux)
 }
 
 func describeMachine(ctx context.Context, db *gorm.DB) (machine, error) {
@@ -55,6 +56,21 @@ func describeMachine(ctx context.Context, db *gorm.DB) (machine, error) {
 	return m, nil
 }
 
+// loadAverage reads the 1-minute load average from /proc/loadavg (Linux),
+// or returns "" where that is not available. Other work on the same cores
+// shows in the figures' tails first.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
+
 // cpuModel reads the CPU's model name from /proc/cpuinfo (Linux), or
 // returns the architecture where that is not available.
 func cpuModel() string {
@@ -78,6 +94,9 @@ func (m machine) write(w io.Writer, markdown bool) {
 		fmt.Sprintf("CPU: %s, %d cores (%s)", m.CPU, m.Cores, m.OS),
 		"Go: " + m.Go,
 		fmt.Sprintf("%s (%s)", m.Postgres, m.Settings),
+	}
+	if m.Load != "" {
+		lines = append(lines, "Load average (1 min) at start and end: "+m.Load)
 	}
 	for _, l := range lines {
 		if markdown {

@@ -139,6 +139,7 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *log.Logger) err
 	if err != nil {
 		return err
 	}
+	loadAtStart := loadAverage()
 
 	var figs []figure
 	for _, g := range groups() {
@@ -155,6 +156,9 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *log.Logger) err
 		figs = append(figs, fs...)
 	}
 	elapsed := time.Since(started).Round(time.Second)
+	if loadAtStart != "" {
+		m.Load = loadAtStart + ", " + loadAverage()
+	}
 
 	r := results{machine: m, figures: figs, notes: b.notes, cmdline: commandLine(cfg), date: started, took: elapsed}
 	if cfg.Results != "" {
