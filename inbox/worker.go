@@ -288,9 +288,18 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // retryDelay is asynq's RetryDelayFunc: an error's RetryAfter wins, then
 // the inbox's Backoff. n is the number of retries so far.
+//
+// asynq stores the retry time in whole seconds (truncated), so a delay can
+// come up to a second early; a RetryAfter is a "not before", so it is
+// rounded up to the next whole second.
 func (w *Worker) retryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if d, ok := retryAfter(err); ok {
-		return d
+		now := time.Now()
+		at := now.Add(d)
+		if at.Truncate(time.Second) != at {
+			at = at.Truncate(time.Second).Add(time.Second)
+		}
+		return at.Sub(now)
 	}
 	if r := w.inboxes[inboxOfType(t.Type())]; r != nil {
 		return r.policy.Backoff(n + 1)
