@@ -93,6 +93,11 @@
 // are attributes too: extra.status.from and extra.status.to are strings.
 // One event may record several changes, each under its own path.
 //
+// An event whose whole extra is one change, {"from": "open", "to":
+// "closed"}, declares the empty path, Extra: Fields{"": ChangeOf(String)},
+// and is tested as the attribute extra (its parts: extra.from, extra.to).
+// Prefer the named form: it says what changed, and leaves room for more.
+//
 // # Validation
 //
 // Schema.Compile (and Schema.Validate) checks conditions against the

@@ -149,6 +149,8 @@ func (l *leaf) in(v *value) bool {
 //
 // When they did not hold, it names the condition that decided (for an
 // any_of group, why each member failed); when they held, why each one did.
+// It reads the result's Facts, so, like the Facts, it is not safe to call
+// while another goroutine evaluates with them.
 func (r Result) Explanation() string {
 	if r.m == nil {
 		return ""

@@ -170,6 +170,12 @@ func (f *Facts) load(ctx context.Context, st *objectState, object string, r Reso
 // lookup finds key in m: the key itself first, then its dotted path through
 // nested maps.
 func lookup(m map[string]any, key string, path []string) (any, bool) {
+	if key == "" { // the whole map
+		if m == nil {
+			return nil, false
+		}
+		return m, true
+	}
 	if v, ok := m[key]; ok || len(path) < 2 {
 		return v, ok
 	}

@@ -65,8 +65,11 @@ type SchemaConfig struct {
 	Records map[string]Object
 	// Extra declares paths of the events' extra JSON, read as
 	// extra.<path>: {"body": String, "status": ChangeOf(String)}. A
-	// ChangeOf path p also declares p.from and p.to of its kind. Undeclared
-	// paths cannot be tested: their type would be unknown.
+	// ChangeOf path p also declares p.from and p.to of its kind. The empty
+	// path may be declared as a change, for events whose whole extra is
+	// one change ({"from": "open", "to": "closed"}): it is read as extra,
+	// and its parts as extra.from and extra.to. Undeclared paths cannot be
+	// tested: their type would be unknown.
 	Extra Fields
 }
 
@@ -171,6 +174,12 @@ func NewSchema(cfg SchemaConfig) (*Schema, error) {
 	checkFields := func(where string, fs Fields, reserved ...string) error {
 		for name, t := range fs {
 			f := fmt.Sprintf("%s[%q]", where, name)
+			if name == "" && where == "Extra" {
+				if t.valid() && t.IsChange() {
+					continue // the whole extra records one change: {"from": ..., "to": ...}
+				}
+				return bad(f, "the empty path names the whole extra; it may only be declared as a ChangeOf(kind)")
+			}
 			if !fieldNameRE.MatchString(name) {
 				return bad(f, "is not a field name: use letters, digits, _ and -, with dots between nested names")
 			}
@@ -241,7 +250,10 @@ func NewSchema(cfg SchemaConfig) (*Schema, error) {
 			continue
 		}
 		for _, part := range [...]string{"from", "to"} {
-			sub := p + "." + part
+			sub := part
+			if p != "" {
+				sub = p + "." + part
+			}
 			if prev, ok := cfg.Extra[sub]; ok && prev != t.Kind() {
 				return nil, bad(fmt.Sprintf("Extra[%q]", sub), "is %s, but %s is %s, which makes it %s", prev.article(), p, t.article(), t.Kind().article())
 			}
@@ -249,6 +261,10 @@ func NewSchema(cfg SchemaConfig) (*Schema, error) {
 		}
 	}
 	for p, t := range extra {
+		if p == "" {
+			add(&attribute{name: "extra", typ: t, src: srcExtra})
+			continue
+		}
 		add(&attribute{name: "extra." + p, typ: t, src: srcExtra, key: p, path: strings.Split(p, ".")})
 	}
 

@@ -217,3 +217,41 @@ func TestResolverValueShapes(t *testing.T) {
 		t.Errorf("matched %v, err %v: %s", res.Matched, err, res.Explanation())
 	}
 }
+
+// The flat change convention: the whole extra is {"from": ..., "to": ...}.
+func TestFlatChange(t *testing.T) {
+	s, err := NewSchema(SchemaConfig{Domain: issueDomain(t), Extra: Fields{"": ChangeOf(String)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Compile(Conditions{Cond("extra", OpChangedTo, "closed"), Cond("extra.from", OpEq, "open")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for extra, want := range map[string]bool{
+		`{"from":"open","to":"closed"}`:   true,
+		`{"from":"closed","to":"closed"}`: false,
+		`{"from":"open","to":"open"}`:     false,
+		`{}`:                              false,
+		``:                                false,
+	} {
+		ev := event("1", nil)
+		ev.Extra = []byte(extra)
+		res, err := m.Evaluate(context.Background(), s.NewFacts(ev))
+		if err != nil || res.Matched != want {
+			t.Errorf("extra %s: matched %v, err %v; want %v (%s)", extra, res.Matched, err, want, res.Explanation())
+		}
+	}
+	ev := event("1", nil)
+	ev.Extra = []byte(`{"from":"open","to":"closed"}`)
+	res, _ := m.Evaluate(context.Background(), s.NewFacts(ev))
+	if want := `conditions[0]: extra (from "open" to "closed") changed to "closed"; conditions[1]: extra.from ("open") is eq "open"`; res.Explanation() != want {
+		t.Errorf("explanation\n got %s\nwant %s", res.Explanation(), want)
+	}
+	if _, err := NewSchema(SchemaConfig{Domain: issueDomain(t), Extra: Fields{"": String}}); !errors.Is(err, ErrInvalidSchema) || !strings.Contains(err.Error(), "may only be declared as a ChangeOf") {
+		t.Errorf("empty path as a string: %v", err)
+	}
+	if _, err := NewSchema(SchemaConfig{Domain: issueDomain(t), Extra: Fields{"": ChangeOf(Type(9))}}); !errors.Is(err, ErrInvalidSchema) {
+		t.Errorf("empty path as an invalid change: %v", err)
+	}
+}

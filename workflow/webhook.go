@@ -136,8 +136,9 @@ func NewWebhookClient(cfg WebhookConfig) *WebhookClient {
 }
 
 // HTTPClient returns the client's safe http.Client, for callers that build
-// their own requests: it too reaches only what CheckAddr allows, over any
-// scheme the caller checks.
+// their own requests: its dialer refuses what CheckAddr refuses and it
+// follows redirects only to https URLs. The first request's scheme is the
+// caller's to check (CheckURL does).
 func (c *WebhookClient) HTTPClient() *http.Client { return c.client }
 
 // ErrInvalidWebhookURL is returned (inside a *WebhookURLError) for a
