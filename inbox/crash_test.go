@@ -221,7 +221,9 @@ func startCrashWorker(t *testing.T) *crashWorker {
 	return cw
 }
 
-func redisOpt() asynq.RedisClientOpt { return asynq.RedisClientOpt{Addr: redistest.Addr(), DB: redisDB} }
+func redisOpt() asynq.RedisClientOpt {
+	return asynq.RedisClientOpt{Addr: redistest.Addr(), DB: redisDB}
+}
 
 func countNotifications(t testing.TB) int64 {
 	var n int64

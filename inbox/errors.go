@@ -48,7 +48,7 @@ type ConfigError struct {
 	Reason string
 }
 
-func (e *ConfigError) Error() string         { return fmt.Sprintf("inbox: %s %s", e.Field, e.Reason) }
+func (e *ConfigError) Error() string        { return fmt.Sprintf("inbox: %s %s", e.Field, e.Reason) }
 func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
 
 // PermanentError marks an error that retrying cannot fix (a refused

@@ -146,10 +146,10 @@ type collector struct {
 	accepts inbox.Filter
 	fn      func(ctx context.Context, d *inbox.Delivery) error // optional; runs before counting
 
-	mu      sync.Mutex
-	seen    map[int64]int
+	mu       sync.Mutex
+	seen     map[int64]int
 	attempts []time.Time
-	changed chan struct{}
+	changed  chan struct{}
 }
 
 func newCollector(name string, accepts inbox.Filter) *collector {

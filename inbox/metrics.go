@@ -12,7 +12,7 @@ import (
 // Metrics counts deliveries per inbox. The worker keeps one (see
 // Worker.Metrics); export its Snapshot to your metrics system.
 type Metrics struct {
-	mu     sync.RWMutex
+	mu      sync.RWMutex
 	inboxes map[string]*counters
 }
 

@@ -79,19 +79,19 @@ const DefaultTaskCheckInterval = 10 * time.Millisecond
 // Worker runs inboxes: an asynq server processing their jobs, and a relay
 // feeding it from the outbox.
 type Worker struct {
-	cfg      Config
-	db       *gorm.DB
-	server   *asynq.Server
-	relay    *Relay
-	ledger   *Ledger
-	metrics  *Metrics
-	dead     *DeadLetters
-	inboxes  map[string]*registered
-	domains  map[string]*activity.Domain
-	names    []string
-	dnames   []string
-	log      *slog.Logger
-	now      func() time.Time
+	cfg     Config
+	db      *gorm.DB
+	server  *asynq.Server
+	relay   *Relay
+	ledger  *Ledger
+	metrics *Metrics
+	dead    *DeadLetters
+	inboxes map[string]*registered
+	domains map[string]*activity.Domain
+	names   []string
+	dnames  []string
+	log     *slog.Logger
+	now     func() time.Time
 
 	mu      sync.Mutex
 	started bool
