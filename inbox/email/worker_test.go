@@ -1,0 +1,134 @@
+package email_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/email"
+	"github.com/tidingsdev/tidings/inbox/email/smtptest"
+	"github.com/tidingsdev/tidings/internal/redistest"
+)
+
+// attempt is one Process call the worker made, as a middleware saw it.
+type attempt struct {
+	event activity.EventRef
+	n     int
+	err   error
+}
+
+// recordAttempts is a worker middleware sending every attempt's outcome
+// to ch.
+func recordAttempts(ch chan<- attempt) inbox.Middleware {
+	return func(next inbox.ProcessFunc) inbox.ProcessFunc {
+		return func(ctx context.Context, d *inbox.Delivery) error {
+			err := next(ctx, d)
+			ch <- attempt{event: d.Event.Ref(), n: d.Attempt, err: err}
+			return err
+		}
+	}
+}
+
+func nextAttempt(t *testing.T, ch <-chan attempt) attempt {
+	t.Helper()
+	select {
+	case a := <-ch:
+		return a
+	case <-time.After(wait):
+		t.Fatal("no attempt within the deadline")
+	}
+	return attempt{}
+}
+
+// Through the real worker (relay, asynq, retries): a 550 is not retried
+// and its job becomes a dead letter; a 421 is retried and the mail then
+// arrives, once.
+func TestWorker550IsNotRetried421Is(t *testing.T) {
+	ctx := context.Background()
+	if _, err := redistest.Flush(ctx, redisDB); err != nil {
+		t.Fatal(err)
+	}
+	srv := smtptest.Start(t, smtptest.Config{})
+	ana, bob := person("Ana"), person("Bob")
+	in := newInbox(t, srv, email.InboxConfig{
+		Name:       "mail",
+		Recipients: fixed(ana, bob),
+		Policy:     inbox.Policy{MaxRetry: 3, Backoff: func(int) time.Duration { return 10 * time.Millisecond }},
+	})
+	attempts := make(chan attempt, 16)
+	w, err := inbox.NewWorker(inbox.Config{
+		DB: testDB, Redis: redisOpt, Domains: []*activity.Domain{issues}, Inboxes: []inbox.Inbox{in},
+		Middleware:               []inbox.Middleware{recordAttempts(attempts)},
+		DelayedTaskCheckInterval: 50 * time.Millisecond,
+		Logger:                   testLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Shutdown)
+
+	var issueID int64
+	if err := testDB.Raw(`INSERT INTO issues DEFAULT VALUES RETURNING id`).Scan(&issueID).Error; err != nil {
+		t.Fatal(err)
+	}
+	record := func() activity.Event {
+		res, err := issues.RecordEvent(ctx, testDB, issueID, "comment_added",
+			activity.Actor(activity.Ref{Type: "users", ID: ana.ID, Label: "Ana"}), activity.Extra{"body": "hello"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Event
+	}
+	insp := asynq.NewInspector(redisOpt)
+	defer insp.Close()
+
+	// 550: one attempt, permanent, archived (asynq will not run it again).
+	srv.FailNext(1, smtptest.Failure{Code: 550, Message: "no such user"})
+	ev1 := record()
+	a := nextAttempt(t, attempts)
+	if a.event != ev1.Ref() || a.n != 1 || !inbox.IsPermanent(a.err) {
+		t.Fatalf("attempt %+v; want attempt 1 of %s failing permanently", a, ev1.Ref())
+	}
+	waitUntil(t, wait, "the 550 job to be archived", func() bool {
+		info, err := insp.GetTaskInfo(email.DefaultQueue, inbox.TaskID("mail", ev1.Ref()))
+		return err == nil && info.State == asynq.TaskStateArchived
+	})
+	waitUntil(t, wait, "the dead letter", func() bool {
+		p, err := w.DeadLetters().List(ctx, inbox.DeadLetterQuery{Inbox: "mail"})
+		return err == nil && len(p.Letters) == 1 && p.Letters[0].Event == ev1.Ref()
+	})
+
+	// 421: attempt 1 fails temporarily, attempt 2 sends.
+	srv.FailNext(1, smtptest.Failure{Code: 421, Message: "shutting down"})
+	ev2 := record()
+	a = nextAttempt(t, attempts)
+	if a.event != ev2.Ref() || a.n != 1 || a.err == nil || inbox.IsPermanent(a.err) {
+		t.Fatalf("attempt %+v; want attempt 1 of %s failing temporarily", a, ev2.Ref())
+	}
+	a = nextAttempt(t, attempts)
+	if a.event != ev2.Ref() || a.n != 2 || a.err != nil {
+		t.Fatalf("attempt %+v; want attempt 2 of %s succeeding", a, ev2.Ref())
+	}
+	msgs, err := srv.WaitFor(1, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 || msgs[0].To[0] != "bob@example.com" || srv.Transactions() != 3 {
+		t.Fatalf("%d mails in %d transactions; want bob's one mail after 550, 421, success", len(msgs), srv.Transactions())
+	}
+	if got := msgs[0].Header.Get("Message-Id"); got != "<"+email.MessageID("example.com", ev2.Ref(), "bob@example.com")+">" {
+		t.Errorf("Message-Id %q", got)
+	}
+	select {
+	case a := <-attempts:
+		t.Fatalf("unexpected attempt %+v", a)
+	default:
+	}
+}
