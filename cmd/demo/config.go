@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +31,10 @@ type Config struct {
 	SMTPAddr string
 	// SlackURL and SlackToken reach a real Slack API when NoDev is set.
 	SlackURL, SlackToken string
+	// Secret signs the one-click unsubscribe links in mail: at least 32
+	// bytes. Default: random at each start (links in older mail stop
+	// working after a restart).
+	Secret []byte
 	// Seed fills an empty database with users, projects and issues.
 	// Default true (set NoSeed to turn it off).
 	NoSeed bool
@@ -61,6 +66,10 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.Addr
+	}
+	if len(c.Secret) == 0 {
+		c.Secret = make([]byte, 32)
+		rand.Read(c.Secret)
 	}
 	if c.StaleAfter == 0 {
 		c.StaleAfter = 72 * time.Hour
@@ -116,11 +125,18 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.SMTPAddr, "smtp", env("SMTP", ""), "SMTP server host:port, with -no-dev (env TIDINGS_DEMO_SMTP)")
 	fs.StringVar(&c.SlackURL, "slack-url", env("SLACK_URL", ""), "Slack API base URL, with -no-dev (env TIDINGS_DEMO_SLACK_URL)")
 	fs.StringVar(&c.SlackToken, "slack-token", env("SLACK_TOKEN", ""), "Slack bot token, with -no-dev (env TIDINGS_DEMO_SLACK_TOKEN)")
+	secret := fs.String("secret", env("SECRET", ""), "at least 32 bytes that sign unsubscribe links (default random per start) (env TIDINGS_DEMO_SECRET)")
 	fs.BoolVar(&c.NoSeed, "no-seed", envBool("NO_SEED"), "do not seed an empty database (env TIDINGS_DEMO_NO_SEED)")
 	fs.DurationVar(&c.StaleAfter, "stale-after", envDur("STALE_AFTER", 72*time.Hour), "record no_activity on open issues untouched this long (env TIDINGS_DEMO_STALE_AFTER)")
 	fs.DurationVar(&c.StaleEvery, "stale-every", envDur("STALE_EVERY", time.Minute), "how often to look for untouched issues (env TIDINGS_DEMO_STALE_EVERY)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if *secret != "" {
+		if len(*secret) < 32 {
+			return c, errors.New("-secret must be at least 32 bytes")
+		}
+		c.Secret = []byte(*secret)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q: the demo takes only flags (see -h)", fs.Args())

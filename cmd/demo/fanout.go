@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -40,9 +39,10 @@ type fanout struct {
 	inspector *asynq.Inspector
 	dead      *inbox.DeadLetters
 
-	mailer  *email.Sender
-	builder *email.Builder
-	poster  *slackinbox.Poster
+	mailer      *email.Sender
+	builder     *email.Builder
+	unsubscribe *email.UnsubscribeHandler
+	poster      *slackinbox.Poster
 
 	devSMTP  *smtptest.Server  // nil unless dev mode
 	devSlack *slacktest.Server // nil unless dev mode
@@ -85,11 +85,17 @@ func (a *App) startFanout(ctx context.Context) error {
 		if err := registerMailTemplates(tpls); err != nil {
 			return err
 		}
+		if f.unsubscribe, err = email.NewUnsubscribeHandler(email.UnsubscribeConfig{
+			BaseURL: a.cfg.BaseURL + "/unsubscribe", Secrets: [][]byte{a.cfg.Secret}, DB: a.db, Logger: logger,
+		}); err != nil {
+			return err
+		}
 		if f.builder, err = email.NewBuilder(email.BuilderConfig{
-			From:       "tidings demo <notify@tidings-demo.localhost>",
-			Templates:  tpls,
-			SubjectURL: func(ev activity.Event) string { return a.cfg.BaseURL + "/issues/" + ev.SubjectID },
-			Now:        a.cfg.Now,
+			From:        "tidings demo <notify@tidings-demo.localhost>",
+			Templates:   tpls,
+			Unsubscribe: f.unsubscribe.UnsubscribeURL,
+			SubjectURL:  func(ev activity.Event) string { return a.cfg.BaseURL + "/issues/" + ev.SubjectID },
+			Now:         a.cfg.Now,
 		}); err != nil {
 			return err
 		}
@@ -120,17 +126,27 @@ func (a *App) startFanout(ctx context.Context) error {
 	}
 	inboxes := []inbox.Inbox{n}
 	if f.mailer != nil {
-		inboxes = append(inboxes, inbox.WithPolicy(inbox.Func(inboxEmail, inbox.On(a.issues.Name(), mailActions...), a.sendMail),
-			inbox.Policy{Queue: "mail", MaxRetry: 5}))
+		mail, err := email.NewInbox(email.InboxConfig{
+			Name: inboxEmail, Accepts: inbox.On(a.issues.Name(), mailActions...),
+			Builder: f.builder, Transport: f.mailer, Recipients: a.mailRecipients,
+			Policy: inbox.Policy{MaxRetry: 5}, Logger: logger, Now: a.cfg.Now,
+		})
+		if err != nil {
+			return err
+		}
+		inboxes = append(inboxes, mail)
 	}
 	if f.poster != nil {
-		inboxes = append(inboxes, inbox.WithPolicy(inbox.Func(inboxSlack, quietFilter(a.issues), a.postSlack),
-			inbox.Policy{Queue: "slack", MaxRetry: 5}))
+		sl, err := slackinbox.NewInbox(slackinbox.InboxConfig{Name: inboxSlack, Accepts: quietFilter(a.issues), Publisher: f.poster, Policy: inbox.Policy{MaxRetry: 5}})
+		if err != nil {
+			return err
+		}
+		inboxes = append(inboxes, sl)
 	}
 	f.worker, err = inbox.NewWorker(inbox.Config{
 		DB: a.db, Redis: redisOpt, Domains: []*activity.Domain{a.issues}, Inboxes: inboxes,
 		Middleware:      []inbox.Middleware{a.live.middleware},
-		Queues:          map[string]int{inbox.DefaultQueue: 6, "mail": 2, "slack": 2},
+		Queues:          map[string]int{inbox.DefaultQueue: 6, email.DefaultQueue: 2, slackinbox.DefaultQueue: 2},
 		ShutdownTimeout: 3 * time.Second,
 		Logger:          logger,
 		Now:             a.cfg.Now,
@@ -164,70 +180,22 @@ func (a *App) recipients(ctx context.Context, db *gorm.DB, ev activity.Event) ([
 // mailActions are the actions mailed to subscribers.
 var mailActions = []string{ActionIssueOpened, ActionCommentAdded, ActionLabelAdded, ActionAssigned, ActionStatusChanged, ActionIssueClosed, ActionNoActivity}
 
-// sendMail mails an event to each subscriber but the actor and those who
-// muted it, each at most once (the ledger), as the inbox.Func an app
-// writes around the email package's Builder and Sender.
-func (a *App) sendMail(ctx context.Context, d *inbox.Delivery) error {
-	ev := d.Event
-	ids, err := a.recipients(ctx, d.DB, ev)
-	if err != nil {
-		return err
-	}
-	ids = without(ids, ev)
-	if ids, err = inbox.Unmuted(ctx, d.DB, inbox.ChannelEmail, ev.Domain, ev.Action, ids); err != nil || len(ids) == 0 {
-		return err
+// mailRecipients are the issue's subscribers with their addresses; the
+// email inbox drops the actor and whoever muted the action.
+func (a *App) mailRecipients(ctx context.Context, db *gorm.DB, ev activity.Event) ([]email.Recipient, error) {
+	ids, err := a.recipients(ctx, db, ev)
+	if err != nil || len(ids) == 0 {
+		return nil, err
 	}
 	var users []User
-	if err := d.DB.WithContext(ctx).Where("id IN ?", ids).Order("id").Find(&users).Error; err != nil {
-		return err
+	if err := db.WithContext(ctx).Where("id IN ?", ids).Order("id").Find(&users).Error; err != nil {
+		return nil, err
 	}
-	var errs []error
-	for _, u := range users {
-		to := email.Recipient{ID: strconv.FormatInt(u.ID, 10), Name: u.Name, Email: u.Email}
-		msg, err := a.fan.builder.Build(ctx, ev, to)
-		if err != nil {
-			return inbox.Permanent(err) // a template that cannot render will not render on retry
-		}
-		_, err = d.Send(ctx, to.ID, func(ctx context.Context) error { return a.fan.mailer.Send(ctx, msg) })
-		if email.IsPermanent(err) {
-			d.Logger.Warn("mail refused for good; not retrying", "to", to.Email, "error", err)
-			continue
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
+	out := make([]email.Recipient, len(users))
+	for i, u := range users {
+		out[i] = email.Recipient{ID: strconv.FormatInt(u.ID, 10), Name: u.Name, Email: u.Email}
 	}
-	return errors.Join(errs...)
-}
-
-// postSlack posts an event to the demo's channel once (the ledger); Slack's
-// Retry-After is honoured and permanent errors are not retried.
-func (a *App) postSlack(ctx context.Context, d *inbox.Delivery) error {
-	if !a.fan.poster.Accepts(d.Event) {
-		return nil
-	}
-	_, err := d.Send(ctx, "", func(ctx context.Context) error {
-		_, err := a.fan.poster.Post(ctx, d.Event)
-		return err
-	})
-	if wait, ok := slackinbox.RetryAfter(err); ok {
-		return inbox.RetryAfter(wait, err)
-	}
-	if slackinbox.IsPermanent(err) {
-		return inbox.Permanent(err)
-	}
-	return err
-}
-
-// without drops the event's actor from user ids.
-func without(ids []string, ev activity.Event) []string {
-	out := ids[:0:0]
-	for _, id := range ids {
-		if !(ev.ActorType == "users" && ev.ActorID == id) {
-			out = append(out, id)
-		}
-	}
-	return out
+	return out, nil
 }
 
 func (f *fanout) close() {

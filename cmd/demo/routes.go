@@ -28,6 +28,9 @@ func (a *App) routes() {
 	mux.HandleFunc("POST /notifications/read", a.markAllRead)
 	mux.HandleFunc("GET /dev/mail", a.devMailbox)
 	mux.HandleFunc("GET /dev/slack", a.devSlack)
+	if a.fan.unsubscribe != nil {
+		mux.Handle("/unsubscribe", a.fan.unsubscribe)
+	}
 	mux.HandleFunc("GET /monitoring", a.monitoring)
 	mux.HandleFunc("POST /monitoring/run", a.runTask)
 	mux.HandleFunc("POST /monitoring/redrive", a.redrive)
