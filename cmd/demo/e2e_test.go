@@ -19,6 +19,8 @@ import (
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/email/smtptest"
 	"github.com/tidingsdev/tidings/internal/pgtest"
 	"github.com/tidingsdev/tidings/internal/redistest"
 )
@@ -377,7 +379,8 @@ func TestBrowser(t *testing.T) {
 	// The dev mailbox has Ben's comment, mailed to Ana; the dev Slack has
 	// the label. Both are delivered by jobs: wait for them on the servers'
 	// own signals, then look at the pages.
-	waitMail(t, d, "ana@example.com", scriptPayload)
+	mail := waitMail(t, d, "ana@example.com", scriptPayload)
+	checkUnsubscribe(t, d, mail, ana)
 	anaTab.do("dev mailbox", chromedp.Navigate(d.url+"/dev/mail"), chromedp.WaitVisible(chromedp.CSS("#mails")))
 	mails := anaTab.text("mails", `[...document.querySelectorAll('#mails li.mail')].map(li => li.innerText).join('\n----\n')`)
 	if !strings.Contains(mails, "Ben Okafor commented on issue #"+fmt.Sprint(issue.ID)) || !strings.Contains(mails, "ana@example.com") {
@@ -442,7 +445,7 @@ func jsString(s string) string {
 
 // waitMail waits for a mail to "to" whose text holds want, on the dev SMTP
 // server's arrival signal.
-func waitMail(t *testing.T, d *demo, to, want string) {
+func waitMail(t *testing.T, d *demo, to, want string) smtptest.Message {
 	t.Helper()
 	srv := d.app.fan.devSMTP
 	deadline := time.Now().Add(time.Minute)
@@ -453,7 +456,7 @@ func waitMail(t *testing.T, d *demo, to, want string) {
 		}
 		m := msgs[n-1]
 		if slices.Contains(m.To, to) && strings.Contains(m.Text, want) {
-			return
+			return m
 		}
 	}
 }
@@ -473,5 +476,40 @@ func waitSlack(t *testing.T, d *demo, want string) {
 		if strings.Contains(strings.Join(msgs[n-1].Texts(), "\n"), escaped) {
 			return
 		}
+	}
+}
+
+// checkUnsubscribe follows the mail's one-click unsubscribe link as a mail
+// client does (RFC 8058: a POST) and checks that Ana's mail about comments
+// is muted, and that a GET alone (a link scanner) changed nothing.
+func checkUnsubscribe(t *testing.T, d *demo, m smtptest.Message, ana User) {
+	t.Helper()
+	link := strings.Trim(m.Header.Get("List-Unsubscribe"), "<>")
+	if !strings.HasPrefix(link, d.url+"/unsubscribe?") || m.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+		t.Fatalf("the mail's List-Unsubscribe is %q (post %q), want a one-click link to %s/unsubscribe",
+			link, m.Header.Get("List-Unsubscribe-Post"), d.url)
+	}
+	muted := func() bool {
+		got, err := inbox.Unmuted(context.Background(), d.app.db, inbox.ChannelEmail, "issue", ActionCommentAdded, []string{fmt.Sprint(ana.ID)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got) == 0
+	}
+	res, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || muted() {
+		t.Fatalf("GET of the unsubscribe link: status %d, muted %v; want 200 and nothing muted", res.StatusCode, muted())
+	}
+	res, err = http.Post(link, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !muted() {
+		t.Fatalf("one-click POST: status %d, muted %v; want 200 and comment mail muted for Ana", res.StatusCode, muted())
 	}
 }
