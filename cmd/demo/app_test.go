@@ -12,6 +12,7 @@ import (
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/internal/pgtest"
 	"github.com/tidingsdev/tidings/internal/redistest"
+	"github.com/tidingsdev/tidings/workflow"
 )
 
 // A missing service is one error naming it and how to start it.
@@ -154,5 +155,33 @@ func TestAgo(t *testing.T) {
 		if got := ago(now, now.Add(-d)); got != want {
 			t.Errorf("ago(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// The rule schema accepts conditions on the issue, the comment and the
+// extra, and points at the field of a mistake.
+func TestRuleSchema(t *testing.T) {
+	d, err := newIssueDomain(activity.DomainConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := (&App{issues: d}).newRuleSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := workflow.Conditions{
+		workflow.Cond("action", workflow.OpEq, ActionCommentAdded),
+		workflow.Cond("subject.created_at", workflow.OpOlderThan, "365d"),
+		workflow.Cond("record.body", workflow.OpMatches, `(?i)still broken`),
+		workflow.Cond("extra", workflow.OpChangedTo, StatusClosed),
+		workflow.Cond("subject.labels", workflow.OpContains, "bug"),
+	}
+	if _, err := s.Compile(ok); err != nil {
+		t.Fatalf("valid conditions refused: %v", err)
+	}
+	_, err = s.Compile(workflow.Conditions{workflow.Cond("subject.created", workflow.OpLt, "2022-01-01")})
+	var ve *workflow.ValidationError
+	if !errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].Field != "conditions[0].attribute" {
+		t.Fatalf("a misspelt attribute gave %v; want one problem at conditions[0].attribute", err)
 	}
 }
