@@ -204,7 +204,7 @@ func subscribe(tx *gorm.DB, issueID, userID int64, reason string) error {
 
 type commentView struct {
 	Comment
-	Author User
+	Author *User // nil for a workflow's comment
 }
 
 type issueData struct {
@@ -265,7 +265,9 @@ func (a *App) renderIssue(w http.ResponseWriter, r *http.Request, status int, is
 	var us []User
 	ids := map[int64]bool{}
 	for _, c := range comments {
-		ids[c.AuthorID] = true
+		if c.AuthorID != nil {
+			ids[*c.AuthorID] = true
+		}
 	}
 	if err := a.db.WithContext(ctx).Where("id IN ?", keys(ids)).Find(&us).Error; err != nil {
 		a.fail(w, r, err)
@@ -275,7 +277,13 @@ func (a *App) renderIssue(w http.ResponseWriter, r *http.Request, status int, is
 		authors[u.ID] = u
 	}
 	for _, c := range comments {
-		d.CommentList = append(d.CommentList, commentView{Comment: c, Author: authors[c.AuthorID]})
+		v := commentView{Comment: c}
+		if c.AuthorID != nil {
+			if u, ok := authors[*c.AuthorID]; ok {
+				v.Author = &u
+			}
+		}
+		d.CommentList = append(d.CommentList, v)
 	}
 	d.Feed, err = a.feed(r, a.issueFeedQuery(issue, d.AllViews), fmt.Sprintf("/issues/%d/feed", issue.ID), false)
 	if err != nil {
@@ -351,7 +359,7 @@ func (a *App) addComment(w http.ResponseWriter, r *http.Request) {
 		case utf8.RuneCountInString(body) > 10000:
 			return map[string]string{"body": "Keep comments under 10,000 characters."}, nil
 		}
-		c := Comment{IssueID: issue.ID, AuthorID: me.ID, Body: body}
+		c := Comment{IssueID: issue.ID, AuthorID: &me.ID, Body: body}
 		if err := tx.Create(&c).Error; err != nil {
 			return nil, err
 		}

@@ -49,7 +49,7 @@ var statuses = []string{StatusOpen, StatusInProgress, StatusClosed}
 type Comment struct {
 	ID        int64
 	IssueID   int64
-	AuthorID  int64
+	AuthorID  *int64 // nil for a comment a workflow rule wrote
 	Body      string
 	CreatedAt time.Time
 }

@@ -63,7 +63,7 @@ func (s *seeder) issue(p *Project, author *User, at time.Time, title, body strin
 }
 
 func (s *seeder) comment(is *Issue, author *User, at time.Time, body string) {
-	c := &Comment{IssueID: is.ID, AuthorID: author.ID, Body: body, CreatedAt: at}
+	c := &Comment{IssueID: is.ID, AuthorID: &author.ID, Body: body, CreatedAt: at}
 	s.create(c)
 	if s.err == nil {
 		s.err = subscribe(s.tx, is.ID, author.ID, "commented")
