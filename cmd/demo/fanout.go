@@ -148,6 +148,7 @@ func (a *App) startFanout(ctx context.Context) error {
 		Middleware:      []inbox.Middleware{a.live.middleware},
 		Queues:          map[string]int{inbox.DefaultQueue: 6, email.DefaultQueue: 2, slackinbox.DefaultQueue: 2},
 		ShutdownTimeout: 3 * time.Second,
+		Relay:           inbox.RelayConfig{ListenDSN: a.cfg.DSN},
 		Logger:          logger,
 		Now:             a.cfg.Now,
 	})
