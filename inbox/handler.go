@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"time"
@@ -28,7 +29,12 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 	if dom == nil {
 		return &UnknownError{What: "domain", Name: p.Domain, Have: w.dnames}
 	}
-	ev, err := dom.Event(ctx, w.db, p.EventID)
+	var ev activity.Event
+	if len(p.Event) > 0 && json.Unmarshal(p.Event, &ev) == nil && ev.ID == p.EventID {
+		ev.Domain = p.Domain
+	} else {
+		ev, err = w.loader.load(ctx, p.ref())
+	}
 	if errors.Is(err, activity.ErrEventNotFound) {
 		// Committed events are only ever deleted (a subject deleted with
 		// ON DELETE CASCADE, a purge): nothing is left to deliver.

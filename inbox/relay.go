@@ -3,6 +3,7 @@ package inbox
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,8 +32,15 @@ type RelayConfig struct {
 	// Domains, when set, are the only domains whose rows the relay
 	// enqueues: a row of another domain stays in the outbox with a
 	// last_error saying so, retried at MaxBackoff. Leave it empty to
-	// enqueue every domain.
+	// enqueue every domain. The relay also loads the events of its
+	// Domains, one query per batch, and carries them in the jobs (see
+	// MaxEventBytes).
 	Domains []*activity.Domain
+	// MaxEventBytes caps the size of an event (JSON-encoded) carried in
+	// its jobs' payloads. A job carrying its event needs no query when it
+	// runs; a bigger event, or one of a domain not in Domains, is loaded
+	// by the worker. Default 8 KiB; -1 never carries events.
+	MaxEventBytes int
 
 	// BatchSize is how many outbox rows one transaction claims.
 	// Default 500.
@@ -92,7 +100,7 @@ type Relay struct {
 	client   *asynq.Client
 	ownsCli  bool
 	routes   []route
-	domains  map[string]bool
+	domains  map[string]*activity.Domain
 	log      *slog.Logger
 	wake     chan struct{}
 	stats    relayCounters
@@ -139,6 +147,7 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	setDefault(&cfg.PollInterval, time.Second)
 	setDefault(&cfg.MinBackoff, 100*time.Millisecond)
 	setDefault(&cfg.MaxBackoff, 30*time.Second)
+	setDefault(&cfg.MaxEventBytes, 8<<10)
 	if cfg.BatchSize < 0 || cfg.EnqueueConcurrency < 0 {
 		return nil, &ConfigError{Field: "RelayConfig.BatchSize", Reason: "and EnqueueConcurrency must not be negative"}
 	}
@@ -178,9 +187,12 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 		}})
 	}
 	if len(cfg.Domains) > 0 {
-		r.domains = map[string]bool{}
-		for _, d := range cfg.Domains {
-			r.domains[d.Name()] = true
+		r.domains = map[string]*activity.Domain{}
+		for i, d := range cfg.Domains {
+			if d == nil {
+				return nil, &ConfigError{Field: fmt.Sprintf("RelayConfig.Domains[%d]", i), Reason: "is nil"}
+			}
+			r.domains[d.Name()] = d
 		}
 	}
 	if r.client == nil {
@@ -375,7 +387,7 @@ WHERE available_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.
 	var jobs []job
 	rowErr := make([]string, len(batch))
 	for i, o := range batch {
-		if r.domains != nil && !r.domains[o.Domain] {
+		if r.domains != nil && r.domains[o.Domain] == nil {
 			rowErr[i] = fmt.Sprintf("domain %q is not among this relay's Domains", o.Domain)
 			continue
 		}
@@ -385,7 +397,8 @@ WHERE available_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.
 			}
 		}
 	}
-	r.enqueue(ctx, batch, jobs)
+	events := r.loadEvents(ctx, batch, jobs)
+	r.enqueue(ctx, batch, jobs, events)
 
 	var done, failed []int64
 	var delays []int64
@@ -415,7 +428,7 @@ WHERE available_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.
 		if rowErr[i] != "" {
 			failed = append(failed, o.ID)
 			d := backoff(r.cfg.MinBackoff, r.cfg.MaxBackoff, o.Attempts+1)
-			if r.domains != nil && !r.domains[o.Domain] {
+			if r.domains != nil && r.domains[o.Domain] == nil {
 				d = r.cfg.MaxBackoff
 			}
 			delays = append(delays, d.Milliseconds())
@@ -453,10 +466,45 @@ FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS f(id, delay, err) WHERE o
 	return b, nil
 }
 
+// loadEvents loads the batch's events that have jobs, one query per
+// domain, and returns those small enough to carry, JSON-encoded, by ID
+// (IDs are unique across domains). A failed load only means the worker
+// loads them.
+func (r *Relay) loadEvents(ctx context.Context, batch []activity.OutboxRow, jobs []job) map[int64]json.RawMessage {
+	if r.domains == nil || r.cfg.MaxEventBytes < 0 || len(jobs) == 0 {
+		return nil
+	}
+	ids := map[string][]int64{}
+	last := -1
+	for _, j := range jobs {
+		if j.row == last {
+			continue
+		}
+		last = j.row
+		o := batch[j.row]
+		ids[o.Domain] = append(ids[o.Domain], o.EventID)
+	}
+	out := make(map[int64]json.RawMessage, len(batch))
+	for name, list := range ids {
+		evs, err := r.domains[name].EventsByID(ctx, r.cfg.DB, list)
+		if err != nil {
+			r.log.LogAttrs(ctx, slog.LevelWarn, "inbox: relay could not load a batch's events; the worker will", slog.Any("error", err))
+			continue
+		}
+		for id, ev := range evs {
+			b, err := json.Marshal(ev)
+			if err == nil && len(b) <= r.cfg.MaxEventBytes {
+				out[id] = b
+			}
+		}
+	}
+	return out
+}
+
 // enqueue runs the batch's jobs on EnqueueConcurrency goroutines. Once
 // enough enqueues failed with none succeeding (Redis is down), the rest
 // are failed with the same error without trying.
-func (r *Relay) enqueue(ctx context.Context, batch []activity.OutboxRow, jobs []job) {
+func (r *Relay) enqueue(ctx context.Context, batch []activity.OutboxRow, jobs []job, events map[int64]json.RawMessage) {
 	if len(jobs) == 0 {
 		return
 	}
@@ -482,7 +530,7 @@ func (r *Relay) enqueue(ctx context.Context, batch []activity.OutboxRow, jobs []
 				}
 				o := batch[j.row]
 				ref := activity.EventRef{Domain: o.Domain, ID: o.EventID}
-				task := asynq.NewTask(TaskType(j.route.name), encodePayload(payload{Domain: o.Domain, EventID: o.EventID, Action: o.Action}))
+				task := asynq.NewTask(TaskType(j.route.name), encodePayload(payload{Domain: o.Domain, EventID: o.EventID, Action: o.Action, Event: events[o.EventID]}))
 				opts := make([]asynq.Option, 0, len(j.route.opts)+1)
 				opts = append(append(opts, j.route.opts...), asynq.TaskID(TaskID(j.route.name, ref)))
 				_, err := r.client.EnqueueContext(ctx, task, opts...)

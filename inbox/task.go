@@ -38,12 +38,14 @@ func ParseTaskID(id string) (inbox string, ev activity.EventRef, err error) {
 	return id[:i], activity.EventRef{Domain: id[i+1 : j], ID: n}, nil
 }
 
-// payload is a job's body: which event, and its action for logs and dead
-// letters. The event itself is loaded from PostgreSQL when the job runs.
+// payload is a job's body: which event, its action (for logs and dead
+// letters), and usually the event itself, loaded by the relay with its
+// batch; without it, the worker loads the event when the job runs.
 type payload struct {
-	Domain  string `json:"d"`
-	EventID int64  `json:"e"`
-	Action  string `json:"a,omitempty"`
+	Domain  string          `json:"d"`
+	EventID int64           `json:"e"`
+	Action  string          `json:"a,omitempty"`
+	Event   json.RawMessage `json:"ev,omitempty"`
 }
 
 func (p payload) ref() activity.EventRef { return activity.EventRef{Domain: p.Domain, ID: p.EventID} }

@@ -86,6 +86,7 @@ type Worker struct {
 	ledger  *Ledger
 	metrics *Metrics
 	dead    *DeadLetters
+	loader  *loader
 	inboxes map[string]*registered
 	domains map[string]*activity.Domain
 	names   []string
@@ -173,6 +174,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 		w.names = append(w.names, name)
 	}
 	sort.Strings(w.names)
+	w.loader = newLoader(cfg.DB, w.domains)
 	w.dead = newDeadLetters(cfg.DB, cfg.Redis, w.policies(), cfg.Now)
 	if !cfg.DisableRelay {
 		rc := cfg.Relay

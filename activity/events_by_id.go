@@ -1,0 +1,50 @@
+package activity
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+// EventsByID loads the events with the given IDs in one query and returns
+// them keyed by ID; an ID without an event is absent from the map. It is
+// for consumers that handle many events at once (the inbox worker
+// batches the events of concurrent jobs through it).
+func (d *Domain) EventsByID(ctx context.Context, db *gorm.DB, ids []int64) (map[int64]Event, error) {
+	if db == nil {
+		return nil, ErrNilDB
+	}
+	out := make(map[int64]Event, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var arr strings.Builder
+	arr.WriteByte('{')
+	for i, id := range ids {
+		if i > 0 {
+			arr.WriteByte(',')
+		}
+		arr.WriteString(strconv.FormatInt(id, 10))
+	}
+	arr.WriteByte('}')
+	query := fmt.Sprintf(`SELECT %s FROM %s e WHERE e.id = ANY(?::bigint[])`, selectList("e."), d.table)
+	rows, err := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Raw(query, arr.String()).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("activity: load %d %s events: %w", len(ids), d.name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Event
+		if err := scanEvent(rows, d.name, &e); err != nil {
+			return nil, fmt.Errorf("activity: load %s events: %w", d.name, err)
+		}
+		out[e.ID] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("activity: load %s events: %w", d.name, err)
+	}
+	return out, rows.Close()
+}
