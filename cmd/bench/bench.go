@@ -12,6 +12,14 @@ import (
 	"github.com/tidingsdev/tidings/activity"
 )
 
+// Throughput figures alternate the sides in many short runs rather than a
+// few long ones: other work on a shared machine comes in bursts, and a
+// median over more runs shrugs off more of them.
+const (
+	defaultRounds = 8               // runs per side (-rounds)
+	roundLength   = 2 * time.Second // one run, at -scale 1
+)
+
 // group is a set of figures measured together (they share a data set or a
 // setup). -only selects groups by name. To add figures, write a file with a
 // function returning a group and list it in groups (main.go).

@@ -140,7 +140,7 @@ func TestFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(cfg.Only, ",") != "record,feed" || cfg.Scale != 0.5 || cfg.Rounds != 5 {
+	if strings.Join(cfg.Only, ",") != "record,feed" || cfg.Scale != 0.5 || cfg.Rounds != defaultRounds {
 		t.Errorf("config %+v", cfg)
 	}
 	for _, args := range [][]string{{"-only", "recrd"}, {"-scale", "0"}, {"-rounds", "0"}, {"-pool", "500"}, {"extra"}} {

@@ -56,9 +56,10 @@
 //     else insert the event and its outbox row. Target 0.8x; afterwards each
 //     side's key must hold exactly one row (printed), else the row fails.
 //
-// Throughput figures alternate the two sides (A B, B A, ...) for -rounds
-// runs each, after a warm-up, and take each side's median, so drift during
-// the run (checkpoints, autovacuum, a growing table) falls on both alike.
+// Throughput figures alternate the two sides (A B, B A, ...) in -rounds
+// runs of 2 s each (8 by default), after a warm-up, and take each side's
+// median, so drift during the run (checkpoints, autovacuum, a growing
+// table, other work on the machine) falls on both alike.
 //
 // # Adding figures
 //

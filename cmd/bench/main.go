@@ -69,7 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.DBName, "dbname", "tidings_bench", "database to drop, create and fill (left in place afterwards for inspection)")
 	fs.StringVar(&only, "only", "", "comma-separated groups to run, of: "+strings.Join(names, ",")+" (default all)")
 	fs.Float64Var(&cfg.Scale, "scale", 1, "multiplies data sizes, durations and run counts; 1 is the issue's sizes, 0.1 a quick run")
-	fs.IntVar(&cfg.Rounds, "rounds", 5, "alternating runs per side of each ours-vs-baseline throughput figure (median taken)")
+	fs.IntVar(&cfg.Rounds, "rounds", defaultRounds, "alternating runs per side of each ours-vs-baseline throughput figure (median taken)")
 	fs.IntVar(&cfg.Pool, "pool", 32, "connections in gorm's pool and in each raw pgx baseline pool")
 	fs.BoolVar(&cfg.Markdown, "markdown", false, "print the results as markdown (for the README) instead of a text table")
 	fs.StringVar(&cfg.Results, "results", "", "also write the results as markdown to this file (cmd/bench/RESULTS.md)")
@@ -184,7 +184,7 @@ func commandLine(cfg config) string {
 	if cfg.Scale != 1 {
 		s += fmt.Sprintf(" -scale %g", cfg.Scale)
 	}
-	if cfg.Rounds != 5 {
+	if cfg.Rounds != defaultRounds {
 		s += fmt.Sprintf(" -rounds %d", cfg.Rounds)
 	}
 	if cfg.Pool != 32 {

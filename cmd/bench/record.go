@@ -57,7 +57,7 @@ func runRecord(ctx context.Context, b *bench) ([]figure, error) {
 		return err
 	}
 
-	d := b.duration(3*time.Second, 300*time.Millisecond)
+	d := b.duration(roundLength, 300*time.Millisecond)
 	warm := b.duration(500*time.Millisecond, 100*time.Millisecond)
 	var figs []figure
 	for _, workers := range []int{8, 32} {

@@ -63,7 +63,7 @@ func runThrottle(ctx context.Context, b *bench) ([]figure, error) {
 		return err
 	}
 
-	d := b.duration(3*time.Second, 300*time.Millisecond)
+	d := b.duration(roundLength, 300*time.Millisecond)
 	warm := b.duration(500*time.Millisecond, 100*time.Millisecond)
 	for _, op := range []func(context.Context, int, int) error{ours, base} {
 		if _, err := throughput(ctx, throttleWorkers, warm, op); err != nil {
