@@ -1,20 +1,3 @@
-// Package inboxtest helps test inboxes and the code that records events for
-// them, against real PostgreSQL and Redis:
-//
-//   - Process runs an inbox on an event synchronously, as the worker would
-//     (the event as the cause on the context, a ledger on your database),
-//     without asynq: for testing what an inbox does.
-//   - Relay moves the outbox to asynq once, without a worker, and
-//     AssertEnqueued / AssertNotEnqueued check the job of one inbox for one
-//     event: for testing that recording an event fans out where it should.
-//
-//	func TestCommentNotifiesTheAuthor(t *testing.T) {
-//		res, _ := issues.RecordEvent(ctx, db, issue.ID, "comment_added", activity.Actor(bo))
-//		if err := inboxtest.Process(t, db, notifications, res.Event); err != nil {
-//			t.Fatal(err)
-//		}
-//		// ... the author has one unread notification
-//	}
 package inboxtest
 
 import (

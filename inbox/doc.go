@@ -1,0 +1,149 @@
+// Package inbox hands each committed activity event to the places that act
+// on it (inboxes: email, Slack, in-app notifications, the workflow engine,
+// functions of the app's own), as asynq jobs, after the commit and only
+// after it.
+//
+// # The flow
+//
+//	RecordEvent ── one transaction: event row + activity_outbox row (+ NOTIFY)
+//	COMMIT ──────▶ Relay: claims outbox rows (FOR UPDATE SKIP LOCKED), loads their
+//	               events, enqueues one job per (event, accepting inbox) with
+//	               TaskID "inbox:domain:event_id", deletes the rows, commits
+//	asynq ───────▶ Worker: runs Inbox.Process(ctx, delivery), retries failures,
+//	               records the ones that fail for good as dead letters
+//
+// PostgreSQL is the source of truth; Redis only delivers. Recording never
+// talks to Redis: with Redis down, RecordEvent still succeeds, the outbox
+// keeps the events, and the relay hands them over when Redis is back. A
+// rolled-back transaction or savepoint leaves no outbox row, so nothing
+// fans out.
+//
+// # What is exactly once, what is at least once
+//
+// asynq runs a job at least once: a worker killed mid-job, a lost lease or
+// a shutdown that times out runs it again. Around that:
+//
+//   - Enqueueing is deduplicated: a job's task ID is TaskID(inbox, event),
+//     and asynq refuses a second task with an ID that exists in the queue
+//     (pending, running, retrying, archived, or completed within
+//     RelayConfig.Retention, default 5 minutes). A relay that dies between
+//     enqueueing and deleting its rows, a second relay, a retried row: none
+//     enqueues a delivery twice within that window.
+//   - Database effects are exactly once: Delivery.Once (Ledger.Once) runs the
+//     effect in a transaction that also inserts its row in the deliveries
+//     ledger (inbox_deliveries, unique per inbox, domain, event and
+//     recipient). A re-run finds the row and skips; two racing runs
+//     serialise on the key. The in-app notifications (package notify) work
+//     this way.
+//   - External effects (an email, a Slack message) are at least once, with
+//     duplicates kept to one narrow case: Delivery.Send (Ledger.Claim, then
+//     MarkSent or Release) records the attempt before sending and the
+//     success after, so a retried job skips recipients already sent to. Only
+//     a process that dies after the send and before the mark sends again
+//     (after LedgerConfig.ClaimTimeout). Pass an idempotency key where the
+//     receiver takes one (email.MessageID is stable per event and recipient).
+//   - Order is not kept: jobs run concurrently and retries come later.
+//
+// # Writing an inbox
+//
+// An Inbox has a stable Name, a cheap Accepts filter (the relay calls it for
+// every event; an inbox that does not accept gets no job) and Process:
+//
+//	audit := inbox.Func("audit", inbox.On("issue", "comment_deleted"),
+//		func(ctx context.Context, d *inbox.Delivery) error {
+//			_, err := d.Once(ctx, d.DB, "", func(tx *gorm.DB) error {
+//				return tx.Create(&AuditEntry{EventID: d.Event.ID, Who: d.Event.ActorLabel}).Error
+//			})
+//			return err
+//		})
+//
+// The name is part of every task ID and ledger row: renaming an inbox makes
+// it a new inbox, which will process (again) events still in flight for the
+// old name. Names are 1-64 of a-z 0-9 _ . - and start with a letter.
+//
+// Process gets a Delivery: the event (as stored: the relay loads it with its
+// batch and carries it in the job when it is at most
+// RelayConfig.MaxEventBytes, else the worker loads it), the attempt number,
+// the database and the ledger. Its context carries the event as the cause
+// (activity.WithCause): events recorded while handling it get its ID as
+// causation, the same correlation id, source "job", and depth+1. A chain
+// deeper than the domain's MaxDepth (default 8) is refused with
+// activity.ErrCausationDepth; the worker logs it as a loop and does not
+// retry it.
+//
+// Return nil when done. Any error is retried with the inbox's Backoff up to
+// Policy.MaxRetry times; Permanent(err) is not retried at all (a refused
+// address, a malformed event); RetryAfter(d, err) waits at least d (a
+// rate-limited API's Retry-After; asynq keeps retry times in whole seconds,
+// so the wait is rounded up to one). A panic is recovered and retried.
+//
+// A Policy (InboxWithPolicy, or WithPolicy for any inbox) sets the queue,
+// retries, per-attempt timeout and backoff. Defaults: queue "tidings", 10
+// retries, 1 minute, exponential from 1s to 10 minutes with jitter.
+//
+// # Running
+//
+//	w, err := inbox.NewWorker(inbox.Config{
+//		DB: db, Redis: asynq.RedisClientOpt{Addr: "127.0.0.1:6379"},
+//		Domains: []*activity.Domain{issues},
+//		Inboxes: []inbox.Inbox{notifications, mailer, audit},
+//		Queues:  map[string]int{"tidings": 6, "email": 3},
+//	})
+//	err = w.Run(ctx) // until ctx is done, then a graceful shutdown
+//
+// The worker wires an asynq server, a relay, and a handler that finds the
+// inbox from the task type ("tidings:" + name), loads the event and runs the
+// inbox inside middleware: Logging (log/slog), Metrics, Config.Middleware,
+// then Recover. Queues are served with the priorities of Config.Queues (a
+// queue an inbox uses but Queues does not list gets 1); give slow or
+// rate-limited inboxes their own queue. asynq polls an idle queue:
+// TaskCheckInterval is 5ms here instead of asynq's 1s, which would add half
+// a second on average to each delivery (see Config for the measurements).
+// Shutdown stops the relay, lets running jobs finish for ShutdownTimeout,
+// and hands the others back to the queue for the next worker.
+//
+// # The relay
+//
+// A relay (one per worker, or NewRelay on its own) claims up to BatchSize
+// outbox rows per transaction, enqueues their jobs from EnqueueConcurrency
+// goroutines (asynq's client has no pipelining), and deletes the rows whose
+// jobs were all enqueued (asynq.ErrTaskIDConflict counts as enqueued).
+// Rows whose enqueue failed stay, with attempts, last_error and a backoff
+// (MinBackoff doubling to MaxBackoff); when a whole batch fails (Redis down)
+// the relay pauses as long. A dedicated LISTEN connection on
+// activity.OutboxChannel wakes it right after each commit; it polls every
+// PollInterval (1s) whatever happens to that connection, and reconnects it.
+// Any number of relays can run against one database: SKIP LOCKED gives each
+// its own rows, the task ID dedupes the rest. A relay holds one batch in
+// memory, so a backlog of millions of rows drains in flat memory.
+//
+// # Dead letters
+//
+// A job that fails permanently or runs out of retries is archived by asynq
+// and recorded in inbox_dead_letters with its inbox, event, action, attempts
+// and last error. Worker.DeadLetters (or NewDeadLetters in a tool) lists
+// them newest first with keyset paging, and re-drives one (Redrive) or all
+// that a query selects (RedriveAll) once the cause is fixed: the archived
+// task runs again (one more attempt), or, if asynq no longer has it, a new
+// task with the same ID and the inbox's full retries. A re-driven job that
+// fails again reopens its letter.
+//
+// # Preferences
+//
+// notification_preferences holds per-recipient mutes per channel ("app",
+// "email", "slack", or "*") and domain and action (or "*"); the most
+// specific choice wins. Channel inboxes filter their recipients with
+// Unmuted; users set them with Mute, Unmute and SetPreference.
+//
+// # Tables
+//
+// The migrations package creates inbox_deliveries (the ledger),
+// inbox_dead_letters and notification_preferences (00002_inbox.sql) and
+// notifications (00003_notifications.sql, package notify). Ledger.Prune
+// deletes old ledger rows: keep them longer than jobs can be re-driven.
+//
+// # Testing
+//
+// Package inboxtest runs an inbox synchronously on an event, and checks
+// that recording an event enqueued a job for an inbox.
+package inbox

@@ -1,0 +1,61 @@
+// Package notify is the in-app notifications inbox: for each event it
+// accepts, one notification per recipient, in the notifications table, with
+// unread counts, newest-first pages, read and seen marks, mutes, and
+// grouping for display.
+//
+// # Declaring it
+//
+// The app says who hears of an event; the inbox drops the actor (a person
+// is never notified of their own act), duplicates, and whoever muted the
+// action:
+//
+//	notifications, err := notify.New(notify.Config{
+//		Accepts: inbox.On("issue", "comment_added", "closed"),
+//		Recipients: func(ctx context.Context, db *gorm.DB, ev activity.Event) ([]string, error) {
+//			var ids []string
+//			err := db.Raw(`SELECT author_id::text FROM issues WHERE id = ?::bigint
+//				UNION SELECT user_id::text FROM subscriptions WHERE issue_id = ?::bigint`,
+//				ev.SubjectID, ev.SubjectID).Scan(&ids).Error
+//			return ids, err
+//		},
+//	})
+//
+// and runs it in an inbox.Worker with the other inboxes. Recipients are the
+// app's keys as text; RecipientType (default "users") is the actor type they
+// are keys of.
+//
+// # Exactly once
+//
+// Each delivery inserts its ledger rows (one per recipient, see
+// inbox.Delivery.OnceEach) and the notifications in one transaction, and
+// notifications are unique per (recipient, domain, event): a retried,
+// re-enqueued or concurrently re-run job never notifies anyone twice.
+//
+// # Reading
+//
+//	page, err := notify.List(ctx, db, notify.Query{Recipient: "7", Limit: 20})
+//	next, err := notify.List(ctx, db, notify.Query{Recipient: "7", After: page.Next})
+//	n, err := notify.UnreadCount(ctx, db, "7")
+//	ok, err := notify.MarkRead(ctx, db, "7", page.Notifications[0].ID) // only one's own
+//	_, err = notify.MarkAllRead(ctx, db, "7")
+//	_, err = notify.MarkSeen(ctx, db, "7") // the badge was shown: UnseenCount drops to 0
+//
+// Pages are keyset-paginated (created_at, id), never by offset. A
+// notification carries the event's action, subject, actor and record (with
+// their labels as recorded), so a page renders without loading events;
+// GroupPage folds it into stories, and Group.Summary prints them:
+//
+//	for _, g := range notify.GroupPage(page.Notifications) {
+//		fmt.Println(g.Summary("commented on", "#"+g.SubjectID)) // Ana and 2 others commented on #12
+//	}
+//
+// Summaries are plain text; escape them where they are written
+// (html/template does).
+//
+// # Mutes
+//
+// Mute(ctx, db, recipient, domain, action) stops in-app notifications of an
+// action (inbox.AnyAction for the whole domain). The preferences live in the
+// inbox package's notification_preferences table, per channel, so email and
+// Slack inboxes honour the same kind of choice on their own channels.
+package notify
