@@ -133,6 +133,69 @@ ON CONFLICT (inbox, domain, event_id) DO UPDATE SET action = EXCLUDED.action, qu
 		d.Inbox, d.Event.Domain, d.Event.ID, d.Action, d.Queue, d.TaskID, d.Attempts, truncate(d.LastError, 4000), d.FailedAt).Error
 }
 
+// ImportArchived records the archived jobs of queues that the table lacks,
+// and returns how many it recorded. The worker records a dead letter when
+// a job fails for good, but asynq also archives on its own a job whose last
+// attempt was lost with its worker (a lease that ran out), without telling
+// the worker: run ImportArchived (from a tool, or now and then) to list
+// those too. Queues default to the known inboxes' queues.
+func (x *DeadLetters) ImportArchived(ctx context.Context, queues ...string) (int, error) {
+	_, insp, err := x.asynq()
+	if err != nil {
+		return 0, err
+	}
+	if len(queues) == 0 {
+		seen := map[string]bool{}
+		for _, p := range x.policies {
+			if !seen[p.Queue] {
+				seen[p.Queue] = true
+				queues = append(queues, p.Queue)
+			}
+		}
+	}
+	n := 0
+	for _, q := range queues {
+		for page := 1; ; page++ {
+			tasks, err := insp.ListArchivedTasks(q, asynq.PageSize(500), asynq.Page(page))
+			if errors.Is(err, asynq.ErrQueueNotFound) {
+				break
+			}
+			if err != nil {
+				return n, fmt.Errorf("inbox: list archived tasks of %s: %w", q, err)
+			}
+			for _, t := range tasks {
+				name := inboxOfType(t.Type)
+				p, perr := decodePayload(t.Payload)
+				if name == "" || perr != nil {
+					continue // not an inbox job
+				}
+				lastErr := t.LastErr
+				if lastErr == "" {
+					lastErr = "archived by asynq without an error (moved by hand, or its last attempt was lost with its worker)"
+				}
+				failedAt := t.LastFailedAt
+				if failedAt.IsZero() {
+					failedAt = x.now()
+				}
+				res := x.db.WithContext(ctx).Exec(`INSERT INTO inbox_dead_letters AS l (inbox, domain, event_id, action, queue, task_id, attempts, last_error, failed_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (inbox, domain, event_id) DO UPDATE SET queue = EXCLUDED.queue, task_id = EXCLUDED.task_id, attempts = EXCLUDED.attempts,
+  last_error = EXCLUDED.last_error, failed_at = EXCLUDED.failed_at, redriven_at = NULL
+WHERE l.redriven_at IS NOT NULL AND l.redriven_at < EXCLUDED.failed_at`,
+					name, p.Domain, p.EventID, p.Action, t.Queue, t.ID, t.Retried+1, truncate(lastErr, 4000), failedAt)
+				if res.Error != nil {
+					return n, fmt.Errorf("inbox: record archived task %s: %w", t.ID, res.Error)
+				}
+				n += int(res.RowsAffected)
+			}
+			if len(tasks) < 500 {
+				break
+			}
+		}
+	}
+	return n, nil
+}
+
 // List returns a page of dead letters, newest failure first.
 func (x *DeadLetters) List(ctx context.Context, q DeadLetterQuery) (DeadLetterPage, error) {
 	limit := q.Limit

@@ -126,14 +126,17 @@
 // that a query selects (RedriveAll) once the cause is fixed: the archived
 // task runs again (one more attempt), or, if asynq no longer has it, a new
 // task with the same ID and the inbox's full retries. A re-driven job that
-// fails again reopens its letter.
+// fails again reopens its letter. asynq archives one kind of job without
+// telling the worker (a last attempt lost with its worker, whose lease ran
+// out): ImportArchived adds those from asynq's archive.
 //
 // # Preferences
 //
 // notification_preferences holds per-recipient mutes per channel ("app",
 // "email", "slack", or "*") and domain and action (or "*"); the most
 // specific choice wins. Channel inboxes filter their recipients with
-// Unmuted; users set them with Mute, Unmute and SetPreference.
+// Recipients (which also drops the actor and duplicates) or Unmuted; users
+// set them with Mute, Unmute and SetPreference.
 //
 // # Tables
 //

@@ -264,3 +264,40 @@ func TestShutdownHandsBackUnfinishedJobs(t *testing.T) {
 	startWorker(t, inbox.Config{Inboxes: []inbox.Inbox{done}})
 	waitFor(t, 10*time.Second, "the handed-back job", func() bool { return done.count(ev.ID) == 1 }, done.changed)
 }
+
+// A job asynq archived on its own (here, by hand; in life, a last attempt
+// lost with its worker) is imported into the dead letters.
+func TestImportArchived(t *testing.T) {
+	reset(t)
+	c := newCollector("archived", inbox.Everything)
+	_, issueID := newIssue(t)
+	ev := record(t, testDB, issueID, "comment_added")
+	r, err := inbox.NewRelay(inbox.RelayConfig{DB: testDB, Redis: redis, Inboxes: []inbox.Inbox{c}, DisableListen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspector(redis)
+	defer insp.Close()
+	if err := insp.ArchiveTask(inbox.DefaultQueue, inbox.TaskID("archived", ev.Ref())); err != nil {
+		t.Fatal(err)
+	}
+	dl, err := inbox.NewDeadLetters(inbox.DeadLettersConfig{DB: testDB, Redis: redis, Inboxes: []inbox.Inbox{c}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dl.Close()
+	for round, want := range []int{1, 0} { // the second import finds it recorded
+		n, err := dl.ImportArchived(context.Background())
+		if err != nil || n != want {
+			t.Fatalf("import %d: %d, %v; want %d", round, n, err, want)
+		}
+	}
+	page, err := dl.List(context.Background(), inbox.DeadLetterQuery{})
+	if err != nil || len(page.Letters) != 1 || page.Letters[0].Event != ev.Ref() || page.Letters[0].Inbox != "archived" {
+		t.Fatalf("letters %+v, %v", page.Letters, err)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -16,7 +18,12 @@ func TestFanout(t *testing.T) {
 	}
 	ctx := context.Background()
 	var progress bytes.Buffer
-	b := &bench{issues: newIssueDomain(), scale: 0.05, rounds: 1, poolSize: 16, log: log.New(&progress, "", 0)}
+	// TIDINGS_BENCH_FANOUT_SCALE=1 runs the issue's sizes (minutes).
+	scale, rounds := 0.05, 1
+	if s, err := strconv.ParseFloat(os.Getenv("TIDINGS_BENCH_FANOUT_SCALE"), 64); err == nil && s > 0 {
+		scale, rounds = s, 3
+	}
+	b := &bench{issues: newIssueDomain(), scale: scale, rounds: rounds, poolSize: 32, log: log.New(&progress, "", 0)}
 	db, err := createDatabase(ctx, "host=127.0.0.1 port=5432 user=postgres sslmode=disable", "tidings_test_bench_fanout", b.issues, b.poolSize)
 	if err != nil {
 		t.Fatal(err)

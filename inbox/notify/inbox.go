@@ -87,16 +87,7 @@ func (n *Inbox) Recipients(ctx context.Context, db *gorm.DB, ev activity.Event) 
 	if err != nil {
 		return nil, fmt.Errorf("notify %s: recipients of %s: %w", n.name, ev.Ref(), err)
 	}
-	seen := make(map[string]bool, len(got))
-	out := make([]string, 0, len(got))
-	for _, r := range got {
-		if r == "" || seen[r] || (ev.ActorType == n.recipType && ev.ActorID == r) {
-			continue
-		}
-		seen[r] = true
-		out = append(out, r)
-	}
-	return inbox.Unmuted(ctx, db, inbox.ChannelApp, ev.Domain, ev.Action, out)
+	return inbox.Recipients(ctx, db, inbox.ChannelApp, ev, n.recipType, got)
 }
 
 // Process notifies the event's recipients, each exactly once.
