@@ -298,8 +298,8 @@ func (r *Relay) Run(ctx context.Context) error {
 					return nil
 				case <-timer.C:
 				}
-			} else if !timer.Stop() {
-				<-timer.C
+			} else {
+				timer.Stop() // Go 1.23+: no stale tick is left to drain
 			}
 		}
 	}

@@ -23,8 +23,10 @@ type Config struct {
 	DB *gorm.DB
 	// Redis is the asynq Redis. Required.
 	Redis asynq.RedisConnOpt
-	// Domains are the domains whose events the inboxes handle; a job is
-	// loaded through its domain. Required.
+	// Domains are the domains whose events the inboxes handle; a job's
+	// event is loaded through its domain. Required. The worker's relay
+	// leaves outbox rows of other domains in place (their last_error
+	// says so) for a worker that has them.
 	Domains []*activity.Domain
 	// Inboxes are the inboxes to run. Required; names must be unique.
 	Inboxes []Inbox
