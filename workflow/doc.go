@@ -134,7 +134,7 @@
 // nothing. A matches pattern runs only on values containing the literal
 // text every match needs.
 //
-// Result.Explanation says why, naming conditions by field, for the run
+// Evaluation.Explanation says why, naming conditions by field, for the run
 // log and dry runs:
 //
 //	conditions[0]: subject.created_at (2023-05-01) is not lt 2022-01-01

@@ -22,8 +22,8 @@ func (m *Matcher) Conditions() Conditions { return m.conds }
 // record.<field>, so evaluating may call a resolver.
 func (m *Matcher) NeedsResolver() bool { return m.root.costly }
 
-// Result is the outcome of evaluating a rule's conditions against an event.
-type Result struct {
+// Evaluation is the outcome of evaluating a rule's conditions against an event.
+type Evaluation struct {
 	Matched bool
 	m       *Matcher
 	f       *Facts
@@ -47,15 +47,15 @@ var errForeignFacts = errors.New("workflow: the facts were made by another schem
 //
 // The error is non-nil only when the facts could not be read: a resolver
 // failed (a *ResolveError) or the event's extra is not JSON.
-func (m *Matcher) Evaluate(ctx context.Context, f *Facts) (Result, error) {
+func (m *Matcher) Evaluate(ctx context.Context, f *Facts) (Evaluation, error) {
 	if f.schema != m.schema {
-		return Result{}, errForeignFacts
+		return Evaluation{}, errForeignFacts
 	}
 	ok, err := eval(ctx, f, m.root)
 	if err != nil {
-		return Result{}, err
+		return Evaluation{}, err
 	}
-	return Result{Matched: ok, m: m, f: f}, nil
+	return Evaluation{Matched: ok, m: m, f: f}, nil
 }
 
 func eval(ctx context.Context, f *Facts, n *node) (bool, error) {
@@ -151,7 +151,7 @@ func (l *leaf) in(v *value) bool {
 // any_of group, why each member failed); when they held, why each one did.
 // It reads the result's Facts, so, like the Facts, it is not safe to call
 // while another goroutine evaluates with them.
-func (r Result) Explanation() string {
+func (r Evaluation) Explanation() string {
 	if r.m == nil {
 		return ""
 	}

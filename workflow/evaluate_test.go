@@ -133,7 +133,7 @@ func TestEvaluateGroups(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	ev := event("1", map[string]any{"body": "ping", "count": 3})
-	eval := func(conds ...Condition) Result {
+	eval := func(conds ...Condition) Evaluation {
 		t.Helper()
 		res, err := f.mustCompile(t, conds...).Evaluate(ctx, f.schema.NewFacts(ev))
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Param declares one parameter of an action: its type and whether a rule
@@ -83,3 +84,49 @@ func paramHint(t Type) string {
 	}
 	return kindHint(t)
 }
+
+// Params are an action's parameters as a rule holds them: JSON values by
+// name ({"message": "This issue is stale", "to": ["ana@example.com"]}).
+// Rules checks them against the action's ParamSchema before saving, so an
+// action's Run can read them with the typed getters below.
+type Params map[string]any
+
+// String returns the string parameter name, or "" when it is absent.
+func (p Params) String(name string) string {
+	v := convert(p[name], String)
+	return v.s
+}
+
+// Strings returns the list-of-strings parameter name, or nil.
+func (p Params) Strings(name string) []string {
+	v := convert(p[name], ListOf(String))
+	if !v.present || v.bad != "" {
+		return nil
+	}
+	out := make([]string, len(v.list))
+	for i, e := range v.list {
+		out[i] = e.s
+	}
+	return out
+}
+
+// Number returns the number parameter name, or 0.
+func (p Params) Number(name string) float64 {
+	v := convert(p[name], Number)
+	return v.n
+}
+
+// Bool returns the bool parameter name, or false.
+func (p Params) Bool(name string) bool {
+	v := convert(p[name], Bool)
+	return v.b
+}
+
+// Time returns the time parameter name, or the zero time.
+func (p Params) Time(name string) time.Time {
+	v := convert(p[name], Time)
+	return v.t
+}
+
+// Has reports whether the parameter name is set (and not null).
+func (p Params) Has(name string) bool { return deref(p[name]) != nil }
