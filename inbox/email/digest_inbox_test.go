@@ -15,6 +15,10 @@ import (
 	"github.com/tidingsdev/tidings/inbox/email/smtptest"
 )
 
+// unique returns a name no other test (or -count rerun) uses: inbox
+// names key the digest and escalation rows, which outlive a test.
+func unique(prefix string) string { return fmt.Sprintf("%s-%d", prefix, eventSeq.Add(1)) }
+
 // clock is a settable clock, safe for concurrent use.
 type clock struct {
 	mu sync.Mutex
@@ -64,7 +68,7 @@ func TestDigestFiveEventsOneMail(t *testing.T) {
 	clk := newClock(t0.Add(10 * time.Minute))
 	ana, carol, bob := person("Ana"), person("Carol"), person("Bob")
 	in := newInbox(t, srv, email.InboxConfig{
-		Name: "digest", Recipients: fixed(ana, bob), Now: clk.Now,
+		Name: unique("digest"), Recipients: fixed(ana, bob), Now: clk.Now,
 		Digest: &email.DigestConfig{Period: email.Hourly},
 	})
 	evs := []activity.Event{
@@ -150,13 +154,13 @@ func TestDigestPeriodsInRecipientsTimeZone(t *testing.T) {
 	at := time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC) // 22:00 on Feb 28 in New York
 	clk := newClock(at.Add(30 * time.Minute))
 	in := newInbox(t, srv, email.InboxConfig{
-		Name: "daily", Recipients: fixed(bob, carol), Now: clk.Now,
+		Name: unique("daily"), Recipients: fixed(bob, carol), Now: clk.Now,
 		Digest: &email.DigestConfig{Period: email.Daily},
 	})
 	mustDeliver(t, in, eventAt("42", "comment_added", ana, at, nil))
 
 	var starts []time.Time
-	if err := testDB.Raw(`SELECT period_start FROM email_digests WHERE inbox = 'daily' ORDER BY recipient = ? DESC`, bob.ID).Scan(&starts).Error; err != nil {
+	if err := testDB.Raw(`SELECT period_start FROM email_digests WHERE inbox = ? ORDER BY recipient = ? DESC`, in.Name(), bob.ID).Scan(&starts).Error; err != nil {
 		t.Fatal(err)
 	}
 	nyMidnight := time.Date(2026, 2, 28, 0, 0, 0, 0, ny)
@@ -186,7 +190,7 @@ func TestDigestRetriesTheSameMail(t *testing.T) {
 	clk := newClock(t0)
 	ana, bob, carol := person("Ana"), person("Bob"), person("Carol")
 	in := newInbox(t, srv, email.InboxConfig{
-		Name: "retrying", Recipients: fixed(bob, carol), Now: clk.Now,
+		Name: unique("retrying"), Recipients: fixed(bob, carol), Now: clk.Now,
 		Digest: &email.DigestConfig{Period: email.Hourly},
 		Flush:  email.FlushPolicy{Backoff: func(int) time.Duration { return 10 * time.Minute }},
 	})
@@ -232,7 +236,7 @@ func TestDigestHonoursMutesAtFlush(t *testing.T) {
 	clk := newClock(t0)
 	ana, bob := person("Ana"), person("Bob")
 	in := newInbox(t, srv, email.InboxConfig{
-		Name: "muting", Recipients: fixed(bob), Now: clk.Now,
+		Name: unique("muting"), Recipients: fixed(bob), Now: clk.Now,
 		Digest: &email.DigestConfig{Period: email.Hourly},
 	})
 	mustDeliver(t, in, eventAt("42", "comment_added", ana, t0, nil))
@@ -256,7 +260,7 @@ func TestDigestNeverListsTwiceOrDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := newInbox(t, srv, email.InboxConfig{
-		Name: "racing", Recipients: fixed(bob), Now: func() time.Time { return t0 },
+		Name: unique("racing"), Recipients: fixed(bob), Now: func() time.Time { return t0 },
 		Builder: builder(t, tpls),
 		Digest:  &email.DigestConfig{Period: email.Hourly},
 	})

@@ -55,7 +55,7 @@ func TestWorker550IsNotRetried421Is(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Config{})
 	ana, bob := person("Ana"), person("Bob")
 	in := newInbox(t, srv, email.InboxConfig{
-		Name:       "mail",
+		Name:       unique("mail"),
 		Recipients: fixed(ana, bob),
 		Policy:     inbox.Policy{MaxRetry: 3, Backoff: func(int) time.Duration { return 10 * time.Millisecond }},
 	})
@@ -97,11 +97,11 @@ func TestWorker550IsNotRetried421Is(t *testing.T) {
 		t.Fatalf("attempt %+v; want attempt 1 of %s failing permanently", a, ev1.Ref())
 	}
 	waitUntil(t, wait, "the 550 job to be archived", func() bool {
-		info, err := insp.GetTaskInfo(email.DefaultQueue, inbox.TaskID("mail", ev1.Ref()))
+		info, err := insp.GetTaskInfo(email.DefaultQueue, inbox.TaskID(in.Name(), ev1.Ref()))
 		return err == nil && info.State == asynq.TaskStateArchived
 	})
 	waitUntil(t, wait, "the dead letter", func() bool {
-		p, err := w.DeadLetters().List(ctx, inbox.DeadLetterQuery{Inbox: "mail"})
+		p, err := w.DeadLetters().List(ctx, inbox.DeadLetterQuery{Inbox: in.Name()})
 		return err == nil && len(p.Letters) == 1 && p.Letters[0].Event == ev1.Ref()
 	})
 

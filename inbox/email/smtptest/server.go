@@ -127,6 +127,9 @@ func Start(tb testing.TB, cfg Config) *Server {
 // Close stops the server and waits for it to finish.
 func (s *Server) Close() error {
 	err := s.srv.Close()
+	// go-smtp closes only the listeners Serve registered: a Close that runs
+	// before the Serve goroutine got that far would leave it serving.
+	_ = s.ln.Close()
 	<-s.done
 	if errors.Is(err, smtp.ErrServerClosed) {
 		return nil
