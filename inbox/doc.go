@@ -44,6 +44,10 @@
 //     receiver takes one (email.MessageID is stable per event and recipient).
 //   - Order is not kept: jobs run concurrently and retries come later.
 //
+// Task IDs name an event by its ID, which is unique within one PostgreSQL
+// database: give each database (each app, each tenant database) its own
+// Redis database, or their jobs would dedupe each other's.
+//
 // # Writing an inbox
 //
 // An Inbox has a stable Name, a cheap Accepts filter (the relay calls it for

@@ -56,6 +56,9 @@ func Logging(logger *slog.Logger) Middleware {
 		return func(ctx context.Context, d *Delivery) error {
 			start := time.Now()
 			err := next(ctx, d)
+			if err == nil && !logger.Enabled(ctx, slog.LevelDebug) {
+				return nil
+			}
 			attrs := []slog.Attr{
 				slog.String("inbox", d.Inbox),
 				slog.String("event", d.Event.Ref().String()),
