@@ -301,3 +301,52 @@ func TestImportArchived(t *testing.T) {
 		t.Fatalf("letters %+v, %v", page.Letters, err)
 	}
 }
+
+// Shutdown waits for a running job that finishes within ShutdownTimeout.
+func TestShutdownWaitsForRunningJobs(t *testing.T) {
+	reset(t)
+	started, release := make(chan struct{}, 1), make(chan struct{})
+	var finished atomic.Bool
+	slow := newCollector("finishing", inbox.Everything)
+	slow.fn = func(ctx context.Context, d *inbox.Delivery) error {
+		started <- struct{}{}
+		<-release
+		finished.Store(true)
+		return nil
+	}
+	w, err := inbox.NewWorker(inbox.Config{DB: testDB, Redis: redis, Domains: []*activity.Domain{issues}, Inboxes: []inbox.Inbox{slow},
+		ShutdownTimeout: 10 * time.Second, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, issueID := newIssue(t)
+	ev := record(t, testDB, issueID, "comment_added")
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job did not start")
+	}
+	stopped := make(chan struct{})
+	go func() {
+		w.Shutdown()
+		close(stopped)
+	}()
+	close(release)
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Shutdown did not return")
+	}
+	if !finished.Load() {
+		t.Fatal("Shutdown returned before the running job finished")
+	}
+	insp := asynq.NewInspector(redis)
+	defer insp.Close()
+	info, err := insp.GetTaskInfo(inbox.DefaultQueue, inbox.TaskID("finishing", ev.Ref()))
+	if err != nil || info.State != asynq.TaskStateCompleted {
+		t.Errorf("task %v, %v: want completed, not handed back", info, err)
+	}
+}
