@@ -121,7 +121,7 @@ func (d *Domain) Event(ctx context.Context, db *gorm.DB, id int64) (Event, error
 	if db == nil {
 		return Event{}, ErrNilDB
 	}
-	rows, err := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Raw(d.sql.byID, id).Rows()
+	rows, err := query(ctx, db, d.sql.byID, []any{id})
 	if err != nil {
 		return Event{}, fmt.Errorf("activity: load %s#%d: %w", d.name, id, err)
 	}

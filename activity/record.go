@@ -46,13 +46,13 @@ func (d *Domain) RecordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 	if err != nil {
 		return Result{}, err
 	}
-	query := d.sql.insert
+	stmt := d.sql.insert
 	if throttle > 0 {
-		query = d.sql.throttle
+		stmt = d.sql.throttle
 		args = append(args[:10], args[12:]...) // the function takes p_now once
 		args = append(args, throttle.Microseconds(), d.notify)
 	}
-	rows, err := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Raw(query, args...).Rows()
+	rows, err := query(ctx, db, stmt, args)
 	if err != nil {
 		return Result{}, d.writeError(action, err)
 	}

@@ -76,7 +76,7 @@ func buildDomainSQL(d *Domain) domainSQL {
 	throttle := fmt.Sprintf(`SELECT t.throttled, %[1]s FROM %[2]s_record_throttled(?::%[3]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ? * interval '1 microsecond', ?) t`,
 		selectList("(t.ev)."), d.table, key)
 	byID := fmt.Sprintf(`SELECT %s FROM %s e WHERE e.id = ?`, selectList("e."), d.table)
-	return domainSQL{insert: insert, throttle: throttle, byID: byID}
+	return domainSQL{insert: numbered(insert), throttle: numbered(throttle), byID: numbered(byID)}
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
