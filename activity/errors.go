@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
 )
 
 // Sentinel errors. Each is returned wrapped in a typed error that carries the
@@ -128,7 +127,7 @@ type OptionError struct {
 	Reason string
 }
 
-func (e *OptionError) Error() string { return fmt.Sprintf("activity: %s: %s", e.Option, e.Reason) }
+func (e *OptionError) Error() string        { return fmt.Sprintf("activity: %s: %s", e.Option, e.Reason) }
 func (e *OptionError) Is(target error) bool { return target == ErrInvalidOption }
 
 // DepthError reports a causation chain that reached the domain's limit.
@@ -152,6 +151,5 @@ type QueryError struct {
 	Reason string
 }
 
-func (e *QueryError) Error() string { return fmt.Sprintf("activity: query %s %s", e.Field, e.Reason) }
+func (e *QueryError) Error() string        { return fmt.Sprintf("activity: query %s %s", e.Field, e.Reason) }
 func (e *QueryError) Is(target error) bool { return target == ErrInvalidQuery }
-
