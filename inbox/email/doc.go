@@ -1,8 +1,87 @@
-// Package email renders activity events as mail and delivers them over SMTP.
+// Package email renders activity events as mail, delivers them over SMTP,
+// and is the email inbox: per-event mails, digests, escalations of unread
+// in-app notifications, and one-click unsubscribe.
 //
-// It is the channel half of the email inbox: it knows templates, headers
-// and SMTP, and nothing of asynq, recipients' preferences or the deliveries
-// ledger, which the inbox package wires around it.
+// # The inbox
+//
+// An Inbox is an inbox.Inbox for the worker:
+//
+//	mail, err := email.NewInbox(email.InboxConfig{
+//		Builder:    builder, // templates, From, unsubscribe links
+//		Transport:  sender,  // SMTP
+//		Recipients: func(ctx context.Context, db *gorm.DB, ev activity.Event) ([]email.Recipient, error) {
+//			return watchersOf(ctx, db, ev.SubjectID) // the app decides
+//		},
+//	})
+//	worker, err := inbox.NewWorker(inbox.Config{..., Inboxes: []inbox.Inbox{mail}})
+//
+// For each event it mails the app's recipients minus the actor (a
+// recipient whose ID is the actor's, when the actor's type is
+// RecipientType, "users"), minus duplicates, minus whoever muted the
+// event's action, its whole domain (inbox.AnyAction) or its subject
+// (SubjectAction) on the email channel or on every channel
+// (notification_preferences, through inbox.Unmuted).
+//
+// Each (inbox, event, recipient) is a row of the deliveries ledger:
+// claimed before the send, marked sent after it. A retried job, a
+// re-enqueued one or a re-driven dead letter mails only who was not mailed
+// yet; the Message-ID depends only on the event and the recipient, so the
+// one duplicate the ledger cannot rule out (the process dying between the
+// server's 250 and the mark) is the same mail, which clients collapse. A
+// 5xx refusal is permanent: when every failure of a job is, the job is
+// inbox.Permanent and not retried; a 4xx, a timeout or a connection error
+// is retried with the inbox's backoff. Mail goes to the asynq queue
+// DefaultQueue ("tidings.email") unless InboxConfig.Policy says otherwise.
+//
+// # Digests
+//
+// With InboxConfig.Digest the inbox mails one digest per recipient per
+// period (Hourly, or Daily from midnight to midnight in the recipient's
+// Location) listing the period's events. A job only queues: in the
+// ledger's transaction it adds the event to the recipient's open digest
+// row (tables email_digests and email_digest_items, migration 00004), so a
+// retried job never lists an event twice. Flush, called on a schedule
+// (RunFlush, cron, an asynq periodic task), claims the digests whose
+// period ended with FOR UPDATE SKIP LOCKED and marks them 'sending'. That
+// seals them: an event processed later goes to the next period (the
+// queueing upsert locks an open digest's row, so a digest cannot be sealed
+// between the check and the insert). A failed digest is retried by a later
+// Flush as the same mail: same events, same Message-ID. An event is thus
+// listed exactly once: never twice, never dropped.
+//
+// asynq's task groups were weighed for this and not used: a group lives
+// only in Redis (a flush or failover of Redis loses queued items, while
+// here PostgreSQL is the source of truth and Redis only delivers); groups
+// close on a grace period or a size, not on calendar periods in each
+// recipient's time zone; the aggregated task gets a fresh ID, so the
+// ledger could not tie "this event is in that digest" to anything durable;
+// and the worker's asynq server would need a group aggregator the inbox
+// package does not expose. A table makes queueing transactional with the
+// ledger, keeps digests queryable, and lets several flushers share the work.
+//
+// # Escalations
+//
+// With InboxConfig.Escalation the inbox mails an event only if its in-app
+// notification (package inbox/notify) is still unread after Delay (10
+// minutes by default): a job queues one email_escalations row per
+// recipient, exactly once; Flush claims the due rows, drops those whose
+// notification was read (EscalationConfig.IsRead, by default a look-up in
+// the notifications table) or whose mail was muted since, and sends the
+// rest as the event's usual mail. A table was chosen over a delayed asynq
+// task (ProcessIn) for the same reasons: durable, transactional with the
+// ledger, and no handler to register outside the inbox worker.
+//
+// # One-click unsubscribe
+//
+// An UnsubscribeHandler serves RFC 8058 links: its UnsubscribeURL method is
+// the Builder's Unsubscribe function, producing
+// https://app/unsubscribe?r=..&c=email&d=issue&a=comment_added&t=<HMAC>, signed
+// with HMAC-SHA256 over recipient, channel, domains and action (or
+// subject, see Scope). A POST carrying List-Unsubscribe=One-Click writes
+// the mute into notification_preferences; a GET only shows a confirmation
+// page (html/template) whose button posts, so a link scanner changes
+// nothing. A link that does not verify is refused and changes nothing.
+// Keys rotate: the first of UnsubscribeConfig.Secrets signs, all verify.
 //
 // # Templates
 //
@@ -35,7 +114,7 @@
 //     ASCII is RFC 2047-encoded, so no label can add a header.
 //
 // BuildDigest renders one mail listing many events ("5 updates on 2 issues");
-// which events fall into a period is for the ledger to decide.
+// the digest inbox decides which events fall into a period.
 //
 // # Sending
 //

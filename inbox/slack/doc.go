@@ -2,9 +2,8 @@
 // through slack-go's real client: with a bot token (Poster, Web API
 // chat.postMessage) or through incoming webhooks (WebhookPoster).
 //
-// It is the channel half of the Slack inbox; the inbox package wires it to
-// the fan-out, the retries and the deliveries ledger. Its name clashes with
-// slack-go's, so import it under another:
+// Its Inbox is the Slack inbox for the worker. The package's name clashes
+// with slack-go's, so import it under another:
 //
 //	import (
 //		"github.com/slack-go/slack"
@@ -50,6 +49,25 @@
 // job does not post again. Delivery is at least once: a connection lost
 // after Slack accepted the message but before its answer arrived looks like
 // a temporary failure, and the retry posts a second copy.
+//
+// # The inbox
+//
+// An Inbox wraps a Publisher (a *Poster, or a *WebhookPoster for webhook
+// mode) as an inbox.Inbox:
+//
+//	poster, err := slackinbox.NewPoster(slackinbox.Config{Token: token, Router: router, Threads: slackinbox.NewGormThreads(db)})
+//	in, err := slackinbox.NewInbox(slackinbox.InboxConfig{Publisher: poster})
+//
+// It accepts what the router can route (Router.Accepts) and posts each
+// event once: the deliveries ledger row (inbox, event) is claimed before
+// the post and marked sent after Slack accepted it, so a retried or
+// re-driven job never re-posts. JobError maps failures for the worker: a
+// 429 becomes inbox.RetryAfter with Slack's Retry-After (the worker's
+// retry waits exactly that, not its backoff); a permanent refusal becomes
+// inbox.Permanent with a hint of what to fix ("invite the bot to the
+// channel"), so the job goes straight to the dead letters; anything else
+// is retried with the backoff. Jobs go to the asynq queue DefaultQueue
+// ("tidings.slack").
 //
 // Package slacktest serves a fake Slack Web API and webhooks on 127.0.0.1
 // for tests and dev mode.
