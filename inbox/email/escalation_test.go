@@ -64,6 +64,10 @@ func TestEscalationMailsOnlyUnread(t *testing.T) {
 	if res := flush(t, in, t0.Add(time.Hour)); res != (email.FlushResult{}) {
 		t.Fatalf("flush again: %+v, want nothing", res)
 	}
+	// Both rows are finished (sent, dropped): Prune removes them.
+	if n, err := in.Prune(ctx, t0.Add(2*time.Hour)); err != nil || n != 2 {
+		t.Fatalf("Prune = %d, %v; want 2", n, err)
+	}
 }
 
 // A recipient without an in-app notification (muted in-app, or no in-app

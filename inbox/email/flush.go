@@ -172,3 +172,23 @@ func nullable(s string) any {
 	}
 	return s
 }
+
+// Prune deletes the inbox's finished digests (with their items) and
+// escalations (sent, dropped or failed) last updated before t, and returns
+// how many it deleted. Open, pending and retrying ones stay. Their
+// deliveries-ledger rows are pruned by inbox.Ledger.Prune; keep those at
+// least as long, or a re-driven job would queue its events again.
+func (in *Inbox) Prune(ctx context.Context, before time.Time) (int64, error) {
+	if in.cfg.DB == nil {
+		return 0, nil
+	}
+	var n int64
+	for _, table := range []string{"email_digests", "email_escalations"} {
+		res := in.cfg.DB.WithContext(ctx).Exec(`DELETE FROM `+table+` WHERE inbox = ? AND status IN ('sent', 'dropped', 'failed') AND updated_at < ?`, in.cfg.Name, before)
+		if res.Error != nil {
+			return n, fmt.Errorf("email inbox %s: prune %s: %w", in.cfg.Name, table, res.Error)
+		}
+		n += res.RowsAffected
+	}
+	return n, nil
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/email"
 	"github.com/tidingsdev/tidings/inbox/email/smtptest"
+	"github.com/tidingsdev/tidings/inbox/inboxtest"
 )
 
 // person returns a recipient whose ID no other test uses, since
@@ -61,11 +62,7 @@ func newInbox(t *testing.T, srv *smtptest.Server, cfg email.InboxConfig) *email.
 // deliver runs one delivery of ev to in, as the worker would.
 func deliver(t *testing.T, in inbox.Inbox, ev activity.Event) error {
 	t.Helper()
-	d := &inbox.Delivery{
-		Inbox: in.Name(), Event: ev, Attempt: 1, MaxAttempts: 1,
-		DB: testDB, Ledger: inbox.NewLedger(inbox.LedgerConfig{}), Logger: testLogger(),
-	}
-	return in.Process(context.Background(), d)
+	return inboxtest.Process(t, testDB, in, ev)
 }
 
 func mustDeliver(t *testing.T, in inbox.Inbox, ev activity.Event) {

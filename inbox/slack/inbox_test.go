@@ -12,6 +12,7 @@ import (
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 	slackinbox "github.com/tidingsdev/tidings/inbox/slack"
+	"github.com/tidingsdev/tidings/inbox/inboxtest"
 	"github.com/tidingsdev/tidings/inbox/slack/slacktest"
 	"github.com/tidingsdev/tidings/internal/redistest"
 )
@@ -32,17 +33,14 @@ func newInbox(t *testing.T, pub slackinbox.Publisher) *slackinbox.Inbox {
 }
 
 // deliver runs one delivery of ev to in, as the worker would.
-func deliver(in inbox.Inbox, ev activity.Event) error {
-	d := &inbox.Delivery{
-		Inbox: in.Name(), Event: ev, Attempt: 1, MaxAttempts: 1,
-		DB: testDB, Ledger: inbox.NewLedger(inbox.LedgerConfig{}), Logger: testLogger(),
-	}
-	return in.Process(context.Background(), d)
+func deliver(t *testing.T, in inbox.Inbox, ev activity.Event) error {
+	t.Helper()
+	return inboxtest.Process(t, testDB, in, ev)
 }
 
 func mustDeliver(t *testing.T, in inbox.Inbox, ev activity.Event) {
 	t.Helper()
-	if err := deliver(in, ev); err != nil {
+	if err := deliver(t, in, ev); err != nil {
 		t.Fatalf("deliver %s: %v", ev, err)
 	}
 }
@@ -111,7 +109,7 @@ func TestInboxPermanentErrors(t *testing.T) {
 	} {
 		srv.FailNext(slacktest.MethodPostMessage, 1, slacktest.Failure{Error: code})
 		ev := newEvent(unique("42"), "comment_added", "Ana", nil)
-		err := deliver(in, ev)
+		err := deliver(t, in, ev)
 		if !inbox.IsPermanent(err) || !errors.Is(err, slackinbox.ErrPermanent) || !strings.Contains(err.Error(), code) || !strings.Contains(err.Error(), hint) {
 			t.Errorf("%s: %v; want a permanent error naming it, with a hint containing %q", code, err, hint)
 		}
@@ -122,7 +120,7 @@ func TestInboxPermanentErrors(t *testing.T) {
 	}
 	// A temporary failure is neither permanent nor a RetryAfter.
 	srv.FailNext(slacktest.MethodPostMessage, 1, slacktest.Failure{Error: "internal_error"})
-	err := deliver(in, newEvent(unique("42"), "comment_added", "Ana", nil))
+	err := deliver(t, in, newEvent(unique("42"), "comment_added", "Ana", nil))
 	var ra *inbox.RetryAfterError
 	if err == nil || inbox.IsPermanent(err) || errors.As(err, &ra) {
 		t.Errorf("internal_error: %v; want a plain temporary error", err)
@@ -172,12 +170,12 @@ func TestInboxWebhookMode(t *testing.T) {
 	}
 
 	srv.FailNext(slacktest.MethodWebhook, 1, slacktest.Failure{Error: "no_service"})
-	err = deliver(in, newEvent(unique("42"), "comment_added", "Ana", nil))
+	err = deliver(t, in, newEvent(unique("42"), "comment_added", "Ana", nil))
 	if !inbox.IsPermanent(err) || strings.Contains(err.Error(), "secret") {
 		t.Errorf("webhook 404: %v; want permanent, without the webhook URL", err)
 	}
 	srv.FailNext(slacktest.MethodWebhook, 1, slacktest.Failure{RetryAfter: 7 * time.Second})
-	err = deliver(in, newEvent(unique("42"), "comment_added", "Ana", nil))
+	err = deliver(t, in, newEvent(unique("42"), "comment_added", "Ana", nil))
 	var ra *inbox.RetryAfterError
 	if !errors.As(err, &ra) || ra.Delay != 7*time.Second || inbox.IsPermanent(err) {
 		t.Errorf("webhook 429: %v; want inbox.RetryAfter 7s", err)
