@@ -11,8 +11,8 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
-	slackinbox "github.com/tidingsdev/tidings/inbox/slack"
 	"github.com/tidingsdev/tidings/inbox/inboxtest"
+	slackinbox "github.com/tidingsdev/tidings/inbox/slack"
 	"github.com/tidingsdev/tidings/inbox/slack/slacktest"
 	"github.com/tidingsdev/tidings/internal/redistest"
 )
