@@ -56,10 +56,9 @@ CREATE TABLE workflow_runs (
     attempts     integer     NOT NULL DEFAULT 1,
     started_at   timestamptz NOT NULL,
     finished_at  timestamptz,
-    CONSTRAINT workflow_runs_once UNIQUE (rule_id, domain, event_id)
+    -- one run per rule and event; also what happened to one event
+    CONSTRAINT workflow_runs_once UNIQUE (domain, event_id, rule_id)
 );
--- what happened to one event
-CREATE INDEX workflow_runs_event ON workflow_runs (domain, event_id);
 -- a rule's history, newest first
 CREATE INDEX workflow_runs_rule ON workflow_runs (rule_id, id DESC);
 

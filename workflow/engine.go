@@ -33,6 +33,13 @@ type EngineConfig struct {
 	// presumed dead and the action may run again. Keep it above the
 	// longest action. Default inbox.DefaultClaimTimeout.
 	ClaimTimeout time.Duration
+	// SkipMisses leaves the rules that did not match an event out of the
+	// run log. By default every rule the engine evaluates gets a row
+	// saying why it matched or not, which is what people read when a rule
+	// "did not fire"; with hundreds of rules on one action that is
+	// hundreds of rows per event (cmd/bench measures it). Dry runs say why
+	// regardless.
+	SkipMisses bool
 	// ListenDSN is the DSN of Run's LISTEN connection. Default: the DB's
 	// own DSN when it is a gorm postgres dialector, else a connection
 	// borrowed from the pool.
@@ -72,6 +79,7 @@ type Engine struct {
 	listen  string
 	ledger  *inbox.Ledger
 	claim   time.Duration
+	misses  bool
 	log     *slog.Logger
 	now     func() time.Time
 	cache   *cache
@@ -86,7 +94,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	e := &Engine{
 		rules: cfg.Rules, name: cfg.Name, policy: cfg.Policy, refresh: cfg.RefreshInterval,
-		listen: cfg.ListenDSN, claim: cfg.ClaimTimeout, log: cfg.Logger, now: cfg.Now,
+		listen: cfg.ListenDSN, claim: cfg.ClaimTimeout, misses: !cfg.SkipMisses, log: cfg.Logger, now: cfg.Now,
 	}
 	if e.name == "" {
 		e.name = DefaultEngineName
@@ -133,10 +141,16 @@ func (e *Engine) Refresh(ctx context.Context) error {
 
 // Match is one rule's verdict on an event.
 type Match struct {
-	Rule        Rule
-	Matched     bool
-	Explanation string
+	Rule    Rule
+	Matched bool
+	v       verdict
 }
+
+// Explanation says why the rule matched or not (see
+// Evaluation.Explanation). It is built when asked for; like the facts it
+// reads, it is not safe to call while another goroutine evaluates the
+// same event.
+func (m Match) Explanation() string { return m.v.explain() }
 
 // Match evaluates the enabled rules that trigger on ev's action and whose
 // scope holds it, as Process does, and runs nothing and logs nothing. It
@@ -161,7 +175,7 @@ func (e *Engine) Match(ctx context.Context, ev activity.Event) ([]Match, error) 
 		if v.err != nil {
 			return nil, v.err
 		}
-		out = append(out, Match{Rule: c.rule, Matched: v.matched, Explanation: v.explain()})
+		out = append(out, Match{Rule: c.rule, Matched: v.matched, v: v})
 	}
 	return out, nil
 }
@@ -250,16 +264,47 @@ func (e *Engine) Process(ctx context.Context, d *inbox.Delivery) error {
 		return err
 	}
 	log := runLog{db: db, ev: ev, now: e.now}
-	existing, err := log.states(ctx)
-	if err != nil {
+	facts := schema.NewFacts(ev)
+	// A retry reads what earlier attempts did first, so finished rules are
+	// not evaluated again. A first attempt reads it only when it has
+	// something to log or run (a duplicate job may have done it): with
+	// SkipMisses, an event no rule matches costs one query, the version's.
+	var existing map[int64]runState
+	if d.Attempt > 1 {
+		if existing, err = log.states(ctx); err != nil {
+			return err
+		}
+	}
+	rows, toRun, errs := e.decide(ctx, cands, ev, facts, existing)
+	if existing == nil && len(rows) > 0 {
+		if existing, err = log.states(ctx); err != nil {
+			return err
+		}
+		if len(existing) > 0 { // the facts are kept: no resolver runs twice
+			rows, toRun, errs = e.decide(ctx, cands, ev, facts, existing)
+		}
+	}
+	if err := log.start(ctx, rows); err != nil {
 		return err
 	}
-	facts := schema.NewFacts(ev)
-	var (
-		rows  []runRow
-		toRun []*compiled
-		errs  []error
-	)
+	if len(toRun) > 0 {
+		done, err := log.actionStates(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range toRun {
+			if err := e.runRule(ctx, d, &log, c, done[c.rule.ID]); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return jobError(errs)
+}
+
+// decide evaluates the candidate rules that earlier attempts did not
+// finish and returns the runs to log, the rules to run, and the errors of
+// rules that could not be decided.
+func (e *Engine) decide(ctx context.Context, cands []*compiled, ev activity.Event, facts *Facts, existing map[int64]runState) (rows []runRow, toRun []*compiled, errs []error) {
 	for _, c := range cands {
 		if st, ok := existing[c.rule.ID]; ok {
 			switch {
@@ -281,25 +326,11 @@ func (e *Engine) Process(ctx context.Context, d *inbox.Delivery) error {
 		case v.matched:
 			rows = append(rows, runRow{rule: c.rule, status: RunRunning, matched: true, explanation: v.explain()})
 			toRun = append(toRun, c)
-		default:
+		case e.misses:
 			rows = append(rows, runRow{rule: c.rule, status: RunNoMatch, explanation: v.explain()})
 		}
 	}
-	if err := log.start(ctx, rows); err != nil {
-		return err
-	}
-	if len(toRun) > 0 {
-		done, err := log.actionStates(ctx)
-		if err != nil {
-			return err
-		}
-		for _, c := range toRun {
-			if err := e.runRule(ctx, d, &log, c, done[c.rule.ID]); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return jobError(errs)
+	return rows, toRun, errs
 }
 
 // jobError combines the rules' errors into the job's: permanent only when

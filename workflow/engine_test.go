@@ -318,3 +318,31 @@ func delivery(ev activity.Event, n int) *inbox.Delivery {
 		DB: testDB, Ledger: inbox.NewLedger(inbox.LedgerConfig{}), Logger: testLogger(),
 	}
 }
+
+// With SkipMisses, the run log keeps the rules that matched only.
+func TestSkipMisses(t *testing.T) {
+	reset(t)
+	ctx := context.Background()
+	app := newApp(t, appConfig{})
+	quiet, err := workflow.NewEngine(workflow.EngineConfig{Rules: app.rules, SkipMisses: true, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule, err := app.rules.Create(ctx, "users:1", staleRule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	onNew := comment(t, newIssue(t, "New", date("2024-01-01")), "hi")
+	onOld := comment(t, newIssue(t, "Old", date("2020-01-01")), "hi")
+	for _, ev := range []activity.Event{onNew, onOld} {
+		if err := quiet.Process(activity.WithCause(ctx, activity.CauseOf(ev)), delivery(ev, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := runOf(t, app.rules, rule.ID, onNew); ok {
+		t.Error("a miss was logged")
+	}
+	if run, ok := runOf(t, app.rules, rule.ID, onOld); !ok || run.Status != workflow.RunDone {
+		t.Errorf("the match: %+v", run)
+	}
+}

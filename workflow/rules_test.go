@@ -315,7 +315,7 @@ func TestChangesFromAnotherProcess(t *testing.T) {
 	}
 	// The version check: the next job sees the rule at once.
 	ms, err := app.engine.Match(ctx, ev)
-	if err != nil || len(ms) != 1 || ms[0].Rule.ID != rule.ID || !ms[0].Matched {
+	if err != nil || len(ms) != 1 || ms[0].Rule.ID != rule.ID || !ms[0].Matched || !strings.Contains(ms[0].Explanation(), "is lt") {
 		t.Fatalf("match after the rule was created elsewhere: %v %+v", err, ms)
 	}
 	// The notification: Accepts follows without a job.

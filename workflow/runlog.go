@@ -119,7 +119,7 @@ func (l *runLog) start(ctx context.Context, rows []runRow) error {
     status, matched, explanation, error, attempts, started_at, finished_at)
 SELECT r, n, ?, ?, ?, ?, s, m, x, NULLIF(e, ''), 1, ?, CASE WHEN s = 'no_match' THEN ?::timestamptz END
 FROM unnest(?::bigint[], ?::text[], ?::text[], ?::boolean[], ?::text[], ?::text[]) AS t(r, n, s, m, x, e)
-ON CONFLICT (rule_id, domain, event_id) DO UPDATE
+ON CONFLICT (domain, event_id, rule_id) DO UPDATE
    SET status = EXCLUDED.status, matched = EXCLUDED.matched, rule_name = EXCLUDED.rule_name,
        explanation = CASE WHEN EXCLUDED.explanation = '' THEN w.explanation ELSE EXCLUDED.explanation END,
        error = EXCLUDED.error, attempts = w.attempts + 1, finished_at = EXCLUDED.finished_at
@@ -141,7 +141,7 @@ func (l *runLog) finish(ctx context.Context, r Rule, status RunStatus, errText s
 		e = clip(errText)
 	}
 	err := l.db.WithContext(ctx).Exec(`UPDATE workflow_runs SET status = ?, error = ?, finished_at = ?
-WHERE rule_id = ? AND domain = ? AND event_id = ?`, string(status), e, l.now(), r.ID, l.ev.Domain, l.ev.ID).Error
+WHERE domain = ? AND event_id = ? AND rule_id = ?`, string(status), e, l.now(), l.ev.Domain, l.ev.ID, r.ID).Error
 	if err != nil {
 		return fmt.Errorf("workflow: log the end of rule %d's run on %s: %w", r.ID, l.ev.Ref(), err)
 	}
