@@ -18,6 +18,13 @@
 // rolled-back transaction or savepoint leaves no outbox row, so nothing
 // fans out.
 //
+// Redis durability: once the relay has enqueued an event's jobs it deletes
+// its outbox row, so from then on the jobs are as durable as Redis. An
+// outage (Redis unreachable) loses nothing; a Redis that comes back empty
+// (no persistence, a failover that dropped writes) loses the jobs it held.
+// Run Redis with appendonly yes and appendfsync everysec, as asynq advises:
+// a crash then loses at most a second of enqueues.
+//
 // # What is exactly once, what is at least once
 //
 // asynq runs a job at least once: a worker killed mid-job, a lost lease or

@@ -105,9 +105,13 @@ func TestRedisDownWhileRecording(t *testing.T) {
 	})
 	_, issueID := newIssue(t)
 
-	// The pipeline works with Redis up.
+	// The pipeline works with Redis up. (Wait for all of it: this Redis
+	// keeps nothing on disk, so jobs still in it when it stops are lost
+	// with it; see "Redis durability" in the package doc.)
 	first := record(t, testDB, issueID, "comment_added", activity.Extra(map[string]any{"to": []string{"7"}}))
-	waitFor(t, 10*time.Second, "the first event", func() bool { return all.count(first.ID) == 1 }, all.changed)
+	waitFor(t, 10*time.Second, "the first event", func() bool {
+		return all.count(first.ID) == 1 && countNotifications(t) == 1 && quiet(t, opt)
+	}, all.changed)
 
 	rds.stop(t)
 
@@ -153,6 +157,15 @@ func TestRedisDownWhileRecording(t *testing.T) {
 	}
 
 	rds.start(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			ev, n := all.total()
+			var lastErr []string
+			testDB.Raw(`SELECT DISTINCT coalesce(last_error, '') FROM activity_outbox`).Scan(&lastErr)
+			t.Logf("collector: %d events, %d deliveries of %d; %d notifications of %d; outbox %d rows %q; relay %+v; metrics %+v",
+				ev, n, len(ids), countNotifications(t), len(want), outboxLen(t), lastErr, w.Relay().Stats(), w.Metrics().Snapshot())
+		}
+	})
 	waitFor(t, 60*time.Second, "every event in every inbox once Redis is back", func() bool {
 		ev, _ := all.total()
 		return ev == len(ids) && countNotifications(t) >= int64(len(want)) && outboxLen(t) == 0
