@@ -5,10 +5,111 @@
 // runs its actions in order. The engine is one more inbox of the fan-out
 // (package inbox): it receives every committed event of its domains.
 //
-// This file documents the parts that need no database: conditions, their
-// validation and evaluation, action parameter schemas, and the webhook
-// transport. Rule storage, the action registry, the engine and its run log
-// build on them.
+// # Setting up
+//
+// An app declares, per domain, what conditions may test (a Schema, below),
+// registers its own actions next to the built-in ones, and runs the engine
+// as one of the worker's inboxes:
+//
+//	reg := workflow.NewRegistry(workflow.RegistryConfig{
+//		Slack: &workflow.SlackConfig{Token: token},                       // optional
+//		Email: &workflow.EmailConfig{Sender: smtp, From: "Bot <bot@x.io>"}, // optional
+//	})
+//	reg.MustRegister("reply", workflow.Action{
+//		Params: workflow.ParamSchema{"message": {Type: workflow.String, Required: true}},
+//		Run:    replyWithComment, // writes through ac.Tx
+//	})
+//	rules, err := workflow.NewRules(workflow.RulesConfig{DB: db, Schemas: []*workflow.Schema{issueSchema}, Registry: reg})
+//	engine, err := workflow.NewEngine(workflow.EngineConfig{Rules: rules})
+//	go engine.Run(ctx) // keeps Accepts current
+//	worker, err := inbox.NewWorker(inbox.Config{..., Inboxes: []inbox.Inbox{engine, ...}})
+//
+// # Rules
+//
+// A Rule is stored in workflow_rules (migration 00005): a name, a domain, a
+// scope (the whole domain, one subject, or one tenant as
+// RulesConfig.Tenant tells it), triggered_on (an action of the domain),
+// conditions, actions, whether it is enabled, and who created and last
+// changed it, when. Rules.Create, Update, SetEnabled (enabling), Validate
+// and DryRun check every field first and save nothing invalid: the domain
+// and triggered_on against the declared domains and actions (with a
+// suggestion), the conditions against the domain's Schema, each action's
+// type against the Registry, its parameters against the action's
+// ParamSchema and its Check (a webhook URL is looked up then: https only,
+// public addresses only). Problems point at their field:
+//
+//	triggered_on: unknown action "coment_added" of domain issue (did you mean "comment_added"?); expected one of ...
+//	actions[0].type: unknown action "replly" (did you mean "reply"?); expected one of notify, record_event, reply, webhook
+//	actions[1].params.url: "https://169.254.169.254/": address 169.254.169.254 is link-local, ...
+//
+// Every change bumps the domain's version in workflow_versions and sends a
+// pg_notify on NotifyChannel, in the change's transaction.
+//
+// # Actions
+//
+// Actions come from a Registry. Built in: record_event (an event on the
+// same subject, caused by the triggering event), notify (in-app
+// notifications, package inbox/notify), webhook (a signed POST over https
+// through WebhookClient), and, when configured, post_slack (package
+// inbox/slack's client) and send_email (package inbox/email's Sender). The
+// app registers its own with Registry.Register, each with a ParamSchema
+// checked when rules are saved.
+//
+// Each action runs at most once per (rule, event, action index), however
+// often the engine's job is retried: workflow_action_runs holds one row per
+// action run. A database action (the default) runs in a transaction,
+// ActionContext.Tx, that also writes its row, so its effects and the
+// record that it ran commit together: exactly once. An external action
+// (Action.External) is claimed before it runs and marked sent after; a
+// process dying in between makes it run again after the claim timeout (at
+// least once), with the same ActionContext.IdempotencyKey.
+//
+// # The engine
+//
+// Engine is an inbox: the relay hands it the events whose (domain, action)
+// has enabled rules (Accepts reads an in-memory set that Run refreshes on
+// each change notification and every RefreshInterval; see Engine for its
+// staleness). For each event, Process:
+//
+//  1. reads the domain's rule version (one query) and, when it moved,
+//     reloads and compiles the enabled rules of (domain, action): a cache
+//     that is never older than the job;
+//  2. keeps the rules whose scope holds the event (a subject's own rules
+//     by map lookup; the tenant is asked for once, only when some rule is
+//     scoped to one);
+//  3. evaluates their conditions against one Facts;
+//  4. logs each rule's outcome in workflow_runs, one statement for all:
+//     matched or not and why (the Explanation), or what failed;
+//  5. runs the matched rules' actions in order, each with its result or
+//     error in workflow_action_runs. A failed action stops its rule; the
+//     job is retried (with inbox's backoff) and resumes at that action.
+//
+// Rules.Runs reads the log back, with each run's actions.
+//
+// Actions run with the triggering event as their cause (the worker puts
+// it on the context), the workflow actor (System("workflow"), labelled
+// "Workflow: <rule name>") and the metadata source "workflow". So what an
+// action records carries causation_id, correlation and depth, and is
+// marked as the workflow's.
+//
+// # Loops
+//
+// A rule does not react to events recorded by workflow actions (source
+// "workflow") unless it sets AllowWorkflowTriggers: the stale-issue rule
+// does not reply to its own reply. Rules that do allow it can form loops;
+// the causation depth stops them: an action recording past the domain's
+// MaxDepth fails with activity.ErrCausationDepth, and the run is logged as
+// "stopped: causation depth limit: ..." and not retried.
+//
+// # Dry runs
+//
+// Rules.DryRun evaluates a rule, saved or not, against the last n events
+// of its trigger action (within its scope), newest first, and says which
+// it would have matched and why. It runs nothing and writes nothing.
+// Subject and record fields are read as they are now.
+//
+// The sections below document conditions, their validation and evaluation,
+// action parameter schemas, and the webhook transport.
 //
 // # Conditions
 //

@@ -71,14 +71,17 @@ func TestMain(m *testing.M) {
 // database, so each test starts from nothing.
 func reset(t *testing.T) {
 	t.Helper()
-	err := testDB.Exec(`TRUNCATE workflow_rules, workflow_versions, workflow_runs, workflow_action_runs,
-    activity_outbox, inbox_deliveries, inbox_dead_letters, notifications, issue_events, comments, issues RESTART IDENTITY CASCADE`).Error
-	if err != nil {
+	if err := resetTables(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := redistest.Flush(context.Background(), redisDB); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func resetTables() error {
+	return testDB.Exec(`TRUNCATE workflow_rules, workflow_versions, workflow_runs, workflow_action_runs,
+    activity_outbox, inbox_deliveries, inbox_dead_letters, notifications, issue_events, comments, issues RESTART IDENTITY CASCADE`).Error
 }
 
 func testLogger() *slog.Logger {
