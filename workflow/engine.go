@@ -385,3 +385,5 @@ func (e *Engine) runRule(ctx context.Context, d *inbox.Delivery, log *runLog, c 
 	}
 	return log.finish(ctx, c.rule, RunDone, "")
 }
+
+var _ inbox.InboxWithPolicy = (*Engine)(nil)

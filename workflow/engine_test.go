@@ -3,6 +3,7 @@ package workflow_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -344,5 +345,62 @@ func TestSkipMisses(t *testing.T) {
 	}
 	if run, ok := runOf(t, app.rules, rule.ID, onOld); !ok || run.Status != workflow.RunDone {
 		t.Errorf("the match: %+v", run)
+	}
+}
+
+// A process that dies between a rule's two actions leaves no failure
+// record at all (no error handler ran): the first action's row committed,
+// the run says running. Another process's engine, on the job's retry,
+// resumes at the second action.
+func TestProcessDiesBetweenActions(t *testing.T) {
+	reset(t)
+	ctx := context.Background()
+	var die atomic.Bool
+	die.Store(true)
+	var second atomic.Int32
+	actions := map[string]workflow.Action{
+		"second": {Run: func(ctx context.Context, ac workflow.ActionContext) (workflow.Result, error) {
+			second.Add(1)
+			if die.Load() {
+				runtime.Goexit() // the process dies: nothing after this runs
+			}
+			return workflow.Result{Summary: "second ran"}, nil
+		}},
+	}
+	first := newApp(t, appConfig{actions: actions})
+	rule, err := first.rules.Create(ctx, "users:1", workflow.Rule{
+		Name: "Two steps", Domain: "issue", TriggeredOn: "labeled", Enabled: true,
+		Actions: []workflow.RuleAction{workflow.Do("reply", workflow.Params{"message": "step one"}), workflow.Do("second", nil)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := newIssue(t, "Dies", time.Now())
+	ev := record(t, issue, "labeled")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = first.engine.Process(activity.WithCause(ctx, activity.CauseOf(ev)), delivery(ev, 1))
+	}()
+	<-done
+	run, _ := runOf(t, first.rules, rule.ID, ev)
+	if run.Status != workflow.RunRunning || len(run.Actions) != 1 || run.Actions[0].Status != workflow.ActionDone {
+		t.Fatalf("after the crash: %+v", run)
+	}
+
+	die.Store(false)
+	restarted := newApp(t, appConfig{actions: actions}) // a new process
+	if err := restarted.engine.Process(activity.WithCause(ctx, activity.CauseOf(ev)), delivery(ev, 2)); err != nil {
+		t.Fatal(err)
+	}
+	run, _ = runOf(t, first.rules, rule.ID, ev)
+	if run.Status != workflow.RunDone || run.Attempts != 2 || len(run.Actions) != 2 || run.Actions[0].Attempts != 1 || run.Actions[1].Attempts != 1 {
+		t.Errorf("after the retry: %+v", run)
+	}
+	if got := commentsOn(t, issue); !slices.Equal(got, []string{"step one"}) {
+		t.Errorf("comments: %q", got)
+	}
+	if second.Load() != 2 {
+		t.Errorf("second ran %d times", second.Load())
 	}
 }
