@@ -33,7 +33,7 @@
 //   - Enqueueing is deduplicated: a job's task ID is TaskID(inbox, event),
 //     and asynq refuses a second task with an ID that exists in the queue
 //     (pending, running, retrying, archived, or completed within
-//     RelayConfig.Retention, default 5 minutes). A relay that dies between
+//     RelayConfig.Retention, default 2 minutes). A relay that dies between
 //     enqueueing and deleting its rows, a second relay, a retried row: none
 //     enqueues a delivery twice within that window.
 //   - Database effects are exactly once: Delivery.Once (Ledger.Once) runs the
