@@ -353,3 +353,31 @@ func TestEmailAction(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// PruneRuns deletes finished runs and their action runs, and keeps those a
+// retry may resume.
+func TestPruneRuns(t *testing.T) {
+	reset(t)
+	ctx := context.Background()
+	app := newApp(t, appConfig{})
+	if _, err := app.rules.Create(ctx, "users:1", staleRule()); err != nil {
+		t.Fatal(err)
+	}
+	for _, created := range []string{"2020-01-01", "2024-01-01"} {
+		ev := comment(t, newIssue(t, "x", date(created)), "hi")
+		if err := process(t, app.engine, ev, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := testDB.Exec(`INSERT INTO workflow_runs (rule_id, rule_name, domain, event_id, event_action, subject_id, status, matched, started_at)
+VALUES (1, 'x', 'issue', 999, 'comment_added', '1', 'failed', true, now() - interval '1 day')`).Error; err != nil {
+		t.Fatal(err)
+	}
+	n, err := app.rules.PruneRuns(ctx, time.Now().Add(time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d runs (%v), want 2", n, err)
+	}
+	if countRows(t, "workflow_runs") != 1 || countRows(t, "workflow_action_runs") != 0 {
+		t.Errorf("left %d runs and %d action runs", countRows(t, "workflow_runs"), countRows(t, "workflow_action_runs"))
+	}
+}

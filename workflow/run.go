@@ -160,3 +160,25 @@ ORDER BY a.action_index`, textArray(domains), int8Array(events)).Rows()
 	}
 	return out, arows.Err()
 }
+
+// PruneRuns deletes the runs that started before t, with their action
+// runs, except runs still running or failed (a retry or a re-drive may
+// resume them). It returns how many runs it deleted. An event handled again
+// after its runs were pruned (a dead letter re-driven months later) is
+// evaluated and acted on again: keep runs longer than dead letters.
+func (s *Rules) PruneRuns(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Raw(`WITH gone AS (
+    DELETE FROM workflow_runs WHERE started_at < ? AND status IN ('no_match', 'done', 'stopped')
+    RETURNING domain, event_id, rule_id
+), actions AS (
+    DELETE FROM workflow_action_runs a USING gone g
+     WHERE a.domain = g.domain AND a.event_id = g.event_id AND a.rule_id = g.rule_id
+    RETURNING 1
+)
+SELECT count(*) FROM gone`, before).Scan(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("workflow: prune runs: %w", err)
+	}
+	return n, nil
+}
