@@ -84,7 +84,10 @@
 //     error in workflow_action_runs. A failed action stops its rule; the
 //     job is retried (with inbox's backoff) and resumes at that action.
 //
-// Rules.Runs reads the log back, with each run's actions.
+// Rules.Runs reads the log back, with each run's actions; Rules.PruneRuns
+// deletes old finished runs. With hundreds of rules on one action, set
+// EngineConfig.SkipMisses: logging why each rule did not match costs a row
+// per rule per event.
 //
 // Actions run with the triggering event as their cause (the worker puts
 // it on the context), the workflow actor (System("workflow"), labelled
