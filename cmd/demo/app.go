@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/workflow"
 )
 
 // App is the running demo: its database, domain, pages and background jobs.
@@ -24,6 +25,8 @@ type App struct {
 	mux    *http.ServeMux
 	fan    *fanout
 	live   *hub
+	rules  *workflow.Rules
+	engine *workflow.Engine
 
 	stopping chan struct{} // closed when Run returns: ends event streams
 	stopOnce sync.Once
@@ -89,6 +92,15 @@ func (a *App) Handler() http.Handler {
 // ends.
 func (a *App) Run(ctx context.Context) error {
 	defer a.stopOnce.Do(func() { close(a.stopping) })
+	// The engine must know which actions have rules before the relay
+	// hands out events.
+	if err := a.engine.Refresh(ctx); err != nil {
+		return err
+	}
+	engineDone := make(chan struct{})
+	engineCtx, stopEngine := context.WithCancel(ctx)
+	go func() { defer close(engineDone); a.engine.Run(engineCtx) }()
+	defer func() { stopEngine(); <-engineDone }()
 	if err := a.fan.worker.Start(ctx); err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/tidingsdev/tidings/inbox/email/smtptest"
 	"github.com/tidingsdev/tidings/internal/pgtest"
 	"github.com/tidingsdev/tidings/internal/redistest"
+	"github.com/tidingsdev/tidings/workflow"
 )
 
 // Payloads that must show as text on every page, never run or render.
@@ -430,6 +431,61 @@ func TestBrowser(t *testing.T) {
 	benTab.noMarkup("user feed", scriptPayload, imgPayload)
 	benTab.do("queues", chromedp.Navigate(d.url+"/monitoring"), chromedp.WaitVisible(chromedp.CSS("#queues")))
 
+	// Ben makes a workflow rule in the editor: a mistake is shown at its
+	// field and nothing is saved; fixed, a dry run, then saved.
+	ruleName := "Ping " + imgPayload
+	reply := "pong " + scriptPayload
+	cond := func(field string) chromedp.CSS {
+		return chromedp.CSS(`#conditions tr.cond-row[data-row="0"] [name="` + field + `"]`)
+	}
+	benTab.do("new rule", chromedp.Navigate(d.url+"/rules/new"), chromedp.WaitVisible(chromedp.CSS("#rule-form")),
+		chromedp.SendKeys(chromedp.CSS(`#rule-form input[name="name"]`), ruleName),
+		chromedp.SetValue(chromedp.CSS(`#rule-form select[name="triggered_on"]`), ActionCommentAdded),
+		chromedp.SetValue(cond("cond_attribute"), "subject.created_at"),
+		chromedp.SetValue(cond("cond_operator"), "lt"),
+		chromedp.SendKeys(cond("cond_value"), "banana"),
+		chromedp.SetValue(chromedp.CSS(`#actions li[data-row="0"] select.action-type`), actionReply),
+		chromedp.SetValue(chromedp.CSS(`#actions li[data-row="0"] input[name="action0.reply.message"]`), reply))
+	benTab.navigate("save the bad rule", chromedp.Click(chromedp.CSS("#save-rule")))
+	benTab.do("see the error at its field", chromedp.WaitVisible(chromedp.CSS(`[data-field="conditions[0].value"]`)))
+	if msg := benTab.text("error", `document.querySelector('[data-field="conditions[0].value"]').textContent`); !strings.Contains(msg, "banana") {
+		t.Errorf("the value's error reads %q, want it to name the bad value", msg)
+	}
+	if rs, err := d.app.rules.List(context.Background(), workflow.RuleQuery{}); err != nil || len(rs) != 0 {
+		t.Fatalf("after a refused save the store holds %d rules (err %v), want none", len(rs), err)
+	}
+	benTab.do("fix the condition",
+		chromedp.SetValue(cond("cond_attribute"), "record.body"),
+		chromedp.SetValue(cond("cond_operator"), "matches"),
+		chromedp.SetValue(cond("cond_value"), `(?i)\bping\b`))
+	benTab.navigate("dry run", chromedp.Click(chromedp.CSS("#dry-run")))
+	benTab.do("see the dry run", chromedp.WaitVisible(chromedp.CSS("#dry-run-result")))
+	benTab.navigate("save the rule", chromedp.Click(chromedp.CSS("#save-rule")))
+	benTab.do("see the rule", chromedp.WaitVisible(chromedp.CSS("#runs")))
+	benTab.noMarkup("rule page", ruleName)
+	benTab.do("rules list", chromedp.Navigate(d.url+"/rules"), chromedp.WaitVisible(chromedp.CSS("#rules")))
+	benTab.noMarkup("rules list", ruleName)
+
+	// The next comment that says ping gets the rule's reply.
+	benTab.do("open the issue", chromedp.Navigate(issueURL), chromedp.WaitVisible(chromedp.CSS("#comment-form textarea")),
+		chromedp.SendKeys(chromedp.CSS("#comment-form textarea"), "Ping? Anyone?"))
+	benTab.submit("comment ping", "#comment-form textarea")
+	waitReply(t, d, issue.ID, reply)
+	benTab.do("reload the issue", chromedp.Navigate(issueURL), chromedp.WaitVisible(chromedp.CSS("#feed-list")))
+	last := benTab.text("last comment", `document.querySelector('#comments > li.comment:last-child').innerText`)
+	if !strings.Contains(last, "workflow") || !strings.Contains(last, reply) {
+		t.Errorf("the last comment reads %q, want the workflow's reply %q", last, reply)
+	}
+	top := benTab.text("feed head", `document.querySelector('#feed-list > li.entry .line').innerText`)
+	if !strings.Contains(top, "Workflow: "+ruleName+" commented") {
+		t.Errorf("the feed's newest entry reads %q, want the rule's reply", top)
+	}
+	benTab.noMarkup("issue page after the rule", reply, ruleName)
+	benTab.do("rules list", chromedp.Navigate(d.url+"/rules"), chromedp.WaitVisible(chromedp.CSS("#rules")))
+	benTab.navigate("open the rule", chromedp.Click(chromedp.CSS("#rules tbody a")))
+	benTab.do("run log", chromedp.WaitVisible(chromedp.CSS("#runs tr.run-done")))
+	benTab.shot("rule.png")
+
 	for _, tb := range []*tab{anaTab, benTab} {
 		if got := tb.Dialogs(); len(got) > 0 {
 			t.Errorf("%s: JavaScript dialogs opened (an injected script ran): %v", tb.name, got)
@@ -511,5 +567,27 @@ func checkUnsubscribe(t *testing.T, d *demo, m smtptest.Message, ana User) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK || !muted() {
 		t.Fatalf("one-click POST: status %d, muted %v; want 200 and comment mail muted for Ana", res.StatusCode, muted())
+	}
+}
+
+// waitReply waits, on the app's change signal (each workflow job), until
+// a comment without an author holding want is on the issue.
+func waitReply(t *testing.T, d *demo, issueID int64, want string) {
+	t.Helper()
+	deadline := time.After(time.Minute)
+	for {
+		changed := d.app.live.wait()
+		var n int64
+		if err := d.app.db.Model(&Comment{}).Where("issue_id = ? AND author_id IS NULL AND body = ?", issueID, want).Count(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("no workflow reply %q on issue %d within a minute", want, issueID)
+		}
 	}
 }

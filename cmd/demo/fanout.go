@@ -44,6 +44,8 @@ type fanout struct {
 	unsubscribe *email.UnsubscribeHandler
 	poster      *slackinbox.Poster
 
+	logger *slog.Logger
+
 	devSMTP  *smtptest.Server  // nil unless dev mode
 	devSlack *slacktest.Server // nil unless dev mode
 }
@@ -59,6 +61,7 @@ func (a *App) startFanout(ctx context.Context) error {
 	a.fan = f
 	redisOpt := asynq.RedisClientOpt{Addr: a.cfg.RedisAddr, DB: a.cfg.RedisDB}
 	logger := slog.New(slog.NewTextHandler(logWriter(a.cfg.Log), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	f.logger = logger
 
 	// Email: the dev SMTP server, or the configured one.
 	smtpHost, smtpPort, tlsPolicy := "", 0, email.TLSMandatory
@@ -143,10 +146,16 @@ func (a *App) startFanout(ctx context.Context) error {
 		}
 		inboxes = append(inboxes, sl)
 	}
+	if err := a.startWorkflow(); err != nil {
+		return err
+	}
+	inboxes = append(inboxes, a.engine)
 	f.worker, err = inbox.NewWorker(inbox.Config{
 		DB: a.db, Redis: redisOpt, Domains: []*activity.Domain{a.issues}, Inboxes: inboxes,
-		Middleware:      []inbox.Middleware{a.live.middleware},
-		Queues:          map[string]int{inbox.DefaultQueue: 6, email.DefaultQueue: 2, slackinbox.DefaultQueue: 2},
+		Middleware: []inbox.Middleware{a.live.middleware},
+		Queues:     map[string]int{inbox.DefaultQueue: 6, email.DefaultQueue: 2, slackinbox.DefaultQueue: 2},
+		// The engine's jobs are in the default queue: a rule's reply shows
+		// up as soon as the comment's notifications do.
 		ShutdownTimeout: 3 * time.Second,
 		Relay:           inbox.RelayConfig{ListenDSN: a.cfg.DSN},
 		Logger:          logger,

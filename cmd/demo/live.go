@@ -10,6 +10,7 @@ import (
 
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/notify"
+	"github.com/tidingsdev/tidings/workflow"
 )
 
 // hub tells open pages that notifications changed: the notify inbox's
@@ -37,11 +38,12 @@ func (h *hub) publish() {
 	h.mu.Unlock()
 }
 
-// middleware publishes after each successful notify delivery.
+// middleware publishes after each successful delivery of the notify inbox
+// and the workflow engine (whose actions change issues).
 func (h *hub) middleware(next inbox.ProcessFunc) inbox.ProcessFunc {
 	return func(ctx context.Context, d *inbox.Delivery) error {
 		err := next(ctx, d)
-		if err == nil && d.Inbox == inboxNotify {
+		if err == nil && (d.Inbox == inboxNotify || d.Inbox == workflow.DefaultEngineName) {
 			h.publish()
 		}
 		return err

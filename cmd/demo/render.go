@@ -8,11 +8,13 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tidingsdev/tidings/inbox/notify"
+	"github.com/tidingsdev/tidings/workflow"
 )
 
 //go:embed web/templates/*.html
@@ -48,6 +50,10 @@ func (a *App) parsePages() (map[string]*template.Template, error) {
 		},
 		"prettyJSON": prettyJSON,
 		"add":        func(a, b int) int { return a + b },
+		"hasString":  func(list []string, s string) bool { return slices.Contains(list, s) },
+		"hasAttr": func(list []workflow.Attribute, s string) bool {
+			return slices.ContainsFunc(list, func(a workflow.Attribute) bool { return a.Name == s })
+		},
 	}
 	entries, err := fs.Glob(templateFiles, "web/templates/*.html")
 	if err != nil {

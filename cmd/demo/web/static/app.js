@@ -79,3 +79,13 @@ setInterval(() => {
   });
   window.addEventListener("pagehide", () => stream.close());
 })();
+
+// The rule form shows only the chosen action's parameters.
+function syncActionParams(row) {
+  const type = row.querySelector("select.action-type").value;
+  for (const fs of row.querySelectorAll("fieldset.params")) fs.hidden = fs.dataset.action !== type;
+}
+for (const row of document.querySelectorAll(".action-row")) syncActionParams(row);
+document.addEventListener("change", (ev) => {
+  if (ev.target.matches("select.action-type")) syncActionParams(ev.target.closest(".action-row"));
+});
