@@ -481,6 +481,21 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the feed's newest entry reads %q, want the rule's reply", top)
 	}
 	benTab.noMarkup("issue page after the rule", reply, ruleName)
+	// Why is that comment there? Its permalink names the comment that
+	// caused it, whose permalink names the rule and what it did.
+	benTab.navigate("open the reply's permalink", chromedp.Click(chromedp.CSS("#feed-list > li.entry a.when")))
+	benTab.do("see the cause", chromedp.WaitVisible(chromedp.CSS("#event-cause")))
+	if cause := benTab.text("cause", `document.querySelector('#event-cause').innerText`); !strings.Contains(cause, "Ben Okafor commented") {
+		t.Errorf("the reply's cause reads %q, want Ben's comment", cause)
+	}
+	benTab.noMarkup("reply permalink", reply)
+	benTab.navigate("open the cause", chromedp.Click(chromedp.CSS("#event-cause a.when")))
+	benTab.do("see the runs", chromedp.WaitVisible(chromedp.CSS("#event-runs")))
+	runs := benTab.text("runs", `document.querySelector('#event-runs').innerText`)
+	caused := benTab.text("caused", `document.querySelector('#event-caused').innerText`)
+	if !strings.Contains(runs, ruleName) || !strings.Contains(runs, "done") || !strings.Contains(caused, "Workflow: "+ruleName+" commented") {
+		t.Errorf("the comment's permalink shows runs %q and caused %q; want the rule's done run and its reply", runs, caused)
+	}
 	benTab.do("rules list", chromedp.Navigate(d.url+"/rules"), chromedp.WaitVisible(chromedp.CSS("#rules")))
 	benTab.navigate("open the rule", chromedp.Click(chromedp.CSS("#rules tbody a")))
 	benTab.do("run log", chromedp.WaitVisible(chromedp.CSS("#runs tr.run-done")))

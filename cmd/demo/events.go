@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/workflow"
 )
 
 type actorOption struct {
@@ -72,6 +73,7 @@ type eventData struct {
 	CauseRef string
 	Caused   feedView
 	Extra    string
+	Runs     []workflow.Run // the rules this event met
 }
 
 // showEvent is an event's permalink: what, who, when, from where, and why
@@ -116,6 +118,10 @@ func (a *App) showEvent(w http.ResponseWriter, r *http.Request) {
 	ref := ev.Ref()
 	d.Caused, err = a.feed(r, activity.FeedQuery{CausedBy: &ref, Limit: 50}, r.URL.Path, true)
 	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if d.Runs, err = a.rules.Runs(ctx, workflow.RunQuery{Event: &ref, Limit: 100}); err != nil {
 		a.fail(w, r, err)
 		return
 	}
