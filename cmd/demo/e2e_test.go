@@ -262,9 +262,10 @@ func (tb *tab) noMarkup(page string, want ...string) {
 // switchUser acts as u from now on, through the header's user switcher.
 func (tb *tab) switchUser(base string, u User) {
 	tb.t.Helper()
-	tb.do("open the issues list", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("table.issues")),
-		chromedp.SetValue(chromedp.CSS("#user-switcher"), fmt.Sprint(u.ID)))
-	tb.submit("switch to "+u.Name, "#user-switcher")
+	tb.do("open the issues list", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("table.issues")))
+	// Picking a user submits the switcher (app.js, on change; SetValue
+	// fires change).
+	tb.navigate("switch to "+u.Name, chromedp.SetValue(chromedp.CSS("#user-switcher"), fmt.Sprint(u.ID)))
 	tb.do("see "+u.Name+" selected", chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#user-switcher option[value="%d"][selected]`, u.ID))))
 }
 
