@@ -355,14 +355,19 @@ type job struct {
 // jobs and settles the rows, in one transaction.
 func (r *Relay) RelayOnce(ctx context.Context) (Batch, error) {
 	var b Batch
-	tx, err := r.sqlDB.BeginTx(ctx, nil)
-	if err != nil {
-		return b, fmt.Errorf("inbox: relay: begin: %w", err)
+	tx := r.cfg.DB.WithContext(ctx).Begin()
+	if tx.Error != nil {
+		return b, fmt.Errorf("inbox: relay: begin: %w", tx.Error)
 	}
-	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	committed := false
+	defer func() {
+		if !committed {
+			tx.Rollback()
+		}
+	}()
 
-	rows, err := tx.QueryContext(ctx, `SELECT id, domain, event_id, action, attempts FROM `+activity.OutboxTable+`
-WHERE available_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.BatchSize)
+	rows, err := tx.Raw(`SELECT id, domain, event_id, action, attempts FROM `+activity.OutboxTable+`
+WHERE available_at <= now() ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`, r.cfg.BatchSize).Rows()
 	if err != nil {
 		return b, fmt.Errorf("inbox: relay: claim: %w", err)
 	}
@@ -381,7 +386,13 @@ WHERE available_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.
 	rows.Close()
 	b.Rows = len(batch)
 	if len(batch) == 0 {
-		return b, nil
+		return b, nil // the deferred rollback ends the empty transaction
+	}
+	// The statements below take arrays of a batch's IDs. A generic plan
+	// cached while a table was small (a scan, not the index) would scan
+	// it for every batch once it is large: plan each with its values.
+	if err := tx.Exec(`SET LOCAL plan_cache_mode = force_custom_plan`).Error; err != nil {
+		return b, fmt.Errorf("inbox: relay: %w", err)
 	}
 
 	// Route each row; a row of a domain this relay does not serve waits.
@@ -398,7 +409,7 @@ WHERE available_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.
 			}
 		}
 	}
-	events := r.loadEvents(ctx, batch, jobs)
+	events := r.loadEvents(ctx, tx, batch, jobs)
 	r.enqueue(ctx, batch, jobs, events)
 
 	var done, failed []int64
@@ -442,18 +453,19 @@ WHERE available_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, r.cfg.
 		done = append(done, o.ID)
 	}
 	if len(done) > 0 {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+activity.OutboxTable+` WHERE id = ANY($1)`, done); err != nil {
+		if err := tx.Exec(`DELETE FROM `+activity.OutboxTable+` WHERE id = ANY(?::bigint[])`, int8Array(done)).Error; err != nil {
 			return b, fmt.Errorf("inbox: relay: delete: %w", err)
 		}
 	}
 	if len(failed) > 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE `+activity.OutboxTable+` o
+		if err := tx.Exec(`UPDATE `+activity.OutboxTable+` o
 SET attempts = o.attempts + 1, available_at = now() + f.delay * interval '1 millisecond', last_error = f.err
-FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS f(id, delay, err) WHERE o.id = f.id`, failed, delays, msgs); err != nil {
+FROM unnest(?::bigint[], ?::bigint[], ?::text[]) AS f(id, delay, err) WHERE o.id = f.id`, int8Array(failed), int8Array(delays), textArray(msgs)).Error; err != nil {
 			return b, fmt.Errorf("inbox: relay: reschedule: %w", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	committed = true // by Commit, or given up: rolling back after a failed COMMIT does nothing
+	if err := tx.Commit().Error; err != nil {
 		return b, fmt.Errorf("inbox: relay: commit: %w", err)
 	}
 	s := &r.stats
@@ -471,7 +483,7 @@ FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS f(id, delay, err) WHERE o
 // domain, and returns those small enough to carry, JSON-encoded, by ID
 // (IDs are unique across domains). A failed load only means the worker
 // loads them.
-func (r *Relay) loadEvents(ctx context.Context, batch []activity.OutboxRow, jobs []job) map[int64]json.RawMessage {
+func (r *Relay) loadEvents(ctx context.Context, tx *gorm.DB, batch []activity.OutboxRow, jobs []job) map[int64]json.RawMessage {
 	if r.domains == nil || r.cfg.MaxEventBytes < 0 || len(jobs) == 0 {
 		return nil
 	}
@@ -487,7 +499,7 @@ func (r *Relay) loadEvents(ctx context.Context, batch []activity.OutboxRow, jobs
 	}
 	out := make(map[int64]json.RawMessage, len(batch))
 	for name, list := range ids {
-		evs, err := r.domains[name].EventsByID(ctx, r.cfg.DB, list)
+		evs, err := r.domains[name].EventsByID(ctx, tx, list)
 		if err != nil {
 			r.log.LogAttrs(ctx, slog.LevelWarn, "inbox: relay could not load a batch's events; the worker will", slog.Any("error", err))
 			continue

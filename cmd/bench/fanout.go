@@ -437,8 +437,10 @@ func relayRSS(ctx context.Context, b *bench) (figure, error) {
 			return figure{}, err
 		}
 	}
-	if err := b.db.WithContext(ctx).Exec(`VACUUM ANALYZE ` + activity.OutboxTable).Error; err != nil {
-		return figure{}, err
+	for _, table := range []string{activity.OutboxTable, b.issues.Table()} {
+		if err := b.db.WithContext(ctx).Exec(`VACUUM ANALYZE ` + table).Error; err != nil {
+			return figure{}, err
+		}
 	}
 	in := &noop{name: "bench-rss", count: new(atomic.Int64), done: make(chan struct{})}
 	r, err := inbox.NewRelay(inbox.RelayConfig{DB: b.db, Redis: benchRedis(), Inboxes: []inbox.Inbox{in}, Domains: []*activity.Domain{b.issues},
