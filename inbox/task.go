@@ -1,6 +1,7 @@
 package inbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -38,30 +39,45 @@ func ParseTaskID(id string) (inbox string, ev activity.EventRef, err error) {
 	return id[:i], activity.EventRef{Domain: id[i+1 : j], ID: n}, nil
 }
 
-// payload is a job's body: which event, its action (for logs and dead
-// letters), and usually the event itself, loaded by the relay with its
-// batch; without it, the worker loads the event when the job runs.
+// payload is a job's body: a header line naming the event and its action
+// ("issue 17 comment_added": domains and actions are identifiers, so a
+// space separates them), and usually, after a newline, the event itself as
+// JSON, loaded by the relay with its batch. Without it, the worker loads
+// the event when the job runs.
 type payload struct {
-	Domain  string          `json:"d"`
-	EventID int64           `json:"e"`
-	Action  string          `json:"a,omitempty"`
-	Event   json.RawMessage `json:"ev,omitempty"`
+	Domain  string
+	EventID int64
+	Action  string
+	Event   json.RawMessage
 }
 
 func (p payload) ref() activity.EventRef { return activity.EventRef{Domain: p.Domain, ID: p.EventID} }
 
 func encodePayload(p payload) []byte {
-	b, _ := json.Marshal(p) // strings and an int: cannot fail
+	b := make([]byte, 0, len(p.Domain)+len(p.Action)+22+len(p.Event))
+	b = append(b, p.Domain...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, p.EventID, 10)
+	b = append(b, ' ')
+	b = append(b, p.Action...)
+	if len(p.Event) > 0 {
+		b = append(append(b, '\n'), p.Event...)
+	}
 	return b
 }
 
 func decodePayload(b []byte) (payload, error) {
 	var p payload
-	if err := json.Unmarshal(b, &p); err != nil {
-		return p, fmt.Errorf("inbox: job payload %.80q is not a tidings payload: %w", b, err)
+	head, ev, _ := bytes.Cut(b, []byte{'\n'})
+	domain, rest, ok1 := strings.Cut(string(head), " ")
+	id, action, ok2 := strings.Cut(rest, " ")
+	n, err := strconv.ParseInt(id, 10, 64)
+	if !ok1 || !ok2 || err != nil || domain == "" || n <= 0 {
+		return p, fmt.Errorf("inbox: job payload %.80q is not a tidings payload (domain event_id action)", b)
 	}
-	if p.Domain == "" || p.EventID <= 0 {
-		return p, fmt.Errorf("inbox: job payload %.80q names no event", b)
+	p.Domain, p.EventID, p.Action = domain, n, action
+	if len(ev) > 0 {
+		p.Event = ev
 	}
 	return p, nil
 }
