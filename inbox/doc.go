@@ -68,9 +68,12 @@
 //			return err
 //		})
 //
-// The name is part of every task ID and ledger row: renaming an inbox makes
-// it a new inbox, which will process (again) events still in flight for the
-// old name. Names are 1-64 of a-z 0-9 _ . - and start with a letter.
+// The name is part of every task type, task ID and ledger row: renaming an
+// inbox makes it a new inbox. Jobs already enqueued for the old name find no
+// inbox (they are retried, then become dead letters), and the old name's
+// ledger rows do not count for the new one, so events handed to the renamed
+// inbox again are delivered again. Names are 1-64 of a-z 0-9 _ . - and start
+// with a letter.
 //
 // Process gets a Delivery: the event (as stored: the relay loads it with its
 // batch and carries it in the job when it is at most

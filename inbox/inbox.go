@@ -17,9 +17,9 @@ import (
 type Inbox interface {
 	// Name identifies the inbox. It must be stable: it is part of the task
 	// IDs that dedupe enqueues and of every ledger row, so renaming an
-	// inbox makes it a new inbox, which receives (and may re-deliver)
-	// events the old name already handled. 1-64 of a-z 0-9 _ . -,
-	// starting with a letter.
+	// inbox makes it a new inbox: the old name's pending jobs find no
+	// inbox, and its ledger rows do not stop the new name from delivering
+	// an event again. 1-64 of a-z 0-9 _ . -, starting with a letter.
 	Name() string
 
 	// Accepts reports whether the inbox wants events of this domain and
