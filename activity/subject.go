@@ -5,6 +5,7 @@ import (
 	"math"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -40,6 +41,15 @@ func (d *Domain) subjectArg(v any) (any, error) {
 				return nil, bad("overflows bigint")
 			}
 			return int64(rv.Uint()), nil
+		case reflect.String: // the text form events carry in SubjectID
+			n, err := strconv.ParseInt(rv.String(), 10, 64)
+			if err != nil {
+				return nil, bad(fmt.Sprintf("is a string that is not a decimal integer; the subject key of %s is %s: pass an integer", d.subject.Table, d.subject.KeyType))
+			}
+			if n == 0 {
+				return nil, bad("is zero: save the subject first, or pass its key")
+			}
+			return n, nil
 		}
 		return nil, bad(fmt.Sprintf("is a %T; the subject key of %s is %s: pass an integer", v, d.subject.Table, d.subject.KeyType))
 	case KeyUUID:
