@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/tidingsdev/tidings/internal/suggest"
 )
 
 // KeyType is the SQL type of a subject's primary key.
@@ -201,7 +203,7 @@ func (d *Domain) CheckAction(action string) error {
 	}
 	sorted := slices.Clone(d.actions)
 	sort.Strings(sorted)
-	return &UnknownActionError{Domain: d.name, Action: action, Suggestion: nearest(action, d.actions), Supported: sorted}
+	return &UnknownActionError{Domain: d.name, Action: action, Suggestion: suggest.Nearest(action, d.actions), Supported: sorted}
 }
 
 func (d *Domain) String() string { return "activity domain " + d.name + " (" + d.table + ")" }

@@ -3,10 +3,10 @@ package activity
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/internal/pgarray"
 )
 
 // EventsByID loads the events with the given IDs in one query and returns
@@ -21,17 +21,7 @@ func (d *Domain) EventsByID(ctx context.Context, db *gorm.DB, ids []int64) (map[
 	if len(ids) == 0 {
 		return out, nil
 	}
-	var arr strings.Builder
-	arr.WriteByte('{')
-	for i, id := range ids {
-		if i > 0 {
-			arr.WriteByte(',')
-		}
-		arr.WriteString(strconv.FormatInt(id, 10))
-	}
-	arr.WriteByte('}')
-	query := fmt.Sprintf(`SELECT %s FROM %s e WHERE e.id = ANY(?::bigint[])`, selectList("e."), d.table)
-	rows, err := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Raw(query, arr.String()).Rows()
+	rows, err := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Raw(d.sql.byIDs, pgarray.Int8(ids)).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("activity: load %d %s events: %w", len(ids), d.name, err)
 	}

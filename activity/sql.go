@@ -59,6 +59,7 @@ type domainSQL struct {
 	insert   string // one statement: event + outbox row (+ notify)
 	throttle string // one statement: the domain's throttle function
 	byID     string
+	byIDs    string // ANY of a bigint[] parameter
 }
 
 const insertColumns = "subject_id, action, actor_type, actor_id, actor_label, record_type, record_id, record_label, extra, occurred_at, created_at, updated_at, request_id, correlation_id, causation_domain, causation_id, depth, source, ip, user_agent"
@@ -76,7 +77,8 @@ func buildDomainSQL(d *Domain) domainSQL {
 	throttle := fmt.Sprintf(`SELECT t.throttled, %[1]s FROM %[2]s_record_throttled(?::%[3]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ? * interval '1 microsecond', ?) t`,
 		selectList("(t.ev)."), d.table, key)
 	byID := fmt.Sprintf(`SELECT %s FROM %s e WHERE e.id = ?`, selectList("e."), d.table)
-	return domainSQL{insert: numbered(insert), throttle: numbered(throttle), byID: numbered(byID)}
+	byIDs := fmt.Sprintf(`SELECT %s FROM %s e WHERE e.id = ANY(?::bigint[])`, selectList("e."), d.table)
+	return domainSQL{insert: numbered(insert), throttle: numbered(throttle), byID: numbered(byID), byIDs: byIDs}
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/pgarray"
 )
 
 // Key names one delivery in the ledger: an inbox's effect for one event
@@ -121,10 +122,10 @@ func (l *Ledger) OnceEach(ctx context.Context, db *gorm.DB, keys []Key, fn func(
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	inboxes := make(textArray, len(keys))
-	domains := make(textArray, len(keys))
-	ids := make(int8Array, len(keys))
-	recipients := make(textArray, len(keys))
+	inboxes := make(pgarray.Text, len(keys))
+	domains := make(pgarray.Text, len(keys))
+	ids := make(pgarray.Int8, len(keys))
+	recipients := make(pgarray.Text, len(keys))
 	for i, k := range keys {
 		if err := k.validate(); err != nil {
 			return nil, err

@@ -5,37 +5,62 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
-
-	"github.com/tidingsdev/tidings/activity"
+	"gorm.io/gorm"
 )
 
 // ListenApplicationName is the application_name of a relay's dedicated
 // LISTEN connection, so it can be told apart in pg_stat_activity.
 const ListenApplicationName = "tidings relay listener"
 
-// listen keeps a LISTEN connection on activity.OutboxChannel and wakes the
-// relay on each notification, reconnecting (with a capped backoff) when the
-// connection is lost. It only speeds the relay up: polling goes on without
-// it.
-func (r *Relay) listen(ctx context.Context) {
+// ListenConfig configures Listen.
+type ListenConfig struct {
+	// DB is the app's database. Without a DSN, Listen takes the DSN of its
+	// gorm postgres dialector for a dedicated connection, or else borrows
+	// one of its pool connections (never returned to the pool).
+	DB *gorm.DB
+	// DSN opens the dedicated LISTEN connection. Default: DB's DSN.
+	DSN string
+	// Channel is the channel to LISTEN on (a constant identifier).
+	Channel string
+	// ApplicationName names the dedicated connection in pg_stat_activity.
+	ApplicationName string
+	// Up is called each time LISTEN is (re)established: catch up there on
+	// what was notified while nobody listened.
+	Up func()
+	// Notified is called on each notification.
+	Notified func()
+	// Down is called when the connection is lost, with the error, the
+	// count of consecutive failures and the pause before reconnecting.
+	Down func(err error, failures int, retryIn time.Duration)
+}
+
+// Listen keeps a LISTEN connection on cfg.Channel until ctx is done,
+// calling Notified on each notification and reconnecting with a capped
+// backoff (100ms doubling to 5s) when the connection is lost. A wake-up
+// only: callers poll as well, so a lost connection delays, never loses.
+// The relay listens on activity.OutboxChannel through it; the workflow
+// engine on its rules channel.
+func Listen(ctx context.Context, cfg ListenConfig) {
 	failures := 0
 	for ctx.Err() == nil {
-		err := r.listenOnce(ctx, func() { failures = 0 })
-		r.listenUp.Store(false)
+		err := listenOnce(ctx, cfg, func() {
+			failures = 0
+			if cfg.Up != nil {
+				cfg.Up()
+			}
+		})
 		if ctx.Err() != nil {
 			return
 		}
 		failures++
 		pause := backoff(100*time.Millisecond, 5*time.Second, failures)
-		if failures == 1 || failures%20 == 0 {
-			r.log.LogAttrs(ctx, slog.LevelWarn, "inbox: relay LISTEN connection lost; polling meanwhile, reconnecting",
-				slog.Any("error", err), slog.Duration("poll_interval", r.cfg.PollInterval), slog.Duration("retry_in", pause))
+		if cfg.Down != nil {
+			cfg.Down(err, failures, pause)
 		}
 		t := time.NewTimer(pause)
 		select {
@@ -49,28 +74,30 @@ func (r *Relay) listen(ctx context.Context) {
 
 // listenOnce opens (or borrows) a connection, LISTENs, and forwards
 // notifications until the connection fails or ctx is done.
-func (r *Relay) listenOnce(ctx context.Context, up func()) error {
+func listenOnce(ctx context.Context, cfg ListenConfig, up func()) error {
 	loop := func(conn *pgx.Conn) error {
-		if _, err := conn.Exec(ctx, "LISTEN "+activity.OutboxChannel); err != nil {
+		if _, err := conn.Exec(ctx, "LISTEN "+cfg.Channel); err != nil {
 			return fmt.Errorf("LISTEN: %w", err)
 		}
-		r.listenUp.Store(true)
 		up()
-		r.Wake() // rows committed while nobody listened
 		for {
 			if _, err := conn.WaitForNotification(ctx); err != nil {
 				return err
 			}
-			r.Wake()
+			if cfg.Notified != nil {
+				cfg.Notified()
+			}
 		}
 	}
-	if dsn := r.listenDSN(); dsn != "" {
-		cfg, err := pgx.ParseConfig(dsn)
+	if dsn := listenDSN(cfg); dsn != "" {
+		pc, err := pgx.ParseConfig(dsn)
 		if err != nil {
 			return fmt.Errorf("parse ListenDSN: %w", err)
 		}
-		cfg.RuntimeParams["application_name"] = ListenApplicationName
-		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if cfg.ApplicationName != "" {
+			pc.RuntimeParams["application_name"] = cfg.ApplicationName
+		}
+		conn, err := pgx.ConnectConfig(ctx, pc)
 		if err != nil {
 			return err
 		}
@@ -78,7 +105,14 @@ func (r *Relay) listenOnce(ctx context.Context, up func()) error {
 		return loop(conn)
 	}
 	// No DSN: borrow a pool connection for as long as it lasts.
-	c, err := r.sqlDB.Conn(ctx)
+	if cfg.DB == nil {
+		return errors.New("inbox: Listen needs a DB or a DSN")
+	}
+	sqlDB, err := cfg.DB.DB()
+	if err != nil {
+		return err
+	}
+	c, err := sqlDB.Conn(ctx)
 	if err != nil {
 		return err
 	}
@@ -86,7 +120,7 @@ func (r *Relay) listenOnce(ctx context.Context, up func()) error {
 	return c.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
 		if !ok {
-			return fmt.Errorf("the database driver is %T, not pgx: set RelayConfig.ListenDSN", dc)
+			return fmt.Errorf("the database driver is %T, not pgx: set a ListenDSN", dc)
 		}
 		// The connection is still LISTENing or broken: never give it back.
 		return errors.Join(loop(sc.Conn()), driver.ErrBadConn)
@@ -94,11 +128,14 @@ func (r *Relay) listenOnce(ctx context.Context, up func()) error {
 }
 
 // listenDSN returns the DSN for the dedicated connection, or "".
-func (r *Relay) listenDSN() string {
-	if r.cfg.ListenDSN != "" {
-		return r.cfg.ListenDSN
+func listenDSN(cfg ListenConfig) string {
+	if cfg.DSN != "" {
+		return cfg.DSN
 	}
-	switch d := r.cfg.DB.Dialector.(type) {
+	if cfg.DB == nil {
+		return ""
+	}
+	switch d := cfg.DB.Dialector.(type) {
 	case *postgres.Dialector:
 		if d.Config != nil {
 			return d.DSN

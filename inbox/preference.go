@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/internal/pgarray"
 )
 
 // Channels a preference applies to. Every channel inbox (in-app, email,
@@ -121,7 +123,7 @@ func Unmuted(ctx context.Context, db *gorm.DB, channel, domain, action string, r
   SELECT DISTINCT ON (recipient) recipient, muted FROM notification_preferences
    WHERE recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, '*')
    ORDER BY recipient, (action = '*'), (channel = '*')
-) p WHERE muted`, textArray(recipients), domain, channel, action).Scan(&muted).Error
+) p WHERE muted`, pgarray.Text(recipients), domain, channel, action).Scan(&muted).Error
 	if err != nil {
 		return nil, fmt.Errorf("inbox: preferences: %w", err)
 	}

@@ -2,7 +2,6 @@ package inbox
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/pgarray"
 )
 
 // RelayConfig configures a Relay. Zero fields take the documented defaults.
@@ -97,7 +97,6 @@ const DefaultRetention = 2 * time.Minute
 // success). A relay holds at most one batch in memory.
 type Relay struct {
 	cfg      RelayConfig
-	sqlDB    *sql.DB
 	client   *asynq.Client
 	ownsCli  bool
 	routes   []route
@@ -161,11 +160,10 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	sqlDB, err := cfg.DB.DB()
-	if err != nil {
+	if _, err := cfg.DB.DB(); err != nil {
 		return nil, &ConfigError{Field: "RelayConfig.DB", Reason: "has no *sql.DB: " + err.Error()}
 	}
-	r := &Relay{cfg: cfg, sqlDB: sqlDB, client: cfg.Client, log: cfg.Logger, wake: make(chan struct{}, 1)}
+	r := &Relay{cfg: cfg, client: cfg.Client, log: cfg.Logger, wake: make(chan struct{}, 1)}
 	seen := map[string]bool{}
 	for i, in := range cfg.Inboxes {
 		if in == nil {
@@ -453,14 +451,14 @@ WHERE available_at <= now() ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`, r.cfg.B
 		done = append(done, o.ID)
 	}
 	if len(done) > 0 {
-		if err := tx.Exec(`DELETE FROM `+activity.OutboxTable+` WHERE id = ANY(?::bigint[])`, int8Array(done)).Error; err != nil {
+		if err := tx.Exec(`DELETE FROM `+activity.OutboxTable+` WHERE id = ANY(?::bigint[])`, pgarray.Int8(done)).Error; err != nil {
 			return b, fmt.Errorf("inbox: relay: delete: %w", err)
 		}
 	}
 	if len(failed) > 0 {
 		if err := tx.Exec(`UPDATE `+activity.OutboxTable+` o
 SET attempts = o.attempts + 1, available_at = now() + f.delay * interval '1 millisecond', last_error = f.err
-FROM unnest(?::bigint[], ?::bigint[], ?::text[]) AS f(id, delay, err) WHERE o.id = f.id`, int8Array(failed), int8Array(delays), textArray(msgs)).Error; err != nil {
+FROM unnest(?::bigint[], ?::bigint[], ?::text[]) AS f(id, delay, err) WHERE o.id = f.id`, pgarray.Int8(failed), pgarray.Int8(delays), pgarray.Text(msgs)).Error; err != nil {
 			return b, fmt.Errorf("inbox: relay: reschedule: %w", err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/pgarray"
 )
 
 // Run is one rule's run for one event, as the run log keeps it.
@@ -134,7 +135,7 @@ FROM workflow_runs `+clause+fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit), ar
 	arows, err := s.db.WithContext(ctx).Raw(`SELECT a.domain, a.event_id, a.rule_id, a.action_index, a.type, a.status, a.result,
     coalesce(a.error, ''), a.attempts, a.started_at, a.finished_at
 FROM workflow_action_runs a JOIN unnest(?::text[], ?::bigint[]) AS k(d, e) ON a.domain = k.d AND a.event_id = k.e
-ORDER BY a.action_index`, textArray(domains), int8Array(events)).Rows()
+ORDER BY a.action_index`, pgarray.Text(domains), pgarray.Int8(events)).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("workflow: read action runs: %w", err)
 	}

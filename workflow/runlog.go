@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/pgarray"
 )
 
 // RunStatus is where a rule's run for one event stands.
@@ -109,8 +110,8 @@ func (l *runLog) start(ctx context.Context, rows []runRow) error {
 		return nil
 	}
 	n := len(rows)
-	ids, names, statuses, expl, errs := make(int8Array, n), make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n)
-	matched := make(boolArray, n)
+	ids, names, statuses, expl, errs := make(pgarray.Int8, n), make(pgarray.Text, n), make(pgarray.Text, n), make(pgarray.Text, n), make(pgarray.Text, n)
+	matched := make(pgarray.Bool, n)
 	for i, r := range rows {
 		ids[i], names[i], statuses[i], matched[i], expl[i], errs[i] = r.rule.ID, r.rule.Name, string(r.status), r.matched, clip(r.explanation), clip(r.err)
 	}

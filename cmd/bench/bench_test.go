@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tidingsdev/tidings/internal/pgtest"
 )
 
 func TestMedianAndPercentile(t *testing.T) {
@@ -157,7 +159,7 @@ func TestRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every figure against PostgreSQL")
 	}
-	cfg, err := parseFlags([]string{"-dbname", "tidings_test_bench", "-scale", "0.01", "-rounds", "1", "-pool", "8",
+	cfg, err := parseFlags([]string{"-dbname", pgtest.Name("tidings_test_bench"), "-scale", "0.01", "-rounds", "1", "-pool", "8",
 		"-results", t.TempDir() + "/RESULTS.md"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)

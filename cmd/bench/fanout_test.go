@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tidingsdev/tidings/internal/pgtest"
 )
 
 // TestFanout runs the fan-out figures at a small scale against the real
@@ -24,7 +26,7 @@ func TestFanout(t *testing.T) {
 		scale, rounds = s, 3
 	}
 	b := &bench{issues: newIssueDomain(), scale: scale, rounds: rounds, poolSize: 32, log: log.New(&progress, "", 0)}
-	db, err := createDatabase(ctx, "host=127.0.0.1 port=5432 user=postgres sslmode=disable", "tidings_test_bench_fanout", b.issues, b.poolSize)
+	db, err := createDatabase(ctx, "host=127.0.0.1 port=5432 user=postgres sslmode=disable", pgtest.Name("tidings_test_bench_fanout"), b.issues, b.poolSize)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tidingsdev/tidings/internal/pgtest"
 )
 
 // TestWorkflow runs the workflow figures at a small scale against the real
@@ -24,7 +26,7 @@ func TestWorkflow(t *testing.T) {
 		scale = s
 	}
 	b := &bench{issues: newIssueDomain(), scale: scale, rounds: 1, poolSize: 8, log: log.New(&progress, "", 0)}
-	db, err := createDatabase(ctx, "host=127.0.0.1 port=5432 user=postgres sslmode=disable", "tidings_test_bench_workflow", b.issues, b.poolSize)
+	db, err := createDatabase(ctx, "host=127.0.0.1 port=5432 user=postgres sslmode=disable", pgtest.Name("tidings_test_bench_workflow"), b.issues, b.poolSize)
 	if err != nil {
 		t.Fatal(err)
 	}

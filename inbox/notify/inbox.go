@@ -9,6 +9,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/internal/pgarray"
 )
 
 // RecipientsFunc returns who should be notified of ev: the app's keys of
@@ -104,7 +105,7 @@ func (n *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 SELECT r, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM unnest(?::text[]) AS r
 ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING`,
 			ev.Domain, ev.ID, n.name, ev.Action, ev.SubjectID, ev.ActorType, ev.ActorID, ev.ActorLabel,
-			ev.RecordType, ev.RecordID, ev.RecordLabel, ev.OccurredAt, now, textArray(fresh)).Error
+			ev.RecordType, ev.RecordID, ev.RecordLabel, ev.OccurredAt, now, pgarray.Text(fresh)).Error
 	})
 	if err != nil {
 		return fmt.Errorf("notify %s: insert for %s: %w", n.name, ev.Ref(), err)

@@ -30,8 +30,13 @@ func BaseDSN() string {
 	return "host=127.0.0.1 port=5432 user=postgres sslmode=disable"
 }
 
-// DSN returns the DSN of database name on the test server.
-func DSN(name string) string { return BaseDSN() + " dbname=" + name }
+// Name returns the database name a test package's name maps to: name plus
+// TIDINGS_TEST_DB_SUFFIX, so two checkouts can run their tests on one
+// server at once without dropping each other's databases.
+func Name(name string) string { return name + os.Getenv("TIDINGS_TEST_DB_SUFFIX") }
+
+// DSN returns the DSN of database Name(name) on the test server.
+func DSN(name string) string { return BaseDSN() + " dbname=" + Name(name) }
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
@@ -42,15 +47,15 @@ func Create(ctx context.Context, name string, extra ...string) (*gorm.DB, error)
 	if !nameRE.MatchString(name) {
 		return nil, fmt.Errorf("pgtest: bad database name %q", name)
 	}
-	admin, err := sql.Open("pgx", DSN("postgres"))
+	admin, err := sql.Open("pgx", BaseDSN()+" dbname=postgres")
 	if err != nil {
 		return nil, err
 	}
 	defer admin.Close()
-	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-		return nil, fmt.Errorf("pgtest: drop %s: %w (is PostgreSQL running? see .ci/run)", name, err)
+	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+Name(name)+" WITH (FORCE)"); err != nil {
+		return nil, fmt.Errorf("pgtest: drop %s: %w (is PostgreSQL running? see .ci/run)", Name(name), err)
 	}
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+Name(name)); err != nil {
 		return nil, fmt.Errorf("pgtest: create %s: %w", name, err)
 	}
 	db, err := Open(name)
