@@ -45,7 +45,7 @@ const subjectPrefix = "subject:"
 // "subject:42". notification_preferences has no subject column, so a mute
 // of a subject is the row (recipient, channel, domain, "subject:42"). The
 // email inbox honours it; the in-app inbox does not look for it.
-func SubjectAction(subjectID string) string { return subjectPrefix + subjectID }
+func SubjectAction(subjectID string) string { return inbox.SubjectAction(subjectID) }
 
 // Unsubscription is what one link mutes: Recipient's mail on Channel about
 // Action of each of Domains. Action is an action, inbox.AnyAction, or a
