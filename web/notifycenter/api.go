@@ -173,11 +173,21 @@ func (c *Center) get(w http.ResponseWriter, r *http.Request, recipient string) {
 }
 
 var ops = map[string]func(ctx context.Context, c *Center, recipient string, id int64) (bool, error){
-	"read":      func(ctx context.Context, c *Center, r string, id int64) (bool, error) { return notify.MarkRead(ctx, c.cfg.DB, r, id) },
-	"unread":    func(ctx context.Context, c *Center, r string, id int64) (bool, error) { return notify.MarkUnread(ctx, c.cfg.DB, r, id) },
-	"archive":   func(ctx context.Context, c *Center, r string, id int64) (bool, error) { return notify.Archive(ctx, c.cfg.DB, r, id) },
-	"unarchive": func(ctx context.Context, c *Center, r string, id int64) (bool, error) { return notify.Unarchive(ctx, c.cfg.DB, r, id) },
-	"delete":    func(ctx context.Context, c *Center, r string, id int64) (bool, error) { return notify.Delete(ctx, c.cfg.DB, r, id) },
+	"read": func(ctx context.Context, c *Center, r string, id int64) (bool, error) {
+		return notify.MarkRead(ctx, c.cfg.DB, r, id)
+	},
+	"unread": func(ctx context.Context, c *Center, r string, id int64) (bool, error) {
+		return notify.MarkUnread(ctx, c.cfg.DB, r, id)
+	},
+	"archive": func(ctx context.Context, c *Center, r string, id int64) (bool, error) {
+		return notify.Archive(ctx, c.cfg.DB, r, id)
+	},
+	"unarchive": func(ctx context.Context, c *Center, r string, id int64) (bool, error) {
+		return notify.Unarchive(ctx, c.cfg.DB, r, id)
+	},
+	"delete": func(ctx context.Context, c *Center, r string, id int64) (bool, error) {
+		return notify.Delete(ctx, c.cfg.DB, r, id)
+	},
 }
 
 // change serves POST {prefix}/{id}/read|unread|archive|unarchive|delete.
