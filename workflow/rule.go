@@ -23,8 +23,8 @@ type Rule struct {
 	// Key is a rule's stable name in code ("stale-issues"), unique among
 	// rules: Rules.Ensure saves the rule by it, so an app can declare its
 	// rules at start-up. Empty for rules people make in an editor.
-	Key  string `json:"key,omitempty"`
-	Name string `json:"name"`
+	Key    string `json:"key,omitempty"`
+	Name   string `json:"name"`
 	Domain string `json:"domain"`
 	// Scope limits the rule to one subject, one tenant, or none (the
 	// whole domain). The zero Scope is the whole domain.
