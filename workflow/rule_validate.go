@@ -32,6 +32,8 @@ func (s *Rules) check(ctx context.Context, r Rule) (Rule, error) {
 
 	if strings.TrimSpace(r.Name) == "" {
 		ps.add("name", "required: name the rule so people can find it in lists and run logs")
+	} else if !utf8.ValidString(r.Name) || strings.ContainsRune(r.Name, 0) {
+		ps.add("name", "holds invalid UTF-8 or a NUL byte; use plain text")
 	} else if len(r.Name) > MaxNameLength {
 		ps.add("name", "is %d bytes; at most %d are allowed", len(r.Name), MaxNameLength)
 	}

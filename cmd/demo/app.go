@@ -12,6 +12,11 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/web/eventbrowser"
+	"github.com/tidingsdev/tidings/web/feedview"
+	"github.com/tidingsdev/tidings/web/notifycenter"
+	"github.com/tidingsdev/tidings/web/preferences"
 	"github.com/tidingsdev/tidings/workflow"
 )
 
@@ -24,9 +29,15 @@ type App struct {
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
 	fan    *fanout
-	live   *hub
+	live   *hub // deliveries done in this process (tests wait on it)
 	rules  *workflow.Rules
 	engine *workflow.Engine
+
+	feedr    *feedview.Renderer
+	defaults *inbox.Defaults
+	browser  *eventbrowser.Browser
+	center   *notifycenter.Center
+	prefs    *preferences.Page
 
 	stopping chan struct{} // closed when Run returns: ends event streams
 	stopOnce sync.Once
@@ -37,7 +48,7 @@ type App struct {
 // goroutine: Run does.
 func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	cfg = cfg.withDefaults()
-	a := &App{cfg: cfg, live: newHub(), stopping: make(chan struct{})}
+	a := &App{cfg: cfg, live: newHub(), stopping: make(chan struct{}), feedr: newFeedRenderer(), defaults: notificationDefaults()}
 	var err error
 	a.issues, err = newIssueDomain(activity.DomainConfig{Now: cfg.Now})
 	if err != nil {
@@ -59,13 +70,21 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 		a.redis.Close()
 		return nil, err
 	}
-	if !cfg.NoSeed {
+	if !cfg.NoSeed && cfg.Role != RoleWorker { // the web process seeds
 		if err := a.seed(ctx); err != nil {
 			a.Close()
 			return nil, fmt.Errorf("seed: %w", err)
 		}
 	}
 	if err := a.startFanout(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.ensureRules(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.mountWebParts(); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -89,9 +108,13 @@ func (a *App) Handler() http.Handler {
 }
 
 // Run runs the relay, the asynq worker and the no_activity job until ctx
-// ends.
+// ends; with -role web it only waits for ctx (the worker runs elsewhere).
 func (a *App) Run(ctx context.Context) error {
 	defer a.stopOnce.Do(func() { close(a.stopping) })
+	if a.cfg.Role == RoleWeb {
+		<-ctx.Done()
+		return nil
+	}
 	// The engine must know which actions have rules before the relay
 	// hands out events.
 	if err := a.engine.Refresh(ctx); err != nil {
@@ -123,6 +146,9 @@ func (a *App) Run(ctx context.Context) error {
 // servers.
 func (a *App) Close() {
 	a.stopOnce.Do(func() { close(a.stopping) })
+	if a.center != nil {
+		a.center.Close()
+	}
 	a.fan.close()
 	if a.db != nil {
 		if sqlDB, err := a.db.DB(); err == nil {

@@ -49,7 +49,8 @@ type Action struct {
 	Inline bool
 	// AboutSubject says the object is the subject itself ("opened the
 	// issue Login fails"): a feed across subjects does not add "on Login
-	// fails" after it.
+	// fails" after it, and names the subject as the object when Object
+	// gave none.
 	AboutSubject bool
 }
 
@@ -135,6 +136,9 @@ func (r *Renderer) Line(e activity.Entry, subjects map[string]string) Line {
 	}
 	if a.Describe != nil {
 		a.Describe(e, &l)
+	}
+	if subjects != nil && a.AboutSubject && l.Object == "" {
+		l.Object = subjects[e.SubjectID]
 	}
 	if subjects != nil && !a.AboutSubject {
 		l.Subject = subjects[e.SubjectID]
