@@ -54,7 +54,7 @@ func (a *App) parsePages() (map[string]*template.Template, error) {
 		"args": func(d notificationsData, id int64, op, label string) map[string]any {
 			return map[string]any{"D": d, "ID": id, "Op": op, "Label": label}
 		},
-		"hasString":  func(list []string, s string) bool { return slices.Contains(list, s) },
+		"hasString": func(list []string, s string) bool { return slices.Contains(list, s) },
 		"hasAttr": func(list []workflow.Attribute, s string) bool {
 			return slices.ContainsFunc(list, func(a workflow.Attribute) bool { return a.Name == s })
 		},

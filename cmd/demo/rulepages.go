@@ -491,8 +491,8 @@ func (a *App) saveRule(w http.ResponseWriter, r *http.Request) {
 type ruleData struct {
 	CreatedBy, UpdatedBy string // names, not "users:1"
 	Rule                 workflow.Rule
-	Runs []runView
-	JSON string
+	Runs                 []runView
+	JSON                 string
 }
 
 type runView struct {
