@@ -5,6 +5,9 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox/inboxtest"
@@ -115,5 +118,67 @@ func TestArchiveUnreadDeleteSince(t *testing.T) {
 	}
 	if _, err := notify.Since(ctx, db, ana, -1, 0); !errors.Is(err, notify.ErrInvalidQuery) {
 		t.Errorf("Since(-1): %v", err)
+	}
+}
+
+// A recipient's Seq numbers commit in order: a delivery to Ana that has not
+// committed holds back the next one to her (it waits on her
+// notification_heads row), so a stream that saw Seq n never misses a
+// lower one committed later.
+func TestSeqCommitsInOrder(t *testing.T) {
+	ctx := context.Background()
+	p, issue := setup(t)
+	n, err := notify.New(notify.Config{Recipients: func(context.Context, *gorm.DB, activity.Event) ([]string, error) {
+		return []string{id(p.ana)}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func() activity.Event {
+		res, err := issues.RecordEvent(ctx, db, issue, "comment_added", activity.Actor(user(p.bo, "Bo")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Event
+	}
+	first, second := record(), record()
+	ana := id(p.ana)
+	head, _ := notify.CountsOf(ctx, db, ana)
+	tx := db.Begin()
+	defer tx.Rollback()
+	if err := n.Process(ctx, inboxtest.NewDelivery(tx, n, first)); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	tx.Raw(`SELECT pg_backend_pid()`).Scan(&pid)
+	done := make(chan error, 1)
+	go func() { done <- n.Process(ctx, inboxtest.NewDelivery(db, n, second)) }()
+	// The second delivery waits on the first's lock (a signal from the
+	// server, with a deadline).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		db.Raw(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> ?`, pid).Scan(&waiting)
+		if waiting > 0 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the second delivery committed (%v) while the first, with the lower Seq, was still open", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second delivery neither waited nor finished within 10s")
+		}
+	}
+	if err := tx.Commit().Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got, err := notify.Since(ctx, db, ana, head.Head, 0)
+	if err != nil || len(got) != 2 || got[0].Event.ID != first.ID || got[1].Event.ID != second.ID || got[1].Seq != got[0].Seq+1 {
+		t.Fatalf("after both commits Since(%d) = %+v, %v; want the first then the second, consecutive", head.Head, got, err)
 	}
 }
