@@ -43,6 +43,12 @@ type AuthorizeFunc func(r *http.Request) bool
 // show as "#key".
 type SubjectFunc func(ctx context.Context, domain string, keys []string) (map[string]Subject, error)
 
+// ScopeFunc returns a subquery selecting the keys of domain's subjects the
+// request may see, for tenant scoping: an account's issues are
+// db.Model(&Issue{}).Select("id").Where("account_id = ?", accountOf(r)).
+// nil sees every subject.
+type ScopeFunc func(r *http.Request, domain *activity.Domain) *gorm.DB
+
 // Subject is a subject as the browser shows it.
 type Subject struct {
 	Label, Href string
@@ -56,6 +62,10 @@ type Config struct {
 	Domains []*activity.Domain
 	// Authorize admits requests. Default: refuse every request.
 	Authorize AuthorizeFunc
+	// Scope limits what a request sees to some subjects (a tenant's).
+	// Lists show only their events; a permalink to another's event is 404,
+	// as are causes and effects outside it. Default nil: every subject.
+	Scope ScopeFunc
 	// Prefix is the path the browser is mounted at ("/admin/events"), no
 	// trailing slash. Default "".
 	Prefix string
@@ -252,4 +262,23 @@ func prettyJSON(raw json.RawMessage) string {
 		return string(raw)
 	}
 	return buf.String()
+}
+
+// scope returns the request's subject subquery for d, or nil.
+func (b *Browser) scope(r *http.Request, d *activity.Domain) *gorm.DB {
+	if b.cfg.Scope == nil {
+		return nil
+	}
+	return b.cfg.Scope(r, d)
+}
+
+// visible reports whether the request may see events about subject of d.
+func (b *Browser) visible(r *http.Request, d *activity.Domain, subject string) (bool, error) {
+	sq := b.scope(r, d)
+	if sq == nil {
+		return true, nil
+	}
+	var ok bool
+	err := b.cfg.DB.WithContext(r.Context()).Raw(`SELECT EXISTS (SELECT 1 FROM (?) AS s(k) WHERE s.k::text = ?)`, sq, subject).Scan(&ok).Error
+	return ok, err
 }

@@ -137,3 +137,41 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 }
+
+// Tenant scoping: a Scope limits lists and permalinks to some subjects;
+// another tenant's event is a 404, as if it did not exist.
+func TestScope(t *testing.T) {
+	ctx := context.Background()
+	if err := db.Exec(`INSERT INTO issues (id, title) VALUES (2, 'Other tenant') ON CONFLICT DO NOTHING`).Error; err != nil {
+		t.Fatal(err)
+	}
+	mine, err := issues.RecordEvent(ctx, db, 1, "label_added", activity.Actor(activity.System("test")), activity.Extra{"name": "mine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := issues.RecordEvent(ctx, db, 2, "label_added", activity.Actor(activity.System("test")), activity.Extra{"name": "theirs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := eventbrowser.New(eventbrowser.Config{DB: db, Domains: []*activity.Domain{issues},
+		Authorize: func(*http.Request) bool { return true },
+		Scope:     func(*http.Request, *activity.Domain) *gorm.DB { return db.Table("issues").Select("id").Where("id = 1") },
+		Feed: feedview.New(feedview.Config{Actions: map[string]feedview.Action{
+			"label_added": {Verb: "added the label", Object: feedview.ExtraString("name")}}}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	code, body := get(t, srv.URL+"/?action=label_added")
+	if code != 200 || !strings.Contains(body, "mine") || strings.Contains(body, "theirs") {
+		t.Fatalf("scoped list: %d, want only issue 1's label\n%s", code, body)
+	}
+	if code, _ := get(t, fmt.Sprintf("%s/issue/%d", srv.URL, theirs.Event.ID)); code != http.StatusNotFound {
+		t.Errorf("another tenant's permalink: %d, want 404", code)
+	}
+	if code, _ := get(t, fmt.Sprintf("%s/issue/%d", srv.URL, mine.Event.ID)); code != http.StatusOK {
+		t.Errorf("own permalink: %d, want 200", code)
+	}
+}

@@ -14,7 +14,9 @@
 //	})
 //	mux.Handle("/admin/events/", browser)
 //
-// Without Authorize every request is refused (403). Pages are rendered on
+// Without Authorize every request is refused (403). Scope limits a request
+// to some subjects (a tenant's): lists show only their events, and a
+// permalink to another tenant's event answers 404, as if it did not exist. Pages are rendered on
 // the server with html/template (every value escaped), need no JavaScript,
 // and send a Content-Security-Policy that allows none. Permalinks are
 // Prefix/{domain}/{id}; Browser.Permalink builds them for the app's own

@@ -78,6 +78,9 @@ func (b *Browser) list(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Actions = dom.Actions()
 	q := activity.FeedQuery{CorrelationID: f.Correlation, After: activity.Cursor(qs.Get("after")), Limit: b.cfg.PageSize}
+	if sq := b.scope(r, dom); sq != nil {
+		q.SubjectsIn = sq
+	}
 	if f.Action != "" {
 		if !dom.Supports(f.Action) {
 			bad(dom.CheckAction(f.Action).Error())
@@ -185,6 +188,13 @@ func (b *Browser) event(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, r, err)
 		return
 	}
+	if ok, err := b.visible(r, dom, ev.SubjectID); err != nil {
+		b.fail(w, r, err)
+		return
+	} else if !ok {
+		b.notFound(w, r, fmt.Sprintf("Event %s#%d", dom.Name(), id)) // not another tenant's either
+		return
+	}
 	entries, err := dom.Resolve(ctx, b.cfg.DB, []activity.Event{ev})
 	if err != nil {
 		b.fail(w, r, err)
@@ -210,6 +220,13 @@ func (b *Browser) event(w http.ResponseWriter, r *http.Request) {
 		d.CauseRef = cause.String()
 		if cd := b.domains[cause.Domain]; cd != nil {
 			ce, err := cd.Event(ctx, b.cfg.DB, cause.ID)
+			if err == nil {
+				if ok, verr := b.visible(r, cd, ce.SubjectID); verr != nil {
+					err = verr
+				} else if !ok {
+					err = activity.ErrEventNotFound
+				}
+			}
 			switch {
 			case errors.Is(err, activity.ErrEventNotFound):
 			case err != nil:
@@ -233,7 +250,7 @@ func (b *Browser) event(w http.ResponseWriter, r *http.Request) {
 	ref := ev.Ref()
 	for _, name := range b.names {
 		cd := b.domains[name]
-		page, err := cd.Feed(ctx, b.cfg.DB, activity.FeedQuery{CausedBy: &ref, Limit: 50})
+		page, err := cd.Feed(ctx, b.cfg.DB, activity.FeedQuery{CausedBy: &ref, Limit: 50, SubjectsIn: b.scope(r, cd)})
 		if err != nil {
 			b.fail(w, r, err)
 			return
