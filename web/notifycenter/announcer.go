@@ -23,13 +23,13 @@ import (
 // was reconnecting) the stream reads back from PostgreSQL: announcements
 // only wake streams, the notifications table is the truth.
 type Announcer struct {
-	redis  *redis.Client
+	redis  redis.UniversalClient
 	prefix string
 }
 
 // NewAnnouncer returns an Announcer publishing on client, on channels
 // starting with prefix ("" means DefaultChannelPrefix).
-func NewAnnouncer(client *redis.Client, prefix string) (*Announcer, error) {
+func NewAnnouncer(client redis.UniversalClient, prefix string) (*Announcer, error) {
 	if client == nil {
 		return nil, &ConfigError{Field: "NewAnnouncer client", Reason: "is nil"}
 	}

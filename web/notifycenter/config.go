@@ -52,8 +52,9 @@ type Config struct {
 	// DB holds the notifications (the library's migrations). Required.
 	DB *gorm.DB
 	// Redis carries the announcements between processes (pub/sub).
-	// Required: a *redis.Client of the Redis the worker announces on.
-	Redis *redis.Client
+	// Required: a client (*redis.Client, a cluster or failover client) of
+	// the Redis the worker announces on.
+	Redis redis.UniversalClient
 	// Recipient authorizes each request. Default: refuse every request.
 	Recipient RecipientFunc
 	// Prefix is the path the center is mounted at ("/api/notifications"),

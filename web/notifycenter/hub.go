@@ -18,7 +18,7 @@ import (
 // from PostgreSQL, so a message is only a wake-up and losing one costs
 // latency, never a notification.
 type hub struct {
-	client *redis.Client
+	client redis.UniversalClient
 	prefix string
 	log    *slog.Logger
 
@@ -50,7 +50,7 @@ func (l *listener) signal() {
 	}
 }
 
-func newHub(client *redis.Client, prefix string, log *slog.Logger) *hub {
+func newHub(client redis.UniversalClient, prefix string, log *slog.Logger) *hub {
 	return &hub{client: client, prefix: prefix, log: log, topics: map[string]*topic{}, pending: map[string]int{}, done: make(chan struct{})}
 }
 
