@@ -382,6 +382,9 @@ func TestBrowser(t *testing.T) {
 	// the label. Both are delivered by jobs: wait for them on the servers'
 	// own signals, then look at the pages.
 	mail := waitMail(t, d, "ana@example.com", scriptPayload)
+	if !strings.Contains(mail.Subject, issue.Title) || !strings.Contains(mail.Text, d.url+"/unsubscribe?") {
+		t.Errorf("the mail's subject %q should name the issue %q and its body hold the unsubscribe link:\n%s", mail.Subject, issue.Title, mail.Text)
+	}
 	checkUnsubscribe(t, d, mail, ana)
 	anaTab.do("dev mailbox", chromedp.Navigate(d.url+"/dev/mail"), chromedp.WaitVisible(chromedp.CSS("#mails")))
 	mails := anaTab.text("mails", `[...document.querySelectorAll('#mails li.mail')].map(li => li.innerText).join('\n----\n')`)
