@@ -325,3 +325,37 @@ func TestAPI(t *testing.T) {
 		t.Errorf("a bad Last-Event-ID: %d, want 400", st.status)
 	}
 }
+
+// Redis restarts, empty, while a stream is open and a notification
+// commits (its announcement fails): when the subscription is back, the
+// stream catches up from PostgreSQL at once, without waiting for its
+// recheck (set to an hour here).
+func TestRedisRestart(t *testing.T) {
+	rs := redistest.NewPrivate(t)
+	rs.Start(t)
+	webClient := redis.NewClient(&redis.Options{Addr: rs.Addr(), MaxRetries: -1})
+	workerClient := redis.NewClient(&redis.Options{Addr: rs.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { webClient.Close(); workerClient.Close() })
+	ann, _ := notifycenter.NewAnnouncer(workerClient, channels)
+	n, err := notify.New(notify.Config{Accepts: inbox.Everything, Announcer: ann,
+		Recipients: func(context.Context, *gorm.DB, activity.Event) ([]string, error) { return []string{"gus"}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := notifycenter.New(notifycenter.Config{DB: db, Redis: webClient, ChannelPrefix: channels, Recipient: byHeader, Recheck: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	t.Cleanup(func() { c.Close(); srv.Close() })
+	s := openStream(t, srv.URL, "gus", "")
+	head := s.next(t, "opening counts").ID
+
+	rs.Stop(t)
+	comment(t, n, 1, "bo") // committed; its announcement fails
+	rs.Start(t)
+	ev := s.next(t, "the notification after Redis came back")
+	if want, _ := strconv.ParseInt(head, 10, 64); ev.Name != "notification" || ev.ID != strconv.FormatInt(want+1, 10) {
+		t.Fatalf("after the restart the stream sent %+v, want notification %d", ev, want+1)
+	}
+}
