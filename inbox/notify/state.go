@@ -22,11 +22,12 @@ func CountsOf(ctx context.Context, db *gorm.DB, recipient string) (Counts, error
 		return Counts{}, ErrNilDB
 	}
 	var c Counts
+	// Unseen ones are unread too: one pass over the unread partial index.
 	err := db.WithContext(ctx).Raw(`SELECT
-  count(*) FILTER (WHERE read_at IS NULL) AS unread,
-  count(*) FILTER (WHERE read_at IS NULL AND seen_at IS NULL) AS unseen,
+  count(*) AS unread,
+  count(*) FILTER (WHERE seen_at IS NULL) AS unseen,
   coalesce((SELECT seq FROM notification_heads WHERE recipient = ?), 0) AS head
-FROM notifications WHERE recipient = ? AND archived_at IS NULL`, recipient, recipient).Scan(&c).Error
+FROM notifications WHERE recipient = ? AND read_at IS NULL AND archived_at IS NULL`, recipient, recipient).Scan(&c).Error
 	if err != nil {
 		return Counts{}, fmt.Errorf("notify: counts: %w", err)
 	}

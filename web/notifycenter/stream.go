@@ -68,7 +68,7 @@ func (c *Center) stream(w http.ResponseWriter, r *http.Request, recipient string
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, "retry: 2000\n\n")
-	s := &sse{c: c, w: w, f: flusher, recipient: recipient, last: last}
+	s := &sse{c: c, w: w, f: flusher, recipient: recipient, last: last, more: l.signal}
 	if err := s.catchUp(ctx, true); err != nil {
 		s.failed(ctx, err)
 		return
@@ -107,7 +107,8 @@ type sse struct {
 	recipient string
 	last      int64 // the last Seq sent; -1 before the first
 	counts    notify.Counts
-	sent      bool // counts were sent
+	sent      bool   // counts were sent
+	more      func() // wakes the stream again: a long catch-up goes on in batches
 }
 
 // catchUp sends what arrived after s.last, then the counts if they
@@ -122,28 +123,29 @@ func (s *sse) catchUp(ctx context.Context, first bool) error {
 		s.last = counts.Head
 		return s.sendCounts(counts, true)
 	}
-	for {
-		ns, err := notify.Since(ctx, db, s.recipient, s.last, notify.MaxSince)
+	// One batch per wake: a client far behind (an old Last-Event-ID) is
+	// caught up in batches, between which the stream still notices the
+	// client leaving or the server stopping.
+	ns, err := notify.Since(ctx, db, s.recipient, s.last, notify.MaxSince)
+	if err != nil {
+		return err
+	}
+	items, err := s.c.items(ctx, ns)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		data, err := json.Marshal(it)
 		if err != nil {
 			return err
 		}
-		items, err := s.c.items(ctx, ns)
-		if err != nil {
+		if _, err := fmt.Fprintf(s.w, "id: %d\nevent: notification\ndata: %s\n\n", it.Seq, data); err != nil {
 			return err
 		}
-		for _, it := range items {
-			data, err := json.Marshal(it)
-			if err != nil {
-				return err
-			}
-			if _, err := fmt.Fprintf(s.w, "id: %d\nevent: notification\ndata: %s\n\n", it.Seq, data); err != nil {
-				return err
-			}
-			s.last = it.Seq
-		}
-		if len(ns) < notify.MaxSince {
-			break
-		}
+		s.last = it.Seq
+	}
+	if len(ns) == notify.MaxSince {
+		s.more()
 	}
 	counts, err := notify.CountsOf(ctx, db, s.recipient)
 	if err != nil {
