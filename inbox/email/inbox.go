@@ -101,6 +101,9 @@ func NewInbox(cfg InboxConfig) (*Inbox, error) {
 	if cfg.Name == "" {
 		cfg.Name = "email"
 	}
+	if err := cfg.Defaults.Check(); err != nil {
+		return nil, err
+	}
 	if cfg.Builder == nil {
 		return nil, bad("Builder", "is nil: make one with NewBuilder")
 	}

@@ -35,7 +35,7 @@ func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig 
 // to hear of.
 type Topic struct {
 	Domain, Action string
-	Label          string // "Comments on issues you follow"
+	Label          string // "Comments on issues you follow"; default "comment added (issue)"
 }
 
 // Channel is one column: a channel inboxes deliver on.
@@ -105,9 +105,13 @@ func New(cfg Config) (*Page, error) {
 	if err := cfg.Defaults.Check(); err != nil {
 		return nil, err
 	}
+	cfg.Topics = slices.Clone(cfg.Topics) // labels are defaulted in the copy
 	for i, t := range cfg.Topics {
 		if t.Domain == "" || t.Action == "" || t.Action == inbox.AnyAction {
 			return nil, &ConfigError{fmt.Sprintf("Config.Topics[%d]", i), "needs a Domain and an Action (not AnyAction)"}
+		}
+		if t.Label == "" {
+			cfg.Topics[i].Label = strings.ReplaceAll(t.Action, "_", " ") + " (" + t.Domain + ")"
 		}
 	}
 	if len(cfg.Channels) == 0 {
