@@ -82,4 +82,3 @@ func dsnOf(db *gorm.DB) string {
 	}
 	return ""
 }
-
