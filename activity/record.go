@@ -73,33 +73,22 @@ func (d *Domain) RecordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 		md.source, md.ip, md.userAgent,
 	}
 	wake := d.wake.take()
-	stmt := d.sql.insert
-	switch {
-	case c.throttle > 0:
+	_, inTx := db.Statement.ConnPool.(gorm.TxCommitter)
+	stmt := d.sql.insert[b2i(inTx)][b2i(wake)]
+	if c.throttle > 0 {
 		stmt = d.sql.throttle
 		args = append(args[:10], args[12:]...) // the function takes p_now once
 		args = append(args, c.throttle.Microseconds(), wake)
-	case wake:
-		stmt = d.sql.insertWake
 	}
-	rows, err := query(ctx, db, stmt, args)
+	var res Result
+	found, err := queryRow(ctx, db, stmt, args, func(row scanner) error {
+		return scanEvent(row, d.name, &res.Event, &res.Throttled)
+	})
 	if err != nil {
 		return Result{}, d.writeError(subject, action, err)
 	}
-	defer rows.Close()
-	var res Result
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return Result{}, d.writeError(subject, action, err)
-		}
-		rows.Close()
+	if !found {
 		return Result{}, d.refused(ctx, db, subject, c.throttle > 0)
-	}
-	if err := scanEvent(rows, d.name, &res.Event, &res.Throttled); err != nil {
-		return Result{}, d.writeError(subject, action, err)
-	}
-	if err := rows.Close(); err != nil {
-		return Result{}, d.writeError(subject, action, err)
 	}
 	return res, nil
 }
