@@ -117,18 +117,18 @@ func clearOutbox(ctx context.Context, b *bench) error {
 type startTimes struct {
 	name    string
 	accepts func(action string) bool // nil: every action
-	mu    sync.Mutex
-	at    map[int64]time.Time
-	count atomic.Int64
-	want  int64
-	done  chan struct{}
+	mu      sync.Mutex
+	at      map[int64]time.Time
+	count   atomic.Int64
+	want    int64
+	done    chan struct{}
 }
 
 func newStartTimes(name string, want int64) *startTimes {
 	return &startTimes{name: name, at: map[int64]time.Time{}, want: want, done: make(chan struct{})}
 }
 
-func (s *startTimes) Name() string                { return s.name }
+func (s *startTimes) Name() string { return s.name }
 func (s *startTimes) Accepts(_, action string) bool {
 	return s.accepts == nil || s.accepts(action)
 }
