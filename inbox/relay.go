@@ -462,7 +462,12 @@ WHERE available_at <= now() ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`, r.cfg.B
 	// The statements below take arrays of a batch's IDs. A generic plan
 	// cached while a table was small (a scan, not the index) would scan
 	// it for every batch once it is large: plan each with its values.
-	if err := tx.Exec(`SET LOCAL plan_cache_mode = force_custom_plan`).Error; err != nil {
+	// And the batch's commit need not wait for the WAL flush: its jobs are
+	// in Redis before it commits, and a commit lost in a crash only puts
+	// the rows back, to be enqueued again under the same task IDs (refused
+	// as duplicates) and delivered at most once by the ledger. The next
+	// batch starts a flush sooner (1-2 ms on a cloud disk, more under load).
+	if err := tx.Exec(`SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('synchronous_commit', 'off', true)`).Error; err != nil {
 		return b, fmt.Errorf("inbox: relay: %w", err)
 	}
 
@@ -539,6 +544,8 @@ FROM unnest(?::bigint[], ?::bigint[], ?::text[]) AS f(id, delay, err) WHERE o.id
 	if err := tx.Commit().Error; err != nil {
 		return b, fmt.Errorf("inbox: relay: commit: %w", err)
 	}
+	r.log.LogAttrs(ctx, slog.LevelDebug, "inbox: relay batch", slog.Int("rows", b.Rows), slog.Int("enqueued", b.Enqueued),
+		slog.Int("duplicates", b.Duplicates), slog.Int("failed", b.Failed))
 	s := &r.stats
 	s.batches.Add(1)
 	s.rows.Add(int64(b.Rows))

@@ -27,12 +27,13 @@ func idleCPU(ctx context.Context, b *bench) ([]figure, error) {
 		return nil, err
 	}
 	window := b.duration(5*time.Second, time.Second)
+	settle := b.duration(time.Second, 200*time.Millisecond)
 	rc := redis.NewClient(&redis.Options{Addr: benchRedis().Addr})
 	defer rc.Close()
 	var figs []figure
 	for _, interval := range []time.Duration{inbox.DefaultTaskCheckInterval, 20 * time.Millisecond, 100 * time.Millisecond} {
 		b.logf("fanout: idle CPU with TaskCheckInterval %s, %s per side", interval, window)
-		ours, err := measureIdle(ctx, rc, window, func() (func(), error) {
+		ours, err := measureIdle(ctx, rc, settle, window, func() (func(), error) {
 			in := &noop{name: "bench-idle", count: new(atomic.Int64), done: make(chan struct{})}
 			w, err := inbox.NewWorker(inbox.Config{DB: b.db, Redis: benchRedis(), Domains: []*activity.Domain{b.issues},
 				Inboxes: []inbox.Inbox{in}, TaskCheckInterval: interval, Logger: quietLogger()})
@@ -47,7 +48,7 @@ func idleCPU(ctx context.Context, b *bench) ([]figure, error) {
 		if err != nil {
 			return nil, err
 		}
-		raw, err := measureIdle(ctx, rc, window, func() (func(), error) {
+		raw, err := measureIdle(ctx, rc, settle, window, func() (func(), error) {
 			srv := asynq.NewServer(benchRedis(), asynq.Config{Concurrency: 20, TaskCheckInterval: interval,
 				Queues: map[string]int{"default": 1}, Logger: quietAsynq{}, LogLevel: asynq.ErrorLevel})
 			if err := srv.Start(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })); err != nil {
@@ -60,20 +61,20 @@ func idleCPU(ctx context.Context, b *bench) ([]figure, error) {
 		}
 		figs = append(figs, figure{Name: fmt.Sprintf("idle worker CPU, TaskCheckInterval %s (process + Redis, %% of a core)", interval), Unit: "%", Ours: ours, Baseline: raw})
 	}
-	b.note("idle CPU: a worker with one inbox and nothing to do (asynq server polling its queue every TaskCheckInterval, relay polling the outbox every %s when idle, a LISTEN connection), measured as the bench process's CPU time (getrusage) plus the Redis server's (INFO cpu) over %s, after a second to settle; baseline: a bare asynq server with the same settings. TaskCheckInterval is inbox.Config.TaskCheckInterval: each step up adds about half of it to the average pick-up latency.",
-		time.Second, window)
+	b.note("idle CPU: a worker with one inbox and nothing to do (asynq server polling its queue every TaskCheckInterval, relay polling the outbox every %s when idle, a LISTEN connection), measured as the bench process's CPU time (getrusage) plus the Redis server's (INFO cpu) over %s, after %s to settle; baseline: a bare asynq server with the same settings. TaskCheckInterval is inbox.Config.TaskCheckInterval: each step up adds about half of it to the average pick-up latency.",
+		time.Second, window, settle)
 	return figs, nil
 }
 
 // measureIdle starts something, lets it settle, and returns the CPU the
 // process and Redis spent over window, in percent of one core.
-func measureIdle(ctx context.Context, rc *redis.Client, window time.Duration, start func() (stop func(), err error)) (float64, error) {
+func measureIdle(ctx context.Context, rc *redis.Client, settle, window time.Duration, start func() (stop func(), err error)) (float64, error) {
 	stop, err := start()
 	if err != nil {
 		return 0, err
 	}
 	defer stop()
-	if err := sleepCtx(ctx, time.Second); err != nil {
+	if err := sleepCtx(ctx, settle); err != nil {
 		return 0, err
 	}
 	p0, r0, err := cpuNow(ctx, rc)
