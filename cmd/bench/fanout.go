@@ -60,7 +60,11 @@ func flushBenchRedis(ctx context.Context) error {
 
 // quietLogger keeps the worker's and asynq's logs out of the table.
 func quietLogger() *slog.Logger {
-	if os.Getenv("TIDINGS_BENCH_LOG") != "" {
+	switch os.Getenv("TIDINGS_BENCH_LOG") {
+	case "":
+	case "debug":
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	default:
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -75,9 +79,6 @@ func runFanout(ctx context.Context, b *bench) ([]figure, error) {
 		{rate: 500, seconds: 10, p50: 10, p99: 50},
 		{rate: 2000, seconds: 5, p99: 100},
 		{rate: 500, seconds: 10, p99: 100, saturate: true},
-	}
-	if os.Getenv("TIDINGS_BENCH_SATURATED_ONLY") != "" {
-		runs = runs[2:]
 	}
 	for _, run := range runs {
 		lat, err := fanoutLatency(ctx, b, run)
