@@ -39,6 +39,16 @@ type Result struct {
 // ErrInvalidSubject, ErrInvalidRef, ErrNoActor, ErrInvalidExtra,
 // ErrInvalidOption, ErrCausationDepth, ErrNilDB).
 func (d *Domain) RecordEvent(ctx context.Context, db *gorm.DB, subject any, action string, opts ...Option) (Result, error) {
+	if d.observer != nil { // metrics, tracing (see Observer)
+		octx, end := d.observer.RecordStart(ctx, d, action)
+		res, err := d.recordEvent(octx, db, subject, action, opts)
+		end(res, err)
+		return res, err
+	}
+	return d.recordEvent(ctx, db, subject, action, opts)
+}
+
+func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, action string, opts []Option) (Result, error) {
 	if db == nil {
 		return Result{}, ErrNilDB
 	}
@@ -176,6 +186,9 @@ func (d *Domain) prepare(ctx context.Context, db *gorm.DB, subject any, action s
 	if len(md.RequestID) > 128 || len(md.CorrelationID) > 128 {
 		return nil, 0, &OptionError{Option: "Metadata", Reason: "request and correlation ids are limited to 128 bytes"}
 	}
+	if md.TraceParent != "" && !ValidTraceParent(md.TraceParent) {
+		return nil, 0, &OptionError{Option: "Metadata.TraceParent", Reason: fmt.Sprintf("%.80q is not a W3C traceparent (00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, lower case)", md.TraceParent)}
+	}
 
 	now := d.now()
 	occurred := now
@@ -187,7 +200,7 @@ func (d *Domain) prepare(ctx context.Context, db *gorm.DB, subject any, action s
 		recType, recID, recLabel, extra,
 		occurred, now, now,
 		nullString(md.RequestID), nullString(md.CorrelationID), causeDomain, causeID, depth,
-		nullString(md.Source), ip, nullString(truncate(md.UserAgent, 512)),
+		nullString(md.Source), ip, nullString(truncate(md.UserAgent, 512)), nullString(md.TraceParent),
 	}, c.throttle, nil
 }
 
@@ -206,6 +219,9 @@ func mergeMetadata(base, over Metadata) Metadata {
 	}
 	if over.UserAgent != "" {
 		base.UserAgent = over.UserAgent
+	}
+	if over.TraceParent != "" {
+		base.TraceParent = over.TraceParent
 	}
 	return base
 }

@@ -11,7 +11,7 @@ var eventColumns = []string{
 	"id", "subject_id::text", "action", "actor_type", "actor_id", "actor_label",
 	"record_type", "record_id", "record_label", "extra", "occurred_at", "created_at",
 	"updated_at", "repeats", "request_id", "correlation_id", "causation_domain",
-	"causation_id", "depth", "source", "host(ip)", "user_agent",
+	"causation_id", "depth", "source", "host(ip)", "user_agent", "trace_parent",
 }
 
 // selectList renders eventColumns, each qualified by prefix ("e." or "(t.ev).").
@@ -43,7 +43,7 @@ func scanEvent(s scanner, domain string, e *Event, pre ...any) error {
 		&e.ID, &e.SubjectID, &e.Action, &e.ActorType, &e.ActorID, &e.ActorLabel,
 		&e.RecordType, &e.RecordID, &e.RecordLabel, &extra, &e.OccurredAt, &e.CreatedAt,
 		&e.UpdatedAt, &e.Repeats, &e.RequestID, &e.CorrelationID, &e.CausationDomain,
-		&e.CausationID, &e.Depth, &e.Source, &e.IP, &e.UserAgent,
+		&e.CausationID, &e.Depth, &e.Source, &e.IP, &e.UserAgent, &e.TraceParent,
 	)
 	if err := s.Scan(dest...); err != nil {
 		return err
@@ -62,7 +62,7 @@ type domainSQL struct {
 	byIDs    string // ANY of a bigint[] parameter
 }
 
-const insertColumns = "subject_id, action, actor_type, actor_id, actor_label, record_type, record_id, record_label, extra, occurred_at, created_at, updated_at, request_id, correlation_id, causation_domain, causation_id, depth, source, ip, user_agent"
+const insertColumns = "subject_id, action, actor_type, actor_id, actor_label, record_type, record_id, record_label, extra, occurred_at, created_at, updated_at, request_id, correlation_id, causation_domain, causation_id, depth, source, ip, user_agent, trace_parent"
 
 func buildDomainSQL(d *Domain) domainSQL {
 	notify := ""
@@ -70,11 +70,11 @@ func buildDomainSQL(d *Domain) domainSQL {
 		notify = fmt.Sprintf(" CROSS JOIN LATERAL (SELECT pg_notify('%s', '%s')) n", OutboxChannel, d.name)
 	}
 	key := string(d.subject.KeyType)
-	insert := fmt.Sprintf(`WITH ev AS (INSERT INTO %[1]s (%[2]s) VALUES (?::%[3]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?) RETURNING *), `+
+	insert := fmt.Sprintf(`WITH ev AS (INSERT INTO %[1]s (%[2]s) VALUES (?::%[3]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?) RETURNING *), `+
 		`ob AS (INSERT INTO %[4]s (domain, event_id, action, subject_id) SELECT '%[5]s', id, action, subject_id::text FROM ev) `+
 		`SELECT false, %[6]s FROM ev e%[7]s`,
 		d.table, insertColumns, key, OutboxTable, d.name, selectList("e."), notify)
-	throttle := fmt.Sprintf(`SELECT t.throttled, %[1]s FROM %[2]s_record_throttled(?::%[3]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ? * interval '1 microsecond', ?) t`,
+	throttle := fmt.Sprintf(`SELECT t.throttled, %[1]s FROM %[2]s_record_throttled(?::%[3]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?, ? * interval '1 microsecond', ?) t`,
 		selectList("(t.ev)."), d.table, key)
 	byID := fmt.Sprintf(`SELECT %s FROM %s e WHERE e.id = ?`, selectList("e."), d.table)
 	byIDs := fmt.Sprintf(`SELECT %s FROM %s e WHERE e.id = ANY(?::bigint[])`, selectList("e."), d.table)
