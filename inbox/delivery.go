@@ -28,6 +28,8 @@ type Delivery struct {
 	Ledger *Ledger
 	// Logger carries the inbox, event and attempt as attributes.
 	Logger *slog.Logger
+
+	suppressed bool // see Suppress
 }
 
 // Key returns the ledger key of this delivery's effect for recipient ("" for
