@@ -1,0 +1,54 @@
+package observe
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tidingsdev/tidings/activity"
+)
+
+// Recording returns the activity.Observer that makes a span for each
+// RecordEvent call, in the caller's trace, and stores its traceparent with
+// the event (activity.Metadata.TraceParent) so the event's deliveries
+// continue the trace. With a no-op tracer provider it stores nothing.
+func (t *Tracing) Recording() activity.Observer { return recordTracing{t} }
+
+type recordTracing struct{ t *Tracing }
+
+func (recordTracing) Declared(*activity.Domain) {}
+
+func (r recordTracing) RecordStart(ctx context.Context, d *activity.Domain, action string) (context.Context, func(activity.Result, error)) {
+	if !d.Supports(action) {
+		action = unknownAction // span names stay bounded
+	}
+	ctx, span := r.t.tracer.Start(ctx, "record "+d.Name()+" "+action, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "tidings"),
+			attribute.String("messaging.operation.type", "create"),
+			attribute.String("messaging.destination.name", d.Name()),
+			attribute.String("tidings.domain", d.Name()),
+			attribute.String("tidings.action", action),
+		))
+	if !span.IsRecording() && !span.SpanContext().IsValid() {
+		return ctx, func(activity.Result, error) { span.End() }
+	}
+	md := activity.MetadataFrom(ctx)
+	md.TraceParent = TraceParent(span.SpanContext())
+	ctx = activity.WithMetadata(ctx, md)
+	return ctx, func(res activity.Result, err error) {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		} else {
+			span.SetAttributes(
+				attribute.Int64("tidings.event.id", res.Event.ID),
+				attribute.Bool("tidings.throttled", res.Throttled),
+				attribute.String("messaging.message.id", res.Event.Ref().String()),
+			)
+		}
+		span.End()
+	}
+}
