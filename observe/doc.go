@@ -54,9 +54,12 @@
 // A declared domain's series exist at 0 from its declaration, so "no
 // pledge in a minute" (Kickstarter's alert) is one rule:
 //
-//	- alert: NoPledges
-//	  expr: sum(increase(tidings_events_recorded_total{domain="project",action="pledged",result="inserted"}[1m])) == 0
-//	  for: 1m
+//	groups:
+//	  - name: tidings
+//	    rules:
+//	      - alert: NoPledges
+//	        expr: sum(increase(tidings_events_recorded_total{domain="project",action="pledged",result="inserted"}[1m])) == 0
+//	        for: 1m
 //
 // The counter counts successful RecordEvent calls; a transaction rolled
 // back after the call still counted. See docs/runbook.md for the alerts
