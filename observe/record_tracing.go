@@ -2,6 +2,7 @@ package observe
 
 import (
 	"context"
+	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -14,25 +15,50 @@ import (
 // RecordEvent call, in the caller's trace, and stores its traceparent with
 // the event (activity.Metadata.TraceParent) so the event's deliveries
 // continue the trace. With a no-op tracer provider it stores nothing.
-func (t *Tracing) Recording() activity.Observer { return recordTracing{t} }
+func (t *Tracing) Recording() activity.Observer { return &recordTracing{t: t} }
 
-type recordTracing struct{ t *Tracing }
+type recordTracing struct {
+	t       *Tracing
+	domains sync.Map // *activity.Domain -> map[string]*spanStart
+}
 
-func (recordTracing) Declared(*activity.Domain) {}
+// spanStart is what starting a recording span takes for one action, made
+// once per declared action.
+type spanStart struct {
+	name string
+	opts []trace.SpanStartOption
+}
 
-func (r recordTracing) RecordStart(ctx context.Context, d *activity.Domain, action string) (context.Context, func(activity.Result, error)) {
-	if !d.Supports(action) {
-		action = unknownAction // span names stay bounded
+func (r *recordTracing) Declared(d *activity.Domain) {
+	starts := map[string]*spanStart{}
+	for _, a := range append(d.Actions(), unknownAction) {
+		starts[a] = &spanStart{name: "record " + d.Name() + " " + a, opts: []trace.SpanStartOption{
+			trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithAttributes(
+				attribute.String("messaging.system", "tidings"),
+				attribute.String("messaging.operation.type", "create"),
+				attribute.String("messaging.destination.name", d.Name()),
+				attribute.String("tidings.domain", d.Name()),
+				attribute.String("tidings.action", a),
+			),
+		}}
 	}
-	ctx, span := r.t.tracer.Start(ctx, "record "+d.Name()+" "+action, trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(
-			attribute.String("messaging.system", "tidings"),
-			attribute.String("messaging.operation.type", "create"),
-			attribute.String("messaging.destination.name", d.Name()),
-			attribute.String("tidings.domain", d.Name()),
-			attribute.String("tidings.action", action),
-		))
-	if !span.IsRecording() && !span.SpanContext().IsValid() {
+	r.domains.Store(d, starts)
+}
+
+func (r *recordTracing) RecordStart(ctx context.Context, d *activity.Domain, action string) (context.Context, func(activity.Result, error)) {
+	v, ok := r.domains.Load(d)
+	if !ok {
+		r.Declared(d)
+		v, _ = r.domains.Load(d)
+	}
+	starts := v.(map[string]*spanStart)
+	st := starts[action]
+	if st == nil {
+		st = starts[unknownAction] // span names stay bounded
+	}
+	ctx, span := r.t.tracer.Start(ctx, st.name, st.opts...)
+	if !span.SpanContext().IsValid() { // a no-op provider: store nothing
 		return ctx, func(activity.Result, error) { span.End() }
 	}
 	md := activity.MetadataFrom(ctx)
