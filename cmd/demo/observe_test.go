@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,15 @@ func TestTraceFollowsARequestToEachDelivery(t *testing.T) {
 		app.Close()
 	}()
 
+	// The seed's events fan out first, before any rule exists: the
+	// workflow counters below count this test's request only.
+	waitUntil(t, 20*time.Second, "the seed's outbox drained", func() bool {
+		var n int64
+		if err := app.db.Table("activity_outbox").Count(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n == 0
+	})
 	if _, err := app.rules.Create(ctx, "users:1", workflow.Rule{
 		Name: "Thank commenters", Domain: "issue", TriggeredOn: ActionCommentAdded, Enabled: true,
 		Conditions: workflow.Conditions{workflow.Cond("extra.length", workflow.OpGt, 0)},
@@ -87,6 +97,18 @@ func TestTraceFollowsARequestToEachDelivery(t *testing.T) {
 			t.Fatalf("POST %s: %s", path, resp.Status)
 		}
 	}
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := client.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body)
+	}
+	const commentsRecorded = `tidings_events_recorded_total{action="comment_added",domain="issue",result="inserted"}`
+	_, before := get("/metrics")
 	post("/session", url.Values{"user_id": {fmt.Sprint(user.ID)}, "back": {"/"}})
 	exp.Reset() // the seed's and the session's spans
 	post(fmt.Sprintf("/issues/%d/comments", issue.ID), url.Values{"body": {"The login page times out."}})
@@ -111,25 +133,15 @@ func TestTraceFollowsARequestToEachDelivery(t *testing.T) {
 		return out
 	}
 	inboxes := []string{"process notify", "process email", "process slack", "process workflow"}
-	deadline := time.Now().Add(20 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		spans := inTrace()
+	waitUntil(t, 20*time.Second, "8 delivery spans in the request's trace", func() bool {
 		n := 0
-		for _, s := range spans {
+		for _, s := range inTrace() {
 			if strings.HasPrefix(s.Name, "process ") {
 				n++
 			}
 		}
-		if n >= 2*len(inboxes) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the trace has %d delivery spans after 20s, want %d: %v", n, 2*len(inboxes), names(spans))
-		}
-		<-tick.C
-	}
+		return n >= 2*len(inboxes)
+	})
 	spans := inTrace()
 	byParent := map[trace.SpanID][]tracetest.SpanStub{}
 	for _, s := range spans {
@@ -163,19 +175,27 @@ func TestTraceFollowsARequestToEachDelivery(t *testing.T) {
 	}
 
 	// /metrics and /healthz, linked from the Queues page.
-	for path, want := range map[string]string{
-		"/metrics":    `tidings_events_recorded_total{action="comment_added",domain="issue",result="inserted"}`,
-		"/healthz":    `"status":"ok"`,
-		"/monitoring": `href="/metrics"`,
+	// The workflow's counters: the comment matched the rule, the reply did
+	// not (a rule ignores what workflows record), and the reply ran once.
+	_, after := get("/metrics")
+	if d := sample(t, after, commentsRecorded) - sample(t, before, commentsRecorded); d != 2 {
+		t.Errorf("%s grew by %v, want 2 (the comment and the reply)", commentsRecorded, d)
+	}
+	for path, wants := range map[string][]string{
+		"/metrics": {
+			`tidings_workflow_rule_evaluations_total{action="comment_added",domain="issue",verdict="matched"} 1`,
+			`tidings_workflow_rule_evaluations_total{action="comment_added",domain="issue",verdict="no_match"} 1`,
+			`tidings_workflow_actions_total{outcome="done",type="reply"} 1`,
+			`tidings_deliveries_total{inbox="workflow",outcome="done"} 2`,
+		},
+		"/healthz":    {`"status":"ok"`, `"name":"redis"`, `"name":"relay_listen"`},
+		"/monitoring": {`href="/metrics"`, `href="/healthz"`},
 	} {
-		resp, err := client.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
-			t.Errorf("GET %s: %s, want 200 with %s in:\n%.2000s", path, resp.Status, want, body)
+		code, body := get(path)
+		for _, want := range wants {
+			if code != http.StatusOK || !strings.Contains(body, want) {
+				t.Errorf("GET %s: %d, want 200 with %s in:\n%.3000s", path, code, want, grep(body, "tidings_"))
+			}
 		}
 	}
 }
@@ -186,4 +206,48 @@ func names(spans []tracetest.SpanStub) []string {
 		out[i] = s.Name
 	}
 	return out
+}
+
+// grep keeps the lines of s containing sub (all of s when none do).
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		return s
+	}
+	return strings.Join(out, "\n")
+}
+
+// sample returns the value of series in a Prometheus text exposition.
+func sample(t *testing.T, body, series string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", l, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in the scrape", series)
+	return 0
+}
+
+// waitUntil checks cond until it holds, failing the test after d.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		<-tick.C
+	}
 }
