@@ -1,6 +1,7 @@
 package activity
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -47,8 +48,16 @@ type DomainConfig struct {
 	// event whose depth is already MaxDepth is refused with
 	// ErrCausationDepth. Default 8.
 	MaxDepth int
-	// Notify sends pg_notify on the outbox channel with each new event,
-	// waking relays at once. Default true; set DisableNotify to turn off.
+	// WakeInterval bounds how often recording wakes relays: the first
+	// event recorded through this Domain value in each interval carries a
+	// pg_notify on OutboxChannel (inside its own statement, delivered at
+	// its commit); the others carry none, and relays find them by polling,
+	// which they tighten while events keep coming. So a process sends at
+	// most 1/WakeInterval notifications per second per domain, whatever
+	// its write rate. Default DefaultWakeInterval (100ms).
+	WakeInterval time.Duration
+	// DisableNotify turns wake-ups off entirely: relays find every event
+	// by polling (RelayConfig.PollInterval bounds the delay after idle).
 	DisableNotify bool
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -70,7 +79,7 @@ type Domain struct {
 	actionSet map[string]struct{}
 	maxExtra  int
 	maxDepth  int
-	notify    bool
+	wake      waker
 	now       func() time.Time
 	resolvers map[string]Resolver
 	sql       domainSQL
@@ -94,7 +103,6 @@ func NewDomain(cfg DomainConfig) (*Domain, error) {
 		subject:   cfg.Subject,
 		maxExtra:  cfg.MaxExtraBytes,
 		maxDepth:  cfg.MaxDepth,
-		notify:    !cfg.DisableNotify,
 		now:       cfg.Now,
 		actionSet: make(map[string]struct{}, len(cfg.Actions)),
 		resolvers: make(map[string]Resolver, len(cfg.Resolvers)),
@@ -158,6 +166,13 @@ func NewDomain(cfg DomainConfig) (*Domain, error) {
 	}
 	if d.now == nil {
 		d.now = time.Now
+	}
+	if cfg.WakeInterval < 0 {
+		return nil, bad("WakeInterval", "is negative: use a positive interval, 0 for the default (%v), or DisableNotify to poll only", DefaultWakeInterval)
+	}
+	if !cfg.DisableNotify {
+		d.wake.every = int64(cmp.Or(cfg.WakeInterval, DefaultWakeInterval))
+		d.wake.clock = time.Now // rate limiting is about load, not event time: never the domain clock
 	}
 	for typ, r := range cfg.Resolvers {
 		if r == nil {

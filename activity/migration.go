@@ -82,9 +82,11 @@ LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
     v_row %[1]s;
 BEGIN
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'throttled recording needs READ COMMITTED isolation, the transaction runs at %%', current_setting('transaction_isolation')
-            USING ERRCODE = 'TD001';
+    -- A refusal returns no row rather than raising, which would abort the
+    -- caller's transaction: the caller tells the two cases apart.
+    IF current_setting('transaction_isolation') <> 'read committed'
+       OR NOT EXISTS (SELECT 1 FROM %[7]s WHERE %[8]s = p_subject) THEN
+        RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended(
         '%[3]s' || chr(31) || p_subject::text || chr(31) || p_action || chr(31) || p_actor_type || chr(31) || p_actor_id
@@ -117,7 +119,7 @@ BEGIN
     RETURN QUERY SELECT false, v_row;
 END
 $fn$;
-`, d.table, d.subject.KeyType, d.name, insertColumns, OutboxTable, OutboxChannel)
+`, d.table, d.subject.KeyType, d.name, insertColumns, OutboxTable, OutboxChannel, d.subject.Table, d.subject.Key)
 }
 
 // GooseMigration renders MigrationSQL as a goose SQL migration file, ready

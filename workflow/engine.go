@@ -40,9 +40,9 @@ type EngineConfig struct {
 	// hundreds of rows per event (cmd/bench measures it). Dry runs say why
 	// regardless.
 	SkipMisses bool
-	// ListenDSN is the DSN of Run's LISTEN connection. Default: the DB's
-	// own DSN when it is a gorm postgres dialector, else a connection
-	// borrowed from the pool.
+	// ListenDSN is the DSN of Run's LISTEN connection and of the one
+	// connection its refreshes use. Default: the DB's own DSN when it is a
+	// gorm postgres dialector, else connections of the app's pool.
 	ListenDSN string
 	// Logger receives what cannot be returned. Default slog.Default().
 	Logger *slog.Logger

@@ -52,9 +52,11 @@ LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
     v_row issue_events;
 BEGIN
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'throttled recording needs READ COMMITTED isolation, the transaction runs at %', current_setting('transaction_isolation')
-            USING ERRCODE = 'TD001';
+    -- A refusal returns no row rather than raising, which would abort the
+    -- caller's transaction: the caller tells the two cases apart.
+    IF current_setting('transaction_isolation') <> 'read committed'
+       OR NOT EXISTS (SELECT 1 FROM issues WHERE id = p_subject) THEN
+        RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended(
         'issue' || chr(31) || p_subject::text || chr(31) || p_action || chr(31) || p_actor_type || chr(31) || p_actor_id
