@@ -209,8 +209,8 @@ func (d *Domain) prepareRow(ctx context.Context, db *gorm.DB, subject any, actio
 // meta is a call's metadata columns, shared by every event it records.
 type meta struct {
 	requestID, correlationID, causeDomain, source, ip, userAgent, traceParent sql.NullString
-	causeID                                                      sql.NullInt64
-	depth                                                        int
+	causeID                                                                   sql.NullInt64
+	depth                                                                     int
 }
 
 // metadata checks the context's metadata and cause (and a Meta option) and
