@@ -19,6 +19,14 @@ type Observer interface {
 	RecordStart(ctx context.Context, d *Domain, action string) (_ context.Context, end func(Result, error))
 }
 
+// BulkObserver is an Observer that also watches RecordEvents calls: it is
+// called once per call, with its entries, and its end function with the
+// call's outcome. An Observer that is not one sees no bulk calls.
+type BulkObserver interface {
+	Observer
+	RecordEventsStart(ctx context.Context, d *Domain, entries []NewEvent) (_ context.Context, end func(BulkResult, error))
+}
+
 // Observers returns an Observer calling each of obs in order (nil ones
 // are skipped); their end functions run in reverse order.
 func Observers(obs ...Observer) Observer {
@@ -61,3 +69,19 @@ var traceParentRE = regexp.MustCompile(`^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[
 // ValidTraceParent reports whether s is a W3C traceparent value, the form
 // Metadata.TraceParent takes.
 func ValidTraceParent(s string) bool { return traceParentRE.MatchString(s) }
+
+func (os observers) RecordEventsStart(ctx context.Context, d *Domain, entries []NewEvent) (context.Context, func(BulkResult, error)) {
+	var ends []func(BulkResult, error)
+	for _, o := range os {
+		if b, ok := o.(BulkObserver); ok {
+			var end func(BulkResult, error)
+			ctx, end = b.RecordEventsStart(ctx, d, entries)
+			ends = append(ends, end)
+		}
+	}
+	return ctx, func(r BulkResult, err error) {
+		for i := len(ends) - 1; i >= 0; i-- {
+			ends[i](r, err)
+		}
+	}
+}

@@ -80,3 +80,34 @@ func (r *recordMetrics) RecordStart(ctx context.Context, d *activity.Domain, act
 	}
 	return ctx, c.end
 }
+
+// RecordEventsStart counts a RecordEvents call: each recorded event as
+// inserted under its action, or, when the call failed (it is all or
+// nothing), each entry as failed.
+func (r *recordMetrics) RecordEventsStart(ctx context.Context, d *activity.Domain, entries []activity.NewEvent) (context.Context, func(activity.BulkResult, error)) {
+	return ctx, func(res activity.BulkResult, err error) {
+		v, ok := r.domains.Load(d)
+		if !ok {
+			r.Declared(d)
+			v, _ = r.domains.Load(d)
+		}
+		byAction := v.(map[string]*actionCounters)
+		of := func(action string) *actionCounters {
+			if c := byAction[action]; c != nil {
+				return c
+			}
+			return byAction[unknownAction]
+		}
+		if err != nil {
+			for _, e := range entries {
+				of(e.Action).failed.Inc()
+			}
+			return
+		}
+		for _, e := range res.Events {
+			of(e.Action).inserted.Inc()
+		}
+	}
+}
+
+var _ activity.BulkObserver = (*recordMetrics)(nil)

@@ -78,3 +78,32 @@ func (r *recordTracing) RecordStart(ctx context.Context, d *activity.Domain, act
 		span.End()
 	}
 }
+
+// RecordEventsStart makes one span for a RecordEvents call ("record
+// <domain> bulk"); every event of the call stores its traceparent.
+func (r *recordTracing) RecordEventsStart(ctx context.Context, d *activity.Domain, entries []activity.NewEvent) (context.Context, func(activity.BulkResult, error)) {
+	ctx, span := r.t.tracer.Start(ctx, "record "+d.Name()+" bulk", trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "tidings"),
+			attribute.String("messaging.operation.type", "create"),
+			attribute.String("messaging.destination.name", d.Name()),
+			attribute.String("tidings.domain", d.Name()),
+			attribute.Int("messaging.batch.message_count", len(entries)),
+		))
+	if span.SpanContext().IsValid() {
+		md := activity.MetadataFrom(ctx)
+		md.TraceParent = TraceParent(span.SpanContext())
+		ctx = activity.WithMetadata(ctx, md)
+	}
+	return ctx, func(res activity.BulkResult, err error) {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		} else {
+			span.SetAttributes(attribute.String("tidings.correlation_id", res.CorrelationID))
+		}
+		span.End()
+	}
+}
+
+var _ activity.BulkObserver = (*recordTracing)(nil)
