@@ -193,7 +193,8 @@
 // them per inbox; package observe exports those counters to Prometheus and
 // adds Middleware for delivery latency and for a span per attempt, a child
 // of the span that recorded the event (its activity.Metadata.TraceParent,
-// carried with the event in the job).
+// carried with the event in the job). Middleware can wrap each external
+// send of an attempt (Delivery.Send) with Delivery.OnSend.
 //
 // # Preferences
 //

@@ -13,9 +13,10 @@ import (
 // Delivery returns the inbox.Middleware that runs each delivery attempt in
 // a span ("process <inbox>", kind consumer) whose parent is the span that
 // recorded the event (its activity.Metadata.TraceParent, carried with the
-// event), so jobs join the request's trace. Whatever the inbox records
-// or sends under the attempt's context continues it. Put it in
-// inbox.Config.Middleware.
+// event), so jobs join the request's trace. Each external send the inbox
+// makes through Delivery.Send (an SMTP send, a Slack post) gets a child
+// span ("send <inbox>", kind client); whatever the inbox records under the
+// attempt's context continues the trace. Put it in inbox.Config.Middleware.
 func (t *Tracing) Delivery() inbox.Middleware {
 	return func(next inbox.ProcessFunc) inbox.ProcessFunc {
 		return func(ctx context.Context, d *inbox.Delivery) error {
@@ -38,6 +39,7 @@ func (t *Tracing) Delivery() inbox.Middleware {
 					attribute.Int("tidings.max_attempts", d.MaxAttempts),
 				))
 			defer span.End()
+			d.OnSend(t.sendSpan(d))
 			err := next(ctx, d)
 			out := inbox.OutcomeOf(d, err)
 			span.SetAttributes(attribute.String("tidings.outcome", string(out)))
@@ -46,6 +48,21 @@ func (t *Tracing) Delivery() inbox.Middleware {
 				span.SetStatus(codes.Error, err.Error())
 			}
 			return err
+		}
+	}
+}
+
+// sendSpan makes the span of one external send of d.
+func (t *Tracing) sendSpan(d *inbox.Delivery) inbox.SendHook {
+	return func(ctx context.Context, recipient string) (context.Context, func(error)) {
+		ctx, span := t.tracer.Start(ctx, "send "+d.Inbox, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("tidings.inbox", d.Inbox), attribute.String("tidings.recipient", recipient)))
+		return ctx, func(err error) {
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, err.Error())
+			}
+			span.End()
 		}
 	}
 }

@@ -28,6 +28,9 @@ type TracingConfig struct {
 //	└─ record issue comment_added        (Recording: the event stores this span's traceparent)
 //	   ├─ process notify                 (Delivery, in the worker: a child of the recording span)
 //	   ├─ process email
+//	   │  └─ send email                  (each external send through Delivery.Send: one per recipient)
+//	   ├─ process slack
+//	   │  └─ send slack
 //	   └─ process workflow
 //	      └─ workflow action reply       (Workflow)
 //	         └─ record issue comment_added  (an event caused by a job continues the trace)

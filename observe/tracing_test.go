@@ -48,7 +48,10 @@ func TestTraceFromRecordingToDeliveries(t *testing.T) {
 		done <- struct{}{}
 		return nil
 	})
-	audit := inbox.Func("audit", inbox.On("project", "pledged"), func(context.Context, *inbox.Delivery) error {
+	audit := inbox.Func("audit", inbox.On("project", "pledged"), func(ctx context.Context, d *inbox.Delivery) error {
+		if _, err := d.Send(ctx, "ops", func(context.Context) error { return nil }); err != nil { // an external send
+			return err
+		}
 		done <- struct{}{}
 		return nil
 	})
@@ -102,6 +105,10 @@ func TestTraceFromRecordingToDeliveries(t *testing.T) {
 	}
 	if !pledgeBooks.SpanContext.IsValid() {
 		t.Fatal("no books delivery span is a child of the recording span")
+	}
+	audits, sends := spansNamed(exp, "process audit"), spansNamed(exp, "send audit")
+	if len(audits) != 1 || len(sends) != 1 || sends[0].Parent.SpanID() != audits[0].SpanContext.SpanID() || sends[0].SpanKind != trace.SpanKindClient {
+		t.Fatalf("the external send is not a client span under its delivery: %d deliveries, %d sends", len(audits), len(sends))
 	}
 	views := spansNamed(exp, "record project viewed")
 	if len(views) != 1 || views[0].Parent.SpanID() != pledgeBooks.SpanContext.SpanID() {
