@@ -49,6 +49,16 @@ type BulkResult struct {
 // caller's to decide. An empty entries slice records nothing. At most
 // DefaultMaxBulk entries per call.
 func (d *Domain) RecordEvents(ctx context.Context, db *gorm.DB, entries []NewEvent, opts ...Option) (BulkResult, error) {
+	if b, ok := d.observer.(BulkObserver); ok { // metrics, tracing (see Observer)
+		octx, end := b.RecordEventsStart(ctx, d, entries)
+		res, err := d.recordEvents(octx, db, entries, opts)
+		end(res, err)
+		return res, err
+	}
+	return d.recordEvents(ctx, db, entries, opts)
+}
+
+func (d *Domain) recordEvents(ctx context.Context, db *gorm.DB, entries []NewEvent, opts []Option) (BulkResult, error) {
 	if db == nil {
 		return BulkResult{}, ErrNilDB
 	}
@@ -112,7 +122,7 @@ func (d *Domain) RecordEvents(ctx context.Context, db *gorm.DB, entries []NewEve
 	}
 	rows, err := query(ctx, db, stmt, []any{
 		subjects, actions, actorTypes, actorIDs, actorLabels, recTypes, recIDs, recLabels, extras, occurred,
-		now, md.requestID, md.correlationID, md.causeDomain, md.causeID, md.depth, md.source, md.ip, md.userAgent,
+		now, md.requestID, md.correlationID, md.causeDomain, md.causeID, md.depth, md.source, md.ip, md.userAgent, md.traceParent,
 	})
 	if err != nil {
 		return res, d.writeError(nil, "(bulk)", err)

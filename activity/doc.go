@@ -102,6 +102,17 @@
 // on the pool, the subject is left to the foreign key, which spares an
 // index probe per event.
 //
+// # Observing
+//
+// DomainConfig.Observer watches recording without this package knowing
+// Prometheus or OpenTelemetry: NewDomain calls its Declared, and every
+// RecordEvent call runs between its RecordStart and the end function it
+// returns (Observers combines several). Package observe counts calls per
+// domain, action and result, and makes a span per call whose W3C
+// traceparent it puts in the call's Metadata.TraceParent: the event stores
+// it (trace_parent), so the jobs that deliver it continue the request's
+// trace. A traceparent given with Meta must be W3C's form.
+//
 // # Reading
 //
 // Feed returns a page of events newest first, for one subject, subjects

@@ -64,6 +64,9 @@ type DomainConfig struct {
 	// Resolvers load the actors and records of a feed page, one batched
 	// call per type. Keys are reference types ("users", "comments").
 	Resolvers map[string]Resolver
+	// Observer watches recording: metrics, tracing (package observe).
+	// Optional; combine several with Observers.
+	Observer Observer
 }
 
 // Domain is a declared domain: the one value an app keeps per events table.
@@ -80,6 +83,7 @@ type Domain struct {
 	now       func() time.Time
 	resolvers map[string]Resolver
 	sql       domainSQL
+	observer  Observer
 }
 
 // DefaultMaxExtraBytes is the default cap on an event's encoded extra.
@@ -102,6 +106,7 @@ func NewDomain(cfg DomainConfig) (*Domain, error) {
 		now:       cfg.Now,
 		actionSet: make(map[string]struct{}, len(cfg.Actions)),
 		resolvers: make(map[string]Resolver, len(cfg.Resolvers)),
+		observer:  cfg.Observer,
 	}
 	bad := func(field, format string, args ...any) error {
 		return &DomainError{Domain: cfg.Name, Field: field, Reason: fmt.Sprintf(format, args...)}
@@ -176,6 +181,9 @@ func NewDomain(cfg DomainConfig) (*Domain, error) {
 		d.resolvers[typ] = r
 	}
 	d.sql = buildDomainSQL(d)
+	if d.observer != nil {
+		d.observer.Declared(d)
+	}
 	return d, nil
 }
 

@@ -40,6 +40,7 @@ func MigrationSQL(d *Domain) (up, down string) {
     source           text,
     ip               inet,
     user_agent       text,
+    trace_parent     text,
     CONSTRAINT %[1]s_record_ref CHECK ((record_type IS NULL) = (record_id IS NULL)),
     CONSTRAINT %[1]s_extra_object CHECK (jsonb_typeof(extra) = 'object')
 );
@@ -75,7 +76,7 @@ CREATE FUNCTION %[1]s_record_throttled(
     p_subject %[2]s, p_action text, p_actor_type text, p_actor_id text, p_actor_label text,
     p_record_type text, p_record_id text, p_record_label text, p_extra jsonb, p_now timestamptz,
     p_request_id text, p_correlation_id text, p_causation_domain text, p_causation_id bigint,
-    p_depth smallint, p_source text, p_ip inet, p_user_agent text, p_window interval, p_notify boolean)
+    p_depth smallint, p_source text, p_ip inet, p_user_agent text, p_trace_parent text, p_window interval, p_notify boolean)
 RETURNS TABLE (throttled boolean, ev %[1]s)
 LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
@@ -109,7 +110,7 @@ BEGIN
     INSERT INTO %[1]s (%[4]s)
     VALUES (p_subject, p_action, p_actor_type, p_actor_id, p_actor_label, p_record_type, p_record_id,
             p_record_label, p_extra, p_now, p_now, p_now, p_request_id, p_correlation_id,
-            p_causation_domain, p_causation_id, p_depth, p_source, p_ip, p_user_agent)
+            p_causation_domain, p_causation_id, p_depth, p_source, p_ip, p_user_agent, p_trace_parent)
     RETURNING * INTO v_row;
     INSERT INTO %[5]s (domain, event_id, action, subject_id) VALUES ('%[3]s', v_row.id, v_row.action, v_row.subject_id::text);
     IF p_notify THEN

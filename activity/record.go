@@ -39,6 +39,16 @@ type Result struct {
 // ErrInvalidSubject, ErrInvalidRef, ErrNoActor, ErrInvalidExtra,
 // ErrInvalidOption, ErrCausationDepth, ErrNilDB).
 func (d *Domain) RecordEvent(ctx context.Context, db *gorm.DB, subject any, action string, opts ...Option) (Result, error) {
+	if d.observer != nil { // metrics, tracing (see Observer)
+		octx, end := d.observer.RecordStart(ctx, d, action)
+		res, err := d.recordEvent(octx, db, subject, action, opts)
+		end(res, err)
+		return res, err
+	}
+	return d.recordEvent(ctx, db, subject, action, opts)
+}
+
+func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, action string, opts []Option) (Result, error) {
 	if db == nil {
 		return Result{}, ErrNilDB
 	}
@@ -70,7 +80,7 @@ func (d *Domain) RecordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 		r.recType, r.recID, r.recLabel, r.extra,
 		occurred, now, now,
 		md.requestID, md.correlationID, md.causeDomain, md.causeID, md.depth,
-		md.source, md.ip, md.userAgent,
+		md.source, md.ip, md.userAgent, md.traceParent,
 	}
 	wake := d.wake.take()
 	_, inTx := db.Statement.ConnPool.(gorm.TxCommitter)
@@ -198,9 +208,9 @@ func (d *Domain) prepareRow(ctx context.Context, db *gorm.DB, subject any, actio
 
 // meta is a call's metadata columns, shared by every event it records.
 type meta struct {
-	requestID, correlationID, causeDomain, source, ip, userAgent sql.NullString
-	causeID                                                      sql.NullInt64
-	depth                                                        int
+	requestID, correlationID, causeDomain, source, ip, userAgent, traceParent sql.NullString
+	causeID                                                                   sql.NullInt64
+	depth                                                                     int
 }
 
 // metadata checks the context's metadata and cause (and a Meta option) and
@@ -250,6 +260,10 @@ func (d *Domain) metadata(ctx context.Context, c recordCall, action string) (met
 	}
 	m.requestID, m.correlationID = nullString(md.RequestID), nullString(md.CorrelationID)
 	m.source, m.userAgent = nullString(md.Source), nullString(truncate(md.UserAgent, 512))
+	if md.TraceParent != "" && !ValidTraceParent(md.TraceParent) {
+		return m, &OptionError{Option: "Metadata.TraceParent", Reason: fmt.Sprintf("%+q is not a W3C traceparent (00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, lower case)", truncate(md.TraceParent, 80))}
+	}
+	m.traceParent = nullString(md.TraceParent)
 	return m, nil
 }
 
@@ -268,6 +282,9 @@ func mergeMetadata(base, over Metadata) Metadata {
 	}
 	if over.UserAgent != "" {
 		base.UserAgent = over.UserAgent
+	}
+	if over.TraceParent != "" {
+		base.TraceParent = over.TraceParent
 	}
 	return base
 }

@@ -11,7 +11,7 @@ var eventColumns = []string{
 	"id", "subject_id::text", "action", "actor_type", "actor_id", "actor_label",
 	"record_type", "record_id", "record_label", "extra", "occurred_at", "created_at",
 	"updated_at", "repeats", "request_id", "correlation_id", "causation_domain",
-	"causation_id", "depth", "source", "host(ip)", "user_agent",
+	"causation_id", "depth", "source", "host(ip)", "user_agent", "trace_parent",
 }
 
 // selectList renders eventColumns, each qualified by prefix ("e." or "(t.ev).").
@@ -43,7 +43,7 @@ func scanEvent(s scanner, domain string, e *Event, pre ...any) error {
 		&e.ID, &e.SubjectID, &e.Action, &e.ActorType, &e.ActorID, &e.ActorLabel,
 		&e.RecordType, &e.RecordID, &e.RecordLabel, &extra, &e.OccurredAt, &e.CreatedAt,
 		&e.UpdatedAt, &e.Repeats, &e.RequestID, &e.CorrelationID, &e.CausationDomain,
-		&e.CausationID, &e.Depth, &e.Source, &e.IP, &e.UserAgent,
+		&e.CausationID, &e.Depth, &e.Source, &e.IP, &e.UserAgent, &e.TraceParent,
 	)
 	if err := s.Scan(dest...); err != nil {
 		return err
@@ -66,7 +66,7 @@ type domainSQL struct {
 	byIDs    string // ANY of a bigint[] parameter
 }
 
-const insertColumns = "subject_id, action, actor_type, actor_id, actor_label, record_type, record_id, record_label, extra, occurred_at, created_at, updated_at, request_id, correlation_id, causation_domain, causation_id, depth, source, ip, user_agent"
+const insertColumns = "subject_id, action, actor_type, actor_id, actor_label, record_type, record_id, record_label, extra, occurred_at, created_at, updated_at, request_id, correlation_id, causation_domain, causation_id, depth, source, ip, user_agent, trace_parent"
 
 func buildDomainSQL(d *Domain) domainSQL {
 	key := string(d.subject.KeyType)
@@ -77,9 +77,9 @@ func buildDomainSQL(d *Domain) domainSQL {
 		// the pool (autocommit) the foreign key alone decides: its error
 		// aborts only this statement, and the check would cost an index
 		// probe per event (measured: 7-10% of recording throughput).
-		values := fmt.Sprintf(`VALUES (?::%[1]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?) `, key)
+		values := fmt.Sprintf(`VALUES (?::%[1]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?) `, key)
 		if checked {
-			values = fmt.Sprintf(`SELECT ?::%[1]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ? `+
+			values = fmt.Sprintf(`SELECT ?::%[1]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ? `+
 				`WHERE EXISTS (SELECT 1 FROM %[2]s WHERE %[3]s = $1::%[1]s) `, key, d.subject.Table, d.subject.Key)
 		}
 		return fmt.Sprintf(`WITH ev AS (INSERT INTO %[1]s (%[2]s) %[8]sRETURNING *), `+
@@ -101,14 +101,14 @@ func buildDomainSQL(d *Domain) domainSQL {
 			`WITH ORDINALITY AS u(s, a, at, ai, al, rt, ri, rl, x, o, n)), `+
 			`missing AS (SELECT u.s FROM u WHERE NOT EXISTS (SELECT 1 FROM %[7]s t WHERE t.%[8]s = u.s::%[3]s) LIMIT 1), `+
 			`ev AS (INSERT INTO %[1]s (%[2]s) `+
-			`SELECT s::%[3]s, a, at, ai, al, rt, ri, rl, x::jsonb, o, m.c, m.c, m.rq, m.co, m.cd, m.ci, m.dp, m.so, m.ip, m.ua `+
-			`FROM u CROSS JOIN (SELECT ?::timestamptz, ?::text, ?::text, ?::text, ?::bigint, ?::smallint, ?::text, ?::inet, ?::text) AS m(c, rq, co, cd, ci, dp, so, ip, ua) `+
+			`SELECT s::%[3]s, a, at, ai, al, rt, ri, rl, x::jsonb, o, m.c, m.c, m.rq, m.co, m.cd, m.ci, m.dp, m.so, m.ip, m.ua, m.tp `+
+			`FROM u CROSS JOIN (SELECT ?::timestamptz, ?::text, ?::text, ?::text, ?::bigint, ?::smallint, ?::text, ?::inet, ?::text, ?::text) AS m(c, rq, co, cd, ci, dp, so, ip, ua, tp) `+
 			`WHERE NOT EXISTS (SELECT 1 FROM missing) ORDER BY u.n RETURNING *), `+
 			`ob AS (INSERT INTO %[4]s (domain, event_id, action, subject_id) SELECT '%[5]s', id, action, subject_id::text FROM ev ORDER BY id) `+
 			`SELECT (SELECT s FROM missing), %[6]s FROM ev e RIGHT JOIN (SELECT 1) one ON true%[9]s ORDER BY e.id`,
 			d.table, insertColumns, key, OutboxTable, d.name, selectList("e."), d.subject.Table, d.subject.Key, notify)
 	}
-	throttle := fmt.Sprintf(`SELECT t.throttled, %[1]s FROM %[2]s_record_throttled(?::%[3]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ? * interval '1 microsecond', ?) t`,
+	throttle := fmt.Sprintf(`SELECT t.throttled, %[1]s FROM %[2]s_record_throttled(?::%[3]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?, ? * interval '1 microsecond', ?) t`,
 		selectList("(t.ev)."), d.table, key)
 	byID := fmt.Sprintf(`SELECT %s FROM %s e WHERE e.id = ?`, selectList("e."), d.table)
 	byIDs := fmt.Sprintf(`SELECT %s FROM %s e WHERE e.id = ANY(?::bigint[])`, selectList("e."), d.table)

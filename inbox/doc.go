@@ -184,6 +184,18 @@
 // telling the worker (a last attempt lost with its worker, whose lease ran
 // out): ImportArchived adds those from asynq's archive.
 //
+// # Outcomes, metrics and tracing
+//
+// Every attempt ends in one Outcome (OutcomeOf): done, suppressed (Process
+// returned nil after Delivery.Suppress: nobody to tell, or all muted it),
+// retried, held (an error wrapping ErrHeld: a circuit breaker held it back;
+// retried) or dead (permanent, or the last attempt). Worker.Metrics counts
+// them per inbox; package observe exports those counters to Prometheus and
+// adds Middleware for delivery latency and for a span per attempt, a child
+// of the span that recorded the event (its activity.Metadata.TraceParent,
+// carried with the event in the job). Middleware can wrap each external
+// send of an attempt (Delivery.Send) with Delivery.OnSend.
+//
 // # Preferences
 //
 // notification_preferences holds per-recipient mutes per channel ("app",

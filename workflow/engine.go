@@ -48,6 +48,9 @@ type EngineConfig struct {
 	Logger *slog.Logger
 	// Now is the clock of the run log. Default time.Now.
 	Now func() time.Time
+	// Observers watch rule verdicts and action runs: metrics, tracing
+	// (package observe). Optional.
+	Observers []Observer
 }
 
 // DefaultEngineName is the default EngineConfig.Name.
@@ -83,6 +86,8 @@ type Engine struct {
 	log     *slog.Logger
 	now     func() time.Time
 	cache   *cache
+
+	observers []Observer
 }
 
 // NewEngine checks cfg and returns the engine. It does no I/O: call Run
@@ -95,6 +100,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	e := &Engine{
 		rules: cfg.Rules, name: cfg.Name, policy: cfg.Policy, refresh: cfg.RefreshInterval,
 		listen: cfg.ListenDSN, claim: cfg.ClaimTimeout, misses: !cfg.SkipMisses, log: cfg.Logger, now: cfg.Now,
+		observers: cfg.Observers,
 	}
 	if e.name == "" {
 		e.name = DefaultEngineName
@@ -317,6 +323,9 @@ func (e *Engine) decide(ctx context.Context, cands []*compiled, ev activity.Even
 			}
 		}
 		v := e.verdict(ctx, c, ev, facts)
+		if len(e.observers) > 0 {
+			e.observeRule(ev, c.rule, v.observed(c))
+		}
 		switch {
 		case v.err != nil:
 			rows = append(rows, runRow{rule: c.rule, status: RunFailed, explanation: v.explain(), err: v.err.Error()})
@@ -369,7 +378,9 @@ func (e *Engine) runRule(ctx context.Context, d *inbox.Delivery, log *runLog, c 
 		case ActionStopped:
 			return log.finish(ctx, c.rule, RunStopped, "stopped: causation depth limit (an earlier attempt)")
 		}
-		err := e.runAction(ctx, d, log, c, i)
+		actx, end := e.observeAction(ctx, d.Event, c.rule, i)
+		err := e.runAction(actx, d, log, c, i)
+		end(err)
 		switch {
 		case err == nil:
 			continue

@@ -27,6 +27,7 @@ type App struct {
 	live   *hub
 	rules  *workflow.Rules
 	engine *workflow.Engine
+	tel    *telemetry
 
 	stopping chan struct{} // closed when Run returns: ends event streams
 	stopOnce sync.Once
@@ -39,10 +40,6 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	cfg = cfg.withDefaults()
 	a := &App{cfg: cfg, live: newHub(), stopping: make(chan struct{})}
 	var err error
-	a.issues, err = newIssueDomain(activity.DomainConfig{Now: cfg.Now})
-	if err != nil {
-		return nil, err
-	}
 	a.redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	err = a.redis.Ping(pingCtx).Err()
@@ -59,6 +56,16 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 		a.redis.Close()
 		return nil, err
 	}
+	if err := a.startTelemetry(); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.issues, err = newIssueDomain(activity.DomainConfig{Now: cfg.Now,
+		Observer: activity.Observers(a.tel.metrics.Recording(), a.tel.tracing.Recording())})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	if !cfg.NoSeed {
 		if err := a.seed(ctx); err != nil {
 			a.Close()
@@ -69,6 +76,7 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	a.startHealth()
 	if a.pages, err = a.parsePages(); err != nil {
 		a.Close()
 		return nil, err
@@ -84,7 +92,7 @@ func (a *App) Handler() http.Handler {
 			return u
 		}
 		return nil
-	}})(a.mux)
+	}})(a.tel.tracing.HTTP(a.mux)) // inside the metadata: spans are named by the mux's patterns
 	return http.NewCrossOriginProtection().Handler(a.withUser(h))
 }
 
@@ -124,6 +132,7 @@ func (a *App) Run(ctx context.Context) error {
 func (a *App) Close() {
 	a.stopOnce.Do(func() { close(a.stopping) })
 	a.fan.close()
+	a.tel.close()
 	if a.db != nil {
 		if sqlDB, err := a.db.DB(); err == nil {
 			sqlDB.Close()

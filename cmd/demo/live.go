@@ -63,6 +63,7 @@ func (a *App) notificationStream(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming is not available", http.StatusInternalServerError)
 		return
 	}
+	defer a.tel.metrics.PushConnected()()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
