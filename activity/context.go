@@ -10,6 +10,11 @@ type Metadata struct {
 	Source        string // web, api, console, job, ... (a lower-case word, at most 32 bytes)
 	IP            string // the client's address (IPv4 or IPv6, no port)
 	UserAgent     string // truncated to 512 bytes
+	// TraceParent is the W3C traceparent ("00-<trace id>-<span id>-<flags>")
+	// of the span that recorded the event, stored with it so the jobs that
+	// deliver it continue its trace. A tracing Observer (package observe)
+	// sets it; without one it stays empty.
+	TraceParent string
 }
 
 // Cause is the event being handled while new events are recorded: inbox and

@@ -48,6 +48,24 @@
 // Name/Title/... field), so a feed still renders "Ana" after Ana's row is
 // deleted.
 //
+// Recording does not notify relays of each event: a pg_notify makes its
+// transaction's commit take a server-wide lock held through the WAL flush,
+// which would serialize every recording commit of the server. At most one
+// recording per DomainConfig.WakeInterval (100ms) per Domain value carries
+// a wake-up, inside its own statement; relays poll for the rest (package
+// inbox explains how, with figures). DisableNotify: poll only.
+//
+// # Bulk recording
+//
+// RecordEvents records many events (an import, a backfill) in one statement:
+// the columns travel as arrays and unnest into the events table, the outbox
+// rows follow in the same statement. It is all or nothing, joins the caller's
+// transaction, checks every entry as RecordEvent does (a refusal is a
+// *BulkError naming the entry), and gives every event one correlation id
+// (the context's, else a new "bulk-..." id, in BulkResult.CorrelationID), so
+// FeedQuery.CorrelationID finds the import again. Throttling is refused in
+// bulk.
+//
 // # Throttling
 //
 // activity.ThrottleWithin(15*time.Minute) collapses repeats: when the same
@@ -73,6 +91,27 @@
 // package's sentinels (ErrUnknownAction, ErrInvalidSubject, ErrInvalidRef,
 // ErrNoActor, ErrInvalidExtra, ErrInvalidOption, ErrNilDB...) and readable
 // with errors.As (*UnknownActionError suggests the nearest action).
+//
+// Whatever PostgreSQL would refuse with a SQLSTATE that aborts the caller's
+// transaction is caught first: NUL bytes and invalid UTF-8 in ids, labels,
+// metadata and extra (strings and keys, where encoding/json would otherwise
+// store U+FFFD replacements silently), times outside years 1-9999, actor and
+// record types that are not identifiers. In a transaction, a subject that
+// does not exist (checked in the recording statement) and a throttled call
+// under REPEATABLE READ (*IsolationError) are refused without aborting it;
+// on the pool, the subject is left to the foreign key, which spares an
+// index probe per event.
+//
+// # Observing
+//
+// DomainConfig.Observer watches recording without this package knowing
+// Prometheus or OpenTelemetry: NewDomain calls its Declared, and every
+// RecordEvent call runs between its RecordStart and the end function it
+// returns (Observers combines several). Package observe counts calls per
+// domain, action and result, and makes a span per call whose W3C
+// traceparent it puts in the call's Metadata.TraceParent: the event stores
+// it (trace_parent), so the jobs that deliver it continue the request's
+// trace. A traceparent given with Meta must be W3C's form.
 //
 // # Reading
 //

@@ -1,6 +1,7 @@
 package activity
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -47,14 +48,25 @@ type DomainConfig struct {
 	// event whose depth is already MaxDepth is refused with
 	// ErrCausationDepth. Default 8.
 	MaxDepth int
-	// Notify sends pg_notify on the outbox channel with each new event,
-	// waking relays at once. Default true; set DisableNotify to turn off.
+	// WakeInterval bounds how often recording wakes relays: the first
+	// event recorded through this Domain value in each interval carries a
+	// pg_notify on OutboxChannel (inside its own statement, delivered at
+	// its commit); the others carry none, and relays find them by polling,
+	// which they tighten while events keep coming. So a process sends at
+	// most 1/WakeInterval notifications per second per domain, whatever
+	// its write rate. Default DefaultWakeInterval (100ms).
+	WakeInterval time.Duration
+	// DisableNotify turns wake-ups off entirely: relays find every event
+	// by polling (RelayConfig.PollInterval bounds the delay after idle).
 	DisableNotify bool
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Resolvers load the actors and records of a feed page, one batched
 	// call per type. Keys are reference types ("users", "comments").
 	Resolvers map[string]Resolver
+	// Observer watches recording: metrics, tracing (package observe).
+	// Optional; combine several with Observers.
+	Observer Observer
 }
 
 // Domain is a declared domain: the one value an app keeps per events table.
@@ -67,10 +79,11 @@ type Domain struct {
 	actionSet map[string]struct{}
 	maxExtra  int
 	maxDepth  int
-	notify    bool
+	wake      waker
 	now       func() time.Time
 	resolvers map[string]Resolver
 	sql       domainSQL
+	observer  Observer
 }
 
 // DefaultMaxExtraBytes is the default cap on an event's encoded extra.
@@ -90,10 +103,10 @@ func NewDomain(cfg DomainConfig) (*Domain, error) {
 		subject:   cfg.Subject,
 		maxExtra:  cfg.MaxExtraBytes,
 		maxDepth:  cfg.MaxDepth,
-		notify:    !cfg.DisableNotify,
 		now:       cfg.Now,
 		actionSet: make(map[string]struct{}, len(cfg.Actions)),
 		resolvers: make(map[string]Resolver, len(cfg.Resolvers)),
+		observer:  cfg.Observer,
 	}
 	bad := func(field, format string, args ...any) error {
 		return &DomainError{Domain: cfg.Name, Field: field, Reason: fmt.Sprintf(format, args...)}
@@ -154,6 +167,13 @@ func NewDomain(cfg DomainConfig) (*Domain, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
+	if cfg.WakeInterval < 0 {
+		return nil, bad("WakeInterval", "is negative: use a positive interval, 0 for the default (%v), or DisableNotify to poll only", DefaultWakeInterval)
+	}
+	if !cfg.DisableNotify {
+		d.wake.every = int64(cmp.Or(cfg.WakeInterval, DefaultWakeInterval))
+		d.wake.clock = time.Now // rate limiting is about load, not event time: never the domain clock
+	}
 	for typ, r := range cfg.Resolvers {
 		if r == nil {
 			return nil, bad(fmt.Sprintf("Resolvers[%q]", typ), "is nil")
@@ -161,6 +181,9 @@ func NewDomain(cfg DomainConfig) (*Domain, error) {
 		d.resolvers[typ] = r
 	}
 	d.sql = buildDomainSQL(d)
+	if d.observer != nil {
+		d.observer.Declared(d)
+	}
 	return d, nil
 }
 

@@ -153,3 +153,21 @@ type QueryError struct {
 
 func (e *QueryError) Error() string        { return fmt.Sprintf("activity: query %s %s", e.Field, e.Reason) }
 func (e *QueryError) Is(target error) bool { return target == ErrInvalidQuery }
+
+// IsolationError reports a throttled record attempted in a transaction
+// whose isolation level is stricter than READ COMMITTED. Nothing was
+// written and the transaction is not aborted.
+// errors.Is(err, ErrThrottleIsolation) holds for it.
+type IsolationError struct {
+	Level string // "repeatable read" or "serializable"; "" when not known
+}
+
+func (e *IsolationError) Error() string {
+	level := "a stricter level"
+	if e.Level != "" {
+		level = strings.ToUpper(e.Level)
+	}
+	return "activity: throttled recording needs READ COMMITTED isolation; the transaction runs at " + level +
+		", where the statement that looks for a recent repeat could not see a concurrent writer's commit"
+}
+func (e *IsolationError) Is(target error) bool { return target == ErrThrottleIsolation }

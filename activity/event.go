@@ -41,6 +41,7 @@ type Event struct {
 	Source          *string `gorm:"column:source"`       // web, api, console, job, ...
 	IP              *string `gorm:"column:ip"`
 	UserAgent       *string `gorm:"column:user_agent"`
+	TraceParent     *string `gorm:"column:trace_parent"` // W3C traceparent of the recording span, when traced
 }
 
 // Actor returns the reference of the event's actor.

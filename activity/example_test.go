@@ -60,3 +60,24 @@ func ExampleDomain_RecordEvent_unknownAction() {
 	fmt.Println(err)
 	// Output: activity: unknown action "coment_added" for domain issue; did you mean "comment_added"?
 }
+
+// RecordEvents records an import in one statement; every event shares one
+// correlation id.
+func ExampleDomain_RecordEvents() {
+	ctx := context.Background()
+	issue := Issue{Title: "Imported"}
+	testDB.Create(&issue)
+	rows := []string{"First!", "Second", "Third"}
+	evs := make([]activity.NewEvent, len(rows))
+	for i, body := range rows {
+		evs[i] = activity.NewEvent{Subject: issue.ID, Action: "comment_added", Options: []activity.Option{activity.Extra{"body": body}}}
+	}
+	res, err := issues.RecordEvents(ctx, testDB, evs, activity.Actor(activity.System("csv-import")),
+		activity.Meta(activity.Metadata{CorrelationID: "import-2026-11-27"}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(res.Events), res.CorrelationID, string(res.Events[2].Extra))
+	// Output: 3 import-2026-11-27 {"body": "Third"}
+}

@@ -40,6 +40,7 @@ func MigrationSQL(d *Domain) (up, down string) {
     source           text,
     ip               inet,
     user_agent       text,
+    trace_parent     text,
     CONSTRAINT %[1]s_record_ref CHECK ((record_type IS NULL) = (record_id IS NULL)),
     CONSTRAINT %[1]s_extra_object CHECK (jsonb_typeof(extra) = 'object')
 );
@@ -75,15 +76,17 @@ CREATE FUNCTION %[1]s_record_throttled(
     p_subject %[2]s, p_action text, p_actor_type text, p_actor_id text, p_actor_label text,
     p_record_type text, p_record_id text, p_record_label text, p_extra jsonb, p_now timestamptz,
     p_request_id text, p_correlation_id text, p_causation_domain text, p_causation_id bigint,
-    p_depth smallint, p_source text, p_ip inet, p_user_agent text, p_window interval, p_notify boolean)
+    p_depth smallint, p_source text, p_ip inet, p_user_agent text, p_trace_parent text, p_window interval, p_notify boolean)
 RETURNS TABLE (throttled boolean, ev %[1]s)
 LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
     v_row %[1]s;
 BEGIN
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'throttled recording needs READ COMMITTED isolation, the transaction runs at %%', current_setting('transaction_isolation')
-            USING ERRCODE = 'TD001';
+    -- A refusal returns no row rather than raising, which would abort the
+    -- caller's transaction: the caller tells the two cases apart.
+    IF current_setting('transaction_isolation') <> 'read committed'
+       OR NOT EXISTS (SELECT 1 FROM %[7]s WHERE %[8]s = p_subject) THEN
+        RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended(
         '%[3]s' || chr(31) || p_subject::text || chr(31) || p_action || chr(31) || p_actor_type || chr(31) || p_actor_id
@@ -107,7 +110,7 @@ BEGIN
     INSERT INTO %[1]s (%[4]s)
     VALUES (p_subject, p_action, p_actor_type, p_actor_id, p_actor_label, p_record_type, p_record_id,
             p_record_label, p_extra, p_now, p_now, p_now, p_request_id, p_correlation_id,
-            p_causation_domain, p_causation_id, p_depth, p_source, p_ip, p_user_agent)
+            p_causation_domain, p_causation_id, p_depth, p_source, p_ip, p_user_agent, p_trace_parent)
     RETURNING * INTO v_row;
     INSERT INTO %[5]s (domain, event_id, action, subject_id) VALUES ('%[3]s', v_row.id, v_row.action, v_row.subject_id::text);
     IF p_notify THEN
@@ -116,7 +119,7 @@ BEGIN
     RETURN QUERY SELECT false, v_row;
 END
 $fn$;
-`, d.table, d.subject.KeyType, d.name, insertColumns, OutboxTable, OutboxChannel)
+`, d.table, d.subject.KeyType, d.name, insertColumns, OutboxTable, OutboxChannel, d.subject.Table, d.subject.Key)
 }
 
 // GooseMigration renders MigrationSQL as a goose SQL migration file, ready

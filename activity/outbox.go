@@ -8,8 +8,10 @@ package activity
 const (
 	// OutboxTable is the table RecordEvent writes fan-out intents to.
 	OutboxTable = "activity_outbox"
-	// OutboxChannel is the LISTEN/NOTIFY channel woken by each new event
-	// (payload: the domain name). A wake-up only: relays also poll.
+	// OutboxChannel is the LISTEN/NOTIFY channel relays are woken on
+	// (payload: the domain name): by at most one recording per
+	// DomainConfig.WakeInterval per process, never one per event. A
+	// wake-up only: relays also poll.
 	OutboxChannel = "tidings_outbox"
 	// EventIDSequence is the sequence every events table draws IDs from,
 	// which makes event IDs unique across domains.

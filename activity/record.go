@@ -39,48 +39,105 @@ type Result struct {
 // ErrInvalidSubject, ErrInvalidRef, ErrNoActor, ErrInvalidExtra,
 // ErrInvalidOption, ErrCausationDepth, ErrNilDB).
 func (d *Domain) RecordEvent(ctx context.Context, db *gorm.DB, subject any, action string, opts ...Option) (Result, error) {
+	if d.observer != nil { // metrics, tracing (see Observer)
+		octx, end := d.observer.RecordStart(ctx, d, action)
+		res, err := d.recordEvent(octx, db, subject, action, opts)
+		end(res, err)
+		return res, err
+	}
+	return d.recordEvent(ctx, db, subject, action, opts)
+}
+
+func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, action string, opts []Option) (Result, error) {
 	if db == nil {
 		return Result{}, ErrNilDB
 	}
-	args, throttle, err := d.prepare(ctx, db, subject, action, opts)
+	var c recordCall
+	if err := applyOptions(&c, opts); err != nil {
+		return Result{}, err
+	}
+	if c.throttled && c.throttle < 0 {
+		return Result{}, &OptionError{Option: ThrottleWithin(c.throttle).String(), Reason: "the window is negative; use a positive duration, or 0 for no throttling"}
+	}
+	if c.throttle > 0 && !c.occurredAt.IsZero() {
+		return Result{}, &OptionError{Option: OccurredAt(c.occurredAt).String(), Reason: "cannot be combined with ThrottleWithin: a throttle window is measured from now"}
+	}
+	md, err := d.metadata(ctx, c, action)
 	if err != nil {
 		return Result{}, err
 	}
-	stmt := d.sql.insert
-	if throttle > 0 {
+	r, err := d.prepareRow(ctx, db, subject, action, c)
+	if err != nil {
+		return Result{}, err
+	}
+	now := d.now()
+	occurred := r.occurredAt
+	if occurred.IsZero() {
+		occurred = now
+	}
+	args := []any{
+		r.subject, action, r.actor.Type, r.actor.ID, r.actor.Label,
+		r.recType, r.recID, r.recLabel, r.extra,
+		occurred, now, now,
+		md.requestID, md.correlationID, md.causeDomain, md.causeID, md.depth,
+		md.source, md.ip, md.userAgent, md.traceParent,
+	}
+	wake := d.wake.take()
+	_, inTx := db.Statement.ConnPool.(gorm.TxCommitter)
+	stmt := d.sql.insert[b2i(inTx)][b2i(wake)]
+	if c.throttle > 0 {
 		stmt = d.sql.throttle
 		args = append(args[:10], args[12:]...) // the function takes p_now once
-		args = append(args, throttle.Microseconds(), d.notify)
+		args = append(args, c.throttle.Microseconds(), wake)
 	}
-	rows, err := query(ctx, db, stmt, args)
-	if err != nil {
-		return Result{}, d.writeError(action, err)
-	}
-	defer rows.Close()
 	var res Result
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return Result{}, d.writeError(action, err)
-		}
-		return Result{}, fmt.Errorf("activity: record %s %s: the statement returned no row", d.name, action)
+	found, err := queryRow(ctx, db, stmt, args, func(row scanner) error {
+		return scanEvent(row, d.name, &res.Event, &res.Throttled)
+	})
+	if err != nil {
+		return Result{}, d.writeError(subject, action, err)
 	}
-	if err := scanEvent(rows, d.name, &res.Event, &res.Throttled); err != nil {
-		return Result{}, d.writeError(action, err)
-	}
-	if err := rows.Close(); err != nil {
-		return Result{}, d.writeError(action, err)
+	if !found {
+		return Result{}, d.refused(ctx, db, subject, c.throttle > 0)
 	}
 	return res, nil
 }
 
-func (d *Domain) writeError(action string, err error) error {
+// refused explains a recording statement that returned no row: it writes
+// nothing, and so does not abort the caller's transaction, when the subject
+// does not exist or (for the throttle function) the isolation level is too
+// strict. The second case costs one more round trip, on this error path only.
+func (d *Domain) refused(ctx context.Context, db *gorm.DB, subject any, throttled bool) error {
+	if throttled {
+		rows, err := query(ctx, db, "SELECT current_setting('transaction_isolation')", nil)
+		if err == nil {
+			var level string
+			if rows.Next() && rows.Scan(&level) == nil && level != "read committed" {
+				rows.Close()
+				return &IsolationError{Level: level}
+			}
+			rows.Close()
+		}
+	}
+	return d.missingSubject(subject)
+}
+
+func (d *Domain) missingSubject(subject any) error {
+	return &SubjectError{Domain: d.name, Value: subject, Reason: fmt.Sprintf("does not exist in %s: no row has that %s", d.subject.Table, d.subject.Key)}
+}
+
+// writeError maps what PostgreSQL refused to the package's errors. The
+// statements check the subject themselves; these codes come from a
+// concurrent delete of the subject, or from a throttle function created by
+// an earlier version of the domain's migration.
+func (d *Domain) writeError(subject any, action string, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "TD001":
-			return fmt.Errorf("%w (%s)", ErrThrottleIsolation, pgErr.Message)
+			return &IsolationError{}
 		case "23503": // foreign_key_violation
-			return &SubjectError{Domain: d.name, Value: pgErr.Detail, Reason: "does not exist in " + d.subject.Table}
+			return d.missingSubject(subject)
 		}
 	}
 	return fmt.Errorf("activity: record %s %s: %w", d.name, action, err)
@@ -88,70 +145,89 @@ func (d *Domain) writeError(action string, err error) error {
 
 var sourceRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 
-// prepare validates a call and returns the insert statement's arguments.
-func (d *Domain) prepare(ctx context.Context, db *gorm.DB, subject any, action string, opts []Option) ([]any, time.Duration, error) {
+func applyOptions(c *recordCall, opts []Option) error {
+	for _, o := range opts {
+		if o == nil {
+			return &OptionError{Option: "options", Reason: "contain a nil Option"}
+		}
+		o.applyRecord(c)
+	}
+	return nil
+}
+
+// row is one event's own columns, checked and ready to bind.
+type row struct {
+	subject                  any
+	actor                    Ref
+	recType, recID, recLabel sql.NullString
+	extra                    string
+	occurredAt               time.Time // zero: now
+}
+
+// prepareRow checks the per-event part of a call: subject, action, actor,
+// record, extra and time.
+func (d *Domain) prepareRow(ctx context.Context, db *gorm.DB, subject any, action string, c recordCall) (row, error) {
+	var r row
 	if err := d.CheckAction(action); err != nil {
-		return nil, 0, err
+		return r, err
 	}
 	subj, err := d.subjectArg(subject)
 	if err != nil {
-		return nil, 0, err
+		return r, err
 	}
-	var c recordCall
-	for _, o := range opts {
-		if o == nil {
-			return nil, 0, &OptionError{Option: "options", Reason: "contain a nil Option"}
-		}
-		o.applyRecord(&c)
-	}
-	if c.throttled && c.throttle < 0 {
-		return nil, 0, &OptionError{Option: ThrottleWithin(c.throttle).String(), Reason: "the window is negative; use a positive duration, or 0 for no throttling"}
-	}
-	if c.throttle > 0 && !c.occurredAt.IsZero() {
-		return nil, 0, &OptionError{Option: OccurredAt(c.occurredAt).String(), Reason: "cannot be combined with ThrottleWithin: a throttle window is measured from now"}
-	}
-
+	r.subject = subj
 	actorV := c.actor
 	if !c.hasActor {
 		a, ok := ActorFrom(ctx)
 		if !ok {
-			return nil, 0, ErrNoActor
+			return r, ErrNoActor
 		}
 		actorV = a
 	}
-	actor, err := refOf(ctx, db, "actor", actorV)
-	if err != nil {
-		return nil, 0, err
+	if r.actor, err = refOf(ctx, db, "actor", actorV); err != nil {
+		return r, err
 	}
-	var recType, recID, recLabel sql.NullString
+	r.actor.Label = truncate(r.actor.Label, 200)
 	if c.hasRecord {
 		rec, err := refOf(ctx, db, "record", c.record)
 		if err != nil {
-			return nil, 0, err
+			return r, err
 		}
-		recType, recID = nullString(rec.Type), nullString(rec.ID)
-		recLabel = sql.NullString{String: rec.Label, Valid: true}
+		r.recType, r.recID = nullString(rec.Type), nullString(rec.ID)
+		r.recLabel = sql.NullString{String: truncate(rec.Label, 200), Valid: true}
 	}
-
-	extra, err := d.encodeExtra(c.extra)
-	if err != nil {
-		return nil, 0, err
+	if r.extra, err = d.encodeExtra(c.extra); err != nil {
+		return r, err
 	}
+	if t := c.occurredAt; !t.IsZero() && (t.Before(minOccurredAt) || !t.Before(maxOccurredAt)) {
+		return r, &OptionError{Option: "OccurredAt", Reason: fmt.Sprintf("%s is out of range: use a time from year 1 to year 9999", t.UTC().Format(time.RFC3339))}
+	}
+	r.occurredAt = c.occurredAt
+	return r, nil
+}
 
+// meta is a call's metadata columns, shared by every event it records.
+type meta struct {
+	requestID, correlationID, causeDomain, source, ip, userAgent, traceParent sql.NullString
+	causeID                                                                   sql.NullInt64
+	depth                                                                     int
+}
+
+// metadata checks the context's metadata and cause (and a Meta option) and
+// returns the columns they fill.
+func (d *Domain) metadata(ctx context.Context, c recordCall, action string) (meta, error) {
+	var m meta
 	md := MetadataFrom(ctx)
 	if c.hasMeta {
 		md = mergeMetadata(md, c.meta)
 	}
-	var causeDomain sql.NullString
-	var causeID sql.NullInt64
-	depth := 0
 	if cause, ok := CauseFrom(ctx); ok {
-		depth = cause.Depth + 1
-		if depth > d.maxDepth {
-			return nil, 0, &DepthError{Domain: d.name, Action: action, Cause: cause.Event, Depth: depth, Max: d.maxDepth}
+		m.depth = cause.Depth + 1
+		if m.depth > d.maxDepth {
+			return m, &DepthError{Domain: d.name, Action: action, Cause: cause.Event, Depth: m.depth, Max: d.maxDepth}
 		}
-		causeDomain = nullString(cause.Event.Domain)
-		causeID = sql.NullInt64{Int64: cause.Event.ID, Valid: cause.Event.ID != 0}
+		m.causeDomain = nullString(cause.Event.Domain)
+		m.causeID = sql.NullInt64{Int64: cause.Event.ID, Valid: cause.Event.ID != 0}
 		if md.CorrelationID == "" {
 			md.CorrelationID = cause.CorrelationID
 		}
@@ -163,32 +239,32 @@ func (d *Domain) prepare(ctx context.Context, db *gorm.DB, subject any, action s
 		md.CorrelationID = md.RequestID
 	}
 	if md.Source != "" && !sourceRE.MatchString(md.Source) {
-		return nil, 0, &OptionError{Option: "Metadata.Source", Reason: fmt.Sprintf("%q is not allowed: use a lower-case word of at most 32 bytes, like web, api, console or job", md.Source)}
+		return m, &OptionError{Option: "Metadata.Source", Reason: fmt.Sprintf("%+q is not allowed: use a lower-case word of at most 32 bytes, like web, api, console or job", md.Source)}
 	}
-	var ip sql.NullString
 	if md.IP != "" {
 		addr, err := netip.ParseAddr(md.IP)
 		if err != nil {
-			return nil, 0, &OptionError{Option: "Metadata.IP", Reason: fmt.Sprintf("%q is not an IP address (IPv4 or IPv6, without a port)", md.IP)}
+			return m, &OptionError{Option: "Metadata.IP", Reason: fmt.Sprintf("%+q is not an IP address (IPv4 or IPv6, without a port)", md.IP)}
 		}
-		ip = nullString(addr.String())
+		m.ip = nullString(addr.String())
 	}
 	if len(md.RequestID) > 128 || len(md.CorrelationID) > 128 {
-		return nil, 0, &OptionError{Option: "Metadata", Reason: "request and correlation ids are limited to 128 bytes"}
+		return m, &OptionError{Option: "Metadata", Reason: "request and correlation ids are limited to 128 bytes"}
 	}
-
-	now := d.now()
-	occurred := now
-	if !c.occurredAt.IsZero() {
-		occurred = c.occurredAt
+	for _, f := range []struct{ name, v string }{
+		{"RequestID", md.RequestID}, {"CorrelationID", md.CorrelationID}, {"UserAgent", md.UserAgent},
+	} {
+		if p := textProblem(f.v); p != "" {
+			return m, &OptionError{Option: "Metadata." + f.name, Reason: fmt.Sprintf("%+q %s", truncate(f.v, 64), p)}
+		}
 	}
-	return []any{
-		subj, action, actor.Type, actor.ID, truncate(actor.Label, 200),
-		recType, recID, recLabel, extra,
-		occurred, now, now,
-		nullString(md.RequestID), nullString(md.CorrelationID), causeDomain, causeID, depth,
-		nullString(md.Source), ip, nullString(truncate(md.UserAgent, 512)),
-	}, c.throttle, nil
+	m.requestID, m.correlationID = nullString(md.RequestID), nullString(md.CorrelationID)
+	m.source, m.userAgent = nullString(md.Source), nullString(truncate(md.UserAgent, 512))
+	if md.TraceParent != "" && !ValidTraceParent(md.TraceParent) {
+		return m, &OptionError{Option: "Metadata.TraceParent", Reason: fmt.Sprintf("%+q is not a W3C traceparent (00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, lower case)", truncate(md.TraceParent, 80))}
+	}
+	m.traceParent = nullString(md.TraceParent)
+	return m, nil
 }
 
 func mergeMetadata(base, over Metadata) Metadata {
@@ -207,6 +283,9 @@ func mergeMetadata(base, over Metadata) Metadata {
 	if over.UserAgent != "" {
 		base.UserAgent = over.UserAgent
 	}
+	if over.TraceParent != "" {
+		base.TraceParent = over.TraceParent
+	}
 	return base
 }
 
@@ -216,12 +295,13 @@ func (d *Domain) encodeExtra(v any) (string, error) {
 		return "{}", nil
 	}
 	var b []byte
+	marshalled := true
 	switch x := v.(type) {
 	case json.RawMessage:
 		if !json.Valid(x) {
 			return "", &ExtraError{Limit: d.maxExtra, Reason: "is a json.RawMessage that is not valid JSON"}
 		}
-		b = x
+		b, marshalled = x, false
 	default:
 		var err error
 		b, err = json.Marshal(v)
@@ -237,6 +317,9 @@ func (d *Domain) encodeExtra(v any) (string, error) {
 	}
 	if len(b) > d.maxExtra {
 		return "", &ExtraError{Size: len(b), Limit: d.maxExtra, Reason: fmt.Sprintf("is %d bytes encoded, over the domain's limit of %d (DomainConfig.MaxExtraBytes)", len(b), d.maxExtra)}
+	}
+	if p := jsonProblem(b, marshalled); p != "" {
+		return "", &ExtraError{Size: len(b), Limit: d.maxExtra, Reason: p}
 	}
 	return string(b), nil
 }

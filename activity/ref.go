@@ -47,8 +47,16 @@ func (r Ref) validate(what string) error {
 		return &RefError{What: what, Ref: r, Reason: "has no id"}
 	case len(r.Type) > 64:
 		return &RefError{What: what, Ref: r, Reason: "has a type longer than 64 bytes"}
+	case !refTypeRE.MatchString(r.Type):
+		return &RefError{What: what, Ref: r, Reason: "has a type that is not an identifier: use letters, digits and underscores, starting with a letter, like a table name (\"users\"), optionally schema-qualified (\"app.users\")"}
 	case len(r.ID) > 128:
 		return &RefError{What: what, Ref: r, Reason: "has an id longer than 128 bytes"}
+	}
+	if p := textProblem(r.ID); p != "" {
+		return &RefError{What: what, Ref: r, Reason: "has an id that " + p}
+	}
+	if p := textProblem(r.Label); p != "" {
+		return &RefError{What: what, Ref: r, Reason: "has a label that " + p}
 	}
 	return nil
 }
@@ -62,7 +70,7 @@ type RefError struct {
 }
 
 func (e *RefError) Error() string {
-	return fmt.Sprintf("activity: %s reference %q %s", e.What, e.Ref.String(), e.Reason)
+	return fmt.Sprintf("activity: %s reference %+q %s", e.What, e.Ref.String(), e.Reason)
 }
 
 func (e *RefError) Is(target error) bool { return target == ErrInvalidRef }

@@ -28,7 +28,21 @@ type Delivery struct {
 	Ledger *Ledger
 	// Logger carries the inbox, event and attempt as attributes.
 	Logger *slog.Logger
+
+	suppressed bool       // see Suppress
+	sendHooks  []SendHook // see OnSend
 }
+
+// SendHook wraps one external send made through Delivery.Send (an email
+// to one recipient, a Slack post): it returns the context the send runs
+// under and a function called with the send's error. Middleware adds one
+// with OnSend; package observe makes a span per send with it.
+type SendHook func(ctx context.Context, recipient string) (context.Context, func(error))
+
+// OnSend adds h around every send this attempt makes through Send; sends
+// skipped because the ledger says they happened are not wrapped. Call it
+// from Middleware, before next.
+func (d *Delivery) OnSend(h SendHook) { d.sendHooks = append(d.sendHooks, h) }
 
 // Key returns the ledger key of this delivery's effect for recipient ("" for
 // an effect per event).
@@ -71,5 +85,19 @@ func (d *Delivery) OnceEach(ctx context.Context, db *gorm.DB, recipients []strin
 // of a crash between sending and recording, at most once: it skips a
 // recipient already sent to. See Ledger.Send.
 func (d *Delivery) Send(ctx context.Context, recipient string, send func(ctx context.Context) error) (bool, error) {
+	if len(d.sendHooks) > 0 {
+		inner := send
+		send = func(ctx context.Context) error {
+			ends := make([]func(error), len(d.sendHooks))
+			for i, h := range d.sendHooks {
+				ctx, ends[i] = h(ctx, recipient)
+			}
+			err := inner(ctx)
+			for i := len(ends) - 1; i >= 0; i-- {
+				ends[i](err)
+			}
+			return err
+		}
+	}
 	return d.Ledger.Send(ctx, d.DB, d.Key(recipient), send)
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 )
 
@@ -132,18 +131,5 @@ func listenDSN(cfg ListenConfig) string {
 	if cfg.DSN != "" {
 		return cfg.DSN
 	}
-	if cfg.DB == nil {
-		return ""
-	}
-	switch d := cfg.DB.Dialector.(type) {
-	case *postgres.Dialector:
-		if d.Config != nil {
-			return d.DSN
-		}
-	case postgres.Dialector:
-		if d.Config != nil {
-			return d.DSN
-		}
-	}
-	return ""
+	return dsnOf(cfg.DB)
 }

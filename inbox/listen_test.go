@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/tidingsdev/tidings/inbox"
-	"github.com/tidingsdev/tidings/internal/pgtest"
 )
 
 // LISTEN wakes the relay right after a commit (polling is set to an hour,
@@ -23,7 +22,7 @@ func TestListenWakesTheRelayAndReconnects(t *testing.T) {
 
 	// Kill the listener's backend.
 	var pids []int
-	testDB.Raw(`SELECT pid FROM pg_stat_activity WHERE application_name = ? AND datname = ?`, inbox.ListenApplicationName, pgtest.Name(dbName)).Scan(&pids)
+	testDB.Raw(`SELECT pid FROM pg_stat_activity WHERE application_name = ? AND datname = current_database()`, inbox.ListenApplicationName).Scan(&pids)
 	if len(pids) != 1 {
 		t.Fatalf("%d listener connections, want 1", len(pids))
 	}
@@ -32,7 +31,7 @@ func TestListenWakesTheRelayAndReconnects(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "a new LISTEN connection", func() bool {
 		var n []int
-		testDB.Raw(`SELECT pid FROM pg_stat_activity WHERE application_name = ? AND datname = ? AND pid <> ?`, inbox.ListenApplicationName, pgtest.Name(dbName), pids[0]).Scan(&n)
+		testDB.Raw(`SELECT pid FROM pg_stat_activity WHERE application_name = ? AND datname = current_database() AND pid <> ?`, inbox.ListenApplicationName, pids[0]).Scan(&n)
 		return len(n) == 1 && w.Relay().Listening()
 	})
 	ev2 := record(t, testDB, issueID, "comment_added")

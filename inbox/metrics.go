@@ -18,17 +18,20 @@ type Metrics struct {
 
 // Counts are one inbox's counters since the process started.
 type Counts struct {
-	Inbox     string
-	Attempts  int64         // Process calls
-	Succeeded int64         // attempts that returned nil
-	Retried   int64         // failed attempts that will be retried
-	Failed    int64         // final failures: permanent or last attempt (dead letters)
-	Panics    int64         // attempts that panicked (also counted above)
-	Busy      time.Duration // total time spent in Process
+	Inbox      string
+	Attempts   int64         // Process calls
+	Succeeded  int64         // attempts that returned nil
+	Retried    int64         // failed attempts that will be retried
+	Failed     int64         // final failures: permanent or last attempt (dead letters)
+	Panics     int64         // attempts that panicked (also counted above)
+	Suppressed int64         // successes that delivered nothing (Delivery.Suppress; also in Succeeded)
+	Held       int64         // retried attempts held back by ErrHeld (also in Retried)
+	Busy       time.Duration // total time spent in Process
 }
 
 type counters struct {
 	attempts, succeeded, retried, failed, panics, busy atomic.Int64
+	suppressed, held                                   atomic.Int64
 }
 
 // NewMetrics returns empty counters.
@@ -59,11 +62,17 @@ func (m *Metrics) Middleware() Middleware {
 			c.attempts.Add(1)
 			err := next(ctx, d)
 			c.busy.Add(int64(time.Since(start)))
-			switch {
-			case err == nil:
+			switch OutcomeOf(d, err) {
+			case OutcomeDone:
 				c.succeeded.Add(1)
-			case IsPermanent(err) || d.LastAttempt():
+			case OutcomeSuppressed:
+				c.succeeded.Add(1)
+				c.suppressed.Add(1)
+			case OutcomeDead:
 				c.failed.Add(1)
+			case OutcomeHeld:
+				c.retried.Add(1)
+				c.held.Add(1)
 			default:
 				c.retried.Add(1)
 			}
@@ -84,6 +93,7 @@ func (m *Metrics) Snapshot() []Counts {
 		out = append(out, Counts{
 			Inbox: name, Attempts: c.attempts.Load(), Succeeded: c.succeeded.Load(), Retried: c.retried.Load(),
 			Failed: c.failed.Load(), Panics: c.panics.Load(), Busy: time.Duration(c.busy.Load()),
+			Suppressed: c.suppressed.Load(), Held: c.held.Load(),
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Inbox < out[j].Inbox })

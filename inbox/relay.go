@@ -20,8 +20,18 @@ import (
 // RelayConfig configures a Relay. Zero fields take the documented defaults.
 type RelayConfig struct {
 	// DB is the database holding activity_outbox. Required. It must use
-	// the pgx driver (gorm.io/driver/postgres does).
+	// the pgx driver (gorm.io/driver/postgres does). The relay does not
+	// use DB's pool: it opens one of its own (see DSN, MaxConns), so an
+	// application pool saturated by writers never delays fan-out.
 	DB *gorm.DB
+	// DSN is what the relay's own pool connects with. Default: the DSN DB
+	// was opened with. When DB was opened on an existing connection pool
+	// and DSN is empty, the relay falls back to DB's pool and logs that.
+	DSN string
+	// MaxConns caps the relay's own pool. One batch holds one connection
+	// for its transaction; the other serves the idle probe and the
+	// events' load. Default 2.
+	MaxConns int
 	// Redis is where jobs are enqueued. Required unless Client is set.
 	Redis asynq.RedisConnOpt
 	// Client enqueues the jobs; when nil, the relay makes one from Redis
@@ -59,15 +69,34 @@ type RelayConfig struct {
 	// second is about 150 MB.
 	Retention time.Duration
 
-	// PollInterval is how often the relay looks for rows when no
-	// notification woke it: the safety net for lost notifications and a
-	// lost LISTEN connection. Default time.Second.
+	// Recording wakes relays at most once per activity.DomainConfig.
+	// WakeInterval per process (never one notification per event, which
+	// would serialize every recording commit); the relay finds the events
+	// recorded in between by polling, tightly while events keep coming:
+	//
+	// After a batch that found rows, the relay polls every MinPollInterval
+	// for ActivePeriod; then the pause doubles per empty poll up to
+	// PollInterval. A wake-up (or a full batch) relays at once. Keep
+	// ActivePeriod at or above the recorders' WakeInterval: then an event
+	// that carried no wake-up is always recorded within ActivePeriod of
+	// one that did, and is found within MinPollInterval.
+	//
+	// PollInterval is the idle ceiling, also the safety net when a LISTEN
+	// connection is down. Default time.Second.
 	PollInterval time.Duration
+	// MinPollInterval is the pause between polls while active.
+	// Default 5ms.
+	MinPollInterval time.Duration
+	// ActivePeriod is how long after the last batch that found rows the
+	// relay keeps polling every MinPollInterval. Default 200ms (twice
+	// activity.DefaultWakeInterval).
+	ActivePeriod time.Duration
 	// DisableListen turns off LISTEN (the relay then only polls).
 	DisableListen bool
 	// ListenDSN is the connection string for the dedicated LISTEN
-	// connection. Default: the DSN DB was opened with; failing that, a
-	// connection borrowed from DB's pool for as long as the relay runs.
+	// connection. Default: DSN, else the DSN DB was opened with; failing
+	// that, a connection borrowed from DB's pool for as long as the relay
+	// runs.
 	ListenDSN string
 
 	// MinBackoff and MaxBackoff bound the delay before a row whose
@@ -97,6 +126,8 @@ const DefaultRetention = 2 * time.Minute
 // success). A relay holds at most one batch in memory.
 type Relay struct {
 	cfg      RelayConfig
+	db       *gorm.DB // the relay's own pool (DB's when sharedDB)
+	sharedDB bool
 	client   *asynq.Client
 	ownsCli  bool
 	routes   []route
@@ -145,11 +176,20 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	setDefault(&cfg.EnqueueTimeout, 10*time.Second)
 	setDefault(&cfg.Retention, DefaultRetention)
 	setDefault(&cfg.PollInterval, time.Second)
+	setDefault(&cfg.MinPollInterval, 5*time.Millisecond)
+	setDefault(&cfg.ActivePeriod, 200*time.Millisecond)
+	setDefault(&cfg.MaxConns, 2)
 	setDefault(&cfg.MinBackoff, 100*time.Millisecond)
 	setDefault(&cfg.MaxBackoff, 30*time.Second)
 	setDefault(&cfg.MaxEventBytes, 8<<10)
 	if cfg.BatchSize < 0 || cfg.EnqueueConcurrency < 0 {
 		return nil, &ConfigError{Field: "RelayConfig.BatchSize", Reason: "and EnqueueConcurrency must not be negative"}
+	}
+	if cfg.MinPollInterval > cfg.PollInterval {
+		return nil, &ConfigError{Field: "RelayConfig.MinPollInterval", Reason: fmt.Sprintf("is %v, above PollInterval %v", cfg.MinPollInterval, cfg.PollInterval)}
+	}
+	if cfg.MaxConns < 1 {
+		return nil, &ConfigError{Field: "RelayConfig.MaxConns", Reason: "must be at least 1"}
 	}
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		return nil, &ConfigError{Field: "RelayConfig.MaxBackoff", Reason: fmt.Sprintf("is %v, below MinBackoff %v", cfg.MaxBackoff, cfg.MinBackoff)}
@@ -162,6 +202,9 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	}
 	if _, err := cfg.DB.DB(); err != nil {
 		return nil, &ConfigError{Field: "RelayConfig.DB", Reason: "has no *sql.DB: " + err.Error()}
+	}
+	if cfg.ListenDSN == "" {
+		cfg.ListenDSN = cfg.DSN
 	}
 	r := &Relay{cfg: cfg, client: cfg.Client, log: cfg.Logger, wake: make(chan struct{}, 1)}
 	seen := map[string]bool{}
@@ -194,6 +237,14 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 			r.domains[d.Name()] = d
 		}
 	}
+	db, shared, err := OwnPool(cfg.DB, cfg.DSN, cfg.MaxConns, RelayApplicationName)
+	if err != nil {
+		return nil, &ConfigError{Field: "RelayConfig.DSN", Reason: err.Error()}
+	}
+	if shared {
+		r.log.Warn("inbox: the relay shares the application's connection pool (DB was opened on an existing pool and RelayConfig.DSN is empty); set DSN so that busy writers cannot delay fan-out")
+	}
+	r.db, r.sharedDB = db, shared
 	if r.client == nil {
 		r.client = asynq.NewClient(cfg.Redis)
 		r.ownsCli = true
@@ -207,12 +258,18 @@ func setDefault[T int | time.Duration](v *T, def T) {
 	}
 }
 
-// Close releases the asynq client the relay made (not one it was given).
+// RelayApplicationName is the application_name of the relay's own pool
+// in pg_stat_activity.
+const RelayApplicationName = "tidings relay"
+
+// Close releases the relay's own pool and the asynq client it made (not
+// one it was given).
 func (r *Relay) Close() error {
+	err := closePool(r.db, r.sharedDB)
 	if r.ownsCli {
-		return r.client.Close()
+		err = errors.Join(err, r.client.Close())
 	}
-	return nil
+	return err
 }
 
 // Stats returns the relay's counters.
@@ -255,6 +312,8 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer timer.Stop()
 	<-timer.C
 	failures := 0
+	var lastFound time.Time
+	idle := r.cfg.MinPollInterval
 	for {
 		b, err := r.RelayOnce(ctx)
 		if ctx.Err() != nil {
@@ -283,7 +342,7 @@ func (r *Relay) Run(ctx context.Context) error {
 				r.log.LogAttrs(ctx, slog.LevelInfo, "inbox: relay recovered", slog.Int("after_failures", failures))
 			}
 			failures = 0
-			pause = r.cfg.PollInterval
+			pause, idle = r.nextPoll(b.Rows > 0, &lastFound, idle)
 		}
 		timer.Reset(pause)
 		select {
@@ -302,6 +361,20 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// nextPoll returns the pause before the next poll and the empty-poll pause
+// to carry on: MinPollInterval within ActivePeriod of the last batch that
+// found rows, then doubling per empty poll up to PollInterval.
+func (r *Relay) nextPoll(found bool, lastFound *time.Time, idle time.Duration) (pause, nextIdle time.Duration) {
+	now := time.Now()
+	if found {
+		*lastFound = now
+	}
+	if now.Sub(*lastFound) < r.cfg.ActivePeriod {
+		return r.cfg.MinPollInterval, r.cfg.MinPollInterval
+	}
+	return idle, min(idle*2, r.cfg.PollInterval)
 }
 
 // backoff returns min(lo * 2^(n-1), hi).
@@ -353,7 +426,7 @@ type job struct {
 // jobs and settles the rows, in one transaction.
 func (r *Relay) RelayOnce(ctx context.Context) (Batch, error) {
 	var b Batch
-	tx := r.cfg.DB.WithContext(ctx).Begin()
+	tx := r.db.WithContext(ctx).Begin()
 	if tx.Error != nil {
 		return b, fmt.Errorf("inbox: relay: begin: %w", tx.Error)
 	}
@@ -389,7 +462,12 @@ WHERE available_at <= now() ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`, r.cfg.B
 	// The statements below take arrays of a batch's IDs. A generic plan
 	// cached while a table was small (a scan, not the index) would scan
 	// it for every batch once it is large: plan each with its values.
-	if err := tx.Exec(`SET LOCAL plan_cache_mode = force_custom_plan`).Error; err != nil {
+	// And the batch's commit need not wait for the WAL flush: its jobs are
+	// in Redis before it commits, and a commit lost in a crash only puts
+	// the rows back, to be enqueued again under the same task IDs (refused
+	// as duplicates) and delivered at most once by the ledger. The next
+	// batch starts a flush sooner (1-2 ms on a cloud disk, more under load).
+	if err := tx.Exec(`SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('synchronous_commit', 'off', true)`).Error; err != nil {
 		return b, fmt.Errorf("inbox: relay: %w", err)
 	}
 
@@ -466,6 +544,8 @@ FROM unnest(?::bigint[], ?::bigint[], ?::text[]) AS f(id, delay, err) WHERE o.id
 	if err := tx.Commit().Error; err != nil {
 		return b, fmt.Errorf("inbox: relay: commit: %w", err)
 	}
+	r.log.LogAttrs(ctx, slog.LevelDebug, "inbox: relay batch", slog.Int("rows", b.Rows), slog.Int("enqueued", b.Enqueued),
+		slog.Int("duplicates", b.Duplicates), slog.Int("failed", b.Failed))
 	s := &r.stats
 	s.batches.Add(1)
 	s.rows.Add(int64(b.Rows))

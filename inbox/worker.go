@@ -175,6 +175,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 		mws = append(mws, cfg.Middleware...)
 		mws = append(mws, depthGuard, Recover())
 		w.inboxes[name] = &registered{in: in, policy: p, process: chain(in.Process, mws...)}
+		w.metrics.of(name) // counted from the start, at 0
 		w.names = append(w.names, name)
 	}
 	sort.Strings(w.names)

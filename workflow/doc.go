@@ -119,6 +119,15 @@
 // MaxDepth fails with activity.ErrCausationDepth, and the run is logged as
 // "stopped: causation depth limit: ..." and not retried.
 //
+// # Observing
+//
+// EngineConfig.Observers see each rule's verdict on each event (matched,
+// no_match, failed) and wrap each action run (ActionStart returns the
+// action's context and an end function given its outcome). Package observe
+// counts them for Prometheus (no label names a rule: rules are data) and
+// runs each action in a span, so what an action records continues the
+// trace of the event that triggered it.
+//
 // # Dry runs
 //
 // Rules.DryRun evaluates a rule, saved or not, against the last n events

@@ -40,14 +40,17 @@ type EngineConfig struct {
 	// hundreds of rows per event (cmd/bench measures it). Dry runs say why
 	// regardless.
 	SkipMisses bool
-	// ListenDSN is the DSN of Run's LISTEN connection. Default: the DB's
-	// own DSN when it is a gorm postgres dialector, else a connection
-	// borrowed from the pool.
+	// ListenDSN is the DSN of Run's LISTEN connection and of the one
+	// connection its refreshes use. Default: the DB's own DSN when it is a
+	// gorm postgres dialector, else connections of the app's pool.
 	ListenDSN string
 	// Logger receives what cannot be returned. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock of the run log. Default time.Now.
 	Now func() time.Time
+	// Observers watch rule verdicts and action runs: metrics, tracing
+	// (package observe). Optional.
+	Observers []Observer
 }
 
 // DefaultEngineName is the default EngineConfig.Name.
@@ -83,6 +86,8 @@ type Engine struct {
 	log     *slog.Logger
 	now     func() time.Time
 	cache   *cache
+
+	observers []Observer
 }
 
 // NewEngine checks cfg and returns the engine. It does no I/O: call Run
@@ -95,6 +100,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	e := &Engine{
 		rules: cfg.Rules, name: cfg.Name, policy: cfg.Policy, refresh: cfg.RefreshInterval,
 		listen: cfg.ListenDSN, claim: cfg.ClaimTimeout, misses: !cfg.SkipMisses, log: cfg.Logger, now: cfg.Now,
+		observers: cfg.Observers,
 	}
 	if e.name == "" {
 		e.name = DefaultEngineName
@@ -317,6 +323,9 @@ func (e *Engine) decide(ctx context.Context, cands []*compiled, ev activity.Even
 			}
 		}
 		v := e.verdict(ctx, c, ev, facts)
+		if len(e.observers) > 0 {
+			e.observeRule(ev, c.rule, v.observed(c))
+		}
 		switch {
 		case v.err != nil:
 			rows = append(rows, runRow{rule: c.rule, status: RunFailed, explanation: v.explain(), err: v.err.Error()})
@@ -369,7 +378,9 @@ func (e *Engine) runRule(ctx context.Context, d *inbox.Delivery, log *runLog, c 
 		case ActionStopped:
 			return log.finish(ctx, c.rule, RunStopped, "stopped: causation depth limit (an earlier attempt)")
 		}
-		err := e.runAction(ctx, d, log, c, i)
+		actx, end := e.observeAction(ctx, d.Event, c.rule, i)
+		err := e.runAction(actx, d, log, c, i)
+		end(err)
 		switch {
 		case err == nil:
 			continue

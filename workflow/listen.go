@@ -11,11 +11,32 @@ import (
 // connection, so it can be told apart in pg_stat_activity.
 const ListenApplicationName = "tidings workflow listener"
 
+// CheckApplicationName is the application_name of the connection Run
+// refreshes on.
+const CheckApplicationName = "tidings workflow checks"
+
 // Run keeps Accepts current until ctx is done: it refreshes at once, then
 // on every rule change announced on NotifyChannel (a LISTEN connection,
 // reconnected when lost) and every RefreshInterval. It returns ctx's error.
 // Run it beside the worker, in every process whose relay feeds the engine.
+//
+// Run's refreshes use a one-connection pool of their own (inbox.OwnPool,
+// on ListenDSN or the DB's DSN), never the application's: a pool saturated
+// by writers must not delay them.
 func (e *Engine) Run(ctx context.Context) error {
+	db, shared, err := inbox.OwnPool(e.rules.db, e.listen, 1, CheckApplicationName)
+	if err != nil {
+		return err
+	}
+	if shared {
+		e.log.WarnContext(ctx, "workflow: the engine's refreshes share the application's connection pool (the DB was opened on an existing pool and EngineConfig.ListenDSN is empty)")
+	} else {
+		defer func() {
+			if sqlDB, err := db.DB(); err == nil {
+				sqlDB.Close()
+			}
+		}()
+	}
 	wake := make(chan struct{}, 1)
 	signal := func() {
 		select {
@@ -39,7 +60,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	t := time.NewTicker(e.refresh)
 	defer t.Stop()
 	for {
-		if err := e.Refresh(ctx); err != nil && ctx.Err() == nil {
+		if err := e.cache.refresh(ctx, db); err != nil && ctx.Err() == nil {
 			e.log.WarnContext(ctx, "workflow: refreshing triggers failed; retrying", "error", err, "retry_in", e.refresh)
 		}
 		select {

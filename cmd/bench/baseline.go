@@ -15,17 +15,21 @@ import (
 )
 
 // The baselines are what an app would write by hand with pgx for the issue
-// domain: the same statements activity builds (activity/sql.go and the
-// throttle function of activity/migration.go), typed out with numbered
-// parameters and run on a pgxpool, with nothing of the library on the path.
+// domain, typed out with numbered parameters and run on a pgxpool, with
+// nothing of the library on the path.
 
-// baselineInsertSQL is activity's recording statement for the issue
-// domain: the event and its outbox row in one statement (a CTE), with the
-// outbox wake-up, returning the row.
+// baselineInsertSQL is the floor a hand-written outbox reaches: the event
+// and its outbox row in one statement (a CTE), returning the row, the
+// subject left to the foreign key, and no notification.
 const baselineInsertSQL = `WITH ev AS (INSERT INTO issue_events (subject_id, action, actor_type, actor_id, actor_label, record_type, record_id, record_label, extra, occurred_at, created_at, updated_at, request_id, correlation_id, causation_domain, causation_id, depth, source, ip, user_agent) ` +
 	`VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19::inet, $20) RETURNING *), ` +
 	`ob AS (INSERT INTO activity_outbox (domain, event_id, action, subject_id) SELECT 'issue', id, action, subject_id::text FROM ev) ` +
-	`SELECT false, ` + baselineSelectList + ` FROM ev e CROSS JOIN LATERAL (SELECT pg_notify('tidings_outbox', 'issue')) n`
+	`SELECT false, ` + baselineSelectList + ` FROM ev e`
+
+// baselineNotifySQL is baselineInsertSQL with a pg_notify per event: the
+// library's recording statement before wake-ups were rate-limited, kept as
+// a row of the table to show what it cost.
+const baselineNotifySQL = baselineInsertSQL + ` CROSS JOIN LATERAL (SELECT pg_notify('tidings_outbox', 'issue')) n`
 
 const baselineSelectList = `e.id, e.subject_id::text, e.action, e.actor_type, e.actor_id, e.actor_label, e.record_type, e.record_id, e.record_label, e.extra, e.occurred_at, e.created_at, e.updated_at, e.repeats, e.request_id, e.correlation_id, e.causation_domain, e.causation_id, e.depth, e.source, host(e.ip), e.user_agent`
 
@@ -92,15 +96,16 @@ func scanBaseline(row pgx.Row, e *activity.Event, pre ...any) error {
 		&e.CausationID, &e.Depth, &e.Source, &e.IP, &e.UserAgent)...)
 }
 
-// baselineRecord records c with raw pgx: one statement, one round trip.
-func baselineRecord(ctx context.Context, pool *pgxpool.Pool, c call) (activity.Event, error) {
+// baselineRecord records c with raw pgx running stmt (baselineInsertSQL or
+// baselineNotifySQL): one statement, one round trip.
+func baselineRecord(ctx context.Context, pool *pgxpool.Pool, stmt string, c call) (activity.Event, error) {
 	args, err := c.insertArgs(time.Now())
 	if err != nil {
 		return activity.Event{}, err
 	}
 	var e activity.Event
 	var throttled bool
-	if err := scanBaseline(pool.QueryRow(ctx, baselineInsertSQL, args...), &e, &throttled); err != nil {
+	if err := scanBaseline(pool.QueryRow(ctx, stmt, args...), &e, &throttled); err != nil {
 		return activity.Event{}, fmt.Errorf("baseline record: %w", err)
 	}
 	return e, nil

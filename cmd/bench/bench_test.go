@@ -170,7 +170,8 @@ func TestRun(t *testing.T) {
 	}
 	got := out.String()
 	for _, want := range []string{
-		"PostgreSQL", "feed first page, p50 (vs raw pgx)", "feed page 1,000 deep, p99 (vs first page)", "record, concurrency 8", "record, concurrency 32",
+		"PostgreSQL", "feed first page, p50 (vs raw pgx)", "feed page 1,000 deep, p99 (vs first page)", "record vs raw pgx without notify, concurrency 8", "record vs seed's gorm tx + Enqueue, concurrency 64",
+		"old baseline: raw pgx with a pg_notify per event, concurrency 32", "bulk record, 1000 events per call, vs raw unnest",
 		"throttled record, 32 on 1 key", "throttle (ours): the hot key holds 1 row", "throttle (baseline): the hot key holds 1 row",
 		"Index Scan using issue_events_subject_feed",
 	} {

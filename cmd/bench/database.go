@@ -57,10 +57,15 @@ func fixtureSQL() []string {
 }
 
 // newIssueDomain declares the domain every figure records into and reads.
-func newIssueDomain() *activity.Domain {
+func newIssueDomain() *activity.Domain { return newIssueDomainObserved(nil) }
+
+// newIssueDomainObserved is the issue domain watched by obs (the observe
+// group's).
+func newIssueDomainObserved(obs activity.Observer) *activity.Domain {
 	return activity.MustDomain(activity.DomainConfig{
-		Name:    "issue",
-		Actions: []string{"comment_added", "comment_deleted", "comment_viewed", "label_added"},
+		Observer: obs,
+		Name:     "issue",
+		Actions:  []string{"comment_added", "comment_deleted", "comment_viewed", "label_added"},
 		Resolvers: map[string]activity.Resolver{
 			"users":    activity.ModelResolver[User](),
 			"comments": activity.ModelResolver[Comment](),

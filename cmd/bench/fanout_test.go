@@ -40,8 +40,8 @@ func TestFanout(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s\n%s", out.String(), strings.Join(b.notes, "\n"))
-	if len(figs) != 4 {
-		t.Fatalf("%d figures, want 4", len(figs))
+	if len(figs) != 9 { // latency p50+p99, p99 at 2,000/s, p99 saturated, 3 idle CPU, throughput, RSS
+		t.Fatalf("%d figures, want 9", len(figs))
 	}
 	for _, f := range figs {
 		if !(f.Ours > 0) || !(f.Baseline > 0) {

@@ -104,8 +104,11 @@ func (f figure) cells() []string {
 // formatValue prints a value in its unit: throughputs as whole numbers with
 // thousands separators, latencies with three decimals.
 func formatValue(v float64, unit string) string {
-	if unit == "ms" {
+	switch unit {
+	case "ms":
 		return fmt.Sprintf("%.3f ms", v)
+	case "%":
+		return fmt.Sprintf("%.2f %%", v)
 	}
 	return thousands(int64(math.Round(v))) + " " + unit
 }

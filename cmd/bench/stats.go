@@ -44,26 +44,32 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // drift over the run (a checkpoint, autovacuum, a warming cache, a growing
 // table) falls on both sides alike.
 func alternate(rounds int, a, b func() (float64, error)) (ma, mb float64, err error) {
-	var ra, rb []float64
-	for i := range rounds {
-		first, second := a, b
-		if i%2 == 1 {
-			first, second = b, a
-		}
-		x, err := first()
-		if err != nil {
-			return 0, 0, err
-		}
-		y, err := second()
-		if err != nil {
-			return 0, 0, err
-		}
-		if i%2 == 1 {
-			x, y = y, x
-		}
-		ra, rb = append(ra, x), append(rb, y)
+	m, err := alternateN(rounds, a, b)
+	if err != nil {
+		return 0, 0, err
 	}
-	return median(ra), median(rb), nil
+	return m[0], m[1], nil
+}
+
+// alternateN runs each side rounds times, rotating which side goes first
+// each round, and returns each side's median.
+func alternateN(rounds int, sides ...func() (float64, error)) ([]float64, error) {
+	results := make([][]float64, len(sides))
+	for i := range rounds {
+		for k := range sides {
+			j := (i + k) % len(sides) // each side takes each place in turn
+			x, err := sides[j]()
+			if err != nil {
+				return nil, err
+			}
+			results[j] = append(results[j], x)
+		}
+	}
+	out := make([]float64, len(sides))
+	for k, r := range results {
+		out[k] = median(r)
+	}
+	return out, nil
 }
 
 // throughput runs op on workers goroutines until d has passed and returns

@@ -32,6 +32,7 @@ type App struct {
 	live   *hub // deliveries done in this process (tests wait on it)
 	rules  *workflow.Rules
 	engine *workflow.Engine
+	tel    *telemetry
 
 	feedr    *feedview.Renderer
 	defaults *inbox.Defaults
@@ -50,10 +51,6 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	cfg = cfg.withDefaults()
 	a := &App{cfg: cfg, live: newHub(), stopping: make(chan struct{}), feedr: newFeedRenderer(), defaults: notificationDefaults()}
 	var err error
-	a.issues, err = newIssueDomain(activity.DomainConfig{Now: cfg.Now})
-	if err != nil {
-		return nil, err
-	}
 	a.redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	err = a.redis.Ping(pingCtx).Err()
@@ -70,6 +67,16 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 		a.redis.Close()
 		return nil, err
 	}
+	if err := a.startTelemetry(); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.issues, err = newIssueDomain(activity.DomainConfig{Now: cfg.Now,
+		Observer: activity.Observers(a.tel.metrics.Recording(), a.tel.tracing.Recording())})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	if !cfg.NoSeed && cfg.Role != RoleWorker { // the web process seeds
 		if err := a.seed(ctx); err != nil {
 			a.Close()
@@ -80,6 +87,7 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	a.startHealth()
 	if err := a.ensureRules(ctx); err != nil {
 		a.Close()
 		return nil, err
@@ -103,7 +111,7 @@ func (a *App) Handler() http.Handler {
 			return u
 		}
 		return nil
-	}})(a.mux)
+	}})(a.tel.tracing.HTTP(a.mux)) // inside the metadata: spans are named by the mux's patterns
 	return http.NewCrossOriginProtection().Handler(a.withUser(h))
 }
 
@@ -150,6 +158,7 @@ func (a *App) Close() {
 		a.center.Close()
 	}
 	a.fan.close()
+	a.tel.close()
 	if a.db != nil {
 		if sqlDB, err := a.db.DB(); err == nil {
 			sqlDB.Close()

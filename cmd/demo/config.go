@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config is the demo's configuration. Zero fields take the defaults
@@ -54,6 +56,10 @@ type Config struct {
 	Now func() time.Time
 	// Log receives progress lines. Default: discard.
 	Log func(format string, args ...any)
+	// TracerProvider receives the spans of requests, recordings and
+	// deliveries. Default: OpenTelemetry's global provider (a no-op
+	// unless the program sets one).
+	TracerProvider trace.TracerProvider
 }
 
 // The processes the demo runs as (-role).

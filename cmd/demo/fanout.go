@@ -174,7 +174,7 @@ func (a *App) startFanout(ctx context.Context) error {
 	inboxes = append(inboxes, a.engine)
 	f.worker, err = inbox.NewWorker(inbox.Config{
 		DB: a.db, Redis: redisOpt, Domains: []*activity.Domain{a.issues}, Inboxes: inboxes,
-		Middleware: []inbox.Middleware{a.live.middleware},
+		Middleware: []inbox.Middleware{a.tel.tracing.Delivery(), a.tel.metrics.Delivery(), a.live.middleware},
 		Queues:     map[string]int{inbox.DefaultQueue: 6, email.DefaultQueue: 2, slackinbox.DefaultQueue: 2},
 		// The engine's jobs are in the default queue: a rule's reply shows
 		// up as soon as the comment's notifications do.
@@ -184,6 +184,9 @@ func (a *App) startFanout(ctx context.Context) error {
 		Now:             a.cfg.Now,
 	})
 	if err != nil {
+		return err
+	}
+	if err := a.tel.metrics.Worker(f.worker); err != nil {
 		return err
 	}
 	f.dead = f.worker.DeadLetters()

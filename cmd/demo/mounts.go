@@ -80,7 +80,7 @@ func (a *App) mountWebParts() error {
 	}
 	a.center, err = notifycenter.New(notifycenter.Config{
 		DB: a.db, Redis: a.redis, Prefix: centerPrefix, Recipient: a.recipientOf,
-		Describe: a.describeNotifications, Logger: a.fan.logger,
+		Describe: a.describeNotifications, Logger: a.fan.logger, StreamOpened: a.tel.metrics.PushConnected,
 	})
 	if err != nil {
 		return err

@@ -48,6 +48,8 @@ func (a *App) routes() {
 	mux.HandleFunc("GET /monitoring", a.monitoring)
 	mux.HandleFunc("POST /monitoring/run", a.runTask)
 	mux.HandleFunc("POST /monitoring/redrive", a.redrive)
+	mux.Handle("GET /metrics", a.tel.metricsHandler())
+	mux.Handle("GET /healthz", a.tel.health)
 	static, _ := fs.Sub(staticFiles, "web/static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	a.mux = mux

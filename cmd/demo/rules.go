@@ -40,7 +40,8 @@ func (a *App) startWorkflow() error {
 	if a.rules, err = workflow.NewRules(workflow.RulesConfig{DB: a.db, Schemas: []*workflow.Schema{schema}, Registry: reg, Now: a.cfg.Now}); err != nil {
 		return err
 	}
-	a.engine, err = workflow.NewEngine(workflow.EngineConfig{Rules: a.rules, ListenDSN: a.cfg.DSN, Logger: a.fan.logger, Now: a.cfg.Now})
+	a.engine, err = workflow.NewEngine(workflow.EngineConfig{Rules: a.rules, ListenDSN: a.cfg.DSN, Logger: a.fan.logger, Now: a.cfg.Now,
+		Observers: []workflow.Observer{a.tel.metrics.Workflow(), a.tel.tracing.Workflow()}})
 	return err
 }
 

@@ -166,8 +166,12 @@ func (in *Inbox) Policy() inbox.Policy { return in.cfg.Policy }
 // digest and escalation modes, queues them for Flush).
 func (in *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 	to, err := in.Recipients(ctx, d.DB, d.Event)
-	if err != nil || len(to) == 0 {
+	if err != nil {
 		return err
+	}
+	if len(to) == 0 {
+		d.Suppress() // nobody to tell, or all muted it
+		return nil
 	}
 	switch {
 	case in.cfg.Digest != nil:

@@ -124,8 +124,12 @@ func (n *Inbox) Recipients(ctx context.Context, db *gorm.DB, ev activity.Event) 
 func (n *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 	ev := d.Event
 	to, err := n.Recipients(ctx, d.DB, ev)
-	if err != nil || len(to) == 0 {
+	if err != nil {
 		return err
+	}
+	if len(to) == 0 {
+		d.Suppress() // nobody to tell, or all muted it
+		return nil
 	}
 	now := n.now()
 	var arrivals []Arrival

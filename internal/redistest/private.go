@@ -10,45 +10,47 @@ import (
 	"time"
 )
 
-// Private is a redis-server of a test's own, on a port of its own, that
-// the test can stop and start again (a Redis that goes down and comes back
-// empty), never the shared one.
+// Private is a redis-server of a test's own, on a port of its own, that the
+// test can stop and start again (faults never touch the shared server).
 type Private struct {
 	Port int
 	cmd  *exec.Cmd
 }
 
-// NewPrivate picks a free port for a private server; Start runs it.
+// NewPrivate picks a free port and starts a server on it; the test's
+// cleanup kills it. It skips the test when redis-server is not installed.
 func NewPrivate(t testing.TB) *Private {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return &Private{Port: l.Addr().(*net.TCPAddr).Port}
+	p := &Private{Port: l.Addr().(*net.TCPAddr).Port}
+	l.Close()
+	p.Start(t)
+	return p
 }
 
-// Addr is the server's host:port.
-func (r *Private) Addr() string { return fmt.Sprintf("127.0.0.1:%d", r.Port) }
+// Addr is the server's address.
+func (p *Private) Addr() string { return fmt.Sprintf("127.0.0.1:%d", p.Port) }
 
-// Start runs redis-server (skipping the test when it is not installed) and
-// waits until it says it accepts connections.
-func (r *Private) Start(t testing.TB) {
+// Start runs redis-server (keeping nothing on disk) and waits for it to
+// say it accepts connections.
+func (p *Private) Start(t testing.TB) {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Skip("redis-server is not installed")
 	}
-	r.cmd = exec.Command(path, "--port", fmt.Sprint(r.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	out, err := r.cmd.StdoutPipe()
+	p.cmd = exec.Command(path, "--port", fmt.Sprint(p.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	out, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.cmd.Start(); err != nil {
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	cmd := r.cmd
+	cmd := p.cmd
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -73,10 +75,10 @@ func (r *Private) Start(t testing.TB) {
 }
 
 // Stop kills the server and waits for it to exit.
-func (r *Private) Stop(t testing.TB) {
+func (p *Private) Stop(t testing.TB) {
 	t.Helper()
-	if err := r.cmd.Process.Kill(); err != nil {
+	if err := p.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_ = r.cmd.Wait()
+	_ = p.cmd.Wait()
 }

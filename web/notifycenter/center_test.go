@@ -332,7 +332,6 @@ func TestAPI(t *testing.T) {
 // recheck (set to an hour here).
 func TestRedisRestart(t *testing.T) {
 	rs := redistest.NewPrivate(t)
-	rs.Start(t)
 	webClient := redis.NewClient(&redis.Options{Addr: rs.Addr(), MaxRetries: -1})
 	workerClient := redis.NewClient(&redis.Options{Addr: rs.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { webClient.Close(); workerClient.Close() })

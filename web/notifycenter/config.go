@@ -75,6 +75,10 @@ type Config struct {
 	// Heartbeat is how often an idle stream sends a comment line, so
 	// proxies keep it open and a dead client is noticed. Default 15s.
 	Heartbeat time.Duration
+	// StreamOpened, when set, is called as each stream opens, and the
+	// function it returns as it closes: a metrics hook (observe's
+	// Metrics.PushConnected counts open streams). Default nil.
+	StreamOpened func() (closed func())
 	// Logger reports failures of the subscription and of streams. Default
 	// slog.Default().
 	Logger *slog.Logger

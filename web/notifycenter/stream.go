@@ -50,6 +50,9 @@ func (c *Center) stream(w http.ResponseWriter, r *http.Request, recipient string
 		last = n
 	}
 	ctx := r.Context()
+	if c.cfg.StreamOpened != nil {
+		defer c.cfg.StreamOpened()()
+	}
 	l, ready := c.hub.join(ctx, recipient)
 	defer c.hub.leave(recipient, l)
 	t := time.NewTimer(readyWait)

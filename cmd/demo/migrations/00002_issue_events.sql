@@ -24,6 +24,7 @@ CREATE TABLE issue_events (
     source           text,
     ip               inet,
     user_agent       text,
+    trace_parent     text,
     CONSTRAINT issue_events_record_ref CHECK ((record_type IS NULL) = (record_id IS NULL)),
     CONSTRAINT issue_events_extra_object CHECK (jsonb_typeof(extra) = 'object')
 );
@@ -45,15 +46,17 @@ CREATE FUNCTION issue_events_record_throttled(
     p_subject bigint, p_action text, p_actor_type text, p_actor_id text, p_actor_label text,
     p_record_type text, p_record_id text, p_record_label text, p_extra jsonb, p_now timestamptz,
     p_request_id text, p_correlation_id text, p_causation_domain text, p_causation_id bigint,
-    p_depth smallint, p_source text, p_ip inet, p_user_agent text, p_window interval, p_notify boolean)
+    p_depth smallint, p_source text, p_ip inet, p_user_agent text, p_trace_parent text, p_window interval, p_notify boolean)
 RETURNS TABLE (throttled boolean, ev issue_events)
 LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
     v_row issue_events;
 BEGIN
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'throttled recording needs READ COMMITTED isolation, the transaction runs at %', current_setting('transaction_isolation')
-            USING ERRCODE = 'TD001';
+    -- A refusal returns no row rather than raising, which would abort the
+    -- caller's transaction: the caller tells the two cases apart.
+    IF current_setting('transaction_isolation') <> 'read committed'
+       OR NOT EXISTS (SELECT 1 FROM issues WHERE id = p_subject) THEN
+        RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended(
         'issue' || chr(31) || p_subject::text || chr(31) || p_action || chr(31) || p_actor_type || chr(31) || p_actor_id
@@ -74,10 +77,10 @@ BEGIN
         RETURN QUERY SELECT true, v_row;
         RETURN;
     END IF;
-    INSERT INTO issue_events (subject_id, action, actor_type, actor_id, actor_label, record_type, record_id, record_label, extra, occurred_at, created_at, updated_at, request_id, correlation_id, causation_domain, causation_id, depth, source, ip, user_agent)
+    INSERT INTO issue_events (subject_id, action, actor_type, actor_id, actor_label, record_type, record_id, record_label, extra, occurred_at, created_at, updated_at, request_id, correlation_id, causation_domain, causation_id, depth, source, ip, user_agent, trace_parent)
     VALUES (p_subject, p_action, p_actor_type, p_actor_id, p_actor_label, p_record_type, p_record_id,
             p_record_label, p_extra, p_now, p_now, p_now, p_request_id, p_correlation_id,
-            p_causation_domain, p_causation_id, p_depth, p_source, p_ip, p_user_agent)
+            p_causation_domain, p_causation_id, p_depth, p_source, p_ip, p_user_agent, p_trace_parent)
     RETURNING * INTO v_row;
     INSERT INTO activity_outbox (domain, event_id, action, subject_id) VALUES ('issue', v_row.id, v_row.action, v_row.subject_id::text);
     IF p_notify THEN

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/observe"
+)
+
+// observeGroup measures what metrics and tracing cost: recording and
+// fan-out with package observe's Prometheus metrics and OpenTelemetry
+// tracing on (a real SDK tracer provider sampling every span, batching
+// them to an exporter that drops them) against the same with both off.
+func observeGroup() group {
+	return group{
+		name:  "observe",
+		about: "recording and fan-out with metrics and tracing on, against off",
+		run:   runObserve,
+	}
+}
+
+// discard is a span exporter that drops what it is given: the cost
+// measured is making, ending and batching spans, not shipping them.
+type discard struct{}
+
+func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discard) Shutdown(context.Context) error                             { return nil }
+
+// observed is the bench's telemetry for one group run.
+type observed struct {
+	metrics *observe.Metrics
+	tracing *observe.Tracing
+	tp      *sdktrace.TracerProvider
+	issues  *activity.Domain // the issue domain with both observers
+}
+
+func newObserved(b *bench) (*observed, error) {
+	reg := prometheus.NewRegistry()
+	m, err := observe.NewMetrics(observe.MetricsConfig{Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithBatcher(discard{}))
+	t := observe.NewTracing(observe.TracingConfig{TracerProvider: tp})
+	return &observed{metrics: m, tracing: t, tp: tp, issues: newIssueDomainObserved(activity.Observers(m.Recording(), t.Recording()))}, nil
+}
+
+func runObserve(ctx context.Context, b *bench) ([]figure, error) {
+	o, err := newObserved(b)
+	if err != nil {
+		return nil, err
+	}
+	defer o.tp.Shutdown(context.Background())
+	var figs []figure
+
+	// Recording: the same calls on the same table, observed or not.
+	record := func(d *activity.Domain) func(ctx context.Context, w, i int) error {
+		return func(ctx context.Context, w, i int) error {
+			c := recordCall(w, i)
+			_, err := d.RecordEvent(ctx, b.db, c.Subject, c.Action, c.options()...)
+			return err
+		}
+	}
+	on, off := record(o.issues), record(b.issues)
+	d := b.duration(roundLength, 300*time.Millisecond)
+	warm := b.duration(500*time.Millisecond, 100*time.Millisecond)
+	const workers = 8
+	for _, op := range []func(context.Context, int, int) error{on, off} {
+		if _, err := throughput(ctx, workers, warm, op); err != nil {
+			return nil, fmt.Errorf("observe: warm up: %w", err)
+		}
+	}
+	b.logf("observe: record, %d workers, %d rounds of %s per side", workers, b.rounds, d)
+	ro, rb, err := alternate(b.rounds,
+		func() (float64, error) { return throughput(ctx, workers, d, on) },
+		func() (float64, error) { return throughput(ctx, workers, d, off) })
+	if err != nil {
+		return nil, fmt.Errorf("observe: record: %w", err)
+	}
+	figs = append(figs, figure{Name: fmt.Sprintf("record, concurrency %d, metrics + tracing on (vs off)", workers), Unit: "ev/s", Ours: ro, Baseline: rb, Target: target{MinRatio: 0.95}})
+
+	// Fan-out: a backlog drained by a worker to two no-op inboxes, with
+	// the delivery middleware and the worker's collector on, or not. The
+	// events carry a traceparent, as traced recordings leave them.
+	events := b.size(10000, 1000)
+	const inboxes = 2
+	rounds := min(b.rounds, 3)
+	b.logf("observe: fan-out, %d events x %d inboxes, %d rounds per side", events, inboxes, rounds)
+	fo, fb, err := alternate(rounds,
+		func() (float64, error) { return observedFanout(ctx, b, o, events, inboxes, true) },
+		func() (float64, error) { return observedFanout(ctx, b, o, events, inboxes, false) })
+	if err != nil {
+		return nil, fmt.Errorf("observe: fan-out: %w", err)
+	}
+	figs = append(figs, figure{Name: "fan-out deliveries/s, metrics + tracing on (vs off)", Unit: "del/s", Ours: fo, Baseline: fb, Target: target{MinRatio: 0.95}})
+	b.note("observe: \"on\" is package observe's Prometheus metrics (a registry of the run's own) and OpenTelemetry tracing through the SDK (AlwaysSample, batch span processor, an exporter that drops the spans); \"off\" the same code without observers or middleware. Recording: issues.RecordEvent as in the record group, %d workers, median of %d alternating runs of %s per side. Fan-out: %d outbox rows of events carrying a traceparent drained by a worker to %d no-op inboxes (tracing.Delivery and metrics.Delivery middleware, the worker's collector registered), median of %d alternating rounds.",
+		workers, b.rounds, d, events, inboxes, rounds)
+	return figs, nil
+}
+
+// observedFanout drains events outbox rows through a worker, observed or
+// not, and returns deliveries per second.
+func observedFanout(ctx context.Context, b *bench, o *observed, events, inboxes int, on bool) (float64, error) {
+	if err := clearOutbox(ctx, b); err != nil {
+		return 0, err
+	}
+	if err := b.db.WithContext(ctx).Exec(`WITH ev AS (
+  INSERT INTO issue_events (subject_id, action, actor_type, actor_id, actor_label, trace_parent)
+  SELECT 1 + g % ?, 'comment_added', 'users', (1 + g % 1000)::text, 'User', '00-' || md5(g::text) || '-' || substr(md5((-g)::text), 1, 16) || '-01'
+    FROM generate_series(1, ?) g
+  RETURNING id, action, subject_id)
+INSERT INTO `+activity.OutboxTable+` (domain, event_id, action, subject_id) SELECT 'issue', id, action, subject_id::text FROM ev ORDER BY id`,
+		fixtureIssues, events).Error; err != nil {
+		return 0, err
+	}
+	deliveries := events * inboxes
+	var count atomic.Int64
+	done := make(chan struct{})
+	var ins []inbox.Inbox
+	for k := range inboxes {
+		ins = append(ins, &noop{name: fmt.Sprintf("bench-noop-%d", k), count: &count, want: int64(deliveries), done: done})
+	}
+	cfg := inbox.Config{DB: b.db, Redis: benchRedis(), Domains: []*activity.Domain{b.issues}, Inboxes: ins, Logger: quietLogger()}
+	if on {
+		cfg.Domains = []*activity.Domain{o.issues}
+		cfg.Middleware = []inbox.Middleware{o.tracing.Delivery(), o.metrics.Delivery()}
+	}
+	w, err := inbox.NewWorker(cfg)
+	if err != nil {
+		return 0, err
+	}
+	if on {
+		if err := o.metrics.Worker(w); err != nil {
+			return 0, err
+		}
+	}
+	start := time.Now()
+	if err := w.Start(ctx); err != nil {
+		return 0, err
+	}
+	err = waitDone(ctx, done, 5*time.Minute, "the observed fan-out run")
+	elapsed := time.Since(start)
+	w.Shutdown()
+	if err != nil {
+		return 0, err
+	}
+	return float64(deliveries) / elapsed.Seconds(), nil
+}

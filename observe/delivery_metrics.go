@@ -1,0 +1,25 @@
+package observe
+
+import (
+	"context"
+	"time"
+
+	"github.com/tidingsdev/tidings/inbox"
+)
+
+// Delivery returns the inbox.Middleware observing each successful
+// delivery's latency from the event's recording to its end
+// (tidings_delivery_latency_seconds, per inbox). Put it in
+// inbox.Config.Middleware; the outcome counters come from the worker's own
+// (see Worker).
+func (m *Metrics) Delivery() inbox.Middleware {
+	return func(next inbox.ProcessFunc) inbox.ProcessFunc {
+		return func(ctx context.Context, d *inbox.Delivery) error {
+			err := next(ctx, d)
+			if err == nil && !d.Event.CreatedAt.IsZero() {
+				m.latency.WithLabelValues(d.Inbox).Observe(time.Since(d.Event.CreatedAt).Seconds())
+			}
+			return err
+		}
+	}
+}

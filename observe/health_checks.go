@@ -1,0 +1,72 @@
+package observe
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/activity"
+)
+
+func postgresCheck(db *gorm.DB) Check {
+	return CheckFunc("postgres", func(ctx context.Context) (Status, string, error) {
+		sqlDB, err := db.DB()
+		if err != nil {
+			return StatusDown, "", err
+		}
+		if err := sqlDB.PingContext(ctx); err != nil {
+			return StatusDown, "PostgreSQL does not answer: nothing can be recorded", err
+		}
+		return StatusOK, "", nil
+	})
+}
+
+// outboxCheck reads the oldest outbox row through the primary key (one
+// index probe, however long the outbox).
+func outboxCheck(db *gorm.DB, limit time.Duration) Check {
+	return CheckFunc("outbox", func(ctx context.Context) (Status, string, error) {
+		var lag sql.NullFloat64
+		err := db.WithContext(ctx).Raw(`SELECT extract(epoch FROM now() - created_at)::float8 FROM ` + activity.OutboxTable + ` ORDER BY id LIMIT 1`).Row().Scan(&lag)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return StatusOK, "empty", nil
+		case err != nil:
+			return StatusDown, "", err
+		}
+		d := time.Duration(max(lag.Float64, 0) * float64(time.Second)).Round(time.Millisecond)
+		if d > limit {
+			return StatusDown, fmt.Sprintf("the oldest outbox row waits for %v, over %v: fan-out is stuck or behind (is the relay running? is Redis up?)", d, limit), nil
+		}
+		return StatusOK, fmt.Sprintf("oldest row waits for %v", d), nil
+	})
+}
+
+func redisCheck(opt asynq.RedisConnOpt) (Check, func() error) {
+	c, ok := opt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return CheckFunc("redis", func(context.Context) (Status, string, error) {
+			return StatusDown, "", fmt.Errorf("observe: %T makes no go-redis client", opt)
+		}), func() error { return nil }
+	}
+	return CheckFunc("redis", func(ctx context.Context) (Status, string, error) {
+		if err := c.Ping(ctx).Err(); err != nil {
+			return StatusDown, "Redis does not answer: nothing is enqueued or delivered; recording goes on and the outbox keeps every event", err
+		}
+		return StatusOK, "", nil
+	}), c.Close
+}
+
+func listenCheck(r interface{ Listening() bool }) Check {
+	return CheckFunc("relay_listen", func(context.Context) (Status, string, error) {
+		if !r.Listening() {
+			return StatusDegraded, "the relay's LISTEN connection is down: it polls meanwhile (fan-out slower, nothing lost)", nil
+		}
+		return StatusOK, "", nil
+	})
+}
