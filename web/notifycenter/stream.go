@@ -158,8 +158,11 @@ func (s *sse) catchUp(ctx context.Context, first bool) error {
 }
 
 func (s *sse) sendCounts(counts notify.Counts, force bool) error {
-	if force || !s.sent || counts.Unread != s.counts.Unread || counts.Unseen != s.counts.Unseen {
-		counts.Head = max(counts.Head, s.last)
+	// Sent when anything a client shows moved, the head included: wakes
+	// may coalesce, so a count can return to its last sent value while
+	// newer notifications arrived meanwhile.
+	counts.Head = max(counts.Head, s.last)
+	if force || !s.sent || counts.Unread != s.counts.Unread || counts.Unseen != s.counts.Unseen || counts.Head != s.counts.Head {
 		data, _ := json.Marshal(counts)
 		if _, err := fmt.Fprintf(s.w, "id: %d\nevent: counts\ndata: %s\n\n", s.last, data); err != nil {
 			return err
