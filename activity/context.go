@@ -10,6 +10,11 @@ type Metadata struct {
 	Source        string // web, api, console, job, ... (a lower-case word, at most 32 bytes)
 	IP            string // the client's address (IPv4 or IPv6, no port)
 	UserAgent     string // truncated to 512 bytes
+	// Tags are the app's own labels, stored with each event and filterable
+	// (FeedQuery.Tags): a ticket link, the operator running a script. Up to
+	// MaxTags; keys like identifiers, values up to 512 bytes of text. Meta
+	// options add to (and override) the context's tags key by key.
+	Tags map[string]string
 }
 
 // Cause is the event being handled while new events are recorded: inbox and

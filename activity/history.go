@@ -19,11 +19,14 @@ type HistoryQuery struct {
 	Actions       []string
 	Since, Until  time.Time
 	CorrelationID string
+	Tags          map[string]string
+	Retracted     RetractedFilter
 }
 
 func (q HistoryQuery) filter() filter {
 	return filter{Subject: q.Subject, SubjectsIn: q.SubjectsIn, Actor: q.Actor, Record: q.Record,
-		Actions: q.Actions, Since: q.Since, Until: q.Until, CorrelationID: q.CorrelationID}
+		Actions: q.Actions, Since: q.Since, Until: q.Until, CorrelationID: q.CorrelationID,
+		Tags: q.Tags, Retracted: q.Retracted}
 }
 
 // CountByAction counts events per action ("how often was a comment deleted

@@ -42,11 +42,19 @@ func (d *Domain) RecordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 	if db == nil {
 		return Result{}, ErrNilDB
 	}
+	action = d.Canonical(action)
 	args, throttle, err := d.prepare(ctx, db, subject, action, opts)
 	if err != nil {
 		return Result{}, err
 	}
+	tags, err := tagsArg(ctx, opts)
+	if err != nil {
+		return Result{}, err
+	}
 	stmt := d.sql.insert
+	if throttle <= 0 {
+		args = append(args, tags)
+	}
 	if throttle > 0 {
 		stmt = d.sql.throttle
 		args = append(args[:10], args[12:]...) // the function takes p_now once
@@ -69,6 +77,11 @@ func (d *Domain) RecordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 	}
 	if err := rows.Close(); err != nil {
 		return Result{}, d.writeError(action, err)
+	}
+	if throttle > 0 && tags.Valid && !res.Throttled {
+		if err := d.tagThrottled(ctx, db, &res.Event, tags); err != nil {
+			return Result{}, d.writeError(action, err)
+		}
 	}
 	return res, nil
 }
@@ -135,6 +148,9 @@ func (d *Domain) prepare(ctx context.Context, db *gorm.DB, subject any, action s
 
 	extra, err := d.encodeExtra(c.extra)
 	if err != nil {
+		return nil, 0, err
+	}
+	if err := d.checkExtraShape(action, extra); err != nil {
 		return nil, 0, err
 	}
 

@@ -12,6 +12,7 @@ var eventColumns = []string{
 	"record_type", "record_id", "record_label", "extra", "occurred_at", "created_at",
 	"updated_at", "repeats", "request_id", "correlation_id", "causation_domain",
 	"causation_id", "depth", "source", "host(ip)", "user_agent",
+	"tags", "retracted_at", "retracted_by", "retraction_reason",
 }
 
 // selectList renders eventColumns, each qualified by prefix ("e." or "(t.ev).").
@@ -38,14 +39,18 @@ type scanner interface{ Scan(dest ...any) error }
 // scanEvent scans one row selected with selectList, after any leading
 // columns given in pre.
 func scanEvent(s scanner, domain string, e *Event, pre ...any) error {
-	var extra []byte
+	var extra, tags []byte
 	dest := append(pre,
 		&e.ID, &e.SubjectID, &e.Action, &e.ActorType, &e.ActorID, &e.ActorLabel,
 		&e.RecordType, &e.RecordID, &e.RecordLabel, &extra, &e.OccurredAt, &e.CreatedAt,
 		&e.UpdatedAt, &e.Repeats, &e.RequestID, &e.CorrelationID, &e.CausationDomain,
 		&e.CausationID, &e.Depth, &e.Source, &e.IP, &e.UserAgent,
+		&tags, &e.RetractedAt, &e.RetractedBy, &e.RetractionReason,
 	)
 	if err := s.Scan(dest...); err != nil {
+		return err
+	}
+	if err := decodeTags(tags, &e.Tags); err != nil {
 		return err
 	}
 	e.Domain = domain
@@ -70,7 +75,7 @@ func buildDomainSQL(d *Domain) domainSQL {
 		notify = fmt.Sprintf(" CROSS JOIN LATERAL (SELECT pg_notify('%s', '%s')) n", OutboxChannel, d.name)
 	}
 	key := string(d.subject.KeyType)
-	insert := fmt.Sprintf(`WITH ev AS (INSERT INTO %[1]s (%[2]s) VALUES (?::%[3]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?) RETURNING *), `+
+	insert := fmt.Sprintf(`WITH ev AS (INSERT INTO %[1]s (%[2]s, tags) VALUES (?::%[3]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?::jsonb) RETURNING *), `+
 		`ob AS (INSERT INTO %[4]s (domain, event_id, action, subject_id) SELECT '%[5]s', id, action, subject_id::text FROM ev) `+
 		`SELECT false, %[6]s FROM ev e%[7]s`,
 		d.table, insertColumns, key, OutboxTable, d.name, selectList("e."), notify)

@@ -1,0 +1,42 @@
+package activity
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"gorm.io/gorm"
+)
+
+// RetractedFilter says how a feed or history query treats retracted events.
+type RetractedFilter int
+
+// The retracted filters.
+const (
+	// HideRetracted leaves retracted events out: the default.
+	HideRetracted RetractedFilter = iota
+	// IncludeRetracted shows them with the others (Event.Retracted tells).
+	IncludeRetracted
+	// OnlyRetracted shows only them.
+	OnlyRetracted
+)
+
+// historyFilter adds the tag and retraction conditions of f.
+func (f filter) historyFilter(tx *gorm.DB) (*gorm.DB, error) {
+	switch f.Retracted {
+	case HideRetracted:
+		tx = tx.Where("e.retracted_at IS NULL")
+	case IncludeRetracted:
+	case OnlyRetracted:
+		tx = tx.Where("e.retracted_at IS NOT NULL")
+	default:
+		return nil, &QueryError{Field: "Retracted", Reason: fmt.Sprintf("is %d; use HideRetracted, IncludeRetracted or OnlyRetracted", f.Retracted)}
+	}
+	if len(f.Tags) > 0 {
+		if err := CheckTags(f.Tags); err != nil {
+			return nil, &QueryError{Field: "Tags", Reason: err.Error()}
+		}
+		b, _ := json.Marshal(f.Tags)
+		tx = tx.Where("e.tags @> ?::jsonb", string(b))
+	}
+	return tx, nil
+}
