@@ -27,6 +27,7 @@ type App struct {
 	live   *hub
 	rules  *workflow.Rules
 	engine *workflow.Engine
+	hist   history // backfills, projections, corrections, webhook subscriptions (history.go)
 
 	stopping chan struct{} // closed when Run returns: ends event streams
 	stopOnce sync.Once
