@@ -157,6 +157,7 @@ type filter struct {
 	CausedBy      *EventRef
 	Tags          map[string]string
 	Retracted     RetractedFilter
+	Subjects      []string
 
 	// keyOrder pins a newest-first page to the subject's (or the actor's)
 	// own index. With a plain subject_id = $1, the planner, costing a hot
@@ -246,5 +247,5 @@ func (d *Domain) filter(ctx context.Context, db *gorm.DB, f filter) (*gorm.DB, e
 	if f.CausedBy != nil {
 		tx = tx.Where("e.causation_domain = ? AND e.causation_id = ?", f.CausedBy.Domain, f.CausedBy.ID)
 	}
-	return f.historyFilter(tx)
+	return d.historyFilter(tx, f)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/internal/pgarray"
 )
 
 // RetractedFilter says how a feed or history query treats retracted events.
@@ -21,7 +23,15 @@ const (
 )
 
 // historyFilter adds the tag and retraction conditions of f.
-func (f filter) historyFilter(tx *gorm.DB) (*gorm.DB, error) {
+func (d *Domain) historyFilter(tx *gorm.DB, f filter) (*gorm.DB, error) {
+	if len(f.Subjects) > 0 {
+		for _, s := range f.Subjects {
+			if _, err := d.subjectArg(s); err != nil {
+				return nil, err
+			}
+		}
+		tx = tx.Where("e.subject_id = ANY(?::"+string(d.subject.KeyType)+"[])", pgarray.Text(f.Subjects))
+	}
 	switch f.Retracted {
 	case HideRetracted:
 		tx = tx.Where("e.retracted_at IS NULL")
