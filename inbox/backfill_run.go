@@ -165,7 +165,7 @@ func (b *Backfiller) runBatch(ctx context.Context, id int64, d *activity.Domain,
 			dups++
 		}
 	}
-	if err := tx.Exec(`UPDATE inbox_backfills SET last_id = last_id + 0*?, done = done + ?, duplicates = duplicates + ?, updated_at = ?, last_error = NULL WHERE id = ?`,
+	if err := tx.Exec(`UPDATE inbox_backfills SET last_id = ?, done = done + ?, duplicates = duplicates + ?, updated_at = ?, last_error = NULL WHERE id = ?`,
 		events[len(events)-1].ID, len(events), dups, now, id).Error; err != nil {
 		return false, err
 	}

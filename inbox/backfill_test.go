@@ -149,9 +149,11 @@ func TestBackfillKilledAndResumed(t *testing.T) {
 	}
 	t.Logf("killed at %s", killed)
 
-	done, err := bf.Run(ctx, b.ID)
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	done, err := bf.Run(rctx, b.ID)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("resumed run: %v (%s)", err, done)
 	}
 	if done.Status != inbox.BackfillDone || done.Done != n || done.LastID != done.MaxID || done.ETA() != 0 || done.Percent() != 100 {
 		t.Fatalf("resumed: %s", done)
