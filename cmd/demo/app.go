@@ -124,6 +124,8 @@ func (a *App) Run(ctx context.Context) error {
 // servers.
 func (a *App) Close() {
 	a.stopOnce.Do(func() { close(a.stopping) })
+	a.hist.wg.Wait() // backfills stop at a.stopping
+	a.hist.close()
 	a.fan.close()
 	if a.db != nil {
 		if sqlDB, err := a.db.DB(); err == nil {

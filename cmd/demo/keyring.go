@@ -3,6 +3,9 @@ package main
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"sync"
+
+	"github.com/tidingsdev/tidings/inbox"
 
 	"github.com/tidingsdev/tidings/inbox/webhook"
 )
@@ -28,5 +31,10 @@ func (a *App) keyring() (*webhook.Keyring, error) {
 // history holds the demo's history tools: the keyring, and what
 // history.go wires.
 type history struct {
-	keys *webhook.Keyring
+	keys       *webhook.Keyring
+	archive    inbox.Inbox
+	subs       *webhook.Subscriptions
+	backfiller *inbox.Backfiller
+	receiver   *receiver // dev mode only
+	wg         sync.WaitGroup
 }

@@ -56,3 +56,21 @@ func TestIssueEventsUpgradeMigration(t *testing.T) {
 		t.Fatalf("%s is out of date with activity.GooseUpgrade(issue domain); run go test ./cmd/demo -run TestIssueEventsUpgradeMigration -update", path)
 	}
 }
+
+// The event catalog in catalog/ is what the issue domain declares; a new
+// or changed action without regenerating fails here. Regenerate with
+// go test ./cmd/demo -run TestEventCatalog -update.
+func TestEventCatalog(t *testing.T) {
+	d, err := newIssueDomain(activity.DomainConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := activity.WriteCatalog("catalog", d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := activity.CheckCatalog("catalog", d); err != nil {
+		t.Fatalf("%v (go test ./cmd/demo -run TestEventCatalog -update)", err)
+	}
+}

@@ -42,6 +42,7 @@ func (a *App) routes() {
 	mux.HandleFunc("GET /monitoring", a.monitoring)
 	mux.HandleFunc("POST /monitoring/run", a.runTask)
 	mux.HandleFunc("POST /monitoring/redrive", a.redrive)
+	a.historyRoutes(mux)
 	static, _ := fs.Sub(staticFiles, "web/static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	a.mux = mux
