@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox/inboxtest"
 	"github.com/tidingsdev/tidings/projection"
 )
 
@@ -228,4 +229,37 @@ func TestRetractionRefolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	compare(t, projected(t), freshFold(t))
+}
+
+// A retried job (the same delivery processed twice) applies its event once.
+func TestRetriedDeliveryAppliesOnce(t *testing.T) {
+	reset(t)
+	ctx := context.Background()
+	ids := fixture(t, 1, 1)
+	stats, err := projection.New(projection.Config{DB: testDB, Domains: []*activity.Domain{issues}, Projector: IssueStats{Issues: issues}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := issues.RecordEvent(ctx, testDB, ids[0], "comment_added", activity.Actor(ana))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := inboxtest.Process(t, testDB, stats, res.Event); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := projected(t); len(got.counts) != 1 || got.counts[firstKey(got.counts)] != 1 {
+		t.Fatalf("counts after three runs of one delivery: %v", got.counts)
+	}
+	if stats.Accepts("issue", "label_added") || !stats.Accepts("issue", "comment_added") || !stats.Accepts("issue", "import_retracted") || stats.Accepts("other", "comment_added") {
+		t.Error("Accepts")
+	}
+}
+
+func firstKey(m map[int64]int64) int64 {
+	for k := range m {
+		return k
+	}
+	return 0
 }
