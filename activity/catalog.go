@@ -393,3 +393,19 @@ func catalogDiff(old, cur Catalog) string {
 	}
 	return "domains or their order changed"
 }
+
+// CheckExtra checks extra (anything ExtraOf takes) against what action
+// declares, as recording would: a JSON object within the size limit that
+// matches the action's ActionSpec.Extra struct, if it has one. Rule editors
+// use it to refuse, when a rule is saved, an extra recording would refuse.
+func (d *Domain) CheckExtra(action string, extra any) error {
+	action = d.Canonical(action)
+	if err := d.CheckAction(action); err != nil {
+		return err
+	}
+	enc, err := d.encodeExtra(extra)
+	if err != nil {
+		return err
+	}
+	return d.checkExtraShape(action, enc)
+}

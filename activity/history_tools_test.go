@@ -220,6 +220,12 @@ func TestExtraShapeAndAliases(t *testing.T) {
 			t.Errorf("%s: %v; want ErrInvalidExtra naming the struct", name, err)
 		}
 	}
+	if err := notes.CheckExtra("note_posted", activity.Extra{"body": "x"}); err != nil {
+		t.Errorf("CheckExtra of a fitting extra, by an alias: %v", err)
+	}
+	if err := notes.CheckExtra("note_added", activity.Extra{"workflow_rule_id": 1}); !errors.Is(err, activity.ErrInvalidExtra) {
+		t.Errorf("CheckExtra of a misfit: %v", err)
+	}
 	// An alias records the current name; old rows match filters on it.
 	res, err := notes.RecordEvent(ctx, testDB, i.ID, "note_posted", activity.Actor(u), activity.Extra{"body": "x"})
 	if err != nil || res.Event.Action != "note_added" {
