@@ -1,6 +1,24 @@
 package main
 
-import "github.com/tidingsdev/tidings/activity"
+import (
+	"fmt"
+
+	"github.com/tidingsdev/tidings/activity"
+)
+
+// writeCatalog writes the issue domain's event catalog into dir
+// (go run ./cmd/demo -write-catalog cmd/demo/catalog).
+func writeCatalog(dir string) error {
+	d, err := newIssueDomain(activity.DomainConfig{})
+	if err != nil {
+		return err
+	}
+	if err := activity.WriteCatalog(dir, d); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s/%s and %s/%s\n", dir, activity.CatalogMarkdownFile, dir, activity.CatalogJSONFile)
+	return nil
+}
 
 // ActionImportRetracted is recorded on each issue whose imported comments
 // were retracted (history.go).

@@ -71,6 +71,6 @@ func TestEventCatalog(t *testing.T) {
 		}
 	}
 	if err := activity.CheckCatalog("catalog", d); err != nil {
-		t.Fatalf("%v (go test ./cmd/demo -run TestEventCatalog -update)", err)
+		t.Fatalf("%v (go run ./cmd/demo -write-catalog cmd/demo/catalog, or go test ./cmd/demo -run TestEventCatalog -update)", err)
 	}
 }
