@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidingsdev/tidings/inbox/webhook"
 	"github.com/tidingsdev/tidings/workflow"
@@ -70,5 +71,38 @@ func TestRuleSecretsSealedAtRest(t *testing.T) {
 	var ve *workflow.ValidationError
 	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "actions[0].params.secret") {
 		t.Fatalf("no keyring: %v", err)
+	}
+}
+
+// A rule on a renamed action's former name saves under the current name,
+// and a rule stored under the former name (by an earlier version) still
+// meets the events recorded under the current one.
+func TestRuleOnRenamedAction(t *testing.T) {
+	reset(t)
+	ctx := context.Background()
+	app := newApp(t, appConfig{})
+	r := staleRule()
+	r.Conditions = nil
+	r.TriggeredOn = "commented"
+	saved, err := app.rules.Create(ctx, "users:1", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved.TriggeredOn != "comment_added" {
+		t.Fatalf("saved on %q", saved.TriggeredOn)
+	}
+	if err := testDB.Exec(`UPDATE workflow_rules SET triggered_on = 'commented' WHERE id = ?`, saved.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := app.engine.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !app.engine.Accepts("issue", "comment_added") || !app.engine.Accepts("issue", "commented") {
+		t.Fatal("the engine does not accept the renamed action")
+	}
+	ev := comment(t, newIssue(t, "Renamed", time.Now()), "hello")
+	ms, err := app.engine.Match(ctx, ev)
+	if err != nil || len(ms) != 1 || !ms[0].Matched {
+		t.Fatalf("matches %+v, %v", ms, err)
 	}
 }
