@@ -176,3 +176,54 @@ func TestSubscriptionDelivers(t *testing.T) {
 		t.Errorf("cloud event %s", posts[1].body)
 	}
 }
+
+// A receiver that refuses for good (410) makes the delivery a dead letter
+// at once, like any inbox's permanent failure.
+func TestSubscriptionDeadLetter(t *testing.T) {
+	ctx := context.Background()
+	testDB.Exec(`TRUNCATE webhook_subscriptions, inbox_deliveries, inbox_dead_letters, activity_outbox, issue_events`)
+	srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) })
+	resolver := newFakeResolver(map[string][]string{"example.com": {srv.addr.Addr().String()}})
+	subs, err := NewSubscriptions(SubscriptionsConfig{DB: testDB, Keyring: testKeys(t), Domains: []*activity.Domain{issues}, Source: "/tidings/test",
+		Client: clientFor(t, resolver, srv), Name: "webhooks-gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "https://example.com:" + strconv.Itoa(int(srv.addr.Port())) + "/hook"
+	if _, err := subs.Subscribe(ctx, "users:1", SubscriptionSpec{Domain: "issue", URL: url, Secret: "0123456789abcdef"}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := inbox.NewWorker(inbox.Config{DB: testDB, Redis: testRedis, Domains: []*activity.Domain{issues}, Inboxes: []inbox.Inbox{subs},
+		Logger: testLogger(), Relay: inbox.RelayConfig{PollInterval: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Shutdown()
+	var issueID int64
+	testDB.Raw(`INSERT INTO issues (title) VALUES ('x') RETURNING id`).Scan(&issueID)
+	res, err := issues.RecordEvent(ctx, testDB, issueID, "comment_added", activity.Actor(activity.System("test")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		page, err := w.DeadLetters().List(ctx, inbox.DeadLetterQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Letters) == 1 {
+			l := page.Letters[0]
+			if l.Inbox != "webhooks-gone" || l.Event != res.Event.Ref() || l.Attempts != 1 || !strings.Contains(l.LastError, "410") {
+				t.Fatalf("dead letter %+v", l)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no dead letter (%d hits)", srv.hits.Load())
+		}
+		time.Sleep(10 * time.Millisecond) // polling the worker's dead letters
+	}
+}
