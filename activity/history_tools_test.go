@@ -166,6 +166,19 @@ func TestRetract(t *testing.T) {
 			t.Errorf("retracted event %+v", e)
 		}
 	}
+	var pending, pendingRetractions int64
+	var retractedIDs, recordedIDs []int64
+	for _, e := range res.Retracted {
+		retractedIDs = append(retractedIDs, e.ID)
+	}
+	for _, e := range res.Recorded {
+		recordedIDs = append(recordedIDs, e.ID)
+	}
+	testDB.Raw(`SELECT count(*) FROM activity_outbox WHERE domain = 'note' AND event_id IN ?`, retractedIDs).Scan(&pending)
+	testDB.Raw(`SELECT count(*) FROM activity_outbox WHERE domain = 'note' AND event_id IN ?`, recordedIDs).Scan(&pendingRetractions)
+	if pending != 0 || pendingRetractions != 2 {
+		t.Errorf("outbox: %d retracted events still pending (want 0), %d retraction events (want 2)", pending, pendingRetractions)
+	}
 	var x activity.RetractionExtra
 	if err := res.Recorded[0].DecodeExtra(&x); err != nil || len(x.Retracted) != 2 || x.Reason != "wrong file uploaded" || x.CorrelationID != "import-7" {
 		t.Errorf("retraction extra %+v, %v", x, err)

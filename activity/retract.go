@@ -60,10 +60,11 @@ type RetractionExtra struct {
 // records r.Action on each subject they were about, in one transaction (a
 // savepoint of db when it is one). Retracting twice retracts nothing more.
 //
-// The retraction events fan out like any event, so projections and other
-// inboxes hear of it (package projection reverts or rebuilds). Effects
-// already sent (mail, Slack, webhooks) are not undone: the inbox package's
-// Delivered lists them.
+// Retracted events still waiting in the outbox are dropped from it: they
+// never fan out. The retraction events fan out like any event, so
+// projections and other inboxes hear of it (package projection reverts or
+// rebuilds). Effects already sent (mail, Slack, webhooks) are not undone:
+// the inbox package's Delivered lists them.
 func (d *Domain) Retract(ctx context.Context, db *gorm.DB, r Retraction) (RetractResult, error) {
 	if db == nil {
 		return RetractResult{}, ErrNilDB
@@ -129,6 +130,16 @@ WHERE `+strings.Join(where, " AND ")+` RETURNING `+selectList("e."), args...).Ro
 		}
 		rows.Close()
 		slices.SortFunc(res.Retracted, func(a, b Event) int { return int(a.ID - b.ID) })
+		// Retracted events the relay has not handed over yet never fan out.
+		if len(res.Retracted) > 0 {
+			ids := make(pgarray.Int8, len(res.Retracted))
+			for i, e := range res.Retracted {
+				ids[i] = e.ID
+			}
+			if err := tx.Exec(`DELETE FROM `+OutboxTable+` WHERE domain = ? AND event_id = ANY(?::bigint[])`, d.name, ids).Error; err != nil {
+				return fmt.Errorf("activity: retract %s events: drop their pending fan-out: %w", d.name, err)
+			}
+		}
 		bySubject := map[string][]int64{}
 		var subjects []string
 		for _, e := range res.Retracted {
