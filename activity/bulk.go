@@ -76,6 +76,10 @@ func (d *Domain) recordEvents(ctx context.Context, db *gorm.DB, entries []NewEve
 	if err != nil {
 		return BulkResult{}, err
 	}
+	tags, err := tagsArg(ctx, opts)
+	if err != nil {
+		return BulkResult{}, err
+	}
 	if !md.correlationID.Valid {
 		md.correlationID = nullString(newCorrelationID())
 	}
@@ -103,11 +107,12 @@ func (d *Domain) recordEvents(ctx context.Context, db *gorm.DB, entries []NewEve
 			}
 			o.applyRecord(&c)
 		}
-		r, err := d.prepareRow(ctx, db, e.Subject, e.Action, c)
+		action := d.Canonical(e.Action)
+		r, err := d.prepareRow(ctx, db, e.Subject, action, c)
 		if err != nil {
 			return res, &BulkError{Index: i, Err: err}
 		}
-		subjects[i], actions[i] = fmt.Sprint(r.subject), e.Action
+		subjects[i], actions[i] = fmt.Sprint(r.subject), action
 		actorTypes[i], actorIDs[i], actorLabels[i] = r.actor.Type, r.actor.ID, r.actor.Label
 		recTypes[i], recIDs[i], recLabels[i] = nullPtr(r.recType), nullPtr(r.recID), nullPtr(r.recLabel)
 		extras[i] = r.extra
@@ -122,7 +127,7 @@ func (d *Domain) recordEvents(ctx context.Context, db *gorm.DB, entries []NewEve
 	}
 	rows, err := query(ctx, db, stmt, []any{
 		subjects, actions, actorTypes, actorIDs, actorLabels, recTypes, recIDs, recLabels, extras, occurred,
-		now, md.requestID, md.correlationID, md.causeDomain, md.causeID, md.depth, md.source, md.ip, md.userAgent, md.traceParent,
+		now, md.requestID, md.correlationID, md.causeDomain, md.causeID, md.depth, md.source, md.ip, md.userAgent, md.traceParent, tags,
 	})
 	if err != nil {
 		return res, d.writeError(nil, "(bulk)", err)

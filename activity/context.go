@@ -15,6 +15,11 @@ type Metadata struct {
 	// deliver it continue its trace. A tracing Observer (package observe)
 	// sets it; without one it stays empty.
 	TraceParent string
+	// Tags are the app's own labels, stored with each event and filterable
+	// (FeedQuery.Tags): a ticket link, the operator running a script. Up to
+	// MaxTags; keys like identifiers, values up to 512 bytes of text. Meta
+	// options add to (and override) the context's tags key by key.
+	Tags map[string]string
 }
 
 // Cause is the event being handled while new events are recorded: inbox and

@@ -124,5 +124,66 @@
 // questions; Replay streams matching events oldest first in keyset batches
 // for backfills, never holding a table in memory.
 //
+// # Tags, and maintenance scripts run by hand
+//
+// Metadata.Tags are the app's own labels (a ticket, the operator), stored
+// with each event in a jsonb column and filterable (FeedQuery.Tags,
+// HistoryQuery.Tags). A script someone runs from a console should say who
+// ran it and why, so the history tells the story later ("Ana, working on
+// SUP-1234, fixed the VAT of 300 products"). Set it once, at the top:
+//
+//	ctx := activity.WithActor(context.Background(), activity.System("console:ana"))
+//	ctx = activity.WithMetadata(ctx, activity.Metadata{
+//		Source:        "console",
+//		CorrelationID: "SUP-1234-vat-fix", // every event of this run, retractable as one
+//		RequestID:     "SUP-1234-vat-fix",
+//	})
+//	ctx = activity.WithTags(ctx, map[string]string{
+//		"ticket":   "https://support.example.com/SUP-1234",
+//		"operator": "ana",
+//		"script":   "fix_vat.go",
+//	})
+//	// ... record every change through Domain.RecordEvent(ctx, tx, ...), in
+//	// the transaction that makes it; declare an action for what the script
+//	// does when none fits ("vat_corrected").
+//
+// Then Feed(ctx, db, FeedQuery{Tags: map[string]string{"ticket": "..."}})
+// lists what the script did, and Retract with the correlation id takes it
+// back if it was wrong.
+//
+// # Retractions
+//
+// Retract marks the events one import or script recorded (by correlation
+// id, or by IDs) as retracted, with who, when and why, and records an
+// action ending in "_retracted" on each subject they touched. Nothing is
+// deleted: feeds and history hide retracted events by default
+// (Retracted: IncludeRetracted or OnlyRetracted shows them), projections
+// (package projection) take them back out, and the inbox package's
+// Delivered lists the mail, Slack and webhook deliveries already made for
+// them, which are not undone.
+//
+// # The event catalog
+//
+// DomainConfig.Specs describes actions: the Go struct of an action's extra
+// (recording then refuses an extra with unknown fields or values of the
+// wrong type), a sentence, and who records it. NewCatalog, WriteCatalog and
+// CheckCatalog turn the declarations into catalog.md and catalog.json for
+// the people who read the data, and a test that calls CheckCatalog fails
+// when an action was added or changed without regenerating them.
+// DomainConfig.Aliases renames actions: the old name still records (as the
+// new one), and filters on the new name match old rows too.
+//
+// # JSON and CloudEvents
+//
+// Event has a documented JSON form (see Event). NewCloudEvent and
+// MarshalCloudEvent wrap an event as a CloudEvents 1.0 JSON document (type
+// "<domain>.<action>", with actor, correlationid and causationid
+// extensions) for webhooks and exports (package inbox/webhook).
+//
+// # Upgrading an events table
+//
+// Tables made by an earlier MigrationSQL lack the tags and retraction
+// columns: UpgradeSQL (cmd/tidings-migration -upgrade) adds them.
+//
 // Package activitytest has assertions for an app's own tests.
 package activity

@@ -67,6 +67,14 @@ type DomainConfig struct {
 	// Observer watches recording: metrics, tracing (package observe).
 	// Optional; combine several with Observers.
 	Observer Observer
+	// Specs describe actions for the event catalog (see Catalog): the Go
+	// struct of an action's extra, which recording then checks, a
+	// sentence, and who records it. Optional, per action.
+	Specs map[string]ActionSpec
+	// Aliases map former action names to current ones, for renamed
+	// actions: recording an alias records the current name, and filters
+	// on the current name (feeds, history, rules) match old rows too.
+	Aliases map[string]string
 }
 
 // Domain is a declared domain: the one value an app keeps per events table.
@@ -84,6 +92,7 @@ type Domain struct {
 	resolvers map[string]Resolver
 	sql       domainSQL
 	observer  Observer
+	catalog   domainCatalog
 }
 
 // DefaultMaxExtraBytes is the default cap on an event's encoded extra.
@@ -180,6 +189,9 @@ func NewDomain(cfg DomainConfig) (*Domain, error) {
 		}
 		d.resolvers[typ] = r
 	}
+	if err := d.declareCatalog(cfg); err != nil {
+		return nil, err
+	}
 	d.sql = buildDomainSQL(d)
 	if d.observer != nil {
 		d.observer.Declared(d)
@@ -221,7 +233,7 @@ func (d *Domain) Now() time.Time { return d.now() }
 // CheckAction returns nil for a supported action, and an
 // *UnknownActionError naming the nearest supported one otherwise.
 func (d *Domain) CheckAction(action string) error {
-	if d.Supports(action) {
+	if d.Supports(action) || d.catalog.aliases[action] != "" {
 		return nil
 	}
 	sorted := slices.Clone(d.actions)

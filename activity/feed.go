@@ -30,6 +30,11 @@ type FeedQuery struct {
 	CorrelationID string
 	// CausedBy restricts it to the events handling this event recorded.
 	CausedBy *EventRef
+	// Tags restricts it to events carrying all these tags (key and value).
+	Tags map[string]string
+	// Retracted chooses what to do with retracted events: hide them (the
+	// default), include them, or show only them.
+	Retracted RetractedFilter
 	// After is the previous page's Next; empty for the first page.
 	After Cursor
 	// Limit is the page size. Default 20, at most 500.
@@ -77,6 +82,7 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 	f := filter{
 		Subject: q.Subject, SubjectsIn: q.SubjectsIn, Actor: q.Actor, Record: q.Record, Actions: q.Actions,
 		Since: q.Since, Until: q.Until, CorrelationID: q.CorrelationID, CausedBy: q.CausedBy,
+		Tags: q.Tags, Retracted: q.Retracted,
 		keyOrder: true,
 	}
 	tx, err := d.filter(ctx, db, f)
@@ -149,6 +155,9 @@ type filter struct {
 	Since, Until  time.Time
 	CorrelationID string
 	CausedBy      *EventRef
+	Tags          map[string]string
+	Retracted     RetractedFilter
+	Subjects      []string
 
 	// keyOrder pins a newest-first page to the subject's (or the actor's)
 	// own index. With a plain subject_id = $1, the planner, costing a hot
@@ -221,7 +230,7 @@ func (d *Domain) filter(ctx context.Context, db *gorm.DB, f filter) (*gorm.DB, e
 				return nil, err
 			}
 		}
-		tx = tx.Where("e.action IN ?", f.Actions)
+		tx = tx.Where("e.action IN ?", d.withAliases(f.Actions))
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
 		return nil, &QueryError{Field: "Until", Reason: "is not after Since"}
@@ -238,5 +247,5 @@ func (d *Domain) filter(ctx context.Context, db *gorm.DB, f filter) (*gorm.DB, e
 	if f.CausedBy != nil {
 		tx = tx.Where("e.causation_domain = ? AND e.causation_id = ?", f.CausedBy.Domain, f.CausedBy.ID)
 	}
-	return tx, nil
+	return d.historyFilter(tx, f)
 }

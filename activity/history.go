@@ -20,11 +20,16 @@ type HistoryQuery struct {
 	Actions       []string
 	Since, Until  time.Time
 	CorrelationID string
+	Tags          map[string]string
+	Retracted     RetractedFilter
+	// Subjects restricts the events to these subjects' keys, as text.
+	Subjects []string
 }
 
 func (q HistoryQuery) filter() filter {
 	return filter{Subject: q.Subject, SubjectsIn: q.SubjectsIn, Actor: q.Actor, Record: q.Record,
-		Actions: q.Actions, Since: q.Since, Until: q.Until, CorrelationID: q.CorrelationID}
+		Actions: q.Actions, Since: q.Since, Until: q.Until, CorrelationID: q.CorrelationID,
+		Tags: q.Tags, Retracted: q.Retracted, Subjects: q.Subjects}
 }
 
 // CountByAction counts events per action ("how often was a comment deleted

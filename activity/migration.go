@@ -41,6 +41,10 @@ func MigrationSQL(d *Domain) (up, down string) {
     ip               inet,
     user_agent       text,
     trace_parent     text,
+    tags             jsonb,
+    retracted_at     timestamptz,
+    retracted_by     text,
+    retraction_reason text,
     CONSTRAINT %[1]s_record_ref CHECK ((record_type IS NULL) = (record_id IS NULL)),
     CONSTRAINT %[1]s_extra_object CHECK (jsonb_typeof(extra) = 'object')
 );
@@ -57,7 +61,7 @@ CREATE INDEX %[1]s_correlation ON %[1]s (correlation_id) WHERE correlation_id IS
 CREATE INDEX %[1]s_causation ON %[1]s (causation_id) WHERE causation_id IS NOT NULL;
 -- feeds across subjects and replays, in time order
 CREATE INDEX %[1]s_time ON %[1]s (occurred_at DESC, id DESC);
-`, t, EventIDSequence, d.subject.KeyType, d.subject.Table, d.subject.Key)
+`+historyIndexesSQL, t, EventIDSequence, d.subject.KeyType, d.subject.Table, d.subject.Key)
 	b.WriteString(throttleFunctionSQL(d))
 	up = b.String()
 	down = fmt.Sprintf("DROP FUNCTION IF EXISTS %[1]s_record_throttled;\nDROP TABLE IF EXISTS %[1]s;\n", t)

@@ -52,6 +52,7 @@ func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 	if db == nil {
 		return Result{}, ErrNilDB
 	}
+	action = d.Canonical(action)
 	var c recordCall
 	if err := applyOptions(&c, opts); err != nil {
 		return Result{}, err
@@ -67,6 +68,10 @@ func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 		return Result{}, err
 	}
 	r, err := d.prepareRow(ctx, db, subject, action, c)
+	if err != nil {
+		return Result{}, err
+	}
+	tags, err := tagsArg(ctx, opts)
 	if err != nil {
 		return Result{}, err
 	}
@@ -89,6 +94,8 @@ func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 		stmt = d.sql.throttle
 		args = append(args[:10], args[12:]...) // the function takes p_now once
 		args = append(args, c.throttle.Microseconds(), wake)
+	} else {
+		args = append(args, tags)
 	}
 	var res Result
 	found, err := queryRow(ctx, db, stmt, args, func(row scanner) error {
@@ -99,6 +106,11 @@ func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 	}
 	if !found {
 		return Result{}, d.refused(ctx, db, subject, c.throttle > 0)
+	}
+	if c.throttle > 0 && tags.Valid && !res.Throttled {
+		if err := d.tagThrottled(ctx, db, &res.Event, tags); err != nil {
+			return Result{}, d.writeError(subject, action, err)
+		}
 	}
 	return res, nil
 }
@@ -197,6 +209,9 @@ func (d *Domain) prepareRow(ctx context.Context, db *gorm.DB, subject any, actio
 		r.recLabel = sql.NullString{String: truncate(rec.Label, 200), Valid: true}
 	}
 	if r.extra, err = d.encodeExtra(c.extra); err != nil {
+		return r, err
+	}
+	if err := d.checkExtraShape(action, r.extra); err != nil {
 		return r, err
 	}
 	if t := c.occurredAt; !t.IsZero() && (t.Before(minOccurredAt) || !t.Before(maxOccurredAt)) {

@@ -12,6 +12,7 @@ var eventColumns = []string{
 	"record_type", "record_id", "record_label", "extra", "occurred_at", "created_at",
 	"updated_at", "repeats", "request_id", "correlation_id", "causation_domain",
 	"causation_id", "depth", "source", "host(ip)", "user_agent", "trace_parent",
+	"tags", "retracted_at", "retracted_by", "retraction_reason",
 }
 
 // selectList renders eventColumns, each qualified by prefix ("e." or "(t.ev).").
@@ -38,14 +39,18 @@ type scanner interface{ Scan(dest ...any) error }
 // scanEvent scans one row selected with selectList, after any leading
 // columns given in pre.
 func scanEvent(s scanner, domain string, e *Event, pre ...any) error {
-	var extra []byte
+	var extra, tags []byte
 	dest := append(pre,
 		&e.ID, &e.SubjectID, &e.Action, &e.ActorType, &e.ActorID, &e.ActorLabel,
 		&e.RecordType, &e.RecordID, &e.RecordLabel, &extra, &e.OccurredAt, &e.CreatedAt,
 		&e.UpdatedAt, &e.Repeats, &e.RequestID, &e.CorrelationID, &e.CausationDomain,
 		&e.CausationID, &e.Depth, &e.Source, &e.IP, &e.UserAgent, &e.TraceParent,
+		&tags, &e.RetractedAt, &e.RetractedBy, &e.RetractionReason,
 	)
 	if err := s.Scan(dest...); err != nil {
+		return err
+	}
+	if err := decodeTags(tags, &e.Tags); err != nil {
 		return err
 	}
 	e.Domain = domain
@@ -77,12 +82,12 @@ func buildDomainSQL(d *Domain) domainSQL {
 		// the pool (autocommit) the foreign key alone decides: its error
 		// aborts only this statement, and the check would cost an index
 		// probe per event (measured: 7-10% of recording throughput).
-		values := fmt.Sprintf(`VALUES (?::%[1]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?) `, key)
+		values := fmt.Sprintf(`VALUES (?::%[1]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?, ?::jsonb) `, key)
 		if checked {
-			values = fmt.Sprintf(`SELECT ?::%[1]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ? `+
+			values = fmt.Sprintf(`SELECT ?::%[1]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?, ?::jsonb `+
 				`WHERE EXISTS (SELECT 1 FROM %[2]s WHERE %[3]s = $1::%[1]s) `, key, d.subject.Table, d.subject.Key)
 		}
-		return fmt.Sprintf(`WITH ev AS (INSERT INTO %[1]s (%[2]s) %[8]sRETURNING *), `+
+		return fmt.Sprintf(`WITH ev AS (INSERT INTO %[1]s (%[2]s, tags) %[8]sRETURNING *), `+
 			`ob AS (INSERT INTO %[4]s (domain, event_id, action, subject_id) SELECT '%[5]s', id, action, subject_id::text FROM ev) `+
 			`SELECT false, %[6]s FROM ev e%[7]s`,
 			d.table, insertColumns, key, OutboxTable, d.name, selectList("e."), notify, values)
@@ -100,9 +105,9 @@ func buildDomainSQL(d *Domain) domainSQL {
 		return fmt.Sprintf(`WITH u AS (SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[]) `+
 			`WITH ORDINALITY AS u(s, a, at, ai, al, rt, ri, rl, x, o, n)), `+
 			`missing AS (SELECT u.s FROM u WHERE NOT EXISTS (SELECT 1 FROM %[7]s t WHERE t.%[8]s = u.s::%[3]s) LIMIT 1), `+
-			`ev AS (INSERT INTO %[1]s (%[2]s) `+
-			`SELECT s::%[3]s, a, at, ai, al, rt, ri, rl, x::jsonb, o, m.c, m.c, m.rq, m.co, m.cd, m.ci, m.dp, m.so, m.ip, m.ua, m.tp `+
-			`FROM u CROSS JOIN (SELECT ?::timestamptz, ?::text, ?::text, ?::text, ?::bigint, ?::smallint, ?::text, ?::inet, ?::text, ?::text) AS m(c, rq, co, cd, ci, dp, so, ip, ua, tp) `+
+			`ev AS (INSERT INTO %[1]s (%[2]s, tags) `+
+			`SELECT s::%[3]s, a, at, ai, al, rt, ri, rl, x::jsonb, o, m.c, m.c, m.rq, m.co, m.cd, m.ci, m.dp, m.so, m.ip, m.ua, m.tp, m.tg `+
+			`FROM u CROSS JOIN (SELECT ?::timestamptz, ?::text, ?::text, ?::text, ?::bigint, ?::smallint, ?::text, ?::inet, ?::text, ?::text, ?::jsonb) AS m(c, rq, co, cd, ci, dp, so, ip, ua, tp, tg) `+
 			`WHERE NOT EXISTS (SELECT 1 FROM missing) ORDER BY u.n RETURNING *), `+
 			`ob AS (INSERT INTO %[4]s (domain, event_id, action, subject_id) SELECT '%[5]s', id, action, subject_id::text FROM ev ORDER BY id) `+
 			`SELECT (SELECT s FROM missing), %[6]s FROM ev e RIGHT JOIN (SELECT 1) one ON true%[9]s ORDER BY e.id`,

@@ -195,6 +195,29 @@
 // of the span that recorded the event (its activity.Metadata.TraceParent,
 // carried with the event in the job). Middleware can wrap each external
 // send of an attempt (Delivery.Send) with Delivery.OnSend.
+// # Backfills
+//
+// An inbox added later never saw the events before it; a Backfiller hands
+// them over: the events of one domain selected by actions, time range,
+// subjects or correlation id, to one named inbox and no other, as the jobs
+// a live delivery would be (same task type and ID). Each batch is read,
+// enqueued and checkpointed in one transaction on the backfill's row in
+// inbox_backfills, so a run killed mid-way resumes from its last batch,
+// and the jobs of the batch in flight are deduplicated by task ID and by
+// the ledger (a second backfill of the same events applies nothing twice
+// for an inbox that uses Once or Send). Rate caps events per second;
+// progress (done of total, rate, ETA) is stored with each batch, logged,
+// and shown by cmd/tidings-backfill.
+//
+//	bf, _ := inbox.NewBackfiller(inbox.BackfillConfig{DB: db, Redis: redis, Domains: domains, Inboxes: inboxes})
+//	b, _ := bf.Create(ctx, inbox.BackfillSpec{Inbox: "warehouse", Query: inbox.BackfillQuery{Domain: "issue"}, Rate: 500})
+//	b, err := bf.Run(ctx, b.ID) // again after a crash: it resumes
+//
+// # Corrections
+//
+// Delivered lists the effects the ledger holds for events (mail, Slack,
+// webhooks, notifications): after a retraction (activity.Domain.Retract),
+// what went out already and is not undone.
 //
 // # Preferences
 //
@@ -216,7 +239,8 @@
 //
 // The migrations package creates inbox_deliveries (the ledger),
 // inbox_dead_letters and notification_preferences (00002_inbox.sql) and
-// notifications (00003_notifications.sql, package notify). Ledger.Prune
+// notifications (00003_notifications.sql, package notify), and
+// inbox_backfills (00006_history.sql). Ledger.Prune
 // deletes old ledger rows: keep them longer than jobs can be re-driven.
 //
 // # Testing

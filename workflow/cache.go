@@ -1,6 +1,8 @@
 package workflow
 
 import (
+	"github.com/tidingsdev/tidings/internal/pgarray"
+
 	"context"
 	"fmt"
 	"slices"
@@ -129,7 +131,7 @@ func newCache(rules *Rules) *cache {
 }
 
 func (c *cache) accepts(domain, action string) bool {
-	_, ok := c.accept.Load().pairs[[2]string{domain, action}]
+	_, ok := c.accept.Load().pairs[[2]string{domain, c.rules.canonical(domain, action)}]
 	return ok
 }
 
@@ -155,7 +157,7 @@ func (c *cache) refresh(ctx context.Context, db *gorm.DB) error {
 	}
 	next := &acceptSet{pairs: make(map[[2]string]struct{}, len(pairs)), versions: make(map[string]int64, len(vs))}
 	for _, p := range pairs {
-		next.pairs[[2]string{p.Domain, p.TriggeredOn}] = struct{}{}
+		next.pairs[[2]string{p.Domain, c.rules.canonical(p.Domain, p.TriggeredOn)}] = struct{}{}
 	}
 	for _, v := range vs {
 		next.versions[v.Domain] = v.Version
@@ -186,6 +188,7 @@ func (c *cache) set(ctx context.Context, db *gorm.DB, domain, action string) (*r
 	if err != nil {
 		return nil, err
 	}
+	action = c.rules.canonical(domain, action)
 	key := [2]string{domain, action}
 	c.mu.Lock()
 	s := c.sets[key]
@@ -193,7 +196,7 @@ func (c *cache) set(ctx context.Context, db *gorm.DB, domain, action string) (*r
 	if s != nil && s.version == v {
 		return s, nil
 	}
-	rules, err := c.rules.load(ctx, db, "WHERE domain = ? AND triggered_on = ? AND enabled ORDER BY id", domain, action)
+	rules, err := c.rules.load(ctx, db, "WHERE domain = ? AND triggered_on = ANY(?::text[]) AND enabled ORDER BY id", domain, pgarray.Text(c.rules.names(domain, action)))
 	if err != nil {
 		return nil, err
 	}

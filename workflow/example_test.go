@@ -86,5 +86,5 @@ func ExampleVerifySignature() {
 	fmt.Println(err)
 	// Output:
 	// <nil>
-	// workflow: invalid webhook signature: it does not match the body and timestamp
+	// webhook: invalid webhook signature: it does not match the body and timestamp
 }

@@ -34,8 +34,12 @@ func (e *Engine) runAction(ctx context.Context, d *inbox.Delivery, log *runLog, 
 	a := c.actions[i]
 	ra := c.rule.Actions[i]
 	k := actionKey{ev: d.Event.Ref(), rule: c.rule.ID, index: i}
+	params, err := e.rules.openSecrets(a, ra.Params)
+	if err != nil {
+		return inbox.Permanent(fmt.Errorf("workflow: rule %d action %d: %w", c.rule.ID, i, err))
+	}
 	ac := ActionContext{
-		Rule: c.rule, Index: i, Event: d.Event, Domain: c.matcher.schema.domain, Params: ra.Params,
+		Rule: c.rule, Index: i, Event: d.Event, Domain: c.matcher.schema.domain, Params: params,
 		DB:             log.db,
 		IdempotencyKey: fmt.Sprintf("tidings-workflow-%s-%d-r%d-a%d", k.ev.Domain, k.ev.ID, k.rule, i),
 		Logger:         e.log.With(slog.Int64("rule", c.rule.ID), slog.String("event", k.ev.String()), slog.Int("action", i), slog.String("type", ra.Type)),
@@ -46,7 +50,7 @@ func (e *Engine) runAction(ctx context.Context, d *inbox.Delivery, log *runLog, 
 		return e.runExternal(ctx, log, k, ra.Type, a, ac)
 	}
 	var res Result
-	err := log.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = log.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		now := log.now()
 		var attempts []int
 		if err := tx.Raw(`INSERT INTO workflow_action_runs AS w (domain, event_id, rule_id, action_index, type, status, attempts, started_at, finished_at)

@@ -51,7 +51,7 @@ func newApp(t *testing.T, cfg appConfig) *testApp {
 	for name, a := range cfg.actions {
 		reg.MustRegister(name, a)
 	}
-	rules, err := workflow.NewRules(workflow.RulesConfig{DB: testDB, Schemas: []*workflow.Schema{schema}, Registry: reg, Tenant: cfg.tenant})
+	rules, err := workflow.NewRules(workflow.RulesConfig{DB: testDB, Schemas: []*workflow.Schema{schema}, Registry: reg, Tenant: cfg.tenant, Secrets: testKeyring(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,7 @@ var (
 	issues = activity.MustDomain(activity.DomainConfig{
 		Name:    "issue",
 		Actions: []string{"comment_added", "labeled", "status_changed", "looped", "closed"},
+		Aliases: map[string]string{"commented": "comment_added"},
 	})
 	redisOpt asynq.RedisClientOpt
 )

@@ -13,6 +13,9 @@ type Param struct {
 	Type     Type   `json:"type"`               // String, Number, Time, Bool or ListOf(kind)
 	Required bool   `json:"required,omitempty"` // a required string must also not be empty
 	Doc      string `json:"doc,omitempty"`      // shown by rule editors
+	// Secret marks a string that is encrypted at rest (RulesConfig.Secrets)
+	// and opened only when the action runs: a webhook's signing key.
+	Secret bool `json:"secret,omitempty"`
 }
 
 // ParamSchema declares an action's parameters by name: what a rule's

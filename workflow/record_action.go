@@ -23,6 +23,11 @@ func recordEventAction() Action {
 		Check: func(_ context.Context, c CheckContext) []Problem {
 			action := c.Params.String("action")
 			if c.Domain.Supports(action) {
+				// An action that declares its extra's shape must take the
+				// extra this action records.
+				if err := c.Domain.CheckExtra(action, activity.Extra{"workflow_rule_id": int64(1), "note": c.Params.String("note")}); err != nil {
+					return []Problem{{Field: "action", Message: fmt.Sprintf("%s declares the shape of its extra, and record_event's (workflow_rule_id, note) does not fit it: %v", action, err)}}
+				}
 				return nil
 			}
 			actions := c.Domain.Actions()

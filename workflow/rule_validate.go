@@ -87,6 +87,7 @@ func (s *Rules) check(ctx context.Context, r Rule) (Rule, error) {
 
 	if schema != nil {
 		d := schema.Domain()
+		r.TriggeredOn = d.Canonical(r.TriggeredOn) // a renamed action's former name saves as the current one
 		actions := d.Actions()
 		slices.Sort(actions)
 		switch {

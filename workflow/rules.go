@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox/webhook"
 )
 
 // TenantFunc tells the tenant (account, workspace) of an event's subject,
@@ -36,6 +37,10 @@ type RulesConfig struct {
 	Tenant TenantFunc
 	// Now is the clock of created_at and updated_at. Default time.Now.
 	Now func() time.Time
+	// Secrets seals the parameters actions declare Secret (the webhook
+	// action's "secret") before they are stored, and opens them when the
+	// action runs. Without it, a rule giving a secret is refused.
+	Secrets *webhook.Keyring
 }
 
 // Rules stores rules in PostgreSQL (workflow_rules) and checks each one
@@ -50,6 +55,7 @@ type Rules struct {
 	registry    *Registry
 	tenant      TenantFunc
 	now         func() time.Time
+	secrets     *webhook.Keyring
 
 	mu       sync.Mutex
 	watchers []func(ctx context.Context)
@@ -69,7 +75,7 @@ func NewRules(cfg RulesConfig) (*Rules, error) {
 	case cfg.Registry == nil:
 		return nil, &ConfigError{Field: "RulesConfig.Registry", Reason: "is nil: make one with NewRegistry"}
 	}
-	s := &Rules{db: cfg.DB, schemas: map[string]*Schema{}, registry: cfg.Registry, tenant: cfg.Tenant, now: cfg.Now}
+	s := &Rules{db: cfg.DB, schemas: map[string]*Schema{}, registry: cfg.Registry, tenant: cfg.Tenant, now: cfg.Now, secrets: cfg.Secrets}
 	for i, sc := range cfg.Schemas {
 		if sc == nil {
 			return nil, &ConfigError{Field: fmt.Sprintf("RulesConfig.Schemas[%d]", i), Reason: "is nil"}
@@ -132,6 +138,9 @@ func (s *Rules) Create(ctx context.Context, by string, r Rule) (Rule, error) {
 	if err != nil {
 		return Rule{}, err
 	}
+	if r, err = s.sealSecrets(r); err != nil {
+		return Rule{}, err
+	}
 	conds, actions, err := encodeRule(r)
 	if err != nil {
 		return Rule{}, err
@@ -172,6 +181,9 @@ func (s *Rules) Update(ctx context.Context, by string, r Rule) (Rule, error) {
 	}
 	r, err := s.check(ctx, r)
 	if err != nil {
+		return Rule{}, err
+	}
+	if r, err = s.sealSecrets(r); err != nil {
 		return Rule{}, err
 	}
 	conds, actions, err := encodeRule(r)

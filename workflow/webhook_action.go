@@ -10,6 +10,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/webhook"
 )
 
 // IdempotencyHeader carries ActionContext.IdempotencyKey on webhook
@@ -76,7 +77,7 @@ func webhookAction(c *WebhookClient) Action {
 		Doc: "POST the event as JSON to an https URL, signed with the secret when one is given.",
 		Params: ParamSchema{
 			"url":    {Type: String, Required: true, Doc: "an https URL on a public address"},
-			"secret": {Type: String, Doc: "signs each request (" + SignatureHeader + ")"},
+			"secret": {Type: String, Secret: true, Doc: "signs each request (" + SignatureHeader + ")"},
 		},
 		External: true,
 		Check: func(ctx context.Context, cc CheckContext) []Problem {
@@ -114,7 +115,7 @@ func webhookAction(c *WebhookClient) Action {
 				return Result{}, err
 			}
 			return Result{
-				Summary: fmt.Sprintf("POST %s answered %d", redact(url), resp.StatusCode),
+				Summary: fmt.Sprintf("POST %s answered %d", webhook.Redact(url), resp.StatusCode),
 				Data:    map[string]any{"status": resp.StatusCode},
 			}, nil
 		},

@@ -55,6 +55,14 @@
 //     transaction: pg_advisory_xact_lock on the key, update the recent row,
 //     else insert the event and its outbox row. Target 0.8x; afterwards each
 //     side's key must hold exactly one row (printed), else the row fails.
+//   - backfill: 1,000,000 past events (one correlation id) handed by an
+//     inbox.Backfiller, without a rate cap, to one no-op inbox that a worker
+//     processes, against the fan-out of the same events (their outbox rows
+//     drained by the worker's relay to one no-op inbox), both timed to the
+//     last delivery, one run each. Target 0.5x. The process's peak RSS
+//     during the backfill (VmHWM, reset at its start) is compared with the
+//     RSS when a tenth was processed: target 1.2x (flat). At -scale 1 this
+//     group takes about 7 minutes on 2 cores.
 //
 // Throughput figures alternate the two sides (A B, B A, ...) in -rounds
 // runs of 2 s each (8 by default), after a warm-up, and take each side's

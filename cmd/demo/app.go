@@ -39,6 +39,7 @@ type App struct {
 	browser  *eventbrowser.Browser
 	center   *notifycenter.Center
 	prefs    *preferences.Page
+	hist     history // backfills, projections, corrections, webhook subscriptions (history.go)
 
 	stopping chan struct{} // closed when Run returns: ends event streams
 	stopOnce sync.Once
@@ -157,6 +158,8 @@ func (a *App) Close() {
 	if a.center != nil {
 		a.center.Close()
 	}
+	a.hist.wg.Wait() // backfills stop at a.stopping
+	a.hist.close()
 	a.fan.close()
 	a.tel.close()
 	if a.db != nil {

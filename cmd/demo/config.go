@@ -50,6 +50,9 @@ type Config struct {
 	StaleAfter time.Duration
 	// StaleEvery is how often the no_activity job looks. Default 1 minute.
 	StaleEvery time.Duration
+	// WriteCatalog, when set, makes the command write the event catalog
+	// there and exit.
+	WriteCatalog string
 	// FeedPageSize is how many events a feed page shows. Default 20.
 	FeedPageSize int
 	// Now is the clock. Default time.Now.
@@ -150,6 +153,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	secret := fs.String("secret", env("SECRET", ""), "at least 32 bytes that sign unsubscribe links (default random per start) (env TIDINGS_DEMO_SECRET)")
 	fs.BoolVar(&c.NoSeed, "no-seed", envBool("NO_SEED"), "do not seed an empty database (env TIDINGS_DEMO_NO_SEED)")
 	fs.DurationVar(&c.StaleAfter, "stale-after", envDur("STALE_AFTER", 72*time.Hour), "record no_activity on open issues untouched this long (env TIDINGS_DEMO_STALE_AFTER)")
+	fs.StringVar(&c.WriteCatalog, "write-catalog", "", "write the event catalog (catalog.md, catalog.json) into this folder and exit, like cmd/demo/catalog")
 	fs.DurationVar(&c.StaleEvery, "stale-every", envDur("STALE_EVERY", time.Minute), "how often to look for untouched issues (env TIDINGS_DEMO_STALE_EVERY)")
 	if err := fs.Parse(args); err != nil {
 		return c, err

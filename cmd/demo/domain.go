@@ -29,8 +29,9 @@ func newIssueDomain(cfg activity.DomainConfig) (*activity.Domain, error) {
 	cfg.Actions = []string{
 		ActionIssueOpened, ActionIssueViewed, ActionCommentAdded, ActionCommentDeleted, ActionCommentViewed,
 		ActionLabelAdded, ActionLabelRemoved, ActionAssigned, ActionStatusChanged, ActionIssueClosed,
-		ActionNoActivity,
+		ActionNoActivity, ActionImportRetracted,
 	}
+	cfg.Specs = issueSpecs()
 	cfg.Resolvers = map[string]activity.Resolver{
 		"users":    activity.ModelResolver[User](),
 		"comments": activity.ModelResolver[Comment](),

@@ -19,6 +19,7 @@ import (
 	"github.com/tidingsdev/tidings/inbox/notify"
 	slackinbox "github.com/tidingsdev/tidings/inbox/slack"
 	"github.com/tidingsdev/tidings/inbox/slack/slacktest"
+	"github.com/tidingsdev/tidings/inbox/webhook"
 	"github.com/tidingsdev/tidings/web/notifycenter"
 )
 
@@ -172,10 +173,15 @@ func (a *App) startFanout(ctx context.Context) error {
 		return err
 	}
 	inboxes = append(inboxes, a.engine)
+	hist, err := a.startHistory(redisOpt)
+	if err != nil {
+		return err
+	}
+	inboxes = append(inboxes, hist...)
 	f.worker, err = inbox.NewWorker(inbox.Config{
 		DB: a.db, Redis: redisOpt, Domains: []*activity.Domain{a.issues}, Inboxes: inboxes,
 		Middleware: []inbox.Middleware{a.tel.tracing.Delivery(), a.tel.metrics.Delivery(), a.live.middleware},
-		Queues:     map[string]int{inbox.DefaultQueue: 6, email.DefaultQueue: 2, slackinbox.DefaultQueue: 2},
+		Queues:     map[string]int{inbox.DefaultQueue: 6, email.DefaultQueue: 2, slackinbox.DefaultQueue: 2, webhook.DefaultSubscriptionsQueue: 1},
 		// The engine's jobs are in the default queue: a rule's reply shows
 		// up as soon as the comment's notifications do.
 		ShutdownTimeout: 3 * time.Second,

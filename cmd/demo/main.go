@@ -36,6 +36,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(2)
 	}
+	if cfg.WriteCatalog != "" {
+		if err := writeCatalog(cfg.WriteCatalog); err != nil {
+			fmt.Fprintln(os.Stderr, "demo:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	// go-redis logs each failed dial; the demo reports Redis being down in
 	// one line of its own.
 	redis.SetLogger(quietLogger{})

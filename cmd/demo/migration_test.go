@@ -33,3 +33,44 @@ func TestIssueEventsMigration(t *testing.T) {
 		t.Fatalf("%s is out of date with activity.GooseMigration(issue domain); run go test ./cmd/demo -run TestIssueEventsMigration -update", path)
 	}
 }
+
+// The upgrade of databases made before the tags and retraction columns is
+// what activity.GooseUpgrade renders (a no-op on a table made by 00002).
+func TestIssueEventsUpgradeMigration(t *testing.T) {
+	d, err := newIssueDomain(activity.DomainConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "migrations/00004_issue_events_history.sql"
+	want := activity.GooseUpgrade(d)
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatalf("%s is out of date with activity.GooseUpgrade(issue domain); run go test ./cmd/demo -run TestIssueEventsUpgradeMigration -update", path)
+	}
+}
+
+// The event catalog in catalog/ is what the issue domain declares; a new
+// or changed action without regenerating fails here. Regenerate with
+// go test ./cmd/demo -run TestEventCatalog -update.
+func TestEventCatalog(t *testing.T) {
+	d, err := newIssueDomain(activity.DomainConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := activity.WriteCatalog("catalog", d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := activity.CheckCatalog("catalog", d); err != nil {
+		t.Fatalf("%v (go run ./cmd/demo -write-catalog cmd/demo/catalog, or go test ./cmd/demo -run TestEventCatalog -update)", err)
+	}
+}

@@ -50,6 +50,7 @@ func (a *App) routes() {
 	mux.HandleFunc("POST /monitoring/redrive", a.redrive)
 	mux.Handle("GET /metrics", a.tel.metricsHandler())
 	mux.Handle("GET /healthz", a.tel.health)
+	a.historyRoutes(mux)
 	static, _ := fs.Sub(staticFiles, "web/static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	a.mux = mux

@@ -37,7 +37,11 @@ func (a *App) startWorkflow() error {
 			return err
 		}
 	}
-	if a.rules, err = workflow.NewRules(workflow.RulesConfig{DB: a.db, Schemas: []*workflow.Schema{schema}, Registry: reg, Now: a.cfg.Now}); err != nil {
+	keys, err := a.keyring()
+	if err != nil {
+		return err
+	}
+	if a.rules, err = workflow.NewRules(workflow.RulesConfig{DB: a.db, Schemas: []*workflow.Schema{schema}, Registry: reg, Now: a.cfg.Now, Secrets: keys}); err != nil {
 		return err
 	}
 	a.engine, err = workflow.NewEngine(workflow.EngineConfig{Rules: a.rules, ListenDSN: a.cfg.DSN, Logger: a.fan.logger, Now: a.cfg.Now,

@@ -6,6 +6,8 @@
 //
 // writes migrations/<next number>_issue_events.sql. Without -dir it prints
 // the file. Apply the library's migrations (package migrations) first.
+// With -upgrade it writes the upgrade of a table made by an earlier
+// version (activity.GooseUpgrade: the tags and retraction columns).
 package main
 
 import (
@@ -34,6 +36,7 @@ func run(args []string) error {
 	key := fs.String("key", "id", "subject table's primary key column")
 	keyType := fs.String("key-type", "bigint", "subject key type: bigint, uuid or text")
 	dir := fs.String("dir", "", "write the file into this goose migrations folder, numbered after the newest one there")
+	upgrade := fs.Bool("upgrade", false, "write the upgrade of a table made by an earlier version (tags and retraction columns) instead")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -45,7 +48,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	text := activity.GooseMigration(d)
+	text, suffix := activity.GooseMigration(d), ""
+	if *upgrade {
+		text, suffix = activity.GooseUpgrade(d), "_history"
+	}
 	if *dir == "" {
 		_, err := fmt.Print(text)
 		return err
@@ -54,7 +60,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(*dir, fmt.Sprintf("%05d_%s.sql", next, d.Table()))
+	path := filepath.Join(*dir, fmt.Sprintf("%05d_%s%s.sql", next, d.Table(), suffix))
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		return err
 	}

@@ -25,6 +25,10 @@ CREATE TABLE issue_events (
     ip               inet,
     user_agent       text,
     trace_parent     text,
+    tags             jsonb,
+    retracted_at     timestamptz,
+    retracted_by     text,
+    retraction_reason text,
     CONSTRAINT issue_events_record_ref CHECK ((record_type IS NULL) = (record_id IS NULL)),
     CONSTRAINT issue_events_extra_object CHECK (jsonb_typeof(extra) = 'object')
 );
@@ -41,6 +45,10 @@ CREATE INDEX issue_events_correlation ON issue_events (correlation_id) WHERE cor
 CREATE INDEX issue_events_causation ON issue_events (causation_id) WHERE causation_id IS NOT NULL;
 -- feeds across subjects and replays, in time order
 CREATE INDEX issue_events_time ON issue_events (occurred_at DESC, id DESC);
+-- tag filters (FeedQuery.Tags: tags @> '{"ticket": "SUP-1"}')
+CREATE INDEX issue_events_tags ON issue_events USING gin (tags jsonb_path_ops) WHERE tags IS NOT NULL;
+-- retracted events, for corrections pages
+CREATE INDEX issue_events_retracted ON issue_events (retracted_at DESC) WHERE retracted_at IS NOT NULL;
 
 CREATE FUNCTION issue_events_record_throttled(
     p_subject bigint, p_action text, p_actor_type text, p_actor_id text, p_actor_label text,

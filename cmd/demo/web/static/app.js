@@ -97,3 +97,8 @@ for (const row of document.querySelectorAll(".action-row")) syncActionParams(row
 document.addEventListener("change", (ev) => {
   if (ev.target.matches("select.action-type")) syncActionParams(ev.target.closest(".action-row"));
 });
+
+// A table with data-refresh-ms (a backfill in progress) reloads the page
+// until the server stops asking.
+const refresh = document.querySelector("[data-refresh-ms]");
+if (refresh) setTimeout(() => location.reload(), Number(refresh.dataset.refreshMs) || 1000);

@@ -1,4 +1,4 @@
-package workflow
+package webhook
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 // would reach an address that is not on the public internet: private,
 // loopback, link-local (cloud metadata at 169.254.169.254), unique-local,
 // carrier-grade NAT, unspecified, multicast or reserved.
-var ErrForbiddenAddress = errors.New("workflow: forbidden address")
+var ErrForbiddenAddress = errors.New("webhook: forbidden address")
 
 // AddressError reports an address a webhook may not connect to.
 type AddressError struct {
@@ -21,9 +21,9 @@ type AddressError struct {
 
 func (e *AddressError) Error() string {
 	if e.Host != "" {
-		return fmt.Sprintf("workflow: %s resolves to %s, which %s; webhooks may only reach public addresses", e.Host, e.Addr.Addr(), e.Reason)
+		return fmt.Sprintf("webhook: %s resolves to %s, which %s; webhooks may only reach public addresses", e.Host, e.Addr.Addr(), e.Reason)
 	}
-	return fmt.Sprintf("workflow: address %s %s; webhooks may only reach public addresses", e.Addr.Addr(), e.Reason)
+	return fmt.Sprintf("webhook: address %s %s; webhooks may only reach public addresses", e.Addr.Addr(), e.Reason)
 }
 
 // Is makes errors.Is(err, ErrForbiddenAddress) hold.

@@ -1,4 +1,4 @@
-package workflow
+package webhook
 
 import (
 	"crypto/hmac"
@@ -24,7 +24,7 @@ const (
 
 // ErrInvalidSignature is returned by VerifySignature for a request that was
 // not signed with the secret, or was signed too long ago.
-var ErrInvalidSignature = errors.New("workflow: invalid webhook signature")
+var ErrInvalidSignature = errors.New("webhook: invalid webhook signature")
 
 // Sign returns the SignatureHeader value for body sent at ts.
 func Sign(secret []byte, ts time.Time, body []byte) string {

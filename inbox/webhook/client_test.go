@@ -1,4 +1,4 @@
-package workflow
+package webhook
 
 import (
 	"context"
@@ -101,7 +101,7 @@ func TestCheckURL(t *testing.T) {
 		"v6local.example":    {"fd00::1"},
 		"mapped.example":     {"::ffff:127.0.0.1"},
 	})
-	c := NewWebhookClient(WebhookConfig{Resolver: resolver})
+	c := NewClient(Config{Resolver: resolver})
 	ctx := context.Background()
 	for _, ok := range []string{
 		"https://hooks.example.com/tidings?x=1",
@@ -137,11 +137,11 @@ func TestCheckURL(t *testing.T) {
 		"https:hook":                               "has no host",
 		"https://hooks.example.com:99999/":         "port 99999 is not between 1 and 65535",
 		"https://hooks.example.com/%zz":            "is not a URL",
-		"https://hooks.example.com/" + strings.Repeat("a", MaxWebhookURLLength): "at most 2048 are allowed",
+		"https://hooks.example.com/" + strings.Repeat("a", MaxURLLength): "at most 2048 are allowed",
 	} {
 		err := c.CheckURL(ctx, raw)
-		if !errors.Is(err, ErrInvalidWebhookURL) {
-			t.Errorf("%s: err = %v; want ErrInvalidWebhookURL", raw, err)
+		if !errors.Is(err, ErrInvalidURL) {
+			t.Errorf("%s: err = %v; want ErrInvalidURL", raw, err)
 			continue
 		}
 		if !strings.Contains(err.Error(), want) {
@@ -183,7 +183,7 @@ func newTestServer(t *testing.T, h http.HandlerFunc) *testServer {
 // clientFor returns a webhook client that trusts the test servers'
 // certificate and allows exactly the given servers' addresses (loopback,
 // refused by default) besides public ones.
-func clientFor(t *testing.T, resolver HostResolver, allowed ...*testServer) *WebhookClient {
+func clientFor(t *testing.T, resolver HostResolver, allowed ...*testServer) *Client {
 	t.Helper()
 	pool := x509.NewCertPool()
 	var allow []netip.AddrPort
@@ -194,7 +194,7 @@ func clientFor(t *testing.T, resolver HostResolver, allowed ...*testServer) *Web
 	if resolver == nil {
 		resolver = newFakeResolver(nil)
 	}
-	return NewWebhookClient(WebhookConfig{
+	return NewClient(Config{
 		Resolver: resolver,
 		CheckAddr: func(ap netip.AddrPort) error {
 			for _, a := range allow {
@@ -234,7 +234,7 @@ func TestPostSignsAndDelivers(t *testing.T) {
 		t.Fatalf("CheckURL: %v", err)
 	}
 	body := []byte(`{"event":"comment_added","id":100}`)
-	resp, err := c.Post(context.Background(), WebhookRequest{
+	resp, err := c.Post(context.Background(), Request{
 		URL: url, Body: body, Secret: secret,
 		Header: http.Header{"X-Tidings-Delivery": {"rule-7:event-100"}},
 	})
@@ -281,7 +281,7 @@ func TestPostSignsAndDelivers(t *testing.T) {
 	}
 
 	// Without a secret, no signature headers.
-	if _, err := c.Post(context.Background(), WebhookRequest{URL: url, Body: body}); err != nil {
+	if _, err := c.Post(context.Background(), Request{URL: url, Body: body}); err != nil {
 		t.Fatal(err)
 	}
 	if s := <-got; s.header.Get(SignatureHeader) != "" || s.header.Get(TimestampHeader) != "" {
@@ -294,10 +294,10 @@ func TestPostRefusesUnsafeTargets(t *testing.T) {
 	srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {})
 	c := clientFor(t, nil) // allows nothing but public addresses
 	for _, raw := range []string{srv.URL, "http://example.com/", "https://169.254.169.254/"} {
-		_, err := c.Post(ctx, WebhookRequest{URL: raw, Body: []byte(`{}`)})
-		var we *WebhookError
+		_, err := c.Post(ctx, Request{URL: raw, Body: []byte(`{}`)})
+		var we *Error
 		if !errors.As(err, &we) || we.Retryable() {
-			t.Errorf("%s: %v; want a non-retryable *WebhookError", raw, err)
+			t.Errorf("%s: %v; want a non-retryable *Error", raw, err)
 		}
 	}
 	if n := srv.hits.Load(); n != 0 {
@@ -327,7 +327,7 @@ func TestPostRedirects(t *testing.T) {
 	// A redirect within the allowed server is followed (307 keeps the
 	// POST and its body).
 	target.Store(first.URL + "/final")
-	resp, err := c.Post(ctx, WebhookRequest{URL: first.URL + "/start", Body: []byte(`{}`)})
+	resp, err := c.Post(ctx, Request{URL: first.URL + "/start", Body: []byte(`{}`)})
 	if err != nil || string(resp.Body) != "arrived" {
 		t.Fatalf("allowed redirect: %v %+v", err, resp)
 	}
@@ -343,15 +343,15 @@ func TestPostRedirects(t *testing.T) {
 		{"http://example.com/plain", "redirect refused: only https URLs are allowed; got http"},
 	} {
 		target.Store(c2.target)
-		resp, err := c.Post(ctx, WebhookRequest{URL: first.URL + "/start", Body: []byte(`{}`)})
+		resp, err := c.Post(ctx, Request{URL: first.URL + "/start", Body: []byte(`{}`)})
 		if err == nil {
 			t.Errorf("redirect to %s: delivered (%+v)", c2.target, resp)
 			continue
 		}
-		if !errors.Is(err, ErrWebhookFailed) || !strings.Contains(err.Error(), c2.want) {
+		if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), c2.want) {
 			t.Errorf("redirect to %s:\n got %v\nwant it to contain %q", c2.target, err, c2.want)
 		}
-		var we *WebhookError
+		var we *Error
 		if errors.As(err, &we) && we.Retryable() {
 			t.Errorf("redirect to %s: refusal is retryable", c2.target)
 		}
@@ -362,12 +362,12 @@ func TestPostRedirects(t *testing.T) {
 
 	// Too many redirects.
 	target.Store(first.URL + "/again")
-	if _, err := c.Post(ctx, WebhookRequest{URL: first.URL + "/start", Body: []byte(`{}`)}); err == nil || !strings.Contains(err.Error(), "redirected more than 3 times") {
+	if _, err := c.Post(ctx, Request{URL: first.URL + "/start", Body: []byte(`{}`)}); err == nil || !strings.Contains(err.Error(), "redirected more than 3 times") {
 		t.Errorf("redirect loop: %v", err)
 	}
-	noRedirects := NewWebhookClient(WebhookConfig{MaxRedirects: -1, CheckAddr: c.cfg.CheckAddr, TLSConfig: c.cfg.TLSConfig})
+	noRedirects := NewClient(Config{MaxRedirects: -1, CheckAddr: c.cfg.CheckAddr, TLSConfig: c.cfg.TLSConfig})
 	target.Store(first.URL + "/final")
-	if _, err := noRedirects.Post(ctx, WebhookRequest{URL: first.URL + "/start", Body: []byte(`{}`)}); err == nil {
+	if _, err := noRedirects.Post(ctx, Request{URL: first.URL + "/start", Body: []byte(`{}`)}); err == nil {
 		t.Error("MaxRedirects -1 followed a redirect")
 	}
 }
@@ -381,12 +381,12 @@ func TestPostRefusesRebinding(t *testing.T) {
 	if err := c.CheckURL(context.Background(), url); err != nil {
 		t.Fatalf("CheckURL while public: %v", err)
 	}
-	_, err := c.Post(context.Background(), WebhookRequest{URL: url, Body: []byte(`{}`)})
+	_, err := c.Post(context.Background(), Request{URL: url, Body: []byte(`{}`)})
 	var ae *AddressError
 	if !errors.As(err, &ae) || ae.Addr.Addr() != netip.MustParseAddr("10.0.0.1") || ae.Host != "rebind.example.com" {
 		t.Fatalf("err = %v; want the dialer to refuse 10.0.0.1", err)
 	}
-	if want := "workflow: webhook POST https://rebind.example.com/…: dial tcp 10.0.0.1:443: workflow: rebind.example.com resolves to 10.0.0.1, which is private (10.0.0.0/8); webhooks may only reach public addresses"; err.Error() != want {
+	if want := "webhook: POST https://rebind.example.com/…: dial tcp 10.0.0.1:443: webhook: rebind.example.com resolves to 10.0.0.1, which is private (10.0.0.0/8); webhooks may only reach public addresses"; err.Error() != want {
 		t.Errorf("error\n got %s\nwant %s", err, want)
 	}
 }
@@ -414,37 +414,37 @@ func TestPostResponses(t *testing.T) {
 	t.Cleanup(func() { close(release) }) // runs before the server's Close
 	c := clientFor(t, nil, srv)
 
-	resp, err := c.Post(ctx, WebhookRequest{URL: srv.URL + "/big", Body: []byte(`{}`)})
-	if err != nil || len(resp.Body) != DefaultWebhookMaxResponseBytes || !resp.Truncated {
+	resp, err := c.Post(ctx, Request{URL: srv.URL + "/big", Body: []byte(`{}`)})
+	if err != nil || len(resp.Body) != DefaultMaxResponseBytes || !resp.Truncated {
 		t.Errorf("big response: err %v, %d bytes, truncated %v", err, len(resp.Body), resp != nil && resp.Truncated)
 	}
 
-	resp, err = c.Post(ctx, WebhookRequest{URL: srv.URL + "/fail/secret-token", Body: []byte(`{}`)})
-	var we *WebhookError
+	resp, err = c.Post(ctx, Request{URL: srv.URL + "/fail/secret-token", Body: []byte(`{}`)})
+	var we *Error
 	if !errors.As(err, &we) || we.StatusCode != 503 || !we.Retryable() || resp == nil || string(resp.Body) != "down for maintenance" {
 		t.Errorf("503: %v %+v", err, resp)
 	}
 	if strings.Contains(err.Error(), "secret-token") {
 		t.Errorf("error shows the URL's path: %v", err)
 	}
-	if _, err := c.Post(ctx, WebhookRequest{URL: srv.URL + "/bad", Body: []byte(`{}`)}); !errors.As(err, &we) || we.StatusCode != 400 || we.Retryable() {
+	if _, err := c.Post(ctx, Request{URL: srv.URL + "/bad", Body: []byte(`{}`)}); !errors.As(err, &we) || we.StatusCode != 400 || we.Retryable() {
 		t.Errorf("400: %v", err)
 	}
 
 	short := clientFor(t, nil, srv)
 	short.client.Timeout = 200 * time.Millisecond
 	start := time.Now()
-	_, err = short.Post(ctx, WebhookRequest{URL: srv.URL + "/slow", Body: []byte(`{}`)})
+	_, err = short.Post(ctx, Request{URL: srv.URL + "/slow", Body: []byte(`{}`)})
 	if !errors.As(err, &we) || !we.Retryable() || time.Since(start) > 4*time.Second {
 		t.Errorf("slow receiver: %v after %v; want a retryable timeout", err, time.Since(start))
 	}
 
 	hits := srv.hits.Load()
-	if _, err := c.Post(ctx, WebhookRequest{URL: srv.URL, Body: []byte(`{}`), Header: http.Header{"X-Note": {"a\r\nX-Evil: 1"}}}); err == nil || !strings.Contains(err.Error(), "CR or LF") {
+	if _, err := c.Post(ctx, Request{URL: srv.URL, Body: []byte(`{}`), Header: http.Header{"X-Note": {"a\r\nX-Evil: 1"}}}); err == nil || !strings.Contains(err.Error(), "CR or LF") {
 		t.Errorf("header injection: %v", err)
 	}
-	big := make([]byte, DefaultWebhookMaxRequestBytes+1)
-	if _, err := c.Post(ctx, WebhookRequest{URL: srv.URL, Body: big}); err == nil || !strings.Contains(err.Error(), "at most 1048576") {
+	big := make([]byte, DefaultMaxRequestBytes+1)
+	if _, err := c.Post(ctx, Request{URL: srv.URL, Body: big}); err == nil || !strings.Contains(err.Error(), "at most 1048576") {
 		t.Errorf("big request: %v", err)
 	}
 	if srv.hits.Load() != hits {

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"sync"
+
+	"github.com/tidingsdev/tidings/inbox"
+
+	"github.com/tidingsdev/tidings/inbox/webhook"
+)
+
+// keyring seals the secrets the demo stores (rule webhook secrets, webhook
+// subscription secrets), with a key derived from -secret: a demo started
+// without -secret gets a random one, so what it sealed does not open after
+// a restart; give -secret to keep them.
+func (a *App) keyring() (*webhook.Keyring, error) {
+	if a.hist.keys != nil {
+		return a.hist.keys, nil
+	}
+	m := hmac.New(sha256.New, a.cfg.Secret)
+	m.Write([]byte("tidings-demo: keyring for secrets at rest"))
+	k, err := webhook.NewKeyring("demo", map[string][]byte{"demo": m.Sum(nil)})
+	if err != nil {
+		return nil, err
+	}
+	a.hist.keys = k
+	return k, nil
+}
+
+// history holds the demo's history tools: the keyring, and what
+// history.go wires.
+type history struct {
+	keys       *webhook.Keyring
+	archive    inbox.Inbox
+	subs       *webhook.Subscriptions
+	backfiller *inbox.Backfiller
+	receiver   *receiver // dev mode only
+	wg         sync.WaitGroup
+}
