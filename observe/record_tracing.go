@@ -56,8 +56,8 @@ func (r *recordTracing) RecordStart(ctx context.Context, d *activity.Domain, act
 		st = starts[unknownAction] // span names stay bounded
 	}
 	ctx, span := r.t.tracer.Start(ctx, st.name, st.opts...)
-	if !span.SpanContext().IsValid() { // a no-op provider: store nothing
-		return ctx, func(activity.Result, error) { span.End() }
+	if !span.SpanContext().IsValid() { // a no-op provider: store nothing, end nothing
+		return ctx, noEnd
 	}
 	md := activity.MetadataFrom(ctx)
 	md.TraceParent = TraceParent(span.SpanContext())
@@ -101,3 +101,6 @@ func (r *recordTracing) RecordEventsStart(ctx context.Context, d *activity.Domai
 }
 
 var _ activity.BulkObserver = (*recordTracing)(nil)
+
+// noEnd ends the no-op span of a tracer provider that records nothing.
+func noEnd(activity.Result, error) {}
