@@ -21,7 +21,9 @@ type MetricsConfig struct {
 	// Namespace prefixes every metric name. Default "tidings".
 	Namespace string
 	// DB, when set, adds the outbox (depth and oldest age per domain) and
-	// dead letter gauges, read with two small queries on each scrape.
+	// dead letter gauges, read with two aggregate queries on each scrape
+	// (each reads its whole table: cheap while fan-out keeps up, a scan
+	// of the backlog when it does not).
 	DB *gorm.DB
 	// Redis, when set, adds asynq's own queue collector
 	// (github.com/hibiken/asynq/x/metrics: asynq_queue_size, ...).
