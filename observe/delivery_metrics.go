@@ -3,7 +3,6 @@ package observe
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -25,7 +24,7 @@ func (m *Metrics) Delivery() inbox.Middleware {
 				if !ok {
 					o, _ = byInbox.LoadOrStore(d.Inbox, m.latency.WithLabelValues(d.Inbox))
 				}
-				o.(prometheus.Observer).Observe(time.Since(d.Event.CreatedAt).Seconds())
+				o.(prometheus.Observer).Observe(m.now().Sub(d.Event.CreatedAt).Seconds())
 			}
 			return err
 		}

@@ -33,6 +33,9 @@ type MetricsConfig struct {
 	// LatencyBuckets are the buckets of the commit-to-done delivery
 	// latency histogram, in seconds. Default 5ms to 10 minutes.
 	LatencyBuckets []float64
+	// Now is the clock delivery latencies are measured with, against
+	// events' created_at (the domain's clock). Default time.Now.
+	Now func() time.Time
 }
 
 // DefaultLatencyBuckets are the default MetricsConfig.LatencyBuckets.
@@ -49,6 +52,7 @@ type Metrics struct {
 	reg       prometheus.Registerer
 	inspector *asynq.Inspector
 	timeout   time.Duration
+	now       func() time.Time
 
 	recorded    *prometheus.CounterVec   // domain, action, result
 	latency     *prometheus.HistogramVec // inbox
@@ -71,7 +75,10 @@ func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
 	if len(cfg.LatencyBuckets) == 0 {
 		cfg.LatencyBuckets = DefaultLatencyBuckets
 	}
-	m := &Metrics{ns: cfg.Namespace, reg: cfg.Registerer, timeout: cfg.ScrapeTimeout}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m := &Metrics{ns: cfg.Namespace, reg: cfg.Registerer, timeout: cfg.ScrapeTimeout, now: cfg.Now}
 	m.recorded = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: m.ns, Name: "events_recorded_total",
 		Help: "RecordEvent calls by domain, action and result: inserted (a new event, fanned out after commit), throttled (a repeat folded into a recent event), failed (refused or not written).",
