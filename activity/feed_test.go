@@ -201,4 +201,8 @@ func TestReplayStreamsInOccurredOrder(t *testing.T) {
 	if err != nil || !ok || !last.Equal(clk.Now()) {
 		t.Errorf("LastOccurred = %v %v %v, want %v", last, ok, err, clk.Now())
 	}
+	// No match: ok is false, and no error.
+	if _, ok, err := dom.LastOccurred(ctx, testDB, activity.HistoryQuery{Subject: i.ID + 1000000, Actions: []string{"comment_added"}}); ok || err != nil {
+		t.Errorf("LastOccurred of nothing = %v %v, want false and no error", ok, err)
+	}
 }

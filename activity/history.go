@@ -2,6 +2,7 @@ package activity
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"iter"
 	"time"
@@ -61,14 +62,14 @@ func (d *Domain) LastOccurred(ctx context.Context, db *gorm.DB, q HistoryQuery) 
 	if err != nil {
 		return time.Time{}, false, err
 	}
-	var t *time.Time
-	if err := tx.Select("max(e.occurred_at)").Scan(&t).Error; err != nil {
+	var t sql.NullTime
+	if err := tx.Select("max(e.occurred_at)").Row().Scan(&t); err != nil {
 		return time.Time{}, false, fmt.Errorf("activity: last %s event: %w", d.name, err)
 	}
-	if t == nil {
+	if !t.Valid {
 		return time.Time{}, false, nil
 	}
-	return *t, true, nil
+	return t.Time, true, nil
 }
 
 // DefaultReplayBatch is how many events Replay reads per query.

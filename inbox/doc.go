@@ -202,7 +202,15 @@
 // "email", "slack", or "*") and domain and action (or "*"); the most
 // specific choice wins. Channel inboxes filter their recipients with
 // Recipients (which also drops the actor and duplicates) or Unmuted; users
-// set them with Mute, Unmute and SetPreference.
+// set them with Mute, Unmute and SetPreference. A row whose action is
+// SubjectAction(id) is about one subject and is the most specific of all.
+//
+// Defaults is what the app decides before anyone chooses: kinds that are
+// off until a person turns them on, and critical kinds nobody can mute
+// (Defaults.Set refuses with a *CriticalError; Defaults.Wanted ignores
+// mutes for them). Give the channel inboxes the app's Defaults
+// (notify.Config.Defaults, email.InboxConfig.Defaults) and the same value to
+// the preference page (package web/preferences).
 //
 // # Tables
 //

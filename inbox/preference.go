@@ -3,6 +3,8 @@ package inbox
 import (
 	"context"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -30,11 +32,19 @@ type Preference struct {
 	Recipient string
 	Channel   string // ChannelApp, ChannelEmail, ChannelSlack, a channel of yours, or AnyChannel
 	Domain    string
-	Action    string // an action, or AnyAction
+	Action    string // an action, AnyAction, or SubjectAction(id) for one subject
 	Muted     bool
 }
 
+// maxPreferenceField caps each field of a Preference, in bytes.
+const maxPreferenceField = 200
+
 func (p Preference) validate() error {
+	for name, v := range map[string]string{"Recipient": p.Recipient, "Channel": p.Channel, "Domain": p.Domain, "Action": p.Action} {
+		if len(v) > maxPreferenceField || !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			return &ConfigError{Field: "Preference." + name, Reason: fmt.Sprintf("is %.40q: use valid UTF-8 without NUL bytes, at most %d bytes", v, maxPreferenceField)}
+		}
+	}
 	switch {
 	case p.Recipient == "":
 		return &ConfigError{Field: "Preference.Recipient", Reason: "is empty"}

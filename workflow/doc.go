@@ -45,6 +45,21 @@
 // Every change bumps the domain's version in workflow_versions and sends a
 // pg_notify on NotifyChannel, in the change's transaction.
 //
+// # Rules kept in code, and editors that do not overwrite each other
+//
+// An app that wants a rule defined in code gives it a stable Key and calls
+// Ensure at start-up: the rule is created once, updated in place when the
+// code changes it, and left alone (not written, no engine reload) when it
+// is the same, however many processes start at once:
+//
+//	_, _, err := rules.Ensure(ctx, "app", workflow.Rule{Key: "stale-issues", Name: "Stale issues", ...})
+//
+// Every save moves a rule's Version on. Update saves only over the Version
+// it was given: of two people editing one rule, the second gets a
+// *ConflictError (errors.Is ErrConflict) naming who saved meanwhile, and
+// nothing of theirs is written; a rule editor keeps the version in its
+// form.
+//
 // # Actions
 //
 // Actions come from a Registry. Built in: record_event (an event on the

@@ -19,7 +19,11 @@ import (
 //
 // Rules are saved through Rules, which checks every field first.
 type Rule struct {
-	ID     int64  `json:"id"`
+	ID int64 `json:"id"`
+	// Key is a rule's stable name in code ("stale-issues"), unique among
+	// rules: Rules.Ensure saves the rule by it, so an app can declare its
+	// rules at start-up. Empty for rules people make in an editor.
+	Key    string `json:"key,omitempty"`
 	Name   string `json:"name"`
 	Domain string `json:"domain"`
 	// Scope limits the rule to one subject, one tenant, or none (the
@@ -38,6 +42,12 @@ type Rule struct {
 	AllowWorkflowTriggers bool `json:"allow_workflow_triggers,omitempty"`
 	// Enabled rules run; disabled ones are kept but ignored.
 	Enabled bool `json:"enabled"`
+
+	// Version counts the rule's saves (1 when created). Update saves only
+	// over the version it is given, so of two people editing a rule the
+	// second gets a *ConflictError instead of silently overwriting the
+	// first.
+	Version int64 `json:"version"`
 
 	// Set by Rules when saving: who created and last changed the rule,
 	// and when.

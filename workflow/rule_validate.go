@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Validate checks a rule as Create and Update do, without saving it: the
@@ -31,8 +32,14 @@ func (s *Rules) check(ctx context.Context, r Rule) (Rule, error) {
 
 	if strings.TrimSpace(r.Name) == "" {
 		ps.add("name", "required: name the rule so people can find it in lists and run logs")
+	} else if !utf8.ValidString(r.Name) || strings.ContainsRune(r.Name, 0) {
+		ps.add("name", "holds invalid UTF-8 or a NUL byte; use plain text")
 	} else if len(r.Name) > MaxNameLength {
 		ps.add("name", "is %d bytes; at most %d are allowed", len(r.Name), MaxNameLength)
+	}
+
+	if len(r.Key) > 128 || !utf8.ValidString(r.Key) || strings.ContainsRune(r.Key, 0) {
+		ps.add("key", "is %.40q: use up to 128 bytes of valid UTF-8 without NUL bytes (\"stale-issues\")", r.Key)
 	}
 
 	schema := s.schemas[r.Domain]
@@ -56,8 +63,12 @@ func (s *Rules) check(ctx context.Context, r Rule) (Rule, error) {
 		case r.Scope.ID == "":
 			ps.add("scope.id", "required: the key of the subject the rule watches")
 		case schema != nil:
-			if _, err := subjectValue(schema.Domain(), r.Scope.ID); err != nil {
+			if v, err := subjectValue(schema.Domain(), r.Scope.ID); err != nil {
 				ps.add("scope.id", "%s is not a subject key of domain %s: %v", quote(r.Scope.ID), r.Domain, err)
+			} else if ok, err := s.subjectExists(ctx, schema.Domain(), v); err != nil {
+				return Rule{}, err
+			} else if !ok {
+				ps.add("scope.id", "no %s has the key %s: a rule cannot watch a subject that does not exist", r.Domain, quote(r.Scope.ID))
 			}
 		}
 	case ScopeTenant:

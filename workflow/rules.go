@@ -139,13 +139,17 @@ func (s *Rules) Create(ctx context.Context, by string, r Rule) (Rule, error) {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	r.CreatedBy, r.UpdatedBy, r.CreatedAt, r.UpdatedAt = by, by, now, now
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Raw(`INSERT INTO workflow_rules (name, domain, scope_kind, scope_id, triggered_on, conditions, actions,
+		if err := tx.Raw(`INSERT INTO workflow_rules (key, name, domain, scope_kind, scope_id, triggered_on, conditions, actions,
     allow_workflow_triggers, enabled, created_by, updated_by, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			r.Name, r.Domain, string(r.Scope.Kind), r.Scope.ID, r.TriggeredOn, conds, actions,
+VALUES (NULLIF(?, ''), ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			r.Key, r.Name, r.Domain, string(r.Scope.Kind), r.Scope.ID, r.TriggeredOn, conds, actions,
 			r.AllowWorkflowTriggers, r.Enabled, by, by, now, now).Scan(&r.ID).Error; err != nil {
+			if isUniqueViolation(err) {
+				return fmt.Errorf("%w: a rule has the key %q already; Ensure saves a rule by its key", ErrKeyTaken, r.Key)
+			}
 			return fmt.Errorf("workflow: create rule: %w", err)
 		}
+		r.Version = 1
 		return bumpVersion(tx, r.Domain)
 	})
 	if err != nil {
@@ -155,10 +159,13 @@ VALUES (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?, ?, ?, ?) RETURNING id`,
 	return r, nil
 }
 
-// Update checks r and saves it over the rule with r.ID, changed by by. It
-// returns the saved rule; CreatedBy and CreatedAt stay as they were. A
-// missing rule is ErrRuleNotFound; an invalid one a *ValidationError, and
-// nothing is saved.
+// Update checks r and saves it over the rule with r.ID, changed by by, if
+// the stored rule is still at r.Version (optimistic locking): a rule saved
+// by someone else since r was read is refused with a *ConflictError
+// (errors.Is ErrConflict), and nothing is saved. It returns the saved
+// rule, with the next Version; CreatedBy, CreatedAt and Key stay as they
+// were. A missing rule is ErrRuleNotFound; an invalid one a
+// *ValidationError.
 func (s *Rules) Update(ctx context.Context, by string, r Rule) (Rule, error) {
 	if err := checkBy(by); err != nil {
 		return Rule{}, err
@@ -173,27 +180,42 @@ func (s *Rules) Update(ctx context.Context, by string, r Rule) (Rule, error) {
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var old []string
-		if err := tx.Raw(`SELECT domain FROM workflow_rules WHERE id = ? FOR UPDATE`, r.ID).Scan(&old).Error; err != nil {
+		var old []struct {
+			Domain    string
+			Version   int64
+			Key       *string
+			UpdatedBy string
+			UpdatedAt time.Time
+		}
+		if err := tx.Raw(`SELECT domain, version, key, updated_by, updated_at FROM workflow_rules WHERE id = ? FOR UPDATE`, r.ID).Scan(&old).Error; err != nil {
 			return fmt.Errorf("workflow: update rule %d: %w", r.ID, err)
 		}
 		if len(old) == 0 {
 			return notFound(r.ID)
 		}
+		if old[0].Version != r.Version {
+			return &ConflictError{ID: r.ID, Version: r.Version, Current: old[0].Version, UpdatedBy: old[0].UpdatedBy, UpdatedAt: old[0].UpdatedAt}
+		}
 		var saved struct {
 			CreatedBy string
 			CreatedAt time.Time
+			Version   int64
 		}
 		if err := tx.Raw(`UPDATE workflow_rules SET name = ?, domain = ?, scope_kind = ?, scope_id = ?, triggered_on = ?,
-    conditions = ?::jsonb, actions = ?::jsonb, allow_workflow_triggers = ?, enabled = ?, updated_by = ?, updated_at = ?
-WHERE id = ? RETURNING created_by, created_at`,
+    conditions = ?::jsonb, actions = ?::jsonb, allow_workflow_triggers = ?, enabled = ?, updated_by = ?, updated_at = ?,
+    version = version + 1
+WHERE id = ? RETURNING created_by, created_at, version`,
 			r.Name, r.Domain, string(r.Scope.Kind), r.Scope.ID, r.TriggeredOn, conds, actions,
 			r.AllowWorkflowTriggers, r.Enabled, by, now, r.ID).Scan(&saved).Error; err != nil {
 			return fmt.Errorf("workflow: update rule %d: %w", r.ID, err)
 		}
-		r.CreatedBy, r.CreatedAt, r.UpdatedBy, r.UpdatedAt = saved.CreatedBy, saved.CreatedAt, by, now
-		if old[0] != r.Domain {
-			if err := bumpVersion(tx, old[0]); err != nil {
+		r.CreatedBy, r.CreatedAt, r.UpdatedBy, r.UpdatedAt, r.Version = saved.CreatedBy, saved.CreatedAt, by, now, saved.Version
+		r.Key = ""
+		if old[0].Key != nil {
+			r.Key = *old[0].Key
+		}
+		if old[0].Domain != r.Domain {
+			if err := bumpVersion(tx, old[0].Domain); err != nil {
 				return err
 			}
 		}
@@ -229,10 +251,10 @@ func (s *Rules) SetEnabled(ctx context.Context, by string, id int64, enabled boo
 			}
 		}
 		now := s.now().UTC().Truncate(time.Microsecond)
-		if err := tx.Exec(`UPDATE workflow_rules SET enabled = ?, updated_by = ?, updated_at = ? WHERE id = ?`, enabled, by, now, id).Error; err != nil {
+		if err := tx.Exec(`UPDATE workflow_rules SET enabled = ?, updated_by = ?, updated_at = ?, version = version + 1 WHERE id = ?`, enabled, by, now, id).Error; err != nil {
 			return fmt.Errorf("workflow: enable rule %d: %w", id, err)
 		}
-		r.Enabled, r.UpdatedBy, r.UpdatedAt = enabled, by, now
+		r.Enabled, r.UpdatedBy, r.UpdatedAt, r.Version = enabled, by, now, r.Version+1
 		return bumpVersion(tx, r.Domain)
 	})
 	if err != nil {
@@ -327,8 +349,8 @@ func (s *Rules) List(ctx context.Context, q RuleQuery) ([]Rule, error) {
 	return s.load(ctx, s.db, clause+fmt.Sprintf(" ORDER BY id LIMIT %d", limit), args...)
 }
 
-const ruleColumns = `id, name, domain, scope_kind, scope_id, triggered_on, conditions, actions, allow_workflow_triggers,
-    enabled, created_by, updated_by, created_at, updated_at`
+const ruleColumns = `id, coalesce(key, ''), name, domain, scope_kind, scope_id, triggered_on, conditions, actions, allow_workflow_triggers,
+    enabled, version, created_by, updated_by, created_at, updated_at`
 
 // load reads rules with the given WHERE (and ORDER, LIMIT) clause.
 func (s *Rules) load(ctx context.Context, db *gorm.DB, clause string, args ...any) ([]Rule, error) {
@@ -342,8 +364,8 @@ func (s *Rules) load(ctx context.Context, db *gorm.DB, clause string, args ...an
 		var r Rule
 		var kind string
 		var conds, actions []byte
-		if err := rows.Scan(&r.ID, &r.Name, &r.Domain, &kind, &r.Scope.ID, &r.TriggeredOn, &conds, &actions,
-			&r.AllowWorkflowTriggers, &r.Enabled, &r.CreatedBy, &r.UpdatedBy, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		if err := rows.Scan(&r.ID, &r.Key, &r.Name, &r.Domain, &kind, &r.Scope.ID, &r.TriggeredOn, &conds, &actions,
+			&r.AllowWorkflowTriggers, &r.Enabled, &r.Version, &r.CreatedBy, &r.UpdatedBy, &r.CreatedAt, &r.UpdatedAt); err != nil {
 			return nil, fmt.Errorf("workflow: load rules: %w", err)
 		}
 		r.Scope.Kind = ScopeKind(kind)

@@ -99,6 +99,8 @@ func TestInvalidRulesAreRefused(t *testing.T) {
 			"scope.id", "required"},
 		{"subject scope with a bad key", with(func(r *workflow.Rule) { r.Scope = workflow.SubjectScope("abc") }),
 			"scope.id", `"abc" is not a subject key of domain issue`},
+		{"subject scope of a missing subject", with(func(r *workflow.Rule) { r.Scope = workflow.SubjectScope("9223372036854775807") }),
+			"scope.id", `no issue has the key "9223372036854775807"`},
 		{"tenant scope without a tenant function", with(func(r *workflow.Rule) { r.Scope = workflow.TenantScope("acme") }),
 			"scope.kind", "tenant scopes need RulesConfig.Tenant"},
 	}
@@ -178,6 +180,9 @@ func TestRulesCRUD(t *testing.T) {
 		t.Errorf("stored in-list: %#v", got.Conditions[1].Value)
 	}
 
+	if err := testDB.Exec(`INSERT INTO issues (id, title) VALUES (7, 'Seven')`).Error; err != nil {
+		t.Fatal(err)
+	}
 	scoped := staleRule()
 	scoped.Name = "Issue 7 only"
 	scoped.Scope = workflow.SubjectScope("7")

@@ -12,6 +12,11 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/web/eventbrowser"
+	"github.com/tidingsdev/tidings/web/feedview"
+	"github.com/tidingsdev/tidings/web/notifycenter"
+	"github.com/tidingsdev/tidings/web/preferences"
 	"github.com/tidingsdev/tidings/workflow"
 )
 
@@ -24,10 +29,16 @@ type App struct {
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
 	fan    *fanout
-	live   *hub
+	live   *hub // deliveries done in this process (tests wait on it)
 	rules  *workflow.Rules
 	engine *workflow.Engine
 	tel    *telemetry
+
+	feedr    *feedview.Renderer
+	defaults *inbox.Defaults
+	browser  *eventbrowser.Browser
+	center   *notifycenter.Center
+	prefs    *preferences.Page
 
 	stopping chan struct{} // closed when Run returns: ends event streams
 	stopOnce sync.Once
@@ -38,7 +49,7 @@ type App struct {
 // goroutine: Run does.
 func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	cfg = cfg.withDefaults()
-	a := &App{cfg: cfg, live: newHub(), stopping: make(chan struct{})}
+	a := &App{cfg: cfg, live: newHub(), stopping: make(chan struct{}), feedr: newFeedRenderer(), defaults: notificationDefaults()}
 	var err error
 	a.redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -66,7 +77,7 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	if !cfg.NoSeed {
+	if !cfg.NoSeed && cfg.Role != RoleWorker { // the web process seeds
 		if err := a.seed(ctx); err != nil {
 			a.Close()
 			return nil, fmt.Errorf("seed: %w", err)
@@ -77,6 +88,14 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	a.startHealth()
+	if err := a.ensureRules(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.mountWebParts(); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if a.pages, err = a.parsePages(); err != nil {
 		a.Close()
 		return nil, err
@@ -97,9 +116,13 @@ func (a *App) Handler() http.Handler {
 }
 
 // Run runs the relay, the asynq worker and the no_activity job until ctx
-// ends.
+// ends; with -role web it only waits for ctx (the worker runs elsewhere).
 func (a *App) Run(ctx context.Context) error {
 	defer a.stopOnce.Do(func() { close(a.stopping) })
+	if a.cfg.Role == RoleWeb {
+		<-ctx.Done()
+		return nil
+	}
 	// The engine must know which actions have rules before the relay
 	// hands out events.
 	if err := a.engine.Refresh(ctx); err != nil {
@@ -131,6 +154,9 @@ func (a *App) Run(ctx context.Context) error {
 // servers.
 func (a *App) Close() {
 	a.stopOnce.Do(func() { close(a.stopping) })
+	if a.center != nil {
+		a.center.Close()
+	}
 	a.fan.close()
 	a.tel.close()
 	if a.db != nil {

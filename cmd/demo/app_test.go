@@ -83,15 +83,17 @@ func TestNoActivityJob(t *testing.T) {
 	if len(evs) != 1 || evs[0].SubjectID != activityKey(dark.ID) || evs[0].ActorType != activity.SystemActorType {
 		t.Fatalf("no_activity events %v, want one on issue %d by the system", evs, dark.ID)
 	}
-	// The next polls fold into it.
+	// The next polls leave it alone: it does not move to the top of the
+	// feed as "just now ×3".
+	first := evs[0]
 	for range 3 {
 		clk.Add(time.Minute)
 		if n, err := app.recordStale(ctx); err != nil || n != 0 {
-			t.Fatalf("a later poll recorded %d new events (err %v), want 0: throttled", n, err)
+			t.Fatalf("a later poll recorded %d new events (err %v), want 0", n, err)
 		}
 	}
-	if evs := noActivity(); len(evs) != 1 || evs[0].Repeats != 3 {
-		t.Fatalf("after 3 more polls: %d events, repeats %d; want 1 event with 3 repeats", len(evs), evs[0].Repeats)
+	if evs := noActivity(); len(evs) != 1 || evs[0].Repeats != 0 || !evs[0].OccurredAt.Equal(first.OccurredAt) {
+		t.Fatalf("after 3 more polls: %d events, repeats %d, at %v; want the first event untouched (at %v)", len(evs), evs[0].Repeats, evs[0].OccurredAt, first.OccurredAt)
 	}
 	// Activity ends the stretch: no event while it is fresh.
 	ana := User{}
@@ -107,30 +109,35 @@ func TestNoActivityJob(t *testing.T) {
 
 func activityKey(id int64) string { return strconv.FormatInt(id, 10) }
 
-// Consecutive similar events fold into one line; others stay apart.
-func TestGroup(t *testing.T) {
+// The demo's renderer folds consecutive labels by one person; a feed across
+// issues does not repeat the issue after "opened the issue X".
+func TestFeedLines(t *testing.T) {
 	at := time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
-	ev := func(id int64, action, actor string, ago time.Duration) entryView {
-		return entryView{Entry: activity.Entry{Event: activity.Event{ID: id, SubjectID: "1", Action: action, ActorType: "users", ActorID: actor, OccurredAt: at.Add(-ago)}}}
+	r := newFeedRenderer()
+	ev := func(id int64, action, actor string, ago time.Duration, extra string) activity.Entry {
+		return activity.Entry{Event: activity.Event{ID: id, Domain: "issue", SubjectID: "1", Action: action, ActorType: "users", ActorID: actor,
+			OccurredAt: at.Add(-ago), Extra: []byte(extra)}}
 	}
-	got := group([]entryView{
-		ev(6, ActionLabelAdded, "1", 0),
-		ev(5, ActionLabelAdded, "1", time.Minute),
-		ev(4, ActionLabelAdded, "2", 2*time.Minute),    // another actor
-		ev(3, ActionCommentAdded, "2", 3*time.Minute),  // another action
-		ev(2, ActionCommentAdded, "2", 5*time.Hour),    // too long before
-		ev(1, ActionStatusChanged, "2", 6*time.Hour),   // not groupable
-		ev(0, ActionStatusChanged, "2", 6*time.Hour+1), // not groupable
-	})
+	got := r.Fold(r.Lines([]activity.Entry{
+		ev(6, ActionLabelAdded, "1", 0, `{"name":"a"}`),
+		ev(5, ActionLabelAdded, "1", time.Minute, `{"name":"b"}`),
+		ev(4, ActionLabelAdded, "2", 2*time.Minute, `{"name":"c"}`), // another actor
+		ev(3, ActionStatusChanged, "2", 6*time.Hour, `{}`),          // not foldable
+		ev(2, ActionStatusChanged, "2", 6*time.Hour+1, `{}`),
+	}, nil))
 	var sizes []int
 	for _, g := range got {
 		sizes = append(sizes, len(g.Items))
 	}
-	if want := []int{2, 1, 1, 1, 1, 1}; !equal(sizes, want) {
+	if want := []int{2, 1, 1, 1}; !equal(sizes, want) {
 		t.Fatalf("group sizes %v, want %v", sizes, want)
 	}
-	if got[0].Summary != "added 2 labels" || !got[0].Inline {
-		t.Errorf("the label group reads %q (inline %v)", got[0].Summary, got[0].Inline)
+	if got[0].Summary != "added 2 labels" || !got[0].Inline || got[0].First.Href != "/admin/events/issue/6" {
+		t.Errorf("the label group reads %q (inline %v, link %q)", got[0].Summary, got[0].Inline, got[0].First.Href)
+	}
+	opened := r.Line(ev(1, ActionIssueOpened, "1", 0, `{"title":"Login fails"}`), map[string]string{"1": "Login fails"})
+	if opened.Object != "Login fails" || opened.Subject != "" {
+		t.Errorf("opened across issues: object %q, on %q; want the title once", opened.Object, opened.Subject)
 	}
 }
 
@@ -144,18 +151,6 @@ func equal(a, b []int) bool {
 		}
 	}
 	return true
-}
-
-func TestAgo(t *testing.T) {
-	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	for d, want := range map[time.Duration]string{
-		10 * time.Second: "just now", 3 * time.Minute: "3 min ago", 5 * time.Hour: "5 h ago",
-		30 * time.Hour: "yesterday", 5 * 24 * time.Hour: "5 days ago", 60 * 24 * time.Hour: "9 Jan 2026",
-	} {
-		if got := ago(now, now.Add(-d)); got != want {
-			t.Errorf("ago(%v) = %q, want %q", d, got, want)
-		}
-	}
 }
 
 // The rule schema accepts conditions on the issue, the comment and the

@@ -23,6 +23,11 @@ type Config struct {
 	RedisDB int
 	// Addr is the web server's listen address. Default 127.0.0.1:8080.
 	Addr string
+	// Role is what this process runs: RoleWeb (the pages and the
+	// notification center), RoleWorker (the relay, the inboxes, the
+	// workflow engine and the no_activity job) or RoleAll (both).
+	// Default RoleAll.
+	Role string
 	// BaseURL is the demo's address as browsers reach it, for links in
 	// mail. Default "http://" + Addr.
 	BaseURL string
@@ -57,6 +62,13 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 }
 
+// The processes the demo runs as (-role).
+const (
+	RoleAll    = "all"
+	RoleWeb    = "web"
+	RoleWorker = "worker"
+)
+
 // DefaultDSN is the demo's database unless configured.
 const DefaultDSN = "host=127.0.0.1 port=5432 user=postgres dbname=tidings_demo sslmode=disable"
 
@@ -69,6 +81,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
+	}
+	if c.Role == "" {
+		c.Role = RoleAll
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.Addr
@@ -126,6 +141,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.RedisAddr, "redis", env("REDIS", "127.0.0.1:6379"), "Redis host:port (env TIDINGS_DEMO_REDIS)")
 	fs.IntVar(&c.RedisDB, "redis-db", envInt("REDIS_DB"), "Redis database number (env TIDINGS_DEMO_REDIS_DB)")
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "web server listen address (env TIDINGS_DEMO_ADDR)")
+	fs.StringVar(&c.Role, "role", env("ROLE", RoleAll), "what this process runs: web (pages, notification center), worker (relay, inboxes, rules, jobs) or all (env TIDINGS_DEMO_ROLE)")
 	fs.StringVar(&c.BaseURL, "base-url", env("BASE_URL", ""), "the demo's URL as browsers reach it, for links in mail (default http://<addr>) (env TIDINGS_DEMO_BASE_URL)")
 	fs.BoolVar(&c.NoDev, "no-dev", envBool("NO_DEV"), "use the real SMTP server and Slack API below instead of the in-process ones (env TIDINGS_DEMO_NO_DEV)")
 	fs.StringVar(&c.SMTPAddr, "smtp", env("SMTP", ""), "SMTP server host:port, with -no-dev (env TIDINGS_DEMO_SMTP)")
@@ -146,6 +162,11 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q: the demo takes only flags (see -h)", fs.Args())
+	}
+	switch c.Role {
+	case RoleAll, RoleWeb, RoleWorker:
+	default:
+		return c, fmt.Errorf("-role %q: use web, worker or all", c.Role)
 	}
 	if c.StaleAfter <= 0 || c.StaleEvery <= 0 {
 		return c, errors.New("-stale-after and -stale-every must be positive durations, like 72h and 1m")

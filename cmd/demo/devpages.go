@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tidingsdev/tidings/inbox/email/smtptest"
@@ -18,6 +19,34 @@ type mailView struct {
 type mailboxData struct {
 	Dev      bool
 	Messages []mailView
+	Pager
+}
+
+// devPageSize is how many mails or Slack messages a dev page shows.
+const devPageSize = 20
+
+// Pager links a dev page's neighbours (newest first; page 1 is the newest).
+type Pager struct {
+	Page, Pages       int
+	Newer, Older      string
+	Total, From, Upto int
+}
+
+// pageOf returns the bounds of the requested page of n items and its links.
+func pageOf(r *http.Request, n int) (lo, hi int, p Pager) {
+	p.Total = n
+	p.Pages = max(1, (n+devPageSize-1)/devPageSize)
+	p.Page, _ = strconv.Atoi(r.URL.Query().Get("page"))
+	p.Page = min(max(p.Page, 1), p.Pages)
+	lo, hi = (p.Page-1)*devPageSize, min(p.Page*devPageSize, n)
+	p.From, p.Upto = lo+1, hi
+	if p.Page > 1 {
+		p.Newer = r.URL.Path + "?page=" + strconv.Itoa(p.Page-1)
+	}
+	if p.Page < p.Pages {
+		p.Older = r.URL.Path + "?page=" + strconv.Itoa(p.Page+1)
+	}
+	return lo, hi, p
 }
 
 // devMailbox shows what the in-process SMTP server received, newest first.
@@ -26,7 +55,9 @@ func (a *App) devMailbox(w http.ResponseWriter, r *http.Request) {
 	if d.Dev {
 		msgs := a.fan.devSMTP.Messages()
 		slices.Reverse(msgs)
-		for _, m := range msgs {
+		lo, hi, p := pageOf(r, len(msgs))
+		d.Pager = p
+		for _, m := range msgs[lo:hi] {
 			d.Messages = append(d.Messages, mailOf(m))
 		}
 	}
@@ -52,6 +83,7 @@ type slackView struct {
 type slackData struct {
 	Dev      bool
 	Messages []slackView
+	Pager
 }
 
 // slackUnescape decodes the three entities Slack's escaping uses, as a
@@ -81,7 +113,9 @@ func (a *App) devSlack(w http.ResponseWriter, r *http.Request) {
 	if d.Dev {
 		msgs := a.fan.devSlack.Messages()
 		slices.Reverse(msgs)
-		for _, m := range msgs {
+		lo, hi, p := pageOf(r, len(msgs))
+		d.Pager = p
+		for _, m := range msgs[lo:hi] {
 			raw := m.Texts()
 			shown := make([]string, 0, len(raw))
 			for _, t := range raw {

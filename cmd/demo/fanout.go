@@ -19,6 +19,7 @@ import (
 	"github.com/tidingsdev/tidings/inbox/notify"
 	slackinbox "github.com/tidingsdev/tidings/inbox/slack"
 	"github.com/tidingsdev/tidings/inbox/slack/slacktest"
+	"github.com/tidingsdev/tidings/web/notifycenter"
 )
 
 // Inbox names: part of task IDs and ledger rows, so they stay fixed.
@@ -46,9 +47,14 @@ type fanout struct {
 
 	logger *slog.Logger
 
-	devSMTP  *smtptest.Server  // nil unless dev mode
-	devSlack *slacktest.Server // nil unless dev mode
+	devSMTP  *smtptest.Server  // nil unless dev mode in a worker process
+	devSlack *slacktest.Server // nil unless dev mode in a worker process
+
+	slackURL, slackToken string // the Slack API the inbox and actions use
 }
+
+// devSlackToken is the fake Slack API's token in dev mode.
+const devSlackToken = "xoxb-tidings-demo"
 
 // quietFilter accepts the issue domain's actions worth telling people
 // about: not views.
@@ -65,7 +71,13 @@ func (a *App) startFanout(ctx context.Context) error {
 
 	// Email: the dev SMTP server, or the configured one.
 	smtpHost, smtpPort, tlsPolicy := "", 0, email.TLSMandatory
-	if !a.cfg.NoDev {
+	webOnly := a.cfg.Role == RoleWeb
+	if !a.cfg.NoDev && webOnly {
+		// The dev servers run in the worker, which sends; this process
+		// only needs the same inboxes and actions to check rules and serve
+		// unsubscribe links, and never sends.
+		smtpHost, smtpPort, tlsPolicy = "127.0.0.1", 25, email.TLSNone
+	} else if !a.cfg.NoDev {
 		var err error
 		if f.devSMTP, err = smtptest.NewServer(smtptest.Config{Domain: "tidings-demo.localhost"}); err != nil {
 			return fmt.Errorf("dev SMTP server: %w", err)
@@ -90,6 +102,7 @@ func (a *App) startFanout(ctx context.Context) error {
 		}
 		if f.unsubscribe, err = email.NewUnsubscribeHandler(email.UnsubscribeConfig{
 			BaseURL: a.cfg.BaseURL + "/unsubscribe", Secrets: [][]byte{a.cfg.Secret}, DB: a.db, Logger: logger,
+			PreferencesURL: a.cfg.BaseURL + prefsPrefix + "/",
 		}); err != nil {
 			return err
 		}
@@ -98,6 +111,7 @@ func (a *App) startFanout(ctx context.Context) error {
 			Templates:   tpls,
 			Unsubscribe: f.unsubscribe.UnsubscribeURL,
 			SubjectURL:  func(ev activity.Event) string { return a.cfg.BaseURL + "/issues/" + ev.SubjectID },
+			SubjectName: a.issueTitle,
 			Now:         a.cfg.Now,
 		}); err != nil {
 			return err
@@ -106,10 +120,13 @@ func (a *App) startFanout(ctx context.Context) error {
 
 	// Slack: the fake Slack API, or the configured one.
 	slackURL, token := a.cfg.SlackURL, a.cfg.SlackToken
-	if !a.cfg.NoDev {
-		f.devSlack = slacktest.NewServer(slacktest.Config{Token: "xoxb-tidings-demo"})
-		slackURL, token = f.devSlack.APIURL(), "xoxb-tidings-demo"
+	if !a.cfg.NoDev && webOnly {
+		slackURL, token = "http://127.0.0.1:1/api/", devSlackToken // never called from the web process
+	} else if !a.cfg.NoDev {
+		f.devSlack = slacktest.NewServer(slacktest.Config{Token: devSlackToken})
+		slackURL, token = f.devSlack.APIURL(), devSlackToken
 	}
+	f.slackURL, f.slackToken = slackURL, token
 	if token != "" {
 		router, err := slackinbox.NewRouter(slackinbox.RouterConfig{Default: slackChannel})
 		if err != nil {
@@ -123,7 +140,12 @@ func (a *App) startFanout(ctx context.Context) error {
 		}
 	}
 
-	n, err := notify.New(notify.Config{Name: inboxNotify, Accepts: quietFilter(a.issues), Recipients: a.recipients, Now: a.cfg.Now})
+	announcer, err := notifycenter.NewAnnouncer(a.redis, "")
+	if err != nil {
+		return err
+	}
+	n, err := notify.New(notify.Config{Name: inboxNotify, Accepts: quietFilter(a.issues), Recipients: a.recipients, Now: a.cfg.Now,
+		Defaults: a.defaults, Announcer: announcer})
 	if err != nil {
 		return err
 	}
@@ -132,7 +154,7 @@ func (a *App) startFanout(ctx context.Context) error {
 		mail, err := email.NewInbox(email.InboxConfig{
 			Name: inboxEmail, Accepts: inbox.On(a.issues.Name(), mailActions...),
 			Builder: f.builder, Transport: f.mailer, Recipients: a.mailRecipients,
-			Policy: inbox.Policy{MaxRetry: 5}, Logger: logger, Now: a.cfg.Now,
+			Policy: inbox.Policy{MaxRetry: 5}, Logger: logger, Now: a.cfg.Now, Defaults: a.defaults,
 		})
 		if err != nil {
 			return err
@@ -234,20 +256,46 @@ func (l logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// issueTitle names an issue in mail ("Login fails", not "issue #1").
+func (a *App) issueTitle(ctx context.Context, ev activity.Event) (string, error) {
+	titles, err := a.titlesOf(ctx, parseIDs([]string{ev.SubjectID}))
+	if err != nil {
+		return "", err
+	}
+	if t := titles[ev.SubjectID]; t != "" {
+		return t, nil
+	}
+	return "issue #" + ev.SubjectID, nil
+}
+
 func registerMailTemplates(t *email.Templates) error {
-	if err := t.Register("issue", email.AnyAction, email.DefaultTemplate()); err != nil {
+	if err := t.Register("issue", email.AnyAction, email.Template{
+		Subject: `{{.Actor.Label}}: {{humanize .Event.Action}} on {{.SubjectName}}`,
+		Text: `{{.Actor.Label}}: {{humanize .Event.Action}} on {{.SubjectName}}
+{{with .URL}}
+Open the issue: {{.}}
+{{end}}{{with .UnsubscribeURL}}
+Stop these mails: {{.}}
+{{end}}`,
+		HTML: `<p><strong>{{.Actor.Label}}</strong>: {{humanize .Event.Action}} on {{.SubjectName}}</p>
+{{with .URL}}<p><a href="{{.}}">Open the issue</a></p>{{end}}
+{{with .UnsubscribeURL}}<p><small><a href="{{.}}">Stop these mails</a></small></p>{{end}}`,
+	}); err != nil {
 		return err
 	}
 	return t.Register("issue", ActionCommentAdded, email.Template{
-		Subject: `{{.Actor.Label}} commented on issue #{{.Event.SubjectID}}`,
-		Text: `{{.Actor.Label}} commented on issue #{{.Event.SubjectID}}:
+		Subject: `{{.Actor.Label}} commented on {{.SubjectName}}`,
+		Text: `{{.Actor.Label}} commented on {{.SubjectName}}:
 
 {{with .Record}}{{.Label}}{{end}}
 {{with .URL}}
 Open the issue: {{.}}
+{{end}}{{with .UnsubscribeURL}}
+Stop mails about comments: {{.}}
 {{end}}`,
-		HTML: `<p><strong>{{.Actor.Label}}</strong> commented on issue #{{.Event.SubjectID}}:</p>
+		HTML: `<p><strong>{{.Actor.Label}}</strong> commented on {{.SubjectName}}:</p>
 <blockquote>{{with .Record}}{{.Label}}{{end}}</blockquote>
-{{with .URL}}<p><a href="{{.}}">Open the issue</a></p>{{end}}`,
+{{with .URL}}<p><a href="{{.}}">Open the issue</a></p>{{end}}
+{{with .UnsubscribeURL}}<p><small><a href="{{.}}">Stop mails about comments</a></small></p>{{end}}`,
 	})
 }

@@ -163,14 +163,25 @@ func keys(m map[int64]bool) []int64 {
 func (a *App) createIssue(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	me := a.currentUser(r)
+	if err := parseForm(w, r); err != nil {
+		a.renderIssues(w, r, http.StatusRequestEntityTooLarge, map[string]string{"body": "This is too long: keep the description under 10,000 characters."}, nil)
+		return
+	}
 	title := strings.TrimSpace(r.FormValue("title"))
 	body := strings.TrimSpace(r.FormValue("body"))
 	pid, _ := strconv.ParseInt(r.FormValue("project_id"), 10, 64)
 	errs := map[string]string{}
-	if title == "" {
+	if p := textProblem("title", title); p != "" {
+		errs["title"], title = p, ""
+	} else if title == "" {
 		errs["title"] = "Give the issue a title."
 	} else if utf8.RuneCountInString(title) > 200 {
 		errs["title"] = "Keep the title under 200 characters."
+	}
+	if p := textProblem("description", body); p != "" {
+		errs["body"], body = p, ""
+	} else if utf8.RuneCountInString(body) > 10000 {
+		errs["body"] = "Keep the description under 10,000 characters."
 	}
 	var project Project
 	if a.db.WithContext(ctx).Take(&project, pid).Error != nil {
@@ -224,7 +235,8 @@ func (a *App) loadIssue(w http.ResponseWriter, r *http.Request) (*Issue, bool) {
 	if err == nil {
 		err = a.db.WithContext(r.Context()).Take(&issue, id).Error
 	}
-	if errors.Is(err, gorm.ErrRecordNotFound) || (err != nil && id == 0) {
+	var numErr *strconv.NumError
+	if errors.Is(err, gorm.ErrRecordNotFound) || errors.As(err, &numErr) || id <= 0 {
 		a.notFound(w, r, "Issue "+r.PathValue("id"))
 		return nil, false
 	}
@@ -319,6 +331,11 @@ func (a *App) mutate(w http.ResponseWriter, r *http.Request, fn func(tx *gorm.DB
 		return
 	}
 	me := a.currentUser(r)
+	if err := parseForm(w, r); err != nil {
+		a.renderIssue(w, r, http.StatusRequestEntityTooLarge, issue, map[string]string{"body": "This is too long: keep comments under 10,000 characters.",
+			"label": "This is too long: keep label names under 50 characters."}, nil)
+		return
+	}
 	var errs map[string]string
 	err := a.db.WithContext(r.Context()).Transaction(func(tx *gorm.DB) error {
 		// Lock the issue: concurrent changes see each other's "from".
@@ -335,7 +352,7 @@ func (a *App) mutate(w http.ResponseWriter, r *http.Request, fn func(tx *gorm.DB
 	if errors.Is(err, errFormInvalid) {
 		form := map[string]string{}
 		for k := range r.PostForm {
-			form[k] = r.PostForm.Get(k)
+			form[k] = strings.ReplaceAll(strings.ToValidUTF8(r.PostForm.Get(k), "\uFFFD"), "\x00", "")
 		}
 		a.renderIssue(w, r, http.StatusUnprocessableEntity, issue, errs, form)
 		return
@@ -353,6 +370,9 @@ var errFormInvalid = errors.New("the form has errors")
 func (a *App) addComment(w http.ResponseWriter, r *http.Request) {
 	a.mutate(w, r, func(tx *gorm.DB, issue *Issue, me *User) (map[string]string, error) {
 		body := strings.TrimSpace(r.FormValue("body"))
+		if p := textProblem("comment", body); p != "" {
+			return map[string]string{"body": p}, nil
+		}
 		switch {
 		case body == "":
 			return map[string]string{"body": "Write something first."}, nil
@@ -396,6 +416,9 @@ func (a *App) deleteComment(w http.ResponseWriter, r *http.Request) {
 func (a *App) addLabel(w http.ResponseWriter, r *http.Request) {
 	a.mutate(w, r, func(tx *gorm.DB, issue *Issue, me *User) (map[string]string, error) {
 		name := strings.Join(strings.Fields(r.FormValue("name")), " ")
+		if p := textProblem("label", name); p != "" {
+			return map[string]string{"label": p}, nil
+		}
 		switch {
 		case name == "":
 			return map[string]string{"label": "Name the label."}, nil

@@ -6,7 +6,9 @@
 //
 // creates the tidings_demo database if missing, migrates it, seeds a few
 // users, projects and issues, and serves http://127.0.0.1:8080. See -h for
-// flags; each has a TIDINGS_DEMO_* environment variable.
+// flags; each has a TIDINGS_DEMO_* environment variable. -role web and
+// -role worker run the pages and the background work as two processes
+// (live notifications reach the web process through Redis).
 package main
 
 import (
@@ -49,6 +51,15 @@ func run(ctx context.Context, cfg Config) error {
 	logger := log.New(os.Stderr, "demo: ", log.LstdFlags)
 	cfg.Log = logger.Printf
 	cfg = cfg.withDefaults()
+	if cfg.Role == RoleWorker {
+		app, err := NewApp(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer app.Close()
+		fmt.Println("tidings demo: worker running (relay, inboxes, workflow engine); stop with Ctrl-C")
+		return app.Run(ctx)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another demo running? pick another address with -addr)", cfg.Addr, err)
@@ -74,6 +85,9 @@ func run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	// Open event streams end with the center, so Shutdown need not wait
+	// for them.
+	app.center.Close()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tidingsdev/tidings/inbox/notify"
+	"github.com/tidingsdev/tidings/web/feedview"
 	"github.com/tidingsdev/tidings/workflow"
 )
 
@@ -38,7 +39,7 @@ type page struct {
 // parsePages parses each page template with the layout and the partials.
 func (a *App) parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"ago":    func(t time.Time) string { return ago(a.cfg.Now(), t) },
+		"ago":    func(t time.Time) string { return feedview.Ago(a.cfg.Now(), t) },
 		"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"stamp":  func(t time.Time) string { return t.Local().Format("2 Jan 2006 15:04:05 MST") },
 		"status": statusName,
@@ -50,7 +51,10 @@ func (a *App) parsePages() (map[string]*template.Template, error) {
 		},
 		"prettyJSON": prettyJSON,
 		"add":        func(a, b int) int { return a + b },
-		"hasString":  func(list []string, s string) bool { return slices.Contains(list, s) },
+		"args": func(d notificationsData, id int64, op, label string) map[string]any {
+			return map[string]any{"D": d, "ID": id, "Op": op, "Label": label}
+		},
+		"hasString": func(list []string, s string) bool { return slices.Contains(list, s) },
 		"hasAttr": func(list []workflow.Attribute, s string) bool {
 			return slices.ContainsFunc(list, func(a workflow.Attribute) bool { return a.Name == s })
 		},

@@ -3,6 +3,7 @@ package main
 import (
 	"io/fs"
 	"net/http"
+	"net/url"
 )
 
 func (a *App) routes() {
@@ -19,13 +20,18 @@ func (a *App) routes() {
 	mux.HandleFunc("POST /issues/{id}/status", a.setStatus)
 	mux.HandleFunc("GET /projects/{id}", a.projectFeed)
 	mux.HandleFunc("GET /users/{id}", a.userFeed)
-	mux.HandleFunc("GET /events", a.eventBrowser)
-	mux.HandleFunc("GET /events/{id}", a.showEvent)
+	// The library's web parts (mounts.go); old event links redirect.
+	mux.Handle(eventsPrefix+"/", a.browser)
+	mux.Handle(centerPrefix+"/", a.center)
+	mux.Handle(prefsPrefix+"/", a.prefs)
+	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, eventsPrefix+"/?"+r.URL.RawQuery, http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("GET /events/{id}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, eventsPrefix+"/issue/"+url.PathEscape(r.PathValue("id")), http.StatusMovedPermanently)
+	})
 	mux.HandleFunc("POST /session", a.switchUser)
 	mux.HandleFunc("GET /notifications", a.listNotifications)
-	mux.HandleFunc("GET /notifications/stream", a.notificationStream)
-	mux.HandleFunc("POST /notifications/{id}/read", a.markRead)
-	mux.HandleFunc("POST /notifications/read", a.markAllRead)
 	mux.HandleFunc("GET /dev/mail", a.devMailbox)
 	mux.HandleFunc("GET /dev/slack", a.devSlack)
 	if a.fan.unsubscribe != nil {

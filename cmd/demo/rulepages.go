@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/web/feedview"
 	"github.com/tidingsdev/tidings/workflow"
 )
 
@@ -29,6 +31,7 @@ type actRow struct {
 
 type ruleForm struct {
 	ID                    int64
+	Version               int64 // the version edited, for optimistic locking
 	Name                  string
 	TriggeredOn           string
 	ScopeIssue            string
@@ -56,7 +59,7 @@ type dryRunView struct {
 }
 
 type dryRunEvent struct {
-	entryView
+	feedview.Line
 	Matched     bool
 	Explanation string
 	Error       string
@@ -92,6 +95,7 @@ func (f *ruleForm) pad() {
 func (a *App) formOf(r workflow.Rule) *ruleForm {
 	f := a.newRuleForm()
 	f.ID, f.Name, f.TriggeredOn, f.Enabled, f.AllowWorkflowTriggers = r.ID, r.Name, r.TriggeredOn, r.Enabled, r.AllowWorkflowTriggers
+	f.Version = r.Version
 	if r.Scope.Kind == workflow.ScopeSubject {
 		f.ScopeIssue = r.Scope.ID
 	}
@@ -381,11 +385,30 @@ func (a *App) saveRule(w http.ResponseWriter, r *http.Request) {
 		}
 		id = saved.ID
 	}
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	if err := parseForm(w, r); err != nil {
+		http.Error(w, "the rule form is too large or malformed: keep it under 256 KiB", http.StatusRequestEntityTooLarge)
 		return
 	}
+	var bad string
+	for k, vs := range r.PostForm {
+		for _, v := range vs {
+			if p := textProblem("field "+k, v); p != "" && bad == "" {
+				bad = p
+			}
+		}
+		for i, v := range vs {
+			vs[i] = strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "")
+		}
+	}
 	f, rule := a.parseRuleForm(r, id)
+	rule.Version, _ = strconv.ParseInt(r.PostFormValue("version"), 10, 64)
+	f.Version = rule.Version
+	if bad != "" {
+		f.Other = append(f.Other, bad)
+		f.pad()
+		a.render(w, r, http.StatusUnprocessableEntity, "rule_form", "Rule", "rules", f)
+		return
+	}
 	me := a.currentUser(r)
 	by := "users:" + strconv.FormatInt(me.ID, 10)
 	status := http.StatusOK
@@ -427,7 +450,7 @@ func (a *App) saveRule(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for i, e := range dr.Events {
-			view.Events = append(view.Events, dryRunEvent{entryView: describe(entries[i], titles), Matched: e.Matched, Explanation: e.Explanation, Error: e.Error})
+			view.Events = append(view.Events, dryRunEvent{Line: a.feedr.Line(entries[i], titles), Matched: e.Matched, Explanation: e.Explanation, Error: e.Error})
 		}
 		f.DryRun = view
 	default: // save
@@ -441,6 +464,13 @@ func (a *App) saveRule(w http.ResponseWriter, r *http.Request) {
 			saved, err = a.rules.Create(ctx, by, rule)
 		} else {
 			saved, err = a.rules.Update(ctx, by, rule)
+		}
+		var conflict *workflow.ConflictError
+		if errors.As(err, &conflict) {
+			f.Other = append(f.Other, fmt.Sprintf("Someone else saved this rule meanwhile (%s, %s): your changes are not saved. Open the rule again to see theirs, then apply yours.",
+				a.whoName(r.Context(), conflict.UpdatedBy), feedview.Ago(a.cfg.Now(), conflict.UpdatedAt)))
+			status = http.StatusConflict
+			break
 		}
 		if err != nil {
 			f.placeErrors(err)
@@ -459,9 +489,10 @@ func (a *App) saveRule(w http.ResponseWriter, r *http.Request) {
 }
 
 type ruleData struct {
-	Rule workflow.Rule
-	Runs []runView
-	JSON string
+	CreatedBy, UpdatedBy string // names, not "users:1"
+	Rule                 workflow.Rule
+	Runs                 []runView
+	JSON                 string
 }
 
 type runView struct {
@@ -480,7 +511,7 @@ func (a *App) showRule(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	d := ruleData{Rule: rule}
+	d := ruleData{Rule: rule, CreatedBy: a.whoName(r.Context(), rule.CreatedBy), UpdatedBy: a.whoName(r.Context(), rule.UpdatedBy)}
 	b, _ := json.MarshalIndent(rule, "", "  ")
 	d.JSON = string(b)
 	ids := make([]int64, 0, len(runs))
@@ -529,17 +560,20 @@ func (a *App) deleteRule(w http.ResponseWriter, r *http.Request) {
 
 // issueTitles loads the titles of issues by id, keyed by the id as text.
 func (a *App) issueTitles(r *http.Request, ids []int64) (map[string]string, error) {
-	set := map[int64]bool{}
-	for _, id := range ids {
-		set[id] = true
+	return a.titlesOf(r.Context(), ids)
+}
+
+// whoName names who saved a rule: "users:3" is that user's name; other
+// savers ("app:demo", rules kept in code) read as they are.
+func (a *App) whoName(ctx context.Context, by string) string {
+	if id, ok := strings.CutPrefix(by, "users:"); ok {
+		var u User
+		if n, err := strconv.ParseInt(id, 10, 64); err == nil && a.db.WithContext(ctx).Take(&u, n).Error == nil {
+			return u.Name
+		}
 	}
-	var issues []Issue
-	if err := a.db.WithContext(r.Context()).Select("id", "title").Where("id IN ?", keys(set)).Find(&issues).Error; err != nil {
-		return nil, err
+	if by == "app:demo" {
+		return "the demo's code"
 	}
-	out := make(map[string]string, len(issues))
-	for _, is := range issues {
-		out[strconv.FormatInt(is.ID, 10)] = is.Title
-	}
-	return out, nil
+	return by
 }

@@ -28,10 +28,8 @@ func (a *App) startWorkflow() error {
 	if f := a.fan; f.mailer != nil {
 		cfg.Email = &workflow.EmailConfig{Sender: f.mailer, From: "tidings workflow <workflow@tidings-demo.localhost>", Now: a.cfg.Now}
 	}
-	if f := a.fan; f.devSlack != nil {
-		cfg.Slack = &workflow.SlackConfig{Token: "xoxb-tidings-demo", APIURL: f.devSlack.APIURL()}
-	} else if a.cfg.SlackToken != "" {
-		cfg.Slack = &workflow.SlackConfig{Token: a.cfg.SlackToken, APIURL: a.cfg.SlackURL}
+	if f := a.fan; f.slackToken != "" {
+		cfg.Slack = &workflow.SlackConfig{Token: f.slackToken, APIURL: f.slackURL}
 	}
 	reg := workflow.NewRegistry(cfg)
 	for name, act := range a.demoActions() {
@@ -131,4 +129,20 @@ func (a *App) demoActions() map[string]workflow.Action {
 			},
 		},
 	}
+}
+
+// pingRuleKey is the key of the rule the demo keeps in code.
+const pingRuleKey = "demo-ping"
+
+// ensureRules declares the demo's rules kept in code (workflow.Rules.Ensure
+// saves each by its key: one rule however often the demo starts, in how
+// many processes): a comment saying "ping" gets the reply "pong".
+func (a *App) ensureRules(ctx context.Context) error {
+	_, _, err := a.rules.Ensure(ctx, "app:demo", workflow.Rule{
+		Key: pingRuleKey, Name: "Ping? Pong! (kept in code)", Domain: a.issues.Name(), TriggeredOn: ActionCommentAdded,
+		Conditions: workflow.Conditions{workflow.Cond("record.body", workflow.OpMatches, `(?i)^\s*ping\b`)},
+		Actions:    []workflow.RuleAction{workflow.Do(actionReply, workflow.Params{"message": "pong"})},
+		Enabled:    true,
+	})
+	return err
 }

@@ -12,11 +12,12 @@ import (
 var staleActor = activity.System("system")
 
 // recordStale records no_activity on each open issue whose last activity
-// (any event but views and no_activity itself) is older than StaleAfter. It
-// runs every StaleEvery; repeats are throttled over twice that, so an issue
-// that stays quiet keeps one no_activity event whose repeat count grows,
-// and fans out once, even with several demos polling. It returns how many
-// new events it recorded.
+// (any event but views and no_activity itself) is older than StaleAfter,
+// once per quiet stretch: an issue that stays quiet keeps its one
+// no_activity event, where and when it was recorded (it does not jump to
+// the top of feeds at each poll). It runs every StaleEvery; a throttle over
+// twice that keeps two demos polling at once to one event. It returns how
+// many new events it recorded.
 func (a *App) recordStale(ctx context.Context) (int, error) {
 	now := a.cfg.Now()
 	ctx = activity.WithMetadata(ctx, activity.Metadata{Source: "job", RequestID: fmt.Sprintf("no-activity-%d", now.Unix())})
@@ -40,6 +41,15 @@ func (a *App) recordStale(ctx context.Context) (int, error) {
 			last = is.CreatedAt
 		}
 		if now.Sub(last) < a.cfg.StaleAfter {
+			continue
+		}
+		// Told already: a no_activity event since the last activity stays
+		// where it was (it does not move to the top with each poll).
+		told, ok, err := a.issues.LastOccurred(ctx, a.db, activity.HistoryQuery{Subject: is.ID, Actions: []string{ActionNoActivity}})
+		if err != nil {
+			return n, err
+		}
+		if ok && !told.Before(last) {
 			continue
 		}
 		res, err := a.issues.RecordEvent(ctx, a.db, is.ID, ActionNoActivity, activity.Actor(staleActor),

@@ -201,13 +201,13 @@ func (in *Inbox) sendDigest(ctx context.Context, c claimed, now time.Time) outco
 // stillWanted drops the events recipient muted after they were queued
 // (a digest's unsubscribe link, a settings page).
 func (in *Inbox) stillWanted(ctx context.Context, recipient string, events []activity.Event) ([]activity.Event, error) {
-	wanted := map[[2]string]bool{}
-	check := func(domain, action string) (bool, error) {
-		k := [2]string{domain, action}
+	wanted := map[[3]string]bool{}
+	check := func(domain, action, subject string) (bool, error) {
+		k := [3]string{domain, action, subject}
 		if w, ok := wanted[k]; ok {
 			return w, nil
 		}
-		ok, err := inbox.Unmuted(ctx, in.cfg.DB, in.cfg.Channel, domain, action, []string{recipient})
+		ok, err := in.cfg.Defaults.Wanted(ctx, in.cfg.DB, in.cfg.Channel, domain, action, subject, []string{recipient})
 		if err != nil {
 			return false, err
 		}
@@ -216,15 +216,11 @@ func (in *Inbox) stillWanted(ctx context.Context, recipient string, events []act
 	}
 	out := events[:0:0]
 	for _, ev := range events {
-		byAction, err := check(ev.Domain, ev.Action)
+		want, err := check(ev.Domain, ev.Action, ev.SubjectID)
 		if err != nil {
 			return nil, err
 		}
-		bySubject, err := check(ev.Domain, SubjectAction(ev.SubjectID))
-		if err != nil {
-			return nil, err
-		}
-		if byAction && bySubject {
+		if want {
 			out = append(out, ev)
 		}
 	}

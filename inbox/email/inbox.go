@@ -47,6 +47,9 @@ type InboxConfig struct {
 	// Channel is the preference channel consulted (and muted by the
 	// unsubscribe links). Default inbox.ChannelEmail.
 	Channel string
+	// Defaults are the app's defaults and critical kinds (see
+	// inbox.Defaults). Default nil: everything is on, nothing critical.
+	Defaults *inbox.Defaults
 
 	// Digest, when set, turns the inbox into a digest inbox: events are
 	// queued per recipient and period and Flush mails one digest per
@@ -97,6 +100,9 @@ func NewInbox(cfg InboxConfig) (*Inbox, error) {
 	}
 	if cfg.Name == "" {
 		cfg.Name = "email"
+	}
+	if err := cfg.Defaults.Check(); err != nil {
+		return nil, err
 	}
 	if cfg.Builder == nil {
 		return nil, bad("Builder", "is nil: make one with NewBuilder")

@@ -52,6 +52,10 @@ type BuilderConfig struct {
 	Templates *Templates
 	// SubjectURL links to an event's subject (Data.URL). Optional.
 	SubjectURL func(ev activity.Event) string
+	// SubjectName names an event's subject for people (Data.SubjectName,
+	// "Login fails" rather than "issue 1"). Optional; an error is retried
+	// with the job.
+	SubjectName func(ctx context.Context, ev activity.Event) (string, error)
 	// Unsubscribe produces List-Unsubscribe URLs. Optional: without it mails
 	// carry no List-Unsubscribe header.
 	Unsubscribe UnsubscribeFunc
@@ -117,6 +121,13 @@ func (b *Builder) Build(ctx context.Context, ev activity.Event, to Recipient) (*
 	d := Data{Event: ev, Actor: ev.Actor(), Record: ev.Record(), Extra: ev.ExtraMap(), Recipient: to}
 	if b.cfg.SubjectURL != nil {
 		d.URL = b.cfg.SubjectURL(ev)
+	}
+	if b.cfg.SubjectName != nil {
+		name, err := b.cfg.SubjectName(ctx, ev)
+		if err != nil {
+			return nil, fmt.Errorf("email: name the subject of %s: %w", ev.Ref(), err)
+		}
+		d.SubjectName = name
 	}
 	unsub, err := b.unsubscribeURL(ctx, to, &ev)
 	if err != nil {

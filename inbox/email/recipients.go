@@ -8,7 +8,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
-	"github.com/tidingsdev/tidings/inbox"
 )
 
 // RecipientsFunc returns the people an event may be mailed to, typically
@@ -26,9 +25,11 @@ type RecipientsFunc func(ctx context.Context, db *gorm.DB, ev activity.Event) ([
 //     (logged),
 //   - duplicates (same ID or same address; the first wins),
 //   - whoever muted the event's action, its domain (inbox.AnyAction) or its
-//     subject (SubjectAction) on the inbox's channel or on every channel.
+//     subject (SubjectAction) on the inbox's channel or on every channel,
+//     unless InboxConfig.Defaults makes the action critical (see
+//     inbox.Defaults.Wanted).
 //
-// It costs the app's function and two queries.
+// It costs the app's function and one query.
 func (in *Inbox) Recipients(ctx context.Context, db *gorm.DB, ev activity.Event) ([]Recipient, error) {
 	got, err := in.cfg.Recipients(ctx, db, ev)
 	if err != nil {
@@ -58,11 +59,7 @@ func (in *Inbox) Recipients(ctx context.Context, db *gorm.DB, ev activity.Event)
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	ids, err = inbox.Unmuted(ctx, db, in.cfg.Channel, ev.Domain, ev.Action, ids)
-	if err != nil || len(ids) == 0 {
-		return nil, err
-	}
-	ids, err = inbox.Unmuted(ctx, db, in.cfg.Channel, ev.Domain, SubjectAction(ev.SubjectID), ids)
+	ids, err = in.cfg.Defaults.Wanted(ctx, db, in.cfg.Channel, ev.Domain, ev.Action, ev.SubjectID, ids)
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}

@@ -39,6 +39,7 @@ type Data struct {
 	Recipient Recipient
 
 	URL            string // link to the event's subject (BuilderConfig.SubjectURL), or ""
+	SubjectName    string // the subject's name (BuilderConfig.SubjectName), or ""
 	UnsubscribeURL string // the one-click unsubscribe link, or ""
 }
 
@@ -54,7 +55,7 @@ func (d Data) Field(key string) string {
 }
 
 // dataFields names what a template may use, for error messages.
-const dataFields = "fields .Event, .Actor, .Record, .Extra, .Recipient, .URL, .UnsubscribeURL and method .Field"
+const dataFields = "fields .Event, .Actor, .Record, .Extra, .Recipient, .URL, .SubjectName, .UnsubscribeURL and method .Field"
 
 // Rendered is the output of one template.
 type Rendered struct {

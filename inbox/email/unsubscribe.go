@@ -45,7 +45,7 @@ const subjectPrefix = "subject:"
 // "subject:42". notification_preferences has no subject column, so a mute
 // of a subject is the row (recipient, channel, domain, "subject:42"). The
 // email inbox honours it; the in-app inbox does not look for it.
-func SubjectAction(subjectID string) string { return subjectPrefix + subjectID }
+func SubjectAction(subjectID string) string { return inbox.SubjectAction(subjectID) }
 
 // Unsubscription is what one link mutes: Recipient's mail on Channel about
 // Action of each of Domains. Action is an action, inbox.AnyAction, or a
@@ -108,6 +108,12 @@ type UnsubscribeConfig struct {
 	// DigestDomains are muted (every action) by a digest's link. Without
 	// them digests carry no List-Unsubscribe header.
 	DigestDomains []string
+	// PreferencesURL is the app's preference page (package
+	// web/preferences). When set, the confirmation page's button lands
+	// there after muting (303, with ?unsubscribed=<what>), and the pages
+	// link to it. A mail client's one-click POST still gets 200. Default:
+	// none.
+	PreferencesURL string
 	// Page renders the confirmation and result pages from an
 	// UnsubscribePage. Default: a plain built-in page.
 	Page *htmltemplate.Template
@@ -142,6 +148,8 @@ type UnsubscribePage struct {
 	What string
 	// Action is the URL the confirmation form posts to.
 	Action string
+	// Preferences is UnsubscribeConfig.PreferencesURL.
+	Preferences string
 }
 
 const minSecretBytes = 32
@@ -261,7 +269,7 @@ func (h *UnsubscribeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusForbidden, UnsubscribePage{State: "invalid"})
 		return
 	}
-	page := UnsubscribePage{What: u.Describe(), Action: "?" + r.URL.RawQuery}
+	page := UnsubscribePage{What: u.Describe(), Action: "?" + r.URL.RawQuery, Preferences: h.cfg.PreferencesURL}
 	if r.Method != http.MethodPost {
 		page.State = "confirm"
 		h.render(w, http.StatusOK, page)
@@ -280,6 +288,15 @@ func (h *UnsubscribeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page.State = "done"
+	if h.cfg.PreferencesURL != "" && r.PostFormValue("landing") == "preferences" {
+		// A person in a browser: show them everything they get.
+		sep := "?"
+		if strings.Contains(h.cfg.PreferencesURL, "?") {
+			sep = "&"
+		}
+		http.Redirect(w, r, h.cfg.PreferencesURL+sep+url.Values{"unsubscribed": {page.What}}.Encode(), http.StatusSeeOther)
+		return
+	}
 	h.render(w, http.StatusOK, page)
 }
 
@@ -337,11 +354,14 @@ const defaultUnsubscribePage = `<!doctype html>
 <p>You will no longer get mails about <strong>{{.What}}</strong>.</p>
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="List-Unsubscribe" value="One-Click">
+{{- if .Preferences}}<input type="hidden" name="landing" value="preferences">{{end}}
 <button type="submit">Unsubscribe</button>
 </form>
+{{- with .Preferences}}<p><a href="{{.}}">Manage all your notification preferences</a></p>{{end}}
 {{- else if eq .State "done"}}
 <h1>Unsubscribed</h1>
 <p>You will no longer get mails about <strong>{{.What}}</strong>.</p>
+{{- with .Preferences}}<p><a href="{{.}}">Manage all your notification preferences</a></p>{{end}}
 {{- else if eq .State "error"}}
 <h1>Something went wrong</h1>
 <p>We could not unsubscribe you just now. Please try again in a minute.</p>

@@ -284,3 +284,33 @@ func TestNewUnsubscribeHandlerChecksConfig(t *testing.T) {
 		t.Errorf("link for a recipient without ID: %v", err)
 	}
 }
+
+// With a preference page, the confirmation button lands there (303, saying
+// what was left), while a mail client's one-click POST still gets 200.
+func TestUnsubscribeLandsOnPreferences(t *testing.T) {
+	h, _ := unsubscribeServer(t, email.UnsubscribeConfig{PreferencesURL: "/settings/notifications/"})
+	link, err := h.URL(email.Unsubscription{Recipient: "cy", Channel: inbox.ChannelEmail, Domains: []string{"issue"}, Action: "comment_added"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, page := httpDo(t, http.MethodGet, link, "", nil); status != http.StatusOK || !strings.Contains(page, `name="landing" value="preferences"`) ||
+		!strings.Contains(page, `href="/settings/notifications/"`) {
+		t.Fatalf("GET: %d\n%s", status, page)
+	}
+	req, _ := http.NewRequest(http.MethodPost, link, strings.NewReader("List-Unsubscribe=One-Click&landing=preferences"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/settings/notifications/?unsubscribed=comment+added") {
+		t.Fatalf("the button: %d to %q, want 303 to the preference page", res.StatusCode, loc)
+	}
+	if ps := preferences(t, email.Recipient{ID: "cy"}); len(ps) != 1 || !ps[0].Muted {
+		t.Fatalf("preferences %+v, want comment mail muted", ps)
+	}
+	if status, _ := oneClick(t, link); status != http.StatusOK {
+		t.Fatalf("a mail client's one-click POST: %d, want 200", status)
+	}
+}

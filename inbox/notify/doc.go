@@ -40,6 +40,10 @@
 //	_, err = notify.MarkAllRead(ctx, db, "7")
 //	_, err = notify.MarkSeen(ctx, db, "7") // the badge was shown: UnseenCount drops to 0
 //
+//	ok, err = notify.Archive(ctx, db, "7", id)    // out of the list and the counts; Unarchive
+//	ok, err = notify.MarkUnread(ctx, db, "7", id) // and Delete; each only one's own
+//	c, err := notify.CountsOf(ctx, db, "7")        // unread, unseen and the stream head, one query
+//
 // Pages are keyset-paginated (created_at, id), never by offset. A
 // notification carries the event's action, subject, actor and record (with
 // their labels as recorded), so a page renders without loading events;
@@ -52,10 +56,23 @@
 // Summaries are plain text; escape them where they are written
 // (html/template does).
 //
-// # Mutes
+// # Live streams
+//
+// Each notification has a Seq, its position in its recipient's stream,
+// taken from the recipient's row of notification_heads, which stays locked
+// until the delivery commits: a recipient's numbers commit in order, so
+// Since(ctx, db, recipient, n, limit) returns exactly what a reader that saw
+// n has not. After each commit the inbox tells its Config.Announcer who got
+// what (package web/notifycenter publishes it on Redis and streams it to
+// browsers); a failed announcement is logged and costs only the push.
+//
+// # Mutes, defaults, critical kinds
 //
 // Mute(ctx, db, recipient, domain, action) stops in-app notifications of an
-// action (inbox.AnyAction for the whole domain). The preferences live in the
+// action (inbox.AnyAction for the whole domain; inbox.SubjectAction(id) for
+// one subject). Config.Defaults gives the app's defaults and critical kinds
+// (see inbox.Defaults): a critical kind reaches everyone whatever they
+// muted. The preferences live in the
 // inbox package's notification_preferences table, per channel, so email and
 // Slack inboxes honour the same kind of choice on their own channels.
 package notify

@@ -11,4 +11,7 @@ var (
 	ErrInvalidQuery = errors.New("notify: invalid query")
 	// ErrInvalidCursor is returned for an After that List did not make.
 	ErrInvalidCursor = errors.New("notify: invalid cursor")
+	// ErrNotFound is returned (wrapped) for a notification that does not
+	// exist or is not the recipient's.
+	ErrNotFound = errors.New("notify: notification not found")
 )

@@ -35,6 +35,29 @@ type Config struct {
 	Policy inbox.Policy
 	// Now is the clock for created_at. Default time.Now.
 	Now func() time.Time
+	// Defaults are the app's defaults and critical kinds on
+	// inbox.ChannelApp (see inbox.Defaults). Default nil: every action is
+	// on, nothing critical.
+	Defaults *inbox.Defaults
+	// Announcer is told, after each delivery commits, whose notifications
+	// arrived: a live stream in another process (package
+	// web/notifycenter's Redis announcer) pushes them. Default nil: no
+	// announcement; readers poll.
+	Announcer Announcer
+}
+
+// Arrival says that recipient's notification Seq committed.
+type Arrival struct {
+	Recipient string
+	Seq       int64
+}
+
+// Announcer tells live readers that notifications arrived or changed. It
+// is called after the commit, never inside the transaction: a failed
+// announcement is logged and loses nothing but the push (readers catch up
+// from Since).
+type Announcer interface {
+	Announce(ctx context.Context, arrivals []Arrival) error
 }
 
 // Inbox is the in-app notifications inbox: for each event it accepts, it
@@ -49,11 +72,17 @@ type Inbox struct {
 	recipType  string
 	policy     inbox.Policy
 	now        func() time.Time
+	defaults   *inbox.Defaults
+	announcer  Announcer
 }
 
 // New checks cfg and returns the inbox.
 func New(cfg Config) (*Inbox, error) {
-	n := &Inbox{name: cfg.Name, accepts: cfg.Accepts, recipients: cfg.Recipients, recipType: cfg.RecipientType, policy: cfg.Policy, now: cfg.Now}
+	n := &Inbox{name: cfg.Name, accepts: cfg.Accepts, recipients: cfg.Recipients, recipType: cfg.RecipientType, policy: cfg.Policy, now: cfg.Now,
+		defaults: cfg.Defaults, announcer: cfg.Announcer}
+	if err := cfg.Defaults.Check(); err != nil {
+		return nil, err
+	}
 	if n.name == "" {
 		n.name = "notify"
 	}
@@ -88,7 +117,7 @@ func (n *Inbox) Recipients(ctx context.Context, db *gorm.DB, ev activity.Event) 
 	if err != nil {
 		return nil, fmt.Errorf("notify %s: recipients of %s: %w", n.name, ev.Ref(), err)
 	}
-	return inbox.Recipients(ctx, db, inbox.ChannelApp, ev, n.recipType, got)
+	return n.defaults.Recipients(ctx, db, inbox.ChannelApp, ev, n.recipType, got)
 }
 
 // Process notifies the event's recipients, each exactly once.
@@ -103,16 +132,33 @@ func (n *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 		return nil
 	}
 	now := n.now()
+	var arrivals []Arrival
 	_, err = d.OnceEach(ctx, d.DB, to, func(tx *gorm.DB, fresh []string) error {
-		return tx.Exec(`INSERT INTO notifications (recipient, domain, event_id, inbox, action, subject_id, actor_type, actor_id, actor_label,
+		arrivals = arrivals[:0]
+		// Each recipient's next Seq comes from notification_heads, whose
+		// row stays locked until this commits: a recipient's numbers commit
+		// in order. Rows are locked in recipient order, so two deliveries
+		// never deadlock.
+		return tx.Raw(`WITH heads AS (
+  INSERT INTO notification_heads AS h (recipient, seq)
+  SELECT r, 1 FROM unnest(?::text[]) AS r ORDER BY r
+  ON CONFLICT (recipient) DO UPDATE SET seq = h.seq + 1
+  RETURNING recipient, seq)
+INSERT INTO notifications (recipient, seq, domain, event_id, inbox, action, subject_id, actor_type, actor_id, actor_label,
     record_type, record_id, record_label, occurred_at, created_at)
-SELECT r, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM unnest(?::text[]) AS r
-ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING`,
-			ev.Domain, ev.ID, n.name, ev.Action, ev.SubjectID, ev.ActorType, ev.ActorID, ev.ActorLabel,
-			ev.RecordType, ev.RecordID, ev.RecordLabel, ev.OccurredAt, now, pgarray.Text(fresh)).Error
+SELECT heads.recipient, heads.seq, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM heads
+ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
+RETURNING recipient, seq`,
+			pgarray.Text(fresh), ev.Domain, ev.ID, n.name, ev.Action, ev.SubjectID, ev.ActorType, ev.ActorID, ev.ActorLabel,
+			ev.RecordType, ev.RecordID, ev.RecordLabel, ev.OccurredAt, now).Scan(&arrivals).Error
 	})
 	if err != nil {
 		return fmt.Errorf("notify %s: insert for %s: %w", n.name, ev.Ref(), err)
+	}
+	if n.announcer != nil && len(arrivals) > 0 {
+		if err := n.announcer.Announce(ctx, arrivals); err != nil && d.Logger != nil {
+			d.Logger.WarnContext(ctx, "notify: announcing arrivals failed; live pages catch up on their next check", "error", err)
+		}
 	}
 	return nil
 }

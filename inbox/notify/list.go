@@ -15,6 +15,8 @@ import (
 type Query struct {
 	Recipient  string // required
 	UnreadOnly bool
+	// Archived lists the archived notifications instead of the inbox.
+	Archived bool
 	// After is the previous page's Next; empty for the first page.
 	After Cursor
 	// Limit is the page size. Default 20, at most 200.
@@ -65,7 +67,10 @@ func List(ctx context.Context, db *gorm.DB, q Query) (Page, error) {
 	case limit < 0 || limit > 200:
 		return Page{}, fmt.Errorf("%w: Limit is %d; allowed: 1 to 200 (0 means 20)", ErrInvalidQuery, q.Limit)
 	}
-	where := "recipient = ?"
+	where := "recipient = ? AND archived_at IS NULL"
+	if q.Archived {
+		where = "recipient = ? AND archived_at IS NOT NULL"
+	}
 	args := []any{q.Recipient}
 	if q.UnreadOnly {
 		where += " AND read_at IS NULL"
@@ -102,15 +107,16 @@ func List(ctx context.Context, db *gorm.DB, q Query) (Page, error) {
 	return p, nil
 }
 
-// UnreadCount returns how many of recipient's notifications are unread.
+// UnreadCount returns how many of recipient's notifications are unread
+// (archived ones do not count).
 func UnreadCount(ctx context.Context, db *gorm.DB, recipient string) (int64, error) {
-	return count(ctx, db, recipient, "read_at IS NULL")
+	return count(ctx, db, recipient, "read_at IS NULL AND archived_at IS NULL")
 }
 
 // UnseenCount returns how many arrived since recipient's last MarkSeen
 // (the badge).
 func UnseenCount(ctx context.Context, db *gorm.DB, recipient string) (int64, error) {
-	return count(ctx, db, recipient, "seen_at IS NULL AND read_at IS NULL")
+	return count(ctx, db, recipient, "seen_at IS NULL AND read_at IS NULL AND archived_at IS NULL")
 }
 
 func count(ctx context.Context, db *gorm.DB, recipient, cond string) (int64, error) {

@@ -10,8 +10,12 @@ import (
 // recipient, with the event's display fields copied so a page renders and
 // groups without loading events.
 type Notification struct {
-	ID         int64
-	Recipient  string
+	ID        int64
+	Recipient string
+	// Seq is the notification's position in its recipient's stream:
+	// numbers commit in order per recipient (see Since), so a live stream
+	// resumes after the last Seq it sent.
+	Seq        int64
 	Event      activity.EventRef
 	Inbox      string // the notify inbox that created it
 	Action     string
@@ -22,21 +26,25 @@ type Notification struct {
 	CreatedAt  time.Time  // when the notification was created
 	SeenAt     *time.Time // set by MarkSeen (the badge was shown)
 	ReadAt     *time.Time // set by MarkRead and MarkAllRead
+	ArchivedAt *time.Time // set by Archive: out of the list and the counts
 }
+
+// Archived reports whether the notification was archived.
+func (n Notification) Archived() bool { return n.ArchivedAt != nil }
 
 // Unread reports whether the notification has not been read.
 func (n Notification) Unread() bool { return n.ReadAt == nil }
 
-const columns = `id, recipient, domain, event_id, inbox, action, subject_id, actor_type, actor_id, actor_label,
-record_type, record_id, record_label, occurred_at, created_at, seen_at, read_at`
+const columns = `id, recipient, seq, domain, event_id, inbox, action, subject_id, actor_type, actor_id, actor_label,
+record_type, record_id, record_label, occurred_at, created_at, seen_at, read_at, archived_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanNotification(s scanner, n *Notification) error {
 	var recType, recID, recLabel *string
-	err := s.Scan(&n.ID, &n.Recipient, &n.Event.Domain, &n.Event.ID, &n.Inbox, &n.Action, &n.SubjectID,
+	err := s.Scan(&n.ID, &n.Recipient, &n.Seq, &n.Event.Domain, &n.Event.ID, &n.Inbox, &n.Action, &n.SubjectID,
 		&n.Actor.Type, &n.Actor.ID, &n.Actor.Label, &recType, &recID, &recLabel,
-		&n.OccurredAt, &n.CreatedAt, &n.SeenAt, &n.ReadAt)
+		&n.OccurredAt, &n.CreatedAt, &n.SeenAt, &n.ReadAt, &n.ArchivedAt)
 	if err != nil {
 		return err
 	}

@@ -11,11 +11,11 @@ import (
 // TestRoundTrip sends each array through the real server and reads it back,
 // with the characters an array literal must escape.
 func TestRoundTrip(t *testing.T) {
-	db, err := pgtest.Open("postgres")
+	ctx := context.Background()
+	db, err := pgtest.Create(ctx, "tidings_test_pgarray")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 	texts := pgarray.Text{`plain`, `with "quotes"`, `back\slash`, `comma,brace}{`, ``, `NULL`}
 	var got []string
 	if err := db.WithContext(ctx).Raw(`SELECT unnest(?::text[])`, texts).Scan(&got).Error; err != nil {

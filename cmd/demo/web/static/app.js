@@ -46,23 +46,29 @@ setInterval(() => {
   }
 }, 30000);
 
-// The unread badge follows the server's count (server-sent events); on the
-// notifications page the list itself is refreshed when the count changes.
+// The unread badge follows the server's counts, pushed by the notification
+// center's stream (server-sent events: "counts" and "notification"); on the
+// notifications page the list itself is refreshed when something arrives
+// or the counts change. EventSource reconnects by itself and resumes after
+// the last notification it saw (Last-Event-ID).
 (function () {
   const badge = document.getElementById("unread-badge");
   if (!badge || !window.EventSource) return;
   const list = document.getElementById("notifications");
-  let refreshing = null;
+  let refreshing = null, again = false;
   async function refreshList() {
     if (!list) return;
-    if (refreshing) return refreshing;
+    if (refreshing) { again = true; return refreshing; }
     refreshing = (async () => {
       try {
-        const res = await fetch(list.dataset.fragment, { headers: { Accept: "text/html" } });
-        if (res.ok) {
-          const doc = new DOMParser().parseFromString(await res.text(), "text/html");
-          list.replaceChildren(...doc.body.childNodes);
-        }
+        do {
+          again = false;
+          const res = await fetch(list.dataset.fragment, { headers: { Accept: "text/html" } });
+          if (res.ok) {
+            const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+            list.replaceChildren(...doc.body.childNodes);
+          }
+        } while (again);
       } finally {
         refreshing = null;
       }
@@ -70,13 +76,15 @@ setInterval(() => {
     return refreshing;
   }
   const stream = new EventSource(badge.dataset.stream);
-  stream.addEventListener("unread", (ev) => {
-    const n = parseInt(ev.data, 10);
+  stream.addEventListener("counts", (ev) => {
+    const n = JSON.parse(ev.data).unread;
     const changed = badge.textContent !== String(n);
     badge.textContent = String(n);
     badge.classList.toggle("zero", n === 0);
-    if (changed || (list && list.querySelector("ol").dataset.unread !== String(n))) refreshList();
+    const ol = list && list.querySelector("ol");
+    if (changed || (ol && ol.dataset.unread !== String(n))) refreshList();
   });
+  stream.addEventListener("notification", () => refreshList());
   window.addEventListener("pagehide", () => stream.close());
 })();
 

@@ -1,0 +1,284 @@
+package eventbrowser
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/web/feedview"
+	"github.com/tidingsdev/tidings/workflow"
+)
+
+//go:embed templates/*.html templates/style.css
+var files embed.FS
+
+// ErrInvalidConfig is returned (inside a *ConfigError) by New.
+var ErrInvalidConfig = errors.New("eventbrowser: invalid configuration")
+
+// ConfigError reports a configuration field that cannot work.
+type ConfigError struct{ Field, Reason string }
+
+func (e *ConfigError) Error() string        { return "eventbrowser: " + e.Field + " " + e.Reason }
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+// AuthorizeFunc decides whether a request may browse events. It is the
+// browser's authorization hook: return false to refuse (403).
+type AuthorizeFunc func(r *http.Request) bool
+
+// SubjectFunc names subjects for display: for each key of domain, a label
+// and a link into the app ("" when unknown). Keys missing from the result
+// show as "#key".
+type SubjectFunc func(ctx context.Context, domain string, keys []string) (map[string]Subject, error)
+
+// ScopeFunc returns a subquery selecting the keys of domain's subjects the
+// request may see, for tenant scoping: an account's issues are
+// db.Model(&Issue{}).Select("id").Where("account_id = ?", accountOf(r)).
+// nil sees every subject.
+type ScopeFunc func(r *http.Request, domain *activity.Domain) *gorm.DB
+
+// Subject is a subject as the browser shows it.
+type Subject struct {
+	Label, Href string
+}
+
+// Config configures a Browser. Zero fields take the documented defaults.
+type Config struct {
+	// DB holds the events tables. Required.
+	DB *gorm.DB
+	// Domains are the domains to browse. Required.
+	Domains []*activity.Domain
+	// Authorize admits requests. Default: refuse every request.
+	Authorize AuthorizeFunc
+	// Scope limits what a request sees to some subjects (a tenant's).
+	// Lists show only their events; a permalink to another's event is 404,
+	// as are causes and effects outside it. Default nil: every subject.
+	Scope ScopeFunc
+	// Prefix is the path the browser is mounted at ("/admin/events"), no
+	// trailing slash. Default "".
+	Prefix string
+	// Feed renders events as sentences (web/feedview). Default: a renderer
+	// that names each action.
+	Feed *feedview.Renderer
+	// Subjects names subjects. Default: "#key", no link.
+	Subjects SubjectFunc
+	// Rules shows the workflow runs of each event on its permalink.
+	// Default nil: no runs shown.
+	Rules *workflow.Rules
+	// RuleHref links a rule in the runs ("/rules/7"). Default: no link.
+	RuleHref func(id int64) string
+	// Home is a link back to the app, shown in the header. Default none.
+	Home string
+	// PageSize is the list's page size. Default 25.
+	PageSize int
+	// Now is the clock of relative times. Default time.Now.
+	Now func() time.Time
+	// Logger reports failed requests. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Browser is the event browser: an http.Handler serving, under Prefix,
+//
+//	GET /                    the events of every domain, newest first, with
+//	                         filters: domain, action, actor (type:id),
+//	                         subject, correlation, since, until
+//	GET /{domain}/{id}       an event's permalink: who, what, when, from
+//	                         where, why (its cause), what it caused, and
+//	                         the workflow runs it met
+//
+// The pages are server-rendered with html/template and need no JavaScript.
+type Browser struct {
+	cfg     Config
+	domains map[string]*activity.Domain
+	names   []string
+	pages   map[string]*template.Template
+	css     []byte
+	mux     *http.ServeMux
+}
+
+// New checks cfg and returns the browser.
+func New(cfg Config) (*Browser, error) {
+	switch {
+	case cfg.DB == nil:
+		return nil, &ConfigError{"Config.DB", "is nil"}
+	case len(cfg.Domains) == 0:
+		return nil, &ConfigError{"Config.Domains", "is empty: give the domains to browse"}
+	case strings.HasSuffix(cfg.Prefix, "/") || (cfg.Prefix != "" && !strings.HasPrefix(cfg.Prefix, "/")):
+		return nil, &ConfigError{"Config.Prefix", fmt.Sprintf("is %q: start it with a slash and drop the trailing one (\"/admin/events\")", cfg.Prefix)}
+	case cfg.PageSize < 0 || cfg.PageSize > activity.MaxPageSize:
+		return nil, &ConfigError{"Config.PageSize", fmt.Sprintf("is %d: allowed 1 to %d (0 means 25)", cfg.PageSize, activity.MaxPageSize)}
+	}
+	b := &Browser{cfg: cfg, domains: map[string]*activity.Domain{}}
+	for i, d := range cfg.Domains {
+		if d == nil {
+			return nil, &ConfigError{fmt.Sprintf("Config.Domains[%d]", i), "is nil"}
+		}
+		b.domains[d.Name()] = d
+		b.names = append(b.names, d.Name())
+	}
+	slices.Sort(b.names)
+	if b.cfg.PageSize == 0 {
+		b.cfg.PageSize = 25
+	}
+	if b.cfg.Now == nil {
+		b.cfg.Now = time.Now
+	}
+	if b.cfg.Logger == nil {
+		b.cfg.Logger = slog.Default()
+	}
+	if b.cfg.Feed == nil {
+		b.cfg.Feed = feedview.New(feedview.Config{})
+	}
+	funcs := template.FuncMap{
+		"ago":   func(t time.Time) string { return feedview.Ago(b.cfg.Now(), t) },
+		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"stamp": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04:05 UTC") },
+		"deref": func(s *string) string {
+			if s == nil {
+				return ""
+			}
+			return *s
+		},
+		"add":  func(a, b int) int { return a + b },
+		"path": b.path,
+	}
+	b.pages = map[string]*template.Template{}
+	for _, name := range []string{"list", "event"} {
+		t, err := template.New("").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("eventbrowser: parse %s: %w", name, err)
+		}
+		b.pages[name] = t
+	}
+	b.css, _ = files.ReadFile("templates/style.css")
+	p := cfg.Prefix
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+p+"/{$}", b.list)
+	mux.HandleFunc("GET "+p+"/style.css", b.style)
+	mux.HandleFunc("GET "+p+"/{domain}/{id}", b.event)
+	b.mux = mux
+	return b, nil
+}
+
+// ServeHTTP implements http.Handler. Every request passes Authorize first.
+func (b *Browser) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "same-origin")
+	if b.cfg.Authorize == nil || !b.cfg.Authorize(r) {
+		b.render(w, r, http.StatusForbidden, "list", "Forbidden", listData{Error: "You may not browse events here.", NoList: true})
+		return
+	}
+	b.mux.ServeHTTP(w, r)
+}
+
+// path joins the prefix and p.
+func (b *Browser) path(p string) string { return b.cfg.Prefix + p }
+
+// Permalink returns the path of an event's page.
+func (b *Browser) Permalink(ref activity.EventRef) string {
+	return b.path(fmt.Sprintf("/%s/%d", url.PathEscape(ref.Domain), ref.ID))
+}
+
+func (b *Browser) style(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Write(b.css)
+}
+
+type layout struct {
+	Title  string
+	Prefix string
+	Home   string
+	Data   any
+}
+
+func (b *Browser) render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any) {
+	var buf bytes.Buffer
+	if err := b.pages[page].ExecuteTemplate(&buf, "layout", layout{Title: title, Prefix: b.cfg.Prefix, Home: b.cfg.Home, Data: data}); err != nil {
+		b.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (b *Browser) fail(w http.ResponseWriter, r *http.Request, err error) {
+	b.cfg.Logger.ErrorContext(r.Context(), "eventbrowser: request failed", "path", r.URL.Path, "error", err)
+	http.Error(w, "the events could not be read just now; try again", http.StatusInternalServerError)
+}
+
+// lines renders entries of one domain with their subjects' names.
+func (b *Browser) lines(ctx context.Context, domain string, entries []activity.Entry) ([]feedview.Line, error) {
+	keys := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if !slices.Contains(keys, e.SubjectID) {
+			keys = append(keys, e.SubjectID)
+		}
+	}
+	names, err := b.subjects(ctx, domain, keys)
+	if err != nil {
+		return nil, err
+	}
+	labels := make(map[string]string, len(names))
+	for k, s := range names {
+		labels[k] = s.Label
+	}
+	ls := b.cfg.Feed.Lines(entries, labels)
+	for i := range ls {
+		ls[i].Href = b.Permalink(ls[i].Ref())
+		if ls[i].Subject != "" {
+			ls[i].SubjectHref = names[ls[i].SubjectID].Href
+		}
+	}
+	return ls, nil
+}
+
+func (b *Browser) subjects(ctx context.Context, domain string, keys []string) (map[string]Subject, error) {
+	if b.cfg.Subjects == nil || len(keys) == 0 {
+		return nil, nil
+	}
+	return b.cfg.Subjects(ctx, domain, keys)
+}
+
+func prettyJSON(raw json.RawMessage) string {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return string(raw)
+	}
+	return buf.String()
+}
+
+// scope returns the request's subject subquery for d, or nil.
+func (b *Browser) scope(r *http.Request, d *activity.Domain) *gorm.DB {
+	if b.cfg.Scope == nil {
+		return nil
+	}
+	return b.cfg.Scope(r, d)
+}
+
+// visible reports whether the request may see events about subject of d.
+func (b *Browser) visible(r *http.Request, d *activity.Domain, subject string) (bool, error) {
+	sq := b.scope(r, d)
+	if sq == nil {
+		return true, nil
+	}
+	var ok bool
+	err := b.cfg.DB.WithContext(r.Context()).Raw(`SELECT EXISTS (SELECT 1 FROM (?) AS s(k) WHERE s.k::text = ?)`, sq, subject).Scan(&ok).Error
+	return ok, err
+}

@@ -1,0 +1,272 @@
+package eventbrowser
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/web/feedview"
+	"github.com/tidingsdev/tidings/workflow"
+)
+
+// Filter is the list's query, as its form sends it.
+type Filter struct {
+	Domain, Action, Actor, Subject, Correlation, Since, Until string
+}
+
+type listData struct {
+	Domains []string
+	Actions []string
+	Filter  Filter
+	Error   string // what was wrong with the filter
+	NoList  bool
+	Groups  []feedview.Group
+	Next    string
+}
+
+// maxFilter caps each filter field, in bytes.
+const maxFilter = 200
+
+// parseTime reads a filter time: a date (2026-11-17, midnight UTC), a
+// datetime-local value (2026-11-17T09:30) or RFC 3339.
+func parseTime(field, v string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			if t.Year() < 1970 || t.Year() > 9999 {
+				return time.Time{}, fmt.Errorf("%s: %q is out of range; give a date from 1970 to 9999", field, v)
+			}
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s: %q is not a time; give 2026-11-17, 2026-11-17T09:30 or RFC 3339", field, v)
+}
+
+func (b *Browser) list(w http.ResponseWriter, r *http.Request) {
+	qs := r.URL.Query()
+	f := Filter{Domain: qs.Get("domain"), Action: qs.Get("action"), Actor: strings.TrimSpace(qs.Get("actor")),
+		Subject: strings.TrimSpace(qs.Get("subject")), Correlation: strings.TrimSpace(qs.Get("correlation")),
+		Since: strings.TrimSpace(qs.Get("since")), Until: strings.TrimSpace(qs.Get("until"))}
+	d := listData{Domains: b.names, Filter: f}
+	bad := func(msg string) {
+		d.Error = msg
+		if d.Actions == nil && b.domains[f.Domain] != nil {
+			d.Actions = b.domains[f.Domain].Actions()
+		}
+		b.render(w, r, http.StatusBadRequest, "list", "Events", d)
+	}
+	for name, v := range map[string]string{"domain": f.Domain, "action": f.Action, "actor": f.Actor, "subject": f.Subject,
+		"correlation": f.Correlation, "since": f.Since, "until": f.Until, "after": qs.Get("after")} {
+		if len(v) > maxFilter || !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			bad(fmt.Sprintf("%s: use valid text without NUL bytes, at most %d bytes", name, maxFilter))
+			return
+		}
+	}
+	if f.Domain == "" {
+		f.Domain = b.names[0]
+		d.Filter.Domain = f.Domain
+	}
+	dom := b.domains[f.Domain]
+	if dom == nil {
+		bad(fmt.Sprintf("domain: %q is not browsable here; choose one of %s", f.Domain, strings.Join(b.names, ", ")))
+		return
+	}
+	d.Actions = dom.Actions()
+	q := activity.FeedQuery{CorrelationID: f.Correlation, After: activity.Cursor(qs.Get("after")), Limit: b.cfg.PageSize}
+	if sq := b.scope(r, dom); sq != nil {
+		q.SubjectsIn = sq
+	}
+	if f.Action != "" {
+		if !dom.Supports(f.Action) {
+			bad(dom.CheckAction(f.Action).Error())
+			return
+		}
+		q.Actions = []string{f.Action}
+	}
+	if f.Actor != "" {
+		typ, id, ok := strings.Cut(f.Actor, ":")
+		if !ok || typ == "" || id == "" {
+			bad(fmt.Sprintf("actor: %q is not type:id (users:7, system:workflow)", f.Actor))
+			return
+		}
+		q.Actor = activity.Ref{Type: typ, ID: id}
+	}
+	if f.Subject != "" {
+		q.Subject = f.Subject
+	}
+	var err error
+	if f.Since != "" {
+		if q.Since, err = parseTime("since", f.Since); err != nil {
+			bad(err.Error())
+			return
+		}
+	}
+	if f.Until != "" {
+		if q.Until, err = parseTime("until", f.Until); err != nil {
+			bad(err.Error())
+			return
+		}
+	}
+	page, err := dom.Feed(r.Context(), b.cfg.DB, q)
+	if isInputError(err) {
+		bad(err.Error())
+		return
+	}
+	if err != nil {
+		b.fail(w, r, err)
+		return
+	}
+	lines, err := b.lines(r.Context(), dom.Name(), page.Entries)
+	if err != nil {
+		b.fail(w, r, err)
+		return
+	}
+	d.Groups = b.cfg.Feed.Fold(lines)
+	if page.Next != "" {
+		next := url.Values{}
+		for k, v := range qs {
+			next[k] = v
+		}
+		next.Set("after", page.Next.String())
+		d.Next = b.path("/?" + next.Encode())
+	}
+	b.render(w, r, http.StatusOK, "list", "Events", d)
+}
+
+func isInputError(err error) bool {
+	for _, e := range []error{activity.ErrInvalidCursor, activity.ErrInvalidRef, activity.ErrInvalidSubject, activity.ErrUnknownAction, activity.ErrInvalidQuery} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+type eventData struct {
+	Line        feedview.Line
+	Subject     Subject
+	Extra       string
+	Cause       *feedview.Line
+	CauseRef    string
+	Caused      []feedview.Line
+	Runs        []workflow.Run
+	ShowRuns    bool
+	RuleHref    func(int64) string
+	Correlation string // the list filtered by the correlation id
+}
+
+func (d eventData) RuleLink(id int64) string {
+	if d.RuleHref == nil {
+		return ""
+	}
+	return d.RuleHref(id)
+}
+
+func (b *Browser) notFound(w http.ResponseWriter, r *http.Request, what string) {
+	b.render(w, r, http.StatusNotFound, "list", "Not found", listData{Error: what + " does not exist.", NoList: true})
+}
+
+func (b *Browser) event(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	dom := b.domains[r.PathValue("domain")]
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if dom == nil || err != nil || id <= 0 {
+		b.notFound(w, r, "That event")
+		return
+	}
+	ev, err := dom.Event(ctx, b.cfg.DB, id)
+	if errors.Is(err, activity.ErrEventNotFound) {
+		b.notFound(w, r, fmt.Sprintf("Event %s#%d", dom.Name(), id))
+		return
+	}
+	if err != nil {
+		b.fail(w, r, err)
+		return
+	}
+	if ok, err := b.visible(r, dom, ev.SubjectID); err != nil {
+		b.fail(w, r, err)
+		return
+	} else if !ok {
+		b.notFound(w, r, fmt.Sprintf("Event %s#%d", dom.Name(), id)) // not another tenant's either
+		return
+	}
+	entries, err := dom.Resolve(ctx, b.cfg.DB, []activity.Event{ev})
+	if err != nil {
+		b.fail(w, r, err)
+		return
+	}
+	lines, err := b.lines(ctx, dom.Name(), entries)
+	if err != nil {
+		b.fail(w, r, err)
+		return
+	}
+	d := eventData{Line: lines[0], Extra: prettyJSON(ev.Extra), ShowRuns: b.cfg.Rules != nil, RuleHref: b.cfg.RuleHref}
+	d.Line.Subject, d.Line.SubjectHref = "", ""
+	if names, err := b.subjects(ctx, dom.Name(), []string{ev.SubjectID}); err != nil {
+		b.fail(w, r, err)
+		return
+	} else if s, ok := names[ev.SubjectID]; ok {
+		d.Subject = s
+	}
+	if ev.CorrelationID != nil && *ev.CorrelationID != "" {
+		d.Correlation = b.path("/?" + url.Values{"domain": {dom.Name()}, "correlation": {*ev.CorrelationID}}.Encode())
+	}
+	if cause, ok := ev.Cause(); ok {
+		d.CauseRef = cause.String()
+		if cd := b.domains[cause.Domain]; cd != nil {
+			ce, err := cd.Event(ctx, b.cfg.DB, cause.ID)
+			if err == nil {
+				if ok, verr := b.visible(r, cd, ce.SubjectID); verr != nil {
+					err = verr
+				} else if !ok {
+					err = activity.ErrEventNotFound
+				}
+			}
+			switch {
+			case errors.Is(err, activity.ErrEventNotFound):
+			case err != nil:
+				b.fail(w, r, err)
+				return
+			default:
+				ces, err := cd.Resolve(ctx, b.cfg.DB, []activity.Event{ce})
+				if err != nil {
+					b.fail(w, r, err)
+					return
+				}
+				cl, err := b.lines(ctx, cd.Name(), ces)
+				if err != nil {
+					b.fail(w, r, err)
+					return
+				}
+				d.Cause = &cl[0]
+			}
+		}
+	}
+	ref := ev.Ref()
+	for _, name := range b.names {
+		cd := b.domains[name]
+		page, err := cd.Feed(ctx, b.cfg.DB, activity.FeedQuery{CausedBy: &ref, Limit: 50, SubjectsIn: b.scope(r, cd)})
+		if err != nil {
+			b.fail(w, r, err)
+			return
+		}
+		ls, err := b.lines(ctx, name, page.Entries)
+		if err != nil {
+			b.fail(w, r, err)
+			return
+		}
+		d.Caused = append(d.Caused, ls...)
+	}
+	if b.cfg.Rules != nil {
+		if d.Runs, err = b.cfg.Rules.Runs(ctx, workflow.RunQuery{Event: &ref, Limit: 100}); err != nil {
+			b.fail(w, r, err)
+			return
+		}
+	}
+	b.render(w, r, http.StatusOK, "event", fmt.Sprintf("Event %s#%d", dom.Name(), id), d)
+}

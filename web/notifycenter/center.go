@@ -1,0 +1,69 @@
+package notifycenter
+
+import (
+	"net/http"
+)
+
+// Center is the notification center: an http.Handler serving the JSON API
+// and the live stream under Config.Prefix. It is safe for concurrent use;
+// Close it when the server stops (its streams end).
+type Center struct {
+	cfg       Config
+	hub       *hub
+	announcer *Announcer
+	mux       *http.ServeMux
+}
+
+// New checks cfg and returns the center. It connects to Redis when the
+// first stream opens.
+func New(cfg Config) (*Center, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ann, _ := NewAnnouncer(cfg.Redis, cfg.ChannelPrefix)
+	c := &Center{cfg: cfg, hub: newHub(cfg.Redis, cfg.ChannelPrefix, cfg.Logger), announcer: ann}
+	p := cfg.Prefix
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+p+"/{$}", c.authorized(c.list))
+	mux.HandleFunc("GET "+p+"/counts", c.authorized(c.counts))
+	mux.HandleFunc("GET "+p+"/stream", c.authorized(c.stream))
+	mux.HandleFunc("GET "+p+"/{id}", c.authorized(c.get))
+	mux.HandleFunc("POST "+p+"/{id}/{op}", c.authorized(c.change))
+	mux.HandleFunc("DELETE "+p+"/{id}", c.authorized(c.remove))
+	mux.HandleFunc("POST "+p+"/read-all", c.authorized(c.readAll))
+	mux.HandleFunc("POST "+p+"/seen", c.authorized(c.seen))
+	c.mux = mux
+	return c, nil
+}
+
+// Announcer returns the Announcer of the center's Redis and channels: the
+// worker's notify inbox needs one like it (NewAnnouncer with the same
+// Redis and ChannelPrefix, in the worker process).
+func (c *Center) Announcer() *Announcer { return c.announcer }
+
+// ServeHTTP implements http.Handler.
+func (c *Center) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.mux.ServeHTTP(w, r) }
+
+// Close ends the Redis subscription and every open stream.
+func (c *Center) Close() { c.hub.close() }
+
+type recipientKey struct{}
+
+// authorized runs h for the request's recipient, or refuses with 403.
+func (c *Center) authorized(h func(w http.ResponseWriter, r *http.Request, recipient string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if c.cfg.Recipient == nil {
+			writeError(w, http.StatusForbidden, "forbidden", "the notification center refuses every request until the app sets Config.Recipient")
+			return
+		}
+		recipient, ok := c.cfg.Recipient(r)
+		if !ok || recipient == "" {
+			writeError(w, http.StatusForbidden, "forbidden", "sign in to see your notifications")
+			return
+		}
+		h(w, r, recipient)
+	}
+}
