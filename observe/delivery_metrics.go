@@ -2,7 +2,9 @@ package observe
 
 import (
 	"context"
-	"time"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tidingsdev/tidings/inbox"
 )
@@ -13,11 +15,16 @@ import (
 // inbox.Config.Middleware; the outcome counters come from the worker's own
 // (see Worker).
 func (m *Metrics) Delivery() inbox.Middleware {
+	var byInbox sync.Map // inbox name -> prometheus.Observer
 	return func(next inbox.ProcessFunc) inbox.ProcessFunc {
 		return func(ctx context.Context, d *inbox.Delivery) error {
 			err := next(ctx, d)
 			if err == nil && !d.Event.CreatedAt.IsZero() {
-				m.latency.WithLabelValues(d.Inbox).Observe(time.Since(d.Event.CreatedAt).Seconds())
+				o, ok := byInbox.Load(d.Inbox)
+				if !ok {
+					o, _ = byInbox.LoadOrStore(d.Inbox, m.latency.WithLabelValues(d.Inbox))
+				}
+				o.(prometheus.Observer).Observe(m.now().Sub(d.Event.CreatedAt).Seconds())
 			}
 			return err
 		}

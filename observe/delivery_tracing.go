@@ -25,24 +25,22 @@ func (t *Tracing) Delivery() inbox.Middleware {
 					ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
 				}
 			}
+			// Few attributes, each costs on every attempt: the task ID
+			// names the inbox, the domain and the event.
 			ctx, span := t.tracer.Start(ctx, "process "+d.Inbox, trace.WithSpanKind(trace.SpanKindConsumer),
 				trace.WithAttributes(
 					attribute.String("messaging.system", "asynq"),
-					attribute.String("messaging.operation.type", "process"),
 					attribute.String("messaging.destination.name", d.Queue),
 					attribute.String("messaging.message.id", d.TaskID),
-					attribute.String("tidings.inbox", d.Inbox),
-					attribute.String("tidings.domain", d.Event.Domain),
 					attribute.String("tidings.action", d.Event.Action),
-					attribute.Int64("tidings.event.id", d.Event.ID),
 					attribute.Int("tidings.attempt", d.Attempt),
-					attribute.Int("tidings.max_attempts", d.MaxAttempts),
 				))
 			defer span.End()
 			d.OnSend(t.sendSpan(d))
 			err := next(ctx, d)
-			out := inbox.OutcomeOf(d, err)
-			span.SetAttributes(attribute.String("tidings.outcome", string(out)))
+			if out := inbox.OutcomeOf(d, err); out != inbox.OutcomeDone {
+				span.SetAttributes(attribute.String("tidings.outcome", string(out)))
+			}
 			if err != nil {
 				span.RecordError(err)
 				span.SetStatus(codes.Error, err.Error())

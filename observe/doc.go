@@ -17,7 +17,7 @@
 //		Observers: []workflow.Observer{metrics.Workflow(), tracing.Workflow()}})
 //	worker, _ := inbox.NewWorker(inbox.Config{ /* ... */
 //		Middleware: []inbox.Middleware{tracing.Delivery(), metrics.Delivery()}})
-//	_ = metrics.Worker(worker) // deliveries by outcome, the relay's counters
+//	_ = metrics.Worker(worker) // deliveries by outcome, the relay's counters (metrics.Relay for a relay run alone)
 //
 //	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 //	mux.Handle("GET /healthz", observe.NewHealth(observe.HealthConfig{DB: db, Redis: redisOpt, Relay: worker.Relay()}))

@@ -9,6 +9,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/inbox"
 )
 
 // Status is the health of one check, or of the whole.
@@ -142,7 +144,7 @@ func NewHealth(cfg HealthConfig) *Health {
 		h.checks = append(h.checks, c)
 		h.close = closeFn
 	}
-	if cfg.Relay != nil {
+	if r, ok := cfg.Relay.(*inbox.Relay); cfg.Relay != nil && (!ok || r != nil) { // a worker with DisableRelay has a nil one
 		h.checks = append(h.checks, listenCheck(cfg.Relay))
 	}
 	h.checks = append(h.checks, cfg.Checks...)

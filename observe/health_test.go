@@ -11,6 +11,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/internal/redistest"
 	"github.com/tidingsdev/tidings/observe"
 )
@@ -119,5 +120,15 @@ func TestHealthChecksFromTheApp(t *testing.T) {
 	state = observe.StatusDown
 	if code, rep := getHealth(t, h); code != http.StatusServiceUnavailable || rep.Status != observe.StatusDown {
 		t.Fatalf("down breaker: %d %+v", code, rep)
+	}
+}
+
+// A worker run with DisableRelay has no relay: passing its nil one adds no
+// LISTEN check rather than panicking.
+func TestHealthWithoutARelay(t *testing.T) {
+	var none *inbox.Relay
+	h := observe.NewHealth(observe.HealthConfig{Relay: none, Authorize: func(*http.Request) bool { return true }})
+	if code, rep := getHealth(t, h); code != http.StatusOK || len(rep.Checks) != 0 {
+		t.Fatalf("%d %+v", code, rep)
 	}
 }

@@ -21,7 +21,9 @@ type MetricsConfig struct {
 	// Namespace prefixes every metric name. Default "tidings".
 	Namespace string
 	// DB, when set, adds the outbox (depth and oldest age per domain) and
-	// dead letter gauges, read with two small queries on each scrape.
+	// dead letter gauges, read with two aggregate queries on each scrape
+	// (each reads its whole table: cheap while fan-out keeps up, a scan
+	// of the backlog when it does not).
 	DB *gorm.DB
 	// Redis, when set, adds asynq's own queue collector
 	// (github.com/hibiken/asynq/x/metrics: asynq_queue_size, ...).
@@ -31,6 +33,9 @@ type MetricsConfig struct {
 	// LatencyBuckets are the buckets of the commit-to-done delivery
 	// latency histogram, in seconds. Default 5ms to 10 minutes.
 	LatencyBuckets []float64
+	// Now is the clock delivery latencies are measured with, against
+	// events' created_at (the domain's clock). Default time.Now.
+	Now func() time.Time
 }
 
 // DefaultLatencyBuckets are the default MetricsConfig.LatencyBuckets.
@@ -47,6 +52,7 @@ type Metrics struct {
 	reg       prometheus.Registerer
 	inspector *asynq.Inspector
 	timeout   time.Duration
+	now       func() time.Time
 
 	recorded    *prometheus.CounterVec   // domain, action, result
 	latency     *prometheus.HistogramVec // inbox
@@ -69,7 +75,10 @@ func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
 	if len(cfg.LatencyBuckets) == 0 {
 		cfg.LatencyBuckets = DefaultLatencyBuckets
 	}
-	m := &Metrics{ns: cfg.Namespace, reg: cfg.Registerer, timeout: cfg.ScrapeTimeout}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m := &Metrics{ns: cfg.Namespace, reg: cfg.Registerer, timeout: cfg.ScrapeTimeout, now: cfg.Now}
 	m.recorded = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: m.ns, Name: "events_recorded_total",
 		Help: "RecordEvent calls by domain, action and result: inserted (a new event, fanned out after commit), throttled (a repeat folded into a recent event), failed (refused or not written).",

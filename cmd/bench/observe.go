@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,38 +79,62 @@ func runObserve(ctx context.Context, b *bench) ([]figure, error) {
 		}
 	}
 	b.logf("observe: record, %d workers, %d rounds of %s per side", workers, b.rounds, d)
-	ro, rb, err := alternate(b.rounds,
-		func() (float64, error) { return throughput(ctx, workers, d, on) },
-		func() (float64, error) { return throughput(ctx, workers, d, off) })
+	var cpuOn, cpuOff []float64 // the bench process's CPU µs per event, per run
+	timed := func(op func(context.Context, int, int) error, cpu *[]float64) func() (float64, error) {
+		return func() (float64, error) {
+			c0 := processCPU()
+			rate, err := throughput(ctx, workers, d, op)
+			if err == nil && rate > 0 {
+				*cpu = append(*cpu, (processCPU()-c0)*1e6/(rate*d.Seconds()))
+			}
+			return rate, err
+		}
+	}
+	ro, rb, err := alternate(b.rounds, timed(on, &cpuOn), timed(off, &cpuOff))
 	if err != nil {
 		return nil, fmt.Errorf("observe: record: %w", err)
 	}
-	figs = append(figs, figure{Name: fmt.Sprintf("record, concurrency %d, metrics + tracing on (vs off)", workers), Unit: "ev/s", Ours: ro, Baseline: rb, Target: target{MinRatio: 0.95}})
+	figs = append(figs,
+		figure{Name: fmt.Sprintf("record, concurrency %d, metrics + tracing on (vs off)", workers), Unit: "ev/s", Ours: ro, Baseline: rb, Target: target{MinRatio: 0.95}},
+		figure{Name: "record, bench process CPU per event, on (vs off)", Unit: "µs", Ours: median(cpuOn), Baseline: median(cpuOff)},
+	)
 
 	// Fan-out: a backlog drained by a worker to two no-op inboxes, with
 	// the delivery middleware and the worker's collector on, or not. The
 	// events carry a traceparent, as traced recordings leave them.
 	events := b.size(10000, 1000)
 	const inboxes = 2
-	rounds := min(b.rounds, 3)
+	rounds := b.rounds // each side drains the same backlog: many short rounds shrug off bursts of other work
 	b.logf("observe: fan-out, %d events x %d inboxes, %d rounds per side", events, inboxes, rounds)
-	fo, fb, err := alternate(rounds,
-		func() (float64, error) { return observedFanout(ctx, b, o, events, inboxes, true) },
-		func() (float64, error) { return observedFanout(ctx, b, o, events, inboxes, false) })
+	var fcpuOn, fcpuOff []float64 // CPU µs per delivery, per run
+	fanout := func(on bool, cpu *[]float64) func() (float64, error) {
+		return func() (float64, error) {
+			c0 := processCPU()
+			rate, secs, err := observedFanout(ctx, b, o, events, inboxes, on)
+			if err == nil {
+				*cpu = append(*cpu, (processCPU()-c0)*1e6/(rate*secs))
+			}
+			return rate, err
+		}
+	}
+	fo, fb, err := alternate(rounds, fanout(true, &fcpuOn), fanout(false, &fcpuOff))
 	if err != nil {
 		return nil, fmt.Errorf("observe: fan-out: %w", err)
 	}
-	figs = append(figs, figure{Name: "fan-out deliveries/s, metrics + tracing on (vs off)", Unit: "del/s", Ours: fo, Baseline: fb, Target: target{MinRatio: 0.95}})
-	b.note("observe: \"on\" is package observe's Prometheus metrics (a registry of the run's own) and OpenTelemetry tracing through the SDK (AlwaysSample, batch span processor, an exporter that drops the spans); \"off\" the same code without observers or middleware. Recording: issues.RecordEvent as in the record group, %d workers, median of %d alternating runs of %s per side. Fan-out: %d outbox rows of events carrying a traceparent drained by a worker to %d no-op inboxes (tracing.Delivery and metrics.Delivery middleware, the worker's collector registered), median of %d alternating rounds.",
+	figs = append(figs,
+		figure{Name: "fan-out deliveries/s, metrics + tracing on (vs off)", Unit: "del/s", Ours: fo, Baseline: fb, Target: target{MinRatio: 0.95}},
+		figure{Name: "fan-out, bench process CPU per delivery, on (vs off)", Unit: "µs", Ours: median(fcpuOn), Baseline: median(fcpuOff)},
+	)
+	b.note("observe: \"on\" is package observe's Prometheus metrics (a registry of the run's own) and OpenTelemetry tracing through the SDK (AlwaysSample, batch span processor, an exporter that drops the spans); \"off\" the same code without observers or middleware. Recording: issues.RecordEvent as in the record group, %d workers, median of %d alternating runs of %s per side. Fan-out: %d outbox rows of events carrying a traceparent drained by a worker to %d no-op inboxes (tracing.Delivery and metrics.Delivery middleware, the worker's collector registered), median of %d alternating rounds. CPU per event or delivery: the bench process's CPU time (getrusage) over a run divided by its events or deliveries (PostgreSQL's and Redis's not included); on a machine shared with other work it varies less than throughput does.",
 		workers, b.rounds, d, events, inboxes, rounds)
 	return figs, nil
 }
 
 // observedFanout drains events outbox rows through a worker, observed or
 // not, and returns deliveries per second.
-func observedFanout(ctx context.Context, b *bench, o *observed, events, inboxes int, on bool) (float64, error) {
+func observedFanout(ctx context.Context, b *bench, o *observed, events, inboxes int, on bool) (rate, secs float64, err error) {
 	if err := clearOutbox(ctx, b); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if err := b.db.WithContext(ctx).Exec(`WITH ev AS (
   INSERT INTO issue_events (subject_id, action, actor_type, actor_id, actor_label, trace_parent)
@@ -118,7 +143,7 @@ func observedFanout(ctx context.Context, b *bench, o *observed, events, inboxes 
   RETURNING id, action, subject_id)
 INSERT INTO `+activity.OutboxTable+` (domain, event_id, action, subject_id) SELECT 'issue', id, action, subject_id::text FROM ev ORDER BY id`,
 		fixtureIssues, events).Error; err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	deliveries := events * inboxes
 	var count atomic.Int64
@@ -134,22 +159,31 @@ INSERT INTO `+activity.OutboxTable+` (domain, event_id, action, subject_id) SELE
 	}
 	w, err := inbox.NewWorker(cfg)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if on {
 		if err := o.metrics.Worker(w); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	start := time.Now()
 	if err := w.Start(ctx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	err = waitDone(ctx, done, 5*time.Minute, "the observed fan-out run")
 	elapsed := time.Since(start)
 	w.Shutdown()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return float64(deliveries) / elapsed.Seconds(), nil
+	return float64(deliveries) / elapsed.Seconds(), elapsed.Seconds(), nil
+}
+
+// processCPU returns the process's CPU time so far, in seconds.
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }

@@ -33,8 +33,8 @@ func TestObserve(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s\n%s", out.String(), strings.Join(b.notes, "\n"))
-	if len(figs) != 2 {
-		t.Fatalf("%d figures, want 2", len(figs))
+	if len(figs) != 4 {
+		t.Fatalf("%d figures, want 4", len(figs))
 	}
 	for _, f := range figs {
 		if !(f.Ours > 0) || !(f.Baseline > 0) {

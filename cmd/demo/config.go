@@ -28,6 +28,9 @@ type Config struct {
 	// workflow engine and the no_activity job) or RoleAll (both).
 	// Default RoleAll.
 	Role string
+	// MetricsAddr is where a RoleWorker process serves /metrics and
+	// /healthz (a worker serves no pages). Default: none.
+	MetricsAddr string
 	// BaseURL is the demo's address as browsers reach it, for links in
 	// mail. Default "http://" + Addr.
 	BaseURL string
@@ -144,6 +147,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.RedisAddr, "redis", env("REDIS", "127.0.0.1:6379"), "Redis host:port (env TIDINGS_DEMO_REDIS)")
 	fs.IntVar(&c.RedisDB, "redis-db", envInt("REDIS_DB"), "Redis database number (env TIDINGS_DEMO_REDIS_DB)")
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "web server listen address (env TIDINGS_DEMO_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "with -role worker: serve /metrics and /healthz on this address (the web process serves them with its pages) (env TIDINGS_DEMO_METRICS_ADDR)")
 	fs.StringVar(&c.Role, "role", env("ROLE", RoleAll), "what this process runs: web (pages, notification center), worker (relay, inboxes, rules, jobs) or all (env TIDINGS_DEMO_ROLE)")
 	fs.StringVar(&c.BaseURL, "base-url", env("BASE_URL", ""), "the demo's URL as browsers reach it, for links in mail (default http://<addr>) (env TIDINGS_DEMO_BASE_URL)")
 	fs.BoolVar(&c.NoDev, "no-dev", envBool("NO_DEV"), "use the real SMTP server and Slack API below instead of the in-process ones (env TIDINGS_DEMO_NO_DEV)")

@@ -434,6 +434,16 @@ func TestBrowser(t *testing.T) {
 	benTab.do("Ben's feed", chromedp.Navigate(fmt.Sprintf("%s/users/%d", d.url, ben.ID)), chromedp.WaitVisible(chromedp.CSS("#feed-list")))
 	benTab.noMarkup("user feed", scriptPayload, imgPayload)
 	benTab.do("queues", chromedp.Navigate(d.url+"/monitoring"), chromedp.WaitVisible(chromedp.CSS("#queues")))
+	// The Queues page links to the health report and the metrics.
+	benTab.navigate("follow the health link", chromedp.Click(chromedp.CSS(`#ops-links a[href="/healthz"]`)))
+	if h := benTab.text("health report", `document.body.innerText`); !strings.Contains(h, `"status":"ok"`) || !strings.Contains(h, `"name":"postgres"`) {
+		t.Errorf("/healthz from the Queues page shows %.300q, want an ok report with its checks", h)
+	}
+	benTab.do("queues again", chromedp.Navigate(d.url+"/monitoring"), chromedp.WaitVisible(chromedp.CSS("#queues")))
+	benTab.navigate("follow the metrics link", chromedp.Click(chromedp.CSS(`#ops-links a[href="/metrics"]`)))
+	if m := benTab.text("metrics", `document.body.innerText`); !strings.Contains(m, `tidings_events_recorded_total{action="comment_added",domain="issue",result="inserted"}`) {
+		t.Errorf("/metrics from the Queues page lacks the recording counter: %.300q", m)
+	}
 
 	// Ben makes a workflow rule in the editor: a mistake is shown at its
 	// field and nothing is saved; fixed, a dry run, then saved.

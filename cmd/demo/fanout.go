@@ -192,8 +192,10 @@ func (a *App) startFanout(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := a.tel.metrics.Worker(f.worker); err != nil {
-		return err
+	if !webOnly { // a web process runs no worker: its counters would stay 0
+		if err := a.tel.metrics.Worker(f.worker); err != nil {
+			return err
+		}
 	}
 	f.dead = f.worker.DeadLetters()
 	f.inspector = asynq.NewInspector(redisOpt)

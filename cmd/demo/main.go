@@ -64,6 +64,16 @@ func run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		defer app.Close()
+		if cfg.MetricsAddr != "" {
+			ln, err := net.Listen("tcp", cfg.MetricsAddr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w (pick another address with -metrics-addr)", cfg.MetricsAddr, err)
+			}
+			srv := &http.Server{Handler: app.OpsHandler(), ReadHeaderTimeout: 10 * time.Second}
+			go func() { _ = srv.Serve(ln) }()
+			defer srv.Close()
+			fmt.Printf("tidings demo: worker metrics at http://%s/metrics, health at http://%s/healthz\n", ln.Addr(), ln.Addr())
+		}
 		fmt.Println("tidings demo: worker running (relay, inboxes, workflow engine); stop with Ctrl-C")
 		return app.Run(ctx)
 	}

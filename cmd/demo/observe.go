@@ -38,14 +38,28 @@ func (a *App) startTelemetry() error {
 	return nil
 }
 
-// startHealth makes /healthz once the worker (and its relay) exists. The
-// demo shows the details to everyone: it runs on your machine. An app
-// behind the internet authorizes its operators only.
+// startHealth makes /healthz once the worker (and its relay) exists; a web
+// process runs no relay, so it reports none. The demo shows the details to
+// everyone: it runs on your machine. An app behind the internet authorizes
+// its operators only.
 func (a *App) startHealth() {
-	a.tel.health = observe.NewHealth(observe.HealthConfig{
-		DB: a.db, Redis: asynq.RedisClientOpt{Addr: a.cfg.RedisAddr, DB: a.cfg.RedisDB}, Relay: a.fan.worker.Relay(),
+	hc := observe.HealthConfig{
+		DB: a.db, Redis: asynq.RedisClientOpt{Addr: a.cfg.RedisAddr, DB: a.cfg.RedisDB},
 		Authorize: func(*http.Request) bool { return true },
-	})
+	}
+	if a.cfg.Role != RoleWeb {
+		hc.Relay = a.fan.worker.Relay()
+	}
+	a.tel.health = observe.NewHealth(hc)
+}
+
+// OpsHandler serves /metrics and /healthz alone: what a worker process
+// (which serves no pages) exposes with -metrics-addr.
+func (a *App) OpsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.tel.metricsHandler())
+	mux.Handle("GET /healthz", a.tel.health)
+	return mux
 }
 
 func (t *telemetry) metricsHandler() http.Handler {

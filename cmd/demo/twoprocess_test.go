@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -121,7 +122,12 @@ func TestBrowserTwoProcesses(t *testing.T) {
 		t.Fatalf("the web process said %q", ready)
 	}
 	base = strings.TrimSuffix(base, "/")
-	startProcess(t, RoleWorker, append(env, "TIDINGS_DEMO_BASE_URL="+base)...)
+	_, said := startProcess(t, RoleWorker, append(env, "TIDINGS_DEMO_BASE_URL="+base, "TIDINGS_DEMO_METRICS_ADDR=127.0.0.1:0")...)
+	workerOps, ok := strings.CutPrefix(said, "tidings demo: worker metrics at ")
+	workerOps, _, _ = strings.Cut(workerOps, "/metrics")
+	if !ok {
+		t.Fatalf("the worker process said %q, want where its metrics are", said)
+	}
 
 	var ana, ben User
 	if err := db.Where("name = ?", "Ana Lima").Take(&ana).Error; err != nil {
@@ -238,6 +244,35 @@ func TestBrowserTwoProcesses(t *testing.T) {
 		t.Errorf("from the cause, its effect leads to %s, want the reply %s", back, replyURL)
 	}
 	benTab.shot("two-process-event.png")
+
+	// The worker serves its metrics and health on -metrics-addr: it ran the
+	// relay and the deliveries; the web process runs no relay, so its
+	// health report has no LISTEN check.
+	opsGet := func(url string) string {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", url, resp.Status)
+		}
+		return string(body)
+	}
+	metrics := opsGet(workerOps + "/metrics")
+	for _, series := range []string{"tidings_relay_enqueued_total", `tidings_deliveries_total{inbox="notify",outcome="done"}`, `tidings_workflow_actions_total{outcome="done",type="reply"}`} {
+		if v := sample(t, metrics, series); !(v > 0) {
+			t.Errorf("the worker's %s is %v, want more than 0", series, v)
+		}
+	}
+	if h := opsGet(workerOps + "/healthz"); !strings.Contains(h, `"name":"relay_listen","status":"ok"`) {
+		t.Errorf("the worker's health report: %s", h)
+	}
+	if h := opsGet(base + "/healthz"); !strings.Contains(h, `"status":"ok"`) || strings.Contains(h, "relay_listen") {
+		t.Errorf("the web process's health report: %s", h)
+	}
 	for _, tb := range []*tab{anaTab, benTab} {
 		if got := tb.Dialogs(); len(got) > 0 {
 			t.Errorf("%s: JavaScript dialogs opened: %v", tb.name, got)
