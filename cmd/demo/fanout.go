@@ -185,7 +185,7 @@ func (a *App) startFanout(ctx context.Context) error {
 		// The engine's jobs are in the default queue: a rule's reply shows
 		// up as soon as the comment's notifications do.
 		ShutdownTimeout: 3 * time.Second,
-		Relay:           inbox.RelayConfig{ListenDSN: a.cfg.DSN},
+		Relay:           inbox.RelayConfig{DSN: a.cfg.DSN}, // its own pool and LISTEN connection, off the app's pool
 		Logger:          logger,
 		Now:             a.cfg.Now,
 	})

@@ -143,8 +143,8 @@ func TestTraceFollowsARequestToEachDelivery(t *testing.T) {
 		}
 		return out
 	}
-	inboxes := []string{"process notify", "process email", "process slack", "process workflow"}
-	waitUntil(t, 20*time.Second, "8 delivery spans in the request's trace", func() bool {
+	inboxes := []string{"process notify", "process email", "process slack", "process workflow", "process webhooks"}
+	waitUntil(t, 20*time.Second, "10 delivery spans in the request's trace", func() bool {
 		n := 0
 		for _, s := range inTrace() {
 			if strings.HasPrefix(s.Name, "process ") {
