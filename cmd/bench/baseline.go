@@ -31,7 +31,7 @@ const baselineInsertSQL = `WITH ev AS (INSERT INTO issue_events (subject_id, act
 // a row of the table to show what it cost.
 const baselineNotifySQL = baselineInsertSQL + ` CROSS JOIN LATERAL (SELECT pg_notify('tidings_outbox', 'issue')) n`
 
-const baselineSelectList = `e.id, e.subject_id::text, e.action, e.actor_type, e.actor_id, e.actor_label, e.record_type, e.record_id, e.record_label, e.extra, e.occurred_at, e.created_at, e.updated_at, e.repeats, e.request_id, e.correlation_id, e.causation_domain, e.causation_id, e.depth, e.source, host(e.ip), e.user_agent`
+const baselineSelectList = `e.id, e.subject_id::text, e.action, e.actor_type, e.actor_id, e.actor_label, e.record_type, e.record_id, e.record_label, e.extra, e.occurred_at, e.created_at, e.updated_at, e.repeats, e.request_id, e.correlation_id, e.causation_domain, e.causation_id, e.depth, e.source, host(e.ip), e.user_agent, e.trace_parent, e.tags, e.retracted_at, e.retracted_by, e.retraction_reason`
 
 // baselineLockSQL takes the throttle key's transaction-scoped advisory
 // lock, on the same key text the throttle function hashes.
@@ -93,7 +93,8 @@ func scanBaseline(row pgx.Row, e *activity.Event, pre ...any) error {
 		&e.ID, &e.SubjectID, &e.Action, &e.ActorType, &e.ActorID, &e.ActorLabel,
 		&e.RecordType, &e.RecordID, &e.RecordLabel, &e.Extra, &e.OccurredAt, &e.CreatedAt,
 		&e.UpdatedAt, &e.Repeats, &e.RequestID, &e.CorrelationID, &e.CausationDomain,
-		&e.CausationID, &e.Depth, &e.Source, &e.IP, &e.UserAgent)...)
+		&e.CausationID, &e.Depth, &e.Source, &e.IP, &e.UserAgent, &e.TraceParent,
+		&e.Tags, &e.RetractedAt, &e.RetractedBy, &e.RetractionReason)...)
 }
 
 // baselineRecord records c with raw pgx running stmt (baselineInsertSQL or
