@@ -24,6 +24,12 @@ import (
 // returns db itself and shared = true: the caller should say so in its log.
 // Close the returned pool's *sql.DB when the loop ends (unless shared).
 func OwnPool(db *gorm.DB, dsn string, maxConns int, appName string) (pool *gorm.DB, shared bool, err error) {
+	return ownPool(db, dsn, maxConns, appName, nil)
+}
+
+// ownPool is OwnPool with session settings for every connection (the
+// loop's own connections: nobody else's statements see them).
+func ownPool(db *gorm.DB, dsn string, maxConns int, appName string, settings map[string]string) (pool *gorm.DB, shared bool, err error) {
 	if dsn == "" {
 		dsn = dsnOf(db)
 	}
@@ -36,6 +42,9 @@ func OwnPool(db *gorm.DB, dsn string, maxConns int, appName string) (pool *gorm.
 	}
 	if appName != "" {
 		cfg.RuntimeParams["application_name"] = appName
+	}
+	for k, v := range settings {
+		cfg.RuntimeParams[k] = v
 	}
 	sqlDB := stdlib.OpenDB(*cfg)
 	sqlDB.SetMaxOpenConns(maxConns)

@@ -237,7 +237,7 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 			r.domains[d.Name()] = d
 		}
 	}
-	db, shared, err := OwnPool(cfg.DB, cfg.DSN, cfg.MaxConns, RelayApplicationName)
+	db, shared, err := ownPool(cfg.DB, cfg.DSN, cfg.MaxConns, RelayApplicationName, relaySettings())
 	if err != nil {
 		return nil, &ConfigError{Field: "RelayConfig.DSN", Reason: err.Error()}
 	}
@@ -256,6 +256,12 @@ func setDefault[T int | time.Duration](v *T, def T) {
 	if *v == 0 {
 		*v = def
 	}
+}
+
+// relaySettings returns the session settings of the relay's own
+// connections (see RelayOnce for why).
+func relaySettings() map[string]string {
+	return map[string]string{"plan_cache_mode": "force_custom_plan", "synchronous_commit": "off"}
 }
 
 // RelayApplicationName is the application_name of the relay's own pool
@@ -467,8 +473,14 @@ WHERE available_at <= now() ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`, r.cfg.B
 	// the rows back, to be enqueued again under the same task IDs (refused
 	// as duplicates) and delivered at most once by the ledger. The next
 	// batch starts a flush sooner (1-2 ms on a cloud disk, more under load).
-	if err := tx.Exec(`SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('synchronous_commit', 'off', true)`).Error; err != nil {
-		return b, fmt.Errorf("inbox: relay: %w", err)
+	//
+	// On the relay's own pool both are set for its connections when they
+	// open (relaySettings); on a shared pool, for this transaction: one
+	// round trip more per batch.
+	if r.sharedDB {
+		if err := tx.Exec(`SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('synchronous_commit', 'off', true)`).Error; err != nil {
+			return b, fmt.Errorf("inbox: relay: %w", err)
+		}
 	}
 
 	// Route each row; a row of a domain this relay does not serve waits.
