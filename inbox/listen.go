@@ -75,7 +75,7 @@ func Listen(ctx context.Context, cfg ListenConfig) {
 // notifications until the connection fails or ctx is done.
 func listenOnce(ctx context.Context, cfg ListenConfig, up func()) error {
 	loop := func(conn *pgx.Conn) error {
-		if _, err := conn.Exec(ctx, "LISTEN "+cfg.Channel); err != nil {
+		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{cfg.Channel}.Sanitize()); err != nil { // quoted: Channel is config, not code
 			return fmt.Errorf("LISTEN: %w", err)
 		}
 		up()
