@@ -162,6 +162,9 @@ type BackfillConfig struct {
 	// unless Client is set.
 	Redis  asynq.RedisConnOpt
 	Client *asynq.Client
+	// App is the workers' Config.App (their queues' and task IDs'
+	// namespace).
+	App string
 	// Domains are the domains events may be backfilled from. Required.
 	Domains []*activity.Domain
 	// Inboxes are the inboxes that may receive backfills (their names
@@ -242,7 +245,7 @@ func NewBackfiller(cfg BackfillConfig) (*Backfiller, error) {
 		return nil, &ConfigError{Field: "BackfillConfig.Rate", Reason: "and BatchSize must not be negative"}
 	}
 	r, err := NewRelay(RelayConfig{
-		DB: cfg.DB, Redis: cfg.Redis, Client: cfg.Client, Inboxes: cfg.Inboxes, Domains: cfg.Domains,
+		DB: cfg.DB, Redis: cfg.Redis, Client: cfg.Client, Inboxes: cfg.Inboxes, Domains: cfg.Domains, App: cfg.App,
 		EnqueueConcurrency: cfg.EnqueueConcurrency, EnqueueTimeout: cfg.EnqueueTimeout, Retention: cfg.Retention,
 		MaxEventBytes: cfg.MaxEventBytes, MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, DisableListen: true, Logger: cfg.Logger,
 	})

@@ -95,7 +95,7 @@ func TestBackfillKilledAndResumed(t *testing.T) {
 		}
 	}
 	// These events fanned out before the warehouse existed.
-	if err := testDB.Exec(`TRUNCATE activity_outbox`).Error; err != nil {
+	if err := testDB.Exec(`TRUNCATE activity_outbox, inbox_pending`).Error; err != nil {
 		t.Fatal(err)
 	}
 	sink := &warehouse{name: "warehouse", want: n, done: make(chan struct{})}

@@ -31,6 +31,10 @@ type DeadLetter struct {
 	FailedAt   time.Time
 	RedrivenAt *time.Time // set by Redrive; cleared when it fails again
 	Redrives   int
+	// DeliveredAt is set when the job later succeeded (a re-drive, or
+	// "Run now" on asynq's archived task); cleared when it fails again.
+	// Such a letter is no longer open.
+	DeliveredAt *time.Time
 }
 
 // DeadLetterQuery selects dead letters, newest failure first.
@@ -73,7 +77,9 @@ type DeadLettersConfig struct {
 	// timeout). A letter of an inbox not listed is re-enqueued with the
 	// default policy in its recorded queue.
 	Inboxes []Inbox
-	Now     func() time.Time // default time.Now
+	// App is the workers' Config.App (their queues' namespace).
+	App string
+	Now func() time.Time // default time.Now
 }
 
 // NewDeadLetters returns a DeadLetters for an admin tool. Close it after.
@@ -83,7 +89,9 @@ func NewDeadLetters(cfg DeadLettersConfig) (*DeadLetters, error) {
 	}
 	ps := map[string]Policy{}
 	for _, in := range cfg.Inboxes {
-		ps[in.Name()] = PolicyOf(in)
+		p := PolicyOf(in)
+		p.Queue = AppQueue(cfg.App, p.Queue)
+		ps[in.Name()] = p
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -129,7 +137,7 @@ func (x *DeadLetters) record(ctx context.Context, d DeadLetter) error {
 	return x.db.WithContext(ctx).Exec(`INSERT INTO inbox_dead_letters AS l (inbox, domain, event_id, action, queue, task_id, attempts, last_error, failed_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (inbox, domain, event_id) DO UPDATE SET action = EXCLUDED.action, queue = EXCLUDED.queue, task_id = EXCLUDED.task_id,
-  attempts = EXCLUDED.attempts, last_error = EXCLUDED.last_error, failed_at = EXCLUDED.failed_at, redriven_at = NULL`,
+  attempts = EXCLUDED.attempts, last_error = EXCLUDED.last_error, failed_at = EXCLUDED.failed_at, redriven_at = NULL, delivered_at = NULL`,
 		d.Inbox, d.Event.Domain, d.Event.ID, d.Action, d.Queue, d.TaskID, d.Attempts, truncate(d.LastError, 4000), d.FailedAt).Error
 }
 
@@ -147,9 +155,11 @@ func (x *DeadLetters) ImportArchived(ctx context.Context, queues ...string) (int
 	if len(queues) == 0 {
 		seen := map[string]bool{}
 		for _, p := range x.policies {
-			if !seen[p.Queue] {
-				seen[p.Queue] = true
-				queues = append(queues, p.Queue)
+			for _, q := range p.AllQueues() {
+				if !seen[q] {
+					seen[q] = true
+					queues = append(queues, q)
+				}
 			}
 		}
 	}
@@ -213,7 +223,7 @@ func (x *DeadLetters) List(ctx context.Context, q DeadLetterQuery) (DeadLetterPa
 		tx = tx.Where("domain = ?", q.Domain)
 	}
 	if !q.IncludeRedriven {
-		tx = tx.Where("redriven_at IS NULL")
+		tx = tx.Where("redriven_at IS NULL AND delivered_at IS NULL")
 	}
 	if q.After != "" {
 		at, id, err := decodeLetterCursor(q.After)
@@ -222,7 +232,7 @@ func (x *DeadLetters) List(ctx context.Context, q DeadLetterQuery) (DeadLetterPa
 		}
 		tx = tx.Where("(failed_at, task_id) < (?, ?)", at, id)
 	}
-	rows, err := tx.Select("inbox, domain, event_id, action, queue, task_id, attempts, last_error, failed_at, redriven_at, redrives").
+	rows, err := tx.Select("inbox, domain, event_id, action, queue, task_id, attempts, last_error, failed_at, redriven_at, redrives, delivered_at").
 		Order("failed_at DESC, task_id DESC").Limit(limit + 1).Rows()
 	if err != nil {
 		return DeadLetterPage{}, fmt.Errorf("inbox: list dead letters: %w", err)
@@ -231,7 +241,7 @@ func (x *DeadLetters) List(ctx context.Context, q DeadLetterQuery) (DeadLetterPa
 	var page DeadLetterPage
 	for rows.Next() {
 		var d DeadLetter
-		if err := rows.Scan(&d.Inbox, &d.Event.Domain, &d.Event.ID, &d.Action, &d.Queue, &d.TaskID, &d.Attempts, &d.LastError, &d.FailedAt, &d.RedrivenAt, &d.Redrives); err != nil {
+		if err := rows.Scan(&d.Inbox, &d.Event.Domain, &d.Event.ID, &d.Action, &d.Queue, &d.TaskID, &d.Attempts, &d.LastError, &d.FailedAt, &d.RedrivenAt, &d.Redrives, &d.DeliveredAt); err != nil {
 			return DeadLetterPage{}, fmt.Errorf("inbox: list dead letters: %w", err)
 		}
 		page.Letters = append(page.Letters, d)
@@ -288,13 +298,25 @@ func (x *DeadLetters) redrive(ctx context.Context, d DeadLetter) error {
 			p = Policy{Queue: d.Queue}.withDefaults()
 		}
 		task := asynq.NewTask(TaskType(d.Inbox), encodePayload(payload{Domain: d.Event.Domain, EventID: d.Event.ID, Action: d.Action}))
-		_, err = client.EnqueueContext(ctx, task, asynq.Queue(p.Queue), asynq.MaxRetry(p.MaxRetry), asynq.Timeout(p.Timeout),
+		q := p.Queue
+		if d.Queue != "" {
+			q = d.Queue // the queue (shard) it failed in
+		}
+		_, err = client.EnqueueContext(ctx, task, asynq.Queue(q), asynq.MaxRetry(p.MaxRetry), asynq.Timeout(p.Timeout),
 			asynq.Retention(DefaultRetention), asynq.TaskID(d.TaskID))
 		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 			return fmt.Errorf("inbox: redrive %s %s: enqueue: %w", d.Inbox, d.Event, err)
 		}
 	case strings.Contains(err.Error(), "already"): // pending or active: it runs anyway
 	default:
+		return fmt.Errorf("inbox: redrive %s %s: %w", d.Inbox, d.Event, err)
+	}
+	// PostgreSQL knows the re-driven job again until it is done (a Redis
+	// that loses it meanwhile loses nothing).
+	if err := x.db.WithContext(ctx).Exec(`INSERT INTO `+PendingTable+` (domain, event_id, inbox, action, queue, check_at)
+VALUES (?, ?, ?, ?, ?, now() + interval '1 minute')
+ON CONFLICT (domain, event_id, inbox) DO UPDATE SET queue = EXCLUDED.queue, check_at = EXCLUDED.check_at`,
+		d.Event.Domain, d.Event.ID, d.Inbox, d.Action, d.Queue).Error; err != nil {
 		return fmt.Errorf("inbox: redrive %s %s: %w", d.Inbox, d.Event, err)
 	}
 	return x.db.WithContext(ctx).Exec(`UPDATE inbox_dead_letters SET redriven_at = ?, redrives = redrives + 1 WHERE inbox = ? AND domain = ? AND event_id = ?`,

@@ -9,7 +9,8 @@
 //	COMMIT ──────▶ Relay (woken at most every WakeInterval, polling between):
 //	               claims outbox rows (FOR UPDATE SKIP LOCKED), loads their
 //	               events, enqueues one job per (event, accepting inbox) with
-//	               TaskID "inbox:domain:event_id", deletes the rows, commits
+//	               TaskID "inbox:domain:event_id", turns the rows into
+//	               inbox_pending rows (one per job), commits
 //	asynq ───────▶ Worker: runs Inbox.Process(ctx, delivery), retries failures,
 //	               records the ones that fail for good as dead letters
 //
@@ -19,12 +20,20 @@
 // rolled-back transaction or savepoint leaves no outbox row, so nothing
 // fans out.
 //
-// Redis durability: once the relay has enqueued an event's jobs it deletes
-// its outbox row, so from then on the jobs are as durable as Redis. An
-// outage (Redis unreachable) loses nothing; a Redis that comes back empty
-// (no persistence, a failover that dropped writes) loses the jobs it held.
-// Run Redis with appendonly yes and appendfsync everysec, as asynq advises:
-// a crash then loses at most a second of enqueues.
+// Redis durability: PostgreSQL keeps every delivery until it is done. In
+// the statement that deletes an event's outbox row, the relay records one
+// inbox_pending row per (event, inbox) job it enqueued; the worker deletes
+// those rows in batches (one statement per 100ms) once their jobs
+// succeeded or became dead letters. The relay's sweeper looks at the rows
+// still there PendingConfig.CheckAfter (1 minute) after their enqueue, then
+// at doubling intervals up to MaxCheckInterval (10 minutes): a job Redis
+// no longer has (flushed, restarted without persistence, failed over to a
+// replica that missed the last writes) is enqueued again under its task
+// ID, and the deliveries ledger keeps whatever was already done from
+// happening twice. So a Redis that comes back empty loses nothing; it only
+// delays the jobs it held by up to MaxCheckInterval. Persistence
+// (appendonly yes, appendfsync everysec, as asynq advises) still saves that
+// delay.
 //
 // # How relays are woken
 //
@@ -93,7 +102,8 @@
 //
 // Task IDs name an event by its ID, which is unique within one PostgreSQL
 // database: give each database (each app, each tenant database) its own
-// Redis database, or their jobs would dedupe each other's.
+// Redis database, or its own Config.App, or their jobs would dedupe each
+// other's.
 //
 // # Writing an inbox
 //
@@ -161,7 +171,11 @@
 // A relay (one per worker, or NewRelay on its own) claims up to BatchSize
 // outbox rows per transaction, enqueues their jobs from EnqueueConcurrency
 // goroutines (asynq's client has no pipelining), and deletes the rows whose
-// jobs were all enqueued (asynq.ErrTaskIDConflict counts as enqueued).
+// jobs were all enqueued (asynq.ErrTaskIDConflict counts as enqueued),
+// recording their jobs in inbox_pending in the same statement (see "Redis
+// durability"). Once an enqueue to a queue failed, the batch's other jobs
+// for that queue fail at once (a Redis Cluster node down does not hold the
+// batch).
 // Rows whose enqueue failed stay, with attempts, last_error and a backoff
 // (MinBackoff doubling to MaxBackoff); when a whole batch fails (Redis down)
 // the relay pauses as long. A dedicated LISTEN connection on
@@ -170,6 +184,47 @@
 // Any number of relays can run against one database: SKIP LOCKED gives each
 // its own rows, the task ID dedupes the rest. A relay holds one batch in
 // memory, so a backlog of millions of rows drains in flat memory.
+//
+// # Outages
+//
+// Retries by time: Policy.RetryWindow retries a failing delivery, with
+// Policy.Backoff per counted failure (capped exponential with jitter),
+// until the window has passed since its first counted failure (kept in its
+// inbox_pending row); then it becomes a dead letter (a *WindowError). The
+// channel inboxes default to EmailRetryWindow (24h), ChatRetryWindow (4h)
+// and InAppRetryWindow (15 minutes). An error asking for RetryAfter (a
+// greylisting 451, a 429) waits that long.
+//
+// Circuit breakers: an inbox that names its outside service
+// (InboxWithSink: "smtp://host:port", "slack:host/…") gets a breaker for
+// it. An error wrapped with Unreachable(sink, err) (no answer at all:
+// refused connection, timeout, 421) counts; after BreakerConfig.Failures
+// in a row the breaker opens and the sink's deliveries are held: not run,
+// retried at the probe time, spending no window and never dead-lettered.
+// After OpenFor one delivery probes (half-open): any answer closes the
+// breaker, a transport failure opens it again for twice as long, up to
+// MaxOpenFor. Worker.Breakers returns each sink's BreakerState (for a
+// health endpoint, the demo's Queues page); OnBreakerChange and the logs
+// report transitions. Breakers are per worker process.
+//
+// Per-recipient outcomes: Delivery.SendTo records a recipient the sink
+// refused for good (a Permanent error) as StatusRefused in the ledger,
+// never tried again for that delivery, and lets the job go on with the
+// others. The suppression list (inbox_suppressions: Suppress, Unsuppress,
+// Suppressed, ListSuppressions) holds addresses no send may go to, per
+// channel: hard bounces (the email inbox adds them), complaints, manual
+// entries; every send checks it.
+//
+// Sharing Redis: Config.App namespaces queues and task IDs (AppQueue,
+// AppTaskID), so several apps share one Redis database (a Redis Cluster
+// has only database 0). A job a worker cannot handle (another app's, an
+// inbox it does not have) is logged once per queue and kind.
+//
+// Redis Cluster: RedisClusterOpt reloads the slot map every second, so
+// deliveries resume within seconds of a failover (asynq's own option keeps
+// go-redis's 60s). Policy.Shards spreads an inbox over several queues so
+// that the cluster's masters share its work. ParseRedis reads "host:port",
+// redis:// URLs and "cluster://h1:7000,h2:7001".
 //
 // # Dead letters
 //
@@ -180,9 +235,12 @@
 // that a query selects (RedriveAll) once the cause is fixed: the archived
 // task runs again (one more attempt), or, if asynq no longer has it, a new
 // task with the same ID and the inbox's full retries. A re-driven job that
-// fails again reopens its letter. asynq archives one kind of job without
-// telling the worker (a last attempt lost with its worker, whose lease ran
-// out): ImportArchived adds those from asynq's archive.
+// fails again reopens its letter. A letter whose job later succeeds
+// (asynq's "Run now" on the archived task, a re-drive) gets DeliveredAt and
+// leaves the open list; a re-driven job is tracked in inbox_pending until
+// done. asynq archives one kind of job without telling the worker (a last
+// attempt lost with its worker, whose lease ran out): ImportArchived adds
+// those from asynq's archive.
 //
 // # Outcomes, metrics and tracing
 //

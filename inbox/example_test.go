@@ -13,7 +13,7 @@ import (
 // the commit.
 func Example() {
 	ctx := context.Background()
-	testDB.Exec(`TRUNCATE activity_outbox`) // (the example starts from an empty outbox)
+	testDB.Exec(`TRUNCATE activity_outbox, inbox_pending`) // (the example starts from an empty outbox)
 
 	delivered := make(chan string, 1)
 	greeter := inbox.Func("greeter", inbox.On("issue", "comment_added"),

@@ -19,15 +19,20 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 	name := inboxOfType(t.Type())
 	reg := w.inboxes[name]
 	if reg == nil {
-		return &UnknownError{What: "inbox", Name: name, Have: w.names}
+		err := &UnknownError{What: "inbox", Name: name, Have: w.names}
+		w.stranger(ctx, "task type "+t.Type(), err)
+		return err
 	}
 	p, err := decodePayload(t.Payload())
 	if err != nil {
+		w.stranger(ctx, "payload of "+t.Type(), err)
 		return Permanent(err)
 	}
 	dom := w.domains[p.Domain]
 	if dom == nil {
-		return &UnknownError{What: "domain", Name: p.Domain, Have: w.dnames}
+		err := &UnknownError{What: "domain", Name: p.Domain, Have: w.dnames}
+		w.stranger(ctx, "domain "+p.Domain, err)
+		return err
 	}
 	var ev activity.Event
 	if len(p.Event) > 0 && json.Unmarshal(p.Event, &ev) == nil && ev.ID == p.EventID {
@@ -40,6 +45,7 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 		// ON DELETE CASCADE, a purge): nothing is left to deliver.
 		w.log.LogAttrs(ctx, slog.LevelWarn, "inbox: event deleted before delivery; skipping",
 			slog.String("inbox", name), slog.String("event", p.ref().String()))
+		w.done.add(name, p, true)
 		return nil
 	}
 	if err != nil {
@@ -54,7 +60,11 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 		TaskID: id, Queue: queue, DB: w.db, Ledger: w.ledger,
 		Logger: w.log.With(slog.String("inbox", name), slog.String("event", ev.Ref().String()), slog.Int("attempt", retried+1)),
 	}
-	return reg.process(activity.WithCause(ctx, activity.CauseOf(ev)), d)
+	err = reg.process(activity.WithCause(ctx, activity.CauseOf(ev)), d)
+	if err == nil {
+		w.done.add(name, p, true)
+	}
+	return err
 }
 
 // handleError is asynq's ErrorHandler: a job that will not be retried
@@ -85,5 +95,13 @@ func (w *Worker) handleError(ctx context.Context, t *asynq.Task, err error) {
 	if rerr := w.dead.record(rctx, dl); rerr != nil {
 		w.log.LogAttrs(ctx, slog.LevelError, "inbox: could not record a dead letter; it is still in asynq's archive",
 			slog.String("task_id", id), slog.Any("error", rerr), slog.Any("job_error", err))
+		return
 	}
+	w.done.add(name, p, false)
+}
+
+// stranger says, once per queue and kind, that a job could not be handled.
+func (w *Worker) stranger(ctx context.Context, kind string, err error) {
+	queue, _ := asynq.GetQueueName(ctx)
+	w.strangers.report(ctx, w.log, queue, kind, err)
 }

@@ -81,7 +81,7 @@ func testLogger() *slog.Logger {
 func reset(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	err := testDB.Exec(`TRUNCATE activity_outbox, inbox_deliveries, inbox_dead_letters, notification_preferences, notifications, issue_events`).Error
+	err := testDB.Exec(`TRUNCATE activity_outbox, inbox_pending, inbox_deliveries, inbox_dead_letters, notification_preferences, notifications, issue_events`).Error
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,6 +77,8 @@ func Logging(logger *slog.Logger) Middleware {
 				attrs = append(attrs, slog.String("stack", string(pe.Stack)))
 			}
 			switch {
+			case errors.Is(err, ErrHeld):
+				logger.LogAttrs(ctx, slog.LevelDebug, "inbox: held while the sink is down", attrs...)
 			case errors.Is(err, activity.ErrCausationDepth):
 				logger.LogAttrs(ctx, slog.LevelError, "inbox: causation chain too deep, not retrying: an event recorded while handling an event would pass the domain's MaxDepth (a loop of inboxes or workflows recording events?)", attrs...)
 			case IsPermanent(err):

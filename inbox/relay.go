@@ -106,6 +106,14 @@ type RelayConfig struct {
 	// of a partly enqueued row are still deduplicated when it is retried.
 	MinBackoff, MaxBackoff time.Duration
 
+	// App namespaces queues and task IDs so that several apps can share
+	// one Redis database (see AppQueue). Default "" (none).
+	App string
+
+	// Pending keeps each enqueued delivery findable in PostgreSQL until it
+	// is done, and re-enqueues the ones Redis lost (see PendingConfig).
+	Pending PendingConfig
+
 	// Logger receives the relay's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -116,7 +124,8 @@ const DefaultRetention = 2 * time.Minute
 // Relay moves committed events from the outbox to asynq: it claims outbox
 // rows with SELECT ... FOR UPDATE SKIP LOCKED, enqueues one task per
 // (event, accepting inbox) with TaskID(inbox, event), and deletes the rows
-// whose enqueues all succeeded, in one transaction. Rows whose enqueues
+// whose enqueues all succeeded (recording their jobs in inbox_pending, see
+// PendingConfig), in one transaction. Rows whose enqueues
 // failed stay, with a backoff. A LISTEN connection wakes it right after a
 // commit; it polls as well.
 //
@@ -136,13 +145,16 @@ type Relay struct {
 	wake     chan struct{}
 	stats    relayCounters
 	listenUp atomic.Bool
+	pending  pendingState
 }
 
 // route is one inbox as the relay sees it.
 type route struct {
-	in   Inbox
-	name string
-	opts []asynq.Option
+	in     Inbox
+	name   string
+	queue  string
+	shards int
+	opts   []asynq.Option
 }
 
 // RelayStats are a relay's counters since it was made.
@@ -224,7 +236,8 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 		if err := p.validate(name); err != nil {
 			return nil, err
 		}
-		r.routes = append(r.routes, route{in: in, name: name, opts: []asynq.Option{
+		p.Queue = AppQueue(cfg.App, p.Queue)
+		r.routes = append(r.routes, route{in: in, name: name, queue: p.Queue, shards: p.Shards, opts: []asynq.Option{
 			asynq.Queue(p.Queue), asynq.MaxRetry(p.MaxRetry), asynq.Timeout(p.Timeout), asynq.Retention(cfg.Retention),
 		}})
 	}
@@ -249,6 +262,9 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 		r.client = asynq.NewClient(cfg.Redis)
 		r.ownsCli = true
 	}
+	if err := r.initPending(); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -272,6 +288,7 @@ const RelayApplicationName = "tidings relay"
 // one it was given).
 func (r *Relay) Close() error {
 	err := closePool(r.db, r.sharedDB)
+	r.closePending()
 	if r.ownsCli {
 		err = errors.Join(err, r.client.Close())
 	}
@@ -312,6 +329,13 @@ func (r *Relay) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			r.listen(ctx)
+		}()
+	}
+	if r.sweeps() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.sweepLoop(ctx)
 		}()
 	}
 	timer := time.NewTimer(0)
@@ -541,7 +565,7 @@ WHERE available_at <= now() ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`, r.cfg.B
 		done = append(done, o.ID)
 	}
 	if len(done) > 0 {
-		if err := tx.Exec(`DELETE FROM `+activity.OutboxTable+` WHERE id = ANY(?::bigint[])`, pgarray.Int8(done)).Error; err != nil {
+		if err := r.settle(tx, batch, jobs, done); err != nil {
 			return b, fmt.Errorf("inbox: relay: delete: %w", err)
 		}
 	}
@@ -615,6 +639,7 @@ func (r *Relay) enqueue(ctx context.Context, batch []activity.OutboxRow, jobs []
 	defer cancel()
 	var next, ok, bad atomic.Int64
 	var firstErr atomic.Pointer[error]
+	var downQueues sync.Map // queue -> error: one failed enqueue fails the queue's others (a Redis Cluster node down)
 	workers := min(r.cfg.EnqueueConcurrency, len(jobs))
 	var wg sync.WaitGroup
 	for range workers {
@@ -632,10 +657,19 @@ func (r *Relay) enqueue(ctx context.Context, batch []activity.OutboxRow, jobs []
 					continue
 				}
 				o := batch[j.row]
+				queue := j.route.queueFor(o.EventID)
+				if e, down := downQueues.Load(queue); down { // its node failed this batch: fail fast
+					j.err = e.(error)
+					bad.Add(1)
+					continue
+				}
 				ref := activity.EventRef{Domain: o.Domain, ID: o.EventID}
 				task := asynq.NewTask(TaskType(j.route.name), encodePayload(payload{Domain: o.Domain, EventID: o.EventID, Action: o.Action, Event: events[o.EventID]}))
 				opts := make([]asynq.Option, 0, len(j.route.opts)+1)
-				opts = append(append(opts, j.route.opts...), asynq.TaskID(TaskID(j.route.name, ref)))
+				opts = append(append(opts, j.route.opts...), asynq.TaskID(AppTaskID(r.cfg.App, j.route.name, ref)))
+				if j.route.shards > 1 {
+					opts = append(opts, asynq.Queue(j.route.queueFor(o.EventID)))
+				}
 				_, err := r.client.EnqueueContext(ctx, task, opts...)
 				switch {
 				case err == nil:
@@ -647,6 +681,7 @@ func (r *Relay) enqueue(ctx context.Context, batch []activity.OutboxRow, jobs []
 					j.err = err
 					firstErr.CompareAndSwap(nil, &err)
 					bad.Add(1)
+					downQueues.Store(queue, err)
 				}
 			}
 		}()

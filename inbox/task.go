@@ -25,8 +25,10 @@ func TaskID(inbox string, ev activity.EventRef) string {
 	return inbox + ":" + ev.Domain + ":" + strconv.FormatInt(ev.ID, 10)
 }
 
-// ParseTaskID splits a task ID made by TaskID.
+// ParseTaskID splits a task ID made by TaskID (or AppTaskID: the app is
+// dropped).
 func ParseTaskID(id string) (inbox string, ev activity.EventRef, err error) {
+	id = stripApp(id) // AppTaskID's "app/" prefix
 	i := strings.IndexByte(id, ':')
 	j := strings.LastIndexByte(id, ':')
 	if i <= 0 || j <= i+1 {

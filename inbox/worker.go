@@ -23,6 +23,10 @@ type Config struct {
 	DB *gorm.DB
 	// Redis is the asynq Redis. Required.
 	Redis asynq.RedisConnOpt
+	// App namespaces the worker's queues and task IDs, so that several
+	// apps (or environments) can share one Redis database: see AppQueue.
+	// Default "" (none: give each app its own Redis database then).
+	App string
 	// Domains are the domains whose events the inboxes handle; a job's
 	// event is loaded through its domain. Required. The worker's relay
 	// leaves outbox rows of other domains in place (their last_error
@@ -70,6 +74,10 @@ type Config struct {
 	Relay        RelayConfig
 	DisableRelay bool
 
+	// Breakers configures the circuit breakers, one per sink (see
+	// BreakerConfig and InboxWithSink).
+	Breakers BreakerConfig
+
 	// ClaimTimeout is the ledger's claim timeout (LedgerConfig). Default
 	// DefaultClaimTimeout.
 	ClaimTimeout time.Duration
@@ -105,6 +113,10 @@ type Worker struct {
 	started bool
 	stop    context.CancelFunc
 	relayWG sync.WaitGroup
+	done    completion
+
+	breakers  *breakers
+	strangers strangers
 }
 
 // registered is one inbox as the worker runs it.
@@ -145,6 +157,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 		inboxes: map[string]*registered{},
 		domains: map[string]*activity.Domain{},
 	}
+	w.breakers = newBreakers(cfg.Breakers, cfg.Now, cfg.Logger)
 	for i, d := range cfg.Domains {
 		if d == nil {
 			return nil, &ConfigError{Field: fmt.Sprintf("Config.Domains[%d]", i), Reason: "is nil"}
@@ -152,9 +165,12 @@ func NewWorker(cfg Config) (*Worker, error) {
 		w.domains[d.Name()] = d
 		w.dnames = append(w.dnames, d.Name())
 	}
+	if err := checkApp("Config.App", cfg.App); err != nil {
+		return nil, err
+	}
 	queues := map[string]int{}
 	for q, p := range cfg.Queues {
-		queues[q] = p
+		queues[AppQueue(cfg.App, q)] = p
 	}
 	for i, in := range cfg.Inboxes {
 		if in == nil {
@@ -171,22 +187,37 @@ func NewWorker(cfg Config) (*Worker, error) {
 		if err := p.validate(name); err != nil {
 			return nil, err
 		}
-		if _, ok := queues[p.Queue]; !ok {
-			queues[p.Queue] = 1
+		p.Queue = AppQueue(cfg.App, p.Queue)
+		prio, ok := queues[p.Queue]
+		if !ok {
+			prio = 1
+		}
+		for _, q := range p.AllQueues() {
+			if _, ok := queues[q]; !ok {
+				queues[q] = prio
+			}
 		}
 		mws := []Middleware{Logging(w.log), w.metrics.Middleware()}
 		mws = append(mws, cfg.Middleware...)
-		mws = append(mws, depthGuard, Recover())
+		sink := ""
+		if s, ok := in.(InboxWithSink); ok {
+			sink = s.Sink()
+		}
+		mws = append(mws, depthGuard, w.outages(p, sink), Recover())
 		w.inboxes[name] = &registered{in: in, policy: p, process: chain(in.Process, mws...)}
 		w.metrics.of(name) // counted from the start, at 0
 		w.names = append(w.names, name)
 	}
 	sort.Strings(w.names)
 	w.loader = newLoader(cfg.DB, w.domains)
+	if !cfg.Relay.Pending.Disable {
+		w.done.c = newCompleter(cfg.DB, w.log, 0)
+	}
 	w.dead = newDeadLetters(cfg.DB, cfg.Redis, w.policies(), cfg.Now)
 	if !cfg.DisableRelay {
 		rc := cfg.Relay
 		rc.DB, rc.Redis, rc.Inboxes, rc.Domains, rc.Logger = cfg.DB, cfg.Redis, cfg.Inboxes, cfg.Domains, cfg.Logger
+		rc.App = cfg.App
 		r, err := NewRelay(rc)
 		if err != nil {
 			return nil, err
@@ -251,6 +282,7 @@ func (w *Worker) Start(ctx context.Context) error {
 		return fmt.Errorf("inbox: start asynq server: %w", err)
 	}
 	w.started = true
+	w.done.start(ctx)
 	if w.relay != nil {
 		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		w.stop = cancel
@@ -279,6 +311,7 @@ func (w *Worker) Shutdown() {
 		w.relayWG.Wait()
 	}
 	w.server.Shutdown()
+	w.done.stop()
 	if w.relay != nil {
 		_ = w.relay.Close()
 	}

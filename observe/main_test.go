@@ -66,7 +66,7 @@ func TestMain(m *testing.M) {
 
 func reset(t *testing.T) {
 	t.Helper()
-	if err := testDB.Exec(`TRUNCATE activity_outbox, inbox_deliveries, inbox_dead_letters, project_events`).Error; err != nil {
+	if err := testDB.Exec(`TRUNCATE activity_outbox, inbox_pending, inbox_deliveries, inbox_dead_letters, project_events`).Error; err != nil {
 		t.Fatal(err)
 	}
 	if _, err := redistest.Flush(context.Background(), redisDB); err != nil {

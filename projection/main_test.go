@@ -65,7 +65,7 @@ func testLogger() *slog.Logger {
 
 func reset(t *testing.T) {
 	t.Helper()
-	if err := testDB.Exec(`TRUNCATE activity_outbox, inbox_deliveries, projections, projection_applied, project_comment_counts, issue_events, issues, projects`).Error; err != nil {
+	if err := testDB.Exec(`TRUNCATE activity_outbox, inbox_pending, inbox_deliveries, projections, projection_applied, project_comment_counts, issue_events, issues, projects`).Error; err != nil {
 		t.Fatal(err)
 	}
 	if _, err := redistest.Flush(context.Background(), redisDB); err != nil {

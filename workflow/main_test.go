@@ -82,7 +82,7 @@ func reset(t *testing.T) {
 
 func resetTables() error {
 	return testDB.Exec(`TRUNCATE workflow_rules, workflow_versions, workflow_runs, workflow_action_runs,
-    activity_outbox, inbox_deliveries, inbox_dead_letters, notifications, issue_events, comments, issues RESTART IDENTITY CASCADE`).Error
+    activity_outbox, inbox_pending, inbox_deliveries, inbox_dead_letters, notifications, issue_events, comments, issues RESTART IDENTITY CASCADE`).Error
 }
 
 func testLogger() *slog.Logger {

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
@@ -36,26 +35,6 @@ func fanoutGroup() group {
 		about: "commit-to-inbox latency at 500 and 2,000 ev/s and with the app's pool saturated, idle worker CPU, fan-out deliveries/s against raw asynq, relay RSS over a 1,000,000-row backlog",
 		run:   runFanout,
 	}
-}
-
-const benchRedisDB = 7
-
-func benchRedis() asynq.RedisClientOpt {
-	addr := os.Getenv("TIDINGS_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	return asynq.RedisClientOpt{Addr: addr, DB: benchRedisDB, PoolSize: 64}
-}
-
-func flushBenchRedis(ctx context.Context) error {
-	opt := benchRedis()
-	c := redis.NewClient(&redis.Options{Addr: opt.Addr, DB: opt.DB})
-	defer c.Close()
-	if err := c.FlushDB(ctx).Err(); err != nil {
-		return fmt.Errorf("fanout: flush Redis db %d at %s: %w (is Redis running?)", opt.DB, opt.Addr, err)
-	}
-	return nil
 }
 
 // quietLogger keeps the worker's and asynq's logs out of the table.

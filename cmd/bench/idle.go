@@ -28,7 +28,10 @@ func idleCPU(ctx context.Context, b *bench) ([]figure, error) {
 	}
 	window := b.duration(5*time.Second, time.Second)
 	settle := b.duration(time.Second, 200*time.Millisecond)
-	rc := redis.NewClient(&redis.Options{Addr: benchRedis().Addr})
+	rc, err := inbox.RedisClient(benchRedis())
+	if err != nil {
+		return nil, err
+	}
 	defer rc.Close()
 	var figs []figure
 	for _, interval := range []time.Duration{inbox.DefaultTaskCheckInterval, 20 * time.Millisecond, 100 * time.Millisecond} {
@@ -68,7 +71,7 @@ func idleCPU(ctx context.Context, b *bench) ([]figure, error) {
 
 // measureIdle starts something, lets it settle, and returns the CPU the
 // process and Redis spent over window, in percent of one core.
-func measureIdle(ctx context.Context, rc *redis.Client, settle, window time.Duration, start func() (stop func(), err error)) (float64, error) {
+func measureIdle(ctx context.Context, rc redis.UniversalClient, settle, window time.Duration, start func() (stop func(), err error)) (float64, error) {
 	stop, err := start()
 	if err != nil {
 		return 0, err
@@ -93,7 +96,7 @@ func measureIdle(ctx context.Context, rc *redis.Client, settle, window time.Dura
 }
 
 // cpuNow returns the process's CPU seconds and the Redis server's.
-func cpuNow(ctx context.Context, rc *redis.Client) (proc, rds float64, err error) {
+func cpuNow(ctx context.Context, rc redis.UniversalClient) (proc, rds float64, err error) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, 0, err

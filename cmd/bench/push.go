@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
@@ -220,7 +221,10 @@ func runPush(ctx context.Context, b *bench) ([]figure, error) {
 	if err := flushBenchRedis(ctx); err != nil {
 		return nil, err
 	}
-	opt := benchRedis()
+	opt, ok := benchRedis().(asynq.RedisClientOpt)
+	if !ok {
+		return nil, fmt.Errorf("push: the push group runs against one Redis server, not a cluster (unset TIDINGS_BENCH_REDIS)")
+	}
 	newClient := func() *redis.Client { return redis.NewClient(&redis.Options{Addr: opt.Addr, DB: opt.DB, PoolSize: 16}) }
 	webRedis, workerRedis, rawWeb := newClient(), newClient(), newClient()
 	defer webRedis.Close()

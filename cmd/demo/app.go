@@ -25,7 +25,7 @@ type App struct {
 	cfg    Config
 	db     *gorm.DB
 	issues *activity.Domain
-	redis  *redis.Client
+	redis  redis.UniversalClient
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
 	fan    *fanout
@@ -52,7 +52,13 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	cfg = cfg.withDefaults()
 	a := &App{cfg: cfg, live: newHub(), stopping: make(chan struct{}), feedr: newFeedRenderer(), defaults: notificationDefaults()}
 	var err error
-	a.redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
+	redisOpt, err := inbox.ParseRedis(cfg.RedisAddr, cfg.RedisDB) // one server or a cluster
+	if err != nil {
+		return nil, err
+	}
+	if a.redis, err = inbox.RedisClient(redisOpt); err != nil {
+		return nil, err
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	err = a.redis.Ping(pingCtx).Err()
 	cancel()

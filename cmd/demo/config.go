@@ -17,10 +17,16 @@ type Config struct {
 	// DSN is the PostgreSQL database. The database is created when
 	// missing. Default DefaultDSN.
 	DSN string
-	// RedisAddr is Redis's host:port. Default 127.0.0.1:6379.
+	// RedisAddr is Redis's host:port, a redis:// URL, or a Redis Cluster's
+	// nodes ("cluster://h1:7000,h2:7001", or several comma-separated
+	// host:port): see inbox.ParseRedis. Default 127.0.0.1:6379.
 	RedisAddr string
 	// RedisDB is the Redis database number. Default 0.
 	RedisDB int
+	// App namespaces the demo's queues and task IDs (inbox.Config.App), so
+	// several demos or environments can share one Redis database (or a
+	// Redis Cluster). Default "" (none).
+	App string
 	// Addr is the web server's listen address. Default 127.0.0.1:8080.
 	Addr string
 	// Role is what this process runs: RoleWeb (the pages and the
@@ -39,6 +45,11 @@ type Config struct {
 	NoDev bool
 	// SMTPAddr is a real SMTP server (host:port) used when NoDev is set.
 	SMTPAddr string
+	// SMTPTLS is its TLS policy: mandatory (default), opportunistic,
+	// implicit or none. SMTPUser and SMTPPassword log in (SMTP AUTH) with
+	// mechanism SMTPAuth (default: the strongest offered). The settings
+	// are checked against the server's EHLO answer at start.
+	SMTPTLS, SMTPUser, SMTPPassword, SMTPAuth string
 	// SlackURL and SlackToken reach a real Slack API when NoDev is set.
 	SlackURL, SlackToken string
 	// Secret signs the one-click unsubscribe links in mail: at least 32
@@ -144,14 +155,19 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		return n
 	}
 	fs.StringVar(&c.DSN, "db", env("DB", DefaultDSN), "PostgreSQL DSN; the database is created when missing (env TIDINGS_DEMO_DB)")
-	fs.StringVar(&c.RedisAddr, "redis", env("REDIS", "127.0.0.1:6379"), "Redis host:port (env TIDINGS_DEMO_REDIS)")
+	fs.StringVar(&c.RedisAddr, "redis", env("REDIS", "127.0.0.1:6379"), "Redis host:port, redis://host:port/db, or a Redis Cluster's nodes cluster://h1:7000,h2:7001 (env TIDINGS_DEMO_REDIS)")
 	fs.IntVar(&c.RedisDB, "redis-db", envInt("REDIS_DB"), "Redis database number (env TIDINGS_DEMO_REDIS_DB)")
+	fs.StringVar(&c.App, "app", env("APP", ""), "app name that namespaces queues and task IDs, to share one Redis database with other apps (env TIDINGS_DEMO_APP)")
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "web server listen address (env TIDINGS_DEMO_ADDR)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "with -role worker: serve /metrics and /healthz on this address (the web process serves them with its pages) (env TIDINGS_DEMO_METRICS_ADDR)")
 	fs.StringVar(&c.Role, "role", env("ROLE", RoleAll), "what this process runs: web (pages, notification center), worker (relay, inboxes, rules, jobs) or all (env TIDINGS_DEMO_ROLE)")
 	fs.StringVar(&c.BaseURL, "base-url", env("BASE_URL", ""), "the demo's URL as browsers reach it, for links in mail (default http://<addr>) (env TIDINGS_DEMO_BASE_URL)")
 	fs.BoolVar(&c.NoDev, "no-dev", envBool("NO_DEV"), "use the real SMTP server and Slack API below instead of the in-process ones (env TIDINGS_DEMO_NO_DEV)")
 	fs.StringVar(&c.SMTPAddr, "smtp", env("SMTP", ""), "SMTP server host:port, with -no-dev (env TIDINGS_DEMO_SMTP)")
+	fs.StringVar(&c.SMTPTLS, "smtp-tls", env("SMTP_TLS", "mandatory"), "SMTP TLS policy: mandatory, opportunistic, implicit (SMTPS) or none (a relay on this machine) (env TIDINGS_DEMO_SMTP_TLS)")
+	fs.StringVar(&c.SMTPUser, "smtp-user", env("SMTP_USER", ""), "SMTP AUTH user name (env TIDINGS_DEMO_SMTP_USER)")
+	fs.StringVar(&c.SMTPPassword, "smtp-password", env("SMTP_PASSWORD", ""), "SMTP AUTH password (prefer env TIDINGS_DEMO_SMTP_PASSWORD)")
+	fs.StringVar(&c.SMTPAuth, "smtp-auth", env("SMTP_AUTH", ""), "SMTP AUTH mechanism: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256 (default: the strongest offered) (env TIDINGS_DEMO_SMTP_AUTH)")
 	fs.StringVar(&c.SlackURL, "slack-url", env("SLACK_URL", ""), "Slack API base URL, with -no-dev (env TIDINGS_DEMO_SLACK_URL)")
 	fs.StringVar(&c.SlackToken, "slack-token", env("SLACK_TOKEN", ""), "Slack bot token, with -no-dev (env TIDINGS_DEMO_SLACK_TOKEN)")
 	secret := fs.String("secret", env("SECRET", ""), "at least 32 bytes that sign unsubscribe links (default random per start) (env TIDINGS_DEMO_SECRET)")

@@ -433,7 +433,7 @@ func TestBrowser(t *testing.T) {
 	benTab.noMarkup("project feed", scriptPayload, imgPayload)
 	benTab.do("Ben's feed", chromedp.Navigate(fmt.Sprintf("%s/users/%d", d.url, ben.ID)), chromedp.WaitVisible(chromedp.CSS("#feed-list")))
 	benTab.noMarkup("user feed", scriptPayload, imgPayload)
-	benTab.do("queues", chromedp.Navigate(d.url+"/monitoring"), chromedp.WaitVisible(chromedp.CSS("#queues")))
+	benTab.do("queues", chromedp.Navigate(d.url+"/monitoring"), chromedp.WaitVisible(chromedp.CSS("#queues")), chromedp.WaitVisible(chromedp.CSS("#breakers")))
 	// The Queues page links to the health report and the metrics.
 	benTab.navigate("follow the health link", chromedp.Click(chromedp.CSS(`#ops-links a[href="/healthz"]`)))
 	if h := benTab.text("health report", `document.body.innerText`); !strings.Contains(h, `"status":"ok"`) || !strings.Contains(h, `"name":"postgres"`) {

@@ -66,7 +66,10 @@ func quietFilter(d *activity.Domain) inbox.Filter {
 func (a *App) startFanout(ctx context.Context) error {
 	f := &fanout{}
 	a.fan = f
-	redisOpt := asynq.RedisClientOpt{Addr: a.cfg.RedisAddr, DB: a.cfg.RedisDB}
+	redisOpt, err := inbox.ParseRedis(a.cfg.RedisAddr, a.cfg.RedisDB) // one server or a cluster
+	if err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(logWriter(a.cfg.Log), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	f.logger = logger
 
@@ -91,10 +94,17 @@ func (a *App) startFanout(ctx context.Context) error {
 		}
 		smtpHost = host
 		smtpPort, _ = strconv.Atoi(port)
+		if tlsPolicy, err = parseTLSPolicy(a.cfg.SMTPTLS); err != nil {
+			return err
+		}
 	}
 	if smtpHost != "" {
 		var err error
-		if f.mailer, err = email.NewSender(email.Config{Host: smtpHost, Port: smtpPort, TLS: tlsPolicy, Timeout: 10 * time.Second, HELO: "tidings-demo.localhost"}); err != nil {
+		if f.mailer, err = email.NewSender(email.Config{Host: smtpHost, Port: smtpPort, TLS: tlsPolicy, Timeout: 10 * time.Second, HELO: "tidings-demo.localhost",
+			Username: a.cfg.SMTPUser, Password: a.cfg.SMTPPassword, Auth: email.AuthMethod(a.cfg.SMTPAuth)}); err != nil {
+			return err
+		}
+		if err := checkSMTP(ctx, f.mailer, logger); err != nil {
 			return err
 		}
 		tpls := email.NewTemplates(email.TemplatesConfig{})
@@ -155,7 +165,7 @@ func (a *App) startFanout(ctx context.Context) error {
 		mail, err := email.NewInbox(email.InboxConfig{
 			Name: inboxEmail, Accepts: inbox.On(a.issues.Name(), mailActions...),
 			Builder: f.builder, Transport: f.mailer, Recipients: a.mailRecipients,
-			Policy: inbox.Policy{MaxRetry: 5}, Logger: logger, Now: a.cfg.Now, Defaults: a.defaults,
+			Logger: logger, Now: a.cfg.Now, Defaults: a.defaults, // retried for a day (email's window)
 		})
 		if err != nil {
 			return err
@@ -163,7 +173,7 @@ func (a *App) startFanout(ctx context.Context) error {
 		inboxes = append(inboxes, mail)
 	}
 	if f.poster != nil {
-		sl, err := slackinbox.NewInbox(slackinbox.InboxConfig{Name: inboxSlack, Accepts: quietFilter(a.issues), Publisher: f.poster, Policy: inbox.Policy{MaxRetry: 5}})
+		sl, err := slackinbox.NewInbox(slackinbox.InboxConfig{Name: inboxSlack, Accepts: quietFilter(a.issues), Publisher: f.poster}) // retried for 4h (Slack's window)
 		if err != nil {
 			return err
 		}
@@ -180,6 +190,7 @@ func (a *App) startFanout(ctx context.Context) error {
 	inboxes = append(inboxes, hist...)
 	f.worker, err = inbox.NewWorker(inbox.Config{
 		DB: a.db, Redis: redisOpt, Domains: []*activity.Domain{a.issues}, Inboxes: inboxes,
+		App:        a.cfg.App, // several demos (or environments) on one Redis DB
 		Middleware: []inbox.Middleware{a.tel.tracing.Delivery(), a.tel.metrics.Delivery(), a.live.middleware},
 		Queues:     map[string]int{inbox.DefaultQueue: 6, email.DefaultQueue: 2, slackinbox.DefaultQueue: 2, webhook.DefaultSubscriptionsQueue: 1},
 		// The engine's jobs are in the default queue: a rule's reply shows

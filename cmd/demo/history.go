@@ -37,7 +37,7 @@ const inboxArchive = "archive"
 // startHistory makes the history tools' inboxes (the archive and the
 // webhook subscriptions) and the backfiller, for startFanout to add to the
 // worker.
-func (a *App) startHistory(redisOpt asynq.RedisClientOpt) ([]inbox.Inbox, error) {
+func (a *App) startHistory(redisOpt asynq.RedisConnOpt) ([]inbox.Inbox, error) {
 	h := &a.hist
 	// The archive takes no live events: it is the "new inbox" of the demo,
 	// filled by backfills only.
@@ -78,7 +78,7 @@ func (a *App) startHistory(redisOpt asynq.RedisClientOpt) ([]inbox.Inbox, error)
 		return nil, err
 	}
 	ins := []inbox.Inbox{h.archive, h.subs}
-	h.backfiller, err = inbox.NewBackfiller(inbox.BackfillConfig{DB: a.db, Redis: redisOpt, Domains: []*activity.Domain{a.issues},
+	h.backfiller, err = inbox.NewBackfiller(inbox.BackfillConfig{DB: a.db, Redis: redisOpt, App: a.cfg.App, Domains: []*activity.Domain{a.issues},
 		Inboxes: ins, Rate: 50, ProgressEvery: 2 * time.Second, Logger: a.fan.logger, Now: a.cfg.Now})
 	if err != nil {
 		return nil, err

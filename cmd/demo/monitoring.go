@@ -28,6 +28,10 @@ type queuesData struct {
 	Relay   inbox.RelayStats
 	Listen  bool
 	Error   string
+	// Breakers are the worker's circuit breakers, one per sink (SMTP
+	// server, Slack workspace); Sweep the pending-delivery sweeper.
+	Breakers []inbox.BreakerState
+	Sweep    inbox.SweepStats
 }
 
 // monitoring shows the asynq queues (sizes, retries, archived jobs, with a
@@ -73,7 +77,9 @@ func (a *App) monitoring(w http.ResponseWriter, r *http.Request) {
 	d.Dead = page.Letters
 	if relay := a.fan.worker.Relay(); relay != nil {
 		d.Relay, d.Listen = relay.Stats(), relay.Listening()
+		d.Sweep = relay.SweepStats()
 	}
+	d.Breakers = a.fan.worker.Breakers()
 	a.render(w, r, http.StatusOK, "monitoring", "Queues", "monitoring", d)
 }
 

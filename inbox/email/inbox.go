@@ -65,9 +65,15 @@ type InboxConfig struct {
 	// Flush tunes Flush's batches and retries.
 	Flush FlushPolicy
 
-	// Policy is how the worker runs the inbox's jobs. Default: inbox's
-	// defaults with Queue DefaultQueue.
+	// Policy is how the worker runs the inbox's jobs. Default: queue
+	// DefaultQueue, retried by time for inbox.EmailRetryWindow (24h) with
+	// exponential backoff from 1 minute to 1 hour, jittered, unless
+	// MaxRetry or RetryWindow is set.
 	Policy inbox.Policy
+	// GreylistWait is how long a recipient answered with a 450, 451 or 452
+	// (greylisting, mailbox busy) waits before the next try. Default 5
+	// minutes (greylisting servers refuse retries sooner than that).
+	GreylistWait time.Duration
 	// Logger reports skipped recipients and flush failures. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -84,6 +90,13 @@ type InboxConfig struct {
 // event processed again) skips who was mailed. A 5xx refusal is
 // permanent: when every failure of a job is permanent, the job is not
 // retried. A 4xx refusal, a timeout or a connection error is retried.
+//
+// Outages and refusals (see outage.go): a server that does not answer
+// (connection refused, timeout, 421) is reported to the worker's circuit
+// breaker for the Transport's sink; a 450-452 waits GreylistWait; a
+// recipient refused for good (5xx) is recorded as refused in the ledger,
+// not tried again, and, when the answer says the mailbox does not exist,
+// put on the suppression list, which every later send honours.
 //
 // In digest and escalation modes the job only queues rows in PostgreSQL
 // (exactly once, in the ledger's transaction) and Flush sends.
@@ -144,6 +157,15 @@ func NewInbox(cfg InboxConfig) (*Inbox, error) {
 	if cfg.Policy.Queue == "" {
 		cfg.Policy.Queue = DefaultQueue
 	}
+	if cfg.Policy.MaxRetry == 0 && cfg.Policy.RetryWindow == 0 {
+		cfg.Policy.RetryWindow = inbox.EmailRetryWindow
+		if cfg.Policy.Backoff == nil {
+			cfg.Policy.Backoff = inbox.ExponentialBackoff(time.Minute, time.Hour)
+		}
+	}
+	if cfg.GreylistWait <= 0 {
+		cfg.GreylistWait = 5 * time.Minute
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -179,34 +201,7 @@ func (in *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 	case in.cfg.Escalation != nil:
 		return in.queueEscalation(ctx, d, to)
 	}
-	var temporary, permanent []error
-	for _, r := range to {
-		_, err := d.Send(ctx, r.ID, func(ctx context.Context) error {
-			msg, err := in.cfg.Builder.Build(ctx, d.Event, r)
-			if err != nil {
-				return inbox.Permanent(err) // a retry renders the same
-			}
-			if err := in.cfg.Transport.Send(ctx, msg); err != nil {
-				if IsPermanent(err) {
-					return inbox.Permanent(err)
-				}
-				return err
-			}
-			return nil
-		})
-		switch {
-		case err == nil:
-		case inbox.IsPermanent(err):
-			permanent = append(permanent, err)
-		default:
-			temporary = append(temporary, err)
-		}
-		if ctx.Err() != nil {
-			temporary = append(temporary, ctx.Err())
-			break
-		}
-	}
-	return sendResult(in.cfg.Name, temporary, permanent)
+	return in.sendEach(ctx, d, to)
 }
 
 // sendResult folds per-recipient failures into the job's error: nil when

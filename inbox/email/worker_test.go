@@ -45,7 +45,7 @@ func nextAttempt(t *testing.T, ch <-chan attempt) attempt {
 }
 
 // Through the real worker (relay, asynq, retries): a 550 is not retried
-// and its job becomes a dead letter; a 421 is retried and the mail then
+// (the recipient is refused and suppressed, the job done); a 421 is retried and the mail then
 // arrives, once.
 func TestWorker550IsNotRetried421Is(t *testing.T) {
 	ctx := context.Background()
@@ -89,21 +89,27 @@ func TestWorker550IsNotRetried421Is(t *testing.T) {
 	insp := asynq.NewInspector(redisOpt)
 	defer insp.Close()
 
-	// 550: one attempt, permanent, archived (asynq will not run it again).
+	// 550: one attempt; the recipient is refused for good (ledger) and
+	// suppressed; the job is done, not retried and not a dead letter.
 	srv.FailNext(1, smtptest.Failure{Code: 550, Message: "no such user"})
 	ev1 := record()
 	a := nextAttempt(t, attempts)
-	if a.event != ev1.Ref() || a.n != 1 || !inbox.IsPermanent(a.err) {
-		t.Fatalf("attempt %+v; want attempt 1 of %s failing permanently", a, ev1.Ref())
+	if a.event != ev1.Ref() || a.n != 1 || a.err != nil {
+		t.Fatalf("attempt %+v; want attempt 1 of %s done with bob refused", a, ev1.Ref())
 	}
-	waitUntil(t, wait, "the 550 job to be archived", func() bool {
+	waitUntil(t, wait, "the 550 job to complete", func() bool {
 		info, err := insp.GetTaskInfo(email.DefaultQueue, inbox.TaskID(in.Name(), ev1.Ref()))
-		return err == nil && info.State == asynq.TaskStateArchived
+		return err == nil && info.State == asynq.TaskStateCompleted
 	})
-	waitUntil(t, wait, "the dead letter", func() bool {
-		p, err := w.DeadLetters().List(ctx, inbox.DeadLetterQuery{Inbox: in.Name()})
-		return err == nil && len(p.Letters) == 1 && p.Letters[0].Event == ev1.Ref()
-	})
+	if p, err := w.DeadLetters().List(ctx, inbox.DeadLetterQuery{Inbox: in.Name()}); err != nil || len(p.Letters) != 0 {
+		t.Fatalf("dead letters %+v, %v; want none for a refused recipient", p.Letters, err)
+	}
+	if s, err := inbox.Suppressed(ctx, testDB, inbox.ChannelEmail, []string{bob.Email}); err != nil || s[bob.Email].Reason != inbox.ReasonHardBounce {
+		t.Fatalf("suppressions %+v, %v; want bob as a hard bounce", s, err)
+	}
+	if _, err := inbox.Unsuppress(ctx, testDB, inbox.ChannelEmail, bob.Email); err != nil {
+		t.Fatal(err)
+	}
 
 	// 421: attempt 1 fails temporarily, attempt 2 sends.
 	srv.FailNext(1, smtptest.Failure{Code: 421, Message: "shutting down"})

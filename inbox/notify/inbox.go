@@ -31,7 +31,9 @@ type Config struct {
 	// actor of this type is never notified of their own act. Default
 	// "users".
 	RecipientType string
-	// Policy is the inbox's retry policy (inbox.Policy defaults).
+	// Policy is the inbox's retry policy: inbox.Policy defaults, but retried
+	// by time for inbox.InAppRetryWindow (15 minutes, backoff 1s to 1
+	// minute) unless MaxRetry or RetryWindow is set.
 	Policy inbox.Policy
 	// Now is the clock for created_at. Default time.Now.
 	Now func() time.Time
@@ -97,6 +99,12 @@ func New(cfg Config) (*Inbox, error) {
 	}
 	if n.now == nil {
 		n.now = time.Now
+	}
+	if n.policy.MaxRetry == 0 && n.policy.RetryWindow == 0 {
+		n.policy.RetryWindow = inbox.InAppRetryWindow
+		if n.policy.Backoff == nil {
+			n.policy.Backoff = inbox.ExponentialBackoff(time.Second, time.Minute)
+		}
 	}
 	return n, nil
 }

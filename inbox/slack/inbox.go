@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
@@ -36,8 +37,9 @@ type InboxConfig struct {
 	// Publisher posts: NewPoster for a bot token, NewWebhookPoster for
 	// incoming webhooks. Required.
 	Publisher Publisher
-	// Policy is how the worker runs the inbox's jobs. Default: inbox's
-	// defaults with Queue DefaultQueue.
+	// Policy is how the worker runs the inbox's jobs. Default: queue
+	// DefaultQueue, retried by time for inbox.ChatRetryWindow (4 hours,
+	// backoff 5s to 15 minutes) unless MaxRetry or RetryWindow is set.
 	Policy inbox.Policy
 }
 
@@ -72,11 +74,26 @@ func NewInbox(cfg InboxConfig) (*Inbox, error) {
 	if cfg.Policy.Queue == "" {
 		cfg.Policy.Queue = DefaultQueue
 	}
+	if cfg.Policy.MaxRetry == 0 && cfg.Policy.RetryWindow == 0 {
+		cfg.Policy.RetryWindow = inbox.ChatRetryWindow
+		if cfg.Policy.Backoff == nil {
+			cfg.Policy.Backoff = inbox.ExponentialBackoff(5*time.Second, 15*time.Minute)
+		}
+	}
 	return &Inbox{cfg: cfg, router: router}, nil
 }
 
 // Name implements inbox.Inbox.
 func (in *Inbox) Name() string { return in.cfg.Name }
+
+// Sink implements inbox.InboxWithSink: the Publisher's workspace (or
+// webhook host) when it names one, for the worker's circuit breaker.
+func (in *Inbox) Sink() string {
+	if s, ok := in.cfg.Publisher.(interface{ Sink() string }); ok {
+		return s.Sink()
+	}
+	return ""
+}
 
 // Accepts implements inbox.Inbox with InboxConfig.Accepts.
 func (in *Inbox) Accepts(domain, action string) bool { return in.cfg.Accepts(domain, action) }

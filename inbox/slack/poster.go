@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -41,6 +42,15 @@ type Config struct {
 	// Logger reports what cannot be returned: a thread that could not be
 	// saved after Slack accepted its parent. Default slog.Default().
 	Logger *slog.Logger
+	// ChannelRate spaces posts to one channel at least this far apart,
+	// waiting for the channel's turn instead of being refused with a 429.
+	// Default DefaultChannelRate (1s, Slack's published limit); -1 turns
+	// the limiter off.
+	ChannelRate time.Duration
+	// MaxWait is how long a post waits in the job for its channel's turn
+	// or a 429's Retry-After; a longer wait goes back to the job layer as
+	// a retry at that time. Default DefaultMaxWait (10s).
+	MaxWait time.Duration
 }
 
 // Poster posts events through the Slack Web API (chat.postMessage) with a
@@ -52,6 +62,8 @@ type Poster struct {
 	builders *Builders
 	threads  ThreadStore
 	log      *slog.Logger
+	limiter  *channelLimiter
+	sink     string
 }
 
 // NewPoster checks cfg and returns a Poster. It does not call Slack; use
@@ -84,7 +96,18 @@ func NewPoster(cfg Config) (*Poster, error) {
 		builders: cfg.Builders,
 		threads:  cfg.Threads,
 		log:      cfg.Logger,
+		limiter:  newChannelLimiter(cfg.ChannelRate, cfg.MaxWait),
+		sink:     "slack:" + tokenSink(cfg.Token, cfg.APIURL),
 	}, nil
+}
+
+// parentGone reports whether Slack says the thread's parent no longer
+// exists (conversations.replies answers thread_not_found). Any other
+// answer, an error included, keeps the thread.
+func (p *Poster) parentGone(ctx context.Context, channel, ts string) bool {
+	_, _, _, err := p.api.GetConversationRepliesContext(ctx, &slackapi.GetConversationRepliesParameters{ChannelID: channel, Timestamp: ts, Limit: 1})
+	var resp slackapi.SlackErrorResponse
+	return errors.As(err, &resp) && (resp.Err == "thread_not_found" || resp.Err == "message_not_found")
 }
 
 // Accepts reports whether ev has a channel to go to.
@@ -139,14 +162,25 @@ func (p *Poster) Post(ctx context.Context, ev activity.Event) (Posted, error) {
 		channel = thread.Channel
 		opts = append(opts, slackapi.MsgOptionTS(thread.TS))
 	}
-	ch, ts, reply, err := p.api.PostMessageWithResponseContext(ctx, channel, opts...)
+	ch, ts, reply, err := p.postPaced(ctx, channel, opts)
 	if err != nil {
-		return Posted{}, classify(err, "chat.postMessage", channel)
+		return Posted{}, err
 	}
-	posted := Posted{Channel: ch, TS: ts, ThreadTS: reply.ThreadTimestamp}
-	// A new parent, or a reply Slack posted at top level because its parent
-	// is gone: either way this message now opens the subject's thread.
-	if p.threads != nil && (!inThread || reply.ThreadTimestamp == "") {
+	posted := Posted{Channel: ch, TS: ts}
+	// The thread is what we asked for, whatever the answer echoes
+	// (message.thread_ts is not always in it): a reply never re-parents
+	// the subject's thread; only a new parent opens one.
+	reparent := !inThread
+	if inThread {
+		posted.ThreadTS = thread.TS
+		// An answer without thread_ts proves nothing (slack-go's own fake
+		// never sends it); ask Slack whether the parent is gone, and only
+		// then let this message open the thread anew.
+		if reply.ThreadTimestamp == "" && p.parentGone(ctx, thread.Channel, thread.TS) {
+			posted.ThreadTS, reparent = "", true
+		}
+	}
+	if p.threads != nil && reparent {
 		if err := p.threads.Put(ctx, key, ch, ts); err != nil {
 			p.log.WarnContext(ctx, "slack: message posted but its thread not saved; the next event opens a new thread",
 				"event", ev.String(), "channel", ch, "ts", ts, "error", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -103,75 +104,82 @@ func TestSecondEventRepliesInThread(t *testing.T) {
 		"memory":   &slackinbox.MemoryThreads{},
 		"postgres": slackinbox.NewGormThreads(testDB),
 	}
-	for name, store := range stores {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			srv := slacktest.Start(t, slacktest.Config{Token: token})
-			subject := unique("thread-" + name)
-			p, err := slackinbox.NewPoster(slackinbox.Config{
-				Token: token, APIURL: srv.APIURL(), Threads: store,
-				Router: router(t, slackinbox.RouterConfig{Rules: []slackinbox.Rule{
-					{Domain: "issue", Channel: "#issues"},
-					{Domain: "issue", Action: "deleted", Channel: "#audit"},
-				}}),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			first, err := p.Post(ctx, event(20, subject, "created", "Ana", nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			second, err := p.Post(ctx, event(21, subject, "comment_added", "Bob", nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			third, err := p.Post(ctx, event(22, subject, "comment_added", "Carol", nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			elsewhere, err := p.Post(ctx, event(23, subject+"-other", "comment_added", "Bob", nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			audit, err := p.Post(ctx, event(24, subject, "deleted", "Bob", nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if first.ThreadTS != "" {
-				t.Errorf("first event is a reply: %+v", first)
-			}
-			if second.ThreadTS != first.TS || third.ThreadTS != first.TS || second.Channel != first.Channel {
-				t.Errorf("later events %+v %+v do not reply to %+v", second, third, first)
-			}
-			if elsewhere.ThreadTS != "" {
-				t.Errorf("another subject joined a thread: %+v", elsewhere)
-			}
-			if audit.Channel != "CAUDIT" || audit.ThreadTS != "" {
-				t.Errorf("event routed to #audit is %+v, want a new message in CAUDIT", audit)
-			}
-			msgs, err := srv.WaitFor(5, wait)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if msgs[1].ThreadTS != msgs[0].TS || msgs[2].ThreadTS != msgs[0].TS {
-				t.Errorf("server saw thread_ts %q %q, want %q", msgs[1].ThreadTS, msgs[2].ThreadTS, msgs[0].TS)
-			}
+	// OmitThreadTS: answers without message.thread_ts (as slack-go's own
+	// fake gives) must not re-parent the thread.
+	for _, omit := range []bool{false, true} {
+		for name, store := range stores {
+			t.Run(fmt.Sprintf("%s/omit_thread_ts=%v", name, omit), func(t *testing.T) {
+				ctx := context.Background()
+				srv := slacktest.Start(t, slacktest.Config{Token: token, OmitThreadTS: omit})
+				subject := unique("thread-" + name)
+				p, err := slackinbox.NewPoster(slackinbox.Config{
+					Token: token, APIURL: srv.APIURL(), Threads: store, ChannelRate: 10 * time.Millisecond,
+					Router: router(t, slackinbox.RouterConfig{Rules: []slackinbox.Rule{
+						{Domain: "issue", Channel: "#issues"},
+						{Domain: "issue", Action: "deleted", Channel: "#audit"},
+					}}),
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				first, err := p.Post(ctx, event(20, subject, "created", "Ana", nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				second, err := p.Post(ctx, event(21, subject, "comment_added", "Bob", nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				third, err := p.Post(ctx, event(22, subject, "comment_added", "Carol", nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				elsewhere, err := p.Post(ctx, event(23, subject+"-other", "comment_added", "Bob", nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				audit, err := p.Post(ctx, event(24, subject, "deleted", "Bob", nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if first.ThreadTS != "" {
+					t.Errorf("first event is a reply: %+v", first)
+				}
+				if second.ThreadTS != first.TS || third.ThreadTS != first.TS || second.Channel != first.Channel {
+					t.Errorf("later events %+v %+v do not reply to %+v", second, third, first)
+				}
+				if elsewhere.ThreadTS != "" {
+					t.Errorf("another subject joined a thread: %+v", elsewhere)
+				}
+				if audit.Channel != "CAUDIT" || audit.ThreadTS != "" {
+					t.Errorf("event routed to #audit is %+v, want a new message in CAUDIT", audit)
+				}
+				msgs, err := srv.WaitFor(5, wait)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if msgs[1].ThreadTS != msgs[0].TS || msgs[2].ThreadTS != msgs[0].TS {
+					t.Errorf("server saw thread_ts %q %q, want %q", msgs[1].ThreadTS, msgs[2].ThreadTS, msgs[0].TS)
+				}
 
-			// The parent is deleted: the next event lands at top level and opens the thread anew.
-			srv.DeleteMessage(first.Channel, first.TS)
-			fresh, err := p.Post(ctx, event(25, subject, "comment_added", "Dan", nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			after, err := p.Post(ctx, event(26, subject, "comment_added", "Erin", nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fresh.ThreadTS != "" || after.ThreadTS != fresh.TS {
-				t.Errorf("after deleting the parent: %+v then %+v, want a new parent then a reply to it", fresh, after)
-			}
-		})
+				// The parent is deleted: the next event lands at top level and opens the thread anew.
+				srv.DeleteMessage(first.Channel, first.TS)
+				fresh, err := p.Post(ctx, event(25, subject, "comment_added", "Dan", nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				after, err := p.Post(ctx, event(26, subject, "comment_added", "Erin", nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fresh.ThreadTS != "" || after.ThreadTS != fresh.TS {
+					t.Errorf("after deleting the parent: %+v then %+v, want a new parent then a reply to it", fresh, after)
+				}
+				if got := srv.Messages(); got[len(got)-1].ThreadTS != fresh.TS {
+					t.Errorf("server saw the last reply in thread %q, want %q", got[len(got)-1].ThreadTS, fresh.TS)
+				}
+			})
+		}
 	}
 }
 
@@ -179,15 +187,16 @@ func TestRateLimitCarriesRetryAfter(t *testing.T) {
 	ctx := context.Background()
 	srv := slacktest.Start(t, slacktest.Config{Token: token})
 	p := poster(t, srv, &slackinbox.MemoryThreads{})
-	srv.FailNext(slacktest.MethodPostMessage, 1, slacktest.Failure{RetryAfter: 7 * time.Second})
+	// A Retry-After beyond MaxWait (10s) goes back to the job layer.
+	srv.FailNext(slacktest.MethodPostMessage, 1, slacktest.Failure{RetryAfter: 20 * time.Second})
 
 	ev := event(30, "42", "comment_added", "Ana", nil)
 	_, err := p.Post(ctx, ev)
 	var rl *slackinbox.RateLimitError
-	if !errors.As(err, &rl) || rl.RetryAfter != 7*time.Second {
-		t.Fatalf("Post error %v, want a RateLimitError with RetryAfter 7s", err)
+	if !errors.As(err, &rl) || rl.RetryAfter != 20*time.Second {
+		t.Fatalf("Post error %v, want a RateLimitError with RetryAfter 20s", err)
 	}
-	if d, ok := slackinbox.RetryAfter(err); !ok || d != 7*time.Second {
+	if d, ok := slackinbox.RetryAfter(err); !ok || d != 20*time.Second {
 		t.Errorf("RetryAfter(err) = %v, %v", d, ok)
 	}
 	if slackinbox.IsPermanent(err) || !errors.Is(err, slackinbox.ErrTemporary) {
@@ -332,5 +341,45 @@ func TestNewPosterRejectsBadConfig(t *testing.T) {
 		if _, err := slackinbox.NewPoster(cfg); !errors.Is(err, slackinbox.ErrInvalidConfig) {
 			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
 		}
+	}
+}
+
+// Posts to one channel are spaced ChannelRate apart by waiting, not
+// refused; a 429 with a short Retry-After is waited out inside Post, so
+// the job spends no retry on it.
+func TestChannelRateLimiterWaits(t *testing.T) {
+	ctx := context.Background()
+	srv := slacktest.Start(t, slacktest.Config{Token: token})
+	const rate = 150 * time.Millisecond
+	p, err := slackinbox.NewPoster(slackinbox.Config{
+		Token: token, APIURL: srv.APIURL(), ChannelRate: rate,
+		Router: router(t, slackinbox.RouterConfig{Default: "#activity", Rules: []slackinbox.Rule{{Domain: "issue", Channel: "#issues"}}}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := range 4 {
+		if _, err := p.Post(ctx, event(int64(40+i), unique("rate"), "comment_added", "Ana", nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if took := time.Since(start); took < 3*rate {
+		t.Errorf("4 posts to one channel took %v, want at least %v (3 waits of ChannelRate)", took, 3*rate)
+	}
+	if _, err := p.Post(ctx, event(50, unique("rate"), "comment_added", "Ana", nil)); err != nil {
+		t.Fatal(err)
+	}
+	// A 429 asking for 1s: Post waits and posts, with no error for the job.
+	srv.FailNext(slacktest.MethodPostMessage, 1, slacktest.Failure{RetryAfter: time.Second})
+	start = time.Now()
+	if _, err := p.Post(ctx, event(51, unique("rate"), "comment_added", "Ana", nil)); err != nil {
+		t.Fatalf("a 429 with Retry-After 1s failed the post: %v", err)
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Errorf("posted %v after a 429 asking for 1s", took)
+	}
+	if n := srv.Calls(slacktest.MethodPostMessage); n != 7 {
+		t.Errorf("%d calls, want 7 (6 posts and the 429)", n)
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tidingsdev/tidings/inbox"
 )
 
 // HostResolver looks up a host name's addresses. *net.Resolver implements
@@ -458,6 +460,12 @@ func (c *Client) Post(ctx context.Context, r Request) (*Response, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err // its message repeats the full URL
 		}
+		var ae *AddressError
+		if !errors.As(err, &ae) && ctx.Err() == nil {
+			// No answer from the host: a transport failure of its sink, for
+			// the worker's circuit breaker (a refused address is not one).
+			err = inbox.Unreachable(Sink(r.URL), err)
+		}
 		return nil, fail(err)
 	}
 	defer resp.Body.Close()
@@ -470,7 +478,13 @@ func (c *Client) Post(ctx context.Context, r Request) (*Response, error) {
 		out.Body, out.Truncated = body[:c.cfg.MaxResponseBytes], true
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return out, &Error{URL: Redact(r.URL), StatusCode: resp.StatusCode}
+		e := &Error{URL: Redact(r.URL), StatusCode: resp.StatusCode}
+		switch resp.StatusCode {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			// The host (or its proxy) says it is down: its breaker counts it.
+			e.Err = inbox.Unreachable(Sink(r.URL), fmt.Errorf("status %d", resp.StatusCode))
+		}
+		return out, e
 	}
 	return out, nil
 }
@@ -485,4 +499,14 @@ func quote(s string) string {
 		return strconv.Quote(s[:cut]) + fmt.Sprintf("… (%d bytes)", len(s))
 	}
 	return strconv.Quote(s)
+}
+
+// Sink names a webhook URL's host for the worker's circuit breaker:
+// "https://host[:port]" (no path: it often holds a secret).
+func Sink(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return "webhook"
+	}
+	return u.Scheme + "://" + u.Host
 }

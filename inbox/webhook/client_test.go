@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tidingsdev/tidings/inbox"
 )
 
 // fakeResolver answers lookups from a table; a host with several answers
@@ -449,5 +451,36 @@ func TestPostResponses(t *testing.T) {
 	}
 	if srv.hits.Load() != hits {
 		t.Error("a refused request reached the server")
+	}
+}
+
+// A host that does not answer, or answers 502/503/504, is a transport
+// failure of its sink (the worker's breaker for "https://host" counts it);
+// a refused address or another status is not.
+func TestPostReportsTheSinkDown(t *testing.T) {
+	ctx := context.Background()
+	srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/503":
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case "/400":
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	})
+	c := clientFor(t, nil, srv)
+	sink := "https://" + srv.Listener.Addr().String()
+	var ue *inbox.UnreachableError
+	if _, err := c.Post(ctx, Request{URL: srv.URL + "/503", Body: []byte(`{}`)}); !errors.As(err, &ue) || ue.Sink != sink {
+		t.Errorf("503: %v; want an UnreachableError of %s", err, sink)
+	}
+	if _, err := c.Post(ctx, Request{URL: srv.URL + "/400", Body: []byte(`{}`)}); err == nil || errors.Is(err, inbox.ErrSinkDown) {
+		t.Errorf("400: %v; want an error that is not a sink failure", err)
+	}
+	srv.Close()
+	if _, err := c.Post(ctx, Request{URL: srv.URL + "/", Body: []byte(`{}`)}); !errors.As(err, &ue) || ue.Sink != sink {
+		t.Errorf("server gone: %v; want an UnreachableError of %s", err, sink)
+	}
+	if _, err := clientFor(t, nil).Post(ctx, Request{URL: "https://127.0.0.1:1/", Body: []byte(`{}`)}); err == nil || errors.Is(err, inbox.ErrSinkDown) {
+		t.Errorf("refused address: %v; want an error that is not a sink failure", err)
 	}
 }

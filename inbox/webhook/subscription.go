@@ -63,7 +63,8 @@ type SubscriptionsConfig struct {
 	// Name is the inbox's name. Default "webhooks".
 	Name string
 	// Policy is the inbox's queue, retries and backoff. Default: queue
-	// "webhooks", inbox defaults otherwise.
+	// "webhooks", retried by time for inbox.ChatRetryWindow (4 hours,
+	// backoff 5s to 15 minutes) unless MaxRetry or RetryWindow is set.
 	Policy inbox.Policy
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -121,6 +122,14 @@ func NewSubscriptions(cfg SubscriptionsConfig) (*Subscriptions, error) {
 	}
 	if cfg.Policy.Queue == "" {
 		cfg.Policy.Queue = DefaultSubscriptionsQueue
+	}
+	if cfg.Policy.MaxRetry == 0 && cfg.Policy.RetryWindow == 0 {
+		// Retried by time; a host that does not answer is held by its
+		// circuit breaker (client errors name the host's sink).
+		cfg.Policy.RetryWindow = inbox.ChatRetryWindow
+		if cfg.Policy.Backoff == nil {
+			cfg.Policy.Backoff = inbox.ExponentialBackoff(5*time.Second, 15*time.Minute)
+		}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -70,7 +70,7 @@ func TestSubscribeRefusesPrivateTargets(t *testing.T) {
 // secret is stored sealed.
 func TestSubscriptionDelivers(t *testing.T) {
 	ctx := context.Background()
-	testDB.Exec(`TRUNCATE webhook_subscriptions, inbox_deliveries, activity_outbox, issue_events`)
+	testDB.Exec(`TRUNCATE webhook_subscriptions, inbox_deliveries, activity_outbox, inbox_pending, issue_events`)
 	const secret = "receiver-secret-0123"
 	type post struct {
 		header http.Header
@@ -181,7 +181,7 @@ func TestSubscriptionDelivers(t *testing.T) {
 // at once, like any inbox's permanent failure.
 func TestSubscriptionDeadLetter(t *testing.T) {
 	ctx := context.Background()
-	testDB.Exec(`TRUNCATE webhook_subscriptions, inbox_deliveries, inbox_dead_letters, activity_outbox, issue_events`)
+	testDB.Exec(`TRUNCATE webhook_subscriptions, inbox_deliveries, inbox_dead_letters, activity_outbox, inbox_pending, issue_events`)
 	srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) })
 	resolver := newFakeResolver(map[string][]string{"example.com": {srv.addr.Addr().String()}})
 	subs, err := NewSubscriptions(SubscriptionsConfig{DB: testDB, Keyring: testKeys(t), Domains: []*activity.Domain{issues}, Source: "/tidings/test",

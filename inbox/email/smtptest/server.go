@@ -74,7 +74,9 @@ type Server struct {
 	messages     []Message
 	transactions int
 	failures     []Failure
-	changed      chan struct{} // closed and replaced whenever a message arrives
+	rcptFailures map[string][]Failure // per recipient address, in order
+	rcpts        map[string]int       // RCPT TO commands per address
+	changed      chan struct{}        // closed and replaced whenever a message arrives
 }
 
 // NewServer starts a server listening on 127.0.0.1 on a free port.
@@ -274,6 +276,9 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if ss.failure != nil && ss.failure.Stage == StageRcpt {
 		return ss.failure.smtpError()
+	}
+	if f := ss.server.rcptFailure(to); f != nil {
+		return f.smtpError()
 	}
 	ss.to = append(ss.to, to)
 	return nil

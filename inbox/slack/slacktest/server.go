@@ -20,6 +20,7 @@ import (
 const (
 	MethodPostMessage = "chat.postMessage"
 	MethodAuthTest    = "auth.test"
+	MethodReplies     = "conversations.replies"
 	MethodWebhook     = "webhook" // any incoming webhook
 )
 
@@ -28,6 +29,10 @@ type Config struct {
 	// Token, when set, is the only token Web API calls may carry; others
 	// get invalid_auth. Webhooks need no token.
 	Token string
+	// OmitThreadTS leaves message.thread_ts out of chat.postMessage's
+	// answers, as slack-go's own slacktest does: a client must not depend
+	// on it to know where its reply went.
+	OmitThreadTS bool
 }
 
 // Failure is an answer the server gives instead of doing the call.
@@ -113,6 +118,8 @@ func NewServer(cfg Config) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/chat.postMessage", s.postMessage)
 	mux.HandleFunc("POST /api/auth.test", s.authTest)
+	mux.HandleFunc("POST /api/conversations.replies", s.replies)
+	mux.HandleFunc("GET /api/conversations.replies", s.replies)
 	mux.HandleFunc("POST /api/{method}", s.unknownMethod)
 	mux.HandleFunc("POST /services/{name...}", s.webhook)
 	s.srv = httptest.NewServer(mux)
@@ -277,7 +284,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	m = s.record(m)
 	msg := map[string]any{"type": "message", "text": m.Text, "ts": m.TS, "bot_id": "B0001"}
-	if m.ThreadTS != "" {
+	if m.ThreadTS != "" && !s.cfg.OmitThreadTS {
 		msg["thread_ts"] = m.ThreadTS
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": m.Channel, "ts": m.TS, "message": msg})
@@ -291,6 +298,29 @@ func (s *Server) authTest(w http.ResponseWriter, r *http.Request) {
 		"ok": true, "url": s.srv.URL + "/", "team": "Fake Team", "user": "tidings",
 		"team_id": "T0001", "user_id": "U0001", "bot_id": "B0001",
 	})
+}
+
+// replies answers conversations.replies for a thread's parent:
+// thread_not_found when it was deleted or never posted.
+func (s *Server) replies(w http.ResponseWriter, r *http.Request) {
+	if !s.apiFailed(w, MethodReplies, r) {
+		return
+	}
+	channel, ts := ChannelID(r.Form.Get("channel")), r.Form.Get("ts")
+	s.mu.Lock()
+	gone := s.deleted[channel+"/"+ts] || !s.hasMessage(channel, ts)
+	var msgs []map[string]any
+	for _, m := range s.messages {
+		if m.Channel == channel && (m.TS == ts || m.ThreadTS == ts) {
+			msgs = append(msgs, map[string]any{"type": "message", "text": m.Text, "ts": m.TS, "thread_ts": ts})
+		}
+	}
+	s.mu.Unlock()
+	if gone {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": "thread_not_found"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "messages": msgs, "has_more": false})
 }
 
 func (s *Server) unknownMethod(w http.ResponseWriter, r *http.Request) {

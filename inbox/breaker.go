@@ -1,0 +1,255 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+)
+
+// ErrSinkDown matches an error of a delivery whose sink (an SMTP server, a
+// Slack workspace, a webhook host) could not be reached: Unreachable wraps
+// one. A delivery held because its sink's circuit breaker is open fails
+// with a *HeldError, which matches ErrHeld (outcome.go).
+var ErrSinkDown = errors.New("inbox: sink unreachable")
+
+// UnreachableError reports that a sink did not answer at all (connection
+// refused or reset, timeout, DNS failure, a 421 "service not available"):
+// a transport failure, as opposed to an answer about this delivery. The
+// worker's circuit breaker for Sink counts it.
+type UnreachableError struct {
+	Sink string // "smtp://mail.example.com:587", "slack:T0123", "https://hooks.example.com"
+	Err  error
+}
+
+// Unreachable wraps err as a transport failure of sink. Unreachable(_, nil)
+// is nil.
+func Unreachable(sink string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &UnreachableError{Sink: sink, Err: err}
+}
+
+func (e *UnreachableError) Error() string        { return fmt.Sprintf("%s unreachable: %v", e.Sink, e.Err) }
+func (e *UnreachableError) Unwrap() error        { return e.Err }
+func (e *UnreachableError) Is(target error) bool { return target == ErrSinkDown }
+
+// HeldError is the error of an attempt that the worker did not run because
+// its sink's breaker is open. It does not count against the retry window.
+type HeldError struct {
+	Sink  string
+	Until time.Time // when the breaker lets a probe through
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("inbox: delivery held: %s is down (circuit breaker open until %s)", e.Sink, e.Until.Format(time.RFC3339))
+}
+func (e *HeldError) Is(target error) bool { return target == ErrHeld }
+
+// InboxWithSink is an Inbox that names the outside service it delivers to,
+// so the worker can hold its deliveries while that service is down (see
+// BreakerConfig).
+type InboxWithSink interface {
+	Inbox
+	Sink() string
+}
+
+// BreakerConfig configures the worker's circuit breakers, one per sink.
+//
+// A breaker is closed while its sink answers. After Failures consecutive
+// transport failures (Unreachable errors) it opens: the sink's deliveries
+// are held (not run, no retry window spent, nothing dead-lettered) for
+// OpenFor. Then it is half-open: one delivery runs as the probe (the
+// others stay held); if the sink answers (success, or any answer that is
+// not a transport failure) the breaker closes and the held deliveries
+// run, else it opens again for twice as long, up to MaxOpenFor.
+//
+// Breakers live in the worker process: each worker learns on its own that
+// a sink is down.
+type BreakerConfig struct {
+	// Failures is how many consecutive transport failures open a breaker.
+	// Default 5.
+	Failures int
+	// OpenFor is how long a breaker stays open before its first probe.
+	// Default 30s.
+	OpenFor time.Duration
+	// MaxOpenFor caps the doubling open time after failed probes.
+	// Default 10 minutes.
+	MaxOpenFor time.Duration
+	// Disable runs every delivery, whatever its sink's state.
+	Disable bool
+}
+
+// BreakerState is one sink's breaker as Worker.Breakers reports it.
+type BreakerState struct {
+	Sink      string
+	State     string // "closed", "open", "half-open"
+	Failures  int    // consecutive transport failures
+	Since     time.Time
+	ProbeAt   time.Time // open: when the next probe may run
+	LastError string
+	Held      int64 // attempts held while open, since the worker started
+}
+
+// Breaker states.
+const (
+	BreakerClosed   = "closed"
+	BreakerOpen     = "open"
+	BreakerHalfOpen = "half-open"
+)
+
+// breakers holds a worker's circuit breakers.
+type breakers struct {
+	cfg BreakerConfig
+	now func() time.Time
+	log *slog.Logger
+
+	mu    sync.Mutex
+	sinks map[string]*breaker
+	// onChange, when set, is called (outside the lock) after a transition.
+	onChange func(BreakerState)
+}
+
+type breaker struct {
+	BreakerState
+	openFor      time.Duration
+	probeStarted time.Time
+}
+
+func newBreakers(cfg BreakerConfig, now func() time.Time, log *slog.Logger) *breakers {
+	cfg.Failures, cfg.OpenFor, cfg.MaxOpenFor = max(cfg.Failures, 0), max(cfg.OpenFor, 0), max(cfg.MaxOpenFor, 0) // negative: the default
+	setDefault(&cfg.Failures, 5)
+	setDefault(&cfg.OpenFor, 30*time.Second)
+	setDefault(&cfg.MaxOpenFor, 10*time.Minute)
+	if cfg.MaxOpenFor < cfg.OpenFor {
+		cfg.MaxOpenFor = cfg.OpenFor
+	}
+	return &breakers{cfg: cfg, now: now, log: log, sinks: map[string]*breaker{}}
+}
+
+func (bs *breakers) get(sink string) *breaker {
+	b := bs.sinks[sink]
+	if b == nil {
+		b = &breaker{BreakerState: BreakerState{Sink: sink, State: BreakerClosed, Since: bs.now()}, openFor: bs.cfg.OpenFor}
+		bs.sinks[sink] = b
+	}
+	return b
+}
+
+// allow reports whether a delivery to sink may run now; when not, the
+// error to return (a HeldError asking to come back at the probe time).
+func (bs *breakers) allow(sink string, probeTimeout time.Duration) error {
+	if bs.cfg.Disable || sink == "" {
+		return nil
+	}
+	bs.mu.Lock()
+	b := bs.get(sink)
+	now := bs.now()
+	var changed *BreakerState
+	var held error
+	switch b.State {
+	case BreakerOpen:
+		if now.Before(b.ProbeAt) {
+			b.Held++
+			held = RetryAfter(b.ProbeAt.Sub(now), &HeldError{Sink: sink, Until: b.ProbeAt})
+			break
+		}
+		b.State, b.Since, b.probeStarted = BreakerHalfOpen, now, now
+		s := b.BreakerState
+		changed = &s
+	case BreakerHalfOpen:
+		if now.Sub(b.probeStarted) < probeTimeout {
+			b.Held++
+			wait := min(b.openFor, 5*time.Second)
+			held = RetryAfter(wait, &HeldError{Sink: sink, Until: now.Add(wait)})
+			break
+		}
+		b.probeStarted = now // the probe never reported back: another one
+	}
+	bs.mu.Unlock()
+	if changed != nil {
+		bs.log.LogAttrs(context.Background(), slog.LevelInfo, "inbox: circuit breaker half-open: one delivery probes the sink", slog.String("sink", sink))
+		bs.notify(*changed)
+	}
+	return held
+}
+
+// report records an attempt's outcome for sink.
+func (bs *breakers) report(sink string, err error) {
+	if bs.cfg.Disable || sink == "" || errors.Is(err, ErrHeld) {
+		return
+	}
+	bs.mu.Lock()
+	b := bs.get(sink)
+	now := bs.now()
+	var changed *BreakerState
+	var level slog.Level
+	var msg string
+	if errors.Is(err, ErrSinkDown) {
+		b.Failures++
+		b.LastError = truncate(err.Error(), 500)
+		switch {
+		case b.State == BreakerHalfOpen:
+			b.openFor = min(b.openFor*2, bs.cfg.MaxOpenFor)
+			b.State, b.Since, b.ProbeAt = BreakerOpen, now, now.Add(b.openFor)
+			level, msg = slog.LevelWarn, "inbox: circuit breaker open again: the probe failed; deliveries to the sink stay held"
+		case b.State == BreakerClosed && b.Failures >= bs.cfg.Failures:
+			b.State, b.Since, b.ProbeAt = BreakerOpen, now, now.Add(b.openFor)
+			level, msg = slog.LevelWarn, "inbox: circuit breaker open: the sink is down; its deliveries are held (no retries spent) until a probe succeeds"
+		}
+	} else {
+		if b.State != BreakerClosed {
+			level, msg = slog.LevelInfo, "inbox: circuit breaker closed: the sink answers again; held deliveries resume"
+			b.State, b.Since, b.ProbeAt = BreakerClosed, now, time.Time{}
+		}
+		b.Failures, b.openFor = 0, bs.cfg.OpenFor
+	}
+	if msg != "" {
+		s := b.BreakerState
+		changed = &s
+	}
+	bs.mu.Unlock()
+	if changed != nil {
+		bs.log.LogAttrs(context.Background(), level, msg, slog.String("sink", sink), slog.String("state", changed.State),
+			slog.Int("failures", changed.Failures), slog.Time("probe_at", changed.ProbeAt), slog.String("last_error", changed.LastError))
+		bs.notify(*changed)
+	}
+}
+
+func (bs *breakers) notify(s BreakerState) {
+	bs.mu.Lock()
+	f := bs.onChange
+	bs.mu.Unlock()
+	if f != nil {
+		f(s)
+	}
+}
+
+// states returns every breaker's state, by sink.
+func (bs *breakers) states() []BreakerState {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	out := make([]BreakerState, 0, len(bs.sinks))
+	for _, b := range bs.sinks {
+		out = append(out, b.BreakerState)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Sink < out[j].Sink })
+	return out
+}
+
+// Breakers returns the state of the worker's circuit breakers, one per
+// sink it has delivered to, sorted by sink. For health endpoints and the
+// queues page.
+func (w *Worker) Breakers() []BreakerState { return w.breakers.states() }
+
+// OnBreakerChange calls f after every breaker transition (opened,
+// half-open, closed), outside the worker's locks. Set it before Start.
+func (w *Worker) OnBreakerChange(f func(BreakerState)) {
+	w.breakers.mu.Lock()
+	w.breakers.onChange = f
+	w.breakers.mu.Unlock()
+}

@@ -1,0 +1,190 @@
+package inbox
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/internal/pgarray"
+)
+
+// pendingKey names one pending delivery (an inbox_pending row).
+type pendingKey struct {
+	domain  string
+	eventID int64
+	inbox   string
+}
+
+// completer deletes the pending rows of finished jobs in batches: one
+// statement per interval (or per maxBatch keys), never one per job. A key
+// whose row is not there yet (the relay's batch had not committed when its
+// job ran) is tried again on the next flushes for up to keepMissing; after
+// that the sweeper drops the row when it finds the task completed.
+type completer struct {
+	db          *gorm.DB
+	log         *slog.Logger
+	interval    time.Duration
+	keepMissing time.Duration
+	maxBatch    int
+
+	mu        sync.Mutex
+	keys      []pendingKey
+	missing   []missingKey
+	delivered []pendingKey // succeeded: a dead letter of theirs is resolved
+	kick      chan struct{}
+}
+
+type missingKey struct {
+	pendingKey
+	since time.Time
+}
+
+func newCompleter(db *gorm.DB, log *slog.Logger, interval time.Duration) *completer {
+	if interval <= 0 {
+		interval = 100 * time.Millisecond
+	}
+	return &completer{db: db, log: log, interval: interval, keepMissing: 5 * time.Second, maxBatch: 2000, kick: make(chan struct{}, 1)}
+}
+
+// add notes that a job finished (delivered: it succeeded).
+func (c *completer) add(k pendingKey, delivered bool) {
+	c.mu.Lock()
+	c.keys = append(c.keys, k)
+	if delivered {
+		c.delivered = append(c.delivered, k)
+	}
+	full := len(c.keys) >= c.maxBatch
+	c.mu.Unlock()
+	if full {
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// run flushes every interval until ctx is done, then once more.
+func (c *completer) run(ctx context.Context) {
+	t := time.NewTicker(c.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			c.flush(fctx)
+			cancel()
+			return
+		case <-t.C:
+		case <-c.kick:
+		}
+		c.flush(ctx)
+	}
+}
+
+// flush deletes the rows of the keys gathered so far.
+func (c *completer) flush(ctx context.Context) {
+	c.mu.Lock()
+	keys, retry, delivered := c.keys, c.missing, c.delivered
+	c.keys, c.missing, c.delivered = nil, nil, nil
+	c.mu.Unlock()
+	if len(delivered) > 0 {
+		c.resolveLetters(ctx, delivered)
+	}
+	if len(keys) == 0 && len(retry) == 0 {
+		return
+	}
+	now := time.Now()
+	n := len(keys) + len(retry)
+	domains, ids, inboxes := make(pgarray.Text, 0, n), make(pgarray.Int8, 0, n), make(pgarray.Text, 0, n)
+	since := make(map[pendingKey]time.Time, len(retry))
+	for _, k := range keys {
+		domains, ids, inboxes = append(domains, k.domain), append(ids, k.eventID), append(inboxes, k.inbox)
+	}
+	for _, m := range retry {
+		since[m.pendingKey] = m.since
+		domains, ids, inboxes = append(domains, m.domain), append(ids, m.eventID), append(inboxes, m.inbox)
+	}
+	var missing []pendingKey
+	if err := deletePending(ctx, c.db, domains, ids, inboxes, &missing); err != nil {
+		// Keep them for the next flush; the sweeper is the safety net.
+		c.log.LogAttrs(ctx, slog.LevelWarn, "inbox: could not mark finished deliveries; trying again", slog.Any("error", err), slog.Int("deliveries", n))
+		c.mu.Lock()
+		c.keys = append(c.keys, keys...)
+		c.missing = append(c.missing, retry...)
+		c.mu.Unlock()
+		return
+	}
+	if len(missing) == 0 {
+		return
+	}
+	var again []missingKey
+	for _, k := range missing {
+		s, ok := since[k]
+		if !ok {
+			s = now
+		}
+		if now.Sub(s) < c.keepMissing {
+			again = append(again, missingKey{pendingKey: k, since: s})
+		}
+	}
+	c.mu.Lock()
+	c.missing = append(c.missing, again...)
+	c.mu.Unlock()
+}
+
+// completion is a worker's completer and its goroutine.
+type completion struct {
+	c      *completer
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (d *completion) start(ctx context.Context) {
+	if d.c == nil {
+		return
+	}
+	ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.c.run(ctx)
+	}()
+}
+
+// stop flushes what is gathered and stops (after the asynq server: jobs
+// finishing during its shutdown are still marked).
+func (d *completion) stop() {
+	if d.c == nil || d.cancel == nil {
+		return
+	}
+	d.cancel()
+	d.wg.Wait()
+	d.cancel = nil
+}
+
+// add notes that inbox's job for p's event is finished (delivered: it
+// succeeded, rather than became a dead letter).
+func (d *completion) add(inbox string, p payload, delivered bool) {
+	if d.c != nil {
+		d.c.add(pendingKey{domain: p.Domain, eventID: p.EventID, inbox: inbox}, delivered)
+	}
+}
+
+// resolveLetters marks the dead letters of jobs that succeeded after all
+// (asynq's "Run now" on an archived task, a re-drive) as delivered: one
+// statement per batch, never one per job.
+func (c *completer) resolveLetters(ctx context.Context, keys []pendingKey) {
+	domains, ids, inboxes := make(pgarray.Text, len(keys)), make(pgarray.Int8, len(keys)), make(pgarray.Text, len(keys))
+	for i, k := range keys {
+		domains[i], ids[i], inboxes[i] = k.domain, k.eventID, k.inbox
+	}
+	err := c.db.WithContext(ctx).Exec(`UPDATE inbox_dead_letters l SET delivered_at = now()
+FROM unnest(?::text[], ?::bigint[], ?::text[]) AS k(d, e, i)
+WHERE l.inbox = k.i AND l.domain = k.d AND l.event_id = k.e AND l.delivered_at IS NULL`, domains, ids, inboxes).Error
+	if err != nil {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "inbox: could not mark the dead letters of delivered jobs", slog.Any("error", err))
+	}
+}
