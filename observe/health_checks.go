@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -12,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
 )
 
 func postgresCheck(db *gorm.DB) Check {
@@ -68,5 +70,24 @@ func listenCheck(r interface{ Listening() bool }) Check {
 			return StatusDegraded, "the relay's LISTEN connection is down: it polls meanwhile (fan-out slower, nothing lost)", nil
 		}
 		return StatusOK, "", nil
+	})
+}
+
+// BreakersCheck reports a worker's circuit breakers (inbox.Worker.Breakers):
+// degraded while any is open or half-open, naming the sinks and their last
+// error. Deliveries to those sinks are held and retried, nothing is lost,
+// so it never reports down.
+func BreakersCheck(w interface{ Breakers() []inbox.BreakerState }) Check {
+	return CheckFunc("breakers", func(context.Context) (Status, string, error) {
+		var held []string
+		for _, b := range w.Breakers() {
+			if b.State != inbox.BreakerClosed {
+				held = append(held, fmt.Sprintf("%s %s since %s (%d held; %s)", b.Sink, b.State, b.Since.UTC().Format(time.RFC3339), b.Held, b.LastError))
+			}
+		}
+		if len(held) == 0 {
+			return StatusOK, "all closed", nil
+		}
+		return StatusDegraded, strings.Join(held, "; "), nil
 	})
 }

@@ -132,3 +132,22 @@ func TestHealthWithoutARelay(t *testing.T) {
 		t.Fatalf("%d %+v", code, rep)
 	}
 }
+
+type breakers []inbox.BreakerState
+
+func (b breakers) Breakers() []inbox.BreakerState { return b }
+
+// An open breaker degrades health (its deliveries are held, nothing is
+// lost) and names the sink; closed ones leave it OK.
+func TestBreakersCheck(t *testing.T) {
+	ctx := context.Background()
+	closed := breakers{{Sink: "smtp://mail:25", State: inbox.BreakerClosed}}
+	if r := observe.BreakersCheck(closed).Check(ctx); r.Status != observe.StatusOK {
+		t.Errorf("closed breakers: %+v, want ok", r)
+	}
+	open := append(closed, inbox.BreakerState{Sink: "https://hooks.slack.com", State: inbox.BreakerOpen, Held: 3, LastError: "503"})
+	r := observe.BreakersCheck(open).Check(ctx)
+	if r.Status != observe.StatusDegraded || !strings.Contains(r.Detail, "https://hooks.slack.com open") || strings.Contains(r.Detail, "smtp") {
+		t.Errorf("an open breaker: %+v, want degraded naming only the open sink", r)
+	}
+}

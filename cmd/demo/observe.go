@@ -49,6 +49,7 @@ func (a *App) startHealth() {
 	}
 	if a.cfg.Role != RoleWeb {
 		hc.Relay = a.fan.worker.Relay()
+		hc.Checks = append(hc.Checks, observe.BreakersCheck(a.fan.worker))
 	}
 	a.tel.health = observe.NewHealth(hc)
 }
