@@ -28,9 +28,9 @@ type RelayConfig struct {
 	// was opened with. When DB was opened on an existing connection pool
 	// and DSN is empty, the relay falls back to DB's pool and logs that.
 	DSN string
-	// MaxConns caps the relay's own pool. One batch holds one connection
-	// for its transaction; the other serves the idle probe and the
-	// events' load. Default 2.
+	// MaxConns caps the relay's own pool. Each batch in flight holds one
+	// connection for its transaction; one more serves the sweeper of
+	// pending deliveries. Default Concurrency + 1.
 	MaxConns int
 	// Redis is where jobs are enqueued. Required unless Client is set.
 	Redis asynq.RedisConnOpt
@@ -87,6 +87,12 @@ type RelayConfig struct {
 	// MinPollInterval is the pause between polls while active.
 	// Default 5ms.
 	MinPollInterval time.Duration
+	// Concurrency is how many batches the relay works on at once: while
+	// one waits on Redis or on its commit, another claims the next rows
+	// (SKIP LOCKED keeps them apart). Default 1: on 2 cores two loops
+	// measured slower (p99 at 2,000 ev/s 152-195 ms against 58-138 ms),
+	// their claims splitting the same rows into more, smaller batches.
+	Concurrency int
 	// ActivePeriod is how long after the last batch that found rows the
 	// relay keeps polling every MinPollInterval. Default 200ms (twice
 	// activity.DefaultWakeInterval).
@@ -190,12 +196,13 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	setDefault(&cfg.PollInterval, time.Second)
 	setDefault(&cfg.MinPollInterval, 5*time.Millisecond)
 	setDefault(&cfg.ActivePeriod, 200*time.Millisecond)
-	setDefault(&cfg.MaxConns, 2)
+	setDefault(&cfg.Concurrency, 1)
+	setDefault(&cfg.MaxConns, cfg.Concurrency+1)
 	setDefault(&cfg.MinBackoff, 100*time.Millisecond)
 	setDefault(&cfg.MaxBackoff, 30*time.Second)
 	setDefault(&cfg.MaxEventBytes, 8<<10)
-	if cfg.BatchSize < 0 || cfg.EnqueueConcurrency < 0 {
-		return nil, &ConfigError{Field: "RelayConfig.BatchSize", Reason: "and EnqueueConcurrency must not be negative"}
+	if cfg.BatchSize < 0 || cfg.EnqueueConcurrency < 0 || cfg.Concurrency < 0 {
+		return nil, &ConfigError{Field: "RelayConfig.BatchSize", Reason: "EnqueueConcurrency and Concurrency must not be negative"}
 	}
 	if cfg.MinPollInterval > cfg.PollInterval {
 		return nil, &ConfigError{Field: "RelayConfig.MinPollInterval", Reason: fmt.Sprintf("is %v, above PollInterval %v", cfg.MinPollInterval, cfg.PollInterval)}
@@ -338,16 +345,35 @@ func (r *Relay) Run(ctx context.Context) error {
 			r.sweepLoop(ctx)
 		}()
 	}
-	timer := time.NewTimer(0)
+	for k := range r.cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Staggered, so that under load the loops' batches interleave.
+			r.pollLoop(ctx, time.Duration(k)*r.cfg.MinPollInterval/time.Duration(r.cfg.Concurrency))
+		}()
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// pollLoop is one of Run's batch loops: relay a batch, then pause as
+// nextPoll (or the failure backoff) says, or until woken.
+func (r *Relay) pollLoop(ctx context.Context, delay time.Duration) {
+	timer := time.NewTimer(delay)
 	defer timer.Stop()
-	<-timer.C
+	select {
+	case <-ctx.Done():
+		return
+	case <-timer.C:
+	}
 	failures := 0
 	var lastFound time.Time
 	idle := r.cfg.MinPollInterval
 	for {
 		b, err := r.RelayOnce(ctx)
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		var pause time.Duration
 		switch {
@@ -377,13 +403,13 @@ func (r *Relay) Run(ctx context.Context) error {
 		timer.Reset(pause)
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-timer.C:
 		case <-r.wake:
 			if failures > 0 { // do not let notifications cut a failure pause short
 				select {
 				case <-ctx.Done():
-					return nil
+					return
 				case <-timer.C:
 				}
 			} else {

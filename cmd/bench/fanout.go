@@ -180,7 +180,11 @@ func saturators(b *bench) int { return b.poolSize + 8 }
 // rate and measures from Enqueue's return to the start of a no-op handler,
 // with the same server settings.
 func fanoutLatency(ctx context.Context, b *bench, run latencyRun) ([]figure, error) {
-	n := b.size(int(run.rate*run.seconds), int(run.rate/2))
+	// The first second of each run warms a fresh worker (its pools'
+	// connections, prepared statements, asynq's server) and is not
+	// counted, on either side.
+	warm := int(run.rate)
+	n := b.size(int(run.rate*run.seconds), int(run.rate/2)) + warm
 	if err := clearOutbox(ctx, b); err != nil {
 		return nil, err
 	}
@@ -245,9 +249,10 @@ func fanoutLatency(ctx context.Context, b *bench, run latencyRun) ([]figure, err
 	if err != nil {
 		return nil, err
 	}
-	ours := make([]time.Duration, 0, n)
+	ours := make([]time.Duration, 0, n-warm)
 	negative := 0
-	for i, id := range ids {
+	for i, id := range ids[warm:] {
+		i += warm
 		d := in.at[id].Sub(committed[i])
 		if d < 0 { // the inbox started before RecordEvent's caller saw the commit
 			negative++
@@ -258,11 +263,12 @@ func fanoutLatency(ctx context.Context, b *bench, run latencyRun) ([]figure, err
 
 	// Baseline: raw asynq at the same rate, same server settings.
 	base, err := rawAsynqLatency(ctx, n, run.rate)
+	base = base[warm:]
 	if err != nil {
 		return nil, err
 	}
-	note := fmt.Sprintf("fanout latency at %s: %d events recorded with issues.RecordEvent on the app's pool (%d connections, one commit each) in %s, a worker (relay on its own pool, woken at most every %s and polling every %s while active; asynq TaskCheckInterval %s, concurrency 20) with one inbox; from RecordEvent's return to the start of Process. Baseline: as many tasks enqueued with asynq's Client at the same rate, from Enqueue's return to the start of a no-op handler, same server settings. %d of ours started before RecordEvent returned (counted as 0).",
-		label, n, b.poolSize, paceTook.Round(time.Millisecond), activity.DefaultWakeInterval, 5*time.Millisecond, inbox.DefaultTaskCheckInterval, negative)
+	note := fmt.Sprintf("fanout latency at %s: %d events recorded with issues.RecordEvent on the app's pool (%d connections, one commit each) in %s, a worker (relay on its own pool, woken at most every %s and polling every %s while active; asynq TaskCheckInterval %s, concurrency 20) with one inbox; from RecordEvent's return to the start of Process (the first %d, one second, warm the worker and are not counted). Baseline: as many tasks enqueued with asynq's Client at the same rate, from Enqueue's return to the start of a no-op handler, same server settings. %d of ours started before RecordEvent returned (counted as 0).",
+		label, n, b.poolSize, paceTook.Round(time.Millisecond), activity.DefaultWakeInterval, 5*time.Millisecond, inbox.DefaultTaskCheckInterval, warm, negative)
 	if run.saturate {
 		note += fmt.Sprintf(" Meanwhile %d goroutines recorded comment_viewed (not taken by the inbox) at full speed on the same pool: %d events, %.0f/s.",
 			saturators(b), saturated.Load(), float64(saturated.Load())/paceTook.Seconds())
