@@ -108,7 +108,17 @@ func (c *completer) flush(ctx context.Context) {
 		domains, ids, inboxes = append(domains, m.domain), append(ids, m.eventID), append(inboxes, m.inbox)
 	}
 	var missing []pendingKey
-	if err := deletePending(ctx, c.db, domains, ids, inboxes, &missing); err != nil {
+	// Without waiting for the WAL flush: a completion lost in a crash
+	// leaves the row for the sweeper, whose re-enqueue the task ID and the
+	// ledger keep from delivering twice; the worker's writes stop queueing
+	// behind the recorders' flushes.
+	err := c.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`SET LOCAL synchronous_commit = off`).Error; err != nil {
+			return err
+		}
+		return deletePending(ctx, tx, domains, ids, inboxes, &missing)
+	})
+	if err != nil {
 		// Keep them for the next flush; the sweeper is the safety net.
 		c.log.LogAttrs(ctx, slog.LevelWarn, "inbox: could not mark finished deliveries; trying again", slog.Any("error", err), slog.Int("deliveries", n))
 		c.mu.Lock()
