@@ -1,12 +1,8 @@
 package inbox_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,83 +12,16 @@ import (
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/notify"
+	"github.com/tidingsdev/tidings/internal/redistest"
 )
-
-// privateRedis is a redis-server of the test's own, on a port of its own,
-// that the test can stop and start again.
-type privateRedis struct {
-	port int
-	cmd  *exec.Cmd
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func (r *privateRedis) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
-
-// start runs redis-server and waits for it to say it accepts connections.
-func (r *privateRedis) start(t *testing.T) {
-	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server is not installed")
-	}
-	r.cmd = exec.Command(path, "--port", fmt.Sprint(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	out, err := r.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	cmd := r.cmd
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Ready to accept connections") {
-				close(ready)
-				break
-			}
-		}
-		for sc.Scan() { // keep draining
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatal("redis-server did not get ready within 10s")
-	}
-}
-
-// stop kills the server and waits for it to exit.
-func (r *privateRedis) stop(t *testing.T) {
-	t.Helper()
-	if err := r.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = r.cmd.Wait()
-}
 
 // Redis is down while 1,000 events are recorded: every RecordEvent
 // succeeds, and once Redis is back every event reaches every accepting
 // inbox, and the notifications are exactly the expected set.
 func TestRedisDownWhileRecording(t *testing.T) {
 	reset(t)
-	rds := &privateRedis{port: freePort(t)}
-	rds.start(t)
-	opt := asynq.RedisClientOpt{Addr: rds.addr()}
+	rds := redistest.NewPrivate(t)
+	opt := asynq.RedisClientOpt{Addr: rds.Addr()}
 
 	n, err := notify.New(notify.Config{Name: "down-notify", Recipients: recipientsFromExtra})
 	if err != nil {
@@ -113,7 +42,7 @@ func TestRedisDownWhileRecording(t *testing.T) {
 		return all.count(first.ID) == 1 && countNotifications(t) == 1 && quiet(t, opt)
 	}, all.changed)
 
-	rds.stop(t)
+	rds.Stop(t)
 
 	const events = 1000
 	var mu sync.Mutex
@@ -156,7 +85,7 @@ func TestRedisDownWhileRecording(t *testing.T) {
 		t.Fatal("the outbox is empty with Redis down: where did the events go?")
 	}
 
-	rds.start(t)
+	rds.Start(t)
 	t.Cleanup(func() {
 		if t.Failed() {
 			ev, n := all.total()
