@@ -1,13 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"log"
-	"strings"
 	"testing"
-
-	"github.com/tidingsdev/tidings/internal/pgtest"
 )
 
 // TestObserve runs the observe figures at a small scale against the real
@@ -16,29 +11,7 @@ func TestObserve(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the observe figures against PostgreSQL and Redis")
 	}
-	ctx := context.Background()
-	var progress bytes.Buffer
-	b := &bench{issues: newIssueDomain(), scale: 0.05, rounds: 1, poolSize: 16, log: log.New(&progress, "", 0)}
-	db, err := createDatabase(ctx, "host=127.0.0.1 port=5432 user=postgres sslmode=disable", pgtest.Name("tidings_test_bench_observe"), b.issues, b.poolSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.db = db
-	figs, err := runObserve(ctx, b)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, progress.String())
-	}
-	var out bytes.Buffer
-	if err := writeText(&out, figs); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("\n%s\n%s", out.String(), strings.Join(b.notes, "\n"))
-	if len(figs) != 4 {
-		t.Fatalf("%d figures, want 4", len(figs))
-	}
-	for _, f := range figs {
-		if !(f.Ours > 0) || !(f.Baseline > 0) {
-			t.Errorf("figure %q: ours %v, baseline %v", f.Name, f.Ours, f.Baseline)
-		}
-	}
+	b := testBench(t, "tidings_test_bench_observe", 0.05, 16)
+	figs, err := runObserve(context.Background(), b)
+	checkFigures(t, b, figs, err, 4)
 }
