@@ -252,6 +252,7 @@ func NewBackfiller(cfg BackfillConfig) (*Backfiller, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.backfill = true
 	b := &Backfiller{cfg: cfg, relay: r, domains: map[string]*activity.Domain{}, routes: map[string]*route{}, log: r.log}
 	for _, d := range cfg.Domains {
 		b.domains[d.Name()] = d

@@ -194,6 +194,13 @@ func TestBackfillKilledAndResumed(t *testing.T) {
 	// the jobs run again, the ledger applies nothing twice.
 	insp := asynq.NewInspector(redis)
 	defer insp.Close()
+	// The jobs say they come from a backfill (no inbox_pending row for the
+	// worker to look for when they finish).
+	if info, err := insp.GetTaskInfo(inbox.DefaultQueue, inbox.TaskID("warehouse", activity.EventRef{Domain: "issue", ID: done.LastID})); err != nil {
+		t.Fatal(err)
+	} else if head, _, _ := strings.Cut(string(info.Payload), "\n"); !strings.HasSuffix(head, " backfill") {
+		t.Errorf("a backfill job's payload starts %q, want its header to end with the word backfill", head)
+	}
 	if _, err := insp.DeleteAllCompletedTasks(inbox.DefaultQueue); err != nil {
 		t.Fatal(err)
 	}

@@ -49,10 +49,16 @@ func newCompleter(db *gorm.DB, log *slog.Logger, interval time.Duration) *comple
 	return &completer{db: db, log: log, interval: interval, keepMissing: 5 * time.Second, maxBatch: 2000, kick: make(chan struct{}, 1)}
 }
 
-// add notes that a job finished (delivered: it succeeded).
-func (c *completer) add(k pendingKey, delivered bool) {
+// add notes that a job finished (delivered: it succeeded; tracked: an
+// inbox_pending row is there to delete).
+func (c *completer) add(k pendingKey, delivered, tracked bool) {
+	if !tracked && !delivered {
+		return
+	}
 	c.mu.Lock()
-	c.keys = append(c.keys, k)
+	if tracked {
+		c.keys = append(c.keys, k)
+	}
 	if delivered {
 		c.delivered = append(c.delivered, k)
 	}
@@ -176,10 +182,14 @@ func (d *completion) stop() {
 }
 
 // add notes that inbox's job for p's event is finished (delivered: it
-// succeeded, rather than became a dead letter).
+// succeeded, rather than became a dead letter). A backfill's job has no
+// inbox_pending row: only its dead letter, if any, is resolved. (Looking
+// for rows that are not there kept every backfill job's key for
+// keepMissing and sent them all again in each flush: memory and work
+// growing with the backfill's rate.)
 func (d *completion) add(inbox string, p payload, delivered bool) {
 	if d.c != nil {
-		d.c.add(pendingKey{domain: p.Domain, eventID: p.EventID, inbox: inbox}, delivered)
+		d.c.add(pendingKey{domain: p.Domain, eventID: p.EventID, inbox: inbox}, delivered, !p.Backfill)
 	}
 }
 

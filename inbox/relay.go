@@ -152,6 +152,7 @@ type Relay struct {
 	stats    relayCounters
 	listenUp atomic.Bool
 	pending  pendingState
+	backfill bool // a Backfiller's: its jobs say so (no inbox_pending rows)
 }
 
 // route is one inbox as the relay sees it.
@@ -690,7 +691,7 @@ func (r *Relay) enqueue(ctx context.Context, batch []activity.OutboxRow, jobs []
 					continue
 				}
 				ref := activity.EventRef{Domain: o.Domain, ID: o.EventID}
-				task := asynq.NewTask(TaskType(j.route.name), encodePayload(payload{Domain: o.Domain, EventID: o.EventID, Action: o.Action, Event: events[o.EventID]}))
+				task := asynq.NewTask(TaskType(j.route.name), encodePayload(payload{Domain: o.Domain, EventID: o.EventID, Action: o.Action, Backfill: r.backfill, Event: events[o.EventID]}))
 				opts := make([]asynq.Option, 0, len(j.route.opts)+1)
 				opts = append(append(opts, j.route.opts...), asynq.TaskID(AppTaskID(r.cfg.App, j.route.name, ref)))
 				if j.route.shards > 1 {

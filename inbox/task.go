@@ -46,12 +46,23 @@ func ParseTaskID(id string) (inbox string, ev activity.EventRef, err error) {
 // space separates them), and usually, after a newline, the event itself as
 // JSON, loaded by the relay with its batch. Without it, the worker loads
 // the event when the job runs.
+//
+// A job handed over by a Backfiller says so with a fourth word in its
+// header ("issue 17 comment_added backfill"): no inbox_pending row tracks
+// it, so the worker has none to delete when it finishes. (A worker of an
+// older version reads the word as part of the action, which only a dead
+// letter's Action shows, and looks for a row that is not there.) Other
+// words after the action are ignored, for flags of later versions.
 type payload struct {
-	Domain  string
-	EventID int64
-	Action  string
-	Event   json.RawMessage
+	Domain   string
+	EventID  int64
+	Action   string
+	Backfill bool // handed over by a Backfiller: untracked by inbox_pending
+	Event    json.RawMessage
 }
+
+// backfillFlag is the header word of a backfill's jobs.
+const backfillFlag = "backfill"
 
 func (p payload) ref() activity.EventRef { return activity.EventRef{Domain: p.Domain, ID: p.EventID} }
 
@@ -62,6 +73,9 @@ func encodePayload(p payload) []byte {
 	b = strconv.AppendInt(b, p.EventID, 10)
 	b = append(b, ' ')
 	b = append(b, p.Action...)
+	if p.Backfill {
+		b = append(append(b, ' '), backfillFlag...)
+	}
 	if len(p.Event) > 0 {
 		b = append(append(b, '\n'), p.Event...)
 	}
@@ -76,6 +90,12 @@ func decodePayload(b []byte) (payload, error) {
 	n, err := strconv.ParseInt(id, 10, 64)
 	if !ok1 || !ok2 || err != nil || domain == "" || n <= 0 {
 		return p, fmt.Errorf("inbox: job payload %.80q is not a tidings payload (domain event_id action)", b)
+	}
+	action, flags, _ := strings.Cut(action, " ")
+	for flags != "" {
+		var f string
+		f, flags, _ = strings.Cut(flags, " ")
+		p.Backfill = p.Backfill || f == backfillFlag
 	}
 	p.Domain, p.EventID, p.Action = domain, n, action
 	if len(ev) > 0 {
