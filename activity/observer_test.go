@@ -96,3 +96,60 @@ func TestTraceParentMustBeW3C(t *testing.T) {
 		t.Fatalf("refused calls wrote %d events, %d outbox rows", ev, ob)
 	}
 }
+
+// traceParentObserver sets its traceparent the cheap way, as package
+// observe's tracer does.
+type traceParentObserver struct{ tp string }
+
+func (traceParentObserver) Declared(*activity.Domain) {}
+func (o traceParentObserver) RecordStart(ctx context.Context, _ *activity.Domain, _ string) (context.Context, func(activity.Result, error)) {
+	return activity.WithTraceParent(ctx, o.tp), func(activity.Result, error) {}
+}
+
+// WithTraceParent's traceparent is stored with the event, over the one of
+// the context's Metadata; a Meta option's still wins.
+func TestWithTraceParent(t *testing.T) {
+	const (
+		fromObserver = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		fromContext  = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+		fromOption   = "00-0af7651916cd43dd8448eb211c80319c-b9c7c989f97918e1-00"
+	)
+	d := activity.MustDomain(activity.DomainConfig{Name: "issue", Actions: []string{"comment_added"}, Observer: traceParentObserver{tp: fromObserver}})
+	u, i := fixture(t)
+	ctx := activity.WithMetadata(activity.WithActor(context.Background(), u), activity.Metadata{TraceParent: fromContext})
+	for _, tc := range []struct {
+		opts []activity.Option
+		want string
+	}{{nil, fromObserver}, {[]activity.Option{activity.Meta(activity.Metadata{TraceParent: fromOption})}, fromOption}} {
+		res, err := d.RecordEvent(ctx, testDB, i.ID, "comment_added", tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Event.TraceParent == nil || *res.Event.TraceParent != tc.want {
+			t.Errorf("traceparent %v, want %s", res.Event.TraceParent, tc.want)
+		}
+	}
+	bad := activity.MustDomain(activity.DomainConfig{Name: "issue", Actions: []string{"comment_added"}, Observer: traceParentObserver{tp: "00-not-hex"}})
+	if _, err := bad.RecordEvent(ctx, testDB, i.ID, "comment_added"); err == nil {
+		t.Fatal("a malformed traceparent from WithTraceParent was stored")
+	}
+}
+
+func TestValidTraceParent(t *testing.T) {
+	for s, want := range map[string]bool{
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01":    true,
+		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00":    true, // a later version keeps the fields
+		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01":    false,
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ":   false,
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7_01":    false,
+		"00-4bf92f3577b34da6a3ce929d0e0e4736000f067aa0ba902b7-01":    false,
+		"004bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-":    false,
+		"00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01":    false,
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0\x00": false,
+		"": false,
+	} {
+		if got := activity.ValidTraceParent(s); got != want {
+			t.Errorf("ValidTraceParent(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -233,6 +233,9 @@ type meta struct {
 func (d *Domain) metadata(ctx context.Context, c recordCall, action string) (meta, error) {
 	var m meta
 	md := MetadataFrom(ctx)
+	if tp, _ := ctx.Value(traceParentKey{}).(string); tp != "" { // a tracing Observer's (WithTraceParent)
+		md.TraceParent = tp
+	}
 	if c.hasMeta {
 		md = mergeMetadata(md, c.meta)
 	}

@@ -25,20 +25,63 @@ type recordTracing struct {
 // spanStart is what starting a recording span takes for one action, made
 // once per declared action.
 type spanStart struct {
-	name string
-	opts []trace.SpanStartOption
+	name  string
+	attrs []attribute.KeyValue // the action's, set with the outcome's at the end
+	pool  *sync.Pool           // of *tracedRecord
+}
+
+// The span starts with its kind only and gets every attribute in one
+// SetAttributes call at its end: the SDK then sizes the span's attribute
+// list once, instead of copying the start options' attributes and growing
+// the list again for the outcome's.
+var recordSpanStart = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
+
+// tracedRecord is one traced RecordEvent call between its start and its
+// end. They are reused (end is called once per call), with their end
+// function bound once: a traced call allocates the SDK's span and the
+// traceparent, little of its own.
+type tracedRecord struct {
+	span  trace.Span
+	st    *spanStart
+	attrs [5]attribute.KeyValue // st.attrs (3) + the event id + throttled
+	end   func(activity.Result, error)
+}
+
+func (tr *tracedRecord) finish(res activity.Result, err error) {
+	span, st := tr.span, tr.st
+	n := copy(tr.attrs[:], st.attrs)
+	if err != nil {
+		span.SetAttributes(tr.attrs[:n]...)
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	} else {
+		tr.attrs[n] = attribute.Int64("tidings.event.id", res.Event.ID)
+		n++
+		if res.Throttled { // said only when true: one attribute fewer on most spans
+			tr.attrs[n] = attribute.Bool("tidings.throttled", true)
+			n++
+		}
+		span.SetAttributes(tr.attrs[:n]...) // the SDK copies them
+	}
+	span.End()
+	tr.span, tr.st = nil, nil
+	clear(tr.attrs[:])
+	st.pool.Put(tr)
 }
 
 func (r *recordTracing) Declared(d *activity.Domain) {
+	pool := &sync.Pool{}
+	pool.New = func() any {
+		tr := &tracedRecord{}
+		tr.end = tr.finish
+		return tr
+	}
 	starts := map[string]*spanStart{}
 	for _, a := range append(d.Actions(), unknownAction) {
-		starts[a] = &spanStart{name: "record " + d.Name() + " " + a, opts: []trace.SpanStartOption{
-			trace.WithSpanKind(trace.SpanKindProducer),
-			trace.WithAttributes( // few: each costs on every call
-				attribute.String("messaging.system", "tidings"),
-				attribute.String("messaging.destination.name", d.Name()),
-				attribute.String("tidings.action", a),
-			),
+		starts[a] = &spanStart{name: "record " + d.Name() + " " + a, pool: pool, attrs: []attribute.KeyValue{ // few: each costs on every call
+			attribute.String("messaging.system", "tidings"),
+			attribute.String("messaging.destination.name", d.Name()),
+			attribute.String("tidings.action", a),
 		}}
 	}
 	r.domains.Store(d, starts)
@@ -55,22 +98,21 @@ func (r *recordTracing) RecordStart(ctx context.Context, d *activity.Domain, act
 	if st == nil {
 		st = starts[unknownAction] // span names stay bounded
 	}
-	ctx, span := r.t.tracer.Start(ctx, st.name, st.opts...)
-	if !span.SpanContext().IsValid() { // a no-op provider: store nothing, end nothing
+	ctx, span := r.t.tracer.Start(ctx, st.name, recordSpanStart...)
+	if !span.IsRecording() {
+		// A no-op provider, or a span not sampled: end it (a sampled-out
+		// span keeps its context for the calls it makes), and store a
+		// traceparent only if it has a valid context to continue.
+		if sc := span.SpanContext(); sc.IsValid() {
+			ctx = activity.WithTraceParent(ctx, TraceParent(sc))
+			span.End()
+		}
 		return ctx, noEnd
 	}
-	md := activity.MetadataFrom(ctx)
-	md.TraceParent = TraceParent(span.SpanContext())
-	ctx = activity.WithMetadata(ctx, md)
-	return ctx, func(res activity.Result, err error) {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, err.Error())
-		} else {
-			span.SetAttributes(attribute.Int64("tidings.event.id", res.Event.ID), attribute.Bool("tidings.throttled", res.Throttled))
-		}
-		span.End()
-	}
+	ctx = activity.WithTraceParent(ctx, TraceParent(span.SpanContext()))
+	tr := st.pool.Get().(*tracedRecord)
+	tr.span, tr.st = span, st
+	return ctx, tr.end
 }
 
 // RecordEventsStart makes one span for a RecordEvents call ("record
