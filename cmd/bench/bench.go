@@ -41,6 +41,8 @@ type bench struct {
 	poolSize int // connections for gorm's pool and for each baseline pool
 	log      *log.Logger
 	notes    []string
+
+	heapProfile string // -heapprofile: the backfill group's heap profile
 }
 
 // note adds a line printed under the table: what a figure's numbers do not

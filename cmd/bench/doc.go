@@ -59,10 +59,13 @@
 //     inbox.Backfiller, without a rate cap, to one no-op inbox that a worker
 //     processes, against the fan-out of the same events (their outbox rows
 //     drained by the worker's relay to one no-op inbox), both timed to the
-//     last delivery, one run each. Target 0.5x. The process's peak RSS
-//     during the backfill (VmHWM, reset at its start) is compared with the
-//     RSS when a tenth was processed: target 1.2x (flat). At -scale 1 this
-//     group takes about 7 minutes on 2 cores.
+//     last delivery, one run each. Target 0.5x. Memory: a backfill of
+//     100,000 other events runs first; for each, the process's peak RSS
+//     while it runs (VmHWM, reset at its start, and VmRSS sampled every
+//     20ms) and the Go heap in use (runtime/metrics, sampled as often).
+//     The 1,000,000's peak RSS against the 100,000's: target 1.2x (flat).
+//     -heapprofile writes a heap profile of the large one at its heap's
+//     high-water. At -scale 1 this group takes about 8 minutes on 2 cores.
 //
 // Throughput figures alternate the two sides (A B, B A, ...) in -rounds
 // runs of 2 s each (8 by default), after a warm-up, and take each side's

@@ -24,15 +24,16 @@ func groups() []group {
 
 // config is the command line.
 type config struct {
-	DSN        string
-	DBName     string
-	Only       []string
-	Scale      float64
-	Rounds     int
-	Pool       int
-	Markdown   bool
-	Results    string
-	CPUProfile string
+	DSN         string
+	DBName      string
+	Only        []string
+	Scale       float64
+	Rounds      int
+	Pool        int
+	Markdown    bool
+	Results     string
+	CPUProfile  string
+	HeapProfile string
 }
 
 func main() {
@@ -74,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.Markdown, "markdown", false, "print the results as markdown (for the README) instead of a text table")
 	fs.StringVar(&cfg.Results, "results", "", "also write the results as markdown to this file (cmd/bench/RESULTS.md)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run (the bench process, not the server) to this file")
+	fs.StringVar(&cfg.HeapProfile, "heapprofile", "", "write a heap profile of the backfill group's full-size backfill, at its heap's high-water, to this file")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./cmd/bench [flags]\n\nMeasures the library against raw-pgx baselines in the same run and prints one table.\n\n")
 		fs.PrintDefaults()
@@ -125,6 +127,8 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *log.Logger) err
 		rounds:   cfg.Rounds,
 		poolSize: cfg.Pool,
 		log:      logger,
+
+		heapProfile: cfg.HeapProfile,
 	}
 	logger.Printf("creating database %s", cfg.DBName)
 	db, err := createDatabase(ctx, cfg.DSN, cfg.DBName, b.issues, cfg.Pool)
