@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -79,18 +80,20 @@ func runObserve(ctx context.Context, b *bench) ([]figure, error) {
 		}
 	}
 	b.logf("observe: record, %d workers, %d rounds of %s per side", workers, b.rounds, d)
-	var cpuOn, cpuOff []float64 // the bench process's CPU µs per event, per run
-	timed := func(op func(context.Context, int, int) error, cpu *[]float64) func() (float64, error) {
+	var cpuOn, cpuOff []float64   // the bench process's CPU µs per event, per run
+	var rateOn, rateOff []float64 // events/s, per run
+	timed := func(op func(context.Context, int, int) error, cpu, rates *[]float64) func() (float64, error) {
 		return func() (float64, error) {
 			c0 := processCPU()
 			rate, err := throughput(ctx, workers, d, op)
 			if err == nil && rate > 0 {
 				*cpu = append(*cpu, (processCPU()-c0)*1e6/(rate*d.Seconds()))
+				*rates = append(*rates, rate)
 			}
 			return rate, err
 		}
 	}
-	ro, rb, err := alternate(b.rounds, timed(on, &cpuOn), timed(off, &cpuOff))
+	ro, rb, err := alternate(b.rounds, timed(on, &cpuOn, &rateOn), timed(off, &cpuOff, &rateOff))
 	if err != nil {
 		return nil, fmt.Errorf("observe: record: %w", err)
 	}
@@ -106,18 +109,20 @@ func runObserve(ctx context.Context, b *bench) ([]figure, error) {
 	const inboxes = 2
 	rounds := b.rounds // each side drains the same backlog: many short rounds shrug off bursts of other work
 	b.logf("observe: fan-out, %d events x %d inboxes, %d rounds per side", events, inboxes, rounds)
-	var fcpuOn, fcpuOff []float64 // CPU µs per delivery, per run
-	fanout := func(on bool, cpu *[]float64) func() (float64, error) {
+	var fcpuOn, fcpuOff []float64   // CPU µs per delivery, per run
+	var frateOn, frateOff []float64 // deliveries/s, per run
+	fanout := func(on bool, cpu, rates *[]float64) func() (float64, error) {
 		return func() (float64, error) {
 			c0 := processCPU()
 			rate, secs, err := observedFanout(ctx, b, o, events, inboxes, on)
 			if err == nil {
 				*cpu = append(*cpu, (processCPU()-c0)*1e6/(rate*secs))
+				*rates = append(*rates, rate)
 			}
 			return rate, err
 		}
 	}
-	fo, fb, err := alternate(rounds, fanout(true, &fcpuOn), fanout(false, &fcpuOff))
+	fo, fb, err := alternate(rounds, fanout(true, &fcpuOn, &frateOn), fanout(false, &fcpuOff, &frateOff))
 	if err != nil {
 		return nil, fmt.Errorf("observe: fan-out: %w", err)
 	}
@@ -127,7 +132,25 @@ func runObserve(ctx context.Context, b *bench) ([]figure, error) {
 	)
 	b.note("observe: \"on\" is package observe's Prometheus metrics (a registry of the run's own) and OpenTelemetry tracing through the SDK (AlwaysSample, batch span processor, an exporter that drops the spans); \"off\" the same code without observers or middleware. Recording: issues.RecordEvent as in the record group, %d workers, median of %d alternating runs of %s per side. Fan-out: %d outbox rows of events carrying a traceparent drained by a worker to %d no-op inboxes (tracing.Delivery and metrics.Delivery middleware, the worker's collector registered), median of %d alternating rounds. CPU per event or delivery: the bench process's CPU time (getrusage) over a run divided by its events or deliveries (PostgreSQL's and Redis's not included); on a machine shared with other work it varies less than throughput does.",
 		workers, b.rounds, d, events, inboxes, rounds)
+	b.note("observe: spread of the runs. Record (ev/s): %s. Fan-out (del/s): %s.", spread(rateOn, rateOff), spread(frateOn, frateOff))
 	return figs, nil
+}
+
+// spread describes alternating runs of two sides: each side's range and
+// the on/off ratio of each round's pair (adjacent in time, so other work
+// on the machine weighs on both alike), smallest, median and largest.
+func spread(on, off []float64) string {
+	n := min(len(on), len(off))
+	if n == 0 {
+		return "no runs"
+	}
+	ratios := make([]float64, n)
+	for i := range n {
+		ratios[i] = on[i] / off[i]
+	}
+	return fmt.Sprintf("on %s-%s, off %s-%s; per-round ratio on/off min %.2fx, median %.2fx, max %.2fx over %d rounds",
+		thousands(int64(slices.Min(on))), thousands(int64(slices.Max(on))), thousands(int64(slices.Min(off))), thousands(int64(slices.Max(off))),
+		slices.Min(ratios), median(ratios), slices.Max(ratios), n)
 }
 
 // observedFanout drains events outbox rows through a worker, observed or
