@@ -2,6 +2,7 @@ package observe_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -89,6 +90,13 @@ func TestTraceFromRecordingToDeliveries(t *testing.T) {
 	if want := observe.TraceParent(rec.SpanContext); *res.Event.TraceParent != want {
 		t.Fatalf("event traceparent %q, want the recording span's %q", *res.Event.TraceParent, want)
 	}
+	// The spans' attributes: few, bounded, set whatever the path.
+	wantAttrs(t, rec, map[string]string{"messaging.system": "tidings", "messaging.destination.name": "project", "tidings.action": "pledged",
+		"tidings.event.id": strconv.FormatInt(res.Event.ID, 10)}, "tidings.throttled")
+	for _, s := range spansNamed(exp, "process audit") {
+		wantAttrs(t, s, map[string]string{"messaging.system": "asynq", "messaging.destination.name": inbox.DefaultQueue, "tidings.action": "pledged",
+			"messaging.message.id": inbox.TaskID("audit", res.Event.Ref()), "tidings.attempt": "1"}, "tidings.outcome")
+	}
 	var pledgeBooks tracetest.SpanStub
 	for _, name := range []string{"process books", "process audit"} {
 		for _, s := range spansNamed(exp, name) {
@@ -149,6 +157,26 @@ func TestTraceParentRoundTrip(t *testing.T) {
 		"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01"} {
 		if _, ok := observe.ParseTraceParent(bad); ok {
 			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+// wantAttrs fails unless span has each of want's attributes with its value
+// (as Emit renders it) and none of absent.
+func wantAttrs(t *testing.T, span tracetest.SpanStub, want map[string]string, absent ...string) {
+	t.Helper()
+	got := map[string]string{}
+	for _, a := range span.Attributes {
+		got[string(a.Key)] = a.Value.Emit()
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("span %q: attribute %s = %q, want %q (has %v)", span.Name, k, got[k], v, got)
+		}
+	}
+	for _, k := range absent {
+		if _, ok := got[k]; ok {
+			t.Errorf("span %q: attribute %s = %q, want none", span.Name, k, got[k])
 		}
 	}
 }
