@@ -265,7 +265,11 @@
 // the ledger (a second backfill of the same events applies nothing twice
 // for an inbox that uses Once or Send). Rate caps events per second;
 // progress (done of total, rate, ETA) is stored with each batch, logged,
-// and shown by cmd/tidings-backfill.
+// and shown by cmd/tidings-backfill. A backfill holds one batch in memory
+// at a time, whatever its size: its jobs say they come from a backfill,
+// so the worker keeps nothing for them once they ran (they have no
+// inbox_pending row to delete), and the process's memory stays flat (see
+// cmd/bench's backfill group: 1,000,000 events against 100,000).
 //
 //	bf, _ := inbox.NewBackfiller(inbox.BackfillConfig{DB: db, Redis: redis, Domains: domains, Inboxes: inboxes})
 //	b, _ := bf.Create(ctx, inbox.BackfillSpec{Inbox: "warehouse", Query: inbox.BackfillQuery{Domain: "issue"}, Rate: 500})
