@@ -1,0 +1,154 @@
+package privacy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/email"
+	"github.com/tidingsdev/tidings/inbox/notify"
+	"github.com/tidingsdev/tidings/inbox/slack"
+	"github.com/tidingsdev/tidings/inbox/webhook"
+	"github.com/tidingsdev/tidings/workflow"
+)
+
+// Request says who asked for an erasure, and why; it is recorded.
+type Request struct {
+	// By is who asked: an operator or the person ("users:3",
+	// "support:ana"). Required. Do not put personal data here: it is kept.
+	By string
+	// Reason is free text kept with the record ("GDPR art. 17 request
+	// #123"). Optional; the same caution applies.
+	Reason string
+}
+
+// Erasure is the record of one erasure (table tidings_erasures): whose,
+// who asked, when, and how many rows of each table changed. It holds no
+// personal data but the person's key.
+type Erasure struct {
+	ID          int64
+	Person      activity.Ref
+	RequestedBy string
+	Reason      string
+	StartedAt   time.Time
+	FinishedAt  time.Time
+	Counts      activity.Erased
+}
+
+// Erase removes or irreversibly masks p's personal data in every table of
+// the library and the app's Parts, keeps every event (counts and IDs
+// unchanged), and records the erasure (tidings_erasures). It runs in one
+// transaction (a savepoint when db is one): all of it or none.
+//
+// The steps: collect p's personal strings (p.Values, plus the labels, IP
+// addresses, user agents and personal-path values of p's events, see
+// activity.Domain.PersonValues); mask the events (activity.Domain.Erase);
+// then the inbox tables (inbox, notify, email, slack, webhook), the
+// workflow tables, and the Parts, each with the full set of strings.
+//
+// Stop recording for p first (the app deleted or disabled their account):
+// an event recorded after Erase holds their data again.
+func (x *Privacy) Erase(ctx context.Context, db *gorm.DB, p activity.Person, req Request) (Erasure, error) {
+	if db == nil {
+		return Erasure{}, activity.ErrNilDB
+	}
+	if err := p.Validate(); err != nil {
+		return Erasure{}, err
+	}
+	if req.By == "" {
+		return Erasure{}, fmt.Errorf("privacy: Request.By is empty: say who asked for the erasure (an operator or the person's key); it is recorded")
+	}
+	rec := Erasure{Person: p.Ref(), RequestedBy: req.By, Reason: req.Reason, StartedAt: x.cfg.Now(), Counts: activity.Erased{}}
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// 1. Every personal string the library holds of p.
+		var subjectDomains []string
+		for _, d := range x.cfg.Domains {
+			vals, err := d.PersonValues(ctx, tx, p)
+			if err != nil {
+				return err
+			}
+			p = p.WithValues(vals...)
+			if d.Subject().Table == p.Type {
+				subjectDomains = append(subjectDomains, d.Name())
+			}
+		}
+		// 2. The events.
+		for _, d := range x.cfg.Domains {
+			n, err := d.Erase(ctx, tx, p)
+			if err != nil {
+				return err
+			}
+			rec.Counts.Add(d.Table(), n)
+		}
+		// 3. Everything copied from them, table owner by table owner.
+		steps := []func() (activity.Erased, error){
+			func() (activity.Erased, error) { return inbox.ErasePerson(ctx, tx, p) },
+			func() (activity.Erased, error) { return notify.ErasePerson(ctx, tx, p) },
+			func() (activity.Erased, error) { return email.ErasePerson(ctx, tx, p) },
+			func() (activity.Erased, error) { return slack.ErasePerson(ctx, tx, p, subjectDomains) },
+			func() (activity.Erased, error) { return webhook.ErasePerson(ctx, tx, p) },
+			func() (activity.Erased, error) { return workflow.ErasePerson(ctx, tx, p) },
+		}
+		for _, part := range x.cfg.Parts {
+			if part.Erase != nil {
+				steps = append(steps, func() (activity.Erased, error) {
+					got, err := part.Erase(ctx, tx, p)
+					if err != nil {
+						return nil, fmt.Errorf("privacy: part %s: %w", part.Name, err)
+					}
+					return got, nil
+				})
+			}
+		}
+		for _, step := range steps {
+			got, err := step()
+			if err != nil {
+				return err
+			}
+			rec.Counts.Merge(got)
+		}
+		// 4. The record, without the data.
+		rec.FinishedAt = x.cfg.Now()
+		counts, err := json.Marshal(rec.Counts)
+		if err != nil {
+			return err
+		}
+		return tx.Raw(`INSERT INTO tidings_erasures (person_type, person_id, requested_by, reason, started_at, finished_at, counts)
+VALUES (?, ?, ?, ?, ?, ?, ?::jsonb) RETURNING id`, p.Type, p.ID, req.By, req.Reason, rec.StartedAt, rec.FinishedAt, string(counts)).Scan(&rec.ID).Error
+	})
+	if err != nil {
+		return Erasure{}, fmt.Errorf("privacy: erase %s: %w", p.Ref(), err)
+	}
+	return rec, nil
+}
+
+// Erasures returns the erasure records of one person, oldest first.
+func Erasures(ctx context.Context, db *gorm.DB, person activity.Ref) ([]Erasure, error) {
+	if db == nil {
+		return nil, activity.ErrNilDB
+	}
+	rows, err := db.WithContext(ctx).Raw(`SELECT id, person_type, person_id, requested_by, reason, started_at, finished_at, counts::text
+FROM tidings_erasures WHERE person_type = ? AND person_id = ? ORDER BY id`, person.Type, person.ID).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("privacy: read erasures of %s: %w", person, err)
+	}
+	defer rows.Close()
+	var out []Erasure
+	for rows.Next() {
+		var e Erasure
+		var counts string
+		if err := rows.Scan(&e.ID, &e.Person.Type, &e.Person.ID, &e.RequestedBy, &e.Reason, &e.StartedAt, &e.FinishedAt, &counts); err != nil {
+			return nil, fmt.Errorf("privacy: read erasures of %s: %w", person, err)
+		}
+		if err := json.Unmarshal([]byte(counts), &e.Counts); err != nil {
+			return nil, fmt.Errorf("privacy: read erasures of %s: %w", person, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
