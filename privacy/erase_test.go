@@ -44,7 +44,7 @@ func (s someone) recipient() email.Recipient {
 func (s someone) strings() []string { return []string{s.name, s.email, s.ip, s.ua, s.slack} }
 
 func (s someone) person() activity.Person {
-	return activity.Person{Type: "users", ID: s.key(), Values: []string{s.name, s.email, s.slack}}
+	return activity.Person{Type: "users", ID: s.key()}.WithValues(s.name, s.email, s.slack)
 }
 
 // ctx returns a context of a request by s: actor, IP and user agent.
