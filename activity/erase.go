@@ -165,3 +165,12 @@ WHERE NOT coalesce(`+where+`, false)
 	}
 	return n + res.RowsAffected, nil
 }
+
+// PersonCondition returns a condition on d's events table (columns
+// unqualified) that holds for the events p takes part in (actor, record,
+// or subject when d's subject table is p's type), with its arguments. Use
+// it in a subquery over d.Table(): other packages count or join p's events
+// with it (package privacy counts deliveries still in flight).
+func (d *Domain) PersonCondition(p Person) (string, []any) {
+	return d.personMatch(p).anyRole()
+}

@@ -3,6 +3,7 @@ package privacy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -38,6 +39,12 @@ type Erasure struct {
 	StartedAt   time.Time
 	FinishedAt  time.Time
 	Counts      activity.Erased
+	// InFlight counts deliveries of the person's events (inbox_pending
+	// rows) not finished when the erasure committed. A delivery that
+	// loaded its event before may still copy the old data (an in-app
+	// notification's label, a digest's snapshot): erase again once they
+	// are done (EraseSettled does).
+	InFlight int64
 }
 
 // Erase removes or irreversibly masks p's personal data in every table of
@@ -112,7 +119,13 @@ func (x *Privacy) Erase(ctx context.Context, db *gorm.DB, p activity.Person, req
 			}
 			rec.Counts.Merge(got)
 		}
-		// 4. The record, without the data.
+		// 4. Deliveries in flight, which may copy the old data once more.
+		n, err := x.inFlight(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		rec.InFlight = n
+		// 5. The record, without the data.
 		rec.FinishedAt = x.cfg.Now()
 		counts, err := json.Marshal(rec.Counts)
 		if err != nil {
@@ -125,6 +138,60 @@ VALUES (?, ?, ?, ?, ?, ?, ?::jsonb) RETURNING id`, p.Type, p.ID, req.By, req.Rea
 		return Erasure{}, fmt.Errorf("privacy: erase %s: %w", p.Ref(), err)
 	}
 	return rec, nil
+}
+
+// ErrInFlight is returned (wrapped) by EraseSettled when deliveries of
+// the person's events were still in flight at its deadline.
+var ErrInFlight = errors.New("privacy: deliveries of the person's events still in flight")
+
+// EraseSettled is Erase, then, while deliveries of p's events that were in
+// flight at the erasure (Erasure.InFlight) finish, a wait of at most
+// maxWait (checking every 100ms), then Erase again to mask what they
+// copied. It returns the last erasure record; if deliveries are still in
+// flight at the deadline, an error wrapping ErrInFlight with that record:
+// call it again later. Use it where an erasure must leave nothing behind
+// while the worker runs (the demo's person page does).
+func (x *Privacy) EraseSettled(ctx context.Context, db *gorm.DB, p activity.Person, req Request, maxWait time.Duration) (Erasure, error) {
+	rec, err := x.Erase(ctx, db, p, req)
+	if err != nil || rec.InFlight == 0 {
+		return rec, err
+	}
+	deadline := time.Now().Add(maxWait)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n, err := x.inFlight(ctx, db, p)
+		if err != nil {
+			return rec, err
+		}
+		if n == 0 {
+			return x.Erase(ctx, db, p, req)
+		}
+		if time.Now().After(deadline) {
+			return rec, fmt.Errorf("%w: %d after %v; erase %s again once they are done", ErrInFlight, n, maxWait, p.Ref())
+		}
+		select {
+		case <-ctx.Done():
+			return rec, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// inFlight counts the deliveries of p's events not finished yet.
+func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) (int64, error) {
+	var total int64
+	for _, d := range x.cfg.Domains {
+		cond, args := d.PersonCondition(p)
+		var n int64
+		err := db.WithContext(ctx).Raw(`SELECT count(*) FROM inbox_pending WHERE domain = ? AND event_id IN (SELECT id FROM `+d.Table()+` WHERE `+cond+`)`,
+			append([]any{d.Name()}, args...)...).Scan(&n).Error
+		if err != nil {
+			return 0, fmt.Errorf("privacy: count deliveries in flight: %w", err)
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // Erasures returns the erasure records of one person, oldest first.

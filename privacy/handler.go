@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -35,6 +36,10 @@ type HandlerConfig struct {
 	Authorize func(r *http.Request, action string) (person activity.Person, requestedBy string, err error)
 	// AllowErase lets POST erase. Default false: the handler only exports.
 	AllowErase bool
+	// Settle, when positive, makes POST wait up to Settle for deliveries
+	// of the person's events in flight, and erase again what they copied
+	// (Privacy.EraseSettled). Default 0: one Erase.
+	Settle time.Duration
 	// AfterErase is called after a successful erasure, to answer: redirect
 	// to a page, or write JSON. Default: 200 with a short text that names
 	// the erasure record.
@@ -99,7 +104,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if action == ActionErase {
-		e, err := h.cfg.Privacy.Erase(r.Context(), h.cfg.DB, p, Request{By: by})
+		var e Erasure
+		var err error
+		if h.cfg.Settle > 0 {
+			e, err = h.cfg.Privacy.EraseSettled(r.Context(), h.cfg.DB, p, Request{By: by}, h.cfg.Settle)
+			if errors.Is(err, ErrInFlight) {
+				h.cfg.Logger.Warn("privacy: erased, but deliveries still in flight may copy the data again", "person", p.Ref().String(), "err", err)
+				err = nil
+			}
+		} else {
+			e, err = h.cfg.Privacy.Erase(r.Context(), h.cfg.DB, p, Request{By: by})
+		}
 		if err != nil {
 			h.cfg.Logger.Error("privacy: erase", "person", p.Ref().String(), "err", err)
 			http.Error(w, "erasure failed; nothing was changed", http.StatusInternalServerError)
