@@ -1,6 +1,7 @@
 package activity
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -94,4 +95,24 @@ func (e Erased) Merge(o Erased) {
 	for t, n := range o {
 		e[t] += n
 	}
+}
+
+// Patterns returns p.Values as lower-case LIKE patterns ('%ana lima%'),
+// each also in its JSON-escaped form when that differs (to look into jsonb
+// rendered as text), for a cheap first filter in SQL:
+// lower(col) LIKE ANY(patterns). Matching rows are then masked by the
+// library's functions (tidings_mask_text, tidings_mask_jsonb).
+func (p Person) Patterns() []string {
+	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	var out []string
+	for _, v := range p.Values {
+		v = strings.ToLower(v)
+		out = append(out, "%"+esc.Replace(v)+"%")
+		if j, err := json.Marshal(v); err == nil {
+			if s := string(j[1 : len(j)-1]); s != v {
+				out = append(out, "%"+esc.Replace(s)+"%")
+			}
+		}
+	}
+	return out
 }

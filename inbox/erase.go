@@ -34,21 +34,22 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 	}
 	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	vals := pgarray.Text(p.Values)
+	pats := pgarray.Text(p.Patterns())
 	out := activity.Erased{}
 	steps := []struct {
 		table, sql string
 		args       []any
 	}{
 		{"notification_preferences", `DELETE FROM notification_preferences WHERE recipient = ?`, []any{p.ID}},
-		{"inbox_suppressions", `DELETE FROM inbox_suppressions WHERE tidings_mentions(address, ?)`, []any{vals}},
+		{"inbox_suppressions", `DELETE FROM inbox_suppressions WHERE lower(address) LIKE ANY(?)`, []any{pats}},
 		{"inbox_suppressions", `UPDATE inbox_suppressions SET source = tidings_mask_text(source, ?), detail = tidings_mask_text(detail, ?)
-WHERE tidings_mentions(source, ?) OR tidings_mentions(detail, ?)`, []any{vals, vals, vals, vals}},
-		{"inbox_deliveries", `UPDATE inbox_deliveries SET last_error = tidings_mask_text(last_error, ?) WHERE tidings_mentions(last_error, ?)`, []any{vals, vals}},
-		{"inbox_dead_letters", `UPDATE inbox_dead_letters SET last_error = tidings_mask_text(last_error, ?) WHERE tidings_mentions(last_error, ?)`, []any{vals, vals}},
-		{"activity_outbox", `UPDATE activity_outbox SET last_error = tidings_mask_text(last_error, ?) WHERE tidings_mentions(last_error, ?)`, []any{vals, vals}},
+WHERE lower(source) LIKE ANY(?) OR lower(detail) LIKE ANY(?)`, []any{vals, vals, pats, pats}},
+		{"inbox_deliveries", `UPDATE inbox_deliveries SET last_error = tidings_mask_text(last_error, ?) WHERE lower(last_error) LIKE ANY(?)`, []any{vals, pats}},
+		{"inbox_dead_letters", `UPDATE inbox_dead_letters SET last_error = tidings_mask_text(last_error, ?) WHERE lower(last_error) LIKE ANY(?)`, []any{vals, pats}},
+		{"activity_outbox", `UPDATE activity_outbox SET last_error = tidings_mask_text(last_error, ?) WHERE lower(last_error) LIKE ANY(?)`, []any{vals, pats}},
 		{"inbox_backfills", `UPDATE inbox_backfills SET last_error = tidings_mask_text(last_error, ?), created_by = tidings_mask_text(created_by, ?),
   query = tidings_mask_jsonb(query, ?)
-WHERE tidings_mentions(last_error, ?) OR tidings_mentions(created_by, ?) OR tidings_mentions(query::text, ?)`, []any{vals, vals, vals, vals, vals, vals}},
+WHERE lower(last_error) LIKE ANY(?) OR lower(created_by) LIKE ANY(?) OR lower(query::text) LIKE ANY(?)`, []any{vals, vals, vals, pats, pats, pats}},
 	}
 	for _, s := range steps {
 		res := db.Exec(s.sql, s.args...)

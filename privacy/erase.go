@@ -184,7 +184,7 @@ func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) 
 	for _, d := range x.cfg.Domains {
 		cond, args := d.PersonCondition(p)
 		var n int64
-		err := db.WithContext(ctx).Raw(`SELECT count(*) FROM inbox_pending WHERE domain = ? AND event_id IN (SELECT id FROM `+d.Table()+` WHERE `+cond+`)`,
+		err := db.WithContext(ctx).Raw(`SELECT count(*) FROM inbox_pending ip WHERE ip.domain = ? AND EXISTS (SELECT 1 FROM `+d.Table()+` WHERE id = ip.event_id AND `+cond+`)`,
 			append([]any{d.Name()}, args...)...).Scan(&n).Error
 		if err != nil {
 			return 0, fmt.Errorf("privacy: count deliveries in flight: %w", err)

@@ -26,17 +26,18 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 	}
 	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	v := pgarray.Text(p.Values)
+	pt := pgarray.Text(p.Patterns())
 	out := activity.Erased{}
 	steps := []struct {
 		table, sql string
 		args       []any
 	}{
 		{"workflow_runs", `UPDATE workflow_runs SET rule_name = tidings_mask_text(rule_name, ?), explanation = tidings_mask_text(explanation, ?), error = tidings_mask_text(error, ?)
-WHERE tidings_mentions(rule_name, ?) OR tidings_mentions(explanation, ?) OR tidings_mentions(error, ?)`, []any{v, v, v, v, v, v}},
+WHERE lower(rule_name) LIKE ANY(?) OR lower(explanation) LIKE ANY(?) OR lower(error) LIKE ANY(?)`, []any{v, v, v, pt, pt, pt}},
 		{"workflow_action_runs", `UPDATE workflow_action_runs SET result = tidings_mask_jsonb(result, ?), error = tidings_mask_text(error, ?)
-WHERE tidings_mentions(result::text, ?) OR tidings_mentions(error, ?)`, []any{v, v, v, v}},
+WHERE lower(result::text) LIKE ANY(?) OR lower(error) LIKE ANY(?)`, []any{v, v, pt, pt}},
 		{"workflow_rules", `UPDATE workflow_rules SET name = tidings_mask_text(name, ?), conditions = tidings_mask_jsonb(conditions, ?), actions = tidings_mask_jsonb(actions, ?)
-WHERE tidings_mentions(name, ?) OR tidings_mentions(conditions::text, ?) OR tidings_mentions(actions::text, ?)`, []any{v, v, v, v, v, v}},
+WHERE lower(name) LIKE ANY(?) OR lower(conditions::text) LIKE ANY(?) OR lower(actions::text) LIKE ANY(?)`, []any{v, v, v, pt, pt, pt}},
 	}
 	for _, s := range steps {
 		res := db.Exec(s.sql, s.args...)

@@ -32,6 +32,7 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 	}
 	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	vals := pgarray.Text(p.Values)
+	pats := pgarray.Text(p.Patterns())
 	out := activity.Erased{}
 	// A snapshot of an event: mask p's roles, then p's values.
 	snapshot := `tidings_mask_jsonb(
@@ -40,21 +41,21 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
     - (CASE WHEN event->>'actor_type' = ? AND event->>'actor_id' = ? THEN ARRAY['ip', 'user_agent'] ELSE '{}'::text[] END), ?)`
 	snapArgs := []any{p.Type, p.ID, activity.ErasedLabel, p.Type, p.ID, activity.ErasedLabel, p.Type, p.ID, vals}
 	snapWhere := `(event->>'actor_type' = ? AND event->>'actor_id' = ?) OR (event->>'record_type' = ? AND event->>'record_id' = ?)
-   OR tidings_mentions(event::text, ?)`
-	whereArgs := []any{p.Type, p.ID, p.Type, p.ID, vals}
+   OR lower(event::text) LIKE ANY(?)`
+	whereArgs := []any{p.Type, p.ID, p.Type, p.ID, pats}
 	steps := []struct {
 		table, sql string
 		args       []any
 	}{
-		{"email_digests", `DELETE FROM email_digests WHERE recipient = ? OR tidings_mentions(recipient_email, ?)`, []any{p.ID, vals}},
-		{"email_escalations", `DELETE FROM email_escalations WHERE recipient = ? OR tidings_mentions(recipient_email, ?)`, []any{p.ID, vals}},
+		{"email_digests", `DELETE FROM email_digests WHERE recipient = ? OR lower(recipient_email) LIKE ANY(?)`, []any{p.ID, pats}},
+		{"email_escalations", `DELETE FROM email_escalations WHERE recipient = ? OR lower(recipient_email) LIKE ANY(?)`, []any{p.ID, pats}},
 		{"email_digest_items", `UPDATE email_digest_items SET event = ` + snapshot + ` WHERE ` + snapWhere, append(append([]any{}, snapArgs...), whereArgs...)},
 		{"email_escalations", `UPDATE email_escalations SET event = ` + snapshot + `,
   recipient_name = tidings_mask_text(recipient_name, ?), last_error = tidings_mask_text(last_error, ?)
-WHERE ` + snapWhere + ` OR tidings_mentions(recipient_name, ?) OR tidings_mentions(last_error, ?)`,
-			append(append(append(append([]any{}, snapArgs...), vals, vals), whereArgs...), vals, vals)},
+WHERE ` + snapWhere + ` OR lower(recipient_name) LIKE ANY(?) OR lower(last_error) LIKE ANY(?)`,
+			append(append(append(append([]any{}, snapArgs...), vals, vals), whereArgs...), pats, pats)},
 		{"email_digests", `UPDATE email_digests SET recipient_name = tidings_mask_text(recipient_name, ?), last_error = tidings_mask_text(last_error, ?)
-WHERE tidings_mentions(recipient_name, ?) OR tidings_mentions(last_error, ?)`, []any{vals, vals, vals, vals}},
+WHERE lower(recipient_name) LIKE ANY(?) OR lower(last_error) LIKE ANY(?)`, []any{vals, vals, pats, pats}},
 	}
 	for _, s := range steps {
 		res := db.Exec(s.sql, s.args...)

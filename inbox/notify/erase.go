@@ -25,6 +25,7 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 	}
 	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	vals := pgarray.Text(p.Values)
+	pats := pgarray.Text(p.Patterns())
 	out := activity.Erased{}
 	res := db.Exec(`DELETE FROM notifications WHERE recipient = ?`, p.ID)
 	if res.Error != nil {
@@ -40,9 +41,9 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
   actor_label = CASE WHEN actor_type = ? AND actor_id = ? THEN ? ELSE tidings_mask_text(actor_label, ?) END,
   record_label = CASE WHEN record_type = ? AND record_id = ? THEN ? ELSE tidings_mask_text(record_label, ?) END
 WHERE (actor_type = ? AND actor_id = ?) OR (record_type = ? AND record_id = ?)
-   OR tidings_mentions(actor_label, ?) OR tidings_mentions(record_label, ?)`,
+   OR lower(actor_label) LIKE ANY(?) OR lower(record_label) LIKE ANY(?)`,
 		p.Type, p.ID, activity.ErasedLabel, vals, p.Type, p.ID, activity.ErasedLabel, vals,
-		p.Type, p.ID, p.Type, p.ID, vals, vals)
+		p.Type, p.ID, p.Type, p.ID, pats, pats)
 	if res.Error != nil {
 		return out, fmt.Errorf("notify: erase %s from others' notifications: %w", p.Ref(), res.Error)
 	}

@@ -25,7 +25,7 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 	}
 	v := pgarray.Text(p.Values)
 	res := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Exec(`UPDATE webhook_subscriptions SET created_by = tidings_mask_text(created_by, ?)
-WHERE tidings_mentions(created_by, ?)`, v, v)
+WHERE lower(created_by) LIKE ANY(?)`, v, pgarray.Text(p.Patterns()))
 	if res.Error != nil {
 		return nil, fmt.Errorf("webhook: erase %s from webhook_subscriptions: %w", p.Ref(), res.Error)
 	}
