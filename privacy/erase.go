@@ -219,3 +219,27 @@ FROM tidings_erasures WHERE person_type = ? AND person_id = ? ORDER BY id`, pers
 	}
 	return out, rows.Err()
 }
+
+// Reapply erases again every person of tidings_erasures, for after a
+// backup was restored: the restored rows hold their data again. Each
+// person's strings are found anew in the restored events (labels, IP
+// addresses, user agents, personal paths); strings that were only in
+// Person.Values (an address that appears in no event) are not known any
+// more, so copies of those in free text stay: pass them again with Erase
+// if the app still has them. It returns how many people it erased.
+func (x *Privacy) Reapply(ctx context.Context, db *gorm.DB, by string) (int, error) {
+	if db == nil {
+		return 0, activity.ErrNilDB
+	}
+	var people []struct{ PersonType, PersonID string }
+	if err := db.WithContext(ctx).Raw(`SELECT DISTINCT person_type, person_id FROM tidings_erasures ORDER BY 1, 2`).Scan(&people).Error; err != nil {
+		return 0, fmt.Errorf("privacy: read erasures: %w", err)
+	}
+	for i, p := range people {
+		_, err := x.Erase(ctx, db, activity.Person{Type: p.PersonType, ID: p.PersonID}, Request{By: by, Reason: "re-applied (Privacy.Reapply)"})
+		if err != nil {
+			return i, err
+		}
+	}
+	return len(people), nil
+}

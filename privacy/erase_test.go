@@ -328,3 +328,37 @@ func eventCounts(t *testing.T) [2]int64 {
 	}
 	return c
 }
+
+// After a restore brings a person's data back, Reapply erases it again
+// from the erasure records alone.
+func TestReapplyAfterRestore(t *testing.T) {
+	ctx := context.Background()
+	eve := newUser(t, someone{name: "Eve Restored", email: "eve.restored@example.org", ip: "198.51.100.77", ua: "EveBrowser/4 (restore)"})
+	var issueID int64
+	testDB.Raw(`INSERT INTO issues (title) VALUES ('Restore') RETURNING id`).Scan(&issueID)
+	res, err := issues.RecordEvent(eve.ctx(eve.name), testDB, issueID, "comment_added")
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := privacy.New(privacy.Config{Domains: []*activity.Domain{issues, users}, Parts: []privacy.Part{usersPart}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := px.Erase(ctx, testDB, eve.person(), privacy.Request{By: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	// The "restore": the event's row as it was before.
+	if err := testDB.Exec(`UPDATE issue_events SET actor_label = ?, ip = ?, user_agent = ? WHERE id = ?`, eve.name, eve.ip, eve.ua, res.Event.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(hits(t, []string{eve.name, eve.ip, eve.ua})) == 0 {
+		t.Fatal("the restore did not bring Eve back")
+	}
+	n, err := px.Reapply(ctx, testDB, "ops:restore")
+	if err != nil || n == 0 {
+		t.Fatalf("Reapply: %d, %v", n, err)
+	}
+	if h := hits(t, []string{eve.name, eve.ip, eve.ua}); len(h) > 0 {
+		t.Fatalf("after Reapply, Eve is still in %v", h)
+	}
+}
