@@ -116,3 +116,13 @@ func (p Person) Patterns() []string {
 	}
 	return out
 }
+
+// LowerValues returns p.Values in lower case, for exact matches of whole
+// values (an address in a suppression list): lower(col) = ANY(...).
+func (p Person) LowerValues() []string {
+	out := make([]string, len(p.Values))
+	for i, v := range p.Values {
+		out[i] = strings.ToLower(v)
+	}
+	return out
+}

@@ -14,8 +14,8 @@ import (
 // package (package privacy composes it with the others):
 //
 //   - notification_preferences: p's rows (recipient p.ID) are deleted;
-//   - inbox_suppressions: entries whose address mentions one of p.Values
-//     are deleted (the address is no longer suppressed: it names nobody
+//   - inbox_suppressions: entries whose address is one of p.Values
+//     (ignoring case) are deleted (the address is no longer suppressed: it names nobody
 //     the app knows any more), others' source and detail masked;
 //   - error texts of inbox_deliveries, inbox_dead_letters, activity_outbox
 //     and inbox_backfills (and a backfill's query and creator) that
@@ -41,7 +41,7 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 		args       []any
 	}{
 		{"notification_preferences", `DELETE FROM notification_preferences WHERE recipient = ?`, []any{p.ID}},
-		{"inbox_suppressions", `DELETE FROM inbox_suppressions WHERE lower(address) LIKE ANY(?)`, []any{pats}},
+		{"inbox_suppressions", `DELETE FROM inbox_suppressions WHERE lower(address) = ANY(?)`, []any{pgarray.Text(p.LowerValues())}},
 		{"inbox_suppressions", `UPDATE inbox_suppressions SET source = tidings_mask_text(source, ?), detail = tidings_mask_text(detail, ?)
 WHERE lower(source) LIKE ANY(?) OR lower(detail) LIKE ANY(?)`, []any{vals, vals, pats, pats}},
 		{"inbox_deliveries", `UPDATE inbox_deliveries SET last_error = tidings_mask_text(last_error, ?) WHERE lower(last_error) LIKE ANY(?)`, []any{vals, pats}},

@@ -18,7 +18,10 @@ CREATE TABLE tidings_erasures (
 CREATE INDEX tidings_erasures_person ON tidings_erasures (person_type, person_id);
 
 -- tidings_mask_text replaces every occurrence of any of vals in t, ignoring
--- case, with '[erased]'. vals shorter than 3 characters are ignored.
+-- case, with '[erased]'; an occurrence counts only as a whole word (not
+-- preceded or followed by a letter or digit: "ana@example.com" is not
+-- masked inside "hana@example.com"). vals shorter than 3 characters are
+-- ignored.
 -- +goose StatementBegin
 CREATE FUNCTION tidings_mask_text(t text, vals text[]) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $fn$
@@ -30,7 +33,7 @@ BEGIN
     END IF;
     FOREACH v IN ARRAY vals LOOP
         IF v IS NOT NULL AND length(v) >= 3 AND strpos(lower(t), lower(v)) > 0 THEN
-            t := regexp_replace(t, regexp_replace(v, '([.^$*+?()\[\]{}|\\-])', '\\\1', 'g'), '[erased]', 'gi');
+            t := regexp_replace(t, '(?<![[:alnum:]])' || regexp_replace(v, '([.^$*+?()\[\]{}|\\-])', '\\\1', 'g') || '(?![[:alnum:]])', '[erased]', 'gi');
         END IF;
     END LOOP;
     RETURN t;
@@ -64,27 +67,11 @@ $fn$;
 -- +goose StatementEnd
 
 -- tidings_mentions reports whether t contains any of vals (3 characters or
--- more), ignoring case, as is or in its JSON-escaped form (to look into
--- jsonb rendered as text).
+-- more) as a whole word, ignoring case, as tidings_mask_text would mask it.
 -- +goose StatementBegin
 CREATE FUNCTION tidings_mentions(t text, vals text[]) RETURNS boolean
-LANGUAGE plpgsql IMMUTABLE AS $fn$
-DECLARE
-    v text;
-    lt text;
-BEGIN
-    IF t IS NULL OR vals IS NULL THEN
-        RETURN false;
-    END IF;
-    lt := lower(t);
-    FOREACH v IN ARRAY vals LOOP
-        IF v IS NOT NULL AND length(v) >= 3
-           AND (strpos(lt, lower(v)) > 0 OR strpos(lt, lower(btrim(to_json(v)::text, '"'))) > 0) THEN
-            RETURN true;
-        END IF;
-    END LOOP;
-    RETURN false;
-END
+LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT t IS NOT NULL AND vals IS NOT NULL AND tidings_mask_text(t, vals) IS DISTINCT FROM t
 $fn$;
 -- +goose StatementEnd
 

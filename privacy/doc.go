@@ -60,10 +60,12 @@
 // or masked its own row (a Part does it in the same transaction), and the
 // deliveries ledger needs them so a retried job does not deliver twice.
 //
-// Matching is case-insensitive and by substring: "Ana Lima" masks "ana
-// lima" inside an error text. Values shorter than activity.MinPersonValue
-// (3) are refused or skipped: they would mask unrelated words. Give full
-// names and addresses.
+// Matching ignores case and takes whole words: "Ana Lima" masks "ana
+// lima" inside an error text, but "ana@example.com" is not masked inside
+// "hana@example.com" (the test checks that such a neighbour keeps all of
+// their data). Addresses in suppression lists and digests are matched
+// whole. Values shorter than activity.MinPersonValue (3) are refused or
+// skipped: they would mask unrelated words. Give full names and addresses.
 //
 // Deliveries in flight: a job that loaded its event before the erasure
 // committed may copy the old label once more (an in-app notification).

@@ -3,6 +3,7 @@ package privacy_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -72,6 +73,9 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 	ctx := context.Background()
 	ana := newUser(t, someone{name: "Ana Erasmus", email: "ana.erasmus@example.org", ip: "203.0.113.77", ua: "AnaBrowser/9.1 (erasure test)", slack: "U0ANAERAS1"})
 	bob := newUser(t, someone{name: "Bob Keeper", email: "bob.keeper@example.org", ip: "198.51.100.5", ua: "BobBrowser/1.0 (kept)", slack: "U0BOBKEEP1"})
+	// Hana's name and address contain Ana's: matching is by whole words,
+	// so none of Hana's data may go.
+	hana := newUser(t, someone{name: "Hana Erasmus", email: "hana.erasmus@example.org", ip: "198.51.100.6", ua: "HanaBrowser/2.0"})
 	var issueID int64
 	if err := testDB.Raw(`INSERT INTO issues (title) VALUES ('Login fails') RETURNING id`).Scan(&issueID).Error; err != nil {
 		t.Fatal(err)
@@ -98,6 +102,10 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 	record(bob.ctx(bob.name), users, ana.id, "profile_viewed", activity.Extra(map[string]any{"viewer_email": bob.email}))
 	record(ana.ctx(ana.name), users, ana.id, "signed_in")
 	record(bob.ctx(bob.name), issues, issueID, "comment_added", activity.Extra(map[string]any{"email": bob.email, "body": "on it"}))
+	record(hana.ctx(hana.name), issues, issueID, "comment_added", activity.Extra(map[string]any{"email": hana.email, "body": "me too, " + hana.name}))
+	if err := inbox.Suppress(ctx, testDB, inbox.Suppression{Channel: inbox.ChannelEmail, Address: hana.email, Reason: inbox.ReasonHardBounce, Detail: "550 <" + hana.email + ">"}); err != nil {
+		t.Fatal(err)
+	}
 
 	// 2. In-app notifications: everyone hears of everything (but their own acts).
 	both := func(context.Context, *gorm.DB, activity.Event) ([]string, error) {
@@ -239,6 +247,12 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 			t.Errorf("Bob's %q is gone too; erasure must touch only Ana's data", s)
 		}
 	}
+	for _, want := range []string{`issue_events.actor_label: "Hana Erasmus"`, `issue_events.extra: "Hana Erasmus"`, `issue_events.extra: "hana.erasmus@example.org"`,
+		`inbox_suppressions.address: "hana.erasmus@example.org"`, `inbox_suppressions.detail: "hana.erasmus@example.org"`} {
+		if h := hits(t, []string{hana.name, hana.email}); !slices.ContainsFunc(h, func(s string) bool { return strings.HasPrefix(s, want) }) {
+			t.Errorf("Hana's data lost: no %s among %v", want, h)
+		}
+	}
 	// The record names Ana by key only, and counts what changed.
 	got, err := privacy.Erasures(ctx, testDB, ana.ref())
 	if err != nil || len(got) != 1 || got[0].ID != rec.ID || got[0].RequestedBy != "support:42" {
@@ -283,7 +297,7 @@ var usersPart = privacy.Part{
 
 // hits scans every text-like column (text, varchar, char, json, jsonb,
 // inet, arrays, enums) of every table of the test database for each of
-// strs, ignoring case, and returns "table.column: string" for each hit.
+// strs, as a whole word, ignoring case, and returns "table.column: string" for each hit.
 // It lists the columns from information_schema, so tables added later are
 // covered without changing the test.
 func hits(t *testing.T, strs []string) []string {
@@ -305,8 +319,10 @@ ORDER BY 1, 2`).Scan(&cols).Error
 	for _, c := range cols {
 		for _, s := range strs {
 			var n int64
-			q := fmt.Sprintf(`SELECT count(*) FROM %s WHERE strpos(lower(%s::text), lower(?)) > 0`, quote(c.TableName), quote(c.ColumnName))
-			if err := testDB.Raw(q, s).Scan(&n).Error; err != nil {
+			// A whole word, ignoring case: Ana's address inside Hana's
+			// ("hana.erasmus@...") is Hana's.
+			q := fmt.Sprintf(`SELECT count(*) FROM %s WHERE %s::text ~* ?`, quote(c.TableName), quote(c.ColumnName))
+			if err := testDB.Raw(q, `(?<![[:alnum:]])`+regexp.QuoteMeta(s)+`(?![[:alnum:]])`).Scan(&n).Error; err != nil {
 				t.Fatal(err)
 			}
 			if n > 0 {

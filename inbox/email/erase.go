@@ -47,8 +47,8 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 		table, sql string
 		args       []any
 	}{
-		{"email_digests", `DELETE FROM email_digests WHERE recipient = ? OR lower(recipient_email) LIKE ANY(?)`, []any{p.ID, pats}},
-		{"email_escalations", `DELETE FROM email_escalations WHERE recipient = ? OR lower(recipient_email) LIKE ANY(?)`, []any{p.ID, pats}},
+		{"email_digests", `DELETE FROM email_digests WHERE recipient = ? OR lower(recipient_email) = ANY(?)`, []any{p.ID, pgarray.Text(p.LowerValues())}},
+		{"email_escalations", `DELETE FROM email_escalations WHERE recipient = ? OR lower(recipient_email) = ANY(?)`, []any{p.ID, pgarray.Text(p.LowerValues())}},
 		{"email_digest_items", `UPDATE email_digest_items SET event = ` + snapshot + ` WHERE ` + snapWhere, append(append([]any{}, snapArgs...), whereArgs...)},
 		{"email_escalations", `UPDATE email_escalations SET event = ` + snapshot + `,
   recipient_name = tidings_mask_text(recipient_name, ?), last_error = tidings_mask_text(last_error, ?)

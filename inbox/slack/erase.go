@@ -25,8 +25,9 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person, subjectDom
 		return nil, err
 	}
 	res := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Exec(`DELETE FROM slack_threads
-WHERE (subject_id = ? AND domain = ANY(?)) OR lower(route) LIKE ANY(?) OR lower(channel_id) LIKE ANY(?)`,
-		p.ID, pgarray.Text(subjectDomains), pgarray.Text(p.Patterns()), pgarray.Text(p.Patterns()))
+WHERE (subject_id = ? AND domain = ANY(?))
+   OR (lower(route) LIKE ANY(?) AND tidings_mentions(route, ?)) OR (lower(channel_id) LIKE ANY(?) AND tidings_mentions(channel_id, ?))`,
+		p.ID, pgarray.Text(subjectDomains), pgarray.Text(p.Patterns()), pgarray.Text(p.Values), pgarray.Text(p.Patterns()), pgarray.Text(p.Values))
 	if res.Error != nil {
 		return nil, fmt.Errorf("slack: erase %s's threads: %w", p.Ref(), res.Error)
 	}
