@@ -77,9 +77,9 @@ type DomainConfig struct {
 	Aliases map[string]string
 	// PersonalPaths are the paths of extra that hold personal data, in
 	// dotted form: "email", "author.name" (the key name of the object at
-	// key author). Erasure (Domain.Erase) removes them from the events of
-	// the person erased, and from any event where they hold one of the
-	// person's values. Optional; each path 1-8 keys of letters, digits,
+	// key author). Erasure (Domain.Erase) removes them from the events the
+	// person erased takes part in (actor, record, subject), and from any
+	// event where they hold one of the person's values. Optional; each path 1-8 keys of letters, digits,
 	// '_' and '-'; no duplicates.
 	PersonalPaths []string
 }

@@ -35,14 +35,16 @@ type App struct {
 	engine *workflow.Engine
 	tel    *telemetry
 
-	feedr                 *feedview.Renderer
-	defaults              *inbox.Defaults
-	browser               *eventbrowser.Browser
-	center                *notifycenter.Center
-	prefs                 *preferences.Page
-	privacy               *privacy.Privacy // export and erasure of a person's data (persondata.go)
+	feedr    *feedview.Renderer
+	defaults *inbox.Defaults
+	browser  *eventbrowser.Browser
+	center   *notifycenter.Center
+	prefs    *preferences.Page
+	hist     history // backfills, projections, corrections, webhook subscriptions (history.go)
+
+	// export and erasure of a person's data (persondata.go)
+	privacy               *privacy.Privacy
 	dataExport, dataErase http.Handler
-	hist                  history // backfills, projections, corrections, webhook subscriptions (history.go)
 
 	stopping chan struct{} // closed when Run returns: ends event streams
 	stopOnce sync.Once
