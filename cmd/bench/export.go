@@ -25,11 +25,12 @@ import (
 // RSS reported is the exporting process's alone: not the seeding, not the
 // bench. Then it measures privacy.Erase (rewriting in place) of that
 // person and of one with 100 events in the same table, each against a raw
-// UPDATE of the same rows, inside transactions rolled back.
+// UPDATE of the same rows, inside transactions rolled back. Last, what
+// crypto-shredding (the alternative) would cost recording (shred.go).
 func exportGroup() group {
 	return group{
 		name:  "export",
-		about: "export of a person with 1,000,000 events (child process: peak RSS, events/s vs raw COPY); erase time vs raw UPDATE",
+		about: "export of a person with 1,000,000 events (child process: peak RSS, events/s vs raw COPY); erase time vs raw UPDATE; recording with crypto-shredding vs in clear",
 		run:   runExport,
 	}
 }
@@ -150,6 +151,11 @@ WHERE actor_type = 'users' AND actor_id = ?`, id).Error
 		fewRaw = append(fewRaw, float64(r.Microseconds())/1000)
 	}
 
+	shred, err := shredFigure(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+
 	b.note("export: privacy.Export of one person's %s events (JSON lines, keyset batches of %d, 64 KiB write buffer, to a counting writer) in a child process (the bench binary re-executed: its RSS is the export's alone, the seeding ran in the parent): peak RSS (VmHWM) %.1f MB, RSS before the export %.1f MB, Go heap objects peak %.1f MB, %s bytes written. Baseline: raw pgx COPY (SELECT row_to_json(e) ...) TO STDOUT of the same rows in a child of its own: peak RSS %.1f MB. Median of %d alternating rounds.",
 		thousands(int64(events)), activity.DefaultExportBatch, float64(ours.HWMKB)/1024, float64(ours.StartKB)/1024, float64(ours.HeapPeak)/(1<<20), thousands(ours.Bytes), float64(base.HWMKB)/1024, rounds)
 	b.note("export: erasure rewrites in place (privacy.Erase: masks labels, IP, user agent, personal paths; scans error texts, snapshots and notifications once; records the erasure), in a transaction rolled back. A person with %s events in a table of %s: %.1f s (raw UPDATE of the same rows' label, IP, user agent and extra path: %.1f s). A person with 100 events: median %.0f ms against %.1f ms for the raw UPDATE on the actor index: the difference is the whole-table scans for copies of the person's values (in other people's events' personal paths and tags, and in every other library table).",
@@ -163,6 +169,7 @@ WHERE actor_type = 'users' AND actor_id = ?`, id).Error
 			Ours: float64(bigOurs.Milliseconds()), Baseline: float64(bigRaw.Milliseconds())},
 		{Name: fmt.Sprintf("erase a person with 100 events among %s (vs raw UPDATE)", thousands(total)), Unit: "ms",
 			Ours: median(fewOurs), Baseline: median(fewRaw)},
+		shred,
 	}, nil
 }
 

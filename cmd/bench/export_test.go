@@ -20,5 +20,5 @@ func TestExportGroup(t *testing.T) {
 	b := testBench(t, "tidings_test_bench_export", 0.005, 4)
 	b.dsn = dsnFor("host=127.0.0.1 port=5432 user=postgres sslmode=disable", pgtest.Name("tidings_test_bench_export"))
 	figs, err := runExport(t.Context(), b)
-	checkFigures(t, b, figs, err, 4)
+	checkFigures(t, b, figs, err, 5)
 }
