@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -26,6 +28,26 @@ type Request struct {
 	// Reason is free text kept with the record ("GDPR art. 17 request
 	// #123"). Optional; the same caution applies.
 	Reason string
+}
+
+// ErrInvalidRequest matches a Request that cannot be recorded.
+var ErrInvalidRequest = errors.New("privacy: invalid erasure request")
+
+func (r Request) validate() error {
+	if strings.TrimSpace(r.By) == "" {
+		return fmt.Errorf("%w: Request.By is empty: say who asked for the erasure (an operator or the person's key); it is recorded", ErrInvalidRequest)
+	}
+	for field, v := range map[string]string{"By": r.By, "Reason": r.Reason} {
+		switch {
+		case !utf8.ValidString(v):
+			return fmt.Errorf("%w: Request.%s is not valid UTF-8", ErrInvalidRequest, field)
+		case strings.IndexByte(v, 0) >= 0:
+			return fmt.Errorf("%w: Request.%s contains a NUL byte, which PostgreSQL text cannot hold", ErrInvalidRequest, field)
+		case len(v) > 4096:
+			return fmt.Errorf("%w: Request.%s is %d bytes; keep it under 4096", ErrInvalidRequest, field, len(v))
+		}
+	}
+	return nil
 }
 
 // Erasure is the record of one erasure (table tidings_erasures): whose,
@@ -67,8 +89,8 @@ func (x *Privacy) Erase(ctx context.Context, db *gorm.DB, p activity.Person, req
 	if err := p.Validate(); err != nil {
 		return Erasure{}, err
 	}
-	if req.By == "" {
-		return Erasure{}, fmt.Errorf("privacy: Request.By is empty: say who asked for the erasure (an operator or the person's key); it is recorded")
+	if err := req.validate(); err != nil {
+		return Erasure{}, err
 	}
 	rec := Erasure{Person: p.Ref(), RequestedBy: req.By, Reason: req.Reason, StartedAt: x.cfg.Now(), Counts: activity.Erased{}}
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

@@ -228,8 +228,10 @@ func TestRefusesBadInput(t *testing.T) {
 			t.Errorf("Erase(%+q): %v; want ErrInvalidRef or ErrInvalidPerson", p, err)
 		}
 	}
-	if _, err := px.Erase(ctx, testDB, activity.Person{Type: "users", ID: "1"}, privacy.Request{}); err == nil {
-		t.Error("Erase without Request.By: no error")
+	for _, req := range []privacy.Request{{}, {By: "  "}, {By: "a\x00b"}, {By: "ok", Reason: "\xff"}, {By: strings.Repeat("x", 5000)}} {
+		if _, err := px.Erase(ctx, testDB, activity.Person{Type: "users", ID: "1"}, req); !errors.Is(err, privacy.ErrInvalidRequest) {
+			t.Errorf("Erase with %+q: %v; want ErrInvalidRequest", req, err)
+		}
 	}
 	for _, paths := range [][]string{{""}, {"a..b"}, {"a b"}, {"email", "email"}, {"x'); DROP TABLE users; --"}} {
 		_, err := activity.NewDomain(activity.DomainConfig{Name: "issue", Actions: []string{"a"}, PersonalPaths: paths})
