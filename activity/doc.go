@@ -185,5 +185,15 @@
 // Tables made by an earlier MigrationSQL lack the tags and retraction
 // columns: UpgradeSQL (cmd/tidings-migration -upgrade) adds them.
 //
+// # Personal data: erasure and export
+//
+// DomainConfig.PersonalPaths names the paths of extra that hold personal
+// data ("email", "author.name"). Domain.Erase masks a Person's data in the
+// events table in place (labels become ErasedLabel, IP and user agent
+// NULL, personal paths removed, mentions masked) and keeps every event;
+// Domain.PersonEvents walks the events a person takes part in, in keyset
+// batches. Package privacy composes them with the inbox and workflow
+// tables (one call erases or exports a person everywhere).
+//
 // Package activitytest has assertions for an app's own tests.
 package activity

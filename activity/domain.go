@@ -75,6 +75,13 @@ type DomainConfig struct {
 	// actions: recording an alias records the current name, and filters
 	// on the current name (feeds, history, rules) match old rows too.
 	Aliases map[string]string
+	// PersonalPaths are the paths of extra that hold personal data, in
+	// dotted form: "email", "author.name" (the key name of the object at
+	// key author). Erasure (Domain.Erase) removes them from the events the
+	// person erased takes part in (actor, record, subject), and from any
+	// event where they hold one of the person's values. Optional; each path 1-8 keys of letters, digits,
+	// '_' and '-'; no duplicates.
+	PersonalPaths []string
 }
 
 // Domain is a declared domain: the one value an app keeps per events table.
@@ -92,6 +99,7 @@ type Domain struct {
 	resolvers map[string]Resolver
 	sql       domainSQL
 	observer  Observer
+	personal  [][]string // DomainConfig.PersonalPaths, split
 	catalog   domainCatalog
 }
 
@@ -188,6 +196,9 @@ func NewDomain(cfg DomainConfig) (*Domain, error) {
 			return nil, bad(fmt.Sprintf("Resolvers[%q]", typ), "is nil")
 		}
 		d.resolvers[typ] = r
+	}
+	if err := d.declarePersonalPaths(cfg.PersonalPaths); err != nil {
+		return nil, err
 	}
 	if err := d.declareCatalog(cfg); err != nil {
 		return nil, err

@@ -24,6 +24,10 @@ var (
 	// key is zero, missing, or of the wrong kind for the domain.
 	ErrInvalidSubject = errors.New("activity: invalid subject")
 
+	// ErrInvalidPerson is returned (inside a *PersonError) for a Person
+	// whose values cannot be stored or are too short to match safely.
+	ErrInvalidPerson = errors.New("activity: invalid person")
+
 	// ErrInvalidRef is returned (inside a *RefError) when an actor or record
 	// reference lacks a type or an id, or cannot be derived from a model.
 	ErrInvalidRef = errors.New("activity: invalid reference")

@@ -66,6 +66,15 @@
 //     The 1,000,000's peak RSS against the 100,000's: target 1.2x (flat).
 //     -heapprofile writes a heap profile of the large one at its heap's
 //     high-water. At -scale 1 this group takes about 8 minutes on 2 cores.
+//   - export: one person with 1,000,000 events (seeded first, in the
+//     bench process); privacy.Export of them runs in a child process (the
+//     bench binary re-executed with TIDINGS_BENCH_EXPORT_CHILD set), whose
+//     peak RSS (VmHWM) must stay under 64 MB; the baseline is a child
+//     running raw pgx COPY (SELECT row_to_json(e) ...) TO STDOUT of the same
+//     rows: events/s of both, median of up to 3 alternating rounds. Then
+//     privacy.Erase of that person, and of one with 100 events in the same
+//     table, each against a raw UPDATE of the same rows, in transactions
+//     rolled back. About 6 minutes on 2 cores.
 //
 // Throughput figures alternate the two sides (A B, B A, ...) in -rounds
 // runs of 2 s each (8 by default), after a warm-up, and take each side's

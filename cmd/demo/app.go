@@ -13,6 +13,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/privacy"
 	"github.com/tidingsdev/tidings/web/eventbrowser"
 	"github.com/tidingsdev/tidings/web/feedview"
 	"github.com/tidingsdev/tidings/web/notifycenter"
@@ -40,6 +41,10 @@ type App struct {
 	center   *notifycenter.Center
 	prefs    *preferences.Page
 	hist     history // backfills, projections, corrections, webhook subscriptions (history.go)
+
+	// export and erasure of a person's data (persondata.go)
+	privacy               *privacy.Privacy
+	dataExport, dataErase http.Handler
 
 	stopping chan struct{} // closed when Run returns: ends event streams
 	stopOnce sync.Once
@@ -100,6 +105,10 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	if err := a.mountWebParts(); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.mountPersonData(); err != nil {
 		a.Close()
 		return nil, err
 	}

@@ -20,6 +20,9 @@ func (a *App) routes() {
 	mux.HandleFunc("POST /issues/{id}/status", a.setStatus)
 	mux.HandleFunc("GET /projects/{id}", a.projectFeed)
 	mux.HandleFunc("GET /users/{id}", a.userFeed)
+	mux.HandleFunc("GET "+personDataPath, a.personPage)
+	mux.Handle("GET "+personExportPath, a.dataExport)
+	mux.Handle("POST "+personErasePath, a.dataErase)
 	// The library's web parts (mounts.go); old event links redirect.
 	mux.Handle(eventsPrefix+"/", a.browser)
 	mux.Handle(centerPrefix+"/", a.center)

@@ -1,0 +1,211 @@
+package activity
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/internal/pgarray"
+)
+
+// personMatch holds the WHERE conditions that find p's events in d: as
+// actor, as record, and as subject when d's subject table is p's type and
+// p's ID is a valid subject key. Each condition takes its own arguments.
+type personMatch struct {
+	actor, record, subject             string
+	actorArgs, recordArgs, subjectArgs []any
+}
+
+func (d *Domain) personMatch(p Person) personMatch {
+	m := personMatch{
+		actor:      "(actor_type = ? AND actor_id = ?)",
+		record:     "(record_type = ? AND record_id = ?)",
+		subject:    "false",
+		actorArgs:  []any{p.Type, p.ID},
+		recordArgs: []any{p.Type, p.ID},
+	}
+	if d.subject.Table == p.Type {
+		if key, err := d.subjectArg(p.ID); err == nil {
+			m.subject = "(subject_id = ?)"
+			m.subjectArgs = []any{key}
+		}
+	}
+	return m
+}
+
+// anyRole renders "actor OR record OR subject" and its arguments.
+func (m personMatch) anyRole() (string, []any) {
+	var args []any
+	args = append(args, m.actorArgs...)
+	args = append(args, m.recordArgs...)
+	args = append(args, m.subjectArgs...)
+	return "(" + m.actor + " OR " + m.record + " OR " + m.subject + ")", args
+}
+
+// PersonValues returns the personal strings d's events hold of p: the
+// labels of their events as actor and as record, the IP addresses and user
+// agents of their events as actor, and the values at the personal paths of
+// their events as actor (see DomainConfig.PersonalPaths; in an event about
+// them done by someone else, those paths may hold the other person's data). Strings
+// shorter than MinPersonValue are left out. Erasure looks for these in
+// copies and free text elsewhere (package privacy).
+func (d *Domain) PersonValues(ctx context.Context, db *gorm.DB, p Person) ([]string, error) {
+	if db == nil {
+		return nil, ErrNilDB
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	m := d.personMatch(p)
+	where, whereArgs := m.anyRole()
+	var args []any
+	args = append(args, m.actorArgs...)
+	args = append(args, m.recordArgs...)
+	args = append(args, m.actorArgs...)
+	args = append(args, pgarray.Text(d.personalPathArrays()))
+	args = append(args, whereArgs...)
+	args = append(args, MinPersonValue)
+	q := `SELECT DISTINCT v FROM (
+  SELECT coalesce(CASE WHEN ` + m.actor + ` THEN ARRAY[actor_label, host(ip), user_agent] END, '{}')
+      || coalesce(CASE WHEN ` + m.record + ` THEN ARRAY[record_label] END, '{}')
+      || coalesce(CASE WHEN ` + m.actor + ` THEN ARRAY(SELECT extra #>> p::text[] FROM unnest(?::text[]) AS p) END, '{}') AS vs
+    FROM ` + d.table + ` WHERE ` + where + `
+) x, unnest(x.vs) AS v
+WHERE v IS NOT NULL AND char_length(btrim(v)) >= ?`
+	var vals []string
+	rows, err := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Raw(q, args...).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("activity: personal values of %s in %s: %w", p.Ref(), d.name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("activity: personal values of %s in %s: %w", p.Ref(), d.name, err)
+		}
+		vals = append(vals, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("activity: personal values of %s in %s: %w", p.Ref(), d.name, err)
+	}
+	return vals, rows.Close()
+}
+
+// Erase masks p's personal data in d's events table, in place, and keeps
+// every event (counts and IDs stay; feeds render ErasedLabel):
+//
+//   - events where p is the actor: actor_label becomes ErasedLabel, ip
+//     and user_agent NULL;
+//   - events where p is the record: record_label becomes ErasedLabel;
+//   - events where p is actor, record or subject: the personal paths of
+//     extra are removed, and every string of extra, tags and
+//     retraction_reason that contains one of p.Values is masked
+//     ("[erased]");
+//   - any other event whose personal paths or tags mention one of
+//     p.Values: those paths are removed, those tags masked. This is a scan
+//     of the whole table, once per erasure.
+//
+// Pass p with the values PersonValues found (package privacy does), so
+// copies are recognised. It returns how many events changed. Two UPDATE
+// statements; run it in the caller's transaction to make it atomic with
+// the rest of an erasure. It needs the library's migration 00017.
+func (d *Domain) Erase(ctx context.Context, db *gorm.DB, p Person) (int64, error) {
+	if db == nil {
+		return 0, ErrNilDB
+	}
+	if err := p.Validate(); err != nil {
+		return 0, err
+	}
+	m := d.personMatch(p)
+	vals := pgarray.Text(p.Values)
+	pats := pgarray.Text(p.Patterns())
+	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
+
+	// 1. The events p takes part in. Personal paths go with chained #-
+	// (no function call per row); the masking functions run only on
+	// values the LIKE filter found p's strings in.
+	extra := "extra"
+	var pathArgs []any
+	for _, path := range d.personalPathArrays() {
+		extra = "(" + extra + " #- ?::text[])"
+		pathArgs = append(pathArgs, path)
+	}
+	where, whereArgs := m.anyRole()
+	var args []any
+	args = append(args, m.actorArgs...)
+	args = append(args, ErasedLabel)
+	args = append(args, m.recordArgs...)
+	args = append(args, ErasedLabel)
+	args = append(args, m.actorArgs...)
+	args = append(args, m.actorArgs...)
+	set := `
+  actor_label = CASE WHEN ` + m.actor + ` THEN ? ELSE actor_label END,
+  record_label = CASE WHEN ` + m.record + ` THEN ? ELSE record_label END,
+  ip = CASE WHEN ` + m.actor + ` THEN NULL ELSE ip END,
+  user_agent = CASE WHEN ` + m.actor + ` THEN NULL ELSE user_agent END`
+	if len(pathArgs) > 0 {
+		set += `,
+  extra = ` + extra
+		args = append(args, pathArgs...)
+	}
+	if len(p.Values) > 0 {
+		set += `,
+  tags = CASE WHEN tags IS NOT NULL AND lower(tags::text) LIKE ANY(?) THEN tidings_mask_jsonb(tags, ?) ELSE tags END,
+  retraction_reason = CASE WHEN lower(retraction_reason) LIKE ANY(?) THEN tidings_mask_text(retraction_reason, ?) ELSE retraction_reason END`
+		args = append(args, pats, vals, pats, vals)
+	}
+	args = append(args, whereArgs...)
+	res := db.Exec(`UPDATE `+d.table+` SET`+set+`
+WHERE `+where, args...)
+	if res.Error != nil {
+		return 0, fmt.Errorf("activity: erase %s from %s: %w", p.Ref(), d.table, res.Error)
+	}
+	n := res.RowsAffected
+	if len(p.Values) == 0 {
+		return n, nil
+	}
+	// Other strings of extra in p's events that mention p (a body that
+	// quotes their name): masked, on the rows the LIKE filter finds.
+	args = append([]any{vals}, whereArgs...)
+	args = append(args, pats)
+	res = db.Exec(`UPDATE `+d.table+` SET extra = tidings_mask_jsonb(extra, ?)
+WHERE `+where+` AND lower(extra::text) LIKE ANY(?)`, args...)
+	if res.Error != nil {
+		return n, fmt.Errorf("activity: erase %s from %s: %w", p.Ref(), d.table, res.Error)
+	}
+
+	// 2. Other events whose personal paths or tags mention p's values:
+	// one scan of the table, with cheap filters (a top-level key of a
+	// personal path present, a LIKE on the text) before any function.
+	cond := "(tags IS NOT NULL AND lower(tags::text) LIKE ANY(?))"
+	condArgs := []any{pats}
+	if len(d.personal) > 0 {
+		var first []string
+		for _, keys := range d.personal {
+			first = append(first, keys[0])
+		}
+		cond = "(jsonb_exists_any(extra, ?::text[]) AND lower(extra::text) LIKE ANY(?) AND tidings_drop_paths(extra, ?, ?) IS DISTINCT FROM extra) OR " + cond
+		condArgs = append([]any{pgarray.Text(first), pats, pgarray.Text(d.personalPathArrays()), vals}, condArgs...)
+	}
+	args = []any{pgarray.Text(d.personalPathArrays()), vals, pats, vals}
+	args = append(args, whereArgs...)
+	args = append(args, condArgs...)
+	res = db.Exec(`UPDATE `+d.table+` SET
+  extra = tidings_drop_paths(extra, ?, ?),
+  tags = CASE WHEN tags IS NOT NULL AND lower(tags::text) LIKE ANY(?) THEN tidings_mask_jsonb(tags, ?) ELSE tags END
+WHERE NOT coalesce(`+where+`, false) AND (`+cond+`)`, args...)
+	if res.Error != nil {
+		return n, fmt.Errorf("activity: erase %s's values from %s: %w", p.Ref(), d.table, res.Error)
+	}
+	return n + res.RowsAffected, nil
+}
+
+// PersonCondition returns a condition on d's events table (columns
+// unqualified) that holds for the events p takes part in (actor, record,
+// or subject when d's subject table is p's type), with its arguments. Use
+// it in a subquery over d.Table(): other packages count or join p's events
+// with it (package privacy counts deliveries still in flight).
+func (d *Domain) PersonCondition(p Person) (string, []any) {
+	return d.personMatch(p).anyRole()
+}

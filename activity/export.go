@@ -1,0 +1,160 @@
+package activity
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Roles a person takes in an event (see Domain.PersonEvents).
+const (
+	RoleActor     = "actor"
+	RoleRecord    = "record"
+	RoleSubject   = "subject"
+	RoleRecipient = "recipient" // set by package privacy: notified of it
+)
+
+// DefaultExportBatch is how many events one query of PersonEvents reads.
+const DefaultExportBatch = 1000
+
+// RoleOf returns how p takes part in e: RoleActor, RoleRecord or
+// RoleSubject (the first that holds, in that order), or "".
+func (d *Domain) RoleOf(e Event, p Person) string {
+	switch {
+	case e.ActorType == p.Type && e.ActorID == p.ID:
+		return RoleActor
+	case e.RecordType != nil && e.RecordID != nil && *e.RecordType == p.Type && *e.RecordID == p.ID:
+		return RoleRecord
+	case d.subject.Table == p.Type && e.SubjectID == p.ID:
+		return RoleSubject
+	}
+	return ""
+}
+
+// PersonEvents calls fn with every event of d in which p takes part, each
+// once, with its role: first the events p did (RoleActor, newest first),
+// then those about p as a record (RoleRecord), then, when d's subject table
+// is p's type, those about p as the subject (RoleSubject). It reads batch
+// events per query (0: DefaultExportBatch) with keyset pagination on the
+// actor, record and subject indexes, so memory stays flat however many
+// events p has; an error from fn stops it and is returned. Each batch is
+// its own snapshot: an event recorded or throttled during the walk may be
+// missed or (for a throttled repeat, whose time moves) seen twice.
+func (d *Domain) PersonEvents(ctx context.Context, db *gorm.DB, p Person, batch int, fn func(role string, e Event) error) error {
+	if db == nil {
+		return ErrNilDB
+	}
+	if err := p.Ref().validate("person"); err != nil {
+		return err
+	}
+	if batch <= 0 {
+		batch = DefaultExportBatch
+	}
+	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	m := d.personMatch(p)
+	cols := selectList("")
+
+	// p's own acts, on the actor index, newest first.
+	var lastAt time.Time
+	var lastID int64
+	first := true
+	for {
+		q := `SELECT ` + cols + ` FROM ` + d.table + ` WHERE actor_type = ? AND actor_id = ?`
+		args := []any{p.Type, p.ID}
+		if !first {
+			q += ` AND (occurred_at, id) < (?, ?)`
+			args = append(args, lastAt, lastID)
+		}
+		q += ` ORDER BY occurred_at DESC, id DESC LIMIT ?`
+		args = append(args, batch)
+		n, err := d.eachRow(db, q, args, func(e Event) error {
+			lastAt, lastID = e.OccurredAt, e.ID
+			return fn(RoleActor, e)
+		})
+		if err != nil {
+			return err
+		}
+		if n < batch {
+			break
+		}
+		first = false
+	}
+
+	// Events about p as a record, not by p, in ID order.
+	lastID = 0
+	for {
+		q := `SELECT ` + cols + ` FROM ` + d.table + ` WHERE record_type = ? AND record_id = ? AND id > ?
+  AND NOT (actor_type = ? AND actor_id = ?) ORDER BY id LIMIT ?`
+		n, err := d.eachRow(db, q, []any{p.Type, p.ID, lastID, p.Type, p.ID, batch}, func(e Event) error {
+			lastID = e.ID
+			return fn(RoleRecord, e)
+		})
+		if err != nil {
+			return err
+		}
+		if n < batch {
+			break
+		}
+	}
+
+	// Events about p as the subject, neither by p nor about p as a record.
+	if m.subject == "false" {
+		return nil
+	}
+	first = true
+	for {
+		q := `SELECT ` + cols + ` FROM ` + d.table + ` WHERE ` + m.subject + `
+  AND NOT (actor_type = ? AND actor_id = ?) AND NOT coalesce(record_type = ? AND record_id = ?, false)`
+		args := append(append([]any{}, m.subjectArgs...), p.Type, p.ID, p.Type, p.ID)
+		if !first {
+			q += ` AND (occurred_at, id) < (?, ?)`
+			args = append(args, lastAt, lastID)
+		}
+		q += ` ORDER BY occurred_at DESC, id DESC LIMIT ?`
+		args = append(args, batch)
+		n, err := d.eachRow(db, q, args, func(e Event) error {
+			lastAt, lastID = e.OccurredAt, e.ID
+			return fn(RoleSubject, e)
+		})
+		if err != nil {
+			return err
+		}
+		if n < batch {
+			return nil
+		}
+		first = false
+	}
+}
+
+// eachRow runs q and calls fn for each event; it returns the row count.
+func (d *Domain) eachRow(db *gorm.DB, q string, args []any, fn func(Event) error) (int, error) {
+	rows, err := db.Raw(q, args...).Rows()
+	if err != nil {
+		return 0, fmt.Errorf("activity: export %s events: %w", d.name, err)
+	}
+	defer rows.Close()
+	// The batch is read whole before fn runs, so fn may query db (a
+	// transaction has one connection, busy while rows are open).
+	var page []Event
+	for rows.Next() {
+		var e Event
+		if err := scanEvent(rows, d.name, &e); err != nil {
+			return 0, fmt.Errorf("activity: export %s events: %w", d.name, err)
+		}
+		page = append(page, e)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("activity: export %s events: %w", d.name, err)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("activity: export %s events: %w", d.name, err)
+	}
+	for _, e := range page {
+		if err := fn(e); err != nil {
+			return 0, err
+		}
+	}
+	return len(page), nil
+}

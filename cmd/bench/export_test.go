@@ -1,0 +1,24 @@
+package main
+
+import (
+	"os"
+	"testing"
+
+	"github.com/tidingsdev/tidings/internal/pgtest"
+)
+
+// TestMain lets the test binary serve as the export group's child process
+// (runExportChild re-executes the running binary).
+func TestMain(m *testing.M) {
+	if exportChildMain() {
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func TestExportGroup(t *testing.T) {
+	b := testBench(t, "tidings_test_bench_export", 0.005, 4)
+	b.dsn = dsnFor("host=127.0.0.1 port=5432 user=postgres sslmode=disable", pgtest.Name("tidings_test_bench_export"))
+	figs, err := runExport(t.Context(), b)
+	checkFigures(t, b, figs, err, 5)
+}

@@ -1,0 +1,68 @@
+package email
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/pgarray"
+)
+
+// ErasePerson removes or masks p's personal data in the email tables
+// (package privacy composes it with the others):
+//
+//   - p's own digests (recipient p.ID, or an address among p.Values) and
+//     their items, and p's own escalations, are deleted: mail not yet sent
+//     to p is not sent;
+//   - in everyone else's digest items and escalations, the event
+//     snapshots of events p did (actor) lose their label, IP address and
+//     user agent, those about p as a record their record label, and every
+//     string of a snapshot that mentions one of p.Values is masked;
+//   - error texts and recipient names that mention p.Values are masked.
+//
+// Each step is one statement; snapshots are scanned once per erasure.
+func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.Erased, error) {
+	if db == nil {
+		return nil, fmt.Errorf("%w: nil *gorm.DB", ErrInvalidConfig)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	vals := pgarray.Text(p.Values)
+	pats := pgarray.Text(p.Patterns())
+	out := activity.Erased{}
+	// A snapshot of an event: mask p's roles, then p's values.
+	snapshot := `tidings_mask_jsonb(
+    ((CASE WHEN event->>'record_type' = ? AND event->>'record_id' = ? THEN jsonb_set(event, '{record_label}', to_jsonb(?::text)) ELSE event END)
+     || (CASE WHEN event->>'actor_type' = ? AND event->>'actor_id' = ? THEN jsonb_build_object('actor_label', ?::text) ELSE '{}'::jsonb END))
+    - (CASE WHEN event->>'actor_type' = ? AND event->>'actor_id' = ? THEN ARRAY['ip', 'user_agent'] ELSE '{}'::text[] END), ?)`
+	snapArgs := []any{p.Type, p.ID, activity.ErasedLabel, p.Type, p.ID, activity.ErasedLabel, p.Type, p.ID, vals}
+	snapWhere := `(event->>'actor_type' = ? AND event->>'actor_id' = ?) OR (event->>'record_type' = ? AND event->>'record_id' = ?)
+   OR lower(event::text) LIKE ANY(?)`
+	whereArgs := []any{p.Type, p.ID, p.Type, p.ID, pats}
+	steps := []struct {
+		table, sql string
+		args       []any
+	}{
+		{"email_digests", `DELETE FROM email_digests WHERE recipient = ? OR lower(recipient_email) = ANY(?)`, []any{p.ID, pgarray.Text(p.LowerValues())}},
+		{"email_escalations", `DELETE FROM email_escalations WHERE recipient = ? OR lower(recipient_email) = ANY(?)`, []any{p.ID, pgarray.Text(p.LowerValues())}},
+		{"email_digest_items", `UPDATE email_digest_items SET event = ` + snapshot + ` WHERE ` + snapWhere, append(append([]any{}, snapArgs...), whereArgs...)},
+		{"email_escalations", `UPDATE email_escalations SET event = ` + snapshot + `,
+  recipient_name = tidings_mask_text(recipient_name, ?), last_error = tidings_mask_text(last_error, ?)
+WHERE ` + snapWhere + ` OR lower(recipient_name) LIKE ANY(?) OR lower(last_error) LIKE ANY(?)`,
+			append(append(append(append([]any{}, snapArgs...), vals, vals), whereArgs...), pats, pats)},
+		{"email_digests", `UPDATE email_digests SET recipient_name = tidings_mask_text(recipient_name, ?), last_error = tidings_mask_text(last_error, ?)
+WHERE lower(recipient_name) LIKE ANY(?) OR lower(last_error) LIKE ANY(?)`, []any{vals, vals, pats, pats}},
+	}
+	for _, s := range steps {
+		res := db.Exec(s.sql, s.args...)
+		if res.Error != nil {
+			return out, fmt.Errorf("email: erase %s from %s: %w", p.Ref(), s.table, res.Error)
+		}
+		out.Add(s.table, res.RowsAffected)
+	}
+	return out, nil
+}

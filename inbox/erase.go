@@ -1,0 +1,62 @@
+package inbox
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/pgarray"
+)
+
+// ErasePerson removes or masks p's personal data in the tables of this
+// package (package privacy composes it with the others):
+//
+//   - notification_preferences: p's rows (recipient p.ID) are deleted;
+//   - inbox_suppressions: entries whose address is one of p.Values
+//     (ignoring case) are deleted (the address is no longer suppressed: it names nobody
+//     the app knows any more), others' source and detail masked;
+//   - error texts of inbox_deliveries, inbox_dead_letters, activity_outbox
+//     and inbox_backfills (and a backfill's query and creator) that
+//     mention one of p.Values are masked ("[erased]").
+//
+// Recipient keys (p.ID) stay in the ledger: they are the app's key of the
+// person, needed to keep a retried job from sending twice, and name nobody
+// once the app deleted its own row. Each table is one statement; the
+// error texts are scanned in full, once per erasure.
+func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.Erased, error) {
+	if db == nil {
+		return nil, fmt.Errorf("inbox: erase: nil *gorm.DB")
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	vals := pgarray.Text(p.Values)
+	pats := pgarray.Text(p.Patterns())
+	out := activity.Erased{}
+	steps := []struct {
+		table, sql string
+		args       []any
+	}{
+		{"notification_preferences", `DELETE FROM notification_preferences WHERE recipient = ?`, []any{p.ID}},
+		{"inbox_suppressions", `DELETE FROM inbox_suppressions WHERE lower(address) = ANY(?)`, []any{pgarray.Text(p.LowerValues())}},
+		{"inbox_suppressions", `UPDATE inbox_suppressions SET source = tidings_mask_text(source, ?), detail = tidings_mask_text(detail, ?)
+WHERE lower(source) LIKE ANY(?) OR lower(detail) LIKE ANY(?)`, []any{vals, vals, pats, pats}},
+		{"inbox_deliveries", `UPDATE inbox_deliveries SET last_error = tidings_mask_text(last_error, ?) WHERE lower(last_error) LIKE ANY(?)`, []any{vals, pats}},
+		{"inbox_dead_letters", `UPDATE inbox_dead_letters SET last_error = tidings_mask_text(last_error, ?) WHERE lower(last_error) LIKE ANY(?)`, []any{vals, pats}},
+		{"activity_outbox", `UPDATE activity_outbox SET last_error = tidings_mask_text(last_error, ?) WHERE lower(last_error) LIKE ANY(?)`, []any{vals, pats}},
+		{"inbox_backfills", `UPDATE inbox_backfills SET last_error = tidings_mask_text(last_error, ?), created_by = tidings_mask_text(created_by, ?),
+  query = tidings_mask_jsonb(query, ?)
+WHERE lower(last_error) LIKE ANY(?) OR lower(created_by) LIKE ANY(?) OR lower(query::text) LIKE ANY(?)`, []any{vals, vals, vals, pats, pats, pats}},
+	}
+	for _, s := range steps {
+		res := db.Exec(s.sql, s.args...)
+		if res.Error != nil {
+			return out, fmt.Errorf("inbox: erase %s from %s: %w", p.Ref(), s.table, res.Error)
+		}
+		out.Add(s.table, res.RowsAffected)
+	}
+	return out, nil
+}

@@ -1,0 +1,100 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/pgarray"
+)
+
+// ErasePerson removes or masks p's personal data in the notification
+// tables (package privacy composes it with the others): p's own
+// notifications (recipient p.ID) and stream head are deleted; in everyone
+// else's, the copied labels of events p did (actor) or is the record of
+// become activity.ErasedLabel, and labels that mention one of p.Values are
+// masked. Three statements; the last scans the table once.
+func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.Erased, error) {
+	if db == nil {
+		return nil, ErrNilDB
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	vals := pgarray.Text(p.Values)
+	pats := pgarray.Text(p.Patterns())
+	out := activity.Erased{}
+	res := db.Exec(`DELETE FROM notifications WHERE recipient = ?`, p.ID)
+	if res.Error != nil {
+		return out, fmt.Errorf("notify: erase %s's notifications: %w", p.Ref(), res.Error)
+	}
+	out.Add("notifications", res.RowsAffected)
+	res = db.Exec(`DELETE FROM notification_heads WHERE recipient = ?`, p.ID)
+	if res.Error != nil {
+		return out, fmt.Errorf("notify: erase %s's stream head: %w", p.Ref(), res.Error)
+	}
+	out.Add("notification_heads", res.RowsAffected)
+	res = db.Exec(`UPDATE notifications SET
+  actor_label = CASE WHEN actor_type = ? AND actor_id = ? THEN ? ELSE tidings_mask_text(actor_label, ?) END,
+  record_label = CASE WHEN record_type = ? AND record_id = ? THEN ? ELSE tidings_mask_text(record_label, ?) END
+WHERE (actor_type = ? AND actor_id = ?) OR (record_type = ? AND record_id = ?)
+   OR lower(actor_label) LIKE ANY(?) OR lower(record_label) LIKE ANY(?)`,
+		p.Type, p.ID, activity.ErasedLabel, vals, p.Type, p.ID, activity.ErasedLabel, vals,
+		p.Type, p.ID, p.Type, p.ID, pats, pats)
+	if res.Error != nil {
+		return out, fmt.Errorf("notify: erase %s from others' notifications: %w", p.Ref(), res.Error)
+	}
+	out.Add("notifications", res.RowsAffected)
+	return out, nil
+}
+
+// EachOf calls fn with every notification of recipient, oldest first,
+// reading batch rows per query (0: 1000) by keyset on its stream position
+// (Seq), so memory stays flat. An error from fn stops it and is returned.
+// It serves exports of a person's data (package privacy).
+func EachOf(ctx context.Context, db *gorm.DB, recipient string, batch int, fn func(Notification) error) error {
+	if db == nil {
+		return ErrNilDB
+	}
+	if batch <= 0 {
+		batch = 1000
+	}
+	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	var after int64
+	for {
+		rows, err := db.Raw(`SELECT `+columns+` FROM notifications WHERE recipient = ? AND seq > ? ORDER BY seq LIMIT ?`,
+			recipient, after, batch).Rows()
+		if err != nil {
+			return fmt.Errorf("notify: read %s's notifications: %w", recipient, err)
+		}
+		// The batch is read whole before fn runs, so fn may query db (a
+		// transaction has one connection, busy while rows are open).
+		page := make([]Notification, 0, batch)
+		for rows.Next() {
+			var x Notification
+			if err := scanNotification(rows, &x); err != nil {
+				rows.Close()
+				return fmt.Errorf("notify: read %s's notifications: %w", recipient, err)
+			}
+			page = append(page, x)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("notify: read %s's notifications: %w", recipient, err)
+		}
+		for _, x := range page {
+			after = x.Seq
+			if err := fn(x); err != nil {
+				return err
+			}
+		}
+		n := len(page)
+		if n < batch {
+			return nil
+		}
+	}
+}

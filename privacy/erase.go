@@ -1,0 +1,267 @@
+package privacy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/email"
+	"github.com/tidingsdev/tidings/inbox/notify"
+	"github.com/tidingsdev/tidings/inbox/slack"
+	"github.com/tidingsdev/tidings/inbox/webhook"
+	"github.com/tidingsdev/tidings/workflow"
+)
+
+// Request says who asked for an erasure, and why; it is recorded.
+type Request struct {
+	// By is who asked: an operator or the person ("users:3",
+	// "support:ana"). Required. Do not put personal data here: it is kept.
+	By string
+	// Reason is free text kept with the record ("GDPR art. 17 request
+	// #123"). Optional; the same caution applies.
+	Reason string
+}
+
+// ErrInvalidRequest matches a Request that cannot be recorded.
+var ErrInvalidRequest = errors.New("privacy: invalid erasure request")
+
+func (r Request) validate() error {
+	if strings.TrimSpace(r.By) == "" {
+		return fmt.Errorf("%w: Request.By is empty: say who asked for the erasure (an operator or the person's key); it is recorded", ErrInvalidRequest)
+	}
+	for field, v := range map[string]string{"By": r.By, "Reason": r.Reason} {
+		switch {
+		case !utf8.ValidString(v):
+			return fmt.Errorf("%w: Request.%s is not valid UTF-8", ErrInvalidRequest, field)
+		case strings.IndexByte(v, 0) >= 0:
+			return fmt.Errorf("%w: Request.%s contains a NUL byte, which PostgreSQL text cannot hold", ErrInvalidRequest, field)
+		case len(v) > 4096:
+			return fmt.Errorf("%w: Request.%s is %d bytes; keep it under 4096", ErrInvalidRequest, field, len(v))
+		}
+	}
+	return nil
+}
+
+// Erasure is the record of one erasure (table tidings_erasures): whose,
+// who asked, when, and how many rows of each table changed. It holds no
+// personal data but the person's key.
+type Erasure struct {
+	ID          int64
+	Person      activity.Ref
+	RequestedBy string
+	Reason      string
+	StartedAt   time.Time
+	FinishedAt  time.Time
+	Counts      activity.Erased
+	// InFlight counts deliveries of the person's events (inbox_pending
+	// rows) not finished when the erasure committed. A delivery that
+	// loaded its event before may still copy the old data (an in-app
+	// notification's label, a digest's snapshot): erase again once they
+	// are done (EraseSettled does).
+	InFlight int64
+}
+
+// Erase removes or irreversibly masks p's personal data in every table of
+// the library and the app's Parts, keeps every event (counts and IDs
+// unchanged), and records the erasure (tidings_erasures). It runs in one
+// transaction (a savepoint when db is one): all of it or none.
+//
+// The steps: collect p's personal strings (p.Values, plus the labels, IP
+// addresses, user agents and personal-path values of p's events, see
+// activity.Domain.PersonValues); mask the events (activity.Domain.Erase);
+// then the inbox tables (inbox, notify, email, slack, webhook), the
+// workflow tables, and the Parts, each with the full set of strings.
+//
+// Stop recording for p first (the app deleted or disabled their account):
+// an event recorded after Erase holds their data again.
+func (x *Privacy) Erase(ctx context.Context, db *gorm.DB, p activity.Person, req Request) (Erasure, error) {
+	if db == nil {
+		return Erasure{}, activity.ErrNilDB
+	}
+	if err := p.Validate(); err != nil {
+		return Erasure{}, err
+	}
+	if err := req.validate(); err != nil {
+		return Erasure{}, err
+	}
+	rec := Erasure{Person: p.Ref(), RequestedBy: req.By, Reason: req.Reason, StartedAt: x.cfg.Now(), Counts: activity.Erased{}}
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// 1. Every personal string the library holds of p.
+		var subjectDomains []string
+		for _, d := range x.cfg.Domains {
+			vals, err := d.PersonValues(ctx, tx, p)
+			if err != nil {
+				return err
+			}
+			p = p.WithValues(vals...)
+			if d.Subject().Table == p.Type {
+				subjectDomains = append(subjectDomains, d.Name())
+			}
+		}
+		// 2. The events.
+		for _, d := range x.cfg.Domains {
+			n, err := d.Erase(ctx, tx, p)
+			if err != nil {
+				return err
+			}
+			rec.Counts.Add(d.Table(), n)
+		}
+		// 3. Everything copied from them, table owner by table owner.
+		steps := []func() (activity.Erased, error){
+			func() (activity.Erased, error) { return inbox.ErasePerson(ctx, tx, p) },
+			func() (activity.Erased, error) { return notify.ErasePerson(ctx, tx, p) },
+			func() (activity.Erased, error) { return email.ErasePerson(ctx, tx, p) },
+			func() (activity.Erased, error) { return slack.ErasePerson(ctx, tx, p, subjectDomains) },
+			func() (activity.Erased, error) { return webhook.ErasePerson(ctx, tx, p) },
+			func() (activity.Erased, error) { return workflow.ErasePerson(ctx, tx, p) },
+		}
+		for _, part := range x.cfg.Parts {
+			if part.Erase != nil {
+				steps = append(steps, func() (activity.Erased, error) {
+					got, err := part.Erase(ctx, tx, p)
+					if err != nil {
+						return nil, fmt.Errorf("privacy: part %s: %w", part.Name, err)
+					}
+					return got, nil
+				})
+			}
+		}
+		for _, step := range steps {
+			got, err := step()
+			if err != nil {
+				return err
+			}
+			rec.Counts.Merge(got)
+		}
+		// 4. Deliveries in flight, which may copy the old data once more.
+		n, err := x.inFlight(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		rec.InFlight = n
+		// 5. The record, without the data.
+		rec.FinishedAt = x.cfg.Now()
+		counts, err := json.Marshal(rec.Counts)
+		if err != nil {
+			return err
+		}
+		return tx.Raw(`INSERT INTO tidings_erasures (person_type, person_id, requested_by, reason, started_at, finished_at, counts)
+VALUES (?, ?, ?, ?, ?, ?, ?::jsonb) RETURNING id`, p.Type, p.ID, req.By, req.Reason, rec.StartedAt, rec.FinishedAt, string(counts)).Scan(&rec.ID).Error
+	})
+	if err != nil {
+		return Erasure{}, fmt.Errorf("privacy: erase %s: %w", p.Ref(), err)
+	}
+	return rec, nil
+}
+
+// ErrInFlight is returned (wrapped) by EraseSettled when deliveries of
+// the person's events were still in flight at its deadline.
+var ErrInFlight = errors.New("privacy: deliveries of the person's events still in flight")
+
+// EraseSettled is Erase, then, while deliveries of p's events that were in
+// flight at the erasure (Erasure.InFlight) finish, a wait of at most
+// maxWait (checking every 100ms), then Erase again to mask what they
+// copied. It returns the last erasure record; if deliveries are still in
+// flight at the deadline, an error wrapping ErrInFlight with that record:
+// call it again later. Use it where an erasure must leave nothing behind
+// while the worker runs (the demo's person page does).
+func (x *Privacy) EraseSettled(ctx context.Context, db *gorm.DB, p activity.Person, req Request, maxWait time.Duration) (Erasure, error) {
+	rec, err := x.Erase(ctx, db, p, req)
+	if err != nil || rec.InFlight == 0 {
+		return rec, err
+	}
+	deadline := time.Now().Add(maxWait)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n, err := x.inFlight(ctx, db, p)
+		if err != nil {
+			return rec, err
+		}
+		if n == 0 {
+			return x.Erase(ctx, db, p, req)
+		}
+		if time.Now().After(deadline) {
+			return rec, fmt.Errorf("%w: %d after %v; erase %s again once they are done", ErrInFlight, n, maxWait, p.Ref())
+		}
+		select {
+		case <-ctx.Done():
+			return rec, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// inFlight counts the deliveries of p's events not finished yet.
+func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) (int64, error) {
+	var total int64
+	for _, d := range x.cfg.Domains {
+		cond, args := d.PersonCondition(p)
+		var n int64
+		err := db.WithContext(ctx).Raw(`SELECT count(*) FROM inbox_pending ip WHERE ip.domain = ? AND EXISTS (SELECT 1 FROM `+d.Table()+` WHERE id = ip.event_id AND `+cond+`)`,
+			append([]any{d.Name()}, args...)...).Scan(&n).Error
+		if err != nil {
+			return 0, fmt.Errorf("privacy: count deliveries in flight: %w", err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// Erasures returns the erasure records of one person, oldest first.
+func Erasures(ctx context.Context, db *gorm.DB, person activity.Ref) ([]Erasure, error) {
+	if db == nil {
+		return nil, activity.ErrNilDB
+	}
+	rows, err := db.WithContext(ctx).Raw(`SELECT id, person_type, person_id, requested_by, reason, started_at, finished_at, counts::text
+FROM tidings_erasures WHERE person_type = ? AND person_id = ? ORDER BY id`, person.Type, person.ID).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("privacy: read erasures of %s: %w", person, err)
+	}
+	defer rows.Close()
+	var out []Erasure
+	for rows.Next() {
+		var e Erasure
+		var counts string
+		if err := rows.Scan(&e.ID, &e.Person.Type, &e.Person.ID, &e.RequestedBy, &e.Reason, &e.StartedAt, &e.FinishedAt, &counts); err != nil {
+			return nil, fmt.Errorf("privacy: read erasures of %s: %w", person, err)
+		}
+		if err := json.Unmarshal([]byte(counts), &e.Counts); err != nil {
+			return nil, fmt.Errorf("privacy: read erasures of %s: %w", person, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Reapply erases again every person of tidings_erasures, for after a
+// backup was restored: the restored rows hold their data again. Each
+// person's strings are found anew in the restored events (labels, IP
+// addresses, user agents, personal paths); strings that were only in
+// Person.Values (an address that appears in no event) are not known any
+// more, so copies of those in free text stay: pass them again with Erase
+// if the app still has them. It returns how many people it erased.
+func (x *Privacy) Reapply(ctx context.Context, db *gorm.DB, by string) (int, error) {
+	if db == nil {
+		return 0, activity.ErrNilDB
+	}
+	var people []struct{ PersonType, PersonID string }
+	if err := db.WithContext(ctx).Raw(`SELECT DISTINCT person_type, person_id FROM tidings_erasures ORDER BY 1, 2`).Scan(&people).Error; err != nil {
+		return 0, fmt.Errorf("privacy: read erasures: %w", err)
+	}
+	for i, p := range people {
+		_, err := x.Erase(ctx, db, activity.Person{Type: p.PersonType, ID: p.PersonID}, Request{By: by, Reason: "re-applied (Privacy.Reapply)"})
+		if err != nil {
+			return i, err
+		}
+	}
+	return len(people), nil
+}
