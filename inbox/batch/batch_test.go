@@ -332,3 +332,30 @@ func TestScheduleParse(t *testing.T) {
 		t.Errorf("weekly close %v", got)
 	}
 }
+
+// A mute set in the preferences while the window is open drops those
+// items at flush time; a critical kind stays even when "off".
+func TestWantedOnPreferencesMidWindow(t *testing.T) {
+	ctx := t.Context()
+	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	rec := &recorder{}
+	defaults := &inbox.Defaults{Critical: []inbox.Kind{{Channel: inbox.AnyChannel, Domain: "issue", Action: "security_alert"}}}
+	b := newBatcher(t, batch.Config{Inbox: uniqueInbox("prefs"), Deliver: rec.deliver, Now: clk.Now, Wanted: batch.WantedOn(defaults, inbox.ChannelEmail)})
+	who := uniqueInbox("person")
+	evs := append(events(3, "12"), event("12", "label_added", "ana"), event("12", "security_alert", "system"))
+	add(t, b, who, "", inbox.EveryHour(), nil, evs...)
+	if err := inbox.Mute(ctx, testDB, who, inbox.ChannelEmail, "issue", "comment_added"); err != nil {
+		t.Fatal(err)
+	}
+	// a row muting the critical kind, written around Defaults.Set
+	if err := inbox.Mute(ctx, testDB, who, inbox.AnyChannel, "issue", inbox.AnyAction+""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Flush(ctx, clk.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got := rec.got()
+	if len(got) != 1 || len(got[0].Events) != 1 || got[0].Events[0].Action != "security_alert" {
+		t.Fatalf("delivered %+v, want only the critical security_alert", got)
+	}
+}
