@@ -57,7 +57,7 @@ ALTER TABLE notification_preferences ADD COLUMN delivery text
 
 -- Collapsed in-app notifications: a batched row stands for item_count events
 -- of one (subject, action) until collapse_until; actors lists the latest
--- distinct actors ([{"type","id","label"}], newest first).
+-- distinct actors ([{"Type","ID","Label"}], newest first, at most 50).
 ALTER TABLE notifications ADD COLUMN item_count integer NOT NULL DEFAULT 1;
 ALTER TABLE notifications ADD COLUMN actors jsonb;
 ALTER TABLE notifications ADD COLUMN collapse_until timestamptz;
