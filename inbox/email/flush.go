@@ -82,6 +82,10 @@ func (in *Inbox) Flush(ctx context.Context, now time.Time) (FlushResult, error) 
 			n, res, err = in.flushDigests(ctx, now)
 		case in.cfg.Escalation != nil:
 			n, res, err = in.flushEscalations(ctx, now)
+		case in.batcher != nil:
+			br, err := in.batcher.Flush(ctx, now) // claims in batches until none is due
+			total.add(FlushResult{Sent: br.Sent, Dropped: br.Dropped, Retrying: br.Retrying, Failed: br.Failed})
+			return total, err
 		default:
 			return total, nil
 		}
