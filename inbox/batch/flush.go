@@ -9,6 +9,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/internal/pgarray"
 )
 
 // Result counts what a Flush did.
@@ -90,9 +91,31 @@ WHERE id IN (
 
 func (b *Batcher) deliverAll(ctx context.Context, rows []claimed, now time.Time) (Result, error) {
 	var res Result
+	if len(rows) == 0 {
+		return res, nil
+	}
+	// One query loads the items of every claimed window.
+	ids := make(pgarray.Int8, len(rows))
+	for i, c := range rows {
+		ids[i] = c.ID
+	}
+	var items []struct {
+		WindowID int64
+		Event    string
+	}
+	loadErr := b.cfg.DB.WithContext(ctx).Raw(`SELECT window_id, event::text AS event FROM batch_items WHERE window_id = ANY(?::bigint[]) ORDER BY window_id, created_at, domain, event_id`, ids).Scan(&items).Error
+	snaps := make(map[int64][]string, len(rows))
+	for _, it := range items {
+		snaps[it.WindowID] = append(snaps[it.WindowID], it.Event)
+	}
 	var errs []error
 	for _, c := range rows {
-		o := b.deliver(ctx, c, now)
+		var o outcome
+		if loadErr != nil {
+			o = b.retry(c, now, fmt.Errorf("load window %d: %w", c.ID, loadErr))
+		} else {
+			o = b.deliver(ctx, c, snaps[c.ID], now)
+		}
 		switch o.status {
 		case "sent":
 			res.Sent++
@@ -103,6 +126,8 @@ func (b *Batcher) deliverAll(ctx context.Context, rows []claimed, now time.Time)
 		case "failed":
 			res.Failed++
 		}
+		// Marked one by one, right after each delivery: a flusher that
+		// dies re-delivers at most the window it was delivering.
 		if err := b.mark(ctx, c, o, now); err != nil {
 			errs = append(errs, err)
 		}
@@ -116,18 +141,16 @@ type outcome struct {
 	next   time.Time
 }
 
-func (b *Batcher) deliver(ctx context.Context, c claimed, now time.Time) outcome {
-	retry := func(err error) outcome {
-		if inbox.IsPermanent(err) || c.Attempts >= b.cfg.MaxAttempts {
-			return outcome{status: "failed", err: err}
-		}
-		return outcome{status: "retry", err: err, next: now.Add(b.cfg.Backoff(c.Attempts))}
+func (b *Batcher) retry(c claimed, now time.Time, err error) outcome {
+	if inbox.IsPermanent(err) || c.Attempts >= b.cfg.MaxAttempts {
+		return outcome{status: "failed", err: err}
 	}
-	var snaps []string
-	err := b.cfg.DB.WithContext(ctx).Raw(`SELECT event::text FROM batch_items WHERE window_id = ? ORDER BY created_at, domain, event_id`, c.ID).Scan(&snaps).Error
-	if err != nil {
-		return retry(fmt.Errorf("load window %d: %w", c.ID, err))
-	}
+	return outcome{status: "retry", err: err, next: now.Add(b.cfg.Backoff(c.Attempts))}
+}
+
+func (b *Batcher) deliver(ctx context.Context, c claimed, snaps []string, now time.Time) outcome {
+	retry := func(err error) outcome { return b.retry(c, now, err) }
+	var err error
 	bt := &Batch{ID: c.ID, Inbox: b.cfg.Inbox, Recipient: c.Recipient, Key: c.BatchKey, Locale: c.Locale,
 		Location: time.UTC, OpenedAt: c.OpenedAt, DueAt: c.DueAt, Attempt: c.Attempts}
 	if loc, err := time.LoadLocation(c.TimeZone); err == nil {
