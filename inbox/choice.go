@@ -78,11 +78,13 @@ type KindChoice struct {
 }
 
 // SetChoice records recipient's choice for action (or AnyAction) of
-// domain on channel (or AnyChannel), next to the mute of the same kind
-// (notification_preferences): Off mutes, and is refused with a
-// *CriticalError for a kind covering a critical one, as Set refuses a mute.
-// A batched choice of a critical kind is stored but not honoured: critical
-// kinds are always immediate.
+// domain on channel (or AnyChannel). Off mutes the kind, like Set, and is
+// refused with a *CriticalError for a kind covering a critical one. Any
+// other choice is stored in notification_delivery, next to the
+// preferences, and lifts the person's own mute of exactly that kind (one
+// who picks "daily" for it wants it); it does not turn on kinds the app
+// has off by default. A batched choice of a critical kind is stored but
+// not honoured: critical kinds are always immediate.
 func (d *Defaults) SetChoice(ctx context.Context, db *gorm.DB, recipient, channel, domain, action string, c Choice) error {
 	if db == nil {
 		return errNilDB
@@ -90,21 +92,47 @@ func (d *Defaults) SetChoice(ctx context.Context, db *gorm.DB, recipient, channe
 	if err := c.Check(); err != nil {
 		return err
 	}
-	p := Preference{Recipient: recipient, Channel: channel, Domain: domain, Action: action, Muted: c.Mode == Off}
-	if c.Mode == Off {
-		return d.Set(ctx, db, p) // refuses critical kinds
-	}
+	p := Preference{Recipient: recipient, Channel: channel, Domain: domain, Action: action, Muted: true}
 	if err := p.validate(); err != nil {
 		return err
 	}
-	err := db.WithContext(ctx).Exec(`INSERT INTO notification_preferences (recipient, channel, domain, action, muted, delivery, updated_at)
-VALUES (?, ?, ?, ?, false, ?, now())
-ON CONFLICT (recipient, channel, domain, action) DO UPDATE SET muted = false, delivery = EXCLUDED.delivery, updated_at = EXCLUDED.updated_at`,
-		recipient, channel, domain, action, c.String()).Error
-	if err != nil {
-		return fmt.Errorf("inbox: set choice: %w", err)
+	if c.Mode == Off {
+		return d.Set(ctx, db, p) // refuses critical kinds
 	}
-	return nil
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Exec(`INSERT INTO notification_delivery (recipient, channel, domain, action, delivery, updated_at)
+VALUES (?, ?, ?, ?, ?, now())
+ON CONFLICT (recipient, channel, domain, action) DO UPDATE SET delivery = EXCLUDED.delivery, updated_at = EXCLUDED.updated_at`,
+			recipient, channel, domain, action, c.String()).Error
+		if err == nil {
+			err = tx.Exec(`DELETE FROM notification_preferences WHERE recipient = ? AND channel = ? AND domain = ? AND action = ? AND muted`,
+				recipient, channel, domain, action).Error
+		}
+		if err != nil {
+			return fmt.Errorf("inbox: set choice: %w", err)
+		}
+		return nil
+	})
+}
+
+// ChoiceOf returns recipient's own stored choice for exactly (channel,
+// domain, action), and false when they stored none (Off is a mute: see
+// Preferences).
+func ChoiceOf(ctx context.Context, db *gorm.DB, recipient, channel, domain, action string) (Choice, bool, error) {
+	if db == nil {
+		return Choice{}, false, errNilDB
+	}
+	var v []string
+	err := db.WithContext(ctx).Raw(`SELECT delivery FROM notification_delivery WHERE recipient = ? AND channel = ? AND domain = ? AND action = ?`,
+		recipient, channel, domain, action).Scan(&v).Error
+	if err != nil {
+		return Choice{}, false, fmt.Errorf("inbox: choice: %w", err)
+	}
+	if len(v) == 0 {
+		return Choice{}, false, nil
+	}
+	c, err := ParseChoice(v[0])
+	return c, err == nil, err
 }
 
 // DefaultChoice is the app's choice for users who chose nothing: Off for
@@ -160,8 +188,8 @@ func (d *Defaults) Choices(ctx context.Context, db *gorm.DB, channel, domain, ac
 		Recipient string
 		Delivery  string
 	}
-	err = db.WithContext(ctx).Raw(`SELECT DISTINCT ON (recipient) recipient, delivery FROM notification_preferences
- WHERE recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, '*') AND delivery IS NOT NULL AND NOT muted
+	err = db.WithContext(ctx).Raw(`SELECT DISTINCT ON (recipient) recipient, delivery FROM notification_delivery
+ WHERE recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, '*')
  ORDER BY recipient, (action = '*'), (channel = '*')`, pgarray.Text(wanted), domain, channel, action).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("inbox: delivery choices: %w", err)

@@ -57,6 +57,13 @@ func TestChoicesPerPersonChannelAndCritical(t *testing.T) {
 		t.Errorf("ana's labels: %s, want %s", c["ana"], daily8)
 	}
 
+	// A daily choice for every action does not turn on what the app has
+	// off by default.
+	d2 := &inbox.Defaults{Off: []inbox.Kind{{Channel: inbox.ChannelEmail, Domain: "issue", Action: "label_added"}}}
+	if c, err := d2.Choices(ctx, testDB, inbox.ChannelEmail, "issue", "label_added", "7", []string{"ana"}); err != nil || c["ana"] != inbox.OffChoice {
+		t.Errorf("ana's daily choice turned on label mail, off by default: %v %v", c, err)
+	}
+
 	// Critical: off is refused; a muted row written around it and a
 	// batched choice are both ignored.
 	err := d.SetChoice(ctx, testDB, "bo", inbox.ChannelEmail, "issue", "security_alert", inbox.OffChoice)

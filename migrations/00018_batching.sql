@@ -49,11 +49,19 @@ CREATE TABLE batch_items (
     PRIMARY KEY (window_id, domain, event_id)
 );
 
--- A person's delivery choice for a kind on a channel, next to its mute:
--- 'immediate' or a schedule ("daily@08:00"); NULL leaves the app's default.
--- muted = true is "off" whatever delivery says.
-ALTER TABLE notification_preferences ADD COLUMN delivery text
-    CHECK (delivery IS NULL OR (delivery <> '' AND length(delivery) <= 40));
+-- notification_delivery: a person's delivery choice for a kind on a channel
+-- (inbox.Defaults.SetChoice): 'immediate' or a schedule ("daily@08:00").
+-- It sits next to notification_preferences, which keeps deciding whether a
+-- kind is delivered at all (a mute is "off"); this table only says how.
+CREATE TABLE notification_delivery (
+    recipient  text        NOT NULL,
+    channel    text        NOT NULL,
+    domain     text        NOT NULL,
+    action     text        NOT NULL, -- an action or '*'
+    delivery   text        NOT NULL CHECK (delivery <> '' AND length(delivery) <= 40),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (recipient, channel, domain, action)
+);
 
 -- Collapsed in-app notifications: a batched row stands for item_count events
 -- of one (subject, action) until collapse_until; actors lists the latest
@@ -69,6 +77,6 @@ DROP INDEX notifications_collapse;
 ALTER TABLE notifications DROP COLUMN collapse_until;
 ALTER TABLE notifications DROP COLUMN actors;
 ALTER TABLE notifications DROP COLUMN item_count;
-ALTER TABLE notification_preferences DROP COLUMN delivery;
+DROP TABLE notification_delivery;
 DROP TABLE batch_items;
 DROP TABLE batch_windows;
