@@ -64,7 +64,7 @@ SELECT w.id, 'issue', w.id * 100 + k, jsonb_build_object('id', w.id * 100 + k, '
 FROM batch_windows w, generate_series(1, ?) k WHERE w.inbox = ?`, batchItems, name).Error
 	}
 
-	var peakKB, startKB int64
+	var peakKB, basePeakKB, startKB int64
 	var oursEvents, baseEvents atomic.Int64
 	flushOurs := func() (float64, error) {
 		name := fmt.Sprintf("bench-ours-%d", round.Add(1))
@@ -102,11 +102,15 @@ FROM batch_windows w, generate_series(1, ?) k WHERE w.inbox = ?`, batchItems, na
 		if err := seed(name); err != nil {
 			return 0, fmt.Errorf("batch: seed: %w", err)
 		}
+		resetPeakRSS()
 		start := time.Now()
 		n, events, err := handFlush(ctx, sqlDB, name)
 		took := time.Since(start)
 		if err != nil {
 			return 0, err
+		}
+		if peak := rssKB("VmHWM"); peak > basePeakKB {
+			basePeakKB = peak
 		}
 		if n != windows || events != windows*batchItems {
 			return 0, fmt.Errorf("batch: baseline flushed %d windows, %d events", n, events)
@@ -161,11 +165,11 @@ FROM batch_windows w, generate_series(1, ?) k WHERE w.inbox = ?`, batchItems, na
 	if err != nil {
 		return nil, err
 	}
-	b.note("batch: flush of %d due windows x %d items into a no-op channel (Batcher.Flush: claims of 100 with FOR UPDATE SKIP LOCKED, one items query per claim, then one mark per window right after its delivery, committed without waiting for the WAL flush, so a flusher that dies re-delivers at most one window); baseline: a hand-written flush claiming 100 windows, loading their items in one query and marking them in one statement; medians of %d alternating rounds. Peak RSS while ours flushed %d MB (VmHWM, reset before), RSS before %d MB. Per delivery: %d sequential ledger transactions joining 50 recipients' hourly windows (Batcher.Add) against the same transactions inserting one row per event (immediate).",
-		windows, batchItems, b.rounds, peakKB/1024, startKB/1024, deliveries)
+	b.note("batch: flush of %d due windows x %d items into a no-op channel (Batcher.Flush: claims of 100 with FOR UPDATE SKIP LOCKED, one items query per claim, then one mark per window right after its delivery, committed without waiting for the WAL flush, so a flusher that dies re-delivers at most one window); baseline: a hand-written flush claiming 100 windows, loading their items in one query and marking them in one statement; medians of %d alternating rounds. Peak RSS of the process while ours flushed %d MB, while the hand-written flush ran %d MB (VmHWM, reset before each; highest of the rounds), RSS before %d MB. Per delivery: %d sequential ledger transactions joining 50 recipients' hourly windows (Batcher.Add) against the same transactions inserting one row per event (immediate).",
+		windows, batchItems, b.rounds, peakKB/1024, basePeakKB/1024, startKB/1024, deliveries)
 	return []figure{
 		{Name: fmt.Sprintf("batch flush, %s windows x %d items", thousands(int64(windows)), batchItems), Unit: "ms", Ours: oursMS, Baseline: baseMS, Target: target{MaxRatio: 5}},
-		{Name: "batch flush peak RSS (vs RSS before)", Unit: "MB", Ours: float64(peakKB) / 1024, Baseline: float64(startKB) / 1024, Target: target{MaxRatio: 1.5}},
+		{Name: "batch flush peak RSS (vs the hand-written flush's)", Unit: "MB", Ours: float64(peakKB) / 1024, Baseline: float64(basePeakKB) / 1024, Target: target{MaxRatio: 1.5}},
 		{Name: "batched delivery, per event (vs immediate)", Unit: "ms", Ours: batchedMS, Baseline: immediateMS, Target: target{MaxRatio: 1.5}},
 	}, nil
 }
