@@ -79,7 +79,7 @@ func TestBatchingHonoursEachPersonsChoice(t *testing.T) {
 		}
 	}
 	alert := newEvent("42", "security_alert", eve, nil)
-	must(inboxtest.Process(t, testDB, in, alert))
+	inboxtest.Conformance(t, testDB, in, alert, "batch_windows", "batch_items")
 
 	// Immediately: Carol's 30 and the alert to Carol, Dan (off, but
 	// critical) and Ana (critical kinds are never batched).

@@ -88,12 +88,11 @@ func TestBatchedNotificationsCollapse(t *testing.T) {
 	if bo != 22 {
 		t.Errorf("Bo has %d rows, want 22 (one per comment of others)", bo)
 	}
-	// After the window, the next comment opens a new row.
+	// After the window, the next comment opens a new row; a retried job
+	// adds nothing (the conformance checks).
 	clock = clock.Add(10 * time.Minute)
 	res, _ := issues.RecordEvent(ctx, db, issue, "comment_added", activity.Actor(user(p.ana, "Ana")))
-	if err := inboxtest.Process(t, db, n, res.Event); err != nil {
-		t.Fatal(err)
-	}
+	inboxtest.Conformance(t, db, n, res.Event, "notifications", "notification_heads")
 	page, _ = notify.List(ctx, db, notify.Query{Recipient: id(eve)})
 	if len(page.Notifications) != 2 || page.Notifications[0].ItemCount != 1 {
 		t.Errorf("after the window: %d rows", len(page.Notifications))

@@ -71,9 +71,7 @@ func TestBatchingOneMessagePerWindowPerThread(t *testing.T) {
 	}
 	// The next window of the issue replies in its thread.
 	now = t0.Add(time.Hour)
-	if err := inboxtest.Process(t, testDB, in, event(keySeq.Add(1), issue, "comment_added", "Cy", nil)); err != nil {
-		t.Fatal(err)
-	}
+	inboxtest.Conformance(t, testDB, in, event(keySeq.Add(1), issue, "comment_added", "Cy", nil), "batch_windows", "batch_items")
 	if _, err := in.Flush(ctx, now.Add(15*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
