@@ -23,7 +23,7 @@ type BatchingConfig struct {
 	Scheduler batch.Scheduler
 }
 
-// Batcher returns the inbox's batching step (nil without Batching): for
+// Batcher returns the inbox's batching step (nil without Batching or Digest): for
 // batch.Handler, and for its Run sweep.
 func (in *Inbox) Batcher() *batch.Batcher { return in.batcher }
 

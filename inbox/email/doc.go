@@ -38,9 +38,10 @@
 // With InboxConfig.Digest the inbox mails one digest per recipient per
 // period (Hourly, or Daily from midnight to midnight in the recipient's
 // Location) listing the period's events. A job only queues: in the
-// ledger's transaction it adds the event to the recipient's open digest
-// row (tables email_digests and email_digest_items, migration 00004), so a
-// retried job never lists an event twice. Flush, called on a schedule
+// ledger's transaction it adds the event to the recipient's open window of
+// the shared batching step (package inbox/batch: tables batch_windows and
+// batch_items, migration 00018; the older email_digests tables are no
+// longer written), so a retried job never lists an event twice. Flush, called on a schedule
 // (RunFlush, cron, an asynq periodic task), claims the digests whose
 // period ended with FOR UPDATE SKIP LOCKED and marks them 'sending'. That
 // seals them: an event processed later goes to the next period (the

@@ -184,9 +184,13 @@ func NewInbox(cfg InboxConfig) (*Inbox, error) {
 		cfg.Now = time.Now
 	}
 	in := &Inbox{cfg: cfg, log: cfg.Logger, now: cfg.Now}
-	if cfg.Batching != nil {
+	if cfg.Batching != nil || cfg.Digest != nil {
+		bc := BatchingConfig{MaxItems: 100000} // a digest lists its whole period
+		if cfg.Batching != nil {
+			bc = *cfg.Batching
+		}
 		b, err := batch.New(batch.Config{Inbox: cfg.Name, DB: cfg.DB, Deliver: in.deliverBatch, Wanted: batch.WantedOn(cfg.Defaults, cfg.Channel),
-			MaxItems: cfg.Batching.MaxItems, Scheduler: cfg.Batching.Scheduler, BatchSize: cfg.Flush.BatchSize, MaxAttempts: cfg.Flush.MaxAttempts,
+			MaxItems: bc.MaxItems, Scheduler: bc.Scheduler, BatchSize: cfg.Flush.BatchSize, MaxAttempts: cfg.Flush.MaxAttempts,
 			Backoff: cfg.Flush.Backoff, ClaimTimeout: cfg.Flush.ClaimTimeout, Logger: cfg.Logger, Now: cfg.Now})
 		if err != nil {
 			return nil, err
@@ -221,7 +225,7 @@ func (in *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 		return in.queueDigest(ctx, d, to)
 	case in.cfg.Escalation != nil:
 		return in.queueEscalation(ctx, d, to)
-	case in.batcher != nil:
+	case in.cfg.Batching != nil:
 		return in.processBatching(ctx, d, to)
 	}
 	return in.sendEach(ctx, d, to)
