@@ -169,3 +169,14 @@ func TestBatchingMuteMidWindow(t *testing.T) {
 		t.Errorf("second digest should list only issue 42's one comment:\n%s", msgs[1].Text)
 	}
 }
+
+// The email inbox in its default mode passes the shared conformance checks.
+func TestConformance(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Config{})
+	bo, eve := person("Bo"), person("Eve")
+	in := newInbox(t, srv, email.InboxConfig{Name: unique("conf"), Recipients: fixed(bo)})
+	inboxtest.Conformance(t, testDB, in, newEvent("42", "comment_added", eve, nil))
+	if n := len(srv.Messages()); n != 1 {
+		t.Errorf("%d mails for one event retried, want 1", n)
+	}
+}

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -137,5 +138,22 @@ func TestCollapseRace(t *testing.T) {
 	db.Raw(`SELECT recipient, item_count FROM notifications WHERE inbox = 'notify-race' AND recipient IN (?, ?) ORDER BY recipient`, id(p.ana), id(p.cy)).Scan(&rows)
 	if len(rows) != 2 || rows[0].ItemCount != 16 || rows[1].ItemCount != 16 {
 		t.Errorf("rows %+v, want one of 16 items for each of Ana and Cy", rows)
+	}
+}
+
+// The in-app inbox, batching or not, passes the shared conformance checks.
+func TestConformance(t *testing.T) {
+	ctx := context.Background()
+	p, issue := setup(t)
+	for _, batching := range []bool{false, true} {
+		n, err := notify.New(notify.Config{Name: "notify-conf-" + strconv.FormatBool(batching), Accepts: inbox.On("issue"), Recipients: authorAndSubscribers, Batching: batching})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := issues.RecordEvent(ctx, db, issue, "comment_added", activity.Actor(user(p.bo, "Bo")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inboxtest.Conformance(t, db, n, res.Event, "notifications", "notification_heads")
 	}
 }

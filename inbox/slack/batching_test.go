@@ -83,3 +83,16 @@ func TestBatchingOneMessagePerWindowPerThread(t *testing.T) {
 		t.Error("the next window's message is not in the issue's thread")
 	}
 }
+
+// The Slack inbox without batching passes the shared conformance checks.
+func TestConformance(t *testing.T) {
+	srv := slacktest.Start(t, slacktest.Config{Token: token})
+	in, err := slackinbox.NewInbox(slackinbox.InboxConfig{Name: unique("slack-conf"), Publisher: poster(t, srv, slackinbox.NewGormThreads(testDB))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inboxtest.Conformance(t, testDB, in, event(keySeq.Add(1), unique("7"), "comment_added", "Ana", nil), "slack_threads")
+	if n := srv.Calls("chat.postMessage"); n != 1 {
+		t.Errorf("%d posts for one event retried, want 1", n)
+	}
+}
