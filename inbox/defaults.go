@@ -75,12 +75,25 @@ type Defaults struct {
 	// billing failures. Users cannot mute them (Set refuses with a
 	// *CriticalError; rows written otherwise are ignored).
 	Critical []Kind
+	// Delivery gives kinds a default delivery choice other than
+	// immediate (a daily digest of email, say): the first entry whose kind
+	// covers a delivery applies to users who chose nothing. See Choices.
+	Delivery []KindChoice
 }
 
 // Check reports a kind without a channel, domain or action.
 func (d *Defaults) Check() error {
 	if d == nil {
 		return nil
+	}
+	for i, kc := range d.Delivery {
+		k := kc.Kind
+		if k.Channel == "" || k.Domain == "" || k.Action == "" {
+			return &ConfigError{Field: fmt.Sprintf("Defaults.Delivery[%d]", i), Reason: fmt.Sprintf("is %+v: give Channel (or AnyChannel), Domain, and Action (or AnyAction)", k)}
+		}
+		if err := kc.Choice.Check(); err != nil {
+			return err
+		}
 	}
 	for name, kinds := range map[string][]Kind{"Off": d.Off, "Critical": d.Critical} {
 		for i, k := range kinds {

@@ -297,6 +297,16 @@
 // (notify.Config.Defaults, email.InboxConfig.Defaults) and the same value to
 // the preference page (package web/preferences).
 //
+// Besides on or off, a person chooses how a kind reaches them on a channel
+// (a Choice): Immediate, Batched on a Schedule (a fixed window from the
+// first event, Hourly, Daily at a local time, Weekly, on the clock of
+// their Profile's Location), or Off (a mute). Defaults.SetChoice stores it
+// in notification_delivery (migration 00018), Defaults.Delivery gives the
+// app's defaults, and Defaults.Choices answers for many recipients at once;
+// critical kinds are always Immediate. Channel inboxes with batching on
+// hand batched events to package inbox/batch; Config.Tasks lets the worker
+// serve that package's scheduled flushes.
+//
 // # Tables
 //
 // The migrations package creates inbox_deliveries (the ledger),

@@ -16,6 +16,9 @@ import (
 // loads the event, and runs the inbox's chain with the event as the cause
 // of whatever the inbox records.
 func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
+	if h := w.cfg.Tasks[t.Type()]; h != nil {
+		return h.ProcessTask(ctx, t)
+	}
 	name := inboxOfType(t.Type())
 	reg := w.inboxes[name]
 	if reg == nil {

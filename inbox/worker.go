@@ -37,6 +37,10 @@ type Config struct {
 	// Middleware wraps every delivery, first outermost, inside the
 	// worker's Logging and Metrics and outside Recover.
 	Middleware []Middleware
+	// Tasks serves task types of the app's or of other library packages
+	// (batch.TaskType: scheduled batch flushes) on the worker's queues,
+	// by exact type. Default none.
+	Tasks map[string]asynq.Handler
 
 	// Concurrency is how many jobs run at once. Default 20.
 	Concurrency int

@@ -75,6 +75,15 @@
 //     privacy.Erase of that person, and of one with 100 events in the same
 //     table, each against a raw UPDATE of the same rows, in transactions
 //     rolled back. About 6 minutes on 2 cores.
+//   - batch: a flush of 10,000 due windows of 10 items each (package
+//     inbox/batch, into a no-op channel) against a hand-written flush of
+//     the same rows (claim 100 with FOR UPDATE SKIP LOCKED, one items
+//     query, one mark statement per claim), alternating -rounds times on
+//     fresh rows; the process's peak RSS during each (VmHWM, reset
+//     before); and the cost of one batched delivery (the ledger transaction
+//     with Batcher.Add) against one immediate delivery (the same
+//     transaction inserting a row), 2,000 sequential deliveries a side.
+//     Targets 5x, 1.5x, 1.5x.
 //
 // Throughput figures alternate the two sides (A B, B A, ...) in -rounds
 // runs of 2 s each (8 by default), after a warm-up, and take each side's

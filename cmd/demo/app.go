@@ -152,6 +152,8 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	defer a.fan.worker.Shutdown()
+	sweepDone := a.fan.sweep(ctx) // batch windows whose scheduled flush was lost
+	defer func() { <-sweepDone }()
 	t := time.NewTicker(a.cfg.StaleEvery)
 	defer t.Stop()
 	for {

@@ -14,8 +14,10 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/batch"
 	"github.com/tidingsdev/tidings/inbox/email"
 	"github.com/tidingsdev/tidings/inbox/email/smtptest"
+	"github.com/tidingsdev/tidings/inbox/locale"
 	"github.com/tidingsdev/tidings/inbox/notify"
 	slackinbox "github.com/tidingsdev/tidings/inbox/slack"
 	"github.com/tidingsdev/tidings/inbox/slack/slacktest"
@@ -25,10 +27,14 @@ import (
 
 // Inbox names: part of task IDs and ledger rows, so they stay fixed.
 const (
-	inboxNotify = "notify"
-	inboxEmail  = "email"
-	inboxSlack  = "slack"
+	inboxNotify      = "notify"
+	inboxEmail       = "email"
+	inboxSlack       = "slack"
+	inboxSlackDigest = "slack-digest"
 )
+
+// slackDigestChannel gets the batched Slack messages.
+const slackDigestChannel = "#issues-digest"
 
 // slackChannel is where the demo posts issue events.
 const slackChannel = "#issues"
@@ -45,6 +51,14 @@ type fanout struct {
 	builder     *email.Builder
 	unsubscribe *email.UnsubscribeHandler
 	poster      *slackinbox.Poster
+
+	// Batching: the wording catalog, the inboxes that batch, and the
+	// client scheduling their flushes.
+	catalog     *locale.Catalog
+	notify      *notify.Inbox
+	mail        *email.Inbox
+	slackDigest *slackinbox.Inbox
+	batchClient *asynq.Client
 
 	logger *slog.Logger
 
@@ -72,6 +86,11 @@ func (a *App) startFanout(ctx context.Context) error {
 	}
 	logger := slog.New(slog.NewTextHandler(logWriter(a.cfg.Log), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	f.logger = logger
+	if f.catalog, err = newCatalog(); err != nil {
+		return err
+	}
+	f.batchClient = asynq.NewClient(redisOpt)
+	scheduler := &batch.AsynqScheduler{Client: f.batchClient}
 
 	// Email: the dev SMTP server, or the configured one.
 	smtpHost, smtpPort, tlsPolicy := "", 0, email.TLSMandatory
@@ -124,6 +143,8 @@ func (a *App) startFanout(ctx context.Context) error {
 			SubjectURL:  func(ev activity.Event) string { return a.cfg.BaseURL + "/issues/" + ev.SubjectID },
 			SubjectName: a.issueTitle,
 			Now:         a.cfg.Now,
+			Catalog:     f.catalog,
+			DigestIn:    map[string]email.DigestTemplate{"de": germanDigest},
 		}); err != nil {
 			return err
 		}
@@ -156,21 +177,26 @@ func (a *App) startFanout(ctx context.Context) error {
 		return err
 	}
 	n, err := notify.New(notify.Config{Name: inboxNotify, Accepts: quietFilter(a.issues), Recipients: a.recipients, Now: a.cfg.Now,
-		Defaults: a.defaults, Announcer: announcer})
+		Defaults: a.defaults, Announcer: announcer, Batching: true, Profiles: a.profiles})
 	if err != nil {
 		return err
 	}
+	f.notify = n
+	var batchers []*batch.Batcher
 	inboxes := []inbox.Inbox{n}
 	if f.mailer != nil {
 		mail, err := email.NewInbox(email.InboxConfig{
 			Name: inboxEmail, Accepts: inbox.On(a.issues.Name(), mailActions...),
 			Builder: f.builder, Transport: f.mailer, Recipients: a.mailRecipients,
 			Logger: logger, Now: a.cfg.Now, Defaults: a.defaults, // retried for a day (email's window)
+			DB: a.db, Batching: &email.BatchingConfig{Scheduler: scheduler}, // who chose a daily digest gets one
 		})
 		if err != nil {
 			return err
 		}
 		inboxes = append(inboxes, mail)
+		f.mail = mail
+		batchers = append(batchers, mail.Batcher())
 	}
 	if f.poster != nil {
 		sl, err := slackinbox.NewInbox(slackinbox.InboxConfig{Name: inboxSlack, Accepts: quietFilter(a.issues), Publisher: f.poster}) // retried for 4h (Slack's window)
@@ -178,6 +204,22 @@ func (a *App) startFanout(ctx context.Context) error {
 			return err
 		}
 		inboxes = append(inboxes, sl)
+		// #issues-digest gets one message per issue per 5-minute window.
+		router, err := slackinbox.NewRouter(slackinbox.RouterConfig{Default: slackDigestChannel})
+		if err != nil {
+			return err
+		}
+		digestPoster, err := slackinbox.NewPoster(slackinbox.Config{Token: token, APIURL: slackURL, Router: router, Threads: slackinbox.NewGormThreads(a.db), Logger: logger})
+		if err != nil {
+			return err
+		}
+		f.slackDigest, err = slackinbox.NewInbox(slackinbox.InboxConfig{Name: inboxSlackDigest, Accepts: quietFilter(a.issues), Publisher: digestPoster,
+			Batching: &slackinbox.BatchingConfig{DB: a.db, Schedule: inbox.FixedWindow(5 * time.Minute), Catalog: f.catalog, Scheduler: scheduler, Now: a.cfg.Now}})
+		if err != nil {
+			return err
+		}
+		inboxes = append(inboxes, f.slackDigest)
+		batchers = append(batchers, f.slackDigest.Batcher())
 	}
 	if err := a.startWorkflow(); err != nil {
 		return err
@@ -192,7 +234,8 @@ func (a *App) startFanout(ctx context.Context) error {
 		DB: a.db, Redis: redisOpt, Domains: []*activity.Domain{a.issues}, Inboxes: inboxes,
 		App:        a.cfg.App, // several demos (or environments) on one Redis DB
 		Middleware: []inbox.Middleware{a.tel.tracing.Delivery(), a.tel.metrics.Delivery(), a.live.middleware},
-		Queues:     map[string]int{inbox.DefaultQueue: 6, email.DefaultQueue: 2, slackinbox.DefaultQueue: 2, webhook.DefaultSubscriptionsQueue: 1},
+		Queues:     map[string]int{inbox.DefaultQueue: 6, email.DefaultQueue: 2, slackinbox.DefaultQueue: 2, webhook.DefaultSubscriptionsQueue: 1, batch.DefaultQueue: 1},
+		Tasks:      map[string]asynq.Handler{batch.TaskType: batch.Handler(batchers...)}, // scheduled flushes of batch windows
 		// The engine's jobs are in the default queue: a rule's reply shows
 		// up as soon as the comment's notifications do.
 		ShutdownTimeout: 3 * time.Second,
@@ -247,7 +290,7 @@ func (a *App) mailRecipients(ctx context.Context, db *gorm.DB, ev activity.Event
 	}
 	out := make([]email.Recipient, len(users))
 	for i, u := range users {
-		out[i] = email.Recipient{ID: strconv.FormatInt(u.ID, 10), Name: u.Name, Email: u.Email}
+		out[i] = email.Recipient{ID: strconv.FormatInt(u.ID, 10), Name: u.Name, Email: u.Email, Locale: u.Locale, Location: zone(u.TimeZone)}
 	}
 	return out, nil
 }
@@ -258,6 +301,9 @@ func (f *fanout) close() {
 	}
 	if f.inspector != nil {
 		f.inspector.Close()
+	}
+	if f.batchClient != nil {
+		f.batchClient.Close()
 	}
 	if f.devSMTP != nil {
 		f.devSMTP.Close()
@@ -317,4 +363,29 @@ Stop mails about comments: {{.}}
 {{with .URL}}<p><a href="{{.}}">Open the issue</a></p>{{end}}
 {{with .UnsubscribeURL}}<p><small><a href="{{.}}">Stop mails about comments</a></small></p>{{end}}`,
 	})
+}
+
+// sweep flushes due batch windows every minute until ctx ends, the safety
+// net under the scheduled flush tasks (a Redis that lost them). The
+// returned channel closes when it stopped.
+func (f *fanout) sweep(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	var runs []func(context.Context) error
+	if f.mail != nil {
+		runs = append(runs, func(ctx context.Context) error { return f.mail.Batcher().Run(ctx, time.Minute) })
+	}
+	if f.slackDigest != nil {
+		runs = append(runs, func(ctx context.Context) error { return f.slackDigest.Batcher().Run(ctx, time.Minute) })
+	}
+	go func() {
+		defer close(done)
+		ch := make(chan struct{}, len(runs))
+		for _, run := range runs {
+			go func() { _ = run(ctx); ch <- struct{}{} }()
+		}
+		for range runs {
+			<-ch
+		}
+	}()
+	return done
 }

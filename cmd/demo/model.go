@@ -12,6 +12,8 @@ type User struct {
 	Name        string
 	Email       string
 	SlackHandle string
+	Locale      string // the language they read: "en", "de"
+	TimeZone    string // their clock: "Europe/Berlin"
 	CreatedAt   time.Time
 }
 

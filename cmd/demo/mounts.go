@@ -95,6 +95,9 @@ func (a *App) mountWebParts() error {
 			return a.titlesOf(ctx, parseIDs(ids))
 		},
 		Logger: a.fan.logger,
+		// Each person picks, per channel, each event at once or a digest
+		// at 08:00 their time (in the app: one row per burst until then).
+		Deliveries: []preferences.DeliveryOption{{Label: "Immediately", Choice: inbox.ImmediateChoice}, {Label: "Daily digest at 08:00", Choice: dailyDigest}},
 	})
 	return err
 }

@@ -14,6 +14,10 @@ type notificationView struct {
 	NotificationID int64
 	Unread         bool
 	Archived       bool
+	// Title is the notification worded in the reader's language: for a
+	// collapsed one ("Ana and 4 others commented on #12") and for readers
+	// of another language than English. Empty: the feed line shows.
+	Title string
 }
 
 type notificationsData struct {
@@ -62,7 +66,11 @@ func (a *App) listNotifications(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for i, n := range page.Notifications {
-		d.Items = append(d.Items, notificationView{Line: lines[i], NotificationID: n.ID, Unread: n.Unread(), Archived: n.Archived()})
+		v := notificationView{Line: lines[i], NotificationID: n.ID, Unread: n.Unread(), Archived: n.Archived()}
+		if lang := a.fan.catalog.Match(me.Locale); n.ItemCount > 1 || lang != a.fan.catalog.Fallback() {
+			v.Title = n.Title(a.fan.catalog, lang)
+		}
+		d.Items = append(d.Items, v)
 	}
 	if page.Next != "" {
 		d.Next = d.Back + "&after=" + string(page.Next)

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
 )
 
 // seedLock is the advisory lock key that keeps two demos starting at once
@@ -105,10 +107,17 @@ func (s *seeder) status(is *Issue, actor *User, at time.Time, to string) {
 func (s *seeder) run() error {
 	ana := &User{Name: "Ana Lima", Email: "ana@example.com", SlackHandle: "ana"}
 	ben := &User{Name: "Ben Okafor", Email: "ben@example.com", SlackHandle: "ben"}
-	chloe := &User{Name: "Chloé Martin", Email: "chloe@example.com", SlackHandle: "chloe"}
+	chloe := &User{Name: "Chloé Martin", Email: "chloe@example.com", SlackHandle: "chloe", Locale: "de", TimeZone: "Europe/Berlin"} // reads German
 	dev := &User{Name: "Dev Patel", Email: "dev@example.com", SlackHandle: "dev"}
 	for _, u := range []*User{ana, ben, chloe, dev} {
 		s.create(u)
+	}
+	// Chloé gets one daily digest at 08:00 her time, by mail and in the app
+	// (a burst of comments is one row until then).
+	for _, ch := range []string{inbox.ChannelEmail, inbox.ChannelApp} {
+		if s.err == nil {
+			s.err = s.a.defaults.SetChoice(s.ctx, s.tx, strconv.FormatInt(chloe.ID, 10), ch, "issue", inbox.AnyAction, dailyDigest)
+		}
 	}
 	web := &Project{Key: "WEB", Name: "Web app"}
 	mob := &Project{Key: "MOB", Name: "Mobile app"}

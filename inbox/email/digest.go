@@ -10,8 +10,10 @@ import (
 	"strconv"
 	"strings"
 	texttemplate "text/template"
+	"time"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox/locale"
 )
 
 // DigestTemplate holds the sources of the digest mail, which lists many
@@ -25,6 +27,7 @@ type DigestTemplate struct {
 // DigestData is what digest templates see.
 type DigestData struct {
 	Recipient Recipient
+	Locale    string          // the catalog locale the reader matched, or ""
 	Count     int             // number of events listed
 	Summary   string          // "5 updates on 2 issues"
 	Subjects  []DigestSubject // in order of each subject's first event
@@ -43,7 +46,10 @@ type DigestSubject struct {
 // DigestItem is one event of a digest.
 type DigestItem struct {
 	Data        // what the event's own template saw
-	Line string // the event's own rendered subject, one line
+	Line string // the event's own rendered subject (or catalog line), one line
+	// When is the event's time in the reader's zone and locale (with a
+	// BuilderConfig.Catalog; else RFC 1123 in the reader's zone).
+	When string
 }
 
 // DefaultDigestTemplate returns the digest template used when
@@ -158,6 +164,13 @@ func (b *Builder) BuildDigest(ctx context.Context, to Recipient, events []activi
 		return nil, err
 	}
 	d := DigestData{Recipient: to, Count: len(evs), UnsubscribeURL: unsub}
+	tpl := b.digest
+	if cat := b.cfg.Catalog; cat != nil {
+		d.Locale = cat.Match(to.Locale)
+		if c := b.digestIn[d.Locale]; c != nil {
+			tpl = c
+		}
+	}
 	index := map[[2]string]int{}
 	refs := make([]activity.EventRef, len(evs))
 	for i, ev := range evs {
@@ -171,6 +184,18 @@ func (b *Builder) BuildDigest(ctx context.Context, to Recipient, events []activi
 			return nil, err
 		}
 		item.Line = r.Subject
+		if cat := b.cfg.Catalog; cat != nil {
+			if cat.Has(cat.Fallback(), locale.Key(ev.Domain, ev.Action, locale.PartLine)) {
+				item.Line = cat.Line(d.Locale, ev)
+			}
+			item.When = cat.FormatTime(d.Locale, ev.OccurredAt, to.Location)
+		} else {
+			loc := to.Location
+			if loc == nil {
+				loc = time.UTC
+			}
+			item.When = ev.OccurredAt.In(loc).Format(time.RFC1123)
+		}
 		k := [2]string{ev.Domain, ev.SubjectID}
 		j, ok := index[k]
 		if !ok {
@@ -181,7 +206,10 @@ func (b *Builder) BuildDigest(ctx context.Context, to Recipient, events []activi
 		d.Subjects[j].Items = append(d.Subjects[j].Items, item)
 	}
 	d.Summary = b.summary(d)
-	r, err := b.digest.render(d)
+	if cat := b.cfg.Catalog; cat != nil && cat.Has(cat.Fallback(), locale.DigestSubject) {
+		d.Summary = cat.Sprintf(d.Locale, locale.DigestSubject, d.Count)
+	}
+	r, err := tpl.render(d)
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,6 @@ package email
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -11,24 +9,28 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/batch"
 )
 
-// DigestConfig makes an Inbox a digest inbox.
+// DigestConfig makes an Inbox a digest inbox: one digest per recipient
+// per period for everyone, on the shared batching step (package
+// inbox/batch; InboxConfig.Batching lets each person choose instead).
 //
-// Process queues each (recipient, event) once, in the ledger's
-// transaction, as a row of email_digest_items under the recipient's
-// digest for the period the event occurred in (email_digests, one row per
-// inbox, recipient and period). When that period has already ended by the
-// time the event is processed (a late or retried job), the event joins the
-// current period instead; when a digest was already claimed by Flush, the
-// event joins the next period. So an event is listed exactly once: never in
-// two digests (the ledger row), never in a digest already sent (claiming
-// seals a digest, under the row lock the queueing takes), never dropped.
+// Process adds each (recipient, event) once, in the ledger's transaction,
+// to the recipient's open window, which closes at the end of the period
+// (Hourly, or Daily at the recipient's midnight, in Recipient.Location or
+// Location). An event processed after its period ended joins the current
+// one; one processed while Flush is sending the window joins the next. So
+// an event is listed exactly once: never in two digests (the ledger row),
+// never in a digest already sent (claiming seals a window, under the row
+// lock the queueing takes), never dropped.
 //
-// Flush claims the digests whose period ended and mails each, listing its
+// Flush claims the windows whose period ended and mails each, listing its
 // events grouped by subject (Builder.BuildDigest), with a Message-ID
 // derived from the recipient and the (sealed) set of events, so a retried
-// digest is the same mail.
+// digest is the same mail. Events muted since they were queued are left
+// out. (Until this release digests had tables of their own, email_digests
+// and email_digest_items; they are no longer written.)
 type DigestConfig struct {
 	// Period is the digest period. Default Daily.
 	Period Period
@@ -47,77 +49,44 @@ func (c DigestConfig) withDefaults() (DigestConfig, error) {
 	return c, nil
 }
 
-// maxPeriodHops bounds the search for an open period: each hop past a
-// sealed one means a Flush sealed it in between, which cannot happen many
-// times within one transaction.
-const maxPeriodHops = 100
+// schedule is the period as a batch schedule.
+func (c DigestConfig) schedule() inbox.Schedule {
+	if c.Period == Hourly {
+		return inbox.EveryHour()
+	}
+	return inbox.DailyAt(0, 0)
+}
 
-// queueDigest records the event in each fresh recipient's open digest.
+// queueDigest adds the event to each fresh recipient's open window.
 func (in *Inbox) queueDigest(ctx context.Context, d *inbox.Delivery, to []Recipient) error {
 	byID := make(map[string]Recipient, len(to))
 	ids := make([]string, len(to))
 	for i, r := range to {
 		byID[r.ID], ids[i] = r, r.ID
 	}
-	snapshot, err := json.Marshal(d.Event)
-	if err != nil {
-		return inbox.Permanent(fmt.Errorf("email inbox %s: encode %s: %w", in.cfg.Name, d.Event.Ref(), err))
-	}
-	now := in.now()
-	_, err = d.OnceEach(ctx, d.DB, ids, func(tx *gorm.DB, fresh []string) error {
+	var joined []batch.Joined
+	_, err := d.OnceEach(ctx, d.DB, ids, func(tx *gorm.DB, fresh []string) error {
+		joined = joined[:0]
 		for _, id := range fresh {
-			if err := in.addDigestItem(ctx, tx, byID[id], d.Event, string(snapshot), now); err != nil {
+			r := byID[id]
+			loc := r.Location
+			if loc == nil {
+				loc = in.cfg.Digest.Location
+			}
+			j, err := in.batcher.Add(ctx, tx, batch.AddRequest{Recipient: id, Schedule: in.cfg.Digest.schedule(), Location: loc,
+				Locale: r.Locale, Profile: profile{ID: r.ID, Name: r.Name, Email: r.Email, Locale: r.Locale}, Event: d.Event})
+			if err != nil {
 				return err
 			}
+			joined = append(joined, j)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("email inbox %s: queue %s for digests: %w", in.cfg.Name, d.Event.Ref(), err)
 	}
+	in.batcher.Scheduled(ctx, joined...)
 	return nil
-}
-
-func (in *Inbox) addDigestItem(ctx context.Context, tx *gorm.DB, r Recipient, ev activity.Event, snapshot string, now time.Time) error {
-	dc := in.cfg.Digest
-	loc := r.Location
-	if loc == nil {
-		loc = dc.Location
-	}
-	at := ev.OccurredAt
-	if at.IsZero() {
-		at = now
-	}
-	start := dc.Period.Start(at, loc)
-	if !dc.Period.Next(start, loc).After(now) {
-		start = dc.Period.Start(now, loc) // its period is over: join the current one
-	}
-	for range maxPeriodHops {
-		due := dc.Period.Next(start, loc)
-		// The upsert locks an open digest's row until the ledger's
-		// transaction commits, so Flush (SKIP LOCKED) cannot seal it
-		// under us; a sealed one returns no row.
-		var id []int64
-		err := tx.WithContext(ctx).Raw(`INSERT INTO email_digests AS g (inbox, recipient, period_start, due_at, recipient_email, recipient_name, time_zone, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (inbox, recipient, period_start) DO UPDATE
-   SET recipient_email = EXCLUDED.recipient_email, recipient_name = EXCLUDED.recipient_name, updated_at = EXCLUDED.updated_at
- WHERE g.status = 'open'
-RETURNING g.id`, in.cfg.Name, r.ID, start, due, r.Email, r.Name, loc.String(), now, now).Scan(&id).Error
-		if err != nil {
-			return fmt.Errorf("open digest of %s: %w", r.ID, err)
-		}
-		if len(id) == 1 {
-			err = tx.WithContext(ctx).Exec(`INSERT INTO email_digest_items (digest_id, domain, event_id, event, created_at)
-VALUES (?, ?, ?, ?::jsonb, ?) ON CONFLICT DO NOTHING`, id[0], ev.Domain, ev.ID, snapshot, now).Error
-			if err != nil {
-				return fmt.Errorf("add %s to digest of %s: %w", ev.Ref(), r.ID, err)
-			}
-			return nil
-		}
-		start = due // sealed: the next period
-	}
-	return fmt.Errorf("no open digest period for %s within %d periods of %s", r.ID, maxPeriodHops, start)
 }
 
 // claimed is one digest or escalation row a Flush claimed.
@@ -139,63 +108,6 @@ func (c claimed) to() Recipient {
 		}
 	}
 	return r
-}
-
-func (in *Inbox) flushDigests(ctx context.Context, now time.Time) (int, FlushResult, error) {
-	var res FlushResult
-	var rows []claimed
-	err := in.cfg.DB.WithContext(ctx).Raw(`UPDATE email_digests SET status = 'sending', attempts = attempts + 1, claimed_at = ?, updated_at = ?
-WHERE id IN (
-  SELECT id FROM email_digests
-   WHERE inbox = ? AND status IN ('open', 'retry', 'sending')
-     AND ((status = 'open' AND due_at <= ?) OR (status = 'retry' AND next_attempt_at <= ?) OR (status = 'sending' AND claimed_at <= ?))
-   ORDER BY due_at, id
-   LIMIT ?
-   FOR UPDATE SKIP LOCKED)
-RETURNING id, recipient, recipient_email, recipient_name, time_zone, attempts`,
-		now, now, in.cfg.Name, now, now, now.Add(-in.cfg.Flush.ClaimTimeout), in.cfg.Flush.BatchSize).Scan(&rows).Error
-	if err != nil {
-		return 0, res, fmt.Errorf("email inbox %s: claim due digests: %w", in.cfg.Name, err)
-	}
-	var errs []error
-	for _, c := range rows {
-		o := in.sendDigest(ctx, c, now)
-		o.count(&res)
-		if err := in.mark(ctx, "email_digests", c, o, now); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return len(rows), res, errors.Join(errs...)
-}
-
-// sendDigest mails one claimed digest.
-func (in *Inbox) sendDigest(ctx context.Context, c claimed, now time.Time) outcome {
-	var snaps []string
-	err := in.cfg.DB.WithContext(ctx).Raw(`SELECT event::text FROM email_digest_items WHERE digest_id = ? ORDER BY created_at, event_id`, c.ID).Scan(&snaps).Error
-	if err != nil {
-		return in.sendOutcome(fmt.Errorf("load digest %d: %w", c.ID, err), c.Attempts, now, "")
-	}
-	to := c.to()
-	var events []activity.Event
-	for _, s := range snaps {
-		var ev activity.Event
-		if err := json.Unmarshal([]byte(s), &ev); err != nil {
-			return outcome{status: "failed", err: fmt.Errorf("decode an event of digest %d: %w", c.ID, err)}
-		}
-		events = append(events, ev)
-	}
-	events, err = in.stillWanted(ctx, to.ID, events)
-	if err != nil {
-		return in.sendOutcome(err, c.Attempts, now, "")
-	}
-	if len(events) == 0 {
-		return outcome{status: "dropped"}
-	}
-	msg, err := in.cfg.Builder.BuildDigest(ctx, to, events)
-	if err != nil {
-		return outcome{status: "failed", err: err}
-	}
-	return in.sendOutcome(in.cfg.Transport.Send(ctx, msg), c.Attempts, now, msg.MessageID)
 }
 
 // stillWanted drops the events recipient muted after they were queued

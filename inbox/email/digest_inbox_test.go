@@ -2,6 +2,7 @@ package email_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -159,13 +160,13 @@ func TestDigestPeriodsInRecipientsTimeZone(t *testing.T) {
 	})
 	mustDeliver(t, in, eventAt("42", "comment_added", ana, at, nil))
 
-	var starts []time.Time
-	if err := testDB.Raw(`SELECT period_start FROM email_digests WHERE inbox = ? ORDER BY recipient = ? DESC`, in.Name(), bob.ID).Scan(&starts).Error; err != nil {
+	var ends []time.Time
+	if err := testDB.Raw(`SELECT due_at FROM batch_windows WHERE inbox = ? ORDER BY recipient = ? DESC`, in.Name(), bob.ID).Scan(&ends).Error; err != nil {
 		t.Fatal(err)
 	}
-	nyMidnight := time.Date(2026, 2, 28, 0, 0, 0, 0, ny)
-	if len(starts) != 2 || !starts[0].Equal(nyMidnight) || !starts[1].Equal(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)) {
-		t.Fatalf("period starts %v; want bob's %v and carol's UTC midnight", starts, nyMidnight)
+	nyMidnight := time.Date(2026, 3, 1, 0, 0, 0, 0, ny)
+	if len(ends) != 2 || !ends[0].Equal(nyMidnight) || !ends[1].Equal(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("period ends %v; want bob's %v and carol's UTC midnight", ends, nyMidnight)
 	}
 	bobsEnd := time.Date(2026, 3, 1, 0, 0, 0, 0, ny) // 05:00 UTC
 	if res := flush(t, in, bobsEnd.Add(-time.Second)); res.Sent != 0 {
@@ -203,9 +204,9 @@ func TestDigestRetriesTheSameMail(t *testing.T) {
 	if res.Retrying != 1 || res.Failed != 1 || res.Sent != 0 {
 		t.Fatalf("first flush %+v; want one retrying (421) and one failed (550)", res)
 	}
-	// Sealed: a new event of the same period, processed while the period
-	// is still running on the inbox's clock, joins the next one.
-	clk.Set(t0.Add(20 * time.Minute))
+	// Sealed: a new event of the same period, processed while its digest
+	// waits for the retry, joins the next period's.
+	clk.Set(hourEnd.Add(time.Minute))
 	mustDeliver(t, in, eventAt("42", "comment_added", ana, t0.Add(5*time.Minute), nil))
 	if res := flush(t, in, hourEnd.Add(5*time.Minute)); res != (email.FlushResult{}) {
 		t.Fatalf("flush within the backoff: %+v, want nothing", res)
@@ -333,4 +334,29 @@ func TestDigestNeverListsTwiceOrDrops(t *testing.T) {
 		t.Fatalf("over %d mails: missing %v, listed twice %v, %d listed of %d", len(srv.Messages()), missing, twice, len(listed), n)
 	}
 	t.Logf("%d events in %d digests", n, len(srv.Messages()))
+}
+
+// A digest queued in the old tables before an upgrade is still sent.
+func TestDigestDrainsTheOldTables(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Config{})
+	clk := newClock(t0)
+	ana, bob := person("Ana"), person("Bob")
+	in := newInbox(t, srv, email.InboxConfig{Name: unique("legacy"), Recipients: fixed(bob), Now: clk.Now, Digest: &email.DigestConfig{Period: email.Hourly}})
+	ev := eventAt("42", "comment_added", ana, t0, nil)
+	snap, _ := json.Marshal(ev)
+	var id int64
+	if err := testDB.Raw(`INSERT INTO email_digests (inbox, recipient, period_start, due_at, recipient_email, recipient_name) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		in.Name(), bob.ID, hourStart, hourEnd, bob.Email, bob.Name).Scan(&id).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := testDB.Exec(`INSERT INTO email_digest_items (digest_id, domain, event_id, event) VALUES (?, 'issue', ?, ?::jsonb)`, id, ev.ID, string(snap)).Error; err != nil {
+		t.Fatal(err)
+	}
+	mustDeliver(t, in, eventAt("43", "comment_added", ana, t0, nil)) // and one on the new step
+	if res := flush(t, in, hourEnd); res.Sent != 2 {
+		t.Fatalf("flush: %+v, want the old digest and the new window", res)
+	}
+	if res := flush(t, in, hourEnd.Add(time.Hour)); res.Sent != 0 {
+		t.Fatalf("sent again: %+v", res)
+	}
 }

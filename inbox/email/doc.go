@@ -38,9 +38,10 @@
 // With InboxConfig.Digest the inbox mails one digest per recipient per
 // period (Hourly, or Daily from midnight to midnight in the recipient's
 // Location) listing the period's events. A job only queues: in the
-// ledger's transaction it adds the event to the recipient's open digest
-// row (tables email_digests and email_digest_items, migration 00004), so a
-// retried job never lists an event twice. Flush, called on a schedule
+// ledger's transaction it adds the event to the recipient's open window of
+// the shared batching step (package inbox/batch: tables batch_windows and
+// batch_items, migration 00018; the older email_digests tables are no
+// longer written), so a retried job never lists an event twice. Flush, called on a schedule
 // (RunFlush, cron, an asynq periodic task), claims the digests whose
 // period ended with FOR UPDATE SKIP LOCKED and marks them 'sending'. That
 // seals them: an event processed later goes to the next period (the
@@ -48,6 +49,22 @@
 // between the check and the insert). A failed digest is retried by a later
 // Flush as the same mail: same events, same Message-ID. An event is thus
 // listed exactly once: never twice, never dropped.
+//
+// # Each person's choice (Batching)
+//
+// With InboxConfig.Batching the inbox honours each recipient's delivery
+// choice on its channel (inbox.Defaults.Choices; set with
+// inbox.Defaults.SetChoice or the web/preferences page): who chose
+// immediate is mailed per event as in the default mode, who chose a
+// schedule ("daily@08:00" on their clock) has the event added to their
+// window of package inbox/batch, in the ledger's transaction, and gets one
+// digest when it closes (BatchingConfig.MaxItems sends a full one early),
+// who turned the kind off gets nothing, and critical kinds are always
+// immediate. At flush time events the person muted since are left out.
+// This is the shared batching step every channel uses; Digest (one period
+// for everyone) stays for existing users. With BuilderConfig.Catalog and
+// Recipient.Locale digests are worded in the reader's language
+// (package inbox/locale), with times in their zone.
 //
 // asynq's task groups were weighed for this and not used: a group lives
 // only in Redis (a flush or failover of Redis loses queued items, while

@@ -73,15 +73,24 @@ func (r *FlushResult) add(o FlushResult) {
 // counted in the result and recorded on their rows, not returned.
 func (in *Inbox) Flush(ctx context.Context, now time.Time) (FlushResult, error) {
 	var total FlushResult
+	legacyDone := false
 	for {
 		var res FlushResult
 		var n int
 		var err error
 		switch {
-		case in.cfg.Digest != nil:
-			n, res, err = in.flushDigests(ctx, now)
 		case in.cfg.Escalation != nil:
 			n, res, err = in.flushEscalations(ctx, now)
+		case in.cfg.Digest != nil && !legacyDone:
+			n, res, err = in.flushLegacyDigests(ctx, now)
+			if n < in.cfg.Flush.BatchSize {
+				legacyDone = true
+				n = in.cfg.Flush.BatchSize // go on with the windows
+			}
+		case in.batcher != nil:
+			br, err := in.batcher.Flush(ctx, now) // claims in batches until none is due
+			total.add(FlushResult{Sent: br.Sent, Dropped: br.Dropped, Retrying: br.Retrying, Failed: br.Failed})
+			return total, err
 		default:
 			return total, nil
 		}
@@ -183,6 +192,13 @@ func (in *Inbox) Prune(ctx context.Context, before time.Time) (int64, error) {
 		return 0, nil
 	}
 	var n int64
+	if in.batcher != nil {
+		res := in.cfg.DB.WithContext(ctx).Exec(`DELETE FROM batch_windows WHERE inbox = ? AND status IN ('sent', 'dropped', 'failed') AND updated_at < ?`, in.cfg.Name, before)
+		if res.Error != nil {
+			return n, fmt.Errorf("email inbox %s: prune batch windows: %w", in.cfg.Name, res.Error)
+		}
+		n += res.RowsAffected
+	}
 	for _, table := range []string{"email_digests", "email_escalations"} {
 		res := in.cfg.DB.WithContext(ctx).Exec(`DELETE FROM `+table+` WHERE inbox = ? AND status IN ('sent', 'dropped', 'failed') AND updated_at < ?`, in.cfg.Name, before)
 		if res.Error != nil {

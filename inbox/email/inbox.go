@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/batch"
 )
 
 // Transport delivers one Message. *Sender (SMTP) is the one this package
@@ -59,8 +60,14 @@ type InboxConfig struct {
 	// recipient is mailed about an event only if, after a delay, the
 	// event's in-app notification is still unread. Flush sends them.
 	Escalation *EscalationConfig
-	// DB is the database Flush works on. Required with Digest or
-	// Escalation. (Process uses the Delivery's.)
+	// Batching, when set, honours each recipient's delivery choice on
+	// Channel (inbox.Defaults.Choices): a batched recipient's events
+	// gather in a window of package inbox/batch and go out as one digest
+	// when it closes, on the schedule they chose; immediate ones are
+	// mailed at once. Flush (and the batch Scheduler's tasks) send.
+	Batching *BatchingConfig
+	// DB is the database Flush works on. Required with Digest, Escalation
+	// or Batching. (Process uses the Delivery's.)
 	DB *gorm.DB
 	// Flush tunes Flush's batches and retries.
 	Flush FlushPolicy
@@ -101,9 +108,10 @@ type InboxConfig struct {
 // In digest and escalation modes the job only queues rows in PostgreSQL
 // (exactly once, in the ledger's transaction) and Flush sends.
 type Inbox struct {
-	cfg InboxConfig
-	log *slog.Logger
-	now func() time.Time
+	cfg     InboxConfig
+	log     *slog.Logger
+	now     func() time.Time
+	batcher *batch.Batcher // with Batching
 }
 
 // NewInbox checks cfg and returns the inbox.
@@ -139,8 +147,11 @@ func NewInbox(cfg InboxConfig) (*Inbox, error) {
 	if cfg.Digest != nil && cfg.Escalation != nil {
 		return nil, bad("Digest", "and Escalation are both set: an inbox has one mode; make two inboxes")
 	}
-	if (cfg.Digest != nil || cfg.Escalation != nil) && cfg.DB == nil {
-		return nil, bad("DB", "is nil: digest and escalation inboxes need it for Flush")
+	if cfg.Batching != nil && (cfg.Digest != nil || cfg.Escalation != nil) {
+		return nil, bad("Batching", "is set with Digest or Escalation: an inbox has one mode; Batching replaces Digest")
+	}
+	if (cfg.Digest != nil || cfg.Escalation != nil || cfg.Batching != nil) && cfg.DB == nil {
+		return nil, bad("DB", "is nil: digest, escalation and batching inboxes need it for Flush")
 	}
 	if cfg.Digest != nil {
 		d, err := cfg.Digest.withDefaults()
@@ -172,7 +183,21 @@ func NewInbox(cfg InboxConfig) (*Inbox, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Inbox{cfg: cfg, log: cfg.Logger, now: cfg.Now}, nil
+	in := &Inbox{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if cfg.Batching != nil || cfg.Digest != nil {
+		bc := BatchingConfig{MaxItems: 100000} // a digest lists its whole period
+		if cfg.Batching != nil {
+			bc = *cfg.Batching
+		}
+		b, err := batch.New(batch.Config{Inbox: cfg.Name, DB: cfg.DB, Deliver: in.deliverBatch, Wanted: batch.WantedOn(cfg.Defaults, cfg.Channel),
+			MaxItems: bc.MaxItems, Scheduler: bc.Scheduler, BatchSize: cfg.Flush.BatchSize, MaxAttempts: cfg.Flush.MaxAttempts,
+			Backoff: cfg.Flush.Backoff, ClaimTimeout: cfg.Flush.ClaimTimeout, Logger: cfg.Logger, Now: cfg.Now})
+		if err != nil {
+			return nil, err
+		}
+		in.batcher = b
+	}
+	return in, nil
 }
 
 // Name implements inbox.Inbox.
@@ -200,6 +225,8 @@ func (in *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 		return in.queueDigest(ctx, d, to)
 	case in.cfg.Escalation != nil:
 		return in.queueEscalation(ctx, d, to)
+	case in.cfg.Batching != nil:
+		return in.processBatching(ctx, d, to)
 	}
 	return in.sendEach(ctx, d, to)
 }

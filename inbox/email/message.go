@@ -6,10 +6,12 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox/locale"
 )
 
 // Message is one rendered mail to one recipient, ready for a Sender.
@@ -67,6 +69,15 @@ type BuilderConfig struct {
 	// Now is the clock, used for the Date of a mail whose events carry no
 	// OccurredAt. Default time.Now.
 	Now func() time.Time
+	// Catalog words digests in the reader's language (Recipient.Locale):
+	// each event's line from its "<domain>.<action>.line" message, the
+	// summary from "digest.subject" (plural on the count), times in the
+	// reader's zone and locale (DigestItem.When). Keys it lacks in every
+	// locale keep the templates' English. Optional.
+	Catalog *locale.Catalog
+	// DigestIn gives digest templates per locale (the catalog's locale a
+	// reader matches); others use Digest. Optional.
+	DigestIn map[string]DigestTemplate
 }
 
 // Builder turns events into Messages.
@@ -74,6 +85,8 @@ type Builder struct {
 	cfg    BuilderConfig
 	from   *mail.Address
 	digest *compiledDigest
+	// digestIn: compiled DigestIn, by locale
+	digestIn map[string]*compiledDigest
 }
 
 // NewBuilder checks cfg and returns a Builder.
@@ -105,7 +118,21 @@ func NewBuilder(cfg BuilderConfig) (*Builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Builder{cfg: cfg, from: from, digest: digest}, nil
+	b := &Builder{cfg: cfg, from: from, digest: digest, digestIn: map[string]*compiledDigest{}}
+	for l, src := range cfg.DigestIn {
+		if cfg.Catalog == nil {
+			return nil, fmt.Errorf("%w: BuilderConfig.DigestIn needs a Catalog to match readers to locales", ErrInvalidConfig)
+		}
+		if !slices.Contains(cfg.Catalog.Locales(), l) {
+			return nil, fmt.Errorf("%w: BuilderConfig.DigestIn has locale %q, not declared in the Catalog (%s)", ErrInvalidConfig, l, strings.Join(cfg.Catalog.Locales(), ", "))
+		}
+		c, err := compileDigest(src)
+		if err != nil {
+			return nil, err
+		}
+		b.digestIn[l] = c
+	}
+	return b, nil
 }
 
 // Host returns the host used in Message-IDs.

@@ -16,6 +16,10 @@ type Recipient struct {
 	// start on its hours and midnights. nil means the digest's default
 	// (DigestConfig.Location, UTC unless set).
 	Location *time.Location
+	// Locale is the language the person reads (BCP 47, "de"): digests
+	// with a BuilderConfig.Catalog are worded in it. "" reads the
+	// catalog's fallback.
+	Locale string
 }
 
 // validate checks that Email is one bare address and nothing else, so it

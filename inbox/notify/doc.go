@@ -75,4 +75,14 @@
 // muted. The preferences live in the
 // inbox package's notification_preferences table, per channel, so email and
 // Slack inboxes honour the same kind of choice on their own channels.
+//
+// # Collapsed notifications
+//
+// With Config.Batching a recipient whose choice on inbox.ChannelApp is
+// batched (inbox.Defaults.Choices) gets one row per (subject, action)
+// until the window of their schedule closes: each event joining it updates
+// the row in place (ItemCount, Actors, the newest actor and time), moves it
+// to the top of the list and of the live stream (a new Seq), and makes it
+// unread again. Notification.Title words it in the reader's language:
+// "Ana and 4 others commented on #12".
 package notify

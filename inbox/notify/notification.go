@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/tidingsdev/tidings/activity"
@@ -27,6 +29,24 @@ type Notification struct {
 	SeenAt     *time.Time // set by MarkSeen (the badge was shown)
 	ReadAt     *time.Time // set by MarkRead and MarkAllRead
 	ArchivedAt *time.Time // set by Archive: out of the list and the counts
+
+	// A collapsed notification (the recipient batches in-app
+	// notifications) stands for ItemCount events of one (subject, action)
+	// within its window: Actors are their distinct actors, newest first
+	// (at most maxActors), and Actor, Event and OccurredAt the newest.
+	// CollapseUntil is the window's end, nil for one event's notification.
+	ItemCount     int
+	Actors        []activity.Ref
+	CollapseUntil *time.Time
+}
+
+// Others is how many more actors than the first did the notification's
+// action: "Ana and <Others> others commented".
+func (n Notification) Others() int {
+	if len(n.Actors) <= 1 {
+		return 0
+	}
+	return len(n.Actors) - 1
 }
 
 // Archived reports whether the notification was archived.
@@ -36,17 +56,25 @@ func (n Notification) Archived() bool { return n.ArchivedAt != nil }
 func (n Notification) Unread() bool { return n.ReadAt == nil }
 
 const columns = `id, recipient, seq, domain, event_id, inbox, action, subject_id, actor_type, actor_id, actor_label,
-record_type, record_id, record_label, occurred_at, created_at, seen_at, read_at, archived_at`
+record_type, record_id, record_label, occurred_at, created_at, seen_at, read_at, archived_at,
+item_count, coalesce(actors, 'null'::jsonb)::text, collapse_until`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanNotification(s scanner, n *Notification) error {
 	var recType, recID, recLabel *string
+	var actors string
 	err := s.Scan(&n.ID, &n.Recipient, &n.Seq, &n.Event.Domain, &n.Event.ID, &n.Inbox, &n.Action, &n.SubjectID,
 		&n.Actor.Type, &n.Actor.ID, &n.Actor.Label, &recType, &recID, &recLabel,
-		&n.OccurredAt, &n.CreatedAt, &n.SeenAt, &n.ReadAt, &n.ArchivedAt)
+		&n.OccurredAt, &n.CreatedAt, &n.SeenAt, &n.ReadAt, &n.ArchivedAt,
+		&n.ItemCount, &actors, &n.CollapseUntil)
 	if err != nil {
 		return err
+	}
+	if actors != "null" {
+		if err := json.Unmarshal([]byte(actors), &n.Actors); err != nil {
+			return fmt.Errorf("notify: actors of notification %d: %w", n.ID, err)
+		}
 	}
 	if recType != nil && recID != nil {
 		n.Record = &activity.Ref{Type: *recType, ID: *recID}

@@ -71,4 +71,13 @@
 //
 // Package slacktest serves a fake Slack Web API and webhooks on 127.0.0.1
 // for tests and dev mode.
+//
+// # Batching
+//
+// With InboxConfig.Batching the inbox posts one message per window per
+// thread (routed channel and subject) instead of one per event: events
+// gather in a window of package inbox/batch and the message listing them
+// goes out when the window closes (BatchingConfig.Schedule, a fixed 10
+// minutes by default), in the subject's thread. Nothing is edited while the
+// window is open.
 package slack

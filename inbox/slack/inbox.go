@@ -8,6 +8,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/batch"
 )
 
 // Publisher posts an event to Slack: a *Poster (Web API, bot token,
@@ -41,6 +42,11 @@ type InboxConfig struct {
 	// DefaultQueue, retried by time for inbox.ChatRetryWindow (4 hours,
 	// backoff 5s to 15 minutes) unless MaxRetry or RetryWindow is set.
 	Policy inbox.Policy
+	// Batching, when set, gathers each thread's events (per routed
+	// channel and subject) into a window of package inbox/batch and posts
+	// one message per window when it closes, listing them. Default nil:
+	// one message per event.
+	Batching *BatchingConfig
 }
 
 // Inbox posts events to Slack: an inbox.Inbox for the worker.
@@ -55,8 +61,9 @@ type InboxConfig struct {
 // is_archived, ...) is inbox.Permanent, with a hint of what to fix, and the
 // job goes to the dead letters at once.
 type Inbox struct {
-	cfg    InboxConfig
-	router *Router
+	cfg     InboxConfig
+	router  *Router
+	batcher *batch.Batcher // with Batching
 }
 
 // NewInbox checks cfg and returns the inbox.
@@ -80,7 +87,13 @@ func NewInbox(cfg InboxConfig) (*Inbox, error) {
 			cfg.Policy.Backoff = inbox.ExponentialBackoff(5*time.Second, 15*time.Minute)
 		}
 	}
-	return &Inbox{cfg: cfg, router: router}, nil
+	in := &Inbox{cfg: cfg, router: router}
+	if cfg.Batching != nil {
+		if err := in.newBatcher(); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
 }
 
 // Name implements inbox.Inbox.
@@ -103,8 +116,12 @@ func (in *Inbox) Policy() inbox.Policy { return in.cfg.Policy }
 
 // Process implements inbox.Inbox: it posts the event once.
 func (in *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
-	if _, ok := in.router.Route(d.Event); !ok {
+	route, ok := in.router.Route(d.Event)
+	if !ok {
 		return nil
+	}
+	if in.batcher != nil {
+		return in.processBatching(ctx, d, route)
 	}
 	_, err := d.Send(ctx, "", func(ctx context.Context) error {
 		posted, err := in.cfg.Publisher.Post(ctx, d.Event)

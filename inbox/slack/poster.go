@@ -145,6 +145,27 @@ func (p *Poster) Post(ctx context.Context, ev activity.Event) (Posted, error) {
 	if err != nil {
 		return Posted{}, &APIError{Method: "chat.postMessage", Channel: route, Permanent: true, Err: err}
 	}
+	return p.post(ctx, ev, route, msg)
+}
+
+// PostBatch posts msg, which stands for events (a batch of one subject's
+// events, see InboxConfig.Batching), as one message in the thread of
+// their subject, opening the thread if none is known. Errors are as
+// Post's.
+func (p *Poster) PostBatch(ctx context.Context, events []activity.Event, msg Message) (Posted, error) {
+	if len(events) == 0 {
+		return Posted{}, &APIError{Method: "chat.postMessage", Permanent: true, Err: fmt.Errorf("%w: an empty batch", ErrNoRoute)}
+	}
+	route, ok := p.router.Route(events[0])
+	if !ok {
+		return Posted{}, &APIError{Method: "chat.postMessage", Permanent: true, Err: fmt.Errorf("%w: %s", ErrNoRoute, events[0])}
+	}
+	return p.post(ctx, events[0], route, msg)
+}
+
+// post posts msg about ev to route, in ev's subject's thread.
+func (p *Poster) post(ctx context.Context, ev activity.Event, route string, msg Message) (Posted, error) {
+	var err error
 	key := ThreadKey{Domain: ev.Domain, SubjectID: ev.SubjectID, Route: route}
 	var thread Thread
 	var inThread bool

@@ -74,6 +74,17 @@ type Config struct {
 	Home string
 	// Logger reports failed requests. Default slog.Default().
 	Logger *slog.Logger
+	// Deliveries, when set, adds a "how" row per channel and domain: the
+	// person picks one of these (immediately, daily at 08:00, ...), stored
+	// with inbox.Defaults.SetChoice for every action of the domain, and
+	// honoured by inboxes with batching on. Default none: no such row.
+	Deliveries []DeliveryOption
+}
+
+// DeliveryOption is one choice of the delivery row.
+type DeliveryOption struct {
+	Label  string // "Daily digest at 08:00"
+	Choice inbox.Choice
 }
 
 // Page is the preference page and its JSON API, an http.Handler serving
@@ -120,6 +131,11 @@ func New(cfg Config) (*Page, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	for i, o := range cfg.Deliveries {
+		if err := o.Choice.Check(); err != nil || o.Choice.Mode == inbox.Off || o.Label == "" {
+			return nil, &ConfigError{fmt.Sprintf("Config.Deliveries[%d]", i), "needs a Label and an immediate or batched Choice (off is the checkboxes' job)"}
+		}
+	}
 	p := &Page{cfg: cfg}
 	p.page = template.Must(template.New("").Funcs(template.FuncMap{"path": func(s string) string { return cfg.Prefix + s }}).ParseFS(files, "templates/page.html"))
 	mux := http.NewServeMux()
@@ -127,6 +143,7 @@ func New(cfg Config) (*Page, error) {
 	mux.HandleFunc("GET "+pre+"/{$}", p.authorized(p.show))
 	mux.HandleFunc("POST "+pre+"/{$}", p.authorized(p.saveForm))
 	mux.HandleFunc("POST "+pre+"/subjects", p.authorized(p.subjectForm))
+	mux.HandleFunc("POST "+pre+"/delivery", p.authorized(p.deliveryForm))
 	mux.HandleFunc("GET "+pre+"/api", p.authorized(p.getJSON))
 	mux.HandleFunc("POST "+pre+"/api", p.authorized(p.postJSON))
 	p.mux = mux
@@ -183,6 +200,9 @@ type State struct {
 	Channels []Channel      `json:"channels"`
 	Topics   []TopicState   `json:"topics"`
 	Muted    []MutedSubject `json:"muted_subjects"`
+	// Delivery is how each channel delivers each domain (with
+	// Config.Deliveries).
+	Delivery []DeliveryState `json:"delivery,omitempty"`
 }
 
 // State computes recipient's effective preferences (one query).
@@ -205,6 +225,9 @@ func (p *Page) State(ctx context.Context, recipient string) (State, error) {
 			ts.Cells = append(ts.Cells, cell)
 		}
 		st.Topics = append(st.Topics, ts)
+	}
+	if err := p.deliveryState(ctx, recipient, &st); err != nil {
+		return State{}, err
 	}
 	keys := map[string][]string{}
 	for _, pr := range prefs {

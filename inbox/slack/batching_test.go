@@ -1,0 +1,98 @@
+package slack_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/inboxtest"
+	"github.com/tidingsdev/tidings/inbox/locale"
+	slackinbox "github.com/tidingsdev/tidings/inbox/slack"
+	"github.com/tidingsdev/tidings/inbox/slack/slacktest"
+)
+
+// 30 events on one issue within a window are one Slack message, in the
+// issue's thread, posted when the window closes and never again; another
+// issue's events are their own message.
+func TestBatchingOneMessagePerWindowPerThread(t *testing.T) {
+	ctx := t.Context()
+	srv := slacktest.Start(t, slacktest.Config{Token: token})
+	now := t0
+	clock := func() time.Time { return now }
+	cat, _ := locale.New("de")
+	_ = cat.Set("de", "issue.comment_added.line", "%[1]s hat %[2]s kommentiert")
+	_ = cat.SetPlural("de", locale.DigestSubject, 1, "one", "1 Neuigkeit", "other", "%[1]d Neuigkeiten")
+	in, err := slackinbox.NewInbox(slackinbox.InboxConfig{Name: unique("slack-batch"), Publisher: poster(t, srv, slackinbox.NewGormThreads(testDB)),
+		Batching: &slackinbox.BatchingConfig{DB: testDB, Schedule: inbox.FixedWindow(15 * time.Minute), Catalog: cat, Locale: "de", Now: clock}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue, other := unique("42"), unique("43")
+	for i := range 30 {
+		ev := event(keySeq.Add(1), issue, "comment_added", "Ana", nil)
+		for range 2 { // retried jobs
+			if err := inboxtest.Process(t, testDB, in, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%10 == 0 {
+			if err := inboxtest.Process(t, testDB, in, event(keySeq.Add(1), other, "comment_added", "Bo", nil)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now = now.Add(10 * time.Second)
+	}
+	if n := srv.Calls("chat.postMessage"); n != 0 {
+		t.Fatalf("%d messages while the windows are open, want none", n)
+	}
+	res, err := in.Flush(ctx, t0.Add(15*time.Minute))
+	if err != nil || res.Sent != 2 {
+		t.Fatalf("flush: %+v, %v; want two windows posted", res, err)
+	}
+	if res, _ := in.Flush(ctx, t0.Add(time.Hour)); res.Sent != 0 {
+		t.Fatalf("posted again: %+v", res)
+	}
+	msgs, err := srv.WaitFor(2, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var burst string
+	for _, m := range msgs {
+		if strings.Contains(m.Text, "#"+issue) {
+			burst = m.Text
+		}
+	}
+	if n := strings.Count(burst, "• Ana hat #"+issue+" kommentiert"); n != 30 || !strings.HasPrefix(burst, "*30 Neuigkeiten*") {
+		t.Errorf("the burst's message lists %d items:\n%s", n, burst)
+	}
+	if len(srv.Messages()) != 2 {
+		t.Errorf("%d messages, want 2", len(srv.Messages()))
+	}
+	// The next window of the issue replies in its thread.
+	now = t0.Add(time.Hour)
+	inboxtest.Conformance(t, testDB, in, event(keySeq.Add(1), issue, "comment_added", "Cy", nil), "batch_windows", "batch_items")
+	if _, err := in.Flush(ctx, now.Add(15*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err = srv.WaitFor(3, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs[2].ThreadTS == "" {
+		t.Error("the next window's message is not in the issue's thread")
+	}
+}
+
+// The Slack inbox without batching passes the shared conformance checks.
+func TestConformance(t *testing.T) {
+	srv := slacktest.Start(t, slacktest.Config{Token: token})
+	in, err := slackinbox.NewInbox(slackinbox.InboxConfig{Name: unique("slack-conf"), Publisher: poster(t, srv, slackinbox.NewGormThreads(testDB))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inboxtest.Conformance(t, testDB, in, event(keySeq.Add(1), unique("7"), "comment_added", "Ana", nil), "slack_threads")
+	if n := srv.Calls("chat.postMessage"); n != 1 {
+		t.Errorf("%d posts for one event retried, want 1", n)
+	}
+}
