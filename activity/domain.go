@@ -75,6 +75,11 @@ type DomainConfig struct {
 	// actions: recording an alias records the current name, and filters
 	// on the current name (feeds, history, rules) match old rows too.
 	Aliases map[string]string
+	// OnSubjectDelete chooses what deleting a subject row does to its
+	// events: KeepHistory (the default) keeps them and the generated
+	// events table has no foreign key to the subject; Cascade deletes
+	// them with it (ON DELETE CASCADE).
+	OnSubjectDelete SubjectDeletePolicy
 }
 
 // Domain is a declared domain: the one value an app keeps per events table.
@@ -93,6 +98,7 @@ type Domain struct {
 	sql       domainSQL
 	observer  Observer
 	catalog   domainCatalog
+	onDelete  SubjectDeletePolicy
 }
 
 // DefaultMaxExtraBytes is the default cap on an event's encoded extra.
@@ -147,6 +153,12 @@ func NewDomain(cfg DomainConfig) (*Domain, error) {
 	case KeyBigint, KeyUUID, KeyText:
 	default:
 		return nil, bad("Subject.KeyType", "%q is not supported; use activity.KeyBigint, activity.KeyUUID or activity.KeyText", d.subject.KeyType)
+	}
+	switch cfg.OnSubjectDelete {
+	case KeepHistory, Cascade:
+		d.onDelete = cfg.OnSubjectDelete
+	default:
+		return nil, bad("OnSubjectDelete", "%v is not a policy; use activity.KeepHistory (the default) or activity.Cascade", cfg.OnSubjectDelete)
 	}
 	if len(cfg.Actions) == 0 {
 		return nil, bad("Actions", "is empty: declare the actions this domain supports, like \"comment_added\"")

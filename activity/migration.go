@@ -19,7 +19,7 @@ func MigrationSQL(d *Domain) (up, down string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, `CREATE TABLE %[1]s (
     id               bigint      PRIMARY KEY DEFAULT nextval('%[2]s'),
-    subject_id       %[3]s NOT NULL REFERENCES %[4]s (%[5]s) ON DELETE CASCADE,
+    subject_id       %[3]s NOT NULL%[4]s,
     action           text        NOT NULL,
     actor_type       text        NOT NULL,
     actor_id         text        NOT NULL,
@@ -61,7 +61,7 @@ CREATE INDEX %[1]s_correlation ON %[1]s (correlation_id) WHERE correlation_id IS
 CREATE INDEX %[1]s_causation ON %[1]s (causation_id) WHERE causation_id IS NOT NULL;
 -- feeds across subjects and replays, in time order
 CREATE INDEX %[1]s_time ON %[1]s (occurred_at DESC, id DESC);
-`+historyIndexesSQL, t, EventIDSequence, d.subject.KeyType, d.subject.Table, d.subject.Key)
+`+historyIndexesSQL, t, EventIDSequence, d.subject.KeyType, subjectReference(d))
 	b.WriteString(throttleFunctionSQL(d))
 	up = b.String()
 	down = fmt.Sprintf("DROP FUNCTION IF EXISTS %[1]s_record_throttled;\nDROP TABLE IF EXISTS %[1]s;\n", t)

@@ -89,7 +89,7 @@ func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 	}
 	wake := d.wake.take()
 	_, inTx := db.Statement.ConnPool.(gorm.TxCommitter)
-	stmt := d.sql.insert[b2i(inTx)][b2i(wake)]
+	stmt := d.sql.insert[b2i(inTx || d.onDelete != Cascade)][b2i(wake)]
 	if c.throttle > 0 {
 		stmt = d.sql.throttle
 		args = append(args[:10], args[12:]...) // the function takes p_now once

@@ -3,7 +3,7 @@
 -- +goose StatementBegin
 CREATE TABLE issue_events (
     id               bigint      PRIMARY KEY DEFAULT nextval('activity_event_id_seq'),
-    subject_id       bigint NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
+    subject_id       bigint NOT NULL,
     action           text        NOT NULL,
     actor_type       text        NOT NULL,
     actor_id         text        NOT NULL,
