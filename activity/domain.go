@@ -80,6 +80,13 @@ type DomainConfig struct {
 	// events table has no foreign key to the subject; Cascade deletes
 	// them with it (ON DELETE CASCADE).
 	OnSubjectDelete SubjectDeletePolicy
+	// Partition lays the events table out in time partitions (see
+	// Partitioning). Default nil: one table.
+	Partition *Partitioning
+	// Retention is how long events are kept: Maintain removes older ones,
+	// dropping whole partitions of a partitioned table, deleting in small
+	// batches from an unpartitioned one. Default 0: forever.
+	Retention time.Duration
 }
 
 // Domain is a declared domain: the one value an app keeps per events table.
@@ -99,6 +106,8 @@ type Domain struct {
 	observer  Observer
 	catalog   domainCatalog
 	onDelete  SubjectDeletePolicy
+	partition *Partitioning // nil: one table
+	retention time.Duration
 }
 
 // DefaultMaxExtraBytes is the default cap on an event's encoded extra.
@@ -159,6 +168,9 @@ func NewDomain(cfg DomainConfig) (*Domain, error) {
 		d.onDelete = cfg.OnSubjectDelete
 	default:
 		return nil, bad("OnSubjectDelete", "%v is not a policy; use activity.KeepHistory (the default) or activity.Cascade", cfg.OnSubjectDelete)
+	}
+	if err := d.declarePartition(cfg); err != nil {
+		return nil, err
 	}
 	if len(cfg.Actions) == 0 {
 		return nil, bad("Actions", "is empty: declare the actions this domain supports, like \"comment_added\"")

@@ -72,31 +72,11 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 	if db == nil {
 		return Page{}, ErrNilDB
 	}
-	limit := q.Limit
-	switch {
-	case limit == 0:
-		limit = DefaultPageSize
-	case limit < 0 || limit > MaxPageSize:
-		return Page{}, &QueryError{Field: "Limit", Reason: fmt.Sprintf("is %d; allowed: 1 to %d (0 means %d)", q.Limit, MaxPageSize, DefaultPageSize)}
-	}
-	f := filter{
-		Subject: q.Subject, SubjectsIn: q.SubjectsIn, Actor: q.Actor, Record: q.Record, Actions: q.Actions,
-		Since: q.Since, Until: q.Until, CorrelationID: q.CorrelationID, CausedBy: q.CausedBy,
-		Tags: q.Tags, Retracted: q.Retracted,
-		keyOrder: true,
-	}
-	tx, err := d.filter(ctx, db, f)
+	tx, limit, err := d.feedQuery(ctx, db, q)
 	if err != nil {
 		return Page{}, err
 	}
-	if q.After != "" {
-		at, id, err := q.After.decode()
-		if err != nil {
-			return Page{}, err
-		}
-		tx = tx.Where("(e.occurred_at, e.id) < (?, ?)", at, id)
-	}
-	rows, err := tx.Select(selectList("e.")).Order(f.keyOrderBy()).Limit(limit + 1).Rows()
+	rows, err := tx.Rows()
 	if err != nil {
 		return Page{}, fmt.Errorf("activity: feed of %s: %w", d.name, err)
 	}
@@ -120,6 +100,40 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 	}
 	page.Entries, err = d.Resolve(ctx, db, events)
 	return page, err
+}
+
+// feedQuery builds the query of a feed page (limit+1 rows) and returns it
+// with the page's size.
+func (d *Domain) feedQuery(ctx context.Context, db *gorm.DB, q FeedQuery) (*gorm.DB, int, error) {
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = DefaultPageSize
+	case limit < 0 || limit > MaxPageSize:
+		return nil, 0, &QueryError{Field: "Limit", Reason: fmt.Sprintf("is %d; allowed: 1 to %d (0 means %d)", q.Limit, MaxPageSize, DefaultPageSize)}
+	}
+	f := filter{
+		Subject: q.Subject, SubjectsIn: q.SubjectsIn, Actor: q.Actor, Record: q.Record, Actions: q.Actions,
+		Since: q.Since, Until: q.Until, CorrelationID: q.CorrelationID, CausedBy: q.CausedBy,
+		Tags: q.Tags, Retracted: q.Retracted,
+		// A partitioned table is read in time order instead, partition
+		// by partition (an ordered Append), each through the key's index.
+		keyOrder: d.partition == nil,
+	}
+	tx, err := d.filter(ctx, db, f)
+	if err != nil {
+		return nil, 0, err
+	}
+	if q.After != "" {
+		at, id, err := q.After.decode()
+		if err != nil {
+			return nil, 0, err
+		}
+		// The plain bound repeats the row comparison's first column so
+		// that the planner skips the partitions newer than the cursor.
+		tx = tx.Where("(e.occurred_at, e.id) < (?, ?) AND e.occurred_at <= ?", at, id, at)
+	}
+	return tx.Select(selectList("e.")).Order(f.keyOrderBy()).Limit(limit + 1), limit, nil
 }
 
 // Event loads one event by ID, or returns ErrEventNotFound.

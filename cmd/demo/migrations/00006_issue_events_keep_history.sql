@@ -41,6 +41,7 @@ BEGIN
            AND r.occurred_at >= p_now - p_window
          ORDER BY r.occurred_at DESC, r.id DESC
          LIMIT 1)
+       AND e.occurred_at >= p_now - p_window -- prunes the partitions of a partitioned table
     RETURNING e.* INTO v_row;
     IF FOUND THEN
         RETURN QUERY SELECT true, v_row;
