@@ -12,6 +12,9 @@ func (d *Domain) FeedSQL(ctx context.Context, db *gorm.DB, q FeedQuery) (string,
 	if err != nil {
 		return "", nil, err
 	}
+	if lo, ok := d.feedWindow(q); ok { // the first of the page's queries
+		tx = tx.Where("e.occurred_at >= ?", lo)
+	}
 	var evs []map[string]any
 	stmt := tx.Find(&evs).Statement
 	return stmt.SQL.String(), stmt.Vars, nil

@@ -72,27 +72,40 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 	if db == nil {
 		return Page{}, ErrNilDB
 	}
-	tx, limit, err := d.feedQuery(ctx, db, q)
-	if err != nil {
-		return Page{}, err
-	}
-	rows, err := tx.Rows()
-	if err != nil {
-		return Page{}, fmt.Errorf("activity: feed of %s: %w", d.name, err)
-	}
-	defer rows.Close()
-	events := make([]Event, 0, limit+1)
-	for rows.Next() {
-		var e Event
-		if err := scanEvent(rows, d.name, &e); err != nil {
-			return Page{}, fmt.Errorf("activity: feed of %s: %w", d.name, err)
+	var events []Event
+	var limit int
+	if lo, ok := d.feedWindow(q); ok {
+		// A partitioned table: the recent partitions first, planned
+		// alone (planning every partition costs more than reading the
+		// page), then the older ones only if the page is not full.
+		tx, n, err := d.feedQuery(ctx, db, q)
+		if err != nil {
+			return Page{}, err
 		}
-		events = append(events, e)
+		limit = n
+		if events, err = d.feedRows(tx.Where("e.occurred_at >= ?", lo), nil); err != nil {
+			return Page{}, err
+		}
+		if len(events) <= limit {
+			tx, _, err := d.feedQuery(ctx, db, q)
+			if err != nil {
+				return Page{}, err
+			}
+			if events, err = d.feedRows(tx.Where("e.occurred_at < ?", lo).Limit(limit+1-len(events)), events); err != nil {
+				return Page{}, err
+			}
+		}
+	} else {
+		tx, n, err := d.feedQuery(ctx, db, q)
+		if err != nil {
+			return Page{}, err
+		}
+		limit = n
+		if events, err = d.feedRows(tx, nil); err != nil {
+			return Page{}, err
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return Page{}, fmt.Errorf("activity: feed of %s: %w", d.name, err)
-	}
-	rows.Close()
+	var err error
 	var page Page
 	if len(events) > limit {
 		events = events[:limit]
@@ -100,6 +113,58 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 	}
 	page.Entries, err = d.Resolve(ctx, db, events)
 	return page, err
+}
+
+// feedRows runs a feed query and appends its events to events.
+func (d *Domain) feedRows(tx *gorm.DB, events []Event) ([]Event, error) {
+	rows, err := tx.Rows()
+	if err != nil {
+		return nil, fmt.Errorf("activity: feed of %s: %w", d.name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Event
+		if err := scanEvent(rows, d.name, &e); err != nil {
+			return nil, fmt.Errorf("activity: feed of %s: %w", d.name, err)
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("activity: feed of %s: %w", d.name, err)
+	}
+	return events, rows.Close()
+}
+
+// feedWindow returns where a page of a partitioned domain splits: the
+// start of the partition before the one holding the page's newest bound
+// (the cursor, or now). ok is false for an unpartitioned domain, and when
+// Since or Until already keep the page on one side.
+func (d *Domain) feedWindow(q FeedQuery) (lo time.Time, ok bool) {
+	if d.partition == nil {
+		return time.Time{}, false
+	}
+	ref := d.now()
+	if q.After != "" {
+		at, _, err := q.After.decode()
+		if err != nil {
+			return time.Time{}, false // feedQuery reports it
+		}
+		ref = at
+	}
+	iv := d.partition.Interval
+	lo = iv.start(ref)
+	switch iv {
+	case Daily:
+		lo = lo.AddDate(0, 0, -1)
+	case Weekly:
+		lo = lo.AddDate(0, 0, -7)
+	default:
+		lo = lo.AddDate(0, -1, 0)
+	}
+	if !q.Since.IsZero() && !q.Since.Before(lo) || !q.Until.IsZero() && !q.Until.After(lo) {
+		return time.Time{}, false
+	}
+	return lo, true
 }
 
 // feedQuery builds the query of a feed page (limit+1 rows) and returns it

@@ -41,6 +41,9 @@ type bench struct {
 	poolSize int // connections for gorm's pool and for each baseline pool
 	log      *log.Logger
 	notes    []string
+	// lifecycleEvents is the lifecycle group's data set (0: 10,000,000
+	// scaled by -scale).
+	lifecycleEvents int
 }
 
 // note adds a line printed under the table: what a figure's numbers do not
