@@ -143,8 +143,14 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	defer a.fan.worker.Shutdown()
+	keep, err := a.retentionJob()
+	if err != nil {
+		return err
+	}
 	t := time.NewTicker(a.cfg.StaleEvery)
 	defer t.Stop()
+	prune := time.NewTicker(a.cfg.RetentionEvery)
+	defer prune.Stop()
 	for {
 		if _, err := a.recordStale(ctx); err != nil && ctx.Err() == nil {
 			a.cfg.Log("no_activity job: %v", err)
@@ -153,6 +159,10 @@ func (a *App) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-prune.C:
+			if _, err := keep.Run(ctx); err != nil && ctx.Err() == nil {
+				a.cfg.Log("retention job: %v", err)
+			}
 		}
 	}
 }
