@@ -55,6 +55,9 @@ type Maintenance struct {
 	Batches int
 	// Done is false when MaxBatches stopped the deletes early.
 	Done bool
+	// Busy is true when another Maintain of the same table was running:
+	// this call did nothing (calls on one table run one at a time).
+	Busy bool
 	// Took is the call's duration.
 	Took time.Duration
 }
@@ -93,11 +96,33 @@ func (d *Domain) Maintain(ctx context.Context, db *gorm.DB, cfg MaintainConfig) 
 	}
 	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	m := Maintenance{Domain: d.name, Done: true}
+	// One call per table at a time: a session lock held on a connection
+	// of its own (released if the process dies), so a second call returns
+	// at once instead of racing the first one's DDL.
+	sqlDB, err := db.DB()
+	if err != nil {
+		return m, fmt.Errorf("activity: maintain %s: run it on the pool, not in a transaction: %w", d.name, err)
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return m, fmt.Errorf("activity: maintain %s: %w", d.name, err)
+	}
+	defer conn.Close()
+	lockKey := "tidings maintain " + d.table
+	var locked bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, lockKey).Scan(&locked); err != nil {
+		return m, fmt.Errorf("activity: maintain %s: %w", d.name, err)
+	}
+	if !locked {
+		m.Busy, m.Took = true, time.Since(started)
+		return m, nil
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, lockKey) //nolint:errcheck // closing the connection's session releases it too
+
 	var cutoff time.Time
 	if d.retention > 0 {
 		cutoff = cfg.Now.Add(-d.retention)
 	}
-	var err error
 	switch {
 	case d.partition != nil:
 		err = d.maintainPartitions(ctx, db, cfg, cutoff, &m)
@@ -170,6 +195,12 @@ WHERE i.inhparent = to_regclass(quote_ident(current_schema()) || '.' || ?) ORDER
 	return ps, err
 }
 
+// hasPartition reports whether name is a partition of the domain's table.
+func (d *Domain) hasPartition(db *gorm.DB, name string) bool {
+	ps, err := d.partitions(db)
+	return err == nil && slices.Contains(names(ps), name)
+}
+
 func names(ps []partition) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
@@ -223,6 +254,9 @@ func (d *Domain) maintainPartitions(ctx context.Context, db *gorm.DB, cfg Mainta
 			continue
 		}
 		if err := d.createPartition(ctx, db, cfg, name, s, p.Interval.next(s)); err != nil {
+			if d.hasPartition(db, name) {
+				continue // a concurrent Maintain made it
+			}
 			return err
 		}
 		m.Created = append(m.Created, name)
@@ -247,6 +281,9 @@ func (d *Domain) maintainPartitions(ctx context.Context, db *gorm.DB, cfg Mainta
 			detach = `ALTER TABLE ` + d.table + ` DETACH PARTITION ` + part.Name + ` FINALIZE`
 		}
 		if err := db.Exec(detach).Error; err != nil {
+			if !d.hasPartition(db, part.Name) {
+				continue // a concurrent Maintain detached it, and drops it
+			}
 			return fmt.Errorf("detach partition %s: %w", part.Name, err)
 		}
 		if err := db.Exec(`DROP TABLE IF EXISTS ` + part.Name).Error; err != nil {

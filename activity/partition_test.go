@@ -298,3 +298,47 @@ func TestPartman(t *testing.T) {
 		t.Errorf("after retention: %d events, want 1 (the old one gone)", got)
 	}
 }
+
+// Two Maintain calls at once create and drop each partition once, without
+// an error.
+func TestMaintainConcurrently(t *testing.T) {
+	ctx := context.Background()
+	d := freshDomain(t, activity.DomainConfig{Name: "racing", Partition: &activity.Partitioning{Interval: activity.Daily, Premake: 3}, Retention: 5 * 24 * time.Hour})
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	seedDays := activity.MustDomain(activity.DomainConfig{Name: "racing", Subject: activity.Subject{Table: "issues"}, Actions: []string{"comment_added"}, Partition: &activity.Partitioning{Interval: activity.Daily, Premake: 3}})
+	if _, err := seedDays.Maintain(ctx, testDB, activity.MaintainConfig{Now: now.AddDate(0, 0, -20), Since: now.AddDate(0, 0, -30)}); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	results := make(chan activity.Maintenance, 2)
+	for range 2 {
+		go func() {
+			m, err := d.Maintain(ctx, testDB, activity.MaintainConfig{Now: now})
+			results <- m
+			errs <- err
+		}()
+	}
+	created, dropped := map[string]int{}, map[string]int{}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+		m := <-results
+		for _, n := range m.Created {
+			created[n]++
+		}
+		for _, n := range m.Dropped {
+			dropped[n]++
+		}
+	}
+	for n, k := range created {
+		if k > 1 {
+			t.Errorf("%s created %d times", n, k)
+		}
+	}
+	var left int64
+	testDB.Raw("SELECT count(*) FROM pg_class WHERE relname ~ '^racing_events_p' AND relname < 'racing_events_p20261115'").Scan(&left)
+	if left != 0 {
+		t.Errorf("%d expired partitions left (dropped: %v)", left, dropped)
+	}
+}
