@@ -75,9 +75,11 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 	var events []Event
 	var limit int
 	if lo, ok := d.feedWindow(q); ok {
-		// A partitioned table: the recent partitions first, planned
+		// A partitioned table: the newest partitions first, planned
 		// alone (planning every partition costs more than reading the
-		// page), then the older ones only if the page is not full.
+		// page: about 0.1 ms each), then the older ones only if the page
+		// is not full. Each partition is read through the key's index
+		// and the partitions merged (see filter.keyOrder).
 		tx, n, err := d.feedQuery(ctx, db, q)
 		if err != nil {
 			return Page{}, err
@@ -136,8 +138,8 @@ func (d *Domain) feedRows(tx *gorm.DB, events []Event) ([]Event, error) {
 }
 
 // feedWindow returns where a page of a partitioned domain splits: the
-// start of the partition before the one holding the page's newest bound
-// (the cursor, or now). ok is false for an unpartitioned domain, and when
+// start of the partition holding the page's newest bound (the cursor, or
+// now). ok is false for an unpartitioned domain, and when
 // Since or Until already keep the page on one side.
 func (d *Domain) feedWindow(q FeedQuery) (lo time.Time, ok bool) {
 	if d.partition == nil {
@@ -151,16 +153,7 @@ func (d *Domain) feedWindow(q FeedQuery) (lo time.Time, ok bool) {
 		}
 		ref = at
 	}
-	iv := d.partition.Interval
-	lo = iv.start(ref)
-	switch iv {
-	case Daily:
-		lo = lo.AddDate(0, 0, -1)
-	case Weekly:
-		lo = lo.AddDate(0, 0, -7)
-	default:
-		lo = lo.AddDate(0, -1, 0)
-	}
+	lo = d.partition.Interval.start(ref)
 	if !q.Since.IsZero() && !q.Since.Before(lo) || !q.Until.IsZero() && !q.Until.After(lo) {
 		return time.Time{}, false
 	}
@@ -181,9 +174,7 @@ func (d *Domain) feedQuery(ctx context.Context, db *gorm.DB, q FeedQuery) (*gorm
 		Subject: q.Subject, SubjectsIn: q.SubjectsIn, Actor: q.Actor, Record: q.Record, Actions: q.Actions,
 		Since: q.Since, Until: q.Until, CorrelationID: q.CorrelationID, CausedBy: q.CausedBy,
 		Tags: q.Tags, Retracted: q.Retracted,
-		// A partitioned table is read in time order instead, partition
-		// by partition (an ordered Append), each through the key's index.
-		keyOrder: d.partition == nil,
+		keyOrder: true,
 	}
 	tx, err := d.filter(ctx, db, f)
 	if err != nil {

@@ -281,30 +281,29 @@ func (d *Domain) maintainPartitions(ctx context.Context, db *gorm.DB, cfg Mainta
 			detach = `ALTER TABLE ` + d.table + ` DETACH PARTITION ` + part.Name + ` FINALIZE`
 		}
 		if err := db.Exec(detach).Error; err != nil {
-			if !d.hasPartition(db, part.Name) {
-				continue // a concurrent Maintain detached it, and drops it
-			}
 			return fmt.Errorf("detach partition %s: %w", part.Name, err)
 		}
-		if err := db.Exec(`DROP TABLE IF EXISTS ` + part.Name).Error; err != nil {
-			return fmt.Errorf("drop detached partition %s: %w", part.Name, err)
-		}
-		m.Dropped = append(m.Dropped, part.Name)
 	}
-	// Tables a stopped call detached but did not drop.
+	// The detached tables, and any a stopped call detached but did not
+	// drop, go in one statement: they are tables of their own now, so the
+	// drop locks nothing recording needs, and one commit removes them all
+	// (a commit per table costs about 75 ms of file removal each).
 	var strays []string
-	if err := db.Raw(`SELECT relname::text FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' AND NOT relispartition AND relname ~ ?`,
+	if err := db.Raw(`SELECT relname::text FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' AND NOT relispartition AND relname ~ ? ORDER BY 1`,
 		ownPartition(d.table).String()).Scan(&strays).Error; err != nil {
 		return err
 	}
+	var drop []string
 	for _, name := range strays {
-		if !expired(name) {
-			continue
+		if expired(name) {
+			drop = append(drop, name)
 		}
-		if err := db.Exec(`DROP TABLE IF EXISTS ` + name).Error; err != nil {
-			return fmt.Errorf("drop detached partition %s: %w", name, err)
+	}
+	if len(drop) > 0 {
+		if err := db.Exec(`DROP TABLE IF EXISTS ` + strings.Join(drop, ", ")).Error; err != nil {
+			return fmt.Errorf("drop detached partitions %s: %w", strings.Join(drop, ", "), err)
 		}
-		m.Dropped = append(m.Dropped, name)
+		m.Dropped = append(m.Dropped, drop...)
 	}
 	return nil
 }
