@@ -30,19 +30,21 @@ const (
 // Maintain regularly (package retention's job does): it creates the
 // partitions ahead and drops the ones past DomainConfig.Retention.
 //
-// There is no default partition: with one, PostgreSQL cannot read the
-// partitions in time order, and the head of a feed would probe every
-// partition (a Merge Append) instead of stopping in the newest (an ordered
-// Append); nor could a partition be detached CONCURRENTLY. So an event
-// whose time has no partition is refused, with a *PartitionError, without
-// aborting the caller's transaction: before backfilling events of the
-// past, create their partitions with Maintain (MaintainConfig.Since).
+// There is no default partition: with one, no partition could be detached
+// CONCURRENTLY (so retention would block recording), and a time bound
+// would not prune it. So an event whose time has no partition is refused,
+// with a *PartitionError, without aborting the caller's transaction:
+// before backfilling events of the past, create their partitions with
+// Maintain (MaintainConfig.Since).
 //
 // Every read and write works across partitions: recording (the throttle
 // function moves a repeated event into the current partition), feeds with
-// keyset cursors (a cursor also bounds occurred_at, so older pages skip
-// the newer partitions), history, replay, lookups by id (one index probe
-// per partition) and the relay.
+// keyset cursors, history, replay, lookups by id (one index probe per
+// partition) and the relay. A feed page first reads the partition of its
+// newest bound (now, or the cursor) and those after it, planned alone
+// (the planner costs about 0.1 ms per partition it considers), and the
+// older partitions only when the page is not full; a cursor bounds
+// occurred_at, so later pages skip the newer partitions.
 type Partitioning struct {
 	// Interval is each partition's span. Default Monthly.
 	Interval PartitionInterval
