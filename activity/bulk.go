@@ -120,6 +120,9 @@ func (d *Domain) recordEvents(ctx context.Context, db *gorm.DB, entries []NewEve
 		occurred[i] = now
 		if !r.occurredAt.IsZero() {
 			occurred[i] = r.occurredAt
+			if err := d.checkFuture(r.occurredAt, now); err != nil {
+				return res, &BulkError{Index: i, Err: err}
+			}
 			explicit = append(explicit, r.occurredAt)
 		}
 	}

@@ -12,8 +12,8 @@ func (d *Domain) FeedSQL(ctx context.Context, db *gorm.DB, q FeedQuery) (string,
 	if err != nil {
 		return "", nil, err
 	}
-	if lo, ok := d.feedWindow(q); ok { // the first of the page's queries
-		tx = tx.Where("e.occurred_at >= ?", lo)
+	if lo, hi, ok := d.feedWindow(q); ok { // the first of the page's queries
+		tx = window(tx, lo, hi)
 	}
 	var evs []map[string]any
 	stmt := tx.Find(&evs).Statement

@@ -74,8 +74,8 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 	}
 	var events []Event
 	var limit int
-	if lo, ok := d.feedWindow(q); ok {
-		// A partitioned table: the newest partitions first, planned
+	if lo, hi, ok := d.feedWindow(q); ok {
+		// A partitioned table: the newest partition first, planned
 		// alone (planning every partition costs more than reading the
 		// page: about 0.1 ms each), then the older ones only if the page
 		// is not full. Each partition is read through the key's index
@@ -85,7 +85,7 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 			return Page{}, err
 		}
 		limit = n
-		if events, err = d.feedRows(tx.Where("e.occurred_at >= ?", lo), nil); err != nil {
+		if events, err = d.feedRows(window(tx, lo, hi), nil); err != nil {
 			return Page{}, err
 		}
 		if len(events) <= limit {
@@ -139,25 +139,41 @@ func (d *Domain) feedRows(tx *gorm.DB, events []Event) ([]Event, error) {
 
 // feedWindow returns where a page of a partitioned domain splits: the
 // start of the partition holding the page's newest bound (the cursor, or
-// now). ok is false for an unpartitioned domain, and when
-// Since or Until already keep the page on one side.
-func (d *Domain) feedWindow(q FeedQuery) (lo time.Time, ok bool) {
+// now), lo, and the window's end, hi (zero after a cursor, which bounds
+// the page itself): the end of the partition holding now plus
+// FutureSkew. Partitioned domains record nothing later than that (see
+// FutureSkew), so the first query plans one partition, two in the last
+// FutureSkew of an interval. ok is false for an unpartitioned domain, and
+// when Since or Until already keep the page on one side.
+func (d *Domain) feedWindow(q FeedQuery) (lo, hi time.Time, ok bool) {
 	if d.partition == nil {
-		return time.Time{}, false
+		return time.Time{}, time.Time{}, false
 	}
-	ref := d.now()
+	iv := d.partition.Interval
+	now := d.now()
+	ref := now
 	if q.After != "" {
 		at, _, err := q.After.decode()
 		if err != nil {
-			return time.Time{}, false // feedQuery reports it
+			return time.Time{}, time.Time{}, false // feedQuery reports it
 		}
 		ref = at
+	} else {
+		hi = iv.next(iv.start(now.Add(FutureSkew)))
 	}
-	lo = d.partition.Interval.start(ref)
+	lo = iv.start(ref)
 	if !q.Since.IsZero() && !q.Since.Before(lo) || !q.Until.IsZero() && !q.Until.After(lo) {
-		return time.Time{}, false
+		return time.Time{}, time.Time{}, false
 	}
-	return lo, true
+	return lo, hi, true
+}
+
+// window restricts tx to [lo, hi) (hi zero: no end).
+func window(tx *gorm.DB, lo, hi time.Time) *gorm.DB {
+	if hi.IsZero() {
+		return tx.Where("e.occurred_at >= ?", lo)
+	}
+	return tx.Where("e.occurred_at >= ? AND e.occurred_at < ?", lo, hi)
 }
 
 // feedQuery builds the query of a feed page (limit+1 rows) and returns it

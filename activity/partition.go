@@ -41,10 +41,11 @@ const (
 // function moves a repeated event into the current partition), feeds with
 // keyset cursors, history, replay, lookups by id (one index probe per
 // partition) and the relay. A feed page first reads the partition of its
-// newest bound (now, or the cursor) and those after it, planned alone
+// newest bound (now, or the cursor), planned alone
 // (the planner costs about 0.1 ms per partition it considers), and the
 // older partitions only when the page is not full; a cursor bounds
-// occurred_at, so later pages skip the newer partitions.
+// occurred_at, so later pages skip the newer partitions. So events are
+// never dated past now + FutureSkew.
 type Partitioning struct {
 	// Interval is each partition's span. Default Monthly.
 	Interval PartitionInterval
@@ -55,6 +56,22 @@ type Partitioning struct {
 
 // DefaultPremake is the default of Partitioning.Premake.
 const DefaultPremake = 4
+
+// FutureSkew is how far past its clock a partitioned domain records: an
+// OccurredAt later than now + FutureSkew is refused (an *OptionError).
+// Events are what happened; a feed page reads the partition holding now
+// (and, near its end, the next) before the older ones, and would miss
+// events dated further ahead. The skew absorbs clocks that differ between
+// the processes recording and reading.
+const FutureSkew = time.Hour
+
+// checkFuture refuses a time past now + FutureSkew in a partitioned domain.
+func (d *Domain) checkFuture(t, now time.Time) error {
+	if d.partition != nil && t.After(now.Add(FutureSkew)) {
+		return &OptionError{Option: OccurredAt(t).String(), Reason: fmt.Sprintf("is later than now + %v: a partitioned domain records what happened, not what will (its feeds read from now backwards)", FutureSkew)}
+	}
+	return nil
+}
 
 // Partitioned reports whether the domain's events table is partitioned by
 // time, and how.

@@ -342,3 +342,35 @@ func TestMaintainConcurrently(t *testing.T) {
 		t.Errorf("%d expired partitions left (dropped: %v)", left, dropped)
 	}
 }
+
+// A partitioned domain refuses events dated past now + FutureSkew (its
+// feeds read from now backwards); an unpartitioned one does not.
+func TestPartitionedFuture(t *testing.T) {
+	ctx := context.Background()
+	ck := &testClock{t: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)}
+	d := freshDomain(t, activity.DomainConfig{Name: "dated", Now: ck.Now, Partition: &activity.Partitioning{}})
+	if _, err := d.Maintain(ctx, testDB, activity.MaintainConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	u, i := fixture(t)
+	later := ck.Now().Add(activity.FutureSkew + time.Minute)
+	if _, err := d.RecordEvent(ctx, testDB, i.ID, "comment_added", activity.Actor(&u), activity.OccurredAt(later)); !errors.Is(err, activity.ErrInvalidOption) {
+		t.Errorf("an event dated %v: err = %v, want ErrInvalidOption", later, err)
+	}
+	if _, err := d.RecordEvents(ctx, testDB, []activity.NewEvent{{Subject: i.ID, Action: "comment_added", Options: []activity.Option{activity.OccurredAt(later)}}}, activity.Actor(&u)); !errors.Is(err, activity.ErrInvalidOption) {
+		t.Errorf("bulk: err = %v, want ErrInvalidOption", err)
+	}
+	// Within the skew, at a month's end: the head of the feed shows it.
+	ck.t = time.Date(2026, 11, 30, 23, 30, 0, 0, time.UTC)
+	soon, err := d.RecordEvent(ctx, testDB, i.ID, "comment_added", activity.Actor(&u), activity.OccurredAt(time.Date(2026, 12, 1, 0, 15, 0, 0, time.UTC)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := d.Feed(ctx, testDB, activity.FeedQuery{Subject: i.ID, Limit: 1})
+	if err != nil || len(page.Entries) != 1 || page.Entries[0].ID != soon.Event.ID {
+		t.Errorf("head of the feed = %v, %v; want the event dated in December", page.Events(), err)
+	}
+	if _, err := issues.RecordEvent(ctx, testDB, i.ID, "comment_added", activity.Actor(&u), activity.OccurredAt(clock.Now().AddDate(1, 0, 0))); err != nil {
+		t.Errorf("unpartitioned domain, event a year ahead: %v", err)
+	}
+}

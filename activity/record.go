@@ -80,6 +80,8 @@ func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 	occurred := r.occurredAt
 	if occurred.IsZero() {
 		occurred = now
+	} else if err := d.checkFuture(occurred, now); err != nil {
+		return Result{}, err
 	} else if err := d.checkPartitions(ctx, db, []time.Time{occurred}); err != nil {
 		return Result{}, err
 	}
