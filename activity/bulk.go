@@ -93,6 +93,7 @@ func (d *Domain) recordEvents(ctx context.Context, db *gorm.DB, entries []NewEve
 	actorTypes, actorIDs, actorLabels := make([]string, n), make([]string, n), make([]string, n)
 	recTypes, recIDs, recLabels := make([]*string, n), make([]*string, n), make([]*string, n)
 	extras, occurred := make([]string, n), make([]time.Time, n)
+	var explicit []time.Time // times given with OccurredAt, checked against the partitions
 	now := d.now()
 	for i, e := range entries {
 		c := base
@@ -119,7 +120,14 @@ func (d *Domain) recordEvents(ctx context.Context, db *gorm.DB, entries []NewEve
 		occurred[i] = now
 		if !r.occurredAt.IsZero() {
 			occurred[i] = r.occurredAt
+			if err := d.checkFuture(r.occurredAt, now); err != nil {
+				return res, &BulkError{Index: i, Err: err}
+			}
+			explicit = append(explicit, r.occurredAt)
 		}
+	}
+	if err := d.checkPartitions(ctx, db, explicit); err != nil {
+		return res, err
 	}
 	stmt := d.sql.bulk
 	if d.wake.take() {

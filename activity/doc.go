@@ -180,10 +180,38 @@
 // "<domain>.<action>", with actor, correlationid and causationid
 // extensions) for webhooks and exports (package inbox/webhook).
 //
+// # Lifecycle: deleted subjects, time partitions, retention
+//
+// History outlives its subject: by default (KeepHistory) the events table
+// has no foreign key to the subject table, so deleting an issue keeps its
+// events, and feeds render them from the labels snapshotted at recording
+// (the event browser shows "deleted issue #12"). Recording about a subject
+// that does not exist is still refused (*SubjectError): every recording
+// statement checks it. DomainConfig.OnSubjectDelete: Cascade brings back
+// ON DELETE CASCADE for apps that want dependent: :destroy.
+//
+// DomainConfig.Partition makes the table partitioned by month (or week,
+// or day) of occurred_at, kept by pg_partman where it is installed, else
+// by Maintain with plain DDL; DomainConfig.Retention is how long events
+// are kept. Call Maintain from a scheduled job (package retention runs it
+// with the other tables' retention): it creates partitions ahead, drops
+// expired ones (DETACH CONCURRENTLY, then DROP: recording is not blocked),
+// or deletes expired events of an unpartitioned table in small batches.
+//
+//	issues := activity.MustDomain(activity.DomainConfig{
+//	    Name: "issue", Actions: actions,
+//	    Partition: &activity.Partitioning{},   // monthly, 4 ahead
+//	    Retention: 2 * 365 * 24 * time.Hour,
+//	})
+//
 // # Upgrading an events table
 //
 // Tables made by an earlier MigrationSQL lack the tags and retraction
-// columns: UpgradeSQL (cmd/tidings-migration -upgrade) adds them.
+// columns and reference their subject ON DELETE CASCADE: UpgradeSQL
+// (cmd/tidings-migration -upgrade) adds the columns and, unless the domain
+// chose Cascade, drops the foreign key. It does not partition an existing
+// table: that needs a new table and a copy (pg_partman's partition_data
+// helpers do it in batches).
 //
 // # Personal data: erasure and export
 //

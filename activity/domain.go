@@ -82,6 +82,18 @@ type DomainConfig struct {
 	// event where they hold one of the person's values. Optional; each path 1-8 keys of letters, digits,
 	// '_' and '-'; no duplicates.
 	PersonalPaths []string
+	// OnSubjectDelete chooses what deleting a subject row does to its
+	// events: KeepHistory (the default) keeps them and the generated
+	// events table has no foreign key to the subject; Cascade deletes
+	// them with it (ON DELETE CASCADE).
+	OnSubjectDelete SubjectDeletePolicy
+	// Partition lays the events table out in time partitions (see
+	// Partitioning). Default nil: one table.
+	Partition *Partitioning
+	// Retention is how long events are kept: Maintain removes older ones,
+	// dropping whole partitions of a partitioned table, deleting in small
+	// batches from an unpartitioned one. Default 0: forever.
+	Retention time.Duration
 }
 
 // Domain is a declared domain: the one value an app keeps per events table.
@@ -101,6 +113,9 @@ type Domain struct {
 	observer  Observer
 	personal  [][]string // DomainConfig.PersonalPaths, split
 	catalog   domainCatalog
+	onDelete  SubjectDeletePolicy
+	partition *Partitioning // nil: one table
+	retention time.Duration
 }
 
 // DefaultMaxExtraBytes is the default cap on an event's encoded extra.
@@ -155,6 +170,15 @@ func NewDomain(cfg DomainConfig) (*Domain, error) {
 	case KeyBigint, KeyUUID, KeyText:
 	default:
 		return nil, bad("Subject.KeyType", "%q is not supported; use activity.KeyBigint, activity.KeyUUID or activity.KeyText", d.subject.KeyType)
+	}
+	switch cfg.OnSubjectDelete {
+	case KeepHistory, Cascade:
+		d.onDelete = cfg.OnSubjectDelete
+	default:
+		return nil, bad("OnSubjectDelete", "%v is not a policy; use activity.KeepHistory (the default) or activity.Cascade", cfg.OnSubjectDelete)
+	}
+	if err := d.declarePartition(cfg); err != nil {
+		return nil, err
 	}
 	if len(cfg.Actions) == 0 {
 		return nil, bad("Actions", "is empty: declare the actions this domain supports, like \"comment_added\"")

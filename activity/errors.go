@@ -55,6 +55,10 @@ var (
 	// MaxDepth: a runaway loop such as a workflow that triggers itself.
 	ErrCausationDepth = errors.New("activity: causation chain too deep")
 
+	// ErrNoPartition is returned (inside a *PartitionError) when an event's
+	// time falls in no partition of a partitioned domain's table.
+	ErrNoPartition = errors.New("activity: no partition for the event's time")
+
 	// ErrEventNotFound is returned when no event has the requested ID.
 	ErrEventNotFound = errors.New("activity: event not found")
 

@@ -16,10 +16,15 @@ import (
 // built only from the declaration's validated identifiers.
 func MigrationSQL(d *Domain) (up, down string) {
 	t := d.table
+	// A partitioned table's primary key must hold its partition key.
+	pk, pkPartitioned, partitionBy := "PRIMARY KEY", "", ""
+	if d.partition != nil {
+		pk, pkPartitioned, partitionBy = "NOT NULL", ",\n    PRIMARY KEY (id, occurred_at)", " PARTITION BY RANGE (occurred_at)"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `CREATE TABLE %[1]s (
-    id               bigint      PRIMARY KEY DEFAULT nextval('%[2]s'),
-    subject_id       %[3]s NOT NULL REFERENCES %[4]s (%[5]s) ON DELETE CASCADE,
+    id               bigint      %[5]s DEFAULT nextval('%[2]s'),
+    subject_id       %[3]s NOT NULL%[4]s,
     action           text        NOT NULL,
     actor_type       text        NOT NULL,
     actor_id         text        NOT NULL,
@@ -46,8 +51,8 @@ func MigrationSQL(d *Domain) (up, down string) {
     retracted_by     text,
     retraction_reason text,
     CONSTRAINT %[1]s_record_ref CHECK ((record_type IS NULL) = (record_id IS NULL)),
-    CONSTRAINT %[1]s_extra_object CHECK (jsonb_typeof(extra) = 'object')
-);
+    CONSTRAINT %[1]s_extra_object CHECK (jsonb_typeof(extra) = 'object')%[6]s
+)%[7]s;
 -- one subject's feed, newest first; also serves throttle lookups
 CREATE INDEX %[1]s_subject_feed ON %[1]s (subject_id, occurred_at DESC, id DESC);
 -- one actor's events
@@ -61,10 +66,16 @@ CREATE INDEX %[1]s_correlation ON %[1]s (correlation_id) WHERE correlation_id IS
 CREATE INDEX %[1]s_causation ON %[1]s (causation_id) WHERE causation_id IS NOT NULL;
 -- feeds across subjects and replays, in time order
 CREATE INDEX %[1]s_time ON %[1]s (occurred_at DESC, id DESC);
-`+historyIndexesSQL, t, EventIDSequence, d.subject.KeyType, d.subject.Table, d.subject.Key)
+`+historyIndexesSQL, t, EventIDSequence, d.subject.KeyType, subjectReference(d), pk, pkPartitioned, partitionBy)
+	if d.partition != nil {
+		b.WriteString(partitionSetupSQL(d))
+	}
 	b.WriteString(throttleFunctionSQL(d))
 	up = b.String()
 	down = fmt.Sprintf("DROP FUNCTION IF EXISTS %[1]s_record_throttled;\nDROP TABLE IF EXISTS %[1]s;\n", t)
+	if d.partition != nil {
+		down += partitionTeardownSQL(d)
+	}
 	return up, down
 }
 
@@ -106,6 +117,7 @@ BEGIN
            AND r.occurred_at >= p_now - p_window
          ORDER BY r.occurred_at DESC, r.id DESC
          LIMIT 1)
+       AND e.occurred_at >= p_now - p_window -- prunes the partitions of a partitioned table
     RETURNING e.* INTO v_row;
     IF FOUND THEN
         RETURN QUERY SELECT true, v_row;

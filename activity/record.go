@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -79,6 +80,10 @@ func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 	occurred := r.occurredAt
 	if occurred.IsZero() {
 		occurred = now
+	} else if err := d.checkFuture(occurred, now); err != nil {
+		return Result{}, err
+	} else if err := d.checkPartitions(ctx, db, []time.Time{occurred}); err != nil {
+		return Result{}, err
 	}
 	args := []any{
 		r.subject, action, r.actor.Type, r.actor.ID, r.actor.Label,
@@ -89,7 +94,7 @@ func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 	}
 	wake := d.wake.take()
 	_, inTx := db.Statement.ConnPool.(gorm.TxCommitter)
-	stmt := d.sql.insert[b2i(inTx)][b2i(wake)]
+	stmt := d.sql.insert[b2i(inTx || d.onDelete != Cascade)][b2i(wake)]
 	if c.throttle > 0 {
 		stmt = d.sql.throttle
 		args = append(args[:10], args[12:]...) // the function takes p_now once
@@ -150,6 +155,10 @@ func (d *Domain) writeError(subject any, action string, err error) error {
 			return &IsolationError{}
 		case "23503": // foreign_key_violation
 			return d.missingSubject(subject)
+		case "23514": // check_violation: "no partition of relation ... found for row"
+			if d.partition != nil && strings.HasPrefix(pgErr.Message, "no partition") {
+				return &PartitionError{Domain: d.name}
+			}
 		}
 	}
 	return fmt.Errorf("activity: record %s %s: %w", d.name, action, err)

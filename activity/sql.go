@@ -69,6 +69,8 @@ type domainSQL struct {
 	bulkWake string // bulk, plus the rate-limited wake-up
 	byID     string
 	byIDs    string // ANY of a bigint[] parameter
+	// uncovered finds times no partition holds (partitioned domains)
+	uncovered string
 }
 
 const insertColumns = "subject_id, action, actor_type, actor_id, actor_label, record_type, record_id, record_label, extra, occurred_at, created_at, updated_at, request_id, correlation_id, causation_domain, causation_id, depth, source, ip, user_agent, trace_parent"
@@ -82,6 +84,8 @@ func buildDomainSQL(d *Domain) domainSQL {
 		// the pool (autocommit) the foreign key alone decides: its error
 		// aborts only this statement, and the check would cost an index
 		// probe per event (measured: 7-10% of recording throughput).
+		// Without the foreign key (KeepHistory, the default) the check
+		// is the only guard, so every statement carries it, pool or not.
 		values := fmt.Sprintf(`VALUES (?::%[1]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?, ?::jsonb) `, key)
 		if checked {
 			values = fmt.Sprintf(`SELECT ?::%[1]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?, ?::jsonb `+
@@ -128,7 +132,8 @@ func buildDomainSQL(d *Domain) domainSQL {
 		}
 	}
 	return domainSQL{insert: ins, throttle: numbered(throttle),
-		bulk: numbered(bulk("")), bulkWake: numbered(bulk(bulkWake)), byID: numbered(byID), byIDs: byIDs}
+		bulk: numbered(bulk("")), bulkWake: numbered(bulk(bulkWake)), byID: numbered(byID), byIDs: byIDs,
+		uncovered: uncoveredSQL(d)}
 }
 
 func b2i(b bool) int {

@@ -92,7 +92,7 @@ func tagsArg(ctx context.Context, opts []Option) (sql.NullString, error) {
 // throttle function takes none): one more statement, only for tagged
 // throttled calls.
 func (d *Domain) tagThrottled(ctx context.Context, db *gorm.DB, e *Event, tags sql.NullString) error {
-	if err := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Exec(`UPDATE `+d.table+` SET tags = ?::jsonb WHERE id = ?`, tags, e.ID).Error; err != nil {
+	if err := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Exec(`UPDATE `+d.table+` SET tags = ?::jsonb WHERE id = ? AND occurred_at = ?`, tags, e.ID, e.OccurredAt).Error; err != nil {
 		return err
 	}
 	return decodeTags([]byte(tags.String), &e.Tags)

@@ -15,7 +15,9 @@ CREATE INDEX %[1]s_retracted ON %[1]s (retracted_at DESC) WHERE retracted_at IS 
 // trace_parent, tags and retraction columns and their indexes, and the
 // domain's throttle function re-created (its signature gained
 // p_trace_parent; it refuses a missing subject or a strict isolation level
-// without aborting the caller's transaction). It is safe to run on a table
+// without aborting the caller's transaction), and, unless the domain chose
+// Cascade, the foreign key to the subject table dropped, so deleting a
+// subject keeps its history (KeepHistory). It is safe to run on a table
 // that is current already. cmd/tidings-migration -upgrade writes it as a
 // goose file. Down drops the columns; run it only with the earlier
 // version's throttle function restored.
@@ -31,11 +33,20 @@ CREATE INDEX IF NOT EXISTS %[1]s_tags ON %[1]s USING gin (tags jsonb_path_ops) W
 CREATE INDEX IF NOT EXISTS %[1]s_retracted ON %[1]s (retracted_at DESC) WHERE retracted_at IS NOT NULL;
 DROP FUNCTION IF EXISTS %[1]s_record_throttled;
 `, t) + throttleFunctionSQL(d)
+	if d.onDelete == KeepHistory {
+		up += dropSubjectFKSQL(d)
+	}
 	down = fmt.Sprintf(`DROP INDEX IF EXISTS %[1]s_retracted;
 DROP INDEX IF EXISTS %[1]s_tags;
 ALTER TABLE %[1]s DROP COLUMN IF EXISTS retraction_reason, DROP COLUMN IF EXISTS retracted_by,
     DROP COLUMN IF EXISTS retracted_at, DROP COLUMN IF EXISTS tags, DROP COLUMN IF EXISTS trace_parent;
 `, t)
+	if d.onDelete == KeepHistory {
+		// NOT VALID: events of subjects deleted meanwhile stay; new ones
+		// are checked again.
+		down += fmt.Sprintf("ALTER TABLE %[1]s ADD CONSTRAINT %[1]s_subject_id_fkey FOREIGN KEY (subject_id) REFERENCES %[2]s (%[3]s) ON DELETE CASCADE NOT VALID;\n",
+			t, d.subject.Table, d.subject.Key)
+	}
 	return up, down
 }
 

@@ -19,8 +19,10 @@ import (
 // nothing of the library on the path.
 
 // baselineInsertSQL is the floor a hand-written outbox reaches: the event
-// and its outbox row in one statement (a CTE), returning the row, the
-// subject left to the foreign key, and no notification.
+// and its outbox row in one statement (a CTE), returning the row, no check
+// of the subject (the issue domain keeps history, activity.KeepHistory:
+// its table has no foreign key, and the library checks the subject in its
+// statement), and no notification.
 const baselineInsertSQL = `WITH ev AS (INSERT INTO issue_events (subject_id, action, actor_type, actor_id, actor_label, record_type, record_id, record_label, extra, occurred_at, created_at, updated_at, request_id, correlation_id, causation_domain, causation_id, depth, source, ip, user_agent) ` +
 	`VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19::inet, $20) RETURNING *), ` +
 	`ob AS (INSERT INTO activity_outbox (domain, event_id, action, subject_id) SELECT 'issue', id, action, subject_id::text FROM ev) ` +

@@ -43,6 +43,9 @@ type bench struct {
 	notes    []string
 
 	heapProfile string // -heapprofile: the backfill group's heap profile
+	// lifecycleEvents is the lifecycle group's data set (0: 10,000,000
+	// scaled by -scale).
+	lifecycleEvents int
 }
 
 // note adds a line printed under the table: what a figure's numbers do not

@@ -16,7 +16,9 @@ func testBench(t *testing.T, name string, scale float64, pool int) *bench {
 	t.Helper()
 	var progress bytes.Buffer
 	b := &bench{issues: newIssueDomain(), scale: scale, rounds: 1, poolSize: pool, log: log.New(&progress, "", 0)}
-	db, err := createDatabase(context.Background(), "host=127.0.0.1 port=5432 user=postgres sslmode=disable", pgtest.Name(name), b.issues, b.poolSize)
+	const base = "host=127.0.0.1 port=5432 user=postgres sslmode=disable"
+	b.dsn = dsnFor(base, pgtest.Name(name))
+	db, err := createDatabase(context.Background(), base, pgtest.Name(name), b.issues, b.poolSize)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 // runs first: it loads the 2,000,000 events, so the recording figures after
 // it write to a table of realistic size.
 func groups() []group {
-	return []group{feedGroup(), recordGroup(), throttleGroup(), fanoutGroup(), durabilityGroup(), workflowGroup(), observeGroup(), pushGroup(), backfillGroup(), exportGroup(), batchGroup()}
+	return []group{feedGroup(), recordGroup(), throttleGroup(), fanoutGroup(), durabilityGroup(), workflowGroup(), observeGroup(), pushGroup(), backfillGroup(), exportGroup(), batchGroup(), lifecycleGroup()}
 }
 
 // config is the command line.
@@ -34,6 +34,8 @@ type config struct {
 	Results     string
 	CPUProfile  string
 	HeapProfile string
+	// LifecycleEvents sizes the lifecycle group's data set.
+	LifecycleEvents int
 }
 
 func main() {
@@ -77,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.Pool, "pool", 32, "connections in gorm's pool and in each raw pgx baseline pool")
 	fs.BoolVar(&cfg.Markdown, "markdown", false, "print the results as markdown (for the README) instead of a text table")
 	fs.StringVar(&cfg.Results, "results", "", "also write the results as markdown to this file (cmd/bench/RESULTS.md)")
+	fs.IntVar(&cfg.LifecycleEvents, "lifecycle-events", 0, "events of the lifecycle group's partitioned data set (default 10,000,000 times -scale)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run (the bench process, not the server) to this file")
 	fs.StringVar(&cfg.HeapProfile, "heapprofile", "", "write a heap profile of the backfill group's full-size backfill, at its heap's high-water, to this file")
 	fs.Usage = func() {
@@ -103,6 +106,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.Rounds < 1 {
 		return cfg, fmt.Errorf("-rounds %d: use 1 or more", cfg.Rounds)
+	}
+	if cfg.LifecycleEvents < 0 || cfg.LifecycleEvents > 100_000_000 {
+		return cfg, fmt.Errorf("-lifecycle-events %d: use 0 (the default) to 100,000,000", cfg.LifecycleEvents)
 	}
 	if cfg.Pool < 1 || cfg.Pool > 90 {
 		return cfg, fmt.Errorf("-pool %d: use 1 to 90 (two pools share the server's connections)", cfg.Pool)
@@ -131,7 +137,8 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *log.Logger) err
 		poolSize: cfg.Pool,
 		log:      logger,
 
-		heapProfile: cfg.HeapProfile,
+		heapProfile:     cfg.HeapProfile,
+		lifecycleEvents: cfg.LifecycleEvents,
 	}
 	logger.Printf("creating database %s", cfg.DBName)
 	db, err := createDatabase(ctx, cfg.DSN, cfg.DBName, b.issues, cfg.Pool)
@@ -199,6 +206,9 @@ func commandLine(cfg config) string {
 	}
 	if len(cfg.Only) > 0 {
 		s += " -only " + strings.Join(cfg.Only, ",")
+	}
+	if cfg.LifecycleEvents > 0 {
+		s += fmt.Sprintf(" -lifecycle-events %d", cfg.LifecycleEvents)
 	}
 	return s
 }

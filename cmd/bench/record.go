@@ -146,7 +146,7 @@ func runRecord(ctx context.Context, b *bench) ([]figure, error) {
 			figure{Name: fmt.Sprintf("old baseline: raw pgx with a pg_notify per event, concurrency %d", workers), Unit: "ev/s", Ours: notify, Baseline: floor},
 		)
 	}
-	b.note("record: issues.RecordEvent(ctx, gormDB, issue, \"comment_added\", Actor(Ref), Record(Ref), Extra{2 keys}) (wake-up at most every %s) against: raw pgx (pgxpool) running the event + outbox CTE with no notification and the subject left to the foreign key (the floor); the seed's approach, a gorm transaction inserting the event then asynq Enqueue after commit (loses the job if the process dies in between); and the old design's row, the same raw statement with a pg_notify per event, against the floor. Pools of %d connections; median of %d rotating rounds of %s per side.",
+	b.note("record: issues.RecordEvent(ctx, gormDB, issue, \"comment_added\", Actor(Ref), Record(Ref), Extra{2 keys}) (wake-up at most every %s) against: raw pgx (pgxpool) running the event + outbox CTE with no notification and no subject check (the floor; the table has no foreign key since deleting a subject keeps its history, and ours checks the subject in its statement: the lifecycle group measures that check against a foreign key); the seed's approach, a gorm transaction inserting the event then asynq Enqueue after commit (loses the job if the process dies in between); and the old design's row, the same raw statement with a pg_notify per event, against the floor. Pools of %d connections; median of %d rotating rounds of %s per side.",
 		activity.DefaultWakeInterval, b.poolSize, b.rounds, d)
 
 	bulk, err := recordBulk(ctx, b, pool)

@@ -154,8 +154,14 @@ func (a *App) Run(ctx context.Context) error {
 	defer a.fan.worker.Shutdown()
 	sweepDone := a.fan.sweep(ctx) // batch windows whose scheduled flush was lost
 	defer func() { <-sweepDone }()
+	keep, err := a.retentionJob()
+	if err != nil {
+		return err
+	}
 	t := time.NewTicker(a.cfg.StaleEvery)
 	defer t.Stop()
+	prune := time.NewTicker(a.cfg.RetentionEvery)
+	defer prune.Stop()
 	for {
 		if _, err := a.recordStale(ctx); err != nil && ctx.Err() == nil {
 			a.cfg.Log("no_activity job: %v", err)
@@ -164,6 +170,10 @@ func (a *App) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-prune.C:
+			if _, err := keep.Run(ctx); err != nil && ctx.Err() == nil {
+				a.cfg.Log("retention job: %v", err)
+			}
 		}
 	}
 }

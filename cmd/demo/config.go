@@ -64,6 +64,9 @@ type Config struct {
 	StaleAfter time.Duration
 	// StaleEvery is how often the no_activity job looks. Default 1 minute.
 	StaleEvery time.Duration
+	// RetentionEvery is how often the worker runs the retention job
+	// (package retention). Default 1 hour.
+	RetentionEvery time.Duration
 	// WriteCatalog, when set, makes the command write the event catalog
 	// there and exit.
 	WriteCatalog string
@@ -114,6 +117,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StaleEvery == 0 {
 		c.StaleEvery = time.Minute
+	}
+	if c.RetentionEvery == 0 {
+		c.RetentionEvery = time.Hour
 	}
 	if c.FeedPageSize == 0 {
 		c.FeedPageSize = 20
@@ -175,6 +181,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.DurationVar(&c.StaleAfter, "stale-after", envDur("STALE_AFTER", 72*time.Hour), "record no_activity on open issues untouched this long (env TIDINGS_DEMO_STALE_AFTER)")
 	fs.StringVar(&c.WriteCatalog, "write-catalog", "", "write the event catalog (catalog.md, catalog.json) into this folder and exit, like cmd/demo/catalog")
 	fs.DurationVar(&c.StaleEvery, "stale-every", envDur("STALE_EVERY", time.Minute), "how often to look for untouched issues (env TIDINGS_DEMO_STALE_EVERY)")
+	fs.DurationVar(&c.RetentionEvery, "retention-every", envDur("RETENTION_EVERY", time.Hour), "how often the worker prunes old notifications, ledger rows, dead letters, digests and run logs (env TIDINGS_DEMO_RETENTION_EVERY)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -18,6 +18,7 @@ func (a *App) routes() {
 	mux.HandleFunc("POST /issues/{id}/labels/{lid}/delete", a.removeLabel)
 	mux.HandleFunc("POST /issues/{id}/assignee", a.assign)
 	mux.HandleFunc("POST /issues/{id}/status", a.setStatus)
+	mux.HandleFunc("POST /issues/{id}/delete", a.deleteIssue)
 	mux.HandleFunc("GET /projects/{id}", a.projectFeed)
 	mux.HandleFunc("GET /users/{id}", a.userFeed)
 	mux.HandleFunc("GET "+personDataPath, a.personPage)

@@ -1,18 +1,29 @@
 // Command tidings-migration writes the goose migration that creates a
-// domain's events table, its indexes and its throttle function:
+// domain's events table, its indexes and its throttle function. Run it
+// from your app's module (which requires github.com/tidingsdev/tidings):
 //
 //	go run github.com/tidingsdev/tidings/cmd/tidings-migration \
-//	    -domain issue -subject issues -key bigint -dir migrations
+//	    -domain category -subject categories -dir migrations
 //
-// writes migrations/<next number>_issue_events.sql. Without -dir it prints
-// the file. Apply the library's migrations (package migrations) first.
-// With -upgrade it writes the upgrade of a table made by an earlier
-// version (activity.GooseUpgrade: the tags and retraction columns).
+// writes migrations/<latest + 1>_category_events.sql: numbered after the
+// newest migration in -dir, so the subject table (made by one of your
+// earlier migrations) exists when it runs. -subject is required: the tool
+// never guesses a plural. Without -dir it prints the file. Apply the
+// library's migrations (package migrations) first.
+//
+// -partition monthly (or weekly, daily) makes the table partitioned by
+// time (activity.Partitioning); -cascade makes it reference the subject
+// ON DELETE CASCADE (activity.Cascade; by default deleting a subject keeps
+// its history). With -upgrade it writes the upgrade of a table made by an
+// earlier version (activity.GooseUpgrade: the tags and retraction columns,
+// and the subject's foreign key dropped unless -cascade).
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,72 +33,119 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "tidings-migration:", err)
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "tidings-migration:", err)
+		}
 		os.Exit(2)
 	}
 }
 
-func run(args []string) error {
+func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tidings-migration", flag.ContinueOnError)
-	name := fs.String("domain", "", "domain name, like issue (required)")
+	fs.SetOutput(stderr)
+	name := fs.String("domain", "", "domain name, like category (required)")
 	table := fs.String("table", "", "events table (default <domain>_events)")
-	subject := fs.String("subject", "", "subject table (default <domain>s)")
+	subject := fs.String("subject", "", "the subject table, as your migrations create it, like categories (required)")
 	key := fs.String("key", "id", "subject table's primary key column")
 	keyType := fs.String("key-type", "bigint", "subject key type: bigint, uuid or text")
 	dir := fs.String("dir", "", "write the file into this goose migrations folder, numbered after the newest one there")
-	upgrade := fs.Bool("upgrade", false, "write the upgrade of a table made by an earlier version (tags and retraction columns) instead")
+	partition := fs.String("partition", "", "partition the table by time: monthly, weekly or daily (default: one table)")
+	cascade := fs.Bool("cascade", false, "delete a subject's events with it (ON DELETE CASCADE) instead of keeping its history")
+	upgrade := fs.Bool("upgrade", false, "write the upgrade of a table made by an earlier version (tags and retraction columns, no cascade) instead")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	d, err := activity.NewDomain(activity.DomainConfig{
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: use flags only", fs.Args())
+	}
+	if *subject == "" {
+		return fmt.Errorf("-subject is required: name the table the %s events are about, as your migrations create it (like categories); the tool does not guess plurals", orDomain(*name))
+	}
+	cfg := activity.DomainConfig{
 		Name: *name, Table: *table,
 		Subject: activity.Subject{Table: *subject, Key: *key, KeyType: activity.KeyType(*keyType)},
 		Actions: []string{"placeholder"}, // actions live in code, not in the schema
-	})
+	}
+	if *cascade {
+		cfg.OnSubjectDelete = activity.Cascade
+	}
+	switch *partition {
+	case "":
+	case "monthly":
+		cfg.Partition = &activity.Partitioning{Interval: activity.Monthly}
+	case "weekly":
+		cfg.Partition = &activity.Partitioning{Interval: activity.Weekly}
+	case "daily":
+		cfg.Partition = &activity.Partitioning{Interval: activity.Daily}
+	default:
+		return fmt.Errorf("-partition %q: use monthly, weekly or daily", *partition)
+	}
+	d, err := activity.NewDomain(cfg)
 	if err != nil {
 		return err
 	}
 	text, suffix := activity.GooseMigration(d), ""
 	if *upgrade {
+		if cfg.Partition != nil {
+			return errors.New("-upgrade does not partition an existing table: drop -partition (see activity's doc, Upgrading an events table)")
+		}
 		text, suffix = activity.GooseUpgrade(d), "_history"
 	}
 	if *dir == "" {
-		_, err := fmt.Print(text)
+		_, err := fmt.Fprint(stdout, text)
 		return err
 	}
-	next, err := nextVersion(*dir)
+	latest, found, err := scan(*dir, *subject)
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(*dir, fmt.Sprintf("%05d_%s%s.sql", next, d.Table(), suffix))
+	if !found {
+		fmt.Fprintf(stderr, "tidings-migration: warning: no migration in %s creates table %s; create it in an earlier migration, or the events table's checks will find no subjects\n", *dir, *subject)
+	}
+	path := filepath.Join(*dir, fmt.Sprintf("%05d_%s%s.sql", latest+1, d.Table(), suffix))
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("%s exists already", path)
+	}
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		return err
 	}
-	fmt.Println("wrote", path)
+	fmt.Fprintln(stdout, "wrote", path)
 	return nil
+}
+
+func orDomain(name string) string {
+	if name == "" {
+		return "domain's"
+	}
+	return name
 }
 
 var versionRE = regexp.MustCompile(`^(\d+)_.*\.sql$`)
 
-func nextVersion(dir string) (int64, error) {
+// scan returns the newest migration version in dir and whether one of its
+// migrations creates the subject table.
+func scan(dir, subject string) (latest int64, found bool, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	var max int64
+	create := regexp.MustCompile(`(?i)CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?("?\w+"?\.)?"?` + regexp.QuoteMeta(subject) + `"?\s*\(`)
 	for _, e := range entries {
-		if m := versionRE.FindStringSubmatch(e.Name()); m != nil {
-			v, _ := strconv.ParseInt(m[1], 10, 64)
-			max = maxOf(max, v)
+		m := versionRE.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
 		}
+		v, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil {
+			return 0, false, fmt.Errorf("%s: version %s is out of range", e.Name(), m[1])
+		}
+		latest = max(latest, v)
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return 0, false, err
+		}
+		found = found || create.Match(b)
 	}
-	return max + 1, nil
-}
-
-func maxOf(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
+	return latest, found, nil
 }

@@ -72,7 +72,8 @@ type Config struct {
 	// Feed renders events as sentences (web/feedview). Default: a renderer
 	// that names each action.
 	Feed *feedview.Renderer
-	// Subjects names subjects. Default: "#key", no link.
+	// Subjects names subjects. Default: "#key", no link. Keys it leaves
+	// out are deleted subjects, shown as "deleted <domain> #key".
 	Subjects SubjectFunc
 	// Rules shows the workflow runs of each event on its permalink.
 	// Default nil: no runs shown.
@@ -249,11 +250,32 @@ func (b *Browser) lines(ctx context.Context, domain string, entries []activity.E
 	return ls, nil
 }
 
+// subjects names keys through Config.Subjects. A key it leaves out is a
+// deleted subject (the domain keeps its history, activity.KeepHistory):
+// it shows as "deleted <domain> #key", with no link.
 func (b *Browser) subjects(ctx context.Context, domain string, keys []string) (map[string]Subject, error) {
 	if b.cfg.Subjects == nil || len(keys) == 0 {
 		return nil, nil
 	}
-	return b.cfg.Subjects(ctx, domain, keys)
+	names, err := b.cfg.Subjects(ctx, domain, keys)
+	if err != nil {
+		return nil, err
+	}
+	if names == nil {
+		names = make(map[string]Subject, len(keys))
+	}
+	for _, k := range keys {
+		if _, ok := names[k]; !ok {
+			names[k] = Subject{Label: DeletedSubjectLabel(domain, k)}
+		}
+	}
+	return names, nil
+}
+
+// DeletedSubjectLabel is how the browser names a subject its Subjects
+// function no longer finds: "deleted issue #12".
+func DeletedSubjectLabel(domain, key string) string {
+	return "deleted " + strings.ReplaceAll(domain, "_", " ") + " #" + key
 }
 
 func prettyJSON(raw json.RawMessage) string {

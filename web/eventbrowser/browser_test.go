@@ -175,3 +175,49 @@ func TestScope(t *testing.T) {
 		t.Errorf("own permalink: %d, want 200", code)
 	}
 }
+
+// A deleted subject's events stay browsable (activity.KeepHistory): the
+// list and the permalink name it "deleted issue #N", without a link.
+func TestDeletedSubject(t *testing.T) {
+	ctx := context.Background()
+	var id int64
+	if err := db.Raw("INSERT INTO issues (id, title) VALUES (900001, 'Gone soon') RETURNING id").Scan(&id).Error; err != nil {
+		t.Fatal(err)
+	}
+	res, err := issues.RecordEvent(ctx, db, id, "label_added", activity.Actor(activity.Ref{Type: "users", ID: "1", Label: "Ana"}), activity.Extra{"name": "wontfix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("DELETE FROM issues WHERE id = ?", id).Error; err != nil {
+		t.Fatal(err)
+	}
+	b, err := eventbrowser.New(eventbrowser.Config{DB: db, Domains: []*activity.Domain{issues},
+		Authorize: func(*http.Request) bool { return true },
+		Subjects: func(ctx context.Context, _ string, keys []string) (map[string]eventbrowser.Subject, error) {
+			var rows []struct {
+				ID    string
+				Title string
+			}
+			err := db.WithContext(ctx).Raw("SELECT id::text AS id, title FROM issues WHERE id::text IN ?", keys).Scan(&rows).Error
+			out := map[string]eventbrowser.Subject{}
+			for _, r := range rows {
+				out[r.ID] = eventbrowser.Subject{Label: r.Title, Href: "/issues/" + r.ID}
+			}
+			return out, err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	want := fmt.Sprintf("deleted issue #%d", id)
+	code, body := get(t, fmt.Sprintf("%s/?subject=%d", srv.URL, id))
+	if code != 200 || !strings.Contains(body, want) || !strings.Contains(body, "Ana") || strings.Contains(body, fmt.Sprintf(`href="/issues/%d"`, id)) {
+		t.Fatalf("list of the deleted issue's events: %d, want %q with the actor's snapshot and no link\n%s", code, want, body)
+	}
+	code, body = get(t, fmt.Sprintf("%s/issue/%d", srv.URL, res.Event.ID))
+	if code != 200 || !strings.Contains(body, want) {
+		t.Fatalf("permalink: %d, want %q\n%s", code, want, body)
+	}
+}

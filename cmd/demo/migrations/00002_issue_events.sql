@@ -3,7 +3,7 @@
 -- +goose StatementBegin
 CREATE TABLE issue_events (
     id               bigint      PRIMARY KEY DEFAULT nextval('activity_event_id_seq'),
-    subject_id       bigint NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
+    subject_id       bigint NOT NULL,
     action           text        NOT NULL,
     actor_type       text        NOT NULL,
     actor_id         text        NOT NULL,
@@ -80,6 +80,7 @@ BEGIN
            AND r.occurred_at >= p_now - p_window
          ORDER BY r.occurred_at DESC, r.id DESC
          LIMIT 1)
+       AND e.occurred_at >= p_now - p_window -- prunes the partitions of a partitioned table
     RETURNING e.* INTO v_row;
     IF FOUND THEN
         RETURN QUERY SELECT true, v_row;

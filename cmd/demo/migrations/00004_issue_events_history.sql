@@ -41,6 +41,7 @@ BEGIN
            AND r.occurred_at >= p_now - p_window
          ORDER BY r.occurred_at DESC, r.id DESC
          LIMIT 1)
+       AND e.occurred_at >= p_now - p_window -- prunes the partitions of a partitioned table
     RETURNING e.* INTO v_row;
     IF FOUND THEN
         RETURN QUERY SELECT true, v_row;
@@ -58,6 +59,15 @@ BEGIN
     RETURN QUERY SELECT false, v_row;
 END
 $fn$;
+DO $drop$
+DECLARE c record;
+BEGIN
+    FOR c IN SELECT conname FROM pg_constraint
+              WHERE conrelid = 'issue_events'::regclass AND contype = 'f' AND confrelid = 'issues'::regclass LOOP
+        EXECUTE format('ALTER TABLE issue_events DROP CONSTRAINT %I', c.conname);
+    END LOOP;
+END
+$drop$;
 -- +goose StatementEnd
 
 -- +goose Down
@@ -66,4 +76,5 @@ DROP INDEX IF EXISTS issue_events_retracted;
 DROP INDEX IF EXISTS issue_events_tags;
 ALTER TABLE issue_events DROP COLUMN IF EXISTS retraction_reason, DROP COLUMN IF EXISTS retracted_by,
     DROP COLUMN IF EXISTS retracted_at, DROP COLUMN IF EXISTS tags, DROP COLUMN IF EXISTS trace_parent;
+ALTER TABLE issue_events ADD CONSTRAINT issue_events_subject_id_fkey FOREIGN KEY (subject_id) REFERENCES issues (id) ON DELETE CASCADE NOT VALID;
 -- +goose StatementEnd
