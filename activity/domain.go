@@ -75,6 +75,17 @@ type DomainConfig struct {
 	// actions: recording an alias records the current name, and filters
 	// on the current name (feeds, history, rules) match old rows too.
 	Aliases map[string]string
+	// Tenant declares the domain tenanted, with the SQL type of its tenant
+	// key (like Subject.KeyType): every event then carries a tenant, taken
+	// from an InTenant option, the context (WithTenant) or the event being
+	// handled, and every read is scoped to one tenant (see WithTenant).
+	// Default "": not tenanted.
+	Tenant KeyType
+	// RowLevelSecurity, for a tenanted domain, makes MigrationSQL enable
+	// PostgreSQL row-level security on the events table, with a policy
+	// that shows a session only the rows of the tenant its setting
+	// tidings.tenant names (see SetTenant). Default false.
+	RowLevelSecurity bool
 }
 
 // Domain is a declared domain: the one value an app keeps per events table.
@@ -93,6 +104,8 @@ type Domain struct {
 	sql       domainSQL
 	observer  Observer
 	catalog   domainCatalog
+	tenant    KeyType
+	rls       bool
 }
 
 // DefaultMaxExtraBytes is the default cap on an event's encoded extra.
@@ -148,6 +161,16 @@ func NewDomain(cfg DomainConfig) (*Domain, error) {
 	default:
 		return nil, bad("Subject.KeyType", "%q is not supported; use activity.KeyBigint, activity.KeyUUID or activity.KeyText", d.subject.KeyType)
 	}
+	switch cfg.Tenant {
+	case "", KeyBigint, KeyUUID, KeyText:
+		d.tenant = cfg.Tenant
+	default:
+		return nil, bad("Tenant", "%q is not supported; use activity.KeyBigint, activity.KeyUUID or activity.KeyText (or leave it empty for an untenanted domain)", cfg.Tenant)
+	}
+	if cfg.RowLevelSecurity && d.tenant == "" {
+		return nil, bad("RowLevelSecurity", "is set on an untenanted domain: row-level security keys on the tenant; declare Tenant too")
+	}
+	d.rls = cfg.RowLevelSecurity
 	if len(cfg.Actions) == 0 {
 		return nil, bad("Actions", "is empty: declare the actions this domain supports, like \"comment_added\"")
 	}

@@ -39,6 +39,9 @@ type FeedQuery struct {
 	After Cursor
 	// Limit is the page size. Default 20, at most 500.
 	Limit int
+	// Tenant scopes a tenanted domain's feed; default the context's
+	// (WithTenant). Refused on an untenanted domain.
+	Tenant any
 }
 
 // Page is one page of a feed.
@@ -82,7 +85,7 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 	f := filter{
 		Subject: q.Subject, SubjectsIn: q.SubjectsIn, Actor: q.Actor, Record: q.Record, Actions: q.Actions,
 		Since: q.Since, Until: q.Until, CorrelationID: q.CorrelationID, CausedBy: q.CausedBy,
-		Tags: q.Tags, Retracted: q.Retracted,
+		Tags: q.Tags, Retracted: q.Retracted, Tenant: q.Tenant,
 		keyOrder: true,
 	}
 	tx, err := d.filter(ctx, db, f)
@@ -96,7 +99,7 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 		}
 		tx = tx.Where("(e.occurred_at, e.id) < (?, ?)", at, id)
 	}
-	rows, err := tx.Select(selectList("e.")).Order(f.keyOrderBy()).Limit(limit + 1).Rows()
+	rows, err := tx.Select(d.selectCols("e.")).Order(f.keyOrderBy()).Limit(limit + 1).Rows()
 	if err != nil {
 		return Page{}, fmt.Errorf("activity: feed of %s: %w", d.name, err)
 	}
@@ -104,7 +107,7 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 	events := make([]Event, 0, limit+1)
 	for rows.Next() {
 		var e Event
-		if err := scanEvent(rows, d.name, &e); err != nil {
+		if err := d.scan(rows, &e); err != nil {
 			return Page{}, fmt.Errorf("activity: feed of %s: %w", d.name, err)
 		}
 		events = append(events, e)
@@ -127,7 +130,11 @@ func (d *Domain) Event(ctx context.Context, db *gorm.DB, id int64) (Event, error
 	if db == nil {
 		return Event{}, ErrNilDB
 	}
-	rows, err := query(ctx, db, d.sql.byID, []any{id})
+	stmt, args, err := d.byID(ctx, d.sql.byID, d.sql.byIDAll, id)
+	if err != nil {
+		return Event{}, err
+	}
+	rows, err := query(ctx, db, stmt, args)
 	if err != nil {
 		return Event{}, fmt.Errorf("activity: load %s#%d: %w", d.name, id, err)
 	}
@@ -139,7 +146,7 @@ func (d *Domain) Event(ctx context.Context, db *gorm.DB, id int64) (Event, error
 		return Event{}, fmt.Errorf("%w: %s#%d", ErrEventNotFound, d.name, id)
 	}
 	var e Event
-	if err := scanEvent(rows, d.name, &e); err != nil {
+	if err := d.scan(rows, &e); err != nil {
 		return Event{}, fmt.Errorf("activity: load %s#%d: %w", d.name, id, err)
 	}
 	return e, rows.Close()
@@ -158,6 +165,7 @@ type filter struct {
 	Tags          map[string]string
 	Retracted     RetractedFilter
 	Subjects      []string
+	Tenant        any
 
 	// keyOrder pins a newest-first page to the subject's (or the actor's)
 	// own index. With a plain subject_id = $1, the planner, costing a hot
@@ -189,6 +197,13 @@ func (f filter) keyOrderBy() string {
 
 func (d *Domain) filter(ctx context.Context, db *gorm.DB, f filter) (*gorm.DB, error) {
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Table(d.table + " e")
+	tenant, all, err := d.readTenant(ctx, f.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	if !all {
+		tx = tx.Where("e.tenant_id = ?::"+string(d.tenant), tenant)
+	}
 	if f.Subject != nil && f.SubjectsIn != nil {
 		return nil, &QueryError{Field: "Subject", Reason: "and SubjectsIn are both set; use one"}
 	}
