@@ -242,3 +242,15 @@ func (d *Domain) byID(ctx context.Context, scoped, across string, ids any) (stri
 	}
 	return scoped, []any{ids, t}, nil
 }
+
+// TenantText returns the tenant set on ctx as text, the form events carry
+// in TenantID and the inbox tables store ("" when ctx has none): integers
+// in decimal, UUIDs ([16]byte types) in their canonical form, strings as
+// they are. Packages below activity scope their own tables with it.
+func TenantText(ctx context.Context) string {
+	v, ok := TenantFrom(ctx)
+	if !ok {
+		return ""
+	}
+	return keyString(v)
+}
