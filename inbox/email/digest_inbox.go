@@ -98,12 +98,14 @@ func (in *Inbox) addDigestItem(ctx context.Context, tx *gorm.DB, r Recipient, ev
 		// transaction commits, so Flush (SKIP LOCKED) cannot seal it
 		// under us; a sealed one returns no row.
 		var id []int64
-		err := tx.WithContext(ctx).Raw(`INSERT INTO email_digests AS g (inbox, recipient, period_start, due_at, recipient_email, recipient_name, time_zone, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (inbox, recipient, period_start) DO UPDATE
+		// One digest per tenant: a person in two organisations gets
+		// each one's events in its own mail.
+		err := tx.WithContext(ctx).Raw(`INSERT INTO email_digests AS g (inbox, recipient, period_start, due_at, recipient_email, recipient_name, time_zone, created_at, updated_at, tenant_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (inbox, tenant_id, recipient, period_start) DO UPDATE
    SET recipient_email = EXCLUDED.recipient_email, recipient_name = EXCLUDED.recipient_name, updated_at = EXCLUDED.updated_at
  WHERE g.status = 'open'
-RETURNING g.id`, in.cfg.Name, r.ID, start, due, r.Email, r.Name, loc.String(), now, now).Scan(&id).Error
+RETURNING g.id`, in.cfg.Name, r.ID, start, due, r.Email, r.Name, loc.String(), now, now, ev.TenantID).Scan(&id).Error
 		if err != nil {
 			return fmt.Errorf("open digest of %s: %w", r.ID, err)
 		}
@@ -129,6 +131,13 @@ type claimed struct {
 	TimeZone       string
 	Attempts       int
 	Event          string // escalations: the event snapshot
+	Tenant         string // the events' tenant ("" when untenanted)
+}
+
+// tenantContext is ctx under the claimed row's tenant, so the preferences
+// and notifications a flush consults are that tenant's.
+func (c claimed) tenantContext(ctx context.Context) context.Context {
+	return activity.WithTenant(ctx, c.Tenant)
 }
 
 func (c claimed) to() Recipient {
@@ -152,7 +161,7 @@ WHERE id IN (
    ORDER BY due_at, id
    LIMIT ?
    FOR UPDATE SKIP LOCKED)
-RETURNING id, recipient, recipient_email, recipient_name, time_zone, attempts`,
+RETURNING id, recipient, recipient_email, recipient_name, time_zone, attempts, tenant_id AS tenant`,
 		now, now, in.cfg.Name, now, now, now.Add(-in.cfg.Flush.ClaimTimeout), in.cfg.Flush.BatchSize).Scan(&rows).Error
 	if err != nil {
 		return 0, res, fmt.Errorf("email inbox %s: claim due digests: %w", in.cfg.Name, err)
@@ -170,6 +179,7 @@ RETURNING id, recipient, recipient_email, recipient_name, time_zone, attempts`,
 
 // sendDigest mails one claimed digest.
 func (in *Inbox) sendDigest(ctx context.Context, c claimed, now time.Time) outcome {
+	ctx = c.tenantContext(ctx)
 	var snaps []string
 	err := in.cfg.DB.WithContext(ctx).Raw(`SELECT event::text FROM email_digest_items WHERE digest_id = ? ORDER BY created_at, event_id`, c.ID).Scan(&snaps).Error
 	if err != nil {

@@ -145,7 +145,7 @@ func (p *Poster) Post(ctx context.Context, ev activity.Event) (Posted, error) {
 	if err != nil {
 		return Posted{}, &APIError{Method: "chat.postMessage", Channel: route, Permanent: true, Err: err}
 	}
-	key := ThreadKey{Domain: ev.Domain, SubjectID: ev.SubjectID, Route: route}
+	key := ThreadKey{Domain: ev.Domain, SubjectID: ev.SubjectID, Route: route, Tenant: ev.TenantID}
 	var thread Thread
 	var inThread bool
 	if p.threads != nil {
