@@ -5,7 +5,8 @@
 //	1 inbox    2 inbox/notify   3 inbox/email   4 inbox/slack
 //	5 workflow 6 cmd/demo       7 cmd/bench     8 observe
 //	9 projection                10 inbox/webhook 11 cmd/tidings-backfill
-//	13 web/notifycenter         12, 14-15 free
+//	13 web/notifycenter         15 internal/crosstenant
+//	12, 14 free
 //
 // The server is found through TIDINGS_REDIS_ADDR (default 127.0.0.1:6379).
 package redistest
