@@ -80,7 +80,9 @@ type world struct {
 func build(t *testing.T) *world {
 	t.Helper()
 	n, err := notify.New(notify.Config{
-		Recipients: func(ctx context.Context, db *gorm.DB, ev activity.Event) ([]string, error) { return []string{"7", "8"}, nil },
+		Recipients: func(ctx context.Context, db *gorm.DB, ev activity.Event) ([]string, error) {
+			return []string{"7", "8"}, nil
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
