@@ -283,3 +283,48 @@ func TestTenantMiddleware(t *testing.T) {
 		t.Errorf("tenant from middleware = %q, want 401", got.TenantID)
 	}
 }
+
+// TestUpgradeTenant makes an untenanted table tenanted with the generated
+// upgrade: existing events take their subject's tenant, recording and
+// reads then need one, and down goes back.
+func TestUpgradeTenant(t *testing.T) {
+	ctx := context.Background()
+	plain := activity.MustDomain(activity.DomainConfig{Name: "project", Actions: []string{"renamed"}, Now: clock.Now})
+	tenanted := activity.MustDomain(activity.DomainConfig{Name: "project", Actions: []string{"renamed"}, Now: clock.Now, Tenant: activity.KeyBigint})
+	up, _ := activity.MigrationSQL(plain)
+	if err := testDB.Exec(`CREATE TABLE projects (id bigserial PRIMARY KEY, org_id bigint NOT NULL);
+INSERT INTO projects (org_id) VALUES (501), (502);` + up).Error; err != nil {
+		t.Fatal(err)
+	}
+	actor := activity.Actor(activity.System("import"))
+	for _, p := range []int64{1, 2, 1} {
+		if _, err := plain.RecordEvent(ctx, testDB, p, "renamed", actor); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := activity.UpgradeTenantSQL(tenanted, "org_id; DROP TABLE x"); !errors.Is(err, activity.ErrInvalidDomain) {
+		t.Fatalf("unsafe column: err = %v, want ErrInvalidDomain", err)
+	}
+	upT, downT, err := activity.UpgradeTenantSQL(tenanted, "org_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testDB.Exec(upT).Error; err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := tenanted.Count(activity.WithTenant(ctx, 501), testDB, activity.HistoryQuery{}); err != nil || n != 2 {
+		t.Fatalf("tenant 501 after the upgrade: %d events, %v; want 2", n, err)
+	}
+	if _, err := tenanted.RecordEvent(ctx, testDB, 2, "renamed", actor); !errors.Is(err, activity.ErrNoTenant) {
+		t.Fatalf("record without tenant after the upgrade: %v", err)
+	}
+	if r, err := tenanted.RecordEvent(ctx, testDB, 2, "renamed", actor, activity.InTenant(502), activity.ThrottleWithin(time.Hour)); err != nil || r.Event.TenantID != "502" || !r.Throttled {
+		t.Fatalf("throttled record in 502 after the upgrade: %+v, %v; want it folded into the imported event", r, err)
+	}
+	if err := testDB.Exec(downT).Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.RecordEvent(ctx, testDB, 2, "renamed", actor, activity.ThrottleWithin(time.Hour)); err != nil {
+		t.Fatalf("untenanted record after down: %v", err)
+	}
+}

@@ -8,6 +8,16 @@
 // the file. Apply the library's migrations (package migrations) first.
 // With -upgrade it writes the upgrade of a table made by an earlier
 // version (activity.GooseUpgrade: the tags and retraction columns).
+//
+// -tenant bigint (or uuid, text) declares the domain tenanted: the table
+// gets a tenant_id column and indexes that lead with it; -rls adds
+// row-level security policies on it (activity.DomainConfig.RowLevelSecurity).
+// -upgrade-tenant org_id writes the migration that makes an existing
+// untenanted table tenanted, each event taking the tenant in its subject
+// row's org_id column (activity.GooseUpgradeTenant):
+//
+//	go run github.com/tidingsdev/tidings/cmd/tidings-migration \
+//	    -domain issue -tenant bigint -upgrade-tenant org_id -dir migrations
 package main
 
 import (
@@ -37,6 +47,9 @@ func run(args []string) error {
 	keyType := fs.String("key-type", "bigint", "subject key type: bigint, uuid or text")
 	dir := fs.String("dir", "", "write the file into this goose migrations folder, numbered after the newest one there")
 	upgrade := fs.Bool("upgrade", false, "write the upgrade of a table made by an earlier version (tags and retraction columns) instead")
+	tenant := fs.String("tenant", "", "tenant key type of a tenanted domain: bigint, uuid or text (default: not tenanted)")
+	rls := fs.Bool("rls", false, "with -tenant: add row-level security policies keyed on the tidings.tenant setting")
+	upgradeTenant := fs.String("upgrade-tenant", "", "write the upgrade that makes an existing untenanted table tenanted instead, filling tenant_id from this column of the subject table (needs -tenant)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,6 +57,7 @@ func run(args []string) error {
 		Name: *name, Table: *table,
 		Subject: activity.Subject{Table: *subject, Key: *key, KeyType: activity.KeyType(*keyType)},
 		Actions: []string{"placeholder"}, // actions live in code, not in the schema
+		Tenant:  activity.KeyType(*tenant), RowLevelSecurity: *rls,
 	})
 	if err != nil {
 		return err
@@ -51,6 +65,12 @@ func run(args []string) error {
 	text, suffix := activity.GooseMigration(d), ""
 	if *upgrade {
 		text, suffix = activity.GooseUpgrade(d), "_history"
+	}
+	if *upgradeTenant != "" {
+		if text, err = activity.GooseUpgradeTenant(d, *upgradeTenant); err != nil {
+			return err
+		}
+		suffix = "_tenant"
 	}
 	if *dir == "" {
 		_, err := fmt.Print(text)
