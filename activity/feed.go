@@ -201,7 +201,7 @@ func (d *Domain) filter(ctx context.Context, db *gorm.DB, f filter) (*gorm.DB, e
 	if err != nil {
 		return nil, err
 	}
-	if !all {
+	if !all && libraryTenantFilters {
 		tx = tx.Where("e.tenant_id = ?::"+string(d.tenant), tenant)
 	}
 	if f.Subject != nil && f.SubjectsIn != nil {

@@ -111,7 +111,7 @@ func (d *Domain) Retract(ctx context.Context, db *gorm.DB, r Retraction) (Retrac
 		where := []string{"e.retracted_at IS NULL"}
 		var args []any
 		args = append(args, d.now(), actor.Type+":"+actor.ID, r.Reason)
-		if d.Tenanted() {
+		if d.Tenanted() && libraryTenantFilters {
 			where = append(where, "e.tenant_id = ?::"+string(d.tenant))
 			args = append(args, tenant)
 		}

@@ -237,7 +237,7 @@ func (d *Domain) byID(ctx context.Context, scoped, across string, ids any) (stri
 	if err != nil {
 		return "", nil, err
 	}
-	if all {
+	if all || !libraryTenantFilters {
 		return across, []any{ids}, nil
 	}
 	return scoped, []any{ids, t}, nil
