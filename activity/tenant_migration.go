@@ -15,11 +15,14 @@ import (
 // CREATE TABLE; UpgradeTenantSQL runs it on an existing table, with the
 // column added nullable, filled, then made NOT NULL.
 func tenantIndexesSQL(d *Domain) string {
-	return fmt.Sprintf(`-- indexes lead with the tenant
+	return fmt.Sprintf(`-- indexes lead with the tenant, but for the two feed indexes, which put
+-- it right after the subject (the actor): a page compares the key as a
+-- one-element array (see Feed), and PostgreSQL keeps an index's order
+-- under an array condition on its first column only
 DROP INDEX IF EXISTS %[1]s_subject_feed;
-CREATE INDEX %[1]s_subject_feed ON %[1]s (tenant_id, subject_id, occurred_at DESC, id DESC);
+CREATE INDEX %[1]s_subject_feed ON %[1]s (subject_id, tenant_id, occurred_at DESC, id DESC);
 DROP INDEX IF EXISTS %[1]s_actor_feed;
-CREATE INDEX %[1]s_actor_feed ON %[1]s (tenant_id, actor_type, actor_id, occurred_at DESC, id DESC);
+CREATE INDEX %[1]s_actor_feed ON %[1]s (actor_type, actor_id, tenant_id, occurred_at DESC, id DESC);
 DROP INDEX IF EXISTS %[1]s_action_time;
 CREATE INDEX %[1]s_action_time ON %[1]s (tenant_id, action, occurred_at DESC);
 DROP INDEX IF EXISTS %[1]s_record;

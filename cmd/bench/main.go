@@ -19,7 +19,7 @@ import (
 // runs first: it loads the 2,000,000 events, so the recording figures after
 // it write to a table of realistic size.
 func groups() []group {
-	return []group{feedGroup(), recordGroup(), throttleGroup(), fanoutGroup(), durabilityGroup(), workflowGroup(), observeGroup(), pushGroup(), backfillGroup()}
+	return []group{feedGroup(), recordGroup(), throttleGroup(), fanoutGroup(), durabilityGroup(), workflowGroup(), observeGroup(), pushGroup(), backfillGroup(), tenantGroup()}
 }
 
 // config is the command line.
