@@ -76,6 +76,10 @@ FROM generate_series(1, %d) g`, d.Table(), cols, tenantFeedSubject, fixtureIssue
 			}
 		}
 	}
+	// The fill's dirty pages are written now, not during the first rounds.
+	if err := b.db.WithContext(ctx).Exec("CHECKPOINT").Error; err != nil {
+		return nil, fmt.Errorf("tenant: checkpoint: %w", err)
+	}
 	b.logf("tenant: %s events in each table", thousands(int64(n)))
 
 	// Recording, at concurrency 32.
@@ -90,7 +94,7 @@ FROM generate_series(1, %d) g`, d.Table(), cols, tenantFeedSubject, fixtureIssue
 			return err
 		}
 	}
-	warm := b.duration(500*time.Millisecond, 100*time.Millisecond)
+	warm := b.duration(2*time.Second, 300*time.Millisecond)
 	for _, d := range []*activity.Domain{orgs, plain} {
 		if _, err := throughput(ctx, workers, warm, record(d)); err != nil {
 			return nil, fmt.Errorf("tenant: warm up: %w", err)
