@@ -78,3 +78,29 @@ func TestWorkerCarriesTheTenant(t *testing.T) {
 		})
 	}
 }
+
+// A tenant's default applies to its people who chose nothing, a person's
+// own choice overrides it, and neither reaches another tenant.
+func TestTenantDefaultPreferences(t *testing.T) {
+	reset(t)
+	acme, globex := activity.WithTenant(context.Background(), "acme"), activity.WithTenant(context.Background(), "globex")
+	var d *inbox.Defaults
+	if err := inbox.Mute(acme, testDB, inbox.TenantDefault, inbox.ChannelEmail, "issue", "comment_added"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Set(acme, testDB, inbox.Preference{Recipient: "2", Channel: inbox.ChannelEmail, Domain: "issue", Action: "comment_added", Muted: false}); err != nil {
+		t.Fatal(err)
+	}
+	people := []string{"1", "2", "3"}
+	got, err := d.Wanted(acme, testDB, inbox.ChannelEmail, "issue", "comment_added", "9", people)
+	if err != nil || len(got) != 1 || got[0] != "2" {
+		t.Errorf("acme's default off, 2 turned it on: wanted %v, %v; want [2]", got, err)
+	}
+	got, err = d.Wanted(globex, testDB, inbox.ChannelEmail, "issue", "comment_added", "9", people)
+	if err != nil || len(got) != 3 {
+		t.Errorf("globex has no default: wanted %v, %v; want all three", got, err)
+	}
+	if got, err := d.Wanted(acme, testDB, inbox.ChannelEmail, "issue", "label_added", "9", append(people, inbox.TenantDefault)); err != nil || len(got) != 3 {
+		t.Errorf("another action in acme: wanted %v, %v; want the three people (never the default's key)", got, err)
+	}
+}
