@@ -46,7 +46,11 @@ CREATE INDEX workflow_runs_tenant ON workflow_runs (tenant_id, id DESC);
 -- views (inbox.Delivered) list a tenant's deliveries only.
 ALTER TABLE inbox_deliveries ADD COLUMN tenant_id text;
 
+-- Webhook subscriptions: a tenant's get its events only (NULL: app-wide).
+ALTER TABLE webhook_subscriptions ADD COLUMN tenant_id text;
+
 -- +goose Down
+ALTER TABLE webhook_subscriptions DROP COLUMN tenant_id;
 ALTER TABLE inbox_deliveries DROP COLUMN tenant_id;
 DROP INDEX workflow_runs_tenant;
 ALTER TABLE workflow_runs DROP COLUMN tenant_id;
