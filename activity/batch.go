@@ -24,7 +24,7 @@ func (d *Domain) EventsAfter(ctx context.Context, db *gorm.DB, q HistoryQuery, a
 	if err != nil {
 		return nil, err
 	}
-	evs, err := d.scanAll(tx.Where("e.id > ?", afterID).Select(selectList("e.")).Order("e.id").Limit(limit))
+	evs, err := d.scanAll(tx.Where("e.id > ?", afterID).Select(d.selectCols("e.")).Order("e.id").Limit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("activity: read %s events after %d: %w", d.name, afterID, err)
 	}

@@ -76,6 +76,10 @@ func (d *Domain) recordEvents(ctx context.Context, db *gorm.DB, entries []NewEve
 	if err != nil {
 		return BulkResult{}, err
 	}
+	tenant, err := d.recordTenant(ctx, base)
+	if err != nil {
+		return BulkResult{}, err
+	}
 	tags, err := tagsArg(ctx, opts)
 	if err != nil {
 		return BulkResult{}, err
@@ -103,8 +107,8 @@ func (d *Domain) recordEvents(ctx context.Context, db *gorm.DB, entries []NewEve
 				return res, &BulkError{Index: i, Err: &OptionError{Option: "options", Reason: "contain a nil Option"}}
 			}
 			switch o.(type) {
-			case metaOption, throttleOption:
-				return res, &BulkError{Index: i, Err: &OptionError{Option: fmt.Sprint(o), Reason: "is not allowed on one entry of RecordEvents: pass Meta to the call; ThrottleWithin is not supported in bulk"}}
+			case metaOption, throttleOption, tenantOption:
+				return res, &BulkError{Index: i, Err: &OptionError{Option: fmt.Sprint(o), Reason: "is not allowed on one entry of RecordEvents: pass Meta to the call (InTenant too); ThrottleWithin is not supported in bulk"}}
 			}
 			o.applyRecord(&c)
 		}
@@ -133,10 +137,14 @@ func (d *Domain) recordEvents(ctx context.Context, db *gorm.DB, entries []NewEve
 	if d.wake.take() {
 		stmt = d.sql.bulkWake
 	}
-	rows, err := query(ctx, db, stmt, []any{
+	args := []any{
 		subjects, actions, actorTypes, actorIDs, actorLabels, recTypes, recIDs, recLabels, extras, occurred,
 		now, md.requestID, md.correlationID, md.causeDomain, md.causeID, md.depth, md.source, md.ip, md.userAgent, md.traceParent, tags,
-	})
+	}
+	if d.tenant != "" {
+		args = append(args, tenant)
+	}
+	rows, err := query(ctx, db, stmt, args)
 	if err != nil {
 		return res, d.writeError(nil, "(bulk)", err)
 	}
@@ -147,7 +155,7 @@ func (d *Domain) recordEvents(ctx context.Context, db *gorm.DB, entries []NewEve
 		if len(res.Events) == 0 {
 			// The one row of a refusal has NULL event columns: look at the
 			// first column before scanning the event.
-			probe := make([]any, len(eventColumns)+1)
+			probe := make([]any, d.eventColumnCount()+1)
 			probe[0] = &missing
 			for k := 1; k < len(probe); k++ {
 				probe[k] = new(any)
@@ -165,7 +173,7 @@ func (d *Domain) recordEvents(ctx context.Context, db *gorm.DB, entries []NewEve
 			}
 		}
 		var ev Event
-		if err := scanEvent(rows, d.name, &ev, &missing); err != nil {
+		if err := d.scan(rows, &ev, &missing); err != nil {
 			return res, d.writeError(nil, "(bulk)", err)
 		}
 		res.Events = append(res.Events, ev)

@@ -29,6 +29,10 @@ type Cause struct {
 	Event         EventRef
 	Depth         int    // the causing event's depth
 	CorrelationID string // the causing event's correlation id
+	// Tenant is the causing event's tenant ("" when untenanted): events
+	// recorded under the cause in a tenanted domain inherit it, and an
+	// other tenant is refused (ErrCrossTenant).
+	Tenant string
 }
 
 type (
@@ -88,7 +92,7 @@ func CauseFrom(ctx context.Context) (Cause, bool) {
 // CauseOf returns the Cause describing e, for handlers that record events
 // while handling e.
 func CauseOf(e Event) Cause {
-	c := Cause{Event: e.Ref(), Depth: e.Depth}
+	c := Cause{Event: e.Ref(), Depth: e.Depth, Tenant: e.TenantID}
 	if e.CorrelationID != nil {
 		c.CorrelationID = *e.CorrelationID
 	}

@@ -204,6 +204,40 @@
 //	    Retention: 2 * 365 * 24 * time.Hour,
 //	})
 //
+// # Tenants
+//
+// A domain declared with a Tenant key type is tenanted: every event belongs
+// to a tenant (an organisation, a workspace, an account), kept in the
+// events table's tenant_id column, whose indexes lead with it (the feed
+// indexes put it right after the subject or the actor).
+//
+//	var Issues = activity.MustDomain(activity.DomainConfig{
+//		Name: "issue", Tenant: activity.KeyBigint, Actions: []string{"comment_added"},
+//	})
+//
+// Recording takes the tenant from an InTenant option, else the context
+// (WithTenant, which Middleware sets from MiddlewareConfig.Tenant), else the
+// event being handled (Cause.Tenant: what an inbox job records inherits its
+// event's tenant). Without one it is refused with ErrNoTenant before
+// anything is written; a tenant other than the cause's is refused with
+// ErrCrossTenant. Recording stays one statement: the tenant is one more
+// parameter of the insert, the throttle function and the bulk unnest, and
+// the outbox row carries it.
+//
+// Every read of a tenanted domain (Feed, Event, EventsByID, CountByAction,
+// LastOccurred, Replay, EventsAfter, Count, Retract) is scoped to the
+// context's tenant, or to FeedQuery.Tenant / HistoryQuery.Tenant: asking
+// without one is ErrNoTenant, never all tenants. Processes that serve every
+// tenant (the inbox relay and worker, backfills) say so with AcrossTenants.
+// An untenanted domain's SQL is unchanged and ignores the context's tenant.
+//
+// Optionally, DomainConfig.RowLevelSecurity adds PostgreSQL row-level
+// security to the table: a policy keyed on the tidings.tenant setting,
+// which SetTenant sets for a transaction. UpgradeTenantSQL (and
+// cmd/tidings-migration -upgrade-tenant) makes an existing untenanted table
+// tenanted. docs/scaling.md shows how the tenanted tables would be
+// distributed with Citus, and what in this SQL would change.
+//
 // # Upgrading an events table
 //
 // Tables made by an earlier MigrationSQL lack the tags and retraction

@@ -94,6 +94,17 @@ type DomainConfig struct {
 	// dropping whole partitions of a partitioned table, deleting in small
 	// batches from an unpartitioned one. Default 0: forever.
 	Retention time.Duration
+	// Tenant declares the domain tenanted, with the SQL type of its tenant
+	// key (like Subject.KeyType): every event then carries a tenant, taken
+	// from an InTenant option, the context (WithTenant) or the event being
+	// handled, and every read is scoped to one tenant (see WithTenant).
+	// Default "": not tenanted.
+	Tenant KeyType
+	// RowLevelSecurity, for a tenanted domain, makes MigrationSQL enable
+	// PostgreSQL row-level security on the events table, with a policy
+	// that shows a session only the rows of the tenant its setting
+	// tidings.tenant names (see SetTenant). Default false.
+	RowLevelSecurity bool
 }
 
 // Domain is a declared domain: the one value an app keeps per events table.
@@ -116,6 +127,8 @@ type Domain struct {
 	onDelete  SubjectDeletePolicy
 	partition *Partitioning // nil: one table
 	retention time.Duration
+	tenant    KeyType
+	rls       bool
 }
 
 // DefaultMaxExtraBytes is the default cap on an event's encoded extra.
@@ -180,6 +193,16 @@ func NewDomain(cfg DomainConfig) (*Domain, error) {
 	if err := d.declarePartition(cfg); err != nil {
 		return nil, err
 	}
+	switch cfg.Tenant {
+	case "", KeyBigint, KeyUUID, KeyText:
+		d.tenant = cfg.Tenant
+	default:
+		return nil, bad("Tenant", "%q is not supported; use activity.KeyBigint, activity.KeyUUID or activity.KeyText (or leave it empty for an untenanted domain)", cfg.Tenant)
+	}
+	if cfg.RowLevelSecurity && d.tenant == "" {
+		return nil, bad("RowLevelSecurity", "is set on an untenanted domain: row-level security keys on the tenant; declare Tenant too")
+	}
+	d.rls = cfg.RowLevelSecurity
 	if len(cfg.Actions) == 0 {
 		return nil, bad("Actions", "is empty: declare the actions this domain supports, like \"comment_added\"")
 	}

@@ -68,6 +68,10 @@ type Event struct {
 	RetractedAt      *time.Time `gorm:"column:retracted_at" json:"retracted_at,omitempty"`
 	RetractedBy      *string    `gorm:"column:retracted_by" json:"retracted_by,omitempty"`
 	RetractionReason *string    `gorm:"column:retraction_reason" json:"retraction_reason,omitempty"`
+
+	// TenantID is the event's tenant key as text, for a tenanted domain
+	// (DomainConfig.Tenant); "" otherwise.
+	TenantID string `gorm:"column:tenant_id" json:"tenant_id,omitempty"`
 }
 
 // Retracted reports whether the event was retracted.

@@ -21,14 +21,18 @@ func (d *Domain) EventsByID(ctx context.Context, db *gorm.DB, ids []int64) (map[
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Raw(d.sql.byIDs, pgarray.Int8(ids)).Rows()
+	stmt, args, err := d.byID(ctx, d.sql.byIDs, d.sql.byIDsAll, pgarray.Int8(ids))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Raw(stmt, args...).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("activity: load %d %s events: %w", len(ids), d.name, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var e Event
-		if err := scanEvent(rows, d.name, &e); err != nil {
+		if err := d.scan(rows, &e); err != nil {
 			return nil, fmt.Errorf("activity: load %s events: %w", d.name, err)
 		}
 		out[e.ID] = e

@@ -54,7 +54,7 @@ func (d *Domain) PersonEvents(ctx context.Context, db *gorm.DB, p Person, batch 
 	}
 	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	m := d.personMatch(p)
-	cols := selectList("")
+	cols := d.selectCols("")
 
 	// p's own acts, on the actor index, newest first.
 	var lastAt time.Time
@@ -140,7 +140,7 @@ func (d *Domain) eachRow(db *gorm.DB, q string, args []any, fn func(Event) error
 	var page []Event
 	for rows.Next() {
 		var e Event
-		if err := scanEvent(rows, d.name, &e); err != nil {
+		if err := d.scan(rows, &e); err != nil {
 			return 0, fmt.Errorf("activity: export %s events: %w", d.name, err)
 		}
 		page = append(page, e)

@@ -39,6 +39,9 @@ type FeedQuery struct {
 	After Cursor
 	// Limit is the page size. Default 20, at most 500.
 	Limit int
+	// Tenant scopes a tenanted domain's feed; default the context's
+	// (WithTenant). Refused on an untenanted domain.
+	Tenant any
 }
 
 // Page is one page of a feed.
@@ -126,7 +129,7 @@ func (d *Domain) feedRows(tx *gorm.DB, events []Event) ([]Event, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var e Event
-		if err := scanEvent(rows, d.name, &e); err != nil {
+		if err := d.scan(rows, &e); err != nil {
 			return nil, fmt.Errorf("activity: feed of %s: %w", d.name, err)
 		}
 		events = append(events, e)
@@ -189,7 +192,7 @@ func (d *Domain) feedQuery(ctx context.Context, db *gorm.DB, q FeedQuery) (*gorm
 	f := filter{
 		Subject: q.Subject, SubjectsIn: q.SubjectsIn, Actor: q.Actor, Record: q.Record, Actions: q.Actions,
 		Since: q.Since, Until: q.Until, CorrelationID: q.CorrelationID, CausedBy: q.CausedBy,
-		Tags: q.Tags, Retracted: q.Retracted,
+		Tags: q.Tags, Retracted: q.Retracted, Tenant: q.Tenant,
 		keyOrder: true,
 	}
 	tx, err := d.filter(ctx, db, f)
@@ -205,7 +208,7 @@ func (d *Domain) feedQuery(ctx context.Context, db *gorm.DB, q FeedQuery) (*gorm
 		// that the planner skips the partitions newer than the cursor.
 		tx = tx.Where("(e.occurred_at, e.id) < (?, ?) AND e.occurred_at <= ?", at, id, at)
 	}
-	return tx.Select(selectList("e.")).Order(f.keyOrderBy()).Limit(limit + 1), limit, nil
+	return tx.Select(d.selectCols("e.")).Order(f.keyOrderBy()).Limit(limit + 1), limit, nil
 }
 
 // Event loads one event by ID, or returns ErrEventNotFound.
@@ -213,7 +216,11 @@ func (d *Domain) Event(ctx context.Context, db *gorm.DB, id int64) (Event, error
 	if db == nil {
 		return Event{}, ErrNilDB
 	}
-	rows, err := query(ctx, db, d.sql.byID, []any{id})
+	stmt, args, err := d.byID(ctx, d.sql.byID, d.sql.byIDAll, id)
+	if err != nil {
+		return Event{}, err
+	}
+	rows, err := query(ctx, db, stmt, args)
 	if err != nil {
 		return Event{}, fmt.Errorf("activity: load %s#%d: %w", d.name, id, err)
 	}
@@ -225,7 +232,7 @@ func (d *Domain) Event(ctx context.Context, db *gorm.DB, id int64) (Event, error
 		return Event{}, fmt.Errorf("%w: %s#%d", ErrEventNotFound, d.name, id)
 	}
 	var e Event
-	if err := scanEvent(rows, d.name, &e); err != nil {
+	if err := d.scan(rows, &e); err != nil {
 		return Event{}, fmt.Errorf("activity: load %s#%d: %w", d.name, id, err)
 	}
 	return e, rows.Close()
@@ -244,6 +251,7 @@ type filter struct {
 	Tags          map[string]string
 	Retracted     RetractedFilter
 	Subjects      []string
+	Tenant        any
 
 	// keyOrder pins a newest-first page to the subject's (or the actor's)
 	// own index. With a plain subject_id = $1, the planner, costing a hot
@@ -275,6 +283,13 @@ func (f filter) keyOrderBy() string {
 
 func (d *Domain) filter(ctx context.Context, db *gorm.DB, f filter) (*gorm.DB, error) {
 	tx := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Table(d.table + " e")
+	tenant, all, err := d.readTenant(ctx, f.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	if !all && libraryTenantFilters {
+		tx = tx.Where("e.tenant_id = ?::"+string(d.tenant), tenant)
+	}
 	if f.Subject != nil && f.SubjectsIn != nil {
 		return nil, &QueryError{Field: "Subject", Reason: "and SubjectsIn are both set; use one"}
 	}

@@ -24,12 +24,15 @@ type HistoryQuery struct {
 	Retracted     RetractedFilter
 	// Subjects restricts the events to these subjects' keys, as text.
 	Subjects []string
+	// Tenant scopes a tenanted domain's history; default the context's
+	// (WithTenant). Refused on an untenanted domain.
+	Tenant any
 }
 
 func (q HistoryQuery) filter() filter {
 	return filter{Subject: q.Subject, SubjectsIn: q.SubjectsIn, Actor: q.Actor, Record: q.Record,
 		Actions: q.Actions, Since: q.Since, Until: q.Until, CorrelationID: q.CorrelationID,
-		Tags: q.Tags, Retracted: q.Retracted, Subjects: q.Subjects}
+		Tags: q.Tags, Retracted: q.Retracted, Subjects: q.Subjects, Tenant: q.Tenant}
 }
 
 // CountByAction counts events per action ("how often was a comment deleted
@@ -105,7 +108,7 @@ func (d *Domain) Replay(ctx context.Context, db *gorm.DB, q HistoryQuery, batchS
 			if last != nil {
 				tx = tx.Where("(e.occurred_at, e.id) > (?, ?)", last.OccurredAt, last.ID)
 			}
-			batch, err := d.scanAll(tx.Select(selectList("e.")).Order("e.occurred_at, e.id").Limit(batchSize))
+			batch, err := d.scanAll(tx.Select(d.selectCols("e.")).Order("e.occurred_at, e.id").Limit(batchSize))
 			if err != nil {
 				yield(Event{}, fmt.Errorf("activity: replay %s: %w", d.name, err))
 				return
@@ -132,7 +135,7 @@ func (d *Domain) scanAll(tx *gorm.DB) ([]Event, error) {
 	var out []Event
 	for rows.Next() {
 		var e Event
-		if err := scanEvent(rows, d.name, &e); err != nil {
+		if err := d.scan(rows, &e); err != nil {
 			return nil, err
 		}
 		out = append(out, e)

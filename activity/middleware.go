@@ -13,6 +13,10 @@ type MiddlewareConfig struct {
 	// Actor returns the request's actor (a user model or a Ref), or nil
 	// when nobody is signed in. Optional.
 	Actor func(*http.Request) any
+	// Tenant returns the request's tenant (the signed-in user's
+	// organisation), put on the context with WithTenant, or nil when there
+	// is none. Optional; needed by tenanted domains.
+	Tenant func(*http.Request) any
 	// Source is the metadata source. Default "web".
 	Source string
 	// TrustRequestID takes the request id from the X-Request-ID header
@@ -64,6 +68,11 @@ func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 			if cfg.Actor != nil {
 				if a := cfg.Actor(r); a != nil {
 					ctx = WithActor(ctx, a)
+				}
+			}
+			if cfg.Tenant != nil {
+				if t := cfg.Tenant(r); t != nil {
+					ctx = WithTenant(ctx, t)
 				}
 			}
 			next.ServeHTTP(w, r.WithContext(ctx))

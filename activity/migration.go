@@ -67,10 +67,16 @@ CREATE INDEX %[1]s_causation ON %[1]s (causation_id) WHERE causation_id IS NOT N
 -- feeds across subjects and replays, in time order
 CREATE INDEX %[1]s_time ON %[1]s (occurred_at DESC, id DESC);
 `+historyIndexesSQL, t, EventIDSequence, d.subject.KeyType, subjectReference(d), pk, pkPartitioned, partitionBy)
+	if d.tenant != "" {
+		b.WriteString(tenantColumnSQL(d))
+	}
 	if d.partition != nil {
 		b.WriteString(partitionSetupSQL(d))
 	}
 	b.WriteString(throttleFunctionSQL(d))
+	if d.rls {
+		b.WriteString(rlsSQL(d))
+	}
 	up = b.String()
 	down = fmt.Sprintf("DROP FUNCTION IF EXISTS %[1]s_record_throttled;\nDROP TABLE IF EXISTS %[1]s;\n", t)
 	if d.partition != nil {
@@ -86,6 +92,9 @@ CREATE INDEX %[1]s_time ON %[1]s (occurred_at DESC, id DESC);
 // a CTE of the reading statement would not: that statement's snapshot
 // predates the lock.)
 func throttleFunctionSQL(d *Domain) string {
+	if d.tenant != "" {
+		return tenantThrottleFunctionSQL(d)
+	}
 	return fmt.Sprintf(`
 CREATE FUNCTION %[1]s_record_throttled(
     p_subject %[2]s, p_action text, p_actor_type text, p_actor_id text, p_actor_label text,

@@ -25,6 +25,8 @@ type recordCall struct {
 	occurredAt time.Time
 	meta       Metadata
 	hasMeta    bool
+	tenant     any
+	hasTenant  bool
 }
 
 type actorOption struct{ v any }

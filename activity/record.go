@@ -68,6 +68,10 @@ func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 	if err != nil {
 		return Result{}, err
 	}
+	tenant, err := d.recordTenant(ctx, c)
+	if err != nil {
+		return Result{}, err
+	}
 	r, err := d.prepareRow(ctx, db, subject, action, c)
 	if err != nil {
 		return Result{}, err
@@ -102,9 +106,12 @@ func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 	} else {
 		args = append(args, tags)
 	}
+	if d.tenant != "" {
+		args = append(args, tenant)
+	}
 	var res Result
 	found, err := queryRow(ctx, db, stmt, args, func(row scanner) error {
-		return scanEvent(row, d.name, &res.Event, &res.Throttled)
+		return d.scan(row, &res.Event, &res.Throttled)
 	})
 	if err != nil {
 		return Result{}, d.writeError(subject, action, err)

@@ -99,11 +99,22 @@ func (d *Domain) Retract(ctx context.Context, db *gorm.DB, r Retraction) (Retrac
 	if err != nil {
 		return RetractResult{}, err
 	}
+	tenant, all, err := d.readTenant(ctx, nil)
+	if err != nil {
+		return RetractResult{}, err
+	}
+	if all && d.Tenanted() { // the retraction events need a tenant
+		return RetractResult{}, ErrNoTenant
+	}
 	var res RetractResult
 	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		where := []string{"e.retracted_at IS NULL"}
 		var args []any
 		args = append(args, d.now(), actor.Type+":"+actor.ID, r.Reason)
+		if d.Tenanted() && libraryTenantFilters {
+			where = append(where, "e.tenant_id = ?::"+string(d.tenant))
+			args = append(args, tenant)
+		}
 		if r.CorrelationID != "" {
 			where = append(where, "e.correlation_id = ?")
 			args = append(args, r.CorrelationID)
@@ -113,14 +124,14 @@ func (d *Domain) Retract(ctx context.Context, db *gorm.DB, r Retraction) (Retrac
 			args = append(args, pgarray.Int8(r.Events))
 		}
 		rows, err := tx.Raw(`UPDATE `+d.table+` AS e SET retracted_at = ?, retracted_by = ?, retraction_reason = ?
-WHERE `+strings.Join(where, " AND ")+` RETURNING `+selectList("e."), args...).Rows()
+WHERE `+strings.Join(where, " AND ")+` RETURNING `+d.selectCols("e."), args...).Rows()
 		if err != nil {
 			return fmt.Errorf("activity: retract %s events: %w", d.name, err)
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var e Event
-			if err := scanEvent(rows, d.name, &e); err != nil {
+			if err := d.scan(rows, &e); err != nil {
 				return fmt.Errorf("activity: retract %s events: %w", d.name, err)
 			}
 			res.Retracted = append(res.Retracted, e)

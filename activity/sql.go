@@ -39,6 +39,12 @@ type scanner interface{ Scan(dest ...any) error }
 // scanEvent scans one row selected with selectList, after any leading
 // columns given in pre.
 func scanEvent(s scanner, domain string, e *Event, pre ...any) error {
+	return scanEventTail(s, domain, e, nil, pre...)
+}
+
+// scanEventTail is scanEvent for rows with columns after the event's: a
+// tenanted domain's tenant_id (see Domain.scan).
+func scanEventTail(s scanner, domain string, e *Event, tail []any, pre ...any) error {
 	var extra, tags []byte
 	dest := append(pre,
 		&e.ID, &e.SubjectID, &e.Action, &e.ActorType, &e.ActorID, &e.ActorLabel,
@@ -47,6 +53,7 @@ func scanEvent(s scanner, domain string, e *Event, pre ...any) error {
 		&e.CausationID, &e.Depth, &e.Source, &e.IP, &e.UserAgent, &e.TraceParent,
 		&tags, &e.RetractedAt, &e.RetractedBy, &e.RetractionReason,
 	)
+	dest = append(dest, tail...)
 	if err := s.Scan(dest...); err != nil {
 		return err
 	}
@@ -69,6 +76,10 @@ type domainSQL struct {
 	bulkWake string // bulk, plus the rate-limited wake-up
 	byID     string
 	byIDs    string // ANY of a bigint[] parameter
+	// byIDAll and byIDsAll are byID and byIDs across tenants (a tenanted
+	// domain's byID and byIDs take the tenant as their last parameter).
+	byIDAll  string
+	byIDsAll string
 	// uncovered finds times no partition holds (partitioned domains)
 	uncovered string
 }
@@ -77,6 +88,15 @@ const insertColumns = "subject_id, action, actor_type, actor_id, actor_label, re
 
 func buildDomainSQL(d *Domain) domainSQL {
 	key := string(d.subject.KeyType)
+	// A tenanted domain's statements write and read tenant_id too: these
+	// fragments are empty for an untenanted domain, whose SQL is unchanged.
+	var tCol, tVal, tOut, tOutSel, tWhere string
+	if d.tenant != "" {
+		tCol, tVal = ", tenant_id", ", ?::"+string(d.tenant)
+		tOut, tOutSel = ", tenant_id", ", tenant_id::text"
+		tWhere = " AND e.tenant_id = ?::" + string(d.tenant)
+	}
+	sel := d.selectCols("e.")
 	insert := func(notify string, checked bool) string {
 		// In a caller's transaction the subject is checked in the
 		// statement: a missing one inserts nothing and returns no row,
@@ -86,15 +106,15 @@ func buildDomainSQL(d *Domain) domainSQL {
 		// probe per event (measured: 7-10% of recording throughput).
 		// Without the foreign key (KeepHistory, the default) the check
 		// is the only guard, so every statement carries it, pool or not.
-		values := fmt.Sprintf(`VALUES (?::%[1]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?, ?::jsonb) `, key)
+		values := fmt.Sprintf(`VALUES (?::%[1]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?, ?::jsonb%[2]s) `, key, tVal)
 		if checked {
-			values = fmt.Sprintf(`SELECT ?::%[1]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?, ?::jsonb `+
-				`WHERE EXISTS (SELECT 1 FROM %[2]s WHERE %[3]s = $1::%[1]s) `, key, d.subject.Table, d.subject.Key)
+			values = fmt.Sprintf(`SELECT ?::%[1]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?, ?::jsonb%[4]s `+
+				`WHERE EXISTS (SELECT 1 FROM %[2]s WHERE %[3]s = $1::%[1]s) `, key, d.subject.Table, d.subject.Key, tVal)
 		}
-		return fmt.Sprintf(`WITH ev AS (INSERT INTO %[1]s (%[2]s, tags) %[8]sRETURNING *), `+
-			`ob AS (INSERT INTO %[4]s (domain, event_id, action, subject_id) SELECT '%[5]s', id, action, subject_id::text FROM ev) `+
+		return fmt.Sprintf(`WITH ev AS (INSERT INTO %[1]s (%[2]s, tags%[9]s) %[8]sRETURNING *), `+
+			`ob AS (INSERT INTO %[4]s (domain, event_id, action, subject_id%[10]s) SELECT '%[5]s', id, action, subject_id::text%[11]s FROM ev) `+
 			`SELECT false, %[6]s FROM ev e%[7]s`,
-			d.table, insertColumns, key, OutboxTable, d.name, selectList("e."), notify, values)
+			d.table, insertColumns, key, OutboxTable, d.name, sel, notify, values, tCol, tOut, tOutSel)
 	}
 	wake := fmt.Sprintf(" CROSS JOIN LATERAL (SELECT pg_notify('%s', '%s')) n", OutboxChannel, d.name)
 	bulkWake := fmt.Sprintf(" CROSS JOIN (SELECT pg_notify('%s', '%s')) n", OutboxChannel, d.name)
@@ -105,22 +125,27 @@ func buildDomainSQL(d *Domain) domainSQL {
 	// call as scalars.
 	// A missing subject inserts nothing (all or nothing) and comes back as
 	// the single row's first column, the event columns NULL.
+	bulkTenant := "" // the m.tn column of a tenanted domain
+	if d.tenant != "" {
+		bulkTenant = ", tn"
+	}
 	bulk := func(notify string) string {
 		return fmt.Sprintf(`WITH u AS (SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[]) `+
 			`WITH ORDINALITY AS u(s, a, at, ai, al, rt, ri, rl, x, o, n)), `+
 			`missing AS (SELECT u.s FROM u WHERE NOT EXISTS (SELECT 1 FROM %[7]s t WHERE t.%[8]s = u.s::%[3]s) LIMIT 1), `+
-			`ev AS (INSERT INTO %[1]s (%[2]s, tags) `+
-			`SELECT s::%[3]s, a, at, ai, al, rt, ri, rl, x::jsonb, o, m.c, m.c, m.rq, m.co, m.cd, m.ci, m.dp, m.so, m.ip, m.ua, m.tp, m.tg `+
-			`FROM u CROSS JOIN (SELECT ?::timestamptz, ?::text, ?::text, ?::text, ?::bigint, ?::smallint, ?::text, ?::inet, ?::text, ?::text, ?::jsonb) AS m(c, rq, co, cd, ci, dp, so, ip, ua, tp, tg) `+
+			`ev AS (INSERT INTO %[1]s (%[2]s, tags%[10]s) `+
+			`SELECT s::%[3]s, a, at, ai, al, rt, ri, rl, x::jsonb, o, m.c, m.c, m.rq, m.co, m.cd, m.ci, m.dp, m.so, m.ip, m.ua, m.tp, m.tg%[12]s `+
+			`FROM u CROSS JOIN (SELECT ?::timestamptz, ?::text, ?::text, ?::text, ?::bigint, ?::smallint, ?::text, ?::inet, ?::text, ?::text, ?::jsonb%[11]s) AS m(c, rq, co, cd, ci, dp, so, ip, ua, tp, tg%[12]s) `+
 			`WHERE NOT EXISTS (SELECT 1 FROM missing) ORDER BY u.n RETURNING *), `+
-			`ob AS (INSERT INTO %[4]s (domain, event_id, action, subject_id) SELECT '%[5]s', id, action, subject_id::text FROM ev ORDER BY id) `+
+			`ob AS (INSERT INTO %[4]s (domain, event_id, action, subject_id%[13]s) SELECT '%[5]s', id, action, subject_id::text%[14]s FROM ev ORDER BY id) `+
 			`SELECT (SELECT s FROM missing), %[6]s FROM ev e RIGHT JOIN (SELECT 1) one ON true%[9]s ORDER BY e.id`,
-			d.table, insertColumns, key, OutboxTable, d.name, selectList("e."), d.subject.Table, d.subject.Key, notify)
+			d.table, insertColumns, key, OutboxTable, d.name, sel, d.subject.Table, d.subject.Key, notify, tCol, tVal, bulkTenant, tOut, tOutSel)
 	}
-	throttle := fmt.Sprintf(`SELECT t.throttled, %[1]s FROM %[2]s_record_throttled(?::%[3]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?, ? * interval '1 microsecond', ?) t`,
-		selectList("(t.ev)."), d.table, key)
-	byID := fmt.Sprintf(`SELECT %s FROM %s e WHERE e.id = ?`, selectList("e."), d.table)
-	byIDs := fmt.Sprintf(`SELECT %s FROM %s e WHERE e.id = ANY(?::bigint[])`, selectList("e."), d.table)
+	throttle := fmt.Sprintf(`SELECT t.throttled, %[1]s FROM %[2]s_record_throttled(?::%[3]s, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?::inet, ?, ?, ? * interval '1 microsecond', ?%[4]s) t`,
+		d.selectCols("(t.ev)."), d.table, key, tVal)
+	byIDAll := fmt.Sprintf(`SELECT %s FROM %s e WHERE e.id = ?`, sel, d.table)
+	byIDsAll := fmt.Sprintf(`SELECT %s FROM %s e WHERE e.id = ANY(?::bigint[])`, sel, d.table)
+	byID, byIDs := byIDAll+tWhere, byIDsAll+tWhere
 	var ins [2][2]string
 	for _, checked := range []bool{false, true} {
 		for _, woken := range []bool{false, true} {
@@ -133,7 +158,7 @@ func buildDomainSQL(d *Domain) domainSQL {
 	}
 	return domainSQL{insert: ins, throttle: numbered(throttle),
 		bulk: numbered(bulk("")), bulkWake: numbered(bulk(bulkWake)), byID: numbered(byID), byIDs: byIDs,
-		uncovered: uncoveredSQL(d)}
+		byIDAll: numbered(byIDAll), byIDsAll: byIDsAll, uncovered: uncoveredSQL(d)}
 }
 
 func b2i(b bool) int {

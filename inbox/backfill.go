@@ -304,7 +304,7 @@ func (b *Backfiller) Create(ctx context.Context, spec BackfillSpec) (Backfill, e
 	if len(spec.By) > 128 {
 		return Backfill{}, &ConfigError{Field: "BackfillSpec.By", Reason: "is longer than 128 bytes"}
 	}
-	total, maxID, err := d.Count(ctx, b.cfg.DB, spec.Query.history())
+	total, maxID, err := d.Count(activity.AcrossTenants(ctx), b.cfg.DB, spec.Query.history())
 	if err != nil {
 		return Backfill{}, err
 	}

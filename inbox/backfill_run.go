@@ -128,7 +128,7 @@ func (b *Backfiller) runBatch(ctx context.Context, id int64, d *activity.Domain,
 	if err := json.Unmarshal(row.Query, &q); err != nil {
 		return false, fmt.Errorf("inbox: backfill %d: decode query: %w", id, err)
 	}
-	events, err := d.EventsAfter(ctx, tx, q.history(), row.LastID, size)
+	events, err := d.EventsAfter(activity.AcrossTenants(ctx), tx, q.history(), row.LastID, size)
 	if err != nil {
 		return false, err
 	}

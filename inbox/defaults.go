@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"gorm.io/gorm"
@@ -195,10 +196,12 @@ func (d *Defaults) Wanted(ctx context.Context, db *gorm.DB, channel, domain, act
 		Recipient string
 		Muted     bool
 	}
+	// The tenant's default (Recipient TenantDefault) is read with the
+	// recipients' own rows, and applies to those without one.
 	err := db.WithContext(ctx).Raw(`SELECT DISTINCT ON (recipient) recipient, muted FROM notification_preferences
- WHERE recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, ?, '*')
+ WHERE tenant_id = ? AND recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, ?, '*')
  ORDER BY recipient, (action <> ?), (action = '*'), (channel = '*')`,
-		pgarray.Text(recipients), domain, channel, action, subject, subject).Scan(&prefs).Error
+		TenantOf(ctx), pgarray.Text(append(slices.Clip(recipients), TenantDefault)), domain, channel, action, subject, subject).Scan(&prefs).Error
 	if err != nil {
 		return nil, fmt.Errorf("inbox: preferences: %w", err)
 	}
@@ -207,8 +210,14 @@ func (d *Defaults) Wanted(ctx context.Context, db *gorm.DB, channel, domain, act
 		chose[p.Recipient] = !p.Muted
 	}
 	on := d.DefaultOn(channel, domain, action)
+	if tenantOn, ok := chose[TenantDefault]; ok {
+		on = tenantOn
+	}
 	out := make([]string, 0, len(recipients))
 	for _, r := range recipients {
+		if r == TenantDefault {
+			continue // not a person
+		}
 		want, ok := chose[r]
 		if !ok {
 			want = on

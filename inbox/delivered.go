@@ -14,7 +14,8 @@ import (
 // event and inbox order: what was sent or done (and what is being sent)
 // before a correction. Retracting events (activity.Domain.Retract) undoes
 // no email, Slack message or webhook; show this list to whoever must
-// follow up by hand.
+// follow up by hand. Only the context's tenant's deliveries are listed
+// (see TenantOf).
 func Delivered(ctx context.Context, db *gorm.DB, events []activity.EventRef) ([]Entry, error) {
 	if db == nil {
 		return nil, errNilDB
@@ -27,10 +28,11 @@ func Delivered(ctx context.Context, db *gorm.DB, events []activity.EventRef) ([]
 	for i, e := range events {
 		domains[i], ids[i] = e.Domain, e.ID
 	}
+	cond, targs := TenantCondition(ctx, "d.")
 	rows, err := db.WithContext(ctx).Raw(`SELECT d.inbox, d.domain, d.event_id, d.recipient, d.status, d.attempts, coalesce(d.last_error, ''), d.created_at, d.updated_at
 FROM inbox_deliveries d JOIN unnest(?::text[], ?::bigint[]) AS k(domain, event_id) ON d.domain = k.domain AND d.event_id = k.event_id
-WHERE d.status IN ('done', 'sent', 'sending')
-ORDER BY d.event_id, d.inbox, d.recipient`, domains, ids).Rows()
+WHERE d.status IN ('done', 'sent', 'sending') AND `+cond+`
+ORDER BY d.event_id, d.inbox, d.recipient`, append([]any{domains, ids}, targs...)...).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("inbox: delivered: %w", err)
 	}

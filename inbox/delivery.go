@@ -16,6 +16,12 @@ type Delivery struct {
 	// Event is the committed event, loaded from PostgreSQL when the
 	// attempt started.
 	Event activity.Event
+	// Tenant is the event's tenant (Event.TenantID): "" for an untenanted
+	// domain. The job's context carries it too (activity.WithTenant), so
+	// the inbox's reads are scoped to it and the events it records inherit
+	// it (activity.Cause.Tenant); an inbox that stores anything per event
+	// (notifications, digests, threads, run logs) stores it with the tenant.
+	Tenant string
 	// Attempt counts from 1; MaxAttempts is Policy.MaxRetry + 1. The
 	// attempt with Attempt == MaxAttempts is the last: if it fails, the
 	// job becomes a dead letter.

@@ -59,11 +59,15 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 	id, _ := asynq.GetTaskID(ctx)
 	queue, _ := asynq.GetQueueName(ctx)
 	d := &Delivery{
-		Inbox: name, Event: ev, Attempt: retried + 1, MaxAttempts: maxRetry + 1,
+		Inbox: name, Event: ev, Tenant: ev.TenantID, Attempt: retried + 1, MaxAttempts: maxRetry + 1,
 		TaskID: id, Queue: queue, DB: w.db, Ledger: w.ledger,
 		Logger: w.log.With(slog.String("inbox", name), slog.String("event", ev.Ref().String()), slog.Int("attempt", retried+1)),
 	}
-	err = reg.process(activity.WithCause(ctx, activity.CauseOf(ev)), d)
+	jctx := activity.WithCause(ctx, activity.CauseOf(ev))
+	if ev.TenantID != "" {
+		jctx = activity.WithTenant(jctx, ev.TenantID)
+	}
+	err = reg.process(jctx, d)
 	if err == nil {
 		w.done.add(name, p, true)
 	}

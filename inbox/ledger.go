@@ -135,10 +135,11 @@ func (l *Ledger) OnceEach(ctx context.Context, db *gorm.DB, keys []Key, fn func(
 	now := l.now()
 	var fresh []Key
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		rows, err := tx.Raw(`INSERT INTO inbox_deliveries (inbox, domain, event_id, recipient, status, created_at, updated_at)
-SELECT i, d, e, r, 'done', ?, ? FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[]) AS k(i, d, e, r)
+		// The tenant of the job's event (on ctx; NULL when untenanted).
+		rows, err := tx.Raw(`INSERT INTO inbox_deliveries (inbox, domain, event_id, recipient, status, created_at, updated_at, tenant_id)
+SELECT i, d, e, r, 'done', ?, ?, ? FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[]) AS k(i, d, e, r)
 ON CONFLICT (inbox, domain, event_id, recipient) DO NOTHING
-RETURNING inbox, domain, event_id, recipient`, now, now, inboxes, domains, ids, recipients).Rows()
+RETURNING inbox, domain, event_id, recipient`, now, now, tenantArg(TenantOf(ctx)), inboxes, domains, ids, recipients).Rows()
 		if err != nil {
 			return fmt.Errorf("inbox: ledger insert: %w", err)
 		}
@@ -180,12 +181,12 @@ func (l *Ledger) Claim(ctx context.Context, db *gorm.DB, key Key) (bool, error) 
 	}
 	now := l.now()
 	var attempts []int
-	err := db.WithContext(ctx).Raw(`INSERT INTO inbox_deliveries AS d (inbox, domain, event_id, recipient, status, attempts, created_at, updated_at)
-VALUES (?, ?, ?, ?, 'sending', 1, ?, ?)
+	err := db.WithContext(ctx).Raw(`INSERT INTO inbox_deliveries AS d (inbox, domain, event_id, recipient, status, attempts, created_at, updated_at, tenant_id)
+VALUES (?, ?, ?, ?, 'sending', 1, ?, ?, ?)
 ON CONFLICT (inbox, domain, event_id, recipient) DO UPDATE
    SET status = 'sending', attempts = d.attempts + 1, updated_at = EXCLUDED.updated_at
  WHERE d.status = 'failed' OR (d.status = 'sending' AND d.updated_at <= ?)
-RETURNING d.attempts`, key.Inbox, key.Event.Domain, key.Event.ID, key.Recipient, now, now, now.Add(-l.claimTimeout)).Scan(&attempts).Error
+RETURNING d.attempts`, key.Inbox, key.Event.Domain, key.Event.ID, key.Recipient, now, now, tenantArg(TenantOf(ctx)), now.Add(-l.claimTimeout)).Scan(&attempts).Error
 	if err != nil {
 		return false, fmt.Errorf("inbox: ledger claim %s: %w", key, err)
 	}

@@ -83,7 +83,7 @@ func (l *loader) loadBatch(batch map[activity.EventRef][]chan loaded) {
 		if dom == nil {
 			err = fmt.Errorf("inbox: no domain %q", name)
 		} else {
-			events, err = dom.EventsByID(ctx, l.db, ids)
+			events, err = dom.EventsByID(activity.AcrossTenants(ctx), l.db, ids)
 		}
 		for _, id := range ids {
 			ref := activity.EventRef{Domain: name, ID: id}

@@ -59,7 +59,10 @@ func (p Preference) validate() error {
 }
 
 // SetPreference records p, replacing the recipient's earlier choice for
-// the same channel, domain and action.
+// the same channel, domain and action. Preferences belong to the context's
+// tenant (see TenantOf; none for an untenanted app): a recipient's choices
+// in one tenant do not apply in another. Recipient TenantDefault sets the
+// tenant's default for everyone who did not choose.
 func SetPreference(ctx context.Context, db *gorm.DB, p Preference) error {
 	if db == nil {
 		return errNilDB
@@ -67,10 +70,10 @@ func SetPreference(ctx context.Context, db *gorm.DB, p Preference) error {
 	if err := p.validate(); err != nil {
 		return err
 	}
-	err := db.WithContext(ctx).Exec(`INSERT INTO notification_preferences (recipient, channel, domain, action, muted, updated_at)
-VALUES (?, ?, ?, ?, ?, now())
-ON CONFLICT (recipient, channel, domain, action) DO UPDATE SET muted = EXCLUDED.muted, updated_at = EXCLUDED.updated_at`,
-		p.Recipient, p.Channel, p.Domain, p.Action, p.Muted).Error
+	err := db.WithContext(ctx).Exec(`INSERT INTO notification_preferences (tenant_id, recipient, channel, domain, action, muted, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, now())
+ON CONFLICT (tenant_id, recipient, channel, domain, action) DO UPDATE SET muted = EXCLUDED.muted, updated_at = EXCLUDED.updated_at`,
+		TenantOf(ctx), p.Recipient, p.Channel, p.Domain, p.Action, p.Muted).Error
 	if err != nil {
 		return fmt.Errorf("inbox: set preference: %w", err)
 	}
@@ -89,8 +92,8 @@ func Unmute(ctx context.Context, db *gorm.DB, recipient, channel, domain, action
 	if db == nil {
 		return errNilDB
 	}
-	err := db.WithContext(ctx).Exec(`DELETE FROM notification_preferences WHERE recipient = ? AND channel = ? AND domain = ? AND action = ?`,
-		recipient, channel, domain, action).Error
+	err := db.WithContext(ctx).Exec(`DELETE FROM notification_preferences WHERE tenant_id = ? AND recipient = ? AND channel = ? AND domain = ? AND action = ?`,
+		TenantOf(ctx), recipient, channel, domain, action).Error
 	if err != nil {
 		return fmt.Errorf("inbox: unmute: %w", err)
 	}
@@ -104,7 +107,7 @@ func Preferences(ctx context.Context, db *gorm.DB, recipient string) ([]Preferen
 	}
 	var out []Preference
 	rows, err := db.WithContext(ctx).Raw(`SELECT recipient, channel, domain, action, muted FROM notification_preferences
-WHERE recipient = ? ORDER BY domain, action, channel`, recipient).Rows()
+WHERE tenant_id = ? AND recipient = ? ORDER BY domain, action, channel`, TenantOf(ctx), recipient).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("inbox: preferences: %w", err)
 	}
@@ -131,9 +134,9 @@ func Unmuted(ctx context.Context, db *gorm.DB, channel, domain, action string, r
 	var muted []string
 	err := db.WithContext(ctx).Raw(`SELECT recipient FROM (
   SELECT DISTINCT ON (recipient) recipient, muted FROM notification_preferences
-   WHERE recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, '*')
+   WHERE tenant_id = ? AND recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, '*')
    ORDER BY recipient, (action = '*'), (channel = '*')
-) p WHERE muted`, pgarray.Text(recipients), domain, channel, action).Scan(&muted).Error
+) p WHERE muted`, TenantOf(ctx), pgarray.Text(recipients), domain, channel, action).Scan(&muted).Error
 	if err != nil {
 		return nil, fmt.Errorf("inbox: preferences: %w", err)
 	}

@@ -640,7 +640,7 @@ func (r *Relay) loadEvents(ctx context.Context, tx *gorm.DB, batch []activity.Ou
 	}
 	out := make(map[int64]json.RawMessage, len(batch))
 	for name, list := range ids {
-		evs, err := r.domains[name].EventsByID(ctx, tx, list)
+		evs, err := r.domains[name].EventsByID(activity.AcrossTenants(ctx), tx, list)
 		if err != nil {
 			r.log.LogAttrs(ctx, slog.LevelWarn, "inbox: relay could not load a batch's events; the worker will", slog.Any("error", err))
 			continue

@@ -235,7 +235,7 @@ func (pr *Projection) revert(ctx context.Context, domain string, ids []int64) er
 			needRebuild = true
 			return errRollback
 		}
-		evs, err := dom.EventsByID(ctx, tx, gone)
+		evs, err := dom.EventsByID(activity.AcrossTenants(ctx), tx, gone)
 		if err != nil {
 			return err
 		}

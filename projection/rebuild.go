@@ -132,7 +132,7 @@ func (pr *Projection) replayBatch(ctx context.Context) (done bool, err error) {
 				continue // this domain is replayed
 			}
 			d := pr.domains[name]
-			evs, err := d.EventsAfter(ctx, tx, activity.HistoryQuery{}, pos[name], pr.cfg.BatchSize)
+			evs, err := d.EventsAfter(activity.AcrossTenants(ctx), tx, activity.HistoryQuery{}, pos[name], pr.cfg.BatchSize)
 			if err != nil {
 				return err
 			}

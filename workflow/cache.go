@@ -33,6 +33,9 @@ type ruleSet struct {
 	domain   []*compiled
 	subjects map[string][]*compiled
 	tenants  map[string][]*compiled
+	// owned is true when some rule belongs to a tenant (Rule.Tenant):
+	// candidates then drops the rules of other tenants than the event's.
+	owned bool
 }
 
 // candidates returns the rules of the set whose scope holds the event, in
@@ -53,6 +56,9 @@ func (s *ruleSet) candidates(ctx context.Context, ev activity.Event, tenant func
 	}
 	if len(out) > len(s.domain) {
 		slices.SortFunc(out, func(a, b *compiled) int { return cmpInt(a.rule.ID, b.rule.ID) })
+	}
+	if s.owned { // a tenant's rules run on its own events only
+		out = slices.DeleteFunc(slices.Clone(out), func(c *compiled) bool { return c.rule.Tenant != "" && c.rule.Tenant != ev.TenantID })
 	}
 	return out, nil
 }
@@ -92,6 +98,7 @@ func (s *Rules) compile(version int64, rules []Rule) *ruleSet {
 	set := &ruleSet{version: version, all: len(rules), subjects: map[string][]*compiled{}, tenants: map[string][]*compiled{}}
 	for _, r := range rules {
 		c := s.compileRule(r)
+		set.owned = set.owned || r.Tenant != ""
 		switch r.Scope.Kind {
 		case ScopeSubject:
 			set.subjects[r.Scope.ID] = append(set.subjects[r.Scope.ID], c)

@@ -194,7 +194,9 @@ func (e *Engine) tenantOf(db *gorm.DB, ev activity.Event) func(context.Context) 
 	return func(ctx context.Context) (string, error) {
 		if !done {
 			done = true
-			if e.rules.tenant == nil {
+			if e.rules.tenant == nil && ev.TenantID != "" {
+				t = ev.TenantID // a tenanted domain's event names its tenant
+			} else if e.rules.tenant == nil {
 				err = errors.New("workflow: a rule is scoped to a tenant but RulesConfig.Tenant is nil")
 			} else if t, err = e.rules.tenant(ctx, db, ev); err != nil {
 				err = fmt.Errorf("workflow: tenant of %s: %w", ev.Ref(), err)

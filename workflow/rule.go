@@ -55,6 +55,14 @@ type Rule struct {
 	UpdatedBy string    `json:"updated_by"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	// Tenant is the tenant the rule belongs to, set by Rules from the
+	// context it was created under (activity.WithTenant): it runs only on
+	// that tenant's events, and only that tenant's calls see or change it.
+	// "" for an app-wide rule (created without a tenant, or by Ensure),
+	// which runs on every tenant's events and which tenants' calls do not
+	// see.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // ScopeKind says what a rule's scope is.

@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/webhook"
 )
 
@@ -148,11 +149,12 @@ func (s *Rules) Create(ctx context.Context, by string, r Rule) (Rule, error) {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	r.CreatedBy, r.UpdatedBy, r.CreatedAt, r.UpdatedAt = by, by, now, now
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		r.Tenant = inbox.TenantOf(ctx)
 		if err := tx.Raw(`INSERT INTO workflow_rules (key, name, domain, scope_kind, scope_id, triggered_on, conditions, actions,
-    allow_workflow_triggers, enabled, created_by, updated_by, created_at, updated_at)
-VALUES (NULLIF(?, ''), ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    allow_workflow_triggers, enabled, created_by, updated_by, created_at, updated_at, tenant_id)
+VALUES (NULLIF(?, ''), ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?, ?, ?, ?, NULLIF(?, '')) RETURNING id`,
 			r.Key, r.Name, r.Domain, string(r.Scope.Kind), r.Scope.ID, r.TriggeredOn, conds, actions,
-			r.AllowWorkflowTriggers, r.Enabled, by, by, now, now).Scan(&r.ID).Error; err != nil {
+			r.AllowWorkflowTriggers, r.Enabled, by, by, now, now, r.Tenant).Scan(&r.ID).Error; err != nil {
 			if isUniqueViolation(err) {
 				return fmt.Errorf("%w: a rule has the key %q already; Ensure saves a rule by its key", ErrKeyTaken, r.Key)
 			}
@@ -199,7 +201,8 @@ func (s *Rules) Update(ctx context.Context, by string, r Rule) (Rule, error) {
 			UpdatedBy string
 			UpdatedAt time.Time
 		}
-		if err := tx.Raw(`SELECT domain, version, key, updated_by, updated_at FROM workflow_rules WHERE id = ? FOR UPDATE`, r.ID).Scan(&old).Error; err != nil {
+		cond, targs := inbox.TenantCondition(ctx, "")
+		if err := tx.Raw(`SELECT domain, version, key, updated_by, updated_at FROM workflow_rules WHERE id = ? AND `+cond+` FOR UPDATE`, append([]any{r.ID}, targs...)...).Scan(&old).Error; err != nil {
 			return fmt.Errorf("workflow: update rule %d: %w", r.ID, err)
 		}
 		if len(old) == 0 {
@@ -222,6 +225,7 @@ WHERE id = ? RETURNING created_by, created_at, version`,
 			return fmt.Errorf("workflow: update rule %d: %w", r.ID, err)
 		}
 		r.CreatedBy, r.CreatedAt, r.UpdatedBy, r.UpdatedAt, r.Version = saved.CreatedBy, saved.CreatedAt, by, now, saved.Version
+		r.Tenant = inbox.TenantOf(ctx)
 		r.Key = ""
 		if old[0].Key != nil {
 			r.Key = *old[0].Key
@@ -249,7 +253,8 @@ func (s *Rules) SetEnabled(ctx context.Context, by string, id int64, enabled boo
 	}
 	var r Rule
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		rs, err := s.load(ctx, tx, "WHERE id = ? FOR UPDATE", id)
+		cond, targs := inbox.TenantCondition(ctx, "")
+		rs, err := s.load(ctx, tx, "WHERE id = ? AND "+cond+" FOR UPDATE", append([]any{id}, targs...)...)
 		if err != nil {
 			return err
 		}
@@ -280,7 +285,8 @@ func (s *Rules) SetEnabled(ctx context.Context, by string, id int64, enabled boo
 func (s *Rules) Delete(ctx context.Context, id int64) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var domains []string
-		if err := tx.Raw(`DELETE FROM workflow_rules WHERE id = ? RETURNING domain`, id).Scan(&domains).Error; err != nil {
+		cond, targs := inbox.TenantCondition(ctx, "")
+		if err := tx.Raw(`DELETE FROM workflow_rules WHERE id = ? AND `+cond+` RETURNING domain`, append([]any{id}, targs...)...).Scan(&domains).Error; err != nil {
 			return fmt.Errorf("workflow: delete rule %d: %w", id, err)
 		}
 		if len(domains) == 0 {
@@ -297,7 +303,8 @@ func (s *Rules) Delete(ctx context.Context, id int64) error {
 
 // Get returns the rule with id, or ErrRuleNotFound.
 func (s *Rules) Get(ctx context.Context, id int64) (Rule, error) {
-	rs, err := s.load(ctx, s.db, "WHERE id = ?", id)
+	cond, targs := inbox.TenantCondition(ctx, "")
+	rs, err := s.load(ctx, s.db, "WHERE id = ? AND "+cond, append([]any{id}, targs...)...)
 	if err != nil {
 		return Rule{}, err
 	}
@@ -327,6 +334,8 @@ func (s *Rules) List(ctx context.Context, q RuleQuery) ([]Rule, error) {
 		where = append(where, cond)
 		args = append(args, arg)
 	}
+	cond, targs := inbox.TenantCondition(ctx, "")
+	where, args = append(where, cond), append(args, targs...)
 	if q.Domain != "" {
 		add("domain = ?", q.Domain)
 	}
@@ -362,7 +371,7 @@ func (s *Rules) List(ctx context.Context, q RuleQuery) ([]Rule, error) {
 }
 
 const ruleColumns = `id, coalesce(key, ''), name, domain, scope_kind, scope_id, triggered_on, conditions, actions, allow_workflow_triggers,
-    enabled, version, created_by, updated_by, created_at, updated_at`
+    enabled, version, created_by, updated_by, created_at, updated_at, coalesce(tenant_id, '')`
 
 // load reads rules with the given WHERE (and ORDER, LIMIT) clause.
 func (s *Rules) load(ctx context.Context, db *gorm.DB, clause string, args ...any) ([]Rule, error) {
@@ -377,7 +386,7 @@ func (s *Rules) load(ctx context.Context, db *gorm.DB, clause string, args ...an
 		var kind string
 		var conds, actions []byte
 		if err := rows.Scan(&r.ID, &r.Key, &r.Name, &r.Domain, &kind, &r.Scope.ID, &r.TriggeredOn, &conds, &actions,
-			&r.AllowWorkflowTriggers, &r.Enabled, &r.Version, &r.CreatedBy, &r.UpdatedBy, &r.CreatedAt, &r.UpdatedAt); err != nil {
+			&r.AllowWorkflowTriggers, &r.Enabled, &r.Version, &r.CreatedBy, &r.UpdatedBy, &r.CreatedAt, &r.UpdatedAt, &r.Tenant); err != nil {
 			return nil, fmt.Errorf("workflow: load rules: %w", err)
 		}
 		r.Scope.Kind = ScopeKind(kind)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/internal/pgarray"
 )
 
@@ -67,6 +68,8 @@ func (s *Rules) Runs(ctx context.Context, q RunQuery) ([]Run, error) {
 		where = append(where, cond)
 		args = append(args, a...)
 	}
+	cond, targs := inbox.TenantCondition(ctx, "")
+	add(cond, targs...)
 	if q.RuleID != 0 {
 		add("rule_id = ?", q.RuleID)
 	}

@@ -117,15 +117,15 @@ func (l *runLog) start(ctx context.Context, rows []runRow) error {
 	}
 	now := l.now()
 	err := l.db.WithContext(ctx).Exec(`INSERT INTO workflow_runs AS w (rule_id, rule_name, domain, event_id, event_action, subject_id,
-    status, matched, explanation, error, attempts, started_at, finished_at)
-SELECT r, n, ?, ?, ?, ?, s, m, x, NULLIF(e, ''), 1, ?, CASE WHEN s = 'no_match' THEN ?::timestamptz END
+    status, matched, explanation, error, attempts, started_at, finished_at, tenant_id)
+SELECT r, n, ?, ?, ?, ?, s, m, x, NULLIF(e, ''), 1, ?, CASE WHEN s = 'no_match' THEN ?::timestamptz END, NULLIF(?, '')
 FROM unnest(?::bigint[], ?::text[], ?::text[], ?::boolean[], ?::text[], ?::text[]) AS t(r, n, s, m, x, e)
 ON CONFLICT (domain, event_id, rule_id) DO UPDATE
    SET status = EXCLUDED.status, matched = EXCLUDED.matched, rule_name = EXCLUDED.rule_name,
        explanation = CASE WHEN EXCLUDED.explanation = '' THEN w.explanation ELSE EXCLUDED.explanation END,
        error = EXCLUDED.error, attempts = w.attempts + 1, finished_at = EXCLUDED.finished_at
  WHERE w.status IN ('running', 'failed')`,
-		l.ev.Domain, l.ev.ID, l.ev.Action, l.ev.SubjectID, now, now,
+		l.ev.Domain, l.ev.ID, l.ev.Action, l.ev.SubjectID, now, now, l.ev.TenantID,
 		ids, names, statuses, matched, expl, errs).Error
 	if err != nil {
 		return fmt.Errorf("workflow: log runs of %s: %w", l.ev.Ref(), err)

@@ -17,6 +17,16 @@
 // its history). With -upgrade it writes the upgrade of a table made by an
 // earlier version (activity.GooseUpgrade: the tags and retraction columns,
 // and the subject's foreign key dropped unless -cascade).
+//
+// -tenant bigint (or uuid, text) declares the domain tenanted: the table
+// gets a tenant_id column and indexes that lead with it; -rls adds
+// row-level security policies on it (activity.DomainConfig.RowLevelSecurity).
+// -upgrade-tenant org_id writes the migration that makes an existing
+// untenanted table tenanted, each event taking the tenant in its subject
+// row's org_id column (activity.GooseUpgradeTenant):
+//
+//	go run github.com/tidingsdev/tidings/cmd/tidings-migration \
+//	    -domain issue -subject issues -tenant bigint -upgrade-tenant org_id -dir migrations
 package main
 
 import (
@@ -53,6 +63,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	partition := fs.String("partition", "", "partition the table by time: monthly, weekly or daily (default: one table)")
 	cascade := fs.Bool("cascade", false, "delete a subject's events with it (ON DELETE CASCADE) instead of keeping its history")
 	upgrade := fs.Bool("upgrade", false, "write the upgrade of a table made by an earlier version (tags and retraction columns, no cascade) instead")
+	tenant := fs.String("tenant", "", "tenant key type of a tenanted domain: bigint, uuid or text (default: not tenanted)")
+	rls := fs.Bool("rls", false, "with -tenant: add row-level security policies keyed on the tidings.tenant setting")
+	upgradeTenant := fs.String("upgrade-tenant", "", "write the upgrade that makes an existing untenanted table tenanted instead, filling tenant_id from this column of the subject table (needs -tenant)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		Name: *name, Table: *table,
 		Subject: activity.Subject{Table: *subject, Key: *key, KeyType: activity.KeyType(*keyType)},
 		Actions: []string{"placeholder"}, // actions live in code, not in the schema
+		Tenant:  activity.KeyType(*tenant), RowLevelSecurity: *rls,
 	}
 	if *cascade {
 		cfg.OnSubjectDelete = activity.Cascade
@@ -91,6 +105,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return errors.New("-upgrade does not partition an existing table: drop -partition (see activity's doc, Upgrading an events table)")
 		}
 		text, suffix = activity.GooseUpgrade(d), "_history"
+	}
+	if *upgradeTenant != "" {
+		if text, err = activity.GooseUpgradeTenant(d, *upgradeTenant); err != nil {
+			return err
+		}
+		suffix = "_tenant"
 	}
 	if *dir == "" {
 		_, err := fmt.Fprint(stdout, text)

@@ -98,6 +98,13 @@ type claimed struct {
 	TimeZone       string
 	Attempts       int
 	Event          string // escalations: the event snapshot
+	Tenant         string // the events' tenant ("" when untenanted)
+}
+
+// tenantContext is ctx under the claimed row's tenant, so the preferences
+// and notifications a flush consults are that tenant's.
+func (c claimed) tenantContext(ctx context.Context) context.Context {
+	return activity.WithTenant(ctx, c.Tenant)
 }
 
 func (c claimed) to() Recipient {

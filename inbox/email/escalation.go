@@ -22,8 +22,9 @@ type ReadFunc func(ctx context.Context, db *gorm.DB, recipient string, ev activi
 // a notification for ev (in-app muted, or no in-app inbox) has not read it.
 func NotificationRead(ctx context.Context, db *gorm.DB, recipient string, ev activity.EventRef) (bool, error) {
 	var read []bool
-	err := db.WithContext(ctx).Raw(`SELECT read_at IS NOT NULL FROM notifications WHERE recipient = ? AND domain = ? AND event_id = ?`,
-		recipient, ev.Domain, ev.ID).Scan(&read).Error
+	cond, targs := inbox.TenantCondition(ctx, "")
+	err := db.WithContext(ctx).Raw(`SELECT read_at IS NOT NULL FROM notifications WHERE recipient = ? AND domain = ? AND event_id = ? AND `+cond,
+		append([]any{recipient, ev.Domain, ev.ID}, targs...)...).Scan(&read).Error
 	if err != nil {
 		return false, fmt.Errorf("email: read state of %s's notification of %s: %w", recipient, ev, err)
 	}
@@ -76,9 +77,9 @@ func (in *Inbox) queueEscalation(ctx context.Context, d *inbox.Delivery, to []Re
 	_, err = d.OnceEach(ctx, d.DB, ids, func(tx *gorm.DB, fresh []string) error {
 		for _, id := range fresh {
 			r := byID[id]
-			err := tx.WithContext(ctx).Exec(`INSERT INTO email_escalations (inbox, domain, event_id, recipient, recipient_email, recipient_name, event, due_at, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?) ON CONFLICT (inbox, domain, event_id, recipient) DO NOTHING`,
-				in.cfg.Name, ev.Domain, ev.ID, r.ID, r.Email, r.Name, string(snapshot), due, now, now).Error
+			err := tx.WithContext(ctx).Exec(`INSERT INTO email_escalations (inbox, domain, event_id, recipient, recipient_email, recipient_name, event, due_at, created_at, updated_at, tenant_id)
+VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?) ON CONFLICT (inbox, domain, event_id, recipient) DO NOTHING`,
+				in.cfg.Name, ev.Domain, ev.ID, r.ID, r.Email, r.Name, string(snapshot), due, now, now, nullable(ev.TenantID)).Error
 			if err != nil {
 				return err
 			}
@@ -102,7 +103,7 @@ WHERE id IN (
    ORDER BY due_at, id
    LIMIT ?
    FOR UPDATE SKIP LOCKED)
-RETURNING id, recipient, recipient_email, recipient_name, attempts, event::text AS event`,
+RETURNING id, recipient, recipient_email, recipient_name, attempts, event::text AS event, coalesce(tenant_id, '') AS tenant`,
 		now, now, in.cfg.Name, now, now, now.Add(-in.cfg.Flush.ClaimTimeout), in.cfg.Flush.BatchSize).Scan(&rows).Error
 	if err != nil {
 		return 0, res, fmt.Errorf("email inbox %s: claim due escalations: %w", in.cfg.Name, err)
@@ -121,6 +122,7 @@ RETURNING id, recipient, recipient_email, recipient_name, attempts, event::text 
 // sendEscalation mails one claimed escalation unless its notification was
 // read or its mail muted.
 func (in *Inbox) sendEscalation(ctx context.Context, c claimed, now time.Time) outcome {
+	ctx = c.tenantContext(ctx)
 	var ev activity.Event
 	if err := json.Unmarshal([]byte(c.Event), &ev); err != nil {
 		return outcome{status: "failed", err: fmt.Errorf("decode the event of escalation %d: %w", c.ID, err)}

@@ -55,6 +55,10 @@ type Unsubscription struct {
 	Channel   string
 	Domains   []string
 	Action    string
+	// Tenant is the tenant whose preferences the link changes: the
+	// mail's event's ("" when untenanted). It is signed with the rest, so
+	// a link cannot be turned into one for another tenant.
+	Tenant string
 }
 
 // Describe says in words what u mutes: "comment added on issue",
@@ -199,6 +203,9 @@ func (h *UnsubscribeHandler) URL(u Unsubscription) (string, error) {
 		return "", err
 	}
 	q := url.Values{"r": {u.Recipient}, "c": {u.Channel}, "d": u.Domains, "a": {u.Action}}
+	if u.Tenant != "" {
+		q.Set("o", u.Tenant)
+	}
 	q.Set("t", sign(h.cfg.Secrets[0], u))
 	link := *h.base
 	link.RawQuery = q.Encode()
@@ -209,11 +216,14 @@ func (h *UnsubscribeHandler) URL(u Unsubscription) (string, error) {
 // about ev mutes what UnsubscribeConfig.Scope says on the handler's
 // channel; for a digest (ev nil) it mutes every action of DigestDomains,
 // or there is no link when those are not set.
-func (h *UnsubscribeHandler) UnsubscribeURL(_ context.Context, to Recipient, ev *activity.Event) (string, error) {
+func (h *UnsubscribeHandler) UnsubscribeURL(ctx context.Context, to Recipient, ev *activity.Event) (string, error) {
 	if to.ID == "" {
 		return "", fmt.Errorf("%w: recipient %q has no ID; preferences are keyed by it", ErrInvalidRecipient, to.Email)
 	}
-	u := Unsubscription{Recipient: to.ID, Channel: h.cfg.Channel}
+	u := Unsubscription{Recipient: to.ID, Channel: h.cfg.Channel, Tenant: inbox.TenantOf(ctx)}
+	if ev != nil {
+		u.Tenant = ev.TenantID
+	}
 	switch {
 	case ev == nil && len(h.cfg.DigestDomains) == 0:
 		return "", nil
@@ -235,7 +245,7 @@ func (h *UnsubscribeHandler) UnsubscribeURL(_ context.Context, to Recipient, ev 
 
 // Verify reads and checks the link's query.
 func (h *UnsubscribeHandler) Verify(q url.Values) (Unsubscription, error) {
-	u := Unsubscription{Recipient: q.Get("r"), Channel: q.Get("c"), Domains: q["d"], Action: q.Get("a")}
+	u := Unsubscription{Recipient: q.Get("r"), Channel: q.Get("c"), Domains: q["d"], Action: q.Get("a"), Tenant: q.Get("o")}
 	if err := u.validate(); err != nil {
 		return Unsubscription{}, err
 	}
@@ -303,6 +313,9 @@ func (h *UnsubscribeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Mute writes u into notification_preferences, one row per domain, in one
 // transaction. Muting twice is harmless.
 func (h *UnsubscribeHandler) Mute(ctx context.Context, u Unsubscription) error {
+	// The link's tenant, never the request's: a link mutes in the tenant
+	// its mail came from.
+	ctx = activity.WithTenant(ctx, u.Tenant)
 	return h.cfg.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for _, d := range u.Domains {
 			if err := inbox.Mute(ctx, tx, u.Recipient, u.Channel, d, u.Action); err != nil {
@@ -338,6 +351,10 @@ func mac(secret []byte, u Unsubscription) []byte {
 		field(d)
 	}
 	field(u.Action)
+	if u.Tenant != "" { // links without a tenant sign as before
+		field("tenant")
+		field(u.Tenant)
+	}
 	return m.Sum(nil)
 }
 

@@ -19,7 +19,7 @@ import (
 func NewDelivery(db *gorm.DB, in inbox.Inbox, ev activity.Event) *inbox.Delivery {
 	p := inbox.PolicyOf(in)
 	return &inbox.Delivery{
-		Inbox: in.Name(), Event: ev, Attempt: 1, MaxAttempts: p.MaxRetry + 1,
+		Inbox: in.Name(), Event: ev, Tenant: ev.TenantID, Attempt: 1, MaxAttempts: p.MaxRetry + 1,
 		TaskID: inbox.TaskID(in.Name(), ev.Ref()), Queue: p.Queue,
 		DB: db, Ledger: inbox.NewLedger(inbox.LedgerConfig{}),
 		Logger: slog.New(slog.DiscardHandler),
@@ -43,6 +43,9 @@ func ProcessDelivery(t testing.TB, in inbox.Inbox, d *inbox.Delivery) error {
 		t.Fatalf("inboxtest: inbox %s does not accept %s %s; the worker would not have run it", in.Name(), d.Event.Domain, d.Event.Action)
 	}
 	ctx := activity.WithCause(t.Context(), activity.CauseOf(d.Event))
+	if d.Event.TenantID != "" {
+		ctx = activity.WithTenant(ctx, d.Event.TenantID)
+	}
 	return in.Process(ctx, d)
 }
 

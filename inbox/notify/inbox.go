@@ -194,12 +194,12 @@ func (n *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
   ON CONFLICT (recipient) DO UPDATE SET seq = h.seq + 1
   RETURNING recipient, seq)
 INSERT INTO notifications (recipient, seq, domain, event_id, inbox, action, subject_id, actor_type, actor_id, actor_label,
-    record_type, record_id, record_label, occurred_at, created_at)
-SELECT heads.recipient, heads.seq, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM heads
+    record_type, record_id, record_label, occurred_at, created_at, tenant_id)
+SELECT heads.recipient, heads.seq, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM heads
 ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
 RETURNING recipient, seq`,
 			pgarray.Text(single), ev.Domain, ev.ID, n.name, ev.Action, ev.SubjectID, ev.ActorType, ev.ActorID, ev.ActorLabel,
-			ev.RecordType, ev.RecordID, ev.RecordLabel, ev.OccurredAt, now).Scan(&inserted).Error
+			ev.RecordType, ev.RecordID, ev.RecordLabel, ev.OccurredAt, now, nullTenant(ev.TenantID)).Scan(&inserted).Error
 		arrivals = append(arrivals, inserted...)
 		return err
 	})

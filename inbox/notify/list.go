@@ -72,6 +72,9 @@ func List(ctx context.Context, db *gorm.DB, q Query) (Page, error) {
 		where = "recipient = ? AND archived_at IS NOT NULL"
 	}
 	args := []any{q.Recipient}
+	cond, targs := scope(ctx)
+	where += " AND " + cond
+	args = append(args, targs...)
 	if q.UnreadOnly {
 		where += " AND read_at IS NULL"
 	}
@@ -124,7 +127,8 @@ func count(ctx context.Context, db *gorm.DB, recipient, cond string) (int64, err
 		return 0, ErrNilDB
 	}
 	var n int64
-	if err := db.WithContext(ctx).Raw(`SELECT count(*) FROM notifications WHERE recipient = ? AND `+cond, recipient).Scan(&n).Error; err != nil {
+	tcond, targs := scope(ctx)
+	if err := db.WithContext(ctx).Raw(`SELECT count(*) FROM notifications WHERE recipient = ? AND `+cond+` AND `+tcond, append([]any{recipient}, targs...)...).Scan(&n).Error; err != nil {
 		return 0, fmt.Errorf("notify: count: %w", err)
 	}
 	return n, nil
@@ -136,8 +140,9 @@ func MarkRead(ctx context.Context, db *gorm.DB, recipient string, id int64) (boo
 	if db == nil {
 		return false, ErrNilDB
 	}
+	cond, targs := scope(ctx)
 	res := db.WithContext(ctx).Exec(`UPDATE notifications SET read_at = now(), seen_at = coalesce(seen_at, now())
-WHERE id = ? AND recipient = ? AND read_at IS NULL`, id, recipient)
+WHERE id = ? AND recipient = ? AND read_at IS NULL AND `+cond, append([]any{id, recipient}, targs...)...)
 	if res.Error != nil {
 		return false, fmt.Errorf("notify: mark read: %w", res.Error)
 	}
@@ -150,8 +155,9 @@ func MarkAllRead(ctx context.Context, db *gorm.DB, recipient string) (int64, err
 	if db == nil {
 		return 0, ErrNilDB
 	}
+	cond, targs := scope(ctx)
 	res := db.WithContext(ctx).Exec(`UPDATE notifications SET read_at = now(), seen_at = coalesce(seen_at, now())
-WHERE recipient = ? AND read_at IS NULL`, recipient)
+WHERE recipient = ? AND read_at IS NULL AND `+cond, append([]any{recipient}, targs...)...)
 	if res.Error != nil {
 		return 0, fmt.Errorf("notify: mark all read: %w", res.Error)
 	}
@@ -164,7 +170,8 @@ func MarkSeen(ctx context.Context, db *gorm.DB, recipient string) (int64, error)
 	if db == nil {
 		return 0, ErrNilDB
 	}
-	res := db.WithContext(ctx).Exec(`UPDATE notifications SET seen_at = now() WHERE recipient = ? AND seen_at IS NULL`, recipient)
+	cond, targs := scope(ctx)
+	res := db.WithContext(ctx).Exec(`UPDATE notifications SET seen_at = now() WHERE recipient = ? AND seen_at IS NULL AND `+cond, append([]any{recipient}, targs...)...)
 	if res.Error != nil {
 		return 0, fmt.Errorf("notify: mark seen: %w", res.Error)
 	}

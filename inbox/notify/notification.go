@@ -1,11 +1,13 @@
 package notify
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
 )
 
 // Notification is one row of the notifications table: one event, for one
@@ -29,6 +31,9 @@ type Notification struct {
 	SeenAt     *time.Time // set by MarkSeen (the badge was shown)
 	ReadAt     *time.Time // set by MarkRead and MarkAllRead
 	ArchivedAt *time.Time // set by Archive: out of the list and the counts
+	// Tenant is the event's tenant ("" for an untenanted domain): every
+	// read and change is scoped to the context's (see inbox.TenantOf).
+	Tenant string
 
 	// A collapsed notification (the recipient batches in-app
 	// notifications) stands for ItemCount events of one (subject, action)
@@ -57,7 +62,11 @@ func (n Notification) Unread() bool { return n.ReadAt == nil }
 
 const columns = `id, recipient, seq, domain, event_id, inbox, action, subject_id, actor_type, actor_id, actor_label,
 record_type, record_id, record_label, occurred_at, created_at, seen_at, read_at, archived_at,
-item_count, coalesce(actors, 'null'::jsonb)::text, collapse_until`
+item_count, coalesce(actors, 'null'::jsonb)::text, collapse_until, coalesce(tenant_id, '')`
+
+// scope is the condition that keeps a statement to ctx's tenant, and its
+// arguments: only that tenant's notifications, or only untenanted ones.
+func scope(ctx context.Context) (string, []any) { return inbox.TenantCondition(ctx, "") }
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -67,7 +76,7 @@ func scanNotification(s scanner, n *Notification) error {
 	err := s.Scan(&n.ID, &n.Recipient, &n.Seq, &n.Event.Domain, &n.Event.ID, &n.Inbox, &n.Action, &n.SubjectID,
 		&n.Actor.Type, &n.Actor.ID, &n.Actor.Label, &recType, &recID, &recLabel,
 		&n.OccurredAt, &n.CreatedAt, &n.SeenAt, &n.ReadAt, &n.ArchivedAt,
-		&n.ItemCount, &actors, &n.CollapseUntil)
+		&n.ItemCount, &actors, &n.CollapseUntil, &n.Tenant)
 	if err != nil {
 		return err
 	}
@@ -83,4 +92,12 @@ func scanNotification(s scanner, n *Notification) error {
 		}
 	}
 	return nil
+}
+
+// nullTenant is the tenant_id of a row: NULL for an untenanted event.
+func nullTenant(t string) any {
+	if t == "" {
+		return nil
+	}
+	return t
 }

@@ -22,12 +22,14 @@ func CountsOf(ctx context.Context, db *gorm.DB, recipient string) (Counts, error
 		return Counts{}, ErrNilDB
 	}
 	var c Counts
+	cond, targs := scope(ctx)
 	// Unseen ones are unread too: one pass over the unread partial index.
+	// Head is the recipient's stream position, shared by its tenants.
 	err := db.WithContext(ctx).Raw(`SELECT
   count(*) AS unread,
   count(*) FILTER (WHERE seen_at IS NULL) AS unseen,
   coalesce((SELECT seq FROM notification_heads WHERE recipient = ?), 0) AS head
-FROM notifications WHERE recipient = ? AND read_at IS NULL AND archived_at IS NULL`, recipient, recipient).Scan(&c).Error
+FROM notifications WHERE recipient = ? AND read_at IS NULL AND archived_at IS NULL AND `+cond, append([]any{recipient, recipient}, targs...)...).Scan(&c).Error
 	if err != nil {
 		return Counts{}, fmt.Errorf("notify: counts: %w", err)
 	}
@@ -56,8 +58,9 @@ func Since(ctx context.Context, db *gorm.DB, recipient string, after int64, limi
 	case limit < 0 || limit > MaxSince:
 		return nil, fmt.Errorf("%w: limit is %d; allowed: 1 to %d (0 means 100)", ErrInvalidQuery, limit, MaxSince)
 	}
-	rows, err := db.WithContext(ctx).Raw(`SELECT `+columns+` FROM notifications WHERE recipient = ? AND seq > ? ORDER BY seq LIMIT ?`,
-		recipient, after, limit).Rows()
+	cond, targs := scope(ctx)
+	rows, err := db.WithContext(ctx).Raw(`SELECT `+columns+` FROM notifications WHERE recipient = ? AND seq > ? AND `+cond+` ORDER BY seq LIMIT ?`,
+		append(append([]any{recipient, after}, targs...), limit)...).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("notify: since: %w", err)
 	}
@@ -79,7 +82,8 @@ func Get(ctx context.Context, db *gorm.DB, recipient string, id int64) (Notifica
 	if db == nil {
 		return Notification{}, ErrNilDB
 	}
-	rows, err := db.WithContext(ctx).Raw(`SELECT `+columns+` FROM notifications WHERE recipient = ? AND id = ?`, recipient, id).Rows()
+	cond, targs := scope(ctx)
+	rows, err := db.WithContext(ctx).Raw(`SELECT `+columns+` FROM notifications WHERE recipient = ? AND id = ? AND `+cond, append([]any{recipient, id}, targs...)...).Rows()
 	if err != nil {
 		return Notification{}, fmt.Errorf("notify: get: %w", err)
 	}
@@ -127,7 +131,8 @@ func change(ctx context.Context, db *gorm.DB, what, sql string, id int64, recipi
 	if db == nil {
 		return false, ErrNilDB
 	}
-	res := db.WithContext(ctx).Exec(sql, id, recipient)
+	cond, targs := scope(ctx)
+	res := db.WithContext(ctx).Exec(sql+" AND "+cond, append([]any{id, recipient}, targs...)...)
 	if res.Error != nil {
 		return false, fmt.Errorf("notify: %s: %w", what, res.Error)
 	}

@@ -166,7 +166,7 @@ func (p *Poster) PostBatch(ctx context.Context, events []activity.Event, msg Mes
 // post posts msg about ev to route, in ev's subject's thread.
 func (p *Poster) post(ctx context.Context, ev activity.Event, route string, msg Message) (Posted, error) {
 	var err error
-	key := ThreadKey{Domain: ev.Domain, SubjectID: ev.SubjectID, Route: route}
+	key := ThreadKey{Domain: ev.Domain, SubjectID: ev.SubjectID, Route: route, Tenant: ev.TenantID}
 	var thread Thread
 	var inThread bool
 	if p.threads != nil {

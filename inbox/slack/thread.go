@@ -11,6 +11,9 @@ type ThreadKey struct {
 	Domain    string
 	SubjectID string
 	Route     string // the channel as routed ("#issues"), before Slack resolves it
+	// Tenant is the event's tenant ("" when untenanted): two tenants'
+	// subjects with the same key have separate threads.
+	Tenant string
 }
 
 // Thread is the parent message of a subject's thread.

@@ -22,6 +22,7 @@ type threadRow struct {
 	Domain    string `gorm:"column:domain;primaryKey"`
 	SubjectID string `gorm:"column:subject_id;primaryKey"`
 	Route     string `gorm:"column:route;primaryKey"`
+	Tenant    string `gorm:"column:tenant_id;primaryKey"`
 	ChannelID string `gorm:"column:channel_id"`
 	TS        string `gorm:"column:ts"`
 }
@@ -32,7 +33,7 @@ func (threadRow) TableName() string { return "slack_threads" }
 func (s *GormThreads) Get(ctx context.Context, key ThreadKey) (Thread, bool, error) {
 	var row threadRow
 	err := s.db.WithContext(ctx).
-		Where("domain = ? AND subject_id = ? AND route = ?", key.Domain, key.SubjectID, key.Route).
+		Where("tenant_id = ? AND domain = ? AND subject_id = ? AND route = ?", key.Tenant, key.Domain, key.SubjectID, key.Route).
 		Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return Thread{}, false, nil
@@ -46,9 +47,9 @@ func (s *GormThreads) Get(ctx context.Context, key ThreadKey) (Thread, bool, err
 // Put implements ThreadStore: one statement, INSERT ... ON CONFLICT DO
 // UPDATE, so concurrent Puts never fail on the key.
 func (s *GormThreads) Put(ctx context.Context, key ThreadKey, channel, ts string) error {
-	row := threadRow{Domain: key.Domain, SubjectID: key.SubjectID, Route: key.Route, ChannelID: channel, TS: ts}
+	row := threadRow{Domain: key.Domain, SubjectID: key.SubjectID, Route: key.Route, Tenant: key.Tenant, ChannelID: channel, TS: ts}
 	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns: []clause.Column{{Name: "domain"}, {Name: "subject_id"}, {Name: "route"}},
+		Columns: []clause.Column{{Name: "tenant_id"}, {Name: "domain"}, {Name: "subject_id"}, {Name: "route"}},
 		DoUpdates: clause.Assignments(map[string]any{
 			"channel_id": channel, "ts": ts, "updated_at": gorm.Expr("now()"),
 		}),

@@ -31,6 +31,11 @@ type Subscription struct {
 	CreatedBy string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Tenant is the tenant the subscription belongs to, from the context
+	// it was made under (activity.WithTenant): it gets that tenant's events
+	// only, and only that tenant's calls see or change it. "" for an
+	// app-wide subscription, which gets every event of its domain.
+	Tenant string
 }
 
 // SubscriptionSpec is a subscription to create.
@@ -179,8 +184,8 @@ func (s *Subscriptions) Subscribe(ctx context.Context, by string, spec Subscript
 	}
 	now := s.cfg.Now()
 	var id int64
-	if err := s.cfg.DB.WithContext(ctx).Raw(`INSERT INTO webhook_subscriptions (domain, actions, url, secret, created_by, created_at, updated_at)
-VALUES (?, ?::text[], ?, ?, ?, ?, ?) RETURNING id`, spec.Domain, pgarray.Text(actions), spec.URL, sealed, by, now, now).Scan(&id).Error; err != nil {
+	if err := s.cfg.DB.WithContext(ctx).Raw(`INSERT INTO webhook_subscriptions (domain, actions, url, secret, created_by, created_at, updated_at, tenant_id)
+VALUES (?, ?::text[], ?, ?, ?, ?, ?, NULLIF(?, '')) RETURNING id`, spec.Domain, pgarray.Text(actions), spec.URL, sealed, by, now, now, inbox.TenantOf(ctx)).Scan(&id).Error; err != nil {
 		return Subscription{}, fmt.Errorf("webhook: subscribe: %w", err)
 	}
 	return s.Get(ctx, id)
@@ -188,7 +193,8 @@ VALUES (?, ?::text[], ?, ?, ?, ?, ?) RETURNING id`, spec.Domain, pgarray.Text(ac
 
 // SetEnabled pauses or resumes a subscription.
 func (s *Subscriptions) SetEnabled(ctx context.Context, id int64, enabled bool) error {
-	res := s.cfg.DB.WithContext(ctx).Exec(`UPDATE webhook_subscriptions SET enabled = ?, updated_at = ? WHERE id = ?`, enabled, s.cfg.Now(), id)
+	cond, targs := inbox.TenantCondition(ctx, "")
+	res := s.cfg.DB.WithContext(ctx).Exec(`UPDATE webhook_subscriptions SET enabled = ?, updated_at = ? WHERE id = ? AND `+cond, append([]any{enabled, s.cfg.Now(), id}, targs...)...)
 	if res.Error != nil {
 		return fmt.Errorf("webhook: subscription %d: %w", id, res.Error)
 	}
@@ -200,7 +206,8 @@ func (s *Subscriptions) SetEnabled(ctx context.Context, id int64, enabled bool) 
 
 // Delete removes a subscription.
 func (s *Subscriptions) Delete(ctx context.Context, id int64) error {
-	res := s.cfg.DB.WithContext(ctx).Exec(`DELETE FROM webhook_subscriptions WHERE id = ?`, id)
+	cond, targs := inbox.TenantCondition(ctx, "")
+	res := s.cfg.DB.WithContext(ctx).Exec(`DELETE FROM webhook_subscriptions WHERE id = ? AND `+cond, append([]any{id}, targs...)...)
 	if res.Error != nil {
 		return fmt.Errorf("webhook: subscription %d: %w", id, res.Error)
 	}
@@ -212,7 +219,8 @@ func (s *Subscriptions) Delete(ctx context.Context, id int64) error {
 
 // Get returns one subscription (its secret stays sealed, and is not shown).
 func (s *Subscriptions) Get(ctx context.Context, id int64) (Subscription, error) {
-	subs, _, err := s.load(ctx, s.cfg.DB, `WHERE id = ?`, id)
+	cond, targs := inbox.TenantCondition(ctx, "")
+	subs, _, err := s.load(ctx, s.cfg.DB, `WHERE id = ? AND `+cond, append([]any{id}, targs...)...)
 	if err != nil {
 		return Subscription{}, err
 	}
@@ -222,18 +230,21 @@ func (s *Subscriptions) Get(ctx context.Context, id int64) (Subscription, error)
 	return subs[0], nil
 }
 
-// List returns the subscriptions of domain ("" for all), by ID.
+// List returns the subscriptions of domain ("" for all), by ID: the
+// context's tenant's (see inbox.TenantOf), or the app-wide ones without a
+// tenant.
 func (s *Subscriptions) List(ctx context.Context, domain string) ([]Subscription, error) {
+	cond, targs := inbox.TenantCondition(ctx, "")
 	if domain == "" {
-		subs, _, err := s.load(ctx, s.cfg.DB, `ORDER BY id LIMIT 1000`)
+		subs, _, err := s.load(ctx, s.cfg.DB, `WHERE `+cond+` ORDER BY id LIMIT 1000`, targs...)
 		return subs, err
 	}
-	subs, _, err := s.load(ctx, s.cfg.DB, `WHERE domain = ? ORDER BY id LIMIT 1000`, domain)
+	subs, _, err := s.load(ctx, s.cfg.DB, `WHERE domain = ? AND `+cond+` ORDER BY id LIMIT 1000`, append([]any{domain}, targs...)...)
 	return subs, err
 }
 
 func (s *Subscriptions) load(ctx context.Context, db *gorm.DB, clause string, args ...any) ([]Subscription, []string, error) {
-	rows, err := db.WithContext(ctx).Raw(`SELECT id, domain, array_to_json(actions)::text, url, secret, enabled, created_by, created_at, updated_at FROM webhook_subscriptions `+clause, args...).Rows()
+	rows, err := db.WithContext(ctx).Raw(`SELECT id, domain, array_to_json(actions)::text, url, secret, enabled, created_by, created_at, updated_at, coalesce(tenant_id, '') FROM webhook_subscriptions `+clause, args...).Rows()
 	if err != nil {
 		return nil, nil, fmt.Errorf("webhook: read subscriptions: %w", err)
 	}
@@ -243,7 +254,7 @@ func (s *Subscriptions) load(ctx context.Context, db *gorm.DB, clause string, ar
 	for rows.Next() {
 		var sub Subscription
 		var actions, secret string
-		if err := rows.Scan(&sub.ID, &sub.Domain, &actions, &sub.URL, &secret, &sub.Enabled, &sub.CreatedBy, &sub.CreatedAt, &sub.UpdatedAt); err != nil {
+		if err := rows.Scan(&sub.ID, &sub.Domain, &actions, &sub.URL, &secret, &sub.Enabled, &sub.CreatedBy, &sub.CreatedAt, &sub.UpdatedAt, &sub.Tenant); err != nil {
 			return nil, nil, fmt.Errorf("webhook: read subscriptions: %w", err)
 		}
 		if err := json.Unmarshal([]byte(actions), &sub.Actions); err != nil {
@@ -272,7 +283,8 @@ const IdempotencyHeader = "Idempotency-Key"
 // Process posts the event to every enabled subscription that wants it.
 func (s *Subscriptions) Process(ctx context.Context, d *inbox.Delivery) error {
 	ev := d.Event
-	subs, secrets, err := s.load(ctx, d.DB, `WHERE domain = ? AND enabled AND (actions = '{}' OR ? = ANY(actions)) ORDER BY id`, ev.Domain, ev.Action)
+	// A tenant's subscriptions get its events; app-wide ones get all.
+	subs, secrets, err := s.load(ctx, d.DB, `WHERE domain = ? AND enabled AND (actions = '{}' OR ? = ANY(actions)) AND (tenant_id IS NULL OR tenant_id = ?) ORDER BY id`, ev.Domain, ev.Action, ev.TenantID)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,7 @@
 //	5 workflow 6 cmd/demo       7 cmd/bench     8 observe
 //	9 projection                10 inbox/webhook 11 cmd/tidings-backfill
 //	13 web/notifycenter         14 inbox/batch
-//	12, 15 free
+//	15 internal/crosstenant      12 free
 //
 // The server is found through TIDINGS_REDIS_ADDR (default 127.0.0.1:6379).
 package redistest
