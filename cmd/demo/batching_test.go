@@ -58,7 +58,7 @@ func TestBurstForTheGermanReader(t *testing.T) {
 	}
 	clk := &clock{t: time.Date(2026, 3, 28, 18, 0, 0, 0, time.UTC)} // 19:00 in Berlin, winter time
 	app, err := NewApp(ctx, Config{DSN: pgtest.DSN("tidings_test_demo_batch"), RedisAddr: redistest.Addr(), RedisDB: 6,
-		BaseURL: "http://127.0.0.1:1", StaleEvery: time.Hour, Now: clk.Now, Log: t.Logf})
+		BaseURL: "http://127.0.0.1:1", StaleEvery: time.Hour, Now: clk.Now, Log: testLog(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

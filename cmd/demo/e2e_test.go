@@ -64,7 +64,7 @@ func startDemo(t *testing.T) *demo {
 		Addr:         "127.0.0.1:0",
 		FeedPageSize: 5,
 		StaleEvery:   time.Hour,
-		Log:          t.Logf,
+		Log:          testLog(t),
 	})
 	if err != nil {
 		t.Fatal(err)
