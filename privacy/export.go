@@ -45,8 +45,9 @@ type Line struct {
 // person line; every event where p is the actor, the record, the subject
 // (activity.Domain.PersonEvents) or a recipient (notified of it), each
 // once, with p's role; p's notifications; p's notification preferences
-// and delivery choices (inbox.StoredChoices); the lines of the app's Parts; and an end line with the counts, so a
-// reader knows the export is complete.
+// and delivery choices (inbox.StoredChoices: immediate, or a batching
+// schedule); the lines of the app's Parts; and an end line with the
+// counts, so a reader knows the export is complete.
 //
 // It streams: rows are read Config.Batch at a time by keyset pagination
 // and written through a 64 KiB buffer, so memory stays flat however many
