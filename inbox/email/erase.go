@@ -23,7 +23,9 @@ import (
 //     string of a snapshot that mentions one of p.Values is masked;
 //   - error texts and recipient names that mention p.Values are masked.
 //
-// Each step is one statement; snapshots are scanned once per erasure.
+// Digests and batched mail wait in windows of package inbox/batch since
+// migration 00018: batch.ErasePerson erases those. Each step is one
+// statement; snapshots are scanned once per erasure.
 func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.Erased, error) {
 	if db == nil {
 		return nil, fmt.Errorf("%w: nil *gorm.DB", ErrInvalidConfig)
