@@ -3,6 +3,7 @@ package inbox
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -205,6 +206,33 @@ func (d *Defaults) Choices(ctx context.Context, db *gorm.DB, channel, domain, ac
 		if c, err := ParseChoice(row.Delivery); err == nil && c.Mode != Off {
 			out[row.Recipient] = c
 		}
+	}
+	return out, nil
+}
+
+// StoredChoice is one delivery choice a recipient stored (a row of
+// notification_delivery, written by Defaults.SetChoice).
+type StoredChoice struct {
+	Recipient string    `json:"recipient"`
+	Channel   string    `json:"channel"`
+	Domain    string    `json:"domain"`
+	Action    string    `json:"action"`   // an action or AnyAction
+	Delivery  string    `json:"delivery"` // Choice.String: "immediate" or a schedule ("daily@08:00")
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// StoredChoices returns every delivery choice recipient stored, in one
+// query (a person's export lists them with their preferences; Off choices
+// are mutes: see Preferences).
+func StoredChoices(ctx context.Context, db *gorm.DB, recipient string) ([]StoredChoice, error) {
+	if db == nil {
+		return nil, errNilDB
+	}
+	var out []StoredChoice
+	err := db.WithContext(ctx).Raw(`SELECT recipient, channel, domain, action, delivery, updated_at FROM notification_delivery
+WHERE recipient = ? ORDER BY domain, action, channel`, recipient).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("inbox: delivery choices: %w", err)
 	}
 	return out, nil
 }

@@ -13,7 +13,8 @@ import (
 // ErasePerson removes or masks p's personal data in the tables of this
 // package (package privacy composes it with the others):
 //
-//   - notification_preferences: p's rows (recipient p.ID) are deleted;
+//   - notification_preferences and notification_delivery: p's rows
+//     (recipient p.ID) are deleted;
 //   - inbox_suppressions: entries whose address is one of p.Values
 //     (ignoring case) are deleted (the address is no longer suppressed: it names nobody
 //     the app knows any more), others' source and detail masked;
@@ -41,6 +42,7 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 		args       []any
 	}{
 		{"notification_preferences", `DELETE FROM notification_preferences WHERE recipient = ?`, []any{p.ID}},
+		{"notification_delivery", `DELETE FROM notification_delivery WHERE recipient = ?`, []any{p.ID}},
 		{"inbox_suppressions", `DELETE FROM inbox_suppressions WHERE lower(address) = ANY(?)`, []any{pgarray.Text(p.LowerValues())}},
 		{"inbox_suppressions", `UPDATE inbox_suppressions SET source = tidings_mask_text(source, ?), detail = tidings_mask_text(detail, ?)
 WHERE lower(source) LIKE ANY(?) OR lower(detail) LIKE ANY(?)`, []any{vals, vals, pats, pats}},

@@ -5,10 +5,12 @@
 // It sits above the table owners (activity, inbox and its channels,
 // workflow) and calls each one's eraser, so an erasure never forgets a
 // table: activity.Domain.Erase, inbox.ErasePerson, notify.ErasePerson,
-// email.ErasePerson, slack.ErasePerson, webhook.ErasePerson,
-// workflow.ErasePerson. A test seeds a person through every path
-// (recording, notifications, a digest, an escalation, a refused mail and its
-// suppression, Slack thread bookkeeping, the workflow run log), erases, then
+// email.ErasePerson, batch.ErasePerson, slack.ErasePerson,
+// webhook.ErasePerson, workflow.ErasePerson. A test seeds a person through
+// every path (recording, notifications, a digest, an escalation, a refused
+// mail and its suppression, Slack thread bookkeeping, the workflow run log,
+// open batch windows of email and Slack, collapsed in-app rows that list
+// them among their actors), erases, then
 // scans every text, jsonb, inet and array column of every table of the
 // database (listed from information_schema, so a table added later is
 // covered) and finds none of the person's strings.
@@ -42,10 +44,12 @@
 //     personal paths of extra, and any string of extra or tags that
 //     mentions them ("[erased]");
 //   - in anyone's events: personal paths and tags that mention them;
-//   - their own notifications, preferences, stream head, digests and
+//   - their own notifications, preferences, delivery choices, stream
+//     head, batch windows (digests, a Slack window routed to them) and
 //     escalations (mail not yet sent is not sent); in everyone else's
-//     notifications, digest items and escalations: the copied labels and
-//     snapshots;
+//     notifications (with collapsed rows' actors), batch items and
+//     escalations: the copied labels and snapshots; windows' profiles and
+//     errors that mention them;
 //   - suppression entries of their addresses; Slack thread bookkeeping of
 //     subjects that are them or routes that name them;
 //   - error texts (deliveries, dead letters, outbox, backfills), the run
@@ -125,7 +129,8 @@
 // Export writes a person's data as JSON lines (application/x-ndjson): a
 // "person" line; every event where they are the actor, the record, the
 // subject or a recipient (notified of it), each once, with their role; their
-// notifications; their preferences; the lines of the Parts; an "end" line
+// notifications; their preferences and delivery choices ("delivery"
+// lines: immediate, or a batching schedule); the lines of the Parts; an "end" line
 // with the counts (an export without it is incomplete). It reads in keyset
 // batches (Config.Batch, 1000) and writes through a 64 KiB buffer, so its
 // memory is flat: 1,000,000 events exported with a peak RSS of about 34 MB

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/batch"
 	"github.com/tidingsdev/tidings/inbox/email"
 	"github.com/tidingsdev/tidings/inbox/notify"
 	"github.com/tidingsdev/tidings/inbox/slack"
@@ -77,7 +78,7 @@ type Erasure struct {
 // The steps: collect p's personal strings (p.Values, plus the labels, IP
 // addresses, user agents and personal-path values of p's events, see
 // activity.Domain.PersonValues); mask the events (activity.Domain.Erase);
-// then the inbox tables (inbox, notify, email, slack, webhook), the
+// then the inbox tables (inbox, notify, email, batch windows, slack, webhook), the
 // workflow tables, and the Parts, each with the full set of strings.
 //
 // Stop recording for p first (the app deleted or disabled their account):
@@ -119,6 +120,7 @@ func (x *Privacy) Erase(ctx context.Context, db *gorm.DB, p activity.Person, req
 			func() (activity.Erased, error) { return inbox.ErasePerson(ctx, tx, p) },
 			func() (activity.Erased, error) { return notify.ErasePerson(ctx, tx, p) },
 			func() (activity.Erased, error) { return email.ErasePerson(ctx, tx, p) },
+			func() (activity.Erased, error) { return batch.ErasePerson(ctx, tx, p) },
 			func() (activity.Erased, error) { return slack.ErasePerson(ctx, tx, p, subjectDomains) },
 			func() (activity.Erased, error) { return webhook.ErasePerson(ctx, tx, p) },
 			func() (activity.Erased, error) { return workflow.ErasePerson(ctx, tx, p) },

@@ -171,6 +171,43 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// 6. Batching (package inbox/batch): Bob and Ana chose batched
+	// delivery, so Ana's data also sits in open windows: her own email
+	// window (its profile names her), Bob's email window and Slack's
+	// windows (the snapshots of her events; the window of events about
+	// her goes to her Slack ID), and Dora's collapsed in-app rows list her
+	// among their actors.
+	// Dora reads in-app notifications in another inbox (a notification
+	// is one per recipient and event, whatever the inbox).
+	dora := newUser(t, someone{name: "Dora Reader", email: "dora.reader@example.org"})
+	defaults := &inbox.Defaults{}
+	for _, c := range []struct {
+		who     someone
+		channel string
+		choice  inbox.Choice
+	}{
+		{bob, inbox.ChannelEmail, inbox.BatchedOn(inbox.EveryHour())},
+		{ana, inbox.ChannelEmail, inbox.BatchedOn(inbox.DailyAt(8, 0))},
+		{dora, inbox.ChannelApp, inbox.BatchedOn(inbox.EveryHour())},
+	} {
+		for _, d := range []string{"issue", "user"} {
+			if err := defaults.SetChoice(ctx, testDB, c.who.key(), c.channel, d, inbox.AnyAction, c.choice); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	batched := newMail(email.InboxConfig{Name: "batched", Recipients: mailTo(ana, bob), Defaults: defaults, Batching: &email.BatchingConfig{}})
+	collapsed, err := notify.New(notify.Config{Name: "app-collapsed", RecipientType: "users", Defaults: defaults, Batching: true,
+		Recipients: func(context.Context, *gorm.DB, activity.Event) ([]string, error) { return []string{dora.key()}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slackBatched, err := slackinbox.NewInbox(slackinbox.InboxConfig{Name: "slack-batched", Publisher: poster,
+		Batching: &slackinbox.BatchingConfig{DB: testDB, Schedule: inbox.EveryHour()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	// 5. The workflow engine: a rule about Ana's comments, whose run log
 	// explains the match with her name and whose action's result names
 	// her address.
@@ -204,7 +241,7 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 	}
 	srv.FailNext(1, smtptest.Failure{Code: 550, Message: "5.1.1 <" + ana.email + ">: no such user"})
 	for _, ev := range evs {
-		for _, in := range []inbox.Inbox{app, digest, escalate, plain, slack, engine} {
+		for _, in := range []inbox.Inbox{app, digest, escalate, plain, slack, engine, batched, collapsed, slackBatched} {
 			if !in.Accepts(ev.Domain, ev.Action) {
 				continue
 			}
@@ -219,11 +256,16 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 
 	// Every path holds Ana's data before: the seeding reached them all.
 	before := hits(t, ana.strings())
-	for _, table := range []string{"issue_events", "user_events", "notifications", "email_digests", "email_digest_items",
-		"email_escalations", "inbox_suppressions", "inbox_deliveries", "slack_threads", "workflow_runs", "workflow_action_runs", "users"} {
-		if !slices.ContainsFunc(before, func(h string) bool { return strings.HasPrefix(h, table+".") }) {
-			t.Errorf("before erasure, no trace of Ana in %s; the test does not seed that path (hits: %v)", table, before)
+	for _, col := range []string{"issue_events.", "user_events.", "notifications.", "email_escalations.", "inbox_suppressions.",
+		"inbox_deliveries.", "slack_threads.", "workflow_runs.", "workflow_action_runs.", "users.",
+		"batch_items.event", "batch_windows.profile", "batch_windows.recipient", "notifications.actors"} {
+		if !slices.ContainsFunc(before, func(h string) bool { return strings.HasPrefix(h, col) }) {
+			t.Errorf("before erasure, no trace of Ana in %s; the test does not seed that path (hits: %v)", col, before)
 		}
+	}
+	var openWindows int64
+	if err := testDB.Raw(`SELECT count(*) FROM batch_windows WHERE inbox IN ('batched', 'slack-batched') AND status = 'open'`).Scan(&openWindows).Error; err != nil || openWindows == 0 {
+		t.Errorf("no open batch window of the batched inboxes (%v); the test does not seed that path", err)
 	}
 	counts := eventCounts(t)
 
@@ -248,7 +290,8 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 		}
 	}
 	for _, want := range []string{`issue_events.actor_label: "Hana Erasmus"`, `issue_events.extra: "Hana Erasmus"`, `issue_events.extra: "hana.erasmus@example.org"`,
-		`inbox_suppressions.address: "hana.erasmus@example.org"`, `inbox_suppressions.detail: "hana.erasmus@example.org"`} {
+		`inbox_suppressions.address: "hana.erasmus@example.org"`, `inbox_suppressions.detail: "hana.erasmus@example.org"`,
+		`notifications.actors: "Hana Erasmus"`, `batch_items.event: "Hana Erasmus"`} {
 		if h := hits(t, []string{hana.name, hana.email}); !slices.ContainsFunc(h, func(s string) bool { return strings.HasPrefix(s, want) }) {
 			t.Errorf("Hana's data lost: no %s among %v", want, h)
 		}

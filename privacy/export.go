@@ -21,6 +21,7 @@ const (
 	LineEvent        = "event"        // an event, with the person's role in it
 	LineNotification = "notification" // one of the person's notifications
 	LinePreference   = "preference"   // one of the person's notification preferences
+	LineDelivery     = "delivery"     // one of the person's delivery choices (immediate, or a batching schedule)
 	LinePart         = "part"         // a line of an app's Part
 	LineEnd          = "end"          // last line: counts; an export without it is incomplete
 )
@@ -34,6 +35,7 @@ type Line struct {
 	Event        *activity.Event      `json:"event,omitempty"`
 	Notification *notify.Notification `json:"notification,omitempty"`
 	Preference   *inbox.Preference    `json:"preference,omitempty"`
+	Delivery     *inbox.StoredChoice  `json:"delivery,omitempty"`
 	Part         string               `json:"part,omitempty"`
 	Data         any                  `json:"data,omitempty"`
 	Counts       map[string]int64     `json:"counts,omitempty"`
@@ -42,9 +44,10 @@ type Line struct {
 // Export writes p's data to w as JSON lines (application/x-ndjson): a
 // person line; every event where p is the actor, the record, the subject
 // (activity.Domain.PersonEvents) or a recipient (notified of it), each
-// once, with p's role; p's notifications; p's notification preferences;
-// the lines of the app's Parts; and an end line with the counts, so a
-// reader knows the export is complete.
+// once, with p's role; p's notifications; p's notification preferences
+// and delivery choices (inbox.StoredChoices: immediate, or a batching
+// schedule); the lines of the app's Parts; and an end line with the
+// counts, so a reader knows the export is complete.
 //
 // It streams: rows are read Config.Batch at a time by keyset pagination
 // and written through a 64 KiB buffer, so memory stays flat however many
@@ -96,6 +99,15 @@ func (x *Privacy) Export(ctx context.Context, db *gorm.DB, p activity.Person, w 
 	}
 	for i := range prefs {
 		if err := emit(Line{Type: LinePreference, Preference: &prefs[i]}); err != nil {
+			return err
+		}
+	}
+	choices, err := inbox.StoredChoices(ctx, db, p.ID)
+	if err != nil {
+		return err
+	}
+	for i := range choices {
+		if err := emit(Line{Type: LineDelivery, Delivery: &choices[i]}); err != nil {
 			return err
 		}
 	}

@@ -88,6 +88,10 @@ func seedCleo(t *testing.T) (cleo, dan someone, issueID int64) {
 	if err := inbox.Mute(context.Background(), testDB, cleo.key(), inbox.ChannelEmail, "issue", "comment_added"); err != nil {
 		t.Fatal(err)
 	}
+	// Her delivery choice: Slack news of issues batched daily at 08:00.
+	if err := (&inbox.Defaults{}).SetChoice(context.Background(), testDB, cleo.key(), inbox.ChannelSlack, "issue", inbox.AnyAction, inbox.BatchedOn(inbox.DailyAt(8, 0))); err != nil {
+		t.Fatal(err)
+	}
 	return cleo, dan, issueID
 }
 
@@ -131,8 +135,13 @@ func TestExportEveryRoleOnce(t *testing.T) {
 		}
 	}
 	// Cleo is told of Dan's 7 events (not of her own acts).
-	if types[privacy.LineNotification] != 7 || types[privacy.LinePreference] != 1 || types[privacy.LinePart] != 1 {
-		t.Errorf("line types %v; want 7 notifications, 1 preference, 1 part", types)
+	if types[privacy.LineNotification] != 7 || types[privacy.LinePreference] != 1 || types[privacy.LineDelivery] != 1 || types[privacy.LinePart] != 1 {
+		t.Errorf("line types %v; want 7 notifications, 1 preference, 1 delivery choice, 1 part", types)
+	}
+	for _, l := range lines {
+		if l.Type == privacy.LineDelivery && (l.Delivery == nil || l.Delivery.Recipient != cleo.key() || l.Delivery.Channel != inbox.ChannelSlack || l.Delivery.Delivery != "daily@08:00") {
+			t.Errorf("delivery line %+v; want Cleo's daily@08:00 on Slack", l.Delivery)
+		}
 	}
 	if lines[len(lines)-1].Counts[privacy.LineEvent] != 48 {
 		t.Errorf("end line counts %v; want 48 events", lines[len(lines)-1].Counts)

@@ -7,6 +7,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/erasesql"
 	"github.com/tidingsdev/tidings/internal/pgarray"
 )
 
@@ -22,7 +23,9 @@ import (
 //     string of a snapshot that mentions one of p.Values is masked;
 //   - error texts and recipient names that mention p.Values are masked.
 //
-// Each step is one statement; snapshots are scanned once per erasure.
+// Digests and batched mail wait in windows of package inbox/batch since
+// migration 00018: batch.ErasePerson erases those. Each step is one
+// statement; snapshots are scanned once per erasure.
 func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.Erased, error) {
 	if db == nil {
 		return nil, fmt.Errorf("%w: nil *gorm.DB", ErrInvalidConfig)
@@ -35,14 +38,8 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 	pats := pgarray.Text(p.Patterns())
 	out := activity.Erased{}
 	// A snapshot of an event: mask p's roles, then p's values.
-	snapshot := `tidings_mask_jsonb(
-    ((CASE WHEN event->>'record_type' = ? AND event->>'record_id' = ? THEN jsonb_set(event, '{record_label}', to_jsonb(?::text)) ELSE event END)
-     || (CASE WHEN event->>'actor_type' = ? AND event->>'actor_id' = ? THEN jsonb_build_object('actor_label', ?::text) ELSE '{}'::jsonb END))
-    - (CASE WHEN event->>'actor_type' = ? AND event->>'actor_id' = ? THEN ARRAY['ip', 'user_agent'] ELSE '{}'::text[] END), ?)`
-	snapArgs := []any{p.Type, p.ID, activity.ErasedLabel, p.Type, p.ID, activity.ErasedLabel, p.Type, p.ID, vals}
-	snapWhere := `(event->>'actor_type' = ? AND event->>'actor_id' = ?) OR (event->>'record_type' = ? AND event->>'record_id' = ?)
-   OR lower(event::text) LIKE ANY(?)`
-	whereArgs := []any{p.Type, p.ID, p.Type, p.ID, pats}
+	snapshot, snapArgs := erasesql.Snapshot("event", p)
+	snapWhere, whereArgs := erasesql.SnapshotWhere("event", p)
 	steps := []struct {
 		table, sql string
 		args       []any

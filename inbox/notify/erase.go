@@ -15,7 +15,10 @@ import (
 // notifications (recipient p.ID) and stream head are deleted; in everyone
 // else's, the copied labels of events p did (actor) or is the record of
 // become activity.ErasedLabel, and labels that mention one of p.Values are
-// masked. Three statements; the last scans the table once.
+// masked. In collapsed notifications' actors (a list of activity.Ref),
+// p's entry gets activity.ErasedLabel and every other label that mentions
+// one of p.Values is masked. Three statements; the last scans the table
+// once.
 func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.Erased, error) {
 	if db == nil {
 		return nil, ErrNilDB
@@ -39,11 +42,14 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 	out.Add("notification_heads", res.RowsAffected)
 	res = db.Exec(`UPDATE notifications SET
   actor_label = CASE WHEN actor_type = ? AND actor_id = ? THEN ? ELSE tidings_mask_text(actor_label, ?) END,
-  record_label = CASE WHEN record_type = ? AND record_id = ? THEN ? ELSE tidings_mask_text(record_label, ?) END
+  record_label = CASE WHEN record_type = ? AND record_id = ? THEN ? ELSE tidings_mask_text(record_label, ?) END,
+  actors = `+actorsMask+`
 WHERE (actor_type = ? AND actor_id = ?) OR (record_type = ? AND record_id = ?)
-   OR lower(actor_label) LIKE ANY(?) OR lower(record_label) LIKE ANY(?)`,
+   OR lower(actor_label) LIKE ANY(?) OR lower(record_label) LIKE ANY(?)
+   OR actors @> jsonb_build_array(jsonb_build_object('Type', ?::text, 'ID', ?::text)) OR lower(actors::text) LIKE ANY(?)`,
 		p.Type, p.ID, activity.ErasedLabel, vals, p.Type, p.ID, activity.ErasedLabel, vals,
-		p.Type, p.ID, p.Type, p.ID, pats, pats)
+		p.Type, p.ID, activity.ErasedLabel, vals,
+		p.Type, p.ID, p.Type, p.ID, pats, pats, p.Type, p.ID, pats)
 	if res.Error != nil {
 		return out, fmt.Errorf("notify: erase %s from others' notifications: %w", p.Ref(), res.Error)
 	}
@@ -98,3 +104,13 @@ func EachOf(ctx context.Context, db *gorm.DB, recipient string, batch int, fn fu
 		}
 	}
 }
+
+// actorsMask is the expression that masks a person in a collapsed
+// notification's actors ([{"Type","ID","Label"}], see Notification.Actors):
+// the entry of the person (its Type and ID, two arguments) takes the
+// erased label (third), then every string mentioning one of the values
+// (fourth) is masked. Other shapes are only masked; NULL stays NULL.
+const actorsMask = `tidings_mask_jsonb(CASE WHEN jsonb_typeof(actors) = 'array' THEN coalesce((
+    SELECT jsonb_agg(CASE WHEN a->>'Type' = ? AND a->>'ID' = ? THEN jsonb_set(a, '{Label}', to_jsonb(?::text)) ELSE a END ORDER BY i)
+      FROM jsonb_array_elements(actors) WITH ORDINALITY AS e(a, i)), '[]'::jsonb)
+  ELSE actors END, ?)`

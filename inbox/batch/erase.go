@@ -1,0 +1,64 @@
+package batch
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/erasesql"
+	"github.com/tidingsdev/tidings/internal/pgarray"
+)
+
+// ErasePerson removes or masks p's personal data in the batching tables
+// (package privacy composes it with the other erasers), whatever the
+// windows' status:
+//
+//   - p's own windows are deleted with their items: those whose recipient
+//     is p's key (an email digest for p: what was not sent yet is not
+//     sent), or mentions one of p.Values (a Slack window routed to p's
+//     Slack user ID);
+//   - in everyone else's windows, the event snapshots (batch_items.event)
+//     of events p did (actor) lose their label, IP address and user agent,
+//     those about p as a record their record label, and every string of a
+//     snapshot that mentions one of p.Values is masked, as in the events
+//     table;
+//   - a window's profile (the recipient's name and address) and last
+//     error that mention one of p.Values are masked.
+//
+// Batch keys (a subject's key) stay, like recipient keys in the ledger.
+// Three statements; each table is scanned once per erasure. A flusher
+// that loaded a window before the erasure may still deliver the old copy.
+func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.Erased, error) {
+	if db == nil {
+		return nil, activity.ErrNilDB
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	vals := pgarray.Text(p.Values)
+	pats := pgarray.Text(p.Patterns())
+	snapshot, snapArgs := erasesql.Snapshot("event", p)
+	snapWhere, whereArgs := erasesql.SnapshotWhere("event", p)
+	out := activity.Erased{}
+	steps := []struct {
+		table, sql string
+		args       []any
+	}{
+		{"batch_windows", `DELETE FROM batch_windows WHERE recipient = ? OR (lower(recipient) LIKE ANY(?) AND tidings_mentions(recipient, ?))`,
+			[]any{p.ID, pats, vals}},
+		{"batch_items", `UPDATE batch_items SET event = ` + snapshot + ` WHERE ` + snapWhere, append(append([]any{}, snapArgs...), whereArgs...)},
+		{"batch_windows", `UPDATE batch_windows SET profile = tidings_mask_jsonb(profile, ?), last_error = tidings_mask_text(last_error, ?)
+WHERE lower(profile::text) LIKE ANY(?) OR lower(last_error) LIKE ANY(?)`, []any{vals, vals, pats, pats}},
+	}
+	for _, s := range steps {
+		res := db.Exec(s.sql, s.args...)
+		if res.Error != nil {
+			return out, fmt.Errorf("batch: erase %s from %s: %w", p.Ref(), s.table, res.Error)
+		}
+		out.Add(s.table, res.RowsAffected)
+	}
+	return out, nil
+}
