@@ -151,8 +151,10 @@ func testBatching(t *testing.T, w *world, ctx context.Context) {
 		t.Fatalf("A's events joined B's window %d", bw.window)
 	}
 	// Flushing A's window delivers A's events only, under A's context,
-	// minus what A's users:7 turned off (A's preference, read in A).
-	res, err := bw.batcher.FlushWindow(ctx, aWindow, now.Add(2*time.Hour))
+	// minus what A's users:7 turned off (A's preference, read in A), even
+	// from a flusher whose own context is B's (a worker serves every
+	// tenant: the window's tenant decides, not the caller's).
+	res, err := bw.batcher.FlushWindow(as(tenantB, "7"), aWindow, now.Add(2*time.Hour))
 	if err != nil || res.Sent != 1 {
 		t.Fatalf("flush of A's window: %+v, %v", res, err)
 	}
