@@ -3,6 +3,7 @@ package inbox
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -86,6 +87,11 @@ type KindChoice struct {
 // who picks "daily" for it wants it); it does not turn on kinds the app
 // has off by default. A batched choice of a critical kind is stored but
 // not honoured: critical kinds are always immediate.
+//
+// Choices belong to the context's tenant, like preferences (see
+// SetPreference): a choice made in one tenant does not apply in another.
+// Recipient TenantDefault sets the tenant's default choice for everyone
+// of the tenant who has not chosen for the kind themselves.
 func (d *Defaults) SetChoice(ctx context.Context, db *gorm.DB, recipient, channel, domain, action string, c Choice) error {
 	if db == nil {
 		return errNilDB
@@ -101,13 +107,14 @@ func (d *Defaults) SetChoice(ctx context.Context, db *gorm.DB, recipient, channe
 		return d.Set(ctx, db, p) // refuses critical kinds
 	}
 	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		err := tx.Exec(`INSERT INTO notification_delivery (recipient, channel, domain, action, delivery, updated_at)
-VALUES (?, ?, ?, ?, ?, now())
-ON CONFLICT (recipient, channel, domain, action) DO UPDATE SET delivery = EXCLUDED.delivery, updated_at = EXCLUDED.updated_at`,
-			recipient, channel, domain, action, c.String()).Error
+		tenant := TenantOf(ctx)
+		err := tx.Exec(`INSERT INTO notification_delivery (tenant_id, recipient, channel, domain, action, delivery, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, now())
+ON CONFLICT (tenant_id, recipient, channel, domain, action) DO UPDATE SET delivery = EXCLUDED.delivery, updated_at = EXCLUDED.updated_at`,
+			tenant, recipient, channel, domain, action, c.String()).Error
 		if err == nil {
-			err = tx.Exec(`DELETE FROM notification_preferences WHERE recipient = ? AND channel = ? AND domain = ? AND action = ? AND muted`,
-				recipient, channel, domain, action).Error
+			err = tx.Exec(`DELETE FROM notification_preferences WHERE tenant_id = ? AND recipient = ? AND channel = ? AND domain = ? AND action = ? AND muted`,
+				tenant, recipient, channel, domain, action).Error
 		}
 		if err != nil {
 			return fmt.Errorf("inbox: set choice: %w", err)
@@ -117,15 +124,15 @@ ON CONFLICT (recipient, channel, domain, action) DO UPDATE SET delivery = EXCLUD
 }
 
 // ChoiceOf returns recipient's own stored choice for exactly (channel,
-// domain, action), and false when they stored none (Off is a mute: see
-// Preferences).
+// domain, action) in the context's tenant, and false when they stored none
+// there (Off is a mute: see Preferences).
 func ChoiceOf(ctx context.Context, db *gorm.DB, recipient, channel, domain, action string) (Choice, bool, error) {
 	if db == nil {
 		return Choice{}, false, errNilDB
 	}
 	var v []string
-	err := db.WithContext(ctx).Raw(`SELECT delivery FROM notification_delivery WHERE recipient = ? AND channel = ? AND domain = ? AND action = ?`,
-		recipient, channel, domain, action).Scan(&v).Error
+	err := db.WithContext(ctx).Raw(`SELECT delivery FROM notification_delivery WHERE tenant_id = ? AND recipient = ? AND channel = ? AND domain = ? AND action = ?`,
+		TenantOf(ctx), recipient, channel, domain, action).Scan(&v).Error
 	if err != nil {
 		return Choice{}, false, fmt.Errorf("inbox: choice: %w", err)
 	}
@@ -161,9 +168,10 @@ func (d *Defaults) DefaultChoice(channel, domain, action string) Choice {
 // subjectID on channel, in two queries: Off for who does not want it (see
 // Wanted: mutes, per-subject mutes, the app's Off kinds), else their own
 // delivery choice (the most specific: exact action over AnyAction, exact
-// channel over AnyChannel), else the app's Delivery default, else
-// Immediate. A critical kind is Immediate for everyone, whatever they
-// chose.
+// channel over AnyChannel), else the tenant's default choice (Recipient
+// TenantDefault), else the app's Delivery default, else Immediate. A
+// critical kind is Immediate for everyone, whatever they chose. Choices
+// and preferences are read in the context's tenant only.
 func (d *Defaults) Choices(ctx context.Context, db *gorm.DB, channel, domain, action, subjectID string, recipients []string) (map[string]Choice, error) {
 	out := make(map[string]Choice, len(recipients))
 	if len(recipients) == 0 {
@@ -189,9 +197,11 @@ func (d *Defaults) Choices(ctx context.Context, db *gorm.DB, channel, domain, ac
 		Recipient string
 		Delivery  string
 	}
+	// The tenant's default (Recipient TenantDefault) is read with the
+	// recipients' own rows, and applies to those without one.
 	err = db.WithContext(ctx).Raw(`SELECT DISTINCT ON (recipient) recipient, delivery FROM notification_delivery
- WHERE recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, '*')
- ORDER BY recipient, (action = '*'), (channel = '*')`, pgarray.Text(wanted), domain, channel, action).Scan(&rows).Error
+ WHERE tenant_id = ? AND recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, '*')
+ ORDER BY recipient, (action = '*'), (channel = '*')`, TenantOf(ctx), pgarray.Text(append(slices.Clip(wanted), TenantDefault)), domain, channel, action).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("inbox: delivery choices: %w", err)
 	}
@@ -199,12 +209,23 @@ func (d *Defaults) Choices(ctx context.Context, db *gorm.DB, channel, domain, ac
 	if def.Mode == Off {
 		def = ImmediateChoice // turned on by the person; their delivery row (if any) says how
 	}
-	for _, r := range wanted {
-		out[r] = def
-	}
+	chose := make(map[string]Choice, len(rows))
 	for _, row := range rows {
 		if c, err := ParseChoice(row.Delivery); err == nil && c.Mode != Off {
-			out[row.Recipient] = c
+			chose[row.Recipient] = c
+		}
+	}
+	if c, ok := chose[TenantDefault]; ok {
+		def = c
+	}
+	for _, r := range wanted {
+		if r == TenantDefault {
+			continue // not a person
+		}
+		if c, ok := chose[r]; ok {
+			out[r] = c
+		} else {
+			out[r] = def
 		}
 	}
 	return out, nil
@@ -219,18 +240,20 @@ type StoredChoice struct {
 	Action    string    `json:"action"`   // an action or AnyAction
 	Delivery  string    `json:"delivery"` // Choice.String: "immediate" or a schedule ("daily@08:00")
 	UpdatedAt time.Time `json:"updated_at"`
+	// Tenant is the tenant the choice was made in ("" untenanted).
+	Tenant string `json:"tenant,omitempty"`
 }
 
-// StoredChoices returns every delivery choice recipient stored, in one
-// query (a person's export lists them with their preferences; Off choices
-// are mutes: see Preferences).
+// StoredChoices returns every delivery choice recipient stored, in every
+// tenant, in one query (a person's export lists them with their
+// preferences; Off choices are mutes: see Preferences).
 func StoredChoices(ctx context.Context, db *gorm.DB, recipient string) ([]StoredChoice, error) {
 	if db == nil {
 		return nil, errNilDB
 	}
 	var out []StoredChoice
-	err := db.WithContext(ctx).Raw(`SELECT recipient, channel, domain, action, delivery, updated_at FROM notification_delivery
-WHERE recipient = ? ORDER BY domain, action, channel`, recipient).Scan(&out).Error
+	err := db.WithContext(ctx).Raw(`SELECT recipient, channel, domain, action, delivery, updated_at, tenant_id AS tenant FROM notification_delivery
+WHERE recipient = ? ORDER BY tenant_id, domain, action, channel`, recipient).Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("inbox: delivery choices: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 )
 
@@ -93,5 +94,64 @@ func TestChoicesPerPersonChannelAndCritical(t *testing.T) {
 		if err != nil || c.String() != s {
 			t.Errorf("ParseChoice(%q) = %v, %v", s, c, err)
 		}
+	}
+}
+
+// Choices belong to the context's tenant: a person's choice in one tenant
+// is not theirs in another, nor in the untenanted app; a tenant's default
+// (Recipient TenantDefault) covers its people who chose nothing, and a
+// person's own choice overrides it.
+func TestChoicesPerTenant(t *testing.T) {
+	reset(t)
+	d := &inbox.Defaults{}
+	inA := activity.WithTenant(context.Background(), "tenant-a")
+	inB := activity.WithTenant(context.Background(), "tenant-b")
+	daily8 := inbox.BatchedOn(inbox.DailyAt(8, 0))
+	hourly := inbox.BatchedOn(inbox.EveryHour())
+	people := []string{"tc-ana", "tc-bo"}
+	if err := d.SetChoice(inA, testDB, "tc-ana", inbox.ChannelEmail, "issue", inbox.AnyAction, daily8); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetChoice(inB, testDB, inbox.TenantDefault, inbox.ChannelEmail, "issue", inbox.AnyAction, hourly); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetChoice(inB, testDB, "tc-bo", inbox.ChannelEmail, "issue", "comment_added", inbox.ImmediateChoice); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		ctx  context.Context
+		want map[string]inbox.Choice
+	}{
+		"A":          {inA, map[string]inbox.Choice{"tc-ana": daily8, "tc-bo": inbox.ImmediateChoice}},
+		"B":          {inB, map[string]inbox.Choice{"tc-ana": hourly, "tc-bo": inbox.ImmediateChoice}},
+		"untenanted": {context.Background(), map[string]inbox.Choice{"tc-ana": inbox.ImmediateChoice, "tc-bo": inbox.ImmediateChoice}},
+	} {
+		got, err := d.Choices(tc.ctx, testDB, inbox.ChannelEmail, "issue", "comment_added", "7", people)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(people) {
+			t.Errorf("%s: choices for %v, want %v only", name, got, people)
+		}
+		for p, w := range tc.want {
+			if got[p] != w {
+				t.Errorf("%s: %s gets %s, want %s", name, p, got[p], w)
+			}
+		}
+	}
+	if c, ok, err := inbox.ChoiceOf(inA, testDB, "tc-ana", inbox.ChannelEmail, "issue", inbox.AnyAction); err != nil || !ok || c != daily8 {
+		t.Errorf("ChoiceOf(ana) in A = %s %v %v, want %s", c, ok, err, daily8)
+	}
+	for _, ctx := range []context.Context{inB, context.Background()} {
+		if c, ok, err := inbox.ChoiceOf(ctx, testDB, "tc-ana", inbox.ChannelEmail, "issue", inbox.AnyAction); err != nil || ok {
+			t.Errorf("ChoiceOf(ana) outside A = %s %v %v, want none", c, ok, err)
+		}
+	}
+	// "off" in A mutes in A only.
+	if err := d.SetChoice(inA, testDB, "tc-bo", inbox.ChannelEmail, "issue", "comment_added", inbox.OffChoice); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.Choices(inB, testDB, inbox.ChannelEmail, "issue", "comment_added", "7", people); err != nil || got["tc-bo"] != inbox.ImmediateChoice {
+		t.Errorf("A's off reached B: %v, %v", got, err)
 	}
 }

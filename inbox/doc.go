@@ -303,7 +303,10 @@
 // their Profile's Location), or Off (a mute). Defaults.SetChoice stores it
 // in notification_delivery (migration 00018), Defaults.Delivery gives the
 // app's defaults, and Defaults.Choices answers for many recipients at once;
-// critical kinds are always Immediate. Channel inboxes with batching on
+// critical kinds are always Immediate. Choices belong to the context's
+// tenant like preferences (migration 00019): Recipient TenantDefault is
+// the tenant's default choice, which a person's own overrides, and which
+// overrides Defaults.Delivery. Channel inboxes with batching on
 // hand batched events to package inbox/batch; Config.Tasks lets the worker
 // serve that package's scheduled flushes.
 //

@@ -29,6 +29,11 @@ type Batch struct {
 	DueAt     time.Time
 	Attempt   int              // 1 on the first delivery
 	Events    []activity.Event // in the order they joined, muted ones removed
+	// Tenant is the tenant of every event of the window ("" when
+	// untenanted): a window never mixes tenants. Flush hands the batch to
+	// Wanted and Deliver under it (activity.WithTenant), so the
+	// preferences they consult and what the channel writes are its own.
+	Tenant string
 }
 
 // DeliverFunc delivers a batch in one message. An error matching
@@ -136,6 +141,9 @@ type AddRequest struct {
 	// stored as JSON with the window; the last item's wins.
 	Profile any
 	Event   activity.Event
+	// Tenant is the window's tenant. Default Event.TenantID; a value other
+	// than the event's is refused (a window never mixes tenants).
+	Tenant string
 }
 
 // Joined is where Add put an event.
@@ -158,14 +166,18 @@ func (r AddRequest) validate() error {
 	if r.Recipient == "" {
 		return &inbox.ConfigError{Field: "batch.AddRequest.Recipient", Reason: "is empty"}
 	}
+	if r.Tenant != "" && r.Tenant != r.Event.TenantID {
+		return &inbox.ConfigError{Field: "batch.AddRequest.Tenant", Reason: fmt.Sprintf("is %.40q but the event is of tenant %.40q: leave it empty or give the event's", r.Tenant, r.Event.TenantID)}
+	}
 	if r.Event.ID == 0 || r.Event.Domain == "" {
 		return &inbox.ConfigError{Field: "batch.AddRequest.Event", Reason: "has no domain or ID: add committed events"}
 	}
 	return r.Schedule.Check()
 }
 
-// Add puts the event into the recipient's open window for the key, opening
-// one if none is open, in tx: call it inside the delivery's ledger
+// Add puts the event into the recipient's open window for the key in the
+// event's tenant, opening one if none is open (windows of two tenants never
+// merge, even for the same recipient and key), in tx: call it inside the delivery's ledger
 // transaction (inbox.Delivery.OnceEach), so the event joins once. The
 // window's row stays locked until tx commits, so no Flush seals it under
 // the caller. After tx commits, call Scheduled with the result.
@@ -205,20 +217,20 @@ func (b *Batcher) Add(ctx context.Context, tx *gorm.DB, r AddRequest) (Joined, e
 	// One statement: open or join the window (the upsert locks its row
 	// until tx commits), count the item, seal at the cap, add the item.
 	err = tx.WithContext(ctx).Raw(`WITH w AS (
-  INSERT INTO batch_windows AS w (inbox, recipient, batch_key, schedule, time_zone, locale, profile, opened_at, due_at, item_count, status, created_at, updated_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, 1, ?, ?, ?)
-  ON CONFLICT (inbox, recipient, batch_key) WHERE status = 'open' DO UPDATE
+  INSERT INTO batch_windows AS w (inbox, tenant_id, recipient, batch_key, schedule, time_zone, locale, profile, opened_at, due_at, item_count, status, created_at, updated_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, 1, ?, ?, ?)
+  ON CONFLICT (inbox, tenant_id, recipient, batch_key) WHERE status = 'open' DO UPDATE
      SET item_count = w.item_count + 1,
          status = CASE WHEN w.item_count + 1 >= ? THEN 'full' ELSE 'open' END,
          due_at = CASE WHEN w.item_count + 1 >= ? THEN least(w.due_at, EXCLUDED.opened_at) ELSE w.due_at END,
          locale = EXCLUDED.locale, profile = coalesce(EXCLUDED.profile, w.profile), updated_at = EXCLUDED.updated_at
-  RETURNING w.id, w.due_at, w.status, w.item_count),
+  RETURNING w.id, w.tenant_id, w.due_at, w.status, w.item_count),
 i AS (
-  INSERT INTO batch_items (window_id, domain, event_id, event, created_at)
-  SELECT id, ?, ?, ?::jsonb, ? FROM w
+  INSERT INTO batch_items (window_id, tenant_id, domain, event_id, event, created_at)
+  SELECT id, tenant_id, ?, ?, ?::jsonb, ? FROM w
   ON CONFLICT DO NOTHING)
 SELECT id, due_at, status, item_count FROM w`,
-		b.cfg.Inbox, r.Recipient, r.Key, r.Schedule.String(), loc.String(), r.Locale, profile, now, due, firstStatus, now, now,
+		b.cfg.Inbox, r.Event.TenantID, r.Recipient, r.Key, r.Schedule.String(), loc.String(), r.Locale, profile, now, due, firstStatus, now, now,
 		max, max,
 		r.Event.Domain, r.Event.ID, string(snap), now).Scan(&rows).Error
 	if err != nil {

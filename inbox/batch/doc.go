@@ -26,4 +26,13 @@
 //
 // At flush time Config.Wanted drops the items the recipient muted while
 // the window was open; a window left empty is 'dropped'.
+//
+// Tenants: a window belongs to the tenant of its events
+// (activity.Event.TenantID, batch_windows.tenant_id, migration 00019), and
+// the open-window key is (inbox, tenant, recipient, batch key), so the same
+// recipient and key in two tenants are two windows, never one. Flush hands
+// each window to Wanted and Deliver under its own tenant
+// (activity.WithTenant; none for an untenanted window), whatever tenant
+// the flusher's context had, so the preferences read at flush time and
+// whatever the channel stores are that tenant's.
 package batch

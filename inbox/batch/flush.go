@@ -29,6 +29,7 @@ func (r *Result) add(o Result) {
 
 type claimed struct {
 	ID        int64
+	TenantID  string
 	Recipient string
 	BatchKey  string
 	TimeZone  string
@@ -39,7 +40,7 @@ type claimed struct {
 	Attempts  int
 }
 
-const claimReturning = `RETURNING id, recipient, batch_key, time_zone, locale, profile::text AS profile, opened_at, due_at, attempts`
+const claimReturning = `RETURNING id, tenant_id, recipient, batch_key, time_zone, locale, profile::text AS profile, opened_at, due_at, attempts`
 
 // Flush delivers every window of the inbox due at now (closed, full,
 // retry due, or claimed by a flusher presumed dead), each in one delivery.
@@ -151,7 +152,7 @@ func (b *Batcher) retry(c claimed, now time.Time, err error) outcome {
 func (b *Batcher) deliver(ctx context.Context, c claimed, snaps []string, now time.Time) outcome {
 	retry := func(err error) outcome { return b.retry(c, now, err) }
 	var err error
-	bt := &Batch{ID: c.ID, Inbox: b.cfg.Inbox, Recipient: c.Recipient, Key: c.BatchKey, Locale: c.Locale,
+	bt := &Batch{ID: c.ID, Inbox: b.cfg.Inbox, Recipient: c.Recipient, Key: c.BatchKey, Tenant: c.TenantID, Locale: c.Locale,
 		Location: time.UTC, OpenedAt: c.OpenedAt, DueAt: c.DueAt, Attempt: c.Attempts}
 	if loc, err := time.LoadLocation(c.TimeZone); err == nil {
 		bt.Location = loc
@@ -165,8 +166,14 @@ func (b *Batcher) deliver(ctx context.Context, c claimed, snaps []string, now ti
 		if err := json.Unmarshal([]byte(s), &ev); err != nil {
 			return outcome{status: "failed", err: fmt.Errorf("decode an event of window %d: %w", c.ID, err)}
 		}
+		if ev.TenantID != bt.Tenant {
+			return outcome{status: "failed", err: fmt.Errorf("window %d of tenant %q holds %s of tenant %q", c.ID, bt.Tenant, ev.Ref(), ev.TenantID)}
+		}
 		bt.Events = append(bt.Events, ev)
 	}
+	// The window's delivery runs in its tenant: the preferences Wanted
+	// reads and whatever Deliver stores are that tenant's.
+	ctx = tenantContext(ctx, bt.Tenant)
 	if b.cfg.Wanted != nil {
 		if bt.Events, err = b.cfg.Wanted(ctx, b.cfg.DB, bt); err != nil {
 			return retry(err)
@@ -179,6 +186,15 @@ func (b *Batcher) deliver(ctx context.Context, c claimed, snaps []string, now ti
 		return retry(err)
 	}
 	return outcome{status: "sent"}
+}
+
+// tenantContext is ctx in tenant (activity.WithTenant), or without any
+// tenant for an untenanted window (whatever tenant the flusher's ctx had).
+func tenantContext(ctx context.Context, tenant string) context.Context {
+	if tenant == "" {
+		return activity.WithTenant(ctx, nil)
+	}
+	return activity.WithTenant(ctx, tenant)
 }
 
 // mark records a claimed window's outcome, unless another flusher took it

@@ -65,7 +65,7 @@ func (in *Inbox) processBatching(ctx context.Context, d *inbox.Delivery, to []Re
 			for _, id := range fresh {
 				r := byID[id]
 				j, err := in.batcher.Add(ctx, tx, batch.AddRequest{Recipient: id, Schedule: choices[id].Schedule, Location: r.Location,
-					Locale: r.Locale, Profile: profile{ID: r.ID, Name: r.Name, Email: r.Email, Locale: r.Locale}, Event: ev})
+					Locale: r.Locale, Profile: profile{ID: r.ID, Name: r.Name, Email: r.Email, Locale: r.Locale}, Event: ev, Tenant: ev.TenantID})
 				if err != nil {
 					return err
 				}

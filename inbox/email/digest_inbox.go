@@ -74,7 +74,7 @@ func (in *Inbox) queueDigest(ctx context.Context, d *inbox.Delivery, to []Recipi
 				loc = in.cfg.Digest.Location
 			}
 			j, err := in.batcher.Add(ctx, tx, batch.AddRequest{Recipient: id, Schedule: in.cfg.Digest.schedule(), Location: loc,
-				Locale: r.Locale, Profile: profile{ID: r.ID, Name: r.Name, Email: r.Email, Locale: r.Locale}, Event: d.Event})
+				Locale: r.Locale, Profile: profile{ID: r.ID, Name: r.Name, Email: r.Email, Locale: r.Locale}, Event: d.Event, Tenant: d.Event.TenantID})
 			if err != nil {
 				return err
 			}

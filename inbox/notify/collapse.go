@@ -54,7 +54,9 @@ func keysOf(m map[string]time.Time) []string {
 }
 
 // collapseInto adds ev to recipient's open collapsed notification of its
-// (subject, action), or opens one until until. It takes the recipient's
+// (subject, action) in ev's tenant, or opens one of that tenant until
+// until: a burst in one tenant never collapses into another's row, even
+// for the same recipient, subject id and action. It takes the recipient's
 // next Seq first: that row lock (notification_heads) serialises the
 // recipient's deliveries, so the find-then-update below never races into
 // two open rows. The row moves to the top (created_at, Seq) and is unread
@@ -71,8 +73,8 @@ ON CONFLICT (recipient) DO UPDATE SET seq = h.seq + 1 RETURNING seq`, recipient)
 		Actors *string
 	}
 	err = tx.WithContext(ctx).Raw(`SELECT id, actors::text AS actors FROM notifications
-WHERE recipient = ? AND domain = ? AND subject_id = ? AND action = ? AND inbox = ? AND collapse_until > ? AND archived_at IS NULL
-ORDER BY collapse_until DESC LIMIT 1`, recipient, ev.Domain, ev.SubjectID, ev.Action, n.name, now).Scan(&open).Error
+WHERE tenant_id IS NOT DISTINCT FROM ? AND recipient = ? AND domain = ? AND subject_id = ? AND action = ? AND inbox = ? AND collapse_until > ? AND archived_at IS NULL
+ORDER BY collapse_until DESC LIMIT 1`, nullTenant(ev.TenantID), recipient, ev.Domain, ev.SubjectID, ev.Action, n.name, now).Scan(&open).Error
 	if err != nil {
 		return Arrival{}, fmt.Errorf("notify %s: open notification of %s: %w", n.name, recipient, err)
 	}
@@ -96,10 +98,10 @@ WHERE id = ?`, seq, string(js), ev.ActorType, ev.ActorID, ev.ActorLabel, ev.Reco
 			ev.OccurredAt, now, open[0].ID).Error
 	} else {
 		err = tx.WithContext(ctx).Exec(`INSERT INTO notifications (recipient, seq, domain, event_id, inbox, action, subject_id, actor_type, actor_id, actor_label,
-    record_type, record_id, record_label, occurred_at, created_at, item_count, actors, collapse_until)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?::jsonb, ?)`,
+    record_type, record_id, record_label, occurred_at, created_at, item_count, actors, collapse_until, tenant_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?::jsonb, ?, ?)`,
 			recipient, seq, ev.Domain, ev.ID, n.name, ev.Action, ev.SubjectID, ev.ActorType, ev.ActorID, ev.ActorLabel,
-			ev.RecordType, ev.RecordID, ev.RecordLabel, ev.OccurredAt, now, string(js), until).Error
+			ev.RecordType, ev.RecordID, ev.RecordLabel, ev.OccurredAt, now, string(js), until, nullTenant(ev.TenantID)).Error
 	}
 	if err != nil {
 		return Arrival{}, fmt.Errorf("notify %s: collapse %s for %s: %w", n.name, ev.Ref(), recipient, err)

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/inboxtest"
@@ -155,5 +157,53 @@ func TestConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		inboxtest.Conformance(t, db, n, res.Event, "notifications", "notification_heads")
+	}
+}
+
+// A burst in one tenant never collapses into another tenant's row, even
+// for the same recipient, subject id and action: each tenant's row is its
+// own, carries its tenant, and is the only one its tenant lists.
+func TestCollapsePerTenant(t *testing.T) {
+	defaults := &inbox.Defaults{}
+	who := "collapse-tenant-eve"
+	window := inbox.BatchedOn(inbox.FixedWindow(15 * time.Minute))
+	for _, tn := range []string{"ta", "tb"} {
+		if err := defaults.SetChoice(activity.WithTenant(context.Background(), tn), db, who, inbox.ChannelApp, "issue", inbox.AnyAction, window); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	n, err := notify.New(notify.Config{Name: "notify-collapse-tenants", Accepts: inbox.On("issue"),
+		Recipients: func(context.Context, *gorm.DB, activity.Event) ([]string, error) { return []string{who}, nil },
+		Defaults:   defaults, Batching: true, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Interleaved: B, A, B, A, A on the same subject id and action.
+	for i, tn := range []string{"tb", "ta", "tb", "ta", "ta"} {
+		ev := activity.Event{ID: 9_000_000 + int64(i), Domain: "issue", SubjectID: "12", Action: "comment_added", TenantID: tn,
+			ActorType: "users", ActorID: strconv.Itoa(i), ActorLabel: "user " + strconv.Itoa(i), Extra: []byte("{}"), OccurredAt: clock}
+		if err := inboxtest.Process(t, db, n, ev); err != nil {
+			t.Fatal(err)
+		}
+		clock = clock.Add(time.Second)
+	}
+	for tn, want := range map[string]int{"ta": 3, "tb": 2} {
+		page, err := notify.List(activity.WithTenant(context.Background(), tn), db, notify.Query{Recipient: who})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Notifications) != 1 {
+			t.Fatalf("tenant %s lists %d rows, want its one collapsed row", tn, len(page.Notifications))
+		}
+		row := page.Notifications[0]
+		if row.Tenant != tn || row.ItemCount != want {
+			t.Errorf("tenant %s's row: tenant %q, %d items; want %s, %d", tn, row.Tenant, row.ItemCount, tn, want)
+		}
+	}
+	var untenanted int64
+	db.Raw(`SELECT count(*) FROM notifications WHERE inbox = 'notify-collapse-tenants' AND tenant_id IS NULL`).Scan(&untenanted)
+	if untenanted != 0 {
+		t.Errorf("%d collapsed rows without a tenant", untenanted)
 	}
 }

@@ -98,7 +98,7 @@ func (in *Inbox) processBatching(ctx context.Context, d *inbox.Delivery, route s
 	_, err := d.Once(ctx, d.DB, "", func(tx *gorm.DB) error {
 		var err error
 		joined, err = in.batcher.Add(ctx, tx, batch.AddRequest{Recipient: route, Key: d.Event.Domain + "/" + d.Event.SubjectID,
-			Schedule: bc.Schedule, Location: bc.Location, Locale: bc.Locale, Event: d.Event})
+			Schedule: bc.Schedule, Location: bc.Location, Locale: bc.Locale, Event: d.Event, Tenant: d.Event.TenantID})
 		return err
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/inboxtest"
 	"github.com/tidingsdev/tidings/inbox/locale"
@@ -94,5 +95,67 @@ func TestConformance(t *testing.T) {
 	inboxtest.Conformance(t, testDB, in, event(keySeq.Add(1), unique("7"), "comment_added", "Ana", nil), "slack_threads")
 	if n := srv.Calls("chat.postMessage"); n != 1 {
 		t.Errorf("%d posts for one event retried, want 1", n)
+	}
+}
+
+// The same issue id in two tenants is two windows, two messages in two
+// threads: a tenant's burst never joins another's window or thread, and
+// each tenant's next window replies in its own thread.
+func TestBatchingPerTenant(t *testing.T) {
+	ctx := t.Context()
+	srv := slacktest.Start(t, slacktest.Config{Token: token})
+	now := t0
+	in, err := slackinbox.NewInbox(slackinbox.InboxConfig{Name: unique("slack-batch-tenants"), Publisher: poster(t, srv, slackinbox.NewGormThreads(testDB)),
+		Batching: &slackinbox.BatchingConfig{DB: testDB, Schedule: inbox.FixedWindow(15 * time.Minute), Now: func() time.Time { return now }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := unique("44")
+	tenantEvent := func(tenant, actor string) activity.Event {
+		ev := event(keySeq.Add(1), issue, "comment_added", actor, nil)
+		ev.TenantID = tenant
+		return ev
+	}
+	for _, tn := range []string{"ta", "tb", "ta", "tb", "ta"} {
+		if err := inboxtest.Process(t, testDB, in, tenantEvent(tn, "user of "+tn)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, err := in.Flush(ctx, t0.Add(15*time.Minute)); err != nil || res.Sent != 2 {
+		t.Fatalf("flush: %+v, %v; want one message per tenant", res, err)
+	}
+	msgs, err := srv.WaitFor(2, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thread := map[string]string{}
+	for _, m := range msgs {
+		if m.ThreadTS != "" {
+			t.Errorf("a tenant's first window replied in thread %s", m.ThreadTS)
+		}
+		a, b := strings.Count(m.Text, "user of ta"), strings.Count(m.Text, "user of tb")
+		switch {
+		case a == 3 && b == 0:
+			thread["ta"] = m.TS
+		case b == 2 && a == 0:
+			thread["tb"] = m.TS
+		default:
+			t.Errorf("a message mixes tenants or misses items (%d of A, %d of B):\n%s", a, b, m.Text)
+		}
+	}
+	// Each tenant's next window replies in that tenant's thread.
+	now = t0.Add(time.Hour)
+	if err := inboxtest.Process(t, testDB, in, tenantEvent("tb", "user of tb")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Flush(ctx, now.Add(15*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err = srv.WaitFor(3, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := msgs[2].ThreadTS; got == "" || got != thread["tb"] {
+		t.Errorf("B's next window replied in thread %q, want B's %q (A's is %q)", got, thread["tb"], thread["ta"])
 	}
 }

@@ -39,6 +39,7 @@ func as(t, user string) context.Context {
 var tenantTables = []string{
 	"ticket_events", "activity_outbox", "inbox_deliveries", "notifications", "notification_preferences",
 	"email_digests", "email_escalations", "slack_threads", "workflow_rules", "workflow_runs",
+	"batch_windows", "batch_items", "notification_delivery",
 }
 
 // snapshot returns, per table, the number of tenant t's rows and a digest
@@ -75,6 +76,7 @@ type world struct {
 	poster *slack.Poster
 	unsub  *email.UnsubscribeHandler
 	tenant map[string]*tenantWorld
+	batch  *batchWorld
 }
 
 func build(t *testing.T) *world {
@@ -224,6 +226,7 @@ func build(t *testing.T) *world {
 	if ok, err := notify.MarkRead(as(tenantB, "8"), testDB, "8", w.tenant[tenantB].notes[0].ID); err != nil || !ok {
 		t.Fatalf("B marks its notification read: %v %v", ok, err)
 	}
+	buildBatching(t, w)
 	return w
 }
 
@@ -234,7 +237,8 @@ func TestCrossTenant(t *testing.T) {
 	a, b := w.tenant[tenantA], w.tenant[tenantB]
 	ctx := as(tenantA, "8")
 	before := snapshot(t, tenantB)
-	for _, table := range []string{"ticket_events", "activity_outbox", "notifications", "notification_preferences", "slack_threads", "workflow_rules", "workflow_runs", "inbox_deliveries"} {
+	for _, table := range []string{"ticket_events", "activity_outbox", "notifications", "notification_preferences", "slack_threads", "workflow_rules", "workflow_runs", "inbox_deliveries",
+		"batch_windows", "batch_items", "notification_delivery"} {
 		if before[table+" rows"] == "0" {
 			t.Fatalf("tenant B has no %s rows: the suite would prove nothing there", table)
 		}
@@ -485,6 +489,8 @@ func TestCrossTenant(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("batching", func(t *testing.T) { testBatching(t, w, ctx) })
 
 	after := snapshot(t, tenantB)
 	for k, v := range before {
