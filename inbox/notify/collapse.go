@@ -97,11 +97,21 @@ ORDER BY collapse_until DESC LIMIT 1`, nullTenant(ev.TenantID), recipient, ev.Do
 WHERE id = ?`, seq, string(js), ev.ActorType, ev.ActorID, ev.ActorLabel, ev.RecordType, ev.RecordID, ev.RecordLabel,
 			ev.OccurredAt, now, open[0].ID).Error
 	} else {
-		err = tx.WithContext(ctx).Exec(`INSERT INTO notifications (recipient, seq, domain, event_id, inbox, action, subject_id, actor_type, actor_id, actor_label,
+		// Another in-app inbox may have notified the recipient of this
+		// event already (notifications_once): then nothing is added, as
+		// on the single path, instead of a unique violation that would
+		// abort the delivery's transaction.
+		var inserted []int64
+		err = tx.WithContext(ctx).Raw(`INSERT INTO notifications (recipient, seq, domain, event_id, inbox, action, subject_id, actor_type, actor_id, actor_label,
     record_type, record_id, record_label, occurred_at, created_at, item_count, actors, collapse_until, tenant_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?::jsonb, ?, ?)`,
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?::jsonb, ?, ?)
+ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
+RETURNING seq`,
 			recipient, seq, ev.Domain, ev.ID, n.name, ev.Action, ev.SubjectID, ev.ActorType, ev.ActorID, ev.ActorLabel,
-			ev.RecordType, ev.RecordID, ev.RecordLabel, ev.OccurredAt, now, string(js), until, nullTenant(ev.TenantID)).Error
+			ev.RecordType, ev.RecordID, ev.RecordLabel, ev.OccurredAt, now, string(js), until, nullTenant(ev.TenantID)).Scan(&inserted).Error
+		if err == nil && len(inserted) == 0 {
+			return Arrival{}, nil // the zero Arrival: nothing arrived
+		}
 	}
 	if err != nil {
 		return Arrival{}, fmt.Errorf("notify %s: collapse %s for %s: %w", n.name, ev.Ref(), recipient, err)

@@ -207,3 +207,38 @@ func TestCollapsePerTenant(t *testing.T) {
 		t.Errorf("%d collapsed rows without a tenant", untenanted)
 	}
 }
+
+// A person served by an immediate in-app inbox and a collapsing one gets
+// the event once: the second inbox adds nothing (notifications_once) and
+// its delivery succeeds, instead of a unique violation.
+func TestCollapseAfterAnotherInbox(t *testing.T) {
+	ctx := context.Background()
+	p, issue := setup(t)
+	defaults := &inbox.Defaults{}
+	if err := defaults.SetChoice(ctx, db, id(p.bo), inbox.ChannelApp, "issue", inbox.AnyAction, inbox.BatchedOn(inbox.FixedWindow(15*time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := notify.New(notify.Config{Name: "notify-plain-first", Accepts: inbox.On("issue"), Recipients: authorAndSubscribers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batched, err := notify.New(notify.Config{Name: "notify-batched-second", Accepts: inbox.On("issue"), Recipients: authorAndSubscribers,
+		Defaults: defaults, Batching: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := issues.RecordEvent(ctx, db, issue, "comment_added", activity.Actor(user(p.cy, "Cy")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []*notify.Inbox{plain, batched} {
+		if err := inboxtest.Process(t, db, in, res.Event); err != nil {
+			t.Fatalf("%s: %v", in.Name(), err)
+		}
+	}
+	var rows int64
+	db.Raw(`SELECT count(*) FROM notifications WHERE recipient = ? AND domain = 'issue' AND event_id = ?`, id(p.bo), res.Event.ID).Scan(&rows)
+	if rows != 1 {
+		t.Errorf("Bo has %d notifications of the event, want 1", rows)
+	}
+}

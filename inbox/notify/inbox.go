@@ -178,7 +178,9 @@ func (n *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 			if err != nil {
 				return err
 			}
-			arrivals = append(arrivals, a)
+			if a.Seq != 0 {
+				arrivals = append(arrivals, a)
+			}
 		}
 		if len(single) == 0 {
 			return nil
