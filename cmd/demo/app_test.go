@@ -57,7 +57,7 @@ func TestNoActivityJob(t *testing.T) {
 	}
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	app, err := NewApp(ctx, Config{DSN: pgtest.DSN("tidings_test_demo_stale"), RedisAddr: redistest.Addr(), RedisDB: 6,
-		StaleAfter: 72 * time.Hour, StaleEvery: time.Minute, Now: clk.Now, Log: t.Logf})
+		StaleAfter: 72 * time.Hour, StaleEvery: time.Minute, Now: clk.Now, Log: testLog(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +66,7 @@ func TestNoActivityJob(t *testing.T) {
 	if err := app.db.Where("title LIKE 'Dark mode%'").Take(&dark).Error; err != nil {
 		t.Fatal(err)
 	}
+	ctx = activity.WithTenant(ctx, dark.OrgID) // the feeds below read Acme's events
 	noActivity := func() []activity.Event {
 		t.Helper()
 		p, err := app.issues.Feed(ctx, app.db, activity.FeedQuery{Actions: []string{ActionNoActivity}})

@@ -45,7 +45,7 @@ func TestTraceFollowsARequestToEachDelivery(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	defer tp.Shutdown(ctx)
 	app, err := NewApp(ctx, Config{DSN: pgtest.DSN("tidings_test_demo_trace"), RedisAddr: redistest.Addr(), RedisDB: 6,
-		StaleEvery: time.Hour, TracerProvider: tp, Log: t.Logf})
+		StaleEvery: time.Hour, TracerProvider: tp, Log: testLog(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
