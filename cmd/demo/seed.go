@@ -22,13 +22,25 @@ func (a *App) seed(ctx context.Context) error {
 		if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", seedLock).Error; err != nil {
 			return err
 		}
+		s := seeder{a: a, ctx: activity.WithMetadata(ctx, activity.Metadata{Source: "seed", RequestID: "seed"}), tx: tx, now: a.cfg.Now()}
 		var n int64
-		if err := tx.Model(&User{}).Count(&n).Error; err != nil || n > 0 {
+		if err := tx.Model(&User{}).Count(&n).Error; err != nil {
 			return err
 		}
-		a.cfg.Log("seeding an empty database")
-		s := seeder{a: a, ctx: activity.WithMetadata(ctx, activity.Metadata{Source: "seed", RequestID: "seed"}), tx: tx, now: a.cfg.Now()}
-		return s.run()
+		if n == 0 {
+			a.cfg.Log("seeding an empty database")
+			return s.run()
+		}
+		// A database seeded before organisations has only Acme (migration
+		// 00019): it gets the second organisation once.
+		if err := tx.Model(&Organisation{}).Count(&n).Error; err != nil || n > 1 {
+			return err
+		}
+		a.cfg.Log("seeding the second organisation")
+		globex := &Organisation{Name: "Globex", CreatedAt: s.now}
+		s.create(globex)
+		s.globex(globex)
+		return s.err
 	})
 }
 
