@@ -118,6 +118,14 @@ func (a *App) ownTasks(ctx context.Context, d *queuesData) error {
 	return nil
 }
 
+// ownEvent reports whether the issue event id is the request's
+// organisation's: its tasks and dead letters are the only ones it may run.
+func (a *App) ownEvent(ctx context.Context, id int64) bool {
+	evs, err := a.issues.EventsByID(ctx, a.db, []int64{id})
+	_, ok := evs[id]
+	return err == nil && ok
+}
+
 func viewTask(t *asynq.TaskInfo) taskView {
 	v := taskView{ID: t.ID, Queue: t.Queue, Type: t.Type, State: t.State.String(), LastErr: t.LastErr,
 		Retried: t.Retried, MaxRetry: t.MaxRetry, NextAt: t.NextProcessAt, FailedAt: t.LastFailedAt}
@@ -130,7 +138,12 @@ func viewTask(t *asynq.TaskInfo) taskView {
 
 // runTask runs a retrying or archived task now.
 func (a *App) runTask(w http.ResponseWriter, r *http.Request) {
-	err := a.fan.inspector.RunTask(r.FormValue("queue"), r.FormValue("id"))
+	_, ev, err := inbox.ParseTaskID(r.FormValue("id"))
+	if err != nil || !a.ownEvent(r.Context(), ev.ID) {
+		a.notFound(w, r, "Task "+r.FormValue("id"))
+		return
+	}
+	err = a.fan.inspector.RunTask(r.FormValue("queue"), r.FormValue("id"))
 	back := "/monitoring"
 	if err != nil {
 		back += "?error=" + url.QueryEscape(err.Error())
@@ -141,6 +154,10 @@ func (a *App) runTask(w http.ResponseWriter, r *http.Request) {
 // redrive re-enqueues a dead letter.
 func (a *App) redrive(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.ParseInt(r.FormValue("event"), 10, 64)
+	if r.FormValue("domain") != a.issues.Name() || !a.ownEvent(r.Context(), id) {
+		a.notFound(w, r, "Dead letter of event "+r.FormValue("event"))
+		return
+	}
 	err := a.fan.dead.Redrive(r.Context(), r.FormValue("inbox"), activity.EventRef{Domain: r.FormValue("domain"), ID: id})
 	back := "/monitoring"
 	if err != nil {

@@ -181,6 +181,8 @@ func TestOrganisationsSeeNothingOfEachOther(t *testing.T) {
 				fmt.Sprintf("/issues/%d/delete", f.issue[c.other]),
 				fmt.Sprintf("/rules/%d/toggle", f.rule[c.other]), fmt.Sprintf("/rules/%d/delete", f.rule[c.other]),
 				fmt.Sprintf("%s/%d/read", centerPrefix, f.notification[c.other]),
+				fmt.Sprintf("/monitoring/run?queue=default&id=%s:issue:%d", inboxNotify, f.event[c.other]),
+				fmt.Sprintf("/monitoring/redrive?inbox=%s&domain=issue&event=%d", inboxNotify, f.event[c.other]),
 			} {
 				if code, body := get(c.me, "POST", p); code != http.StatusNotFound {
 					t.Errorf("POST %s (the other organisation's) as %s: %d, want 404\n%.300s", p, c.me.Name, code, body)
