@@ -127,6 +127,14 @@ func (a *App) Handler() http.Handler {
 			return u
 		}
 		return nil
+	}, Tenant: func(r *http.Request) any {
+		// The signed-in person's organisation: every event recorded and
+		// every read made (the issue domain's, the notification center's,
+		// preferences, rules) is that organisation's.
+		if u := a.currentUser(r); u != nil {
+			return u.OrgID
+		}
+		return nil
 	}})(a.tel.tracing.HTTP(a.mux)) // inside the metadata: spans are named by the mux's patterns
 	return http.NewCrossOriginProtection().Handler(a.withUser(h))
 }

@@ -66,6 +66,7 @@ func TestNoActivityJob(t *testing.T) {
 	if err := app.db.Where("title LIKE 'Dark mode%'").Take(&dark).Error; err != nil {
 		t.Fatal(err)
 	}
+	ctx = activity.WithTenant(ctx, dark.OrgID) // the feeds below read Acme's events
 	noActivity := func() []activity.Event {
 		t.Helper()
 		p, err := app.issues.Feed(ctx, app.db, activity.FeedQuery{Actions: []string{ActionNoActivity}})

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tidingsdev/tidings/inbox/email/smtptest"
+	"github.com/tidingsdev/tidings/inbox/slack/slacktest"
 )
 
 type mailView struct {
@@ -53,7 +54,11 @@ func pageOf(r *http.Request, n int) (lo, hi int, p Pager) {
 func (a *App) devMailbox(w http.ResponseWriter, r *http.Request) {
 	d := mailboxData{Dev: a.fan != nil && a.fan.devSMTP != nil}
 	if d.Dev {
-		msgs := a.fan.devSMTP.Messages()
+		msgs, err := a.ownMail(r, a.fan.devSMTP.Messages())
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
 		slices.Reverse(msgs)
 		lo, hi, p := pageOf(r, len(msgs))
 		d.Pager = p
@@ -62,6 +67,39 @@ func (a *App) devMailbox(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	a.render(w, r, http.StatusOK, "mailbox", "Dev mailbox", "mailbox", d)
+}
+
+// ownMail keeps the mails to a person of the request's organisation: the
+// dev SMTP server is the whole demo's, standing for each organisation's
+// own mailboxes.
+func (a *App) ownMail(r *http.Request, msgs []smtptest.Message) ([]smtptest.Message, error) {
+	var emails []string
+	if err := a.inOrg(r.Context()).Model(&User{}).Pluck("email", &emails).Error; err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(msgs, func(m smtptest.Message) bool {
+		return !slices.ContainsFunc(m.To, func(to string) bool {
+			return slices.ContainsFunc(emails, func(e string) bool { return strings.Contains(strings.ToLower(to), strings.ToLower(e)) })
+		})
+	}), nil
+}
+
+// ownSlack keeps the Slack messages of the request's organisation's
+// threads (slack_threads is per tenant): the fake Slack is the whole
+// demo's, standing for each organisation's own workspace.
+func (a *App) ownSlack(r *http.Request, msgs []slacktest.Message) ([]slacktest.Message, error) {
+	var ts []string
+	if err := a.db.WithContext(r.Context()).Table("slack_threads").Where("tenant_id = ?", strconv.FormatInt(orgOf(r.Context()), 10)).
+		Pluck("ts", &ts).Error; err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(msgs, func(m slacktest.Message) bool {
+		thread := m.ThreadTS
+		if thread == "" {
+			thread = m.TS
+		}
+		return !slices.Contains(ts, thread)
+	}), nil
 }
 
 func mailOf(m smtptest.Message) mailView {
@@ -111,7 +149,11 @@ func slackShow(s string) string {
 func (a *App) devSlack(w http.ResponseWriter, r *http.Request) {
 	d := slackData{Dev: a.fan != nil && a.fan.devSlack != nil}
 	if d.Dev {
-		msgs := a.fan.devSlack.Messages()
+		msgs, err := a.ownSlack(r, a.fan.devSlack.Messages())
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
 		slices.Reverse(msgs)
 		lo, hi, p := pageOf(r, len(msgs))
 		d.Pager = p

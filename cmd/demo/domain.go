@@ -22,8 +22,17 @@ const (
 var quietActions = map[string]bool{ActionIssueViewed: true, ActionCommentViewed: true}
 
 // newIssueDomain declares the issue domain: events about issues, in
-// issue_events, with users as actors and comments and labels as records.
+// issue_events, with users as actors and comments and labels as records,
+// tenanted by the issue's organisation (organisations.id).
 func newIssueDomain(cfg activity.DomainConfig) (*activity.Domain, error) {
+	cfg = issueDomainConfig(cfg)
+	cfg.Tenant = activity.KeyBigint
+	return activity.NewDomain(cfg)
+}
+
+// issueDomainConfig is the issue domain's declaration before organisations
+// (the events table of migrations 00002-00006, which 00020 makes tenanted).
+func issueDomainConfig(cfg activity.DomainConfig) activity.DomainConfig {
 	cfg.Name = "issue"
 	cfg.Subject = activity.Subject{Table: "issues"}
 	cfg.Actions = []string{
@@ -37,7 +46,7 @@ func newIssueDomain(cfg activity.DomainConfig) (*activity.Domain, error) {
 		"comments": activity.ModelResolver[Comment](),
 		"labels":   activity.ModelResolver[Label](),
 	}
-	return activity.NewDomain(cfg)
+	return cfg
 }
 
 // feedActions are the actions an issue feed shows by default.

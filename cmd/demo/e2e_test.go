@@ -19,6 +19,7 @@ import (
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/email/smtptest"
 	"github.com/tidingsdev/tidings/internal/pgtest"
@@ -577,7 +578,7 @@ func checkUnsubscribe(t *testing.T, d *demo, m smtptest.Message, ana User) {
 			link, m.Header.Get("List-Unsubscribe-Post"), d.url)
 	}
 	muted := func() bool {
-		got, err := inbox.Unmuted(context.Background(), d.app.db, inbox.ChannelEmail, "issue", ActionCommentAdded, []string{fmt.Sprint(ana.ID)})
+		got, err := inbox.Unmuted(activity.WithTenant(context.Background(), ana.OrgID), d.app.db, inbox.ChannelEmail, "issue", ActionCommentAdded, []string{fmt.Sprint(ana.ID)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -619,6 +620,22 @@ func waitReply(t *testing.T, d *demo, issueID int64, want string) {
 		case <-changed:
 		case <-deadline:
 			t.Fatalf("no workflow reply %q on issue %d within a minute", want, issueID)
+		}
+	}
+}
+
+// testLog is t.Logf until the test ends, then silent: the app's late
+// goroutines (asynq quitting, a retry's log line) must not log into a
+// finished test, which panics.
+func testLog(t *testing.T) func(string, ...any) {
+	var mu sync.Mutex
+	done := false
+	t.Cleanup(func() { mu.Lock(); done = true; mu.Unlock() })
+	return func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			t.Logf(format, args...)
 		}
 	}
 }

@@ -68,7 +68,7 @@ func (a *App) serveFeed(w http.ResponseWriter, r *http.Request, q activity.FeedQ
 func (a *App) projectFeed(w http.ResponseWriter, r *http.Request) {
 	var p Project
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err := a.db.WithContext(r.Context()).Take(&p, id).Error; err != nil {
+	if err := a.inOrg(r.Context()).Take(&p, id).Error; err != nil {
 		a.notFound(w, r, "Project "+r.PathValue("id"))
 		return
 	}
@@ -83,7 +83,7 @@ func (a *App) projectFeed(w http.ResponseWriter, r *http.Request) {
 func (a *App) userFeed(w http.ResponseWriter, r *http.Request) {
 	var u User
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err := a.db.WithContext(r.Context()).Take(&u, id).Error; err != nil {
+	if err := a.inOrg(r.Context()).Take(&u, id).Error; err != nil {
 		a.notFound(w, r, "User "+r.PathValue("id"))
 		return
 	}

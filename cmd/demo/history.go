@@ -111,8 +111,9 @@ func (h *history) close() {
 func (a *App) historyPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var archived, events int64
-	a.db.WithContext(ctx).Raw(`SELECT count(*) FROM event_archive`).Scan(&archived)
-	a.db.WithContext(ctx).Raw(`SELECT count(*) FROM issue_events WHERE retracted_at IS NULL`).Scan(&events)
+	// this organisation's events (the archive inbox serves every one)
+	a.db.WithContext(ctx).Raw(`SELECT count(*) FROM event_archive a JOIN issue_events e ON e.id = a.event_id WHERE e.tenant_id = ?`, orgOf(ctx)).Scan(&archived)
+	a.db.WithContext(ctx).Raw(`SELECT count(*) FROM issue_events WHERE tenant_id = ? AND retracted_at IS NULL`, orgOf(ctx)).Scan(&events)
 	bs, err := inbox.ListBackfills(ctx, a.db, 20)
 	if err != nil {
 		a.fail(w, r, err)
@@ -194,14 +195,14 @@ type commentImport struct {
 // importsPage lists the CSV imports, with a form for a new one.
 func (a *App) importsPage(w http.ResponseWriter, r *http.Request) {
 	var imps []commentImport
-	if err := a.db.WithContext(r.Context()).Raw(`SELECT id, name, correlation_id, rows, created_by, created_at, retracted_at, reason FROM comment_imports ORDER BY id DESC LIMIT 50`).Scan(&imps).Error; err != nil {
+	if err := a.db.WithContext(r.Context()).Raw(`SELECT id, name, correlation_id, rows, created_by, created_at, retracted_at, reason FROM comment_imports WHERE org_id = ? ORDER BY id DESC LIMIT 50`, orgOf(r.Context())).Scan(&imps).Error; err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	var delivered []inbox.Entry
 	if id, _ := strconv.ParseInt(r.URL.Query().Get("retracted"), 10, 64); id > 0 {
 		var corr string
-		a.db.WithContext(r.Context()).Raw(`SELECT correlation_id FROM comment_imports WHERE id = ?`, id).Scan(&corr)
+		a.db.WithContext(r.Context()).Raw(`SELECT correlation_id FROM comment_imports WHERE id = ? AND org_id = ?`, id, orgOf(r.Context())).Scan(&corr)
 		var refs []activity.EventRef
 		for e, err := range a.issues.Replay(r.Context(), a.db, activity.HistoryQuery{CorrelationID: corr, Retracted: activity.OnlyRetracted}, 0) {
 			if err != nil {
@@ -268,7 +269,7 @@ func (a *App) importComments(w http.ResponseWriter, r *http.Request) {
 				return fmt.Errorf("line %d: the body must be 1 to 10,000 characters of text", i+1)
 			}
 			var n int64
-			if err := tx.Model(&Issue{}).Where("id = ?", id).Count(&n).Error; err != nil {
+			if err := tx.Model(&Issue{}).Where("id = ? AND org_id = ?", id, me.OrgID).Count(&n).Error; err != nil { // an issue of this organisation
 				return err
 			}
 			if n == 0 {
@@ -283,8 +284,8 @@ func (a *App) importComments(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
-		return tx.Exec(`INSERT INTO comment_imports (name, correlation_id, rows, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
-			name, corr, len(rows), me.ID, a.cfg.Now()).Error
+		return tx.Exec(`INSERT INTO comment_imports (name, correlation_id, rows, created_by, created_at, org_id) VALUES (?, ?, ?, ?, ?, ?)`,
+			name, corr, len(rows), me.ID, a.cfg.Now(), me.OrgID).Error
 	})
 	if err != nil {
 		back("Nothing was imported: " + err.Error())
@@ -309,7 +310,7 @@ func (a *App) retractImport(w http.ResponseWriter, r *http.Request) {
 	}
 	var imp commentImport
 	err := a.db.WithContext(r.Context()).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Raw(`SELECT id, name, correlation_id FROM comment_imports WHERE id = ? AND retracted_at IS NULL FOR UPDATE`, id).Scan(&imp).Error; err != nil {
+		if err := tx.Raw(`SELECT id, name, correlation_id FROM comment_imports WHERE id = ? AND org_id = ? AND retracted_at IS NULL FOR UPDATE`, id, me.OrgID).Scan(&imp).Error; err != nil {
 			return err
 		}
 		if imp.ID == 0 {

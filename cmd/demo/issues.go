@@ -46,7 +46,7 @@ func (a *App) listIssues(w http.ResponseWriter, r *http.Request) {
 func (a *App) renderIssues(w http.ResponseWriter, r *http.Request, status int, errs, form map[string]string) {
 	ctx := r.Context()
 	d := issuesData{Status: r.URL.Query().Get("status"), Errors: errs, Form: form}
-	db := a.db.WithContext(ctx)
+	db := a.inOrg(ctx) // this organisation's projects and issues
 	if err := db.Order("id").Find(&d.Projects).Error; err != nil {
 		a.fail(w, r, err)
 		return
@@ -184,14 +184,14 @@ func (a *App) createIssue(w http.ResponseWriter, r *http.Request) {
 		errs["body"] = "Keep the description under 10,000 characters."
 	}
 	var project Project
-	if a.db.WithContext(ctx).Take(&project, pid).Error != nil {
+	if a.inOrg(ctx).Take(&project, pid).Error != nil { // a project of this organisation
 		errs["project_id"] = "Pick a project."
 	}
 	if len(errs) > 0 {
 		a.renderIssues(w, r, http.StatusUnprocessableEntity, errs, map[string]string{"title": title, "body": body})
 		return
 	}
-	issue := Issue{ProjectID: project.ID, Title: title, Body: body, Status: StatusOpen, AuthorID: me.ID}
+	issue := Issue{OrgID: project.OrgID, ProjectID: project.ID, Title: title, Body: body, Status: StatusOpen, AuthorID: me.ID}
 	err := a.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&issue).Error; err != nil {
 			return err
@@ -233,7 +233,7 @@ func (a *App) loadIssue(w http.ResponseWriter, r *http.Request) (*Issue, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	var issue Issue
 	if err == nil {
-		err = a.db.WithContext(r.Context()).Take(&issue, id).Error
+		err = a.inOrg(r.Context()).Take(&issue, id).Error // another organisation's issue is not found
 	}
 	var numErr *strconv.NumError
 	if errors.Is(err, gorm.ErrRecordNotFound) || errors.As(err, &numErr) || id <= 0 {
@@ -474,7 +474,7 @@ func (a *App) assign(w http.ResponseWriter, r *http.Request) {
 		if v := r.FormValue("assignee_id"); v != "" {
 			id, _ := strconv.ParseInt(v, 10, 64)
 			var u User
-			if err := tx.Take(&u, id).Error; err != nil {
+			if err := tx.Where("org_id = ?", issue.OrgID).Take(&u, id).Error; err != nil {
 				return map[string]string{"assignee": "Pick someone from the list."}, nil
 			}
 			to = &u

@@ -14,7 +14,7 @@ var update = flag.Bool("update", false, "rewrite migrations/00002_issue_events.s
 // renders for the issue domain; regenerate it with
 // go test ./cmd/demo -run TestIssueEventsMigration -update.
 func TestIssueEventsMigration(t *testing.T) {
-	d, err := newIssueDomain(activity.DomainConfig{})
+	d, err := activity.NewDomain(issueDomainConfig(activity.DomainConfig{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestIssueEventsMigration(t *testing.T) {
 // The upgrade of databases made before the tags and retraction columns is
 // what activity.GooseUpgrade renders (a no-op on a table made by 00002).
 func TestIssueEventsUpgradeMigration(t *testing.T) {
-	d, err := newIssueDomain(activity.DomainConfig{})
+	d, err := activity.NewDomain(issueDomainConfig(activity.DomainConfig{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +58,33 @@ func TestIssueEventsUpgradeMigration(t *testing.T) {
 		if string(got) != want {
 			t.Fatalf("%s is out of date with activity.GooseUpgrade(issue domain); run go test ./cmd/demo -run TestIssueEventsUpgradeMigration -update", path)
 		}
+	}
+}
+
+// The upgrade to organisations (migrations/00020_issue_events_tenant.sql)
+// is what activity.GooseUpgradeTenant renders for the tenanted issue
+// domain, every event taking its issue's organisation.
+func TestIssueEventsTenantMigration(t *testing.T) {
+	d, err := newIssueDomain(activity.DomainConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "migrations/00020_issue_events_tenant.sql"
+	want, err := activity.GooseUpgradeTenant(d, "org_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatalf("%s is out of date with activity.GooseUpgradeTenant(issue domain); run go test ./cmd/demo -run TestIssueEventsTenantMigration -update", path)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 // picks who acts.
 type User struct {
 	ID          int64
+	OrgID       int64 // the organisation they work in: the tenant of what they do
 	Name        string
 	Email       string
 	SlackHandle string
@@ -17,9 +18,18 @@ type User struct {
 	CreatedAt   time.Time
 }
 
+// Organisation is a tenant of the demo: its people, projects and issues
+// see nothing of another's.
+type Organisation struct {
+	ID        int64
+	Name      string
+	CreatedAt time.Time
+}
+
 // Project groups issues.
 type Project struct {
 	ID        int64
+	OrgID     int64
 	Key       string
 	Name      string
 	CreatedAt time.Time
@@ -28,6 +38,7 @@ type Project struct {
 // Issue is the subject of the issue domain's events.
 type Issue struct {
 	ID         int64
+	OrgID      int64 // the tenant of its events
 	ProjectID  int64
 	Title      string
 	Body       string

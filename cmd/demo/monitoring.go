@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -18,6 +20,7 @@ type taskView struct {
 	Retried, MaxRetry               int
 	NextAt, FailedAt                time.Time
 	Event                           string // permalink of the event
+	eventID                         int64  // 0 for a task of no event
 }
 
 type queuesData struct {
@@ -75,6 +78,10 @@ func (a *App) monitoring(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Dead = page.Letters
+	if err := a.ownTasks(r.Context(), &d); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	if relay := a.fan.worker.Relay(); relay != nil {
 		d.Relay, d.Listen = relay.Stats(), relay.Listening()
 		d.Sweep = relay.SweepStats()
@@ -83,18 +90,60 @@ func (a *App) monitoring(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "monitoring", "Queues", "monitoring", d)
 }
 
+// ownTasks keeps the retrying and archived tasks and the dead letters of
+// this organisation's events (the queues serve every organisation; their
+// sizes stay totals): an event the tenant-scoped EventsByID does not find
+// is another's.
+func (a *App) ownTasks(ctx context.Context, d *queuesData) error {
+	var ids []int64
+	for _, ts := range [][]taskView{d.Retry, d.Archive} {
+		for _, t := range ts {
+			ids = append(ids, t.eventID)
+		}
+	}
+	for _, l := range d.Dead {
+		ids = append(ids, l.Event.ID)
+	}
+	own, err := a.issues.EventsByID(ctx, a.db, ids)
+	if err != nil {
+		return err
+	}
+	other := func(t taskView) bool { _, ok := own[t.eventID]; return !ok }
+	d.Retry = slices.DeleteFunc(d.Retry, other)
+	d.Archive = slices.DeleteFunc(d.Archive, other)
+	d.Dead = slices.DeleteFunc(d.Dead, func(l inbox.DeadLetter) bool {
+		_, ok := own[l.Event.ID]
+		return l.Event.Domain != a.issues.Name() || !ok
+	})
+	return nil
+}
+
+// ownEvent reports whether the issue event id is the request's
+// organisation's: its tasks and dead letters are the only ones it may run.
+func (a *App) ownEvent(ctx context.Context, id int64) bool {
+	evs, err := a.issues.EventsByID(ctx, a.db, []int64{id})
+	_, ok := evs[id]
+	return err == nil && ok
+}
+
 func viewTask(t *asynq.TaskInfo) taskView {
 	v := taskView{ID: t.ID, Queue: t.Queue, Type: t.Type, State: t.State.String(), LastErr: t.LastErr,
 		Retried: t.Retried, MaxRetry: t.MaxRetry, NextAt: t.NextProcessAt, FailedAt: t.LastFailedAt}
 	if _, ev, err := inbox.ParseTaskID(t.ID); err == nil {
 		v.Event = "/events/" + strconv.FormatInt(ev.ID, 10)
+		v.eventID = ev.ID
 	}
 	return v
 }
 
 // runTask runs a retrying or archived task now.
 func (a *App) runTask(w http.ResponseWriter, r *http.Request) {
-	err := a.fan.inspector.RunTask(r.FormValue("queue"), r.FormValue("id"))
+	_, ev, err := inbox.ParseTaskID(r.FormValue("id"))
+	if err != nil || !a.ownEvent(r.Context(), ev.ID) {
+		a.notFound(w, r, "Task "+r.FormValue("id"))
+		return
+	}
+	err = a.fan.inspector.RunTask(r.FormValue("queue"), r.FormValue("id"))
 	back := "/monitoring"
 	if err != nil {
 		back += "?error=" + url.QueryEscape(err.Error())
@@ -105,6 +154,10 @@ func (a *App) runTask(w http.ResponseWriter, r *http.Request) {
 // redrive re-enqueues a dead letter.
 func (a *App) redrive(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.ParseInt(r.FormValue("event"), 10, 64)
+	if r.FormValue("domain") != a.issues.Name() || !a.ownEvent(r.Context(), id) {
+		a.notFound(w, r, "Dead letter of event "+r.FormValue("event"))
+		return
+	}
 	err := a.fan.dead.Redrive(r.Context(), r.FormValue("inbox"), activity.EventRef{Domain: r.FormValue("domain"), ID: id})
 	back := "/monitoring"
 	if err != nil {

@@ -89,7 +89,7 @@ func TestPersonPageExportAndErase(t *testing.T) {
 	}
 
 	// A person who is not made up cannot be erased here.
-	real := User{Name: "Real Person", Email: "real@company.test"}
+	real := User{OrgID: ana.OrgID, Name: "Real Person", Email: "real@company.test"}
 	if err := db.Create(&real).Error; err != nil {
 		t.Fatal(err)
 	}

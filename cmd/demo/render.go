@@ -29,10 +29,11 @@ var staticFiles embed.FS
 type page struct {
 	Title  string
 	Me     *User
-	Users  []User
-	Path   string // the request's path and query, to come back to
-	Nav    string // the highlighted section
-	Unread int64  // the signed-in user's unread notifications
+	Users  []User      // the signed-in person's organisation's people (assignees)
+	Orgs   []orgPeople // everyone, by organisation: the switcher (switching user switches organisation)
+	Path   string      // the request's path and query, to come back to
+	Nav    string      // the highlighted section
+	Unread int64       // the signed-in user's unread notifications
 	Data   any
 }
 
@@ -87,7 +88,12 @@ func (a *App) parsePages() (map[string]*template.Template, error) {
 // a 500 rather than half a page.
 func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name, title, nav string, data any) {
 	p := page{Title: title, Me: a.currentUser(r), Path: r.URL.RequestURI(), Nav: nav, Data: data}
-	if err := a.db.WithContext(r.Context()).Order("id").Find(&p.Users).Error; err != nil {
+	var err error
+	if p.Orgs, err = a.switcherPeople(r.Context()); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := a.inOrg(r.Context()).Order("id").Find(&p.Users).Error; err != nil {
 		a.fail(w, r, err)
 		return
 	}

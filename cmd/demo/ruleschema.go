@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/tidingsdev/tidings/activity"
+
 	"context"
 	"strconv"
 
@@ -48,7 +50,11 @@ func (a *App) resolveIssue(ctx context.Context, id string) (map[string]any, erro
 		return nil, nil
 	}
 	var is Issue
-	res := a.db.WithContext(ctx).Limit(1).Find(&is, n)
+	q := a.db.WithContext(ctx)
+	if _, ok := activity.TenantFrom(ctx); ok { // a request's dry run, or a job of the event's organisation
+		q = q.Where("org_id = ?", orgOf(ctx))
+	}
+	res := q.Limit(1).Find(&is, n)
 	if res.Error != nil || res.RowsAffected == 0 {
 		return nil, res.Error
 	}
@@ -78,7 +84,11 @@ func (a *App) resolveComment(ctx context.Context, id string) (map[string]any, er
 		return nil, nil
 	}
 	var c Comment
-	res := a.db.WithContext(ctx).Limit(1).Find(&c, n)
+	q := a.db.WithContext(ctx)
+	if _, ok := activity.TenantFrom(ctx); ok {
+		q = q.Where("issue_id IN (SELECT id FROM issues WHERE org_id = ?)", orgOf(ctx))
+	}
+	res := q.Limit(1).Find(&c, n)
 	if res.Error != nil || res.RowsAffected == 0 {
 		return nil, res.Error
 	}

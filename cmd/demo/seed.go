@@ -22,13 +22,25 @@ func (a *App) seed(ctx context.Context) error {
 		if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", seedLock).Error; err != nil {
 			return err
 		}
+		s := seeder{a: a, ctx: activity.WithMetadata(ctx, activity.Metadata{Source: "seed", RequestID: "seed"}), tx: tx, now: a.cfg.Now()}
 		var n int64
-		if err := tx.Model(&User{}).Count(&n).Error; err != nil || n > 0 {
+		if err := tx.Model(&User{}).Count(&n).Error; err != nil {
 			return err
 		}
-		a.cfg.Log("seeding an empty database")
-		s := seeder{a: a, ctx: activity.WithMetadata(ctx, activity.Metadata{Source: "seed", RequestID: "seed"}), tx: tx, now: a.cfg.Now()}
-		return s.run()
+		if n == 0 {
+			a.cfg.Log("seeding an empty database")
+			return s.run()
+		}
+		// A database seeded before organisations has only Acme (migration
+		// 00019): it gets the second organisation once.
+		if err := tx.Model(&Organisation{}).Count(&n).Error; err != nil || n > 1 {
+			return err
+		}
+		a.cfg.Log("seeding the second organisation")
+		globex := &Organisation{Name: "Globex", CreatedAt: s.now}
+		s.create(globex)
+		s.globex(globex)
+		return s.err
 	})
 }
 
@@ -52,12 +64,12 @@ func (s *seeder) record(at time.Time, issue *Issue, actor *User, action string, 
 	if s.err != nil {
 		return
 	}
-	opts = append(opts, activity.Actor(actor), activity.OccurredAt(at))
+	opts = append(opts, activity.Actor(actor), activity.OccurredAt(at), activity.InTenant(issue.OrgID))
 	_, s.err = s.a.issues.RecordEvent(s.ctx, s.tx, issue.ID, action, opts...)
 }
 
 func (s *seeder) issue(p *Project, author *User, at time.Time, title, body string) *Issue {
-	is := &Issue{ProjectID: p.ID, Title: title, Body: body, Status: StatusOpen, AuthorID: author.ID, CreatedAt: at, UpdatedAt: at}
+	is := &Issue{OrgID: p.OrgID, ProjectID: p.ID, Title: title, Body: body, Status: StatusOpen, AuthorID: author.ID, CreatedAt: at, UpdatedAt: at}
 	s.create(is)
 	s.create(&Subscriber{IssueID: is.ID, UserID: author.ID, Reason: "author", CreatedAt: at})
 	s.record(at, is, author, ActionIssueOpened, activity.Extra{"title": title})
@@ -105,22 +117,29 @@ func (s *seeder) status(is *Issue, actor *User, at time.Time, to string) {
 }
 
 func (s *seeder) run() error {
-	ana := &User{Name: "Ana Lima", Email: "ana@example.com", SlackHandle: "ana"}
-	ben := &User{Name: "Ben Okafor", Email: "ben@example.com", SlackHandle: "ben"}
-	chloe := &User{Name: "Chloé Martin", Email: "chloe@example.com", SlackHandle: "chloe", Locale: "de", TimeZone: "Europe/Berlin"} // reads German
-	dev := &User{Name: "Dev Patel", Email: "dev@example.com", SlackHandle: "dev"}
+	// Two organisations, the demo's tenants: Acme's people see nothing of
+	// Globex's projects, issues, events, notifications and rules, and the
+	// other way round (switching user switches organisation).
+	acme := &Organisation{Name: "Acme", CreatedAt: s.now}
+	globex := &Organisation{Name: "Globex", CreatedAt: s.now}
+	s.create(acme)
+	s.create(globex)
+	ana := &User{OrgID: acme.ID, Name: "Ana Lima", Email: "ana@example.com", SlackHandle: "ana"}
+	ben := &User{OrgID: acme.ID, Name: "Ben Okafor", Email: "ben@example.com", SlackHandle: "ben"}
+	chloe := &User{OrgID: acme.ID, Name: "Chloé Martin", Email: "chloe@example.com", SlackHandle: "chloe", Locale: "de", TimeZone: "Europe/Berlin"} // reads German
+	dev := &User{OrgID: acme.ID, Name: "Dev Patel", Email: "dev@example.com", SlackHandle: "dev"}
 	for _, u := range []*User{ana, ben, chloe, dev} {
 		s.create(u)
 	}
 	// Chloé gets one daily digest at 08:00 her time, by mail and in the app
-	// (a burst of comments is one row until then).
+	// (a burst of comments is one row until then), in her organisation.
 	for _, ch := range []string{inbox.ChannelEmail, inbox.ChannelApp} {
 		if s.err == nil {
-			s.err = s.a.defaults.SetChoice(s.ctx, s.tx, strconv.FormatInt(chloe.ID, 10), ch, "issue", inbox.AnyAction, dailyDigest)
+			s.err = s.a.defaults.SetChoice(activity.WithTenant(s.ctx, acme.ID), s.tx, strconv.FormatInt(chloe.ID, 10), ch, "issue", inbox.AnyAction, dailyDigest)
 		}
 	}
-	web := &Project{Key: "WEB", Name: "Web app"}
-	mob := &Project{Key: "MOB", Name: "Mobile app"}
+	web := &Project{OrgID: acme.ID, Key: "WEB", Name: "Web app"}
+	mob := &Project{OrgID: acme.ID, Key: "MOB", Name: "Mobile app"}
 	s.create(web)
 	s.create(mob)
 	day := 24 * time.Hour
@@ -149,5 +168,25 @@ func (s *seeder) run() error {
 	s.comment(push, dev, s.ago(day), "Two FCM tokens per device after the upgrade; dedupe on the server.")
 
 	s.issue(mob, ana, s.ago(20*time.Hour), "Crash when rotating on the login screen", "Rotate the phone while the keyboard is open: the app closes.")
+
+	s.globex(globex)
 	return s.err
+}
+
+// globex seeds the second organisation: its own people, project and
+// issues (titles start "Globex:" so a page showing them is easy to spot).
+func (s *seeder) globex(org *Organisation) {
+	greta := &User{OrgID: org.ID, Name: "Greta Holm", Email: "greta@globex.example", SlackHandle: "greta"}
+	hiro := &User{OrgID: org.ID, Name: "Hiro Tanaka", Email: "hiro@globex.example", SlackHandle: "hiro"}
+	s.create(greta)
+	s.create(hiro)
+	ops := &Project{OrgID: org.ID, Key: "OPS", Name: "Globex operations"}
+	s.create(ops)
+	day := 24 * time.Hour
+	billing := s.issue(ops, greta, s.ago(6*day), "Globex: invoices double-charged in March", "Some March invoices were charged twice.")
+	s.label(billing, greta, s.ago(6*day-time.Minute), "billing")
+	s.assign(billing, greta, hiro, s.ago(5*day))
+	s.comment(billing, hiro, s.ago(4*day), "Globex: the retry job ran twice after the outage.")
+	s.comment(billing, greta, s.ago(2*time.Hour), "Globex: refunds are out, please confirm.")
+	s.issue(ops, hiro, s.ago(30*time.Hour), "Globex: rotate the VPN certificates", "They expire at the end of the month.")
 }

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/activity"
 )
 
 // userCookie holds the signed-in user's id. The demo has no passwords: the
@@ -39,6 +44,56 @@ func (a *App) withUser(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// orgOf returns the organisation the request acts in: the tenant the
+// middleware set from the signed-in person (0, matching nothing, without).
+func orgOf(ctx context.Context) int64 {
+	switch t, _ := activity.TenantFrom(ctx); t := t.(type) {
+	case int64:
+		return t
+	case string: // a job's tenant, as events carry it
+		id, _ := strconv.ParseInt(t, 10, 64)
+		return id
+	}
+	return 0
+}
+
+// inOrg is a query on the demo's organisation-owned tables (users,
+// projects, issues, comment_imports) scoped to the request's organisation:
+// every page reads them through it, so nothing of another organisation
+// shows. It can be reused for several queries.
+func (a *App) inOrg(ctx context.Context) *gorm.DB {
+	return a.db.WithContext(ctx).Where("org_id = ?", orgOf(ctx)).Session(&gorm.Session{})
+}
+
+// orgPeople is one organisation's people in the user switcher.
+type orgPeople struct {
+	Name   string
+	People []User
+}
+
+// switcherPeople lists everyone by organisation: the demo has no
+// passwords, and picking a person of another organisation switches to it.
+func (a *App) switcherPeople(ctx context.Context) ([]orgPeople, error) {
+	var orgs []Organisation
+	if err := a.db.WithContext(ctx).Order("id").Find(&orgs).Error; err != nil {
+		return nil, err
+	}
+	var users []User
+	if err := a.db.WithContext(ctx).Order("id").Find(&users).Error; err != nil {
+		return nil, err
+	}
+	out := make([]orgPeople, len(orgs))
+	for i, o := range orgs {
+		out[i].Name = o.Name
+		for _, u := range users {
+			if u.OrgID == o.ID {
+				out[i].People = append(out[i].People, u)
+			}
+		}
+	}
+	return out, nil
 }
 
 // switchUser sets the user cookie and goes back where the form was.

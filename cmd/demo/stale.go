@@ -32,7 +32,9 @@ func (a *App) recordStale(ctx context.Context) (int, error) {
 		}
 	}
 	n := 0
+	base := ctx
 	for _, is := range open {
+		ctx := activity.WithTenant(base, is.OrgID) // the job serves every organisation, one issue at a time
 		last, ok, err := a.issues.LastOccurred(ctx, a.db, activity.HistoryQuery{Subject: is.ID, Actions: active})
 		if err != nil {
 			return n, err
