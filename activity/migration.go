@@ -91,16 +91,22 @@ CREATE INDEX %[1]s_time ON %[1]s (occurred_at DESC, id DESC);
 // sees the commit of any writer that held the lock before. (A lock taken in
 // a CTE of the reading statement would not: that statement's snapshot
 // predates the lock.)
+//
+// For a tenanted domain the function takes the tenant last, locks and
+// looks up within it, and writes it on the event and its outbox row; the
+// fragments are empty otherwise, so an untenanted domain's SQL is unchanged.
 func throttleFunctionSQL(d *Domain) string {
+	var tParam, tLock, tWhere, tCol, tVal, tOutCol, tOutVal string
 	if d.tenant != "" {
-		return tenantThrottleFunctionSQL(d)
+		tParam, tLock, tWhere = ",\n    p_tenant "+string(d.tenant), " || chr(31) || p_tenant::text", "r.tenant_id = p_tenant AND "
+		tCol, tVal, tOutCol, tOutVal = ", tenant_id", ", p_tenant", ", tenant_id", ", v_row.tenant_id::text"
 	}
 	return fmt.Sprintf(`
 CREATE FUNCTION %[1]s_record_throttled(
     p_subject %[2]s, p_action text, p_actor_type text, p_actor_id text, p_actor_label text,
     p_record_type text, p_record_id text, p_record_label text, p_extra jsonb, p_now timestamptz,
     p_request_id text, p_correlation_id text, p_causation_domain text, p_causation_id bigint,
-    p_depth smallint, p_source text, p_ip inet, p_user_agent text, p_trace_parent text, p_window interval, p_notify boolean)
+    p_depth smallint, p_source text, p_ip inet, p_user_agent text, p_trace_parent text, p_window interval, p_notify boolean%[9]s)
 RETURNS TABLE (throttled boolean, ev %[1]s)
 LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
@@ -113,13 +119,13 @@ BEGIN
         RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended(
-        '%[3]s' || chr(31) || p_subject::text || chr(31) || p_action || chr(31) || p_actor_type || chr(31) || p_actor_id
+        '%[3]s'%[10]s || chr(31) || p_subject::text || chr(31) || p_action || chr(31) || p_actor_type || chr(31) || p_actor_id
         || chr(31) || coalesce(p_record_type, '') || chr(31) || coalesce(p_record_id, ''), 0));
     UPDATE %[1]s e
        SET occurred_at = greatest(e.occurred_at, p_now), updated_at = p_now, repeats = e.repeats + 1
      WHERE e.id = (
         SELECT r.id FROM %[1]s r
-         WHERE r.subject_id = p_subject AND r.action = p_action
+         WHERE %[11]sr.subject_id = p_subject AND r.action = p_action
            AND r.actor_type = p_actor_type AND r.actor_id = p_actor_id
            AND r.record_type IS NOT DISTINCT FROM p_record_type
            AND r.record_id IS NOT DISTINCT FROM p_record_id
@@ -132,19 +138,20 @@ BEGIN
         RETURN QUERY SELECT true, v_row;
         RETURN;
     END IF;
-    INSERT INTO %[1]s (%[4]s)
+    INSERT INTO %[1]s (%[4]s%[12]s)
     VALUES (p_subject, p_action, p_actor_type, p_actor_id, p_actor_label, p_record_type, p_record_id,
             p_record_label, p_extra, p_now, p_now, p_now, p_request_id, p_correlation_id,
-            p_causation_domain, p_causation_id, p_depth, p_source, p_ip, p_user_agent, p_trace_parent)
+            p_causation_domain, p_causation_id, p_depth, p_source, p_ip, p_user_agent, p_trace_parent%[13]s)
     RETURNING * INTO v_row;
-    INSERT INTO %[5]s (domain, event_id, action, subject_id) VALUES ('%[3]s', v_row.id, v_row.action, v_row.subject_id::text);
+    INSERT INTO %[5]s (domain, event_id, action, subject_id%[14]s) VALUES ('%[3]s', v_row.id, v_row.action, v_row.subject_id::text%[15]s);
     IF p_notify THEN
         PERFORM pg_notify('%[6]s', '%[3]s');
     END IF;
     RETURN QUERY SELECT false, v_row;
 END
 $fn$;
-`, d.table, d.subject.KeyType, d.name, insertColumns, OutboxTable, OutboxChannel, d.subject.Table, d.subject.Key)
+`, d.table, d.subject.KeyType, d.name, insertColumns, OutboxTable, OutboxChannel, d.subject.Table, d.subject.Key,
+		tParam, tLock, tWhere, tCol, tVal, tOutCol, tOutVal)
 }
 
 // GooseMigration renders MigrationSQL as a goose SQL migration file, ready

@@ -64,61 +64,6 @@ CREATE POLICY %[1]s_tenant ON %[1]s
 `, d.table, d.tenant, TenantSetting)
 }
 
-// tenantThrottleFunctionSQL is throttleFunctionSQL for a tenanted domain:
-// the function takes the tenant last, locks and looks up within it, and
-// writes it on the event and its outbox row.
-func tenantThrottleFunctionSQL(d *Domain) string {
-	return fmt.Sprintf(`
-CREATE FUNCTION %[1]s_record_throttled(
-    p_subject %[2]s, p_action text, p_actor_type text, p_actor_id text, p_actor_label text,
-    p_record_type text, p_record_id text, p_record_label text, p_extra jsonb, p_now timestamptz,
-    p_request_id text, p_correlation_id text, p_causation_domain text, p_causation_id bigint,
-    p_depth smallint, p_source text, p_ip inet, p_user_agent text, p_trace_parent text, p_window interval, p_notify boolean,
-    p_tenant %[9]s)
-RETURNS TABLE (throttled boolean, ev %[1]s)
-LANGUAGE plpgsql VOLATILE AS $fn$
-DECLARE
-    v_row %[1]s;
-BEGIN
-    IF current_setting('transaction_isolation') <> 'read committed'
-       OR NOT EXISTS (SELECT 1 FROM %[7]s WHERE %[8]s = p_subject) THEN
-        RETURN;
-    END IF;
-    PERFORM pg_advisory_xact_lock(hashtextextended(
-        '%[3]s' || chr(31) || p_tenant::text || chr(31) || p_subject::text || chr(31) || p_action || chr(31) || p_actor_type || chr(31) || p_actor_id
-        || chr(31) || coalesce(p_record_type, '') || chr(31) || coalesce(p_record_id, ''), 0));
-    UPDATE %[1]s e
-       SET occurred_at = greatest(e.occurred_at, p_now), updated_at = p_now, repeats = e.repeats + 1
-     WHERE e.id = (
-        SELECT r.id FROM %[1]s r
-         WHERE r.tenant_id = p_tenant AND r.subject_id = p_subject AND r.action = p_action
-           AND r.actor_type = p_actor_type AND r.actor_id = p_actor_id
-           AND r.record_type IS NOT DISTINCT FROM p_record_type
-           AND r.record_id IS NOT DISTINCT FROM p_record_id
-           AND r.occurred_at >= p_now - p_window
-         ORDER BY r.occurred_at DESC, r.id DESC
-         LIMIT 1)
-       AND e.occurred_at >= p_now - p_window -- prunes the partitions of a partitioned table
-    RETURNING e.* INTO v_row;
-    IF FOUND THEN
-        RETURN QUERY SELECT true, v_row;
-        RETURN;
-    END IF;
-    INSERT INTO %[1]s (%[4]s, tenant_id)
-    VALUES (p_subject, p_action, p_actor_type, p_actor_id, p_actor_label, p_record_type, p_record_id,
-            p_record_label, p_extra, p_now, p_now, p_now, p_request_id, p_correlation_id,
-            p_causation_domain, p_causation_id, p_depth, p_source, p_ip, p_user_agent, p_trace_parent, p_tenant)
-    RETURNING * INTO v_row;
-    INSERT INTO %[5]s (domain, event_id, action, subject_id, tenant_id) VALUES ('%[3]s', v_row.id, v_row.action, v_row.subject_id::text, v_row.tenant_id::text);
-    IF p_notify THEN
-        PERFORM pg_notify('%[6]s', '%[3]s');
-    END IF;
-    RETURN QUERY SELECT false, v_row;
-END
-$fn$;
-`, d.table, d.subject.KeyType, d.name, insertColumns, OutboxTable, OutboxChannel, d.subject.Table, d.subject.Key, d.tenant)
-}
-
 // UpgradeTenantSQL renders the migration that makes an existing untenanted
 // events table tenanted (up), and back (down). d is the domain as now
 // declared, with Tenant set; subjectTenantColumn is the column of the
@@ -143,7 +88,7 @@ ALTER TABLE %[1]s ALTER COLUMN tenant_id SET NOT NULL;
 `, d.table, d.tenant, d.subject.Table, d.subject.Key, subjectTenantColumn) +
 		tenantIndexesSQL(d) +
 		fmt.Sprintf("DROP FUNCTION IF EXISTS %[1]s_record_throttled;\n", d.table) +
-		tenantThrottleFunctionSQL(d) +
+		throttleFunctionSQL(d) +
 		fmt.Sprintf("-- pending fan-out carries the tenant too\nUPDATE %[1]s o SET tenant_id = e.tenant_id::text FROM %[2]s e WHERE o.domain = '%[3]s' AND o.event_id = e.id AND o.tenant_id IS NULL;\n",
 			OutboxTable, d.table, d.name)
 	if d.rls {

@@ -38,6 +38,8 @@ LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
     v_row issue_events;
 BEGIN
+    -- A refusal returns no row rather than raising, which would abort the
+    -- caller's transaction: the caller tells the two cases apart.
     IF current_setting('transaction_isolation') <> 'read committed'
        OR NOT EXISTS (SELECT 1 FROM issues WHERE id = p_subject) THEN
         RETURN;
