@@ -7,6 +7,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/erasesql"
 	"github.com/tidingsdev/tidings/internal/pgarray"
 )
 
@@ -36,29 +37,18 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	vals := pgarray.Text(p.Values)
 	pats := pgarray.Text(p.Patterns())
-	out := activity.Erased{}
-	steps := []struct {
-		table, sql string
-		args       []any
-	}{
-		{"notification_preferences", `DELETE FROM notification_preferences WHERE recipient = ?`, []any{p.ID}},
-		{"notification_delivery", `DELETE FROM notification_delivery WHERE recipient = ?`, []any{p.ID}},
-		{"inbox_suppressions", `DELETE FROM inbox_suppressions WHERE lower(address) = ANY(?)`, []any{pgarray.Text(p.LowerValues())}},
-		{"inbox_suppressions", `UPDATE inbox_suppressions SET source = tidings_mask_text(source, ?), detail = tidings_mask_text(detail, ?)
-WHERE lower(source) LIKE ANY(?) OR lower(detail) LIKE ANY(?)`, []any{vals, vals, pats, pats}},
-		{"inbox_deliveries", `UPDATE inbox_deliveries SET last_error = tidings_mask_text(last_error, ?) WHERE lower(last_error) LIKE ANY(?)`, []any{vals, pats}},
-		{"inbox_dead_letters", `UPDATE inbox_dead_letters SET last_error = tidings_mask_text(last_error, ?) WHERE lower(last_error) LIKE ANY(?)`, []any{vals, pats}},
-		{"activity_outbox", `UPDATE activity_outbox SET last_error = tidings_mask_text(last_error, ?) WHERE lower(last_error) LIKE ANY(?)`, []any{vals, pats}},
-		{"inbox_backfills", `UPDATE inbox_backfills SET last_error = tidings_mask_text(last_error, ?), created_by = tidings_mask_text(created_by, ?),
+	steps := []erasesql.Step{
+		{Table: "notification_preferences", SQL: `DELETE FROM notification_preferences WHERE recipient = ?`, Args: []any{p.ID}},
+		{Table: "notification_delivery", SQL: `DELETE FROM notification_delivery WHERE recipient = ?`, Args: []any{p.ID}},
+		{Table: "inbox_suppressions", SQL: `DELETE FROM inbox_suppressions WHERE lower(address) = ANY(?)`, Args: []any{pgarray.Text(p.LowerValues())}},
+		{Table: "inbox_suppressions", SQL: `UPDATE inbox_suppressions SET source = tidings_mask_text(source, ?), detail = tidings_mask_text(detail, ?)
+WHERE lower(source) LIKE ANY(?) OR lower(detail) LIKE ANY(?)`, Args: []any{vals, vals, pats, pats}},
+		{Table: "inbox_deliveries", SQL: `UPDATE inbox_deliveries SET last_error = tidings_mask_text(last_error, ?) WHERE lower(last_error) LIKE ANY(?)`, Args: []any{vals, pats}},
+		{Table: "inbox_dead_letters", SQL: `UPDATE inbox_dead_letters SET last_error = tidings_mask_text(last_error, ?) WHERE lower(last_error) LIKE ANY(?)`, Args: []any{vals, pats}},
+		{Table: "activity_outbox", SQL: `UPDATE activity_outbox SET last_error = tidings_mask_text(last_error, ?) WHERE lower(last_error) LIKE ANY(?)`, Args: []any{vals, pats}},
+		{Table: "inbox_backfills", SQL: `UPDATE inbox_backfills SET last_error = tidings_mask_text(last_error, ?), created_by = tidings_mask_text(created_by, ?),
   query = tidings_mask_jsonb(query, ?)
-WHERE lower(last_error) LIKE ANY(?) OR lower(created_by) LIKE ANY(?) OR lower(query::text) LIKE ANY(?)`, []any{vals, vals, vals, pats, pats, pats}},
+WHERE lower(last_error) LIKE ANY(?) OR lower(created_by) LIKE ANY(?) OR lower(query::text) LIKE ANY(?)`, Args: []any{vals, vals, vals, pats, pats, pats}},
 	}
-	for _, s := range steps {
-		res := db.Exec(s.sql, s.args...)
-		if res.Error != nil {
-			return out, fmt.Errorf("inbox: erase %s from %s: %w", p.Ref(), s.table, res.Error)
-		}
-		out.Add(s.table, res.RowsAffected)
-	}
-	return out, nil
+	return erasesql.Run(db, "inbox", p, steps)
 }

@@ -2,7 +2,6 @@ package batch
 
 import (
 	"context"
-	"fmt"
 
 	"gorm.io/gorm"
 
@@ -42,23 +41,11 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 	pats := pgarray.Text(p.Patterns())
 	snapshot, snapArgs := erasesql.Snapshot("event", p)
 	snapWhere, whereArgs := erasesql.SnapshotWhere("event", p)
-	out := activity.Erased{}
-	steps := []struct {
-		table, sql string
-		args       []any
-	}{
-		{"batch_windows", `DELETE FROM batch_windows WHERE recipient = ? OR (lower(recipient) LIKE ANY(?) AND tidings_mentions(recipient, ?))`,
-			[]any{p.ID, pats, vals}},
-		{"batch_items", `UPDATE batch_items SET event = ` + snapshot + ` WHERE ` + snapWhere, append(append([]any{}, snapArgs...), whereArgs...)},
-		{"batch_windows", `UPDATE batch_windows SET profile = tidings_mask_jsonb(profile, ?), last_error = tidings_mask_text(last_error, ?)
-WHERE lower(profile::text) LIKE ANY(?) OR lower(last_error) LIKE ANY(?)`, []any{vals, vals, pats, pats}},
+	steps := []erasesql.Step{
+		{Table: "batch_windows", SQL: `DELETE FROM batch_windows WHERE recipient = ? OR (lower(recipient) LIKE ANY(?) AND tidings_mentions(recipient, ?))`, Args: []any{p.ID, pats, vals}},
+		{Table: "batch_items", SQL: `UPDATE batch_items SET event = ` + snapshot + ` WHERE ` + snapWhere, Args: append(append([]any{}, snapArgs...), whereArgs...)},
+		{Table: "batch_windows", SQL: `UPDATE batch_windows SET profile = tidings_mask_jsonb(profile, ?), last_error = tidings_mask_text(last_error, ?)
+WHERE lower(profile::text) LIKE ANY(?) OR lower(last_error) LIKE ANY(?)`, Args: []any{vals, vals, pats, pats}},
 	}
-	for _, s := range steps {
-		res := db.Exec(s.sql, s.args...)
-		if res.Error != nil {
-			return out, fmt.Errorf("batch: erase %s from %s: %w", p.Ref(), s.table, res.Error)
-		}
-		out.Add(s.table, res.RowsAffected)
-	}
-	return out, nil
+	return erasesql.Run(db, "batch", p, steps)
 }

@@ -36,30 +36,18 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	vals := pgarray.Text(p.Values)
 	pats := pgarray.Text(p.Patterns())
-	out := activity.Erased{}
 	// A snapshot of an event: mask p's roles, then p's values.
 	snapshot, snapArgs := erasesql.Snapshot("event", p)
 	snapWhere, whereArgs := erasesql.SnapshotWhere("event", p)
-	steps := []struct {
-		table, sql string
-		args       []any
-	}{
-		{"email_digests", `DELETE FROM email_digests WHERE recipient = ? OR lower(recipient_email) = ANY(?)`, []any{p.ID, pgarray.Text(p.LowerValues())}},
-		{"email_escalations", `DELETE FROM email_escalations WHERE recipient = ? OR lower(recipient_email) = ANY(?)`, []any{p.ID, pgarray.Text(p.LowerValues())}},
-		{"email_digest_items", `UPDATE email_digest_items SET event = ` + snapshot + ` WHERE ` + snapWhere, append(append([]any{}, snapArgs...), whereArgs...)},
-		{"email_escalations", `UPDATE email_escalations SET event = ` + snapshot + `,
+	steps := []erasesql.Step{
+		{Table: "email_digests", SQL: `DELETE FROM email_digests WHERE recipient = ? OR lower(recipient_email) = ANY(?)`, Args: []any{p.ID, pgarray.Text(p.LowerValues())}},
+		{Table: "email_escalations", SQL: `DELETE FROM email_escalations WHERE recipient = ? OR lower(recipient_email) = ANY(?)`, Args: []any{p.ID, pgarray.Text(p.LowerValues())}},
+		{Table: "email_digest_items", SQL: `UPDATE email_digest_items SET event = ` + snapshot + ` WHERE ` + snapWhere, Args: append(append([]any{}, snapArgs...), whereArgs...)},
+		{Table: "email_escalations", SQL: `UPDATE email_escalations SET event = ` + snapshot + `,
   recipient_name = tidings_mask_text(recipient_name, ?), last_error = tidings_mask_text(last_error, ?)
-WHERE ` + snapWhere + ` OR lower(recipient_name) LIKE ANY(?) OR lower(last_error) LIKE ANY(?)`,
-			append(append(append(append([]any{}, snapArgs...), vals, vals), whereArgs...), pats, pats)},
-		{"email_digests", `UPDATE email_digests SET recipient_name = tidings_mask_text(recipient_name, ?), last_error = tidings_mask_text(last_error, ?)
-WHERE lower(recipient_name) LIKE ANY(?) OR lower(last_error) LIKE ANY(?)`, []any{vals, vals, pats, pats}},
+WHERE ` + snapWhere + ` OR lower(recipient_name) LIKE ANY(?) OR lower(last_error) LIKE ANY(?)`, Args: append(append(append(append([]any{}, snapArgs...), vals, vals), whereArgs...), pats, pats)},
+		{Table: "email_digests", SQL: `UPDATE email_digests SET recipient_name = tidings_mask_text(recipient_name, ?), last_error = tidings_mask_text(last_error, ?)
+WHERE lower(recipient_name) LIKE ANY(?) OR lower(last_error) LIKE ANY(?)`, Args: []any{vals, vals, pats, pats}},
 	}
-	for _, s := range steps {
-		res := db.Exec(s.sql, s.args...)
-		if res.Error != nil {
-			return out, fmt.Errorf("email: erase %s from %s: %w", p.Ref(), s.table, res.Error)
-		}
-		out.Add(s.table, res.RowsAffected)
-	}
-	return out, nil
+	return erasesql.Run(db, "email", p, steps)
 }

@@ -1,6 +1,7 @@
 // Package erasesql holds the SQL that masks a person's data in JSON
 // snapshots of events (activity.Event as JSON: email escalations, batch
-// items), shared by the erasers of the packages that keep such copies.
+// items), shared by the erasers of the packages that keep such copies,
+// and Run, which runs an eraser's statements and counts their rows.
 package erasesql
 
 import (
