@@ -56,34 +56,36 @@ func (d *Domain) PersonEvents(ctx context.Context, db *gorm.DB, p Person, batch 
 	m := d.personMatch(p)
 	cols := d.selectCols("")
 
-	// p's own acts, on the actor index, newest first.
-	var lastAt time.Time
-	var lastID int64
-	first := true
-	for {
-		q := `SELECT ` + cols + ` FROM ` + d.table + ` WHERE actor_type = ? AND actor_id = ?`
-		args := []any{p.Type, p.ID}
-		if !first {
-			q += ` AND (occurred_at, id) < (?, ?)`
-			args = append(args, lastAt, lastID)
+	// newestFirst walks the events matching where, newest first, in
+	// keyset pages of batch on (occurred_at, id).
+	newestFirst := func(where string, whereArgs []any, role string) error {
+		var lastAt time.Time
+		var lastID int64
+		for first := true; ; first = false {
+			q := `SELECT ` + cols + ` FROM ` + d.table + ` WHERE ` + where
+			args := append([]any{}, whereArgs...)
+			if !first {
+				q += ` AND (occurred_at, id) < (?, ?)`
+				args = append(args, lastAt, lastID)
+			}
+			q += ` ORDER BY occurred_at DESC, id DESC LIMIT ?`
+			n, err := d.eachRow(db, q, append(args, batch), func(e Event) error {
+				lastAt, lastID = e.OccurredAt, e.ID
+				return fn(role, e)
+			})
+			if err != nil || n < batch {
+				return err
+			}
 		}
-		q += ` ORDER BY occurred_at DESC, id DESC LIMIT ?`
-		args = append(args, batch)
-		n, err := d.eachRow(db, q, args, func(e Event) error {
-			lastAt, lastID = e.OccurredAt, e.ID
-			return fn(RoleActor, e)
-		})
-		if err != nil {
-			return err
-		}
-		if n < batch {
-			break
-		}
-		first = false
+	}
+
+	// p's own acts, on the actor index.
+	if err := newestFirst(`actor_type = ? AND actor_id = ?`, []any{p.Type, p.ID}, RoleActor); err != nil {
+		return err
 	}
 
 	// Events about p as a record, not by p, in ID order.
-	lastID = 0
+	var lastID int64
 	for {
 		q := `SELECT ` + cols + ` FROM ` + d.table + ` WHERE record_type = ? AND record_id = ? AND id > ?
   AND NOT (actor_type = ? AND actor_id = ?) ORDER BY id LIMIT ?`
@@ -103,29 +105,9 @@ func (d *Domain) PersonEvents(ctx context.Context, db *gorm.DB, p Person, batch 
 	if m.subject == "false" {
 		return nil
 	}
-	first = true
-	for {
-		q := `SELECT ` + cols + ` FROM ` + d.table + ` WHERE ` + m.subject + `
-  AND NOT (actor_type = ? AND actor_id = ?) AND NOT coalesce(record_type = ? AND record_id = ?, false)`
-		args := append(append([]any{}, m.subjectArgs...), p.Type, p.ID, p.Type, p.ID)
-		if !first {
-			q += ` AND (occurred_at, id) < (?, ?)`
-			args = append(args, lastAt, lastID)
-		}
-		q += ` ORDER BY occurred_at DESC, id DESC LIMIT ?`
-		args = append(args, batch)
-		n, err := d.eachRow(db, q, args, func(e Event) error {
-			lastAt, lastID = e.OccurredAt, e.ID
-			return fn(RoleSubject, e)
-		})
-		if err != nil {
-			return err
-		}
-		if n < batch {
-			return nil
-		}
-		first = false
-	}
+	return newestFirst(m.subject+`
+  AND NOT (actor_type = ? AND actor_id = ?) AND NOT coalesce(record_type = ? AND record_id = ?, false)`,
+		append(append([]any{}, m.subjectArgs...), p.Type, p.ID, p.Type, p.ID), RoleSubject)
 }
 
 // eachRow runs q and calls fn for each event; it returns the row count.
