@@ -159,3 +159,54 @@ func TestBatchingPerTenant(t *testing.T) {
 		t.Errorf("B's next window replied in thread %q, want B's %q (A's is %q)", got, thread["tb"], thread["ta"])
 	}
 }
+
+// A batched window whose post Slack refuses is kept and tried again: a 500,
+// then a rate limit, then the post goes through, once; a permanent refusal
+// (channel_not_found) fails the window instead of retrying it forever.
+func TestBatchingSlackDownThenBack(t *testing.T) {
+	ctx := t.Context()
+	srv := slacktest.Start(t, slacktest.Config{Token: token})
+	now := t0
+	in, err := slackinbox.NewInbox(slackinbox.InboxConfig{Name: unique("slack-batch-down"), Publisher: poster(t, srv, slackinbox.NewGormThreads(testDB)),
+		Batching: &slackinbox.BatchingConfig{DB: testDB, Schedule: inbox.FixedWindow(15 * time.Minute), Now: func() time.Time { return now }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inboxtest.Process(t, testDB, in, event(keySeq.Add(1), unique("77"), "comment_added", "Ana", nil)); err != nil {
+		t.Fatal(err)
+	}
+	due := t0.Add(15 * time.Minute)
+	srv.FailNext(slacktest.MethodPostMessage, 1, slacktest.Failure{Error: "internal_error", Status: 500})
+	if res, err := in.Flush(ctx, due); err != nil || res.Retrying != 1 || res.Sent != 0 {
+		t.Fatalf("flush while Slack answers 500: %+v, %v; want the window retrying", res, err)
+	}
+	srv.FailNext(slacktest.MethodPostMessage, 1, slacktest.Failure{RetryAfter: 30 * time.Second})
+	if res, err := in.Flush(ctx, due.Add(2*time.Minute)); err != nil || res.Retrying != 1 || res.Sent != 0 {
+		t.Fatalf("flush while Slack rate-limits: %+v, %v; want the window retrying", res, err)
+	}
+	if res, err := in.Flush(ctx, due.Add(3*time.Hour)); err != nil || res.Sent != 1 {
+		t.Fatalf("flush after Slack came back: %+v, %v; want the window posted", res, err)
+	}
+	if res, _ := in.Flush(ctx, due.Add(6*time.Hour)); res.Sent+res.Retrying+res.Failed != 0 {
+		t.Fatalf("flushed again: %+v", res)
+	}
+	if _, err := srv.WaitFor(1, wait); err != nil {
+		t.Fatal(err)
+	}
+
+	// A permanent refusal fails the window at once, and nothing is posted.
+	now = t0.Add(24 * time.Hour)
+	if err := inboxtest.Process(t, testDB, in, event(keySeq.Add(1), unique("78"), "comment_added", "Bo", nil)); err != nil {
+		t.Fatal(err)
+	}
+	srv.FailNext(slacktest.MethodPostMessage, 1, slacktest.Failure{Error: "channel_not_found"})
+	if res, err := in.Flush(ctx, now.Add(15*time.Minute)); err != nil || res.Failed != 1 {
+		t.Fatalf("flush refused with channel_not_found: %+v, %v; want the window failed", res, err)
+	}
+	if res, _ := in.Flush(ctx, now.Add(10*time.Hour)); res.Sent+res.Retrying+res.Failed != 0 {
+		t.Fatalf("a failed window was tried again: %+v", res)
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Errorf("%d messages, want 1 (the retried window's, once)", n)
+	}
+}
