@@ -6,17 +6,16 @@
 // nothing or a clear error, and no row of tenant B may change.
 //
 // The database has row-level security on (the events table's and
-// migrations.RowLevelSecuritySQL), and every call made with a tenant's
-// context runs as a role held to it, with tidings.tenant set to that
-// tenant; only what serves every tenant (the relay, the batch flusher's
-// claims, the workflow engine's rule cache) and the checks run as the
-// superuser. So the suite proves two things: in the normal build, with
-// the library's filters and the policies both in place,
+// migrations.RowLevelSecuritySQL), and TestCrossTenant runs the suite
+// twice. As the superuser, whom no policy holds: the library's filters
+// alone must keep the tenants apart, and removing any one of them fails
+// it. Then as the app's role, held to the policies, with tidings.tenant
+// set to the tenant of each call's context; only what serves every tenant
+// (the relay, the batch flusher's claims, the workflow engine's rule
+// cache) and the checks run as the superuser there. With the library's
+// filters compiled out (internal/tenantfilter), the first run is skipped
+// and the second proves the policies alone hold:
 //
 //	go test ./internal/crosstenant/
-//
-// and, with the library's filters compiled out (internal/tenantfilter),
-// that the policies alone keep the tenants apart:
-//
 //	go test -tags tidings_rlsonly ./internal/crosstenant/
 package crosstenant

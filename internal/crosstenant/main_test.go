@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/internal/pgtest"
 	"github.com/tidingsdev/tidings/internal/redistest"
+	"github.com/tidingsdev/tidings/internal/tenantfilter"
 	"github.com/tidingsdev/tidings/migrations"
 )
 
@@ -29,14 +29,13 @@ var (
 	// cache (processes that serve every tenant, which run with BYPASSRLS)
 	// use it, and so do the checks (snapshot).
 	testDB *gorm.DB
-	// appDB is the app's role, held to the row-level security policies:
-	// each of its statements and transactions runs with tidings.tenant
-	// set to the tenant of its context (see tenantPool). Every call made
-	// with a tenant's context uses it: tenant A's attacks, tenant B's own
-	// calls, and the inboxes' jobs (their context carries the event's
-	// tenant). In the normal build the library's filters and the policies
-	// both hold; in the tidings_rlsonly build the filters are compiled
-	// out, and the policies alone must keep A out of B's rows.
+	// appDB is the handle of every call made with a tenant's context:
+	// tenant A's attacks, tenant B's own calls, and the inboxes' jobs
+	// (their context carries the event's tenant). In the as-app-role run
+	// it is the app's role, held to the row-level security policies, each
+	// of its statements and transactions run with tidings.tenant set to
+	// the tenant of its context (see tenantPool); in the as-superuser run
+	// it is testDB, and the library's filters alone keep the tenants apart.
 	appDB    *gorm.DB
 	redisOpt asynq.RedisClientOpt
 
@@ -52,7 +51,31 @@ var (
 	})
 )
 
-func TestMain(m *testing.M) {
+// TestCrossTenant runs the suite twice, each time on a new database with
+// row-level security on (the events table's and
+// migrations.RowLevelSecuritySQL): as the superuser, whom the policies do
+// not hold, so the library's filters alone must keep A out of B's rows
+// (any one filter removed fails it); then as the app's role, held to the
+// policies. In the tidings_rlsonly build the filters are compiled out
+// (internal/tenantfilter): the first run is skipped, and the second
+// proves the policies alone hold.
+func TestCrossTenant(t *testing.T) {
+	for _, run := range []struct {
+		name string
+		held bool // appDB is the app's role, held to the policies
+	}{{"as-superuser", false}, {"as-app-role", true}} {
+		t.Run(run.name, func(t *testing.T) {
+			if !run.held && !tenantfilter.On {
+				t.Skip("the library's tenant filters are compiled out (tidings_rlsonly): only the policies can hold")
+			}
+			setup(t, run.held)
+			crossTenant(t)
+		})
+	}
+}
+
+// setup makes the database, flushes Redis, and opens testDB and appDB.
+func setup(t *testing.T, held bool) {
 	ctx := context.Background()
 	up, _ := activity.MigrationSQL(tickets)
 	rls, _ := migrations.RowLevelSecuritySQL()
@@ -64,20 +87,31 @@ GRANT USAGE ON SCHEMA public TO `+role+`;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO `+role+`;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO `+role)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "cross-tenant tests need PostgreSQL:", err)
-		os.Exit(1)
+		t.Fatal("cross-tenant tests need PostgreSQL:", err)
 	}
-	testDB = db
-	if appDB, err = openApp(role); err != nil {
-		fmt.Fprintln(os.Stderr, "cross-tenant tests: open the app's role:", err)
-		os.Exit(1)
+	closeOnCleanup(t, db)
+	testDB, appDB = db, db
+	if held {
+		if appDB, err = openApp(role); err != nil {
+			t.Fatal("open the app's role:", err)
+		}
+		closeOnCleanup(t, appDB)
 	}
 	if _, err := redistest.Flush(ctx, redisDB); err != nil {
-		fmt.Fprintln(os.Stderr, "cross-tenant tests need Redis:", err)
-		os.Exit(1)
+		t.Fatal("cross-tenant tests need Redis:", err)
 	}
 	redisOpt = asynq.RedisClientOpt{Addr: redistest.Addr(), DB: redisDB}
-	os.Exit(m.Run())
+}
+
+func closeOnCleanup(t *testing.T, db *gorm.DB) {
+	t.Cleanup(func() {
+		switch p := db.ConnPool.(type) {
+		case *sql.DB:
+			p.Close()
+		case tenantPool:
+			p.db.Close()
+		}
+	})
 }
 
 // openApp opens the test database as role, through a tenantPool.
