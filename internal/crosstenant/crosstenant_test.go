@@ -272,7 +272,7 @@ func crossTenant(t *testing.T) {
 	// library's filters alone let through: only A's rows in the normal
 	// build, B's too in the tidings_rlsonly build, where the suite then
 	// rests on the policies alone.
-	t.Run("superuser", func(t *testing.T) {
+	t.Run("library-filters", func(t *testing.T) {
 		page, err := tickets.Feed(ctx, testDB, activity.FeedQuery{})
 		if err != nil {
 			t.Fatal(err)
