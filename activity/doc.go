@@ -233,7 +233,13 @@
 //
 // Optionally, DomainConfig.RowLevelSecurity adds PostgreSQL row-level
 // security to the table: a policy keyed on the tidings.tenant setting,
-// which SetTenant sets for a transaction. UpgradeTenantSQL (and
+// which SetTenant sets for a transaction; migrations.RowLevelSecuritySQL
+// does the same for the library's own tenant tables (outbox,
+// notifications, preferences, rules, ...). With it, request handlers
+// connect as a role held to the policies and start each transaction with
+// SetTenant; the processes that serve every tenant (the relay and worker,
+// sweepers, retention, backfills) connect as a role with BYPASSRLS.
+// docs/scaling.md says when to use it. UpgradeTenantSQL (and
 // cmd/tidings-migration -upgrade-tenant) makes an existing untenanted table
 // tenanted. docs/scaling.md shows how the tenanted tables would be
 // distributed with Citus, and what in this SQL would change.

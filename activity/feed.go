@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/internal/tenantfilter"
 )
 
 // FeedQuery selects a page of a domain's events, newest first. All set
@@ -287,7 +289,7 @@ func (d *Domain) filter(ctx context.Context, db *gorm.DB, f filter) (*gorm.DB, e
 	if err != nil {
 		return nil, err
 	}
-	if !all && libraryTenantFilters {
+	if !all && tenantfilter.On {
 		tx = tx.Where("e.tenant_id = ?::"+string(d.tenant), tenant)
 	}
 	if f.Subject != nil && f.SubjectsIn != nil {

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/internal/pgarray"
+	"github.com/tidingsdev/tidings/internal/tenantfilter"
 )
 
 // Retraction says which events to retract, and why.
@@ -111,7 +112,7 @@ func (d *Domain) Retract(ctx context.Context, db *gorm.DB, r Retraction) (Retrac
 		where := []string{"e.retracted_at IS NULL"}
 		var args []any
 		args = append(args, d.now(), actor.Type+":"+actor.ID, r.Reason)
-		if d.Tenanted() && libraryTenantFilters {
+		if d.Tenanted() && tenantfilter.On {
 			where = append(where, "e.tenant_id = ?::"+string(d.tenant))
 			args = append(args, tenant)
 		}

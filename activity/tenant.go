@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/tidingsdev/tidings/internal/tenantfilter"
 )
 
 // Tenants. A domain declared with DomainConfig.Tenant is tenanted: every
@@ -237,7 +239,7 @@ func (d *Domain) byID(ctx context.Context, scoped, across string, ids any) (stri
 	if err != nil {
 		return "", nil, err
 	}
-	if all || !libraryTenantFilters {
+	if all || !tenantfilter.On {
 		return across, []any{ids}, nil
 	}
 	return scoped, []any{ids, t}, nil

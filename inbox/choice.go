@@ -113,8 +113,9 @@ VALUES (?, ?, ?, ?, ?, ?, now())
 ON CONFLICT (tenant_id, recipient, channel, domain, action) DO UPDATE SET delivery = EXCLUDED.delivery, updated_at = EXCLUDED.updated_at`,
 			tenant, recipient, channel, domain, action, c.String()).Error
 		if err == nil {
-			err = tx.Exec(`DELETE FROM notification_preferences WHERE tenant_id = ? AND recipient = ? AND channel = ? AND domain = ? AND action = ? AND muted`,
-				tenant, recipient, channel, domain, action).Error
+			cond, targs := TenantKeyCondition(ctx, "")
+			err = tx.Exec(`DELETE FROM notification_preferences WHERE `+cond+` AND recipient = ? AND channel = ? AND domain = ? AND action = ? AND muted`,
+				append(targs, recipient, channel, domain, action)...).Error
 		}
 		if err != nil {
 			return fmt.Errorf("inbox: set choice: %w", err)
@@ -131,8 +132,9 @@ func ChoiceOf(ctx context.Context, db *gorm.DB, recipient, channel, domain, acti
 		return Choice{}, false, errNilDB
 	}
 	var v []string
-	err := db.WithContext(ctx).Raw(`SELECT delivery FROM notification_delivery WHERE tenant_id = ? AND recipient = ? AND channel = ? AND domain = ? AND action = ?`,
-		TenantOf(ctx), recipient, channel, domain, action).Scan(&v).Error
+	cond, targs := TenantKeyCondition(ctx, "")
+	err := db.WithContext(ctx).Raw(`SELECT delivery FROM notification_delivery WHERE `+cond+` AND recipient = ? AND channel = ? AND domain = ? AND action = ?`,
+		append(targs, recipient, channel, domain, action)...).Scan(&v).Error
 	if err != nil {
 		return Choice{}, false, fmt.Errorf("inbox: choice: %w", err)
 	}
@@ -199,9 +201,10 @@ func (d *Defaults) Choices(ctx context.Context, db *gorm.DB, channel, domain, ac
 	}
 	// The tenant's default (Recipient TenantDefault) is read with the
 	// recipients' own rows, and applies to those without one.
+	cond, targs := TenantKeyCondition(ctx, "")
 	err = db.WithContext(ctx).Raw(`SELECT DISTINCT ON (recipient) recipient, delivery FROM notification_delivery
- WHERE tenant_id = ? AND recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, '*')
- ORDER BY recipient, (action = '*'), (channel = '*')`, TenantOf(ctx), pgarray.Text(append(slices.Clip(wanted), TenantDefault)), domain, channel, action).Scan(&rows).Error
+ WHERE `+cond+` AND recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, '*')
+ ORDER BY recipient, (action = '*'), (channel = '*')`, append(targs, pgarray.Text(append(slices.Clip(wanted), TenantDefault)), domain, channel, action)...).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("inbox: delivery choices: %w", err)
 	}

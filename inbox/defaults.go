@@ -198,10 +198,11 @@ func (d *Defaults) Wanted(ctx context.Context, db *gorm.DB, channel, domain, act
 	}
 	// The tenant's default (Recipient TenantDefault) is read with the
 	// recipients' own rows, and applies to those without one.
+	cond, targs := TenantKeyCondition(ctx, "")
 	err := db.WithContext(ctx).Raw(`SELECT DISTINCT ON (recipient) recipient, muted FROM notification_preferences
- WHERE tenant_id = ? AND recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, ?, '*')
+ WHERE `+cond+` AND recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, ?, '*')
  ORDER BY recipient, (action <> ?), (action = '*'), (channel = '*')`,
-		TenantOf(ctx), pgarray.Text(append(slices.Clip(recipients), TenantDefault)), domain, channel, action, subject, subject).Scan(&prefs).Error
+		append(targs, pgarray.Text(append(slices.Clip(recipients), TenantDefault)), domain, channel, action, subject, subject)...).Scan(&prefs).Error
 	if err != nil {
 		return nil, fmt.Errorf("inbox: preferences: %w", err)
 	}

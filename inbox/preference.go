@@ -92,8 +92,9 @@ func Unmute(ctx context.Context, db *gorm.DB, recipient, channel, domain, action
 	if db == nil {
 		return errNilDB
 	}
-	err := db.WithContext(ctx).Exec(`DELETE FROM notification_preferences WHERE tenant_id = ? AND recipient = ? AND channel = ? AND domain = ? AND action = ?`,
-		TenantOf(ctx), recipient, channel, domain, action).Error
+	cond, targs := TenantKeyCondition(ctx, "")
+	err := db.WithContext(ctx).Exec(`DELETE FROM notification_preferences WHERE `+cond+` AND recipient = ? AND channel = ? AND domain = ? AND action = ?`,
+		append(targs, recipient, channel, domain, action)...).Error
 	if err != nil {
 		return fmt.Errorf("inbox: unmute: %w", err)
 	}
@@ -106,8 +107,9 @@ func Preferences(ctx context.Context, db *gorm.DB, recipient string) ([]Preferen
 		return nil, errNilDB
 	}
 	var out []Preference
+	cond, targs := TenantKeyCondition(ctx, "")
 	rows, err := db.WithContext(ctx).Raw(`SELECT recipient, channel, domain, action, muted FROM notification_preferences
-WHERE tenant_id = ? AND recipient = ? ORDER BY domain, action, channel`, TenantOf(ctx), recipient).Rows()
+WHERE `+cond+` AND recipient = ? ORDER BY domain, action, channel`, append(targs, recipient)...).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("inbox: preferences: %w", err)
 	}
@@ -132,11 +134,12 @@ func Unmuted(ctx context.Context, db *gorm.DB, channel, domain, action string, r
 		return nil, nil
 	}
 	var muted []string
+	cond, targs := TenantKeyCondition(ctx, "")
 	err := db.WithContext(ctx).Raw(`SELECT recipient FROM (
   SELECT DISTINCT ON (recipient) recipient, muted FROM notification_preferences
-   WHERE tenant_id = ? AND recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, '*')
+   WHERE `+cond+` AND recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, '*')
    ORDER BY recipient, (action = '*'), (channel = '*')
-) p WHERE muted`, TenantOf(ctx), pgarray.Text(recipients), domain, channel, action).Scan(&muted).Error
+) p WHERE muted`, append(targs, pgarray.Text(recipients), domain, channel, action)...).Scan(&muted).Error
 	if err != nil {
 		return nil, fmt.Errorf("inbox: preferences: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/tenantfilter"
 )
 
 // Tenants. An event of a tenanted domain (activity.DomainConfig.Tenant)
@@ -37,11 +38,30 @@ func tenantArg(t string) any {
 // TenantCondition returns the SQL condition scoping a library table to
 // ctx's tenant ("tenant_id = ?" with the tenant, or "tenant_id IS NULL"
 // without one), prefixed by alias when given ("n." for "n.tenant_id"), and
-// its arguments. For the channel packages' own tables.
+// its arguments. For the channel packages' own tables whose tenant_id is
+// nullable (NULL for an untenanted row); see TenantKeyCondition for those
+// where it is part of a key. In the tidings_rlsonly test build the
+// condition is "TRUE": the row-level security policies alone scope the
+// rows (see migrations.RowLevelSecuritySQL).
 func TenantCondition(ctx context.Context, alias string) (string, []any) {
+	if !tenantfilter.On {
+		return "TRUE", nil
+	}
 	t := TenantOf(ctx)
 	if t == "" {
 		return alias + "tenant_id IS NULL", nil
 	}
 	return alias + "tenant_id = ?", []any{t}
+}
+
+// TenantKeyCondition is TenantCondition for a table whose tenant_id is
+// part of a key, NOT NULL and empty for an untenanted row (preferences,
+// delivery choices, digests, Slack threads, batch windows): "tenant_id = ?"
+// with ctx's tenant, empty when ctx has none. "TRUE" in the
+// tidings_rlsonly test build.
+func TenantKeyCondition(ctx context.Context, alias string) (string, []any) {
+	if !tenantfilter.On {
+		return "TRUE", nil
+	}
+	return alias + "tenant_id = ?", []any{TenantOf(ctx)}
 }

@@ -14,6 +14,32 @@
 // collides with the app's goose_db_version. An app's own migrations (its
 // tables and the events tables rendered by activity.MigrationSQL or
 // cmd/tidings-migration) run through New with the app's embed.FS.
+//
+// # Row-level security
+//
+// The library's tables that hold tenants' rows (every one with a tenant_id
+// column, listed by TenantTables) can be put under PostgreSQL row-level
+// security keyed on the tidings.tenant session setting, the one
+// activity.SetTenant sets and activity.DomainConfig.RowLevelSecurity keys
+// a domain's events table on. It is optional and not one of the numbered
+// migrations: an app that wants it writes RowLevelSecuritySQL into a
+// migration of its own, after the library's (cmd/tidings-migration
+// -library-rls writes it as a goose file). Untenanted apps, and tenanted
+// apps content with the library's own filters, need none of it.
+//
+// The policies mirror the library's own tenant filters
+// (inbox.TenantCondition): a session whose tidings.tenant names tenant T
+// sees, changes and inserts only rows whose tenant_id is T; a session
+// without the setting only untenanted rows (tenant_id NULL, or empty where
+// the column is part of a key). Security is forced, so the tables' owner
+// is held to it too; only superusers and BYPASSRLS roles are not.
+//
+// So with it, the app's request handlers connect as a role that is
+// neither, and run each request's transaction with activity.SetTenant
+// (a statement outside it sees untenanted rows only); the processes that
+// serve every tenant (the inbox relay and worker, the sweepers, retention,
+// privacy exports and erasure, migrations) connect as a role with
+// BYPASSRLS, or as the tables' superuser owner.
 package migrations
 
 import (

@@ -21,6 +21,20 @@
 // -tenant bigint (or uuid, text) declares the domain tenanted: the table
 // gets a tenant_id column and indexes that lead with it; -rls adds
 // row-level security policies on it (activity.DomainConfig.RowLevelSecurity).
+// -library-rls writes, instead of a domain's migration, the one that puts
+// the library's own tenant tables (outbox, notifications, preferences,
+// rules, ...) under the same row-level security
+// (migrations.GooseRowLevelSecurity): once per app, numbered after the
+// newest migration in -dir, so it runs after the library's migrations. It
+// needs no -domain or -subject:
+//
+//	go run github.com/tidingsdev/tidings/cmd/tidings-migration -library-rls -dir migrations
+//
+// With either, request handlers run their transactions with
+// activity.SetTenant, and the relay, the worker, sweepers and retention
+// connect as a role with BYPASSRLS (see package migrations, Row-level
+// security).
+//
 // -upgrade-tenant org_id writes the migration that makes an existing
 // untenanted table tenanted, each event taking the tenant in its subject
 // row's org_id column (activity.GooseUpgradeTenant):
@@ -40,6 +54,7 @@ import (
 	"strconv"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/migrations"
 )
 
 func main() {
@@ -64,13 +79,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cascade := fs.Bool("cascade", false, "delete a subject's events with it (ON DELETE CASCADE) instead of keeping its history")
 	upgrade := fs.Bool("upgrade", false, "write the upgrade of a table made by an earlier version (tags and retraction columns, no cascade) instead")
 	tenant := fs.String("tenant", "", "tenant key type of a tenanted domain: bigint, uuid or text (default: not tenanted)")
-	rls := fs.Bool("rls", false, "with -tenant: add row-level security policies keyed on the tidings.tenant setting")
+	rls := fs.Bool("rls", false, "with -tenant: add row-level security policies keyed on the tidings.tenant setting (the domain's events table; see -library-rls)")
+	libraryRLS := fs.Bool("library-rls", false, "write the row-level security of the library's own tenant tables instead (once per app; no -domain or -subject)")
 	upgradeTenant := fs.String("upgrade-tenant", "", "write the upgrade that makes an existing untenanted table tenanted instead, filling tenant_id from this column of the subject table (needs -tenant)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q: use flags only", fs.Args())
+	}
+	if *libraryRLS {
+		if *name != "" || *subject != "" || *tenant != "" || *rls || *upgrade || *upgradeTenant != "" {
+			return errors.New("-library-rls writes the library tables' row-level security alone: drop the domain's flags (-domain, -subject, -tenant, -rls, -upgrade, -upgrade-tenant) and write the domain's migration with a second run")
+		}
+		return write(*dir, "tidings_rls", migrations.GooseRowLevelSecurity(), stdout)
 	}
 	if *subject == "" {
 		return fmt.Errorf("-subject is required: name the table the %s events are about, as your migrations create it (like categories); the tool does not guess plurals", orDomain(*name))
@@ -112,18 +134,30 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		suffix = "_tenant"
 	}
-	if *dir == "" {
+	if *dir != "" {
+		_, found, err := scan(*dir, *subject)
+		if err != nil {
+			return err
+		}
+		if !found {
+			fmt.Fprintf(stderr, "tidings-migration: warning: no migration in %s creates table %s; create it in an earlier migration, or the events table's checks will find no subjects\n", *dir, *subject)
+		}
+	}
+	return write(*dir, d.Table()+suffix, text, stdout)
+}
+
+// write prints text, or with dir writes it into dir as
+// <newest version + 1>_<name>.sql.
+func write(dir, name, text string, stdout io.Writer) error {
+	if dir == "" {
 		_, err := fmt.Fprint(stdout, text)
 		return err
 	}
-	latest, found, err := scan(*dir, *subject)
+	latest, _, err := scan(dir, "")
 	if err != nil {
 		return err
 	}
-	if !found {
-		fmt.Fprintf(stderr, "tidings-migration: warning: no migration in %s creates table %s; create it in an earlier migration, or the events table's checks will find no subjects\n", *dir, *subject)
-	}
-	path := filepath.Join(*dir, fmt.Sprintf("%05d_%s%s.sql", latest+1, d.Table(), suffix))
+	path := filepath.Join(dir, fmt.Sprintf("%05d_%s.sql", latest+1, name))
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("%s exists already", path)
 	}

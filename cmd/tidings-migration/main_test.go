@@ -11,7 +11,9 @@ import (
 
 	"github.com/pressly/goose/v3"
 
+	"github.com/tidingsdev/tidings/internal/pgarray"
 	"github.com/tidingsdev/tidings/internal/pgtest"
+	"github.com/tidingsdev/tidings/migrations"
 )
 
 // appMigrations is an app's migrations folder: its categories table, then
@@ -141,5 +143,55 @@ func TestFromAppModule(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(migrations, "00008_category_events.sql")); err != nil {
 		t.Fatalf("no migration written: %v\n%s", err, out)
+	}
+}
+
+// -library-rls writes the row-level security of the library's tenant
+// tables as the app's next migration; goose applies it after the
+// library's migrations, and rolls it back.
+func TestLibraryRLS(t *testing.T) {
+	if _, _, err := runTool(t, "-library-rls", "-domain", "category", "-subject", "categories"); err == nil || !strings.Contains(err.Error(), "drop the domain's flags") {
+		t.Errorf("-library-rls with a domain: err = %v, want a refusal", err)
+	}
+	dir := appMigrations(t)
+	out, _, err := runTool(t, "-library-rls", "-dir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "00008_tidings_rls.sql")
+	if !strings.Contains(out, path) {
+		t.Fatalf("out %q; want %s written", out, path)
+	}
+	text, _ := os.ReadFile(path)
+	if string(text) != migrations.GooseRowLevelSecurity() {
+		t.Errorf("%s is not migrations.GooseRowLevelSecurity:\n%s", path, text)
+	}
+	db, err := pgtest.Create(context.Background(), "tidings_test_migration_tool_rls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, _ := db.DB()
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, os.DirFS(dir), goose.WithTableName("app_migrations"), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secured := func() (n int) {
+		t.Helper()
+		if err := db.Raw(`SELECT count(*) FROM pg_class WHERE relrowsecurity AND relforcerowsecurity AND relname = ANY(?)`, pgarray.Text(migrations.TenantTables())).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := p.Up(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := secured(); n != len(migrations.TenantTables()) {
+		t.Errorf("after up, %d of %d library tables have forced row-level security", n, len(migrations.TenantTables()))
+	}
+	if _, err := p.Down(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := secured(); n != 0 {
+		t.Errorf("after down, %d library tables keep row-level security", n)
 	}
 }

@@ -59,7 +59,16 @@ func buildBatching(t *testing.T, w *world) {
 	t.Helper()
 	defaults := &inbox.Defaults{}
 	rec := &batchRecorder{}
-	b, err := batch.New(batch.Config{Inbox: "ct-batch", DB: testDB, Deliver: rec.deliver, Wanted: batch.WantedOn(defaults, inbox.ChannelEmail)})
+	// The flusher serves every tenant (it claims windows by id, whoever
+	// asks): it runs as the superuser. What it reads for a window's
+	// tenant, the recipient's choices, it reads under the context it
+	// delivers with, on appDB: the window's tenant, or the policies would
+	// show it another's.
+	wanted := batch.WantedOn(defaults, inbox.ChannelEmail)
+	b, err := batch.New(batch.Config{Inbox: "ct-batch", DB: testDB, Deliver: rec.deliver,
+		Wanted: func(ctx context.Context, _ *gorm.DB, bt *batch.Batch) ([]activity.Event, error) {
+			return wanted(ctx, appDB, bt)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,14 +80,14 @@ func buildBatching(t *testing.T, w *world) {
 	bw := &batchWorld{defaults: defaults, batcher: b, rec: rec, collapse: collapse}
 	w.batch = bw
 	inB := as(tenantB, "7")
-	if err := defaults.SetChoice(inB, testDB, "9", inbox.ChannelApp, "ticket", inbox.AnyAction, window); err != nil {
+	if err := defaults.SetChoice(inB, appDB, "9", inbox.ChannelApp, "ticket", inbox.AnyAction, window); err != nil {
 		t.Fatal(err)
 	}
-	if err := defaults.SetChoice(inB, testDB, inbox.TenantDefault, inbox.ChannelSlack, "ticket", inbox.AnyAction, inbox.BatchedOn(inbox.EveryHour())); err != nil {
+	if err := defaults.SetChoice(inB, appDB, inbox.TenantDefault, inbox.ChannelSlack, "ticket", inbox.AnyAction, inbox.BatchedOn(inbox.EveryHour())); err != nil {
 		t.Fatal(err)
 	}
 	for _, ev := range w.tenant[tenantB].events {
-		err := testDB.Transaction(func(tx *gorm.DB) error {
+		err := appDB.WithContext(inB).Transaction(func(tx *gorm.DB) error {
 			j, err := b.Add(inB, tx, batch.AddRequest{Recipient: "7", Key: "ticket/1", Schedule: window.Schedule, Event: ev})
 			bw.window = j.Window
 			return err
@@ -86,11 +95,11 @@ func buildBatching(t *testing.T, w *world) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := inboxtest.Process(t, testDB, collapse, ev); err != nil {
+		if err := inboxtest.Process(t, appDB, collapse, ev); err != nil {
 			t.Fatal(err)
 		}
 	}
-	page, err := notify.List(inB, testDB, notify.Query{Recipient: "9"})
+	page, err := notify.List(inB, appDB, notify.Query{Recipient: "9"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,23 +122,23 @@ func testBatching(t *testing.T, w *world, ctx context.Context) {
 
 	// Choices: A's SetChoice leaves B's alone, and A reads none of B's.
 	daily8 := inbox.BatchedOn(inbox.DailyAt(8, 0))
-	if err := bw.defaults.SetChoice(ctx, testDB, "9", inbox.ChannelApp, "ticket", inbox.AnyAction, daily8); err != nil {
+	if err := bw.defaults.SetChoice(ctx, appDB, "9", inbox.ChannelApp, "ticket", inbox.AnyAction, daily8); err != nil {
 		t.Fatal(err)
 	}
 	// A's users:7 turns "opened" mails off while the windows are open.
-	if err := bw.defaults.SetChoice(ctx, testDB, "7", inbox.ChannelEmail, "ticket", "opened", inbox.OffChoice); err != nil {
+	if err := bw.defaults.SetChoice(ctx, appDB, "7", inbox.ChannelEmail, "ticket", "opened", inbox.OffChoice); err != nil {
 		t.Fatal(err)
 	}
-	if c, ok, err := inbox.ChoiceOf(as(tenantB, "9"), testDB, "9", inbox.ChannelApp, "ticket", inbox.AnyAction); err != nil || !ok || c != window {
+	if c, ok, err := inbox.ChoiceOf(as(tenantB, "9"), appDB, "9", inbox.ChannelApp, "ticket", inbox.AnyAction); err != nil || !ok || c != window {
 		t.Errorf("B's choice after A's SetChoice = %s %v %v, want B's %s", c, ok, err, window)
 	}
-	if c, ok, err := inbox.ChoiceOf(ctx, testDB, "9", inbox.ChannelApp, "ticket", inbox.AnyAction); err != nil || !ok || c != daily8 {
+	if c, ok, err := inbox.ChoiceOf(ctx, appDB, "9", inbox.ChannelApp, "ticket", inbox.AnyAction); err != nil || !ok || c != daily8 {
 		t.Errorf("A's choice = %s %v %v, want %s", c, ok, err, daily8)
 	}
-	if c, _, err := inbox.ChoiceOf(ctx, testDB, inbox.TenantDefault, inbox.ChannelSlack, "ticket", inbox.AnyAction); err != nil || c != (inbox.Choice{}) {
+	if c, _, err := inbox.ChoiceOf(ctx, appDB, inbox.TenantDefault, inbox.ChannelSlack, "ticket", inbox.AnyAction); err != nil || c != (inbox.Choice{}) {
 		t.Errorf("B's tenant default choice seen as A: %s, %v", c, err)
 	}
-	got, err := bw.defaults.Choices(ctx, testDB, inbox.ChannelSlack, "ticket", "commented", "1", []string{"7"})
+	got, err := bw.defaults.Choices(ctx, appDB, inbox.ChannelSlack, "ticket", "commented", "1", []string{"7"})
 	if err != nil || got["7"] != inbox.ImmediateChoice {
 		t.Errorf("Choices on Slack as A = %v, %v; want immediate (B's default batches hourly)", got, err)
 	}
@@ -138,7 +147,7 @@ func testBatching(t *testing.T, w *world, ctx context.Context) {
 	// own window, never B's.
 	var aWindow int64
 	for _, ev := range a.events {
-		err := testDB.Transaction(func(tx *gorm.DB) error {
+		err := appDB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			j, err := bw.batcher.Add(ctx, tx, batch.AddRequest{Recipient: "7", Key: "ticket/1", Schedule: window.Schedule, Event: ev})
 			aWindow = j.Window
 			return err
@@ -179,11 +188,11 @@ func testBatching(t *testing.T, w *world, ctx context.Context) {
 	// Collapsed notifications: A's burst on issue 1 never collapses into
 	// B's row for the same recipient, subject id and action.
 	for _, ev := range a.events {
-		if err := inboxtest.Process(t, testDB, bw.collapse, ev); err != nil {
+		if err := inboxtest.Process(t, appDB, bw.collapse, ev); err != nil {
 			t.Fatal(err)
 		}
 	}
-	page, err := notify.List(inA, testDB, notify.Query{Recipient: "9", Limit: 200})
+	page, err := notify.List(inA, appDB, notify.Query{Recipient: "9", Limit: 200})
 	if err != nil {
 		t.Fatal(err)
 	}
