@@ -21,6 +21,7 @@ func tenantTables() []tenantTable {
 		{name: "activity_outbox"},
 		{name: "inbox_deliveries"},
 		{name: "notifications"},
+		{name: "notification_heads", keyed: true},
 		{name: "notification_preferences", keyed: true},
 		{name: "notification_delivery", keyed: true},
 		{name: "email_digests", keyed: true},
