@@ -56,15 +56,15 @@ func keysOf(m map[string]time.Time) []string {
 // collapseInto adds ev to recipient's open collapsed notification of its
 // (subject, action) in ev's tenant, or opens one of that tenant until
 // until: a burst in one tenant never collapses into another's row, even
-// for the same recipient, subject id and action. It takes the recipient's
-// next Seq first: that row lock (notification_heads) serialises the
-// recipient's deliveries, so the find-then-update below never races into
+// for the same recipient, subject id and action. It takes the next Seq of
+// the recipient's stream in ev's tenant first: that row lock
+// (notification_heads) serialises the stream's deliveries, so the find-then-update below never races into
 // two open rows. The row moves to the top (created_at, Seq) and is unread
 // again.
 func (n *Inbox) collapseInto(ctx context.Context, tx *gorm.DB, recipient string, ev activity.Event, until, now time.Time) (Arrival, error) {
 	var seq int64
-	err := tx.WithContext(ctx).Raw(`INSERT INTO notification_heads AS h (recipient, seq) VALUES (?, 1)
-ON CONFLICT (recipient) DO UPDATE SET seq = h.seq + 1 RETURNING seq`, recipient).Scan(&seq).Error
+	err := tx.WithContext(ctx).Raw(`INSERT INTO notification_heads AS h (tenant_id, recipient, seq) VALUES (?, ?, 1)
+ON CONFLICT (tenant_id, recipient) DO UPDATE SET seq = h.seq + 1 RETURNING seq`, ev.TenantID, recipient).Scan(&seq).Error
 	if err != nil {
 		return Arrival{}, fmt.Errorf("notify %s: next seq of %s: %w", n.name, recipient, err)
 	}
@@ -116,19 +116,22 @@ RETURNING seq`,
 	if err != nil {
 		return Arrival{}, fmt.Errorf("notify %s: collapse %s for %s: %w", n.name, ev.Ref(), recipient, err)
 	}
-	return Arrival{Recipient: recipient, Seq: seq}, nil
+	return Arrival{Recipient: recipient, Seq: seq, Tenant: ev.TenantID}, nil
 }
 
-// lockHeads locks the notification_heads rows of recipients in recipient
-// order, creating missing ones, before a delivery that mixes collapsed and
-// single notifications takes them one by one: two deliveries then never
-// wait on each other in opposite orders.
-func lockHeads(ctx context.Context, tx *gorm.DB, recipients []string) error {
+// lockHeads locks the notification_heads rows of recipients in tenant
+// (the event's, "" when untenanted) in recipient order, creating missing
+// ones, before a delivery that mixes collapsed and single notifications
+// takes them one by one: two deliveries then never wait on each other in
+// opposite orders.
+func lockHeads(ctx context.Context, tx *gorm.DB, tenant string, recipients []string) error {
 	sorted := slices.Clone(recipients)
 	slices.Sort(sorted)
-	err := tx.WithContext(ctx).Exec(`INSERT INTO notification_heads (recipient, seq) SELECT r, 0 FROM unnest(?::text[]) AS r ORDER BY r ON CONFLICT DO NOTHING`, pgarray.Text(sorted)).Error
+	err := tx.WithContext(ctx).Exec(`INSERT INTO notification_heads (tenant_id, recipient, seq) SELECT ?, r, 0 FROM unnest(?::text[]) AS r ORDER BY r ON CONFLICT DO NOTHING`,
+		tenant, pgarray.Text(sorted)).Error
 	if err == nil {
-		err = tx.WithContext(ctx).Exec(`SELECT 1 FROM notification_heads WHERE recipient = ANY(?::text[]) ORDER BY recipient FOR UPDATE`, pgarray.Text(sorted)).Error
+		err = tx.WithContext(ctx).Exec(`SELECT 1 FROM notification_heads WHERE tenant_id = ? AND recipient = ANY(?::text[]) ORDER BY recipient FOR UPDATE`,
+			tenant, pgarray.Text(sorted)).Error
 	}
 	if err != nil {
 		return fmt.Errorf("notify: lock heads: %w", err)

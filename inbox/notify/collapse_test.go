@@ -200,6 +200,10 @@ func TestCollapsePerTenant(t *testing.T) {
 		if row.Tenant != tn || row.ItemCount != want {
 			t.Errorf("tenant %s's row: tenant %q, %d items; want %s, %d", tn, row.Tenant, row.ItemCount, tn, want)
 		}
+		// Each arrival moved the row in its tenant's stream only.
+		if c, err := notify.CountsOf(activity.WithTenant(context.Background(), tn), db, who); err != nil || c.Head != int64(want) || row.Seq != int64(want) {
+			t.Errorf("tenant %s: head %+v, %v, row Seq %d; want %d, the tenant's own arrivals", tn, c, err, row.Seq, want)
+		}
 	}
 	var untenanted int64
 	db.Raw(`SELECT count(*) FROM notifications WHERE inbox = 'notify-collapse-tenants' AND tenant_id IS NULL`).Scan(&untenanted)

@@ -59,12 +59,23 @@
 // # Live streams
 //
 // Each notification has a Seq, its position in its recipient's stream,
-// taken from the recipient's row of notification_heads, which stays locked
-// until the delivery commits: a recipient's numbers commit in order, so
+// taken from the stream's row of notification_heads, which stays locked
+// until the delivery commits: a stream's numbers commit in order, so
 // Since(ctx, db, recipient, n, limit) returns exactly what a reader that saw
 // n has not. After each commit the inbox tells its Config.Announcer who got
 // what (package web/notifycenter publishes it on Redis and streams it to
 // browsers); a failed announcement is logged and costs only the push.
+//
+// A stream is a (tenant, recipient): a recipient key in two tenants
+// (tenant-local user ids) is two people, each with a stream of their own,
+// numbered from 1 on a head of its own (notification_heads keyed by
+// tenant_id, empty when untenanted; migration 00020), so neither a Seq, nor
+// the gaps between a reader's numbers, nor Counts.Head tells anything of
+// the other tenant's notifications. The event's tenant picks the stream
+// a delivery numbers in, and the context's tenant the stream Since and
+// CountsOf read (see inbox.TenantOf); Arrival carries the Tenant, so an
+// announcer wakes only that tenant's readers. ErasePerson deletes a
+// person's heads in every tenant.
 //
 // # Mutes, defaults, critical kinds
 //

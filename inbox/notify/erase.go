@@ -12,7 +12,9 @@ import (
 
 // ErasePerson removes or masks p's personal data in the notification
 // tables (package privacy composes it with the others): p's own
-// notifications (recipient p.ID) and stream head are deleted; in everyone
+// notifications (recipient p.ID) and stream heads are deleted, in every
+// tenant (an erasure is across tenants; run it as a role that row-level
+// security does not hold); in everyone
 // else's, the copied labels of events p did (actor) or is the record of
 // become activity.ErasedLabel, and labels that mention one of p.Values are
 // masked. In collapsed notifications' actors (a list of activity.Ref),
@@ -35,9 +37,9 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 		return out, fmt.Errorf("notify: erase %s's notifications: %w", p.Ref(), res.Error)
 	}
 	out.Add("notifications", res.RowsAffected)
-	res = db.Exec(`DELETE FROM notification_heads WHERE recipient = ?`, p.ID)
+	res = db.Exec(`DELETE FROM notification_heads WHERE recipient = ?`, p.ID) // every tenant's stream
 	if res.Error != nil {
-		return out, fmt.Errorf("notify: erase %s's stream head: %w", p.Ref(), res.Error)
+		return out, fmt.Errorf("notify: erase %s's stream heads: %w", p.Ref(), res.Error)
 	}
 	out.Add("notification_heads", res.RowsAffected)
 	res = db.Exec(`UPDATE notifications SET
@@ -57,10 +59,12 @@ WHERE (actor_type = ? AND actor_id = ?) OR (record_type = ? AND record_id = ?)
 	return out, nil
 }
 
-// EachOf calls fn with every notification of recipient, oldest first,
-// reading batch rows per query (0: 1000) by keyset on its stream position
-// (Seq), so memory stays flat. An error from fn stops it and is returned.
-// It serves exports of a person's data (package privacy).
+// EachOf calls fn with every notification of recipient, in every tenant,
+// in Seq order (each tenant's stream oldest first; equal Seqs of two
+// tenants' streams in tenant order), reading batch rows per query (0:
+// 1000) by keyset on (Seq, tenant), so memory stays flat. An error from fn
+// stops it and is returned. It serves exports of a person's data (package
+// privacy), across tenants.
 func EachOf(ctx context.Context, db *gorm.DB, recipient string, batch int, fn func(Notification) error) error {
 	if db == nil {
 		return ErrNilDB
@@ -70,9 +74,12 @@ func EachOf(ctx context.Context, db *gorm.DB, recipient string, batch int, fn fu
 	}
 	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	var after int64
+	afterTenant := ""
 	for {
-		rows, err := db.Raw(`SELECT `+columns+` FROM notifications WHERE recipient = ? AND seq > ? ORDER BY seq LIMIT ?`,
-			recipient, after, batch).Rows()
+		rows, err := db.Raw(`SELECT `+columns+` FROM notifications
+WHERE recipient = ? AND seq >= ? AND (seq > ? OR coalesce(tenant_id, '') > ?)
+ORDER BY seq, coalesce(tenant_id, '') LIMIT ?`,
+			recipient, after, after, afterTenant, batch).Rows()
 		if err != nil {
 			return fmt.Errorf("notify: read %s's notifications: %w", recipient, err)
 		}
@@ -93,7 +100,7 @@ func EachOf(ctx context.Context, db *gorm.DB, recipient string, batch int, fn fu
 			return fmt.Errorf("notify: read %s's notifications: %w", recipient, err)
 		}
 		for _, x := range page {
-			after = x.Seq
+			after, afterTenant = x.Seq, x.Tenant
 			if err := fn(x); err != nil {
 				return err
 			}

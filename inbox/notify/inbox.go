@@ -58,10 +58,13 @@ type Config struct {
 	Profiles inbox.ProfilesFunc
 }
 
-// Arrival says that recipient's notification Seq committed.
+// Arrival says that a notification numbered Seq committed in the stream
+// of Recipient in Tenant ("" for an untenanted event): each (tenant,
+// recipient) is a stream of its own, numbered from 1.
 type Arrival struct {
 	Recipient string
 	Seq       int64
+	Tenant    string
 }
 
 // Announcer tells live readers that notifications arrived or changed. It
@@ -163,7 +166,7 @@ func (n *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 	_, err = d.OnceEach(ctx, d.DB, all, func(tx *gorm.DB, fresh []string) error {
 		arrivals = arrivals[:0]
 		if len(collapse) > 0 {
-			if err := lockHeads(ctx, tx, fresh); err != nil {
+			if err := lockHeads(ctx, tx, ev.TenantID, fresh); err != nil {
 				return err
 			}
 		}
@@ -186,21 +189,21 @@ func (n *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 			return nil
 		}
 		var inserted []Arrival
-		// Each recipient's next Seq comes from notification_heads, whose
-		// row stays locked until this commits: a recipient's numbers commit
-		// in order. Rows are locked in recipient order, so two deliveries
-		// never deadlock.
+		// Each recipient's next Seq in the event's tenant comes from its
+		// notification_heads row, (tenant, recipient), which stays locked
+		// until this commits: a stream's numbers commit in order. Rows are
+		// locked in recipient order, so two deliveries never deadlock.
 		err := tx.Raw(`WITH heads AS (
-  INSERT INTO notification_heads AS h (recipient, seq)
-  SELECT r, 1 FROM unnest(?::text[]) AS r ORDER BY r
-  ON CONFLICT (recipient) DO UPDATE SET seq = h.seq + 1
+  INSERT INTO notification_heads AS h (tenant_id, recipient, seq)
+  SELECT ?, r, 1 FROM unnest(?::text[]) AS r ORDER BY r
+  ON CONFLICT (tenant_id, recipient) DO UPDATE SET seq = h.seq + 1
   RETURNING recipient, seq)
 INSERT INTO notifications (recipient, seq, domain, event_id, inbox, action, subject_id, actor_type, actor_id, actor_label,
     record_type, record_id, record_label, occurred_at, created_at, tenant_id)
 SELECT heads.recipient, heads.seq, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM heads
 ON CONFLICT ON CONSTRAINT notifications_once DO NOTHING
-RETURNING recipient, seq`,
-			pgarray.Text(single), ev.Domain, ev.ID, n.name, ev.Action, ev.SubjectID, ev.ActorType, ev.ActorID, ev.ActorLabel,
+RETURNING recipient, seq, coalesce(tenant_id, '') AS tenant`,
+			ev.TenantID, pgarray.Text(single), ev.Domain, ev.ID, n.name, ev.Action, ev.SubjectID, ev.ActorType, ev.ActorID, ev.ActorLabel,
 			ev.RecordType, ev.RecordID, ev.RecordLabel, ev.OccurredAt, now, nullTenant(ev.TenantID)).Scan(&inserted).Error
 		arrivals = append(arrivals, inserted...)
 		return err

@@ -16,9 +16,10 @@ import (
 type Notification struct {
 	ID        int64
 	Recipient string
-	// Seq is the notification's position in its recipient's stream:
-	// numbers commit in order per recipient (see Since), so a live stream
-	// resumes after the last Seq it sent.
+	// Seq is the notification's position in its recipient's stream in
+	// its tenant (each (Tenant, Recipient) is numbered from 1): numbers
+	// commit in order per stream (see Since), so a live stream resumes
+	// after the last Seq it sent.
 	Seq        int64
 	Event      activity.EventRef
 	Inbox      string // the notify inbox that created it
@@ -67,6 +68,10 @@ item_count, coalesce(actors, 'null'::jsonb)::text, collapse_until, coalesce(tena
 // scope is the condition that keeps a statement to ctx's tenant, and its
 // arguments: only that tenant's notifications, or only untenanted ones.
 func scope(ctx context.Context) (string, []any) { return inbox.TenantCondition(ctx, "") }
+
+// headScope is scope for notification_heads, whose tenant_id is part of
+// its key (empty for an untenanted stream).
+func headScope(ctx context.Context) (string, []any) { return inbox.TenantKeyCondition(ctx, "") }
 
 type scanner interface{ Scan(dest ...any) error }
 

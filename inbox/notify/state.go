@@ -12,24 +12,30 @@ import (
 type Counts struct {
 	Unread int64 `json:"unread"`
 	Unseen int64 `json:"unseen"`
-	// Head is the recipient's newest Seq (0 before any notification).
+	// Head is the newest Seq of the recipient's stream in the context's
+	// tenant (0 before any notification).
 	Head int64 `json:"head"`
 }
 
-// CountsOf returns recipient's unread and unseen counts and stream head.
+// CountsOf returns recipient's unread and unseen counts and stream head,
+// in the context's tenant.
 func CountsOf(ctx context.Context, db *gorm.DB, recipient string) (Counts, error) {
 	if db == nil {
 		return Counts{}, ErrNilDB
 	}
 	var c Counts
 	cond, targs := scope(ctx)
+	hcond, hargs := headScope(ctx)
 	// Unseen ones are unread too: one pass over the unread partial index.
-	// Head is the recipient's stream position, shared by its tenants.
+	// Head is the position of the recipient's stream in ctx's tenant (max:
+	// one row by the key, whatever the tidings_rlsonly build leaves of
+	// the condition).
+	args := append(append(append([]any{recipient}, hargs...), recipient), targs...)
 	err := db.WithContext(ctx).Raw(`SELECT
   count(*) AS unread,
   count(*) FILTER (WHERE seen_at IS NULL) AS unseen,
-  coalesce((SELECT seq FROM notification_heads WHERE recipient = ?), 0) AS head
-FROM notifications WHERE recipient = ? AND read_at IS NULL AND archived_at IS NULL AND `+cond, append([]any{recipient, recipient}, targs...)...).Scan(&c).Error
+  coalesce((SELECT max(seq) FROM notification_heads WHERE recipient = ? AND `+hcond+`), 0) AS head
+FROM notifications WHERE recipient = ? AND read_at IS NULL AND archived_at IS NULL AND `+cond, args...).Scan(&c).Error
 	if err != nil {
 		return Counts{}, fmt.Errorf("notify: counts: %w", err)
 	}
@@ -41,9 +47,10 @@ const MaxSince = 500
 
 // Since returns recipient's notifications with Seq above after, oldest
 // first, at most limit (1 to MaxSince; 0 means 100), archived ones
-// included (a stream tells of every arrival). Seq numbers commit in order
-// per recipient, so a reader that saw Seq n and asks for what came after n
-// misses nothing, however deliveries interleave.
+// included (a stream tells of every arrival), in the context's tenant.
+// Each (tenant, recipient) is a stream of its own, numbered from 1, whose
+// Seq numbers commit in order, so a reader that saw Seq n and asks for
+// what came after n misses nothing, however deliveries interleave.
 func Since(ctx context.Context, db *gorm.DB, recipient string, after int64, limit int) ([]Notification, error) {
 	if db == nil {
 		return nil, ErrNilDB

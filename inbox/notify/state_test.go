@@ -3,6 +3,8 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/inboxtest"
 	"github.com/tidingsdev/tidings/inbox/notify"
 )
@@ -181,4 +184,98 @@ func TestSeqCommitsInOrder(t *testing.T) {
 	if err != nil || len(got) != 2 || got[0].Event.ID != first.ID || got[1].Event.ID != second.ID || got[1].Seq != got[0].Seq+1 {
 		t.Fatalf("after both commits Since(%d) = %+v, %v; want the first then the second, consecutive", head.Head, got, err)
 	}
+}
+
+// Each (tenant, recipient) is a stream of its own: the same recipient key
+// in two tenants and untenanted gets three streams, each numbered 1, 2, …
+// without gaps however the tenants' deliveries interleave, whose heads
+// (Counts.Head) count that stream's arrivals only, on the single and on the
+// collapsing path (a delivery mixing both locks the heads of its tenant);
+// every Arrival names its stream.
+func TestSeqPerTenant(t *testing.T) {
+	single, batched := "seq-tenant-8", "seq-tenant-9"
+	defaults := &inbox.Defaults{}
+	window := inbox.BatchedOn(inbox.FixedWindow(time.Hour))
+	inTenant := func(tn string) context.Context {
+		if tn == "" {
+			return context.Background()
+		}
+		return activity.WithTenant(context.Background(), tn)
+	}
+	for _, tn := range []string{"ta", "tb", ""} {
+		if err := defaults.SetChoice(inTenant(tn), db, batched, inbox.ChannelApp, "issue", inbox.AnyAction, window); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ann := &announcements{}
+	clock := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	n, err := notify.New(notify.Config{Name: "notify-seq-tenants", Accepts: inbox.On("issue"), Announcer: ann,
+		Recipients: func(context.Context, *gorm.DB, activity.Event) ([]string, error) {
+			return []string{single, batched}, nil
+		},
+		Defaults: defaults, Batching: true, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := []string{"tb", "ta", "tb", "", "tb", "ta", "tb"}
+	for i, tn := range order {
+		ev := activity.Event{ID: 9_100_000 + int64(i), Domain: "issue", SubjectID: "12", Action: "comment_added", TenantID: tn,
+			ActorType: "users", ActorID: "1", ActorLabel: "user 1", Extra: []byte("{}"), OccurredAt: clock}
+		if err := inboxtest.Process(t, db, n, ev); err != nil {
+			t.Fatal(err)
+		}
+		clock = clock.Add(time.Second)
+	}
+	for tn, count := range map[string]int64{"ta": 2, "tb": 4, "": 1} {
+		ctx := inTenant(tn)
+		got, err := notify.Since(ctx, db, single, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seqs []int64
+		for _, x := range got {
+			if x.Tenant != tn {
+				t.Errorf("tenant %q reads notification %d of tenant %q", tn, x.ID, x.Tenant)
+			}
+			seqs = append(seqs, x.Seq)
+		}
+		if want := seqRange(count); !slices.Equal(seqs, want) {
+			t.Errorf("tenant %q: %s's Seqs = %v, want its own %v", tn, single, seqs, want)
+		}
+		for who, head := range map[string]int64{single: count, batched: count} {
+			if c, err := notify.CountsOf(ctx, db, who); err != nil || c.Head != head {
+				t.Errorf("tenant %q: %s's counts %+v, %v; want head %d (its stream's arrivals)", tn, who, c, err, head)
+			}
+		}
+	}
+	// An export (across tenants) pages through every stream, though their
+	// Seqs repeat: 2 + 4 + 1 of single's, two per page.
+	var exported []string
+	err = notify.EachOf(context.Background(), db, single, 2, func(x notify.Notification) error {
+		exported = append(exported, x.Tenant+"/"+strconv.FormatInt(x.Seq, 10))
+		return nil
+	})
+	if want := []string{"/1", "ta/1", "tb/1", "ta/2", "tb/2", "tb/3", "tb/4"}; err != nil || !slices.Equal(exported, want) {
+		t.Errorf("EachOf(%s) = %v, %v; want %v", single, exported, err, want)
+	}
+	// The arrivals name their stream and number in it.
+	next := map[string]int64{}
+	for _, a := range ann.got {
+		k := a.Tenant + "/" + a.Recipient
+		next[k]++
+		if a.Seq != next[k] {
+			t.Errorf("arrival %+v, want Seq %d of its stream", a, next[k])
+		}
+	}
+	if next["tb/"+single] != 4 || next["ta/"+batched] != 2 || next["/"+single] != 1 {
+		t.Errorf("arrivals per stream %v", next)
+	}
+}
+
+func seqRange(n int64) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = int64(i + 1)
+	}
+	return out
 }
