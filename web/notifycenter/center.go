@@ -2,6 +2,9 @@ package notifycenter
 
 import (
 	"net/http"
+	"strings"
+
+	"github.com/tidingsdev/tidings/inbox"
 )
 
 // Center is the notification center: an http.Handler serving the JSON API
@@ -22,7 +25,7 @@ func New(cfg Config) (*Center, error) {
 		return nil, err
 	}
 	ann, _ := NewAnnouncer(cfg.Redis, cfg.ChannelPrefix)
-	c := &Center{cfg: cfg, hub: newHub(cfg.Redis, cfg.ChannelPrefix, cfg.Logger), announcer: ann}
+	c := &Center{cfg: cfg, hub: newHub(cfg.Redis, cfg.Logger), announcer: ann}
 	p := cfg.Prefix
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+p+"/{$}", c.authorized(c.list))
@@ -62,6 +65,13 @@ func (c *Center) authorized(h func(w http.ResponseWriter, r *http.Request, recip
 		recipient, ok := c.cfg.Recipient(r)
 		if !ok || recipient == "" {
 			writeError(w, http.StatusForbidden, "forbidden", "sign in to see your notifications")
+			return
+		}
+		// PostgreSQL text holds no NUL byte: no notification can be
+		// such a recipient's or tenant's, and the byte separates the two
+		// in a stream's channel (Announcer.Channel).
+		if strings.ContainsRune(recipient, 0) || strings.ContainsRune(inbox.TenantOf(r.Context()), 0) {
+			writeError(w, http.StatusForbidden, "forbidden", "the recipient or tenant holds a NUL byte")
 			return
 		}
 		h(w, r, recipient)

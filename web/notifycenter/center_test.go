@@ -125,6 +125,13 @@ func openStream(t *testing.T, url, user, lastID string) *stream {
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
+	return readStream(t, req, cancel)
+}
+
+// readStream sends req, a stream request made with a context cancel ends,
+// and reads its events.
+func readStream(t *testing.T, req *http.Request, cancel context.CancelFunc) *stream {
+	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()

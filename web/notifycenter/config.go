@@ -44,7 +44,8 @@ type Description struct {
 // request.
 type DescribeFunc func(ctx context.Context, ns []notify.Notification) ([]Description, error)
 
-// DefaultChannelPrefix starts the Redis pub/sub channel of each recipient.
+// DefaultChannelPrefix starts the Redis pub/sub channel of each stream
+// (tenant, recipient): see Announcer.Channel.
 const DefaultChannelPrefix = "tidings:notify:"
 
 // Config configures a Center. Zero fields take the documented defaults.
@@ -60,8 +61,9 @@ type Config struct {
 	// Prefix is the path the center is mounted at ("/api/notifications"),
 	// with no trailing slash. Default "" (the root).
 	Prefix string
-	// ChannelPrefix starts each recipient's pub/sub channel; the worker's
-	// Announcer must use the same. Default DefaultChannelPrefix.
+	// ChannelPrefix starts each stream's pub/sub channel (see
+	// Announcer.Channel); the worker's Announcer must use the same.
+	// Default DefaultChannelPrefix.
 	ChannelPrefix string
 	// Describe adds a sentence and a link to each listed or streamed
 	// notification. Default nil: none.

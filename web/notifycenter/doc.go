@@ -55,11 +55,25 @@
 // notify.Since): a browser's EventSource reconnects with the last id it saw
 // as Last-Event-ID and gets exactly what it missed, then the counts.
 //
+// # Tenants
+//
+// Every route serves the recipient in the request's tenant (the tenant on
+// its context, inbox.TenantOf, set by the app's middleware such as
+// activity.Middleware; none for an untenanted app). A recipient key in two
+// tenants is two people with a stream each (notify.Arrival): its own Seq
+// numbers from 1, its own head in the counts, and its own Redis channel,
+// so one tenant's arrivals neither wake nor number another's streams.
+//
 // # Transport
 //
-// The worker PUBLISHes each arrival on Redis (one channel per recipient,
-// after the delivery committed); each web process holds one subscription
-// connection, subscribed to the channels of its open streams. A message
+// The worker PUBLISHes each arrival on Redis (one channel per stream, a
+// (tenant, recipient), after the delivery committed: Announcer.Channel,
+// the prefix and the recipient when untenanted, the prefix, the tenant, a
+// NUL byte and the recipient in a tenant, so no ':' in a tenant or
+// recipient makes two streams share a channel); each web process holds
+// one subscription connection, subscribed to the channels of its open
+// streams. A change made through the API (read, archive, delete) is
+// announced on the channel of the request's tenant and recipient. A message
 // only wakes a stream, which reads from PostgreSQL what is new: a message
 // lost while Redis restarts costs latency (Config.Recheck, default 30 s),
 // never a notification. PostgreSQL's NOTIFY was the alternative; it

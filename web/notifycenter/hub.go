@@ -11,15 +11,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// hub holds this process's one Redis subscription: a channel per
-// recipient with an open stream, subscribed while the first stream is open
-// and unsubscribed when the last closes. A message on a recipient's
-// channel wakes that recipient's streams; a stream then reads what is new
+// hub holds this process's one Redis subscription: a channel per stream
+// (tenant, recipient) with an open stream (Announcer.Channel), subscribed
+// while the first stream is open and unsubscribed when the last closes. A
+// message on a channel wakes that (tenant, recipient)'s streams; a stream then reads what is new
 // from PostgreSQL, so a message is only a wake-up and losing one costs
 // latency, never a notification.
 type hub struct {
 	client redis.UniversalClient
-	prefix string
 	log    *slog.Logger
 
 	mu      sync.Mutex
@@ -50,14 +49,14 @@ func (l *listener) signal() {
 	}
 }
 
-func newHub(client redis.UniversalClient, prefix string, log *slog.Logger) *hub {
-	return &hub{client: client, prefix: prefix, log: log, topics: map[string]*topic{}, pending: map[string]int{}, done: make(chan struct{})}
+func newHub(client redis.UniversalClient, log *slog.Logger) *hub {
+	return &hub{client: client, log: log, topics: map[string]*topic{}, pending: map[string]int{}, done: make(chan struct{})}
 }
 
-// join adds a listener for recipient; ready is closed once Redis confirmed
-// the subscription (messages published after that reach the listener).
-func (h *hub) join(ctx context.Context, recipient string) (l *listener, ready <-chan struct{}) {
-	ch := h.prefix + recipient
+// join adds a listener on channel ch; ready is closed once Redis
+// confirmed the subscription (messages published after that reach the
+// listener).
+func (h *hub) join(ctx context.Context, ch string) (l *listener, ready <-chan struct{}) {
 	l = &listener{wake: make(chan struct{}, 1)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -85,9 +84,9 @@ func (h *hub) join(ctx context.Context, recipient string) (l *listener, ready <-
 	return l, t.ready
 }
 
-// leave removes l; the last listener of a channel unsubscribes it.
-func (h *hub) leave(recipient string, l *listener) {
-	ch := h.prefix + recipient
+// leave removes l from channel ch; the last listener of a channel
+// unsubscribes it.
+func (h *hub) leave(ch string, l *listener) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t := h.topics[ch]

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/notify"
 )
 
@@ -18,7 +19,10 @@ import (
 const readyWait = 5 * time.Second
 
 // stream serves GET {prefix}/stream: server-sent events for the
-// recipient.
+// recipient in the request's tenant (inbox.TenantOf its context, set by
+// the app's middleware such as activity.Middleware): that (tenant,
+// recipient) stream's notifications, counts and head, woken by its
+// channel only (Announcer.Channel).
 //
 //	event: notification   id: its Seq   data: an Item
 //	event: counts                       data: notify.Counts
@@ -53,13 +57,15 @@ func (c *Center) stream(w http.ResponseWriter, r *http.Request, recipient string
 	if c.cfg.StreamOpened != nil {
 		defer c.cfg.StreamOpened()()
 	}
-	l, ready := c.hub.join(ctx, recipient)
-	defer c.hub.leave(recipient, l)
+	tenant := inbox.TenantOf(ctx)
+	ch := c.announcer.Channel(tenant, recipient)
+	l, ready := c.hub.join(ctx, ch)
+	defer c.hub.leave(ch, l)
 	t := time.NewTimer(readyWait)
 	select {
 	case <-ready:
 	case <-t.C:
-		c.cfg.Logger.WarnContext(ctx, "notifycenter: Redis did not confirm the subscription; the stream relies on its recheck", "recipient", recipient)
+		c.cfg.Logger.WarnContext(ctx, "notifycenter: Redis did not confirm the subscription; the stream relies on its recheck", "recipient", recipient, "tenant", tenant)
 	case <-ctx.Done():
 		t.Stop()
 		return
