@@ -214,4 +214,9 @@ func testBatching(t *testing.T, w *world, ctx context.Context) {
 	if len(collapsed) != 2 || comments != 2 {
 		t.Errorf("A's collapsed rows for users:9 = %+v; want A's own two (two comments on issue 1, opened on issue 2)", collapsed)
 	}
+	// Each of A's three arrivals moved A's stream of users:9 only, never
+	// numbered after B's two.
+	if c, err := notify.CountsOf(inA, appDB, "9"); err != nil || c.Head != 3 {
+		t.Errorf("CountsOf(9) as A = %+v, %v; want head 3, A's own arrivals", c, err)
+	}
 }

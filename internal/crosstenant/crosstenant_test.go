@@ -40,7 +40,7 @@ func as(t, user string) context.Context {
 var tenantTables = []string{
 	"ticket_events", "activity_outbox", "inbox_deliveries", "notifications", "notification_preferences",
 	"email_digests", "email_escalations", "slack_threads", "workflow_rules", "workflow_runs",
-	"batch_windows", "batch_items", "notification_delivery",
+	"batch_windows", "batch_items", "notification_delivery", "notification_heads",
 }
 
 // snapshot returns, per table, the number of tenant t's rows and a digest
@@ -238,7 +238,37 @@ func build(t *testing.T) *world {
 		t.Fatalf("B marks its notification read: %v %v", ok, err)
 	}
 	buildBatching(t, w)
+	buildStreams(t, w)
 	return w
+}
+
+// buildStreams interleaves the tenants' arrivals for users:8 (comments on
+// issue 2: three of B's, then one of A's), so a stream position shared
+// across tenants would show in A's numbers, and B's head, higher than A's,
+// in A's counts were the head's tenant filter gone; then B's person reads
+// everything again.
+func buildStreams(t *testing.T, w *world) {
+	t.Helper()
+	for _, tn := range []string{tenantB, tenantB, tenantB, tenantA} {
+		res, err := tickets.RecordEvent(as(tn, "7"), appDB, 2, "commented")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := inboxtest.Process(t, appDB, w.notify, res.Event); err != nil {
+			t.Fatal(err)
+		}
+		page, err := notify.List(as(tn, "8"), appDB, notify.Query{Recipient: "8"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.tenant[tn].notes = page.Notifications
+	}
+	if got := len(w.tenant[tenantA].notes); got != 3 {
+		t.Fatalf("users:8 has %d notifications in A, want 3", got)
+	}
+	if _, err := notify.MarkAllRead(as(tenantB, "8"), appDB, "8"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -249,7 +279,7 @@ func crossTenant(t *testing.T) {
 	ctx := as(tenantA, "8")
 	before := snapshot(t, tenantB)
 	for _, table := range []string{"ticket_events", "activity_outbox", "notifications", "notification_preferences", "slack_threads", "workflow_rules", "workflow_runs", "inbox_deliveries",
-		"batch_windows", "batch_items", "notification_delivery"} {
+		"batch_windows", "batch_items", "notification_delivery", "notification_heads"} {
 		if before[table+" rows"] == "0" {
 			t.Fatalf("tenant B has no %s rows: the suite would prove nothing there", table)
 		}
@@ -390,8 +420,19 @@ func crossTenant(t *testing.T) {
 		if n, err := notify.UnreadCount(ctx, appDB, "8"); err != nil || n != int64(len(a.notes)) {
 			t.Errorf("UnreadCount as A = %d, %v; want %d", n, err, len(a.notes))
 		}
-		if c, err := notify.CountsOf(ctx, appDB, "8"); err != nil || c.Unread != int64(len(a.notes)) {
-			t.Errorf("CountsOf as A = %+v, %v", c, err)
+		if c, err := notify.CountsOf(ctx, appDB, "8"); err != nil || c.Unread != int64(len(a.notes)) || c.Head != int64(len(a.notes)) {
+			t.Errorf("CountsOf as A = %+v, %v; want A's %d unread, and head %d: A's stream, which B's arrivals never number", c, err, len(a.notes), len(a.notes))
+		}
+		// A's stream is numbered 1, 2, 3: no gap where B's person got one.
+		var seqs []int64
+		for _, n := range since {
+			seqs = append(seqs, n.Seq)
+		}
+		if want := []int64{1, 2, 3}; !slices.Equal(seqs, want) {
+			t.Errorf("Seqs of users:8 in A = %v, want A's own %v", seqs, want)
+		}
+		if c, err := notify.CountsOf(as(tenantB, "8"), appDB, "8"); err != nil || c.Head != int64(len(b.notes)) {
+			t.Errorf("CountsOf in B = %+v, %v; want head %d", c, err, len(b.notes))
 		}
 		for _, bn := range b.notes {
 			if _, err := notify.Get(ctx, appDB, "8", bn.ID); !errors.Is(err, notify.ErrNotFound) {

@@ -32,8 +32,8 @@ const readyWait = 5 * time.Second
 // EventSource sends the last id it saw as Last-Event-ID; ?last_event_id=
 // does the same for clients that cannot set headers) first sends every
 // notification after that id, in order, then the counts. Seq numbers
-// commit in order per recipient, so nothing is skipped however the
-// worker's deliveries interleave.
+// commit in order per (tenant, recipient) stream, so nothing is skipped
+// however the worker's deliveries interleave.
 func (c *Center) stream(w http.ResponseWriter, r *http.Request, recipient string) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
