@@ -53,7 +53,10 @@
 //
 // Each recipient's notifications carry a Seq that commits in order (see
 // notify.Since): a browser's EventSource reconnects with the last id it saw
-// as Last-Event-ID and gets exactly what it missed, then the counts.
+// as Last-Event-ID and gets exactly what it missed, then the counts. An
+// id above the stream's head is of an older numbering (a tenant's stream
+// started anew by migration 00020, or heads erased with a person's data):
+// the stream restarts at the head.
 //
 // # Tenants
 //

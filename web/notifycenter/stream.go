@@ -31,9 +31,10 @@ const readyWait = 5 * time.Second
 // the counts, with the head as its id. A reconnecting one (the browser's
 // EventSource sends the last id it saw as Last-Event-ID; ?last_event_id=
 // does the same for clients that cannot set headers) first sends every
-// notification after that id, in order, then the counts. Seq numbers
-// commit in order per (tenant, recipient) stream, so nothing is skipped
-// however the worker's deliveries interleave.
+// notification after that id, in order, then the counts (an id above the
+// stream's head, from an older numbering, restarts it at the head). Seq
+// numbers commit in order per (tenant, recipient) stream, so nothing is
+// skipped however the worker's deliveries interleave.
 func (c *Center) stream(w http.ResponseWriter, r *http.Request, recipient string) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
@@ -131,6 +132,21 @@ func (s *sse) catchUp(ctx context.Context, first bool) error {
 		}
 		s.last = counts.Head
 		return s.sendCounts(counts, true)
+	}
+	if first && s.last > 0 {
+		// A Last-Event-ID above the stream's head is of an older
+		// numbering: streams per tenant started anew at migration 00020
+		// where a (tenant, recipient) had no notifications left, and an
+		// erasure deletes a person's heads. Waiting for Seq to pass it
+		// would skip what arrives until then: restart at the head.
+		counts, err := notify.CountsOf(ctx, db, s.recipient)
+		if err != nil {
+			return err
+		}
+		if counts.Head < s.last {
+			s.last = counts.Head
+			return s.sendCounts(counts, true)
+		}
 	}
 	// One batch per wake: a client far behind (an old Last-Event-ID) is
 	// caught up in batches, between which the stream still notices the

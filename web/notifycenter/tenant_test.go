@@ -185,3 +185,38 @@ func TestStreamPerTenant(t *testing.T) {
 		}
 	}
 }
+
+// A Last-Event-ID above the stream's head is of an older numbering (a
+// tenant's stream started anew by migration 00020, or heads erased with a
+// person's data): the stream restarts at the head instead of skipping
+// every notification until Seq passes the old id.
+func TestStreamRestartsAboveHead(t *testing.T) {
+	const who = "tenant-stream-resync"
+	n, err := notify.New(notify.Config{Name: "notify-center-resync", Accepts: inbox.Everything, Announcer: mustAnnouncer(t),
+		Recipients: func(context.Context, *gorm.DB, activity.Event) ([]string, error) { return []string{who}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, url := web(t, notifycenter.Config{Recipient: byHeader})
+	s := openStream(t, url, who, "1000")
+	if ev := s.next(t, "the counts"); ev.Name != "counts" || ev.ID != "0" {
+		t.Fatalf("a stream resuming after 1000 at head 0 opened with %+v, want counts at 0", ev)
+	}
+	ev := activity.Event{ID: 9_300_000, Domain: "issue", SubjectID: "1", Action: "comment_added",
+		ActorType: "users", ActorID: "1", ActorLabel: "user 1", Extra: []byte("{}"), OccurredAt: time.Now()}
+	if err := inboxtest.Process(t, db, n, ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev := s.next(t, "the first notification"); ev.Name != "notification" || ev.ID != "1" {
+		t.Fatalf("then %+v, want notification 1", ev)
+	}
+}
+
+func mustAnnouncer(t *testing.T) *notifycenter.Announcer {
+	t.Helper()
+	ann, err := notifycenter.NewAnnouncer(newRedis(t), channels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ann
+}
