@@ -75,7 +75,9 @@
 // a delivery numbers in, and the context's tenant the stream Since and
 // CountsOf read (see inbox.TenantOf); Arrival carries the Tenant, so an
 // announcer wakes only that tenant's readers. ErasePerson deletes a
-// person's heads in every tenant.
+// person's heads in every tenant. Streams that existed before migration
+// 00020 keep counting from the recipient's old shared head, so no number a
+// reader already saw is given again.
 //
 // # Mutes, defaults, critical kinds
 //

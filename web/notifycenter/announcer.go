@@ -12,8 +12,9 @@ import (
 )
 
 // Announcer publishes notify.Arrivals on Redis, one message per arrival on
-// its stream's channel (see Channel), in one pipeline. Give it to the worker's notify
-// inbox (notify.Config.Announcer); the web processes' Centers subscribe.
+// its stream's channel (see Channel), in one pipeline. Give it to the
+// worker's notify inbox (notify.Config.Announcer); the web processes'
+// Centers subscribe.
 //
 // Why Redis pub/sub and not PostgreSQL's NOTIFY: a NOTIFY in the
 // delivery's transaction takes a server-wide lock at commit and holds it
