@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pressly/goose/v3"
+	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/internal/pgarray"
 	"github.com/tidingsdev/tidings/internal/pgtest"
@@ -90,15 +91,7 @@ func TestDirOrdering(t *testing.T) {
 	}
 	// goose applies the folder in order on a database with the library's
 	// migrations: the events table finds its subject table.
-	db, err := pgtest.Create(context.Background(), "tidings_test_migration_tool")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlDB, _ := db.DB()
-	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, os.DirFS(dir), goose.WithTableName("app_migrations"), goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, p := appGoose(t, "tidings_test_migration_tool", dir)
 	if _, err := p.Up(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -166,15 +159,7 @@ func TestLibraryRLS(t *testing.T) {
 	if string(text) != migrations.GooseRowLevelSecurity() {
 		t.Errorf("%s is not migrations.GooseRowLevelSecurity:\n%s", path, text)
 	}
-	db, err := pgtest.Create(context.Background(), "tidings_test_migration_tool_rls")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlDB, _ := db.DB()
-	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, os.DirFS(dir), goose.WithTableName("app_migrations"), goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, p := appGoose(t, "tidings_test_migration_tool_rls", dir)
 	secured := func() (n int) {
 		t.Helper()
 		if err := db.Raw(`SELECT count(*) FROM pg_class WHERE relrowsecurity AND relforcerowsecurity AND relname = ANY(?)`, pgarray.Text(migrations.TenantTables())).Scan(&n).Error; err != nil {
@@ -194,4 +179,20 @@ func TestLibraryRLS(t *testing.T) {
 	if n := secured(); n != 0 {
 		t.Errorf("after down, %d library tables keep row-level security", n)
 	}
+}
+
+// appGoose creates the database name and a goose provider applying the
+// app's migrations folder dir to it (with its own version table).
+func appGoose(t *testing.T, name, dir string) (*gorm.DB, *goose.Provider) {
+	t.Helper()
+	db, err := pgtest.Create(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, _ := db.DB()
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, os.DirFS(dir), goose.WithTableName("app_migrations"), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, p
 }
