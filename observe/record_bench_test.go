@@ -2,6 +2,10 @@ package observe_test
 
 import (
 	"context"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -66,6 +70,74 @@ func BenchmarkRecordObserved(b *testing.B) {
 	}
 }
 
+// BenchmarkRecordObservedCPU is BenchmarkRecordObserved's sides in one
+// run, alternating blocks of 400 recordings (8 goroutines) between them,
+// so that other work on a shared machine weighs on each alike: each
+// iteration is one block per side, and each side reports the median of
+// its blocks' process CPU per recording. "on, ungrouped" ends each
+// recording span as its call returns (RecordingEndBatch 1); "span floor"
+// is the SDK's own cost, for comparison: a bare span (no attributes, no
+// traceparent) started and ended around each call, through the same kind
+// of provider.
+//
+//	go test -run '^$' -bench RecordObservedCPU -benchtime 30x ./observe/
+func BenchmarkRecordObservedCPU(b *testing.B) {
+	ctx := context.Background()
+	on := func(batch int) activity.Observer {
+		tp := benchProvider()
+		b.Cleanup(func() { tp.Shutdown(ctx) })
+		m, _ := observe.NewMetrics(observe.MetricsConfig{Registerer: prometheus.NewRegistry()})
+		t := observe.NewTracing(observe.TracingConfig{TracerProvider: tp, RecordingEndBatch: batch})
+		b.Cleanup(t.Flush)
+		return activity.Observers(m.Recording(), t.Recording())
+	}
+	floor := benchProvider()
+	b.Cleanup(func() { floor.Shutdown(ctx) })
+	sides := []struct {
+		unit string
+		d    *activity.Domain
+		cpu  []float64
+		mem  []float64
+	}{
+		{unit: "off-cpu-µs/op", d: newProjects(nil)},
+		{unit: "on-cpu-µs/op", d: newProjects(on(0))},
+		{unit: "on-ungrouped-cpu-µs/op", d: newProjects(on(1))},
+		{unit: "span-floor-cpu-µs/op", d: newProjects(bareSpan{tr: floor.Tracer("bench")})},
+	}
+	const block, workers = 400, 8
+	for b.Loop() {
+		for i := range sides {
+			s := &sides[i]
+			c0 := cpuSeconds()
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Go(func() {
+					actor := activity.Actor(activity.System("bench"))
+					for range block / workers {
+						if _, err := s.d.RecordEvent(ctx, testDB, "p-alpha", "pledged", actor); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			s.cpu = append(s.cpu, (cpuSeconds()-c0)*1e6/block)
+			runtime.ReadMemStats(&m1)
+			s.mem = append(s.mem, float64(m1.TotalAlloc-m0.TotalAlloc)/block)
+		}
+	}
+	for _, s := range sides {
+		slices.Sort(s.cpu)
+		b.ReportMetric(s.cpu[len(s.cpu)/2], s.unit)
+		slices.Sort(s.mem)
+		b.ReportMetric(s.mem[len(s.mem)/2], strings.TrimSuffix(s.unit, "cpu-µs/op")+"B/op")
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
 // BenchmarkRecordObserver is the observers alone, without the database:
 // RecordStart and its end as a RecordEvent call makes them, against the
 // floor of the SDK's own span (Start and End, no attributes).
@@ -111,6 +183,17 @@ func BenchmarkRecordObserver(b *testing.B) {
 			})
 		})
 	}
+}
+
+// bareSpan is an activity.Observer making the SDK's cheapest span around
+// each call.
+type bareSpan struct{ tr trace.Tracer }
+
+func (bareSpan) Declared(*activity.Domain) {}
+
+func (o bareSpan) RecordStart(ctx context.Context, _ *activity.Domain, _ string) (context.Context, func(activity.Result, error)) {
+	ctx, span := o.tr.Start(ctx, "record")
+	return ctx, func(activity.Result, error) { span.End() }
 }
 
 func benchProvider() *sdktrace.TracerProvider {
