@@ -91,8 +91,13 @@ func (e *spanEnds) flush() {
 }
 
 func endAll(group []endingSpan) {
+	if len(group) == 0 {
+		return
+	}
+	opt := make([]trace.SpanEndOption, 1) // one for the group: End keeps none
 	for _, s := range group {
-		s.span.End(trace.WithTimestamp(s.at))
+		opt[0] = trace.WithTimestamp(s.at)
+		s.span.End(opt...)
 	}
 }
 
