@@ -23,6 +23,10 @@
 //	mux.Handle("GET /healthz", observe.NewHealth(observe.HealthConfig{DB: db, Redis: redisOpt, Relay: worker.Relay()}))
 //	handler := tracing.HTTP(mux) // or your own otelhttp
 //
+//	// at shutdown: the recording spans waiting for their group, then your provider
+//	tracing.Flush()
+//	_ = tp.Shutdown(ctx)
+//
 // # Metrics
 //
 // All names start with the namespace (default "tidings"). Labels are only
@@ -75,10 +79,15 @@
 // costs its SDK: the span itself (about 1.3 KB and 7 allocations per
 // recording, this package's share kept small: attributes set once, no
 // per-call closures) and, with the SDK's batch span processor, a wake-up
-// of its goroutine per ended span, which on a small busy machine is most
-// of it (cmd/bench's observe group measures the client CPU per event). A
-// sampler that keeps a fraction of traces (sdktrace.ParentBased with
-// TraceIDRatioBased) pays it only for those.
+// of its goroutine for each span handed to it, which on a small busy
+// machine cost more than the span. So recording spans are ended in groups
+// (TracingConfig.RecordingEndBatch, 32 by default, each with the end time
+// of its own call), which wake it once a group: a span reaches the span
+// processors up to TracingConfig.RecordingEndDelay (20 ms) after its call
+// returned, and Tracing.Flush ends those waiting, before the app shuts its
+// tracer provider down. cmd/bench's observe group measures the client CPU
+// per event. A sampler that keeps a fraction of traces
+// (sdktrace.ParentBased with TraceIDRatioBased) pays it only for those.
 //
 // # Health
 //

@@ -28,6 +28,7 @@ type spanStart struct {
 	name  string
 	attrs []attribute.KeyValue // the action's, set with the outcome's at the end
 	pool  *sync.Pool           // of *tracedRecord
+	ends  *spanEnds            // the Tracing's
 }
 
 // The span starts with its kind only and gets every attribute in one
@@ -63,10 +64,10 @@ func (tr *tracedRecord) finish(res activity.Result, err error) {
 		}
 		span.SetAttributes(tr.attrs[:n]...) // the SDK copies them
 	}
-	span.End()
 	tr.span, tr.st = nil, nil
 	clear(tr.attrs[:])
 	st.pool.Put(tr)
+	st.ends.end(span) // with a group of others (see Tracing.Flush)
 }
 
 func (r *recordTracing) Declared(d *activity.Domain) {
@@ -78,7 +79,7 @@ func (r *recordTracing) Declared(d *activity.Domain) {
 	}
 	starts := map[string]*spanStart{}
 	for _, a := range append(d.Actions(), unknownAction) {
-		starts[a] = &spanStart{name: "record " + d.Name() + " " + a, pool: pool, attrs: []attribute.KeyValue{ // few: each costs on every call
+		starts[a] = &spanStart{name: "record " + d.Name() + " " + a, pool: pool, ends: r.t.ends, attrs: []attribute.KeyValue{ // few: each costs on every call
 			attribute.String("messaging.system", "tidings"),
 			attribute.String("messaging.destination.name", d.Name()),
 			attribute.String("tidings.action", a),

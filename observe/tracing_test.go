@@ -74,8 +74,9 @@ func TestTraceFromRecordingToDeliveries(t *testing.T) {
 			t.Fatal("deliveries did not run within 10s")
 		}
 	}
-	waitFor(t, 5*time.Second, "3 delivery spans ended", func() bool {
-		return len(spansNamed(exp, "process books"))+len(spansNamed(exp, "process audit")) == 3
+	waitFor(t, 5*time.Second, "3 delivery spans and 2 recording spans ended", func() bool { // recording spans end in groups, within RecordingEndDelay
+		return len(spansNamed(exp, "process books"))+len(spansNamed(exp, "process audit")) == 3 &&
+			len(spansNamed(exp, "record project pledged"))+len(spansNamed(exp, "record project viewed")) == 2
 	})
 
 	traceID := root.SpanContext().TraceID()
@@ -130,6 +131,61 @@ func TestTraceFromRecordingToDeliveries(t *testing.T) {
 	}
 	if viewBooks != 1 {
 		t.Fatalf("the caused event's delivery is not a child of its recording span")
+	}
+}
+
+// Recording spans reach the span processors in groups (RecordingEndBatch),
+// after RecordingEndDelay at most, or at Flush; each keeps the end time of
+// its own call.
+func TestRecordingSpansEndInGroups(t *testing.T) {
+	reset(t)
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer tp.Shutdown(context.Background())
+	ctx := context.Background()
+	actor := activity.Actor(activity.Ref{Type: "users", ID: "u-1"})
+	ended := func() int { return len(spansNamed(exp, "record project pledged")) }
+
+	tr := observe.NewTracing(observe.TracingConfig{TracerProvider: tp, RecordingEndBatch: 3, RecordingEndDelay: time.Hour})
+	projects := newProjects(tr.Recording())
+	var before, after [4]time.Time
+	for i := range 4 {
+		before[i] = time.Now()
+		if _, err := projects.RecordEvent(ctx, testDB, "p-alpha", "pledged", actor); err != nil {
+			t.Fatal(err)
+		}
+		after[i] = time.Now()
+		if want := []int{0, 0, 3, 3}[i]; ended() != want {
+			t.Fatalf("after %d recordings %d spans ended, want %d", i+1, ended(), want)
+		}
+	}
+	tr.Flush()
+	spans := spansNamed(exp, "record project pledged")
+	if len(spans) != 4 {
+		t.Fatalf("after Flush %d spans ended, want 4", len(spans))
+	}
+	for i, s := range spans {
+		if s.StartTime.Before(before[i]) || s.EndTime.Before(s.StartTime) || s.EndTime.After(after[i]) {
+			t.Errorf("span %d: %v to %v, not within its call's %v to %v", i, s.StartTime, s.EndTime, before[i], after[i])
+		}
+	}
+
+	exp.Reset()
+	tr = observe.NewTracing(observe.TracingConfig{TracerProvider: tp, RecordingEndBatch: 100, RecordingEndDelay: 10 * time.Millisecond})
+	projects = newProjects(tr.Recording())
+	if _, err := projects.RecordEvent(ctx, testDB, "p-alpha", "pledged", actor); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "a lone span ended after RecordingEndDelay", func() bool { return ended() == 1 })
+
+	exp.Reset()
+	tr = observe.NewTracing(observe.TracingConfig{TracerProvider: tp, RecordingEndBatch: 1, RecordingEndDelay: time.Hour})
+	projects = newProjects(tr.Recording())
+	if _, err := projects.RecordEvent(ctx, testDB, "p-alpha", "pledged", actor); err != nil {
+		t.Fatal(err)
+	}
+	if ended() != 1 {
+		t.Fatal("with RecordingEndBatch 1 the span did not end with its call")
 	}
 }
 

@@ -59,7 +59,10 @@ func runObserve(ctx context.Context, b *bench) ([]figure, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer o.tp.Shutdown(context.Background())
+	defer func() {
+		o.tracing.Flush() // as an app does before shutting its provider down
+		o.tp.Shutdown(context.Background())
+	}()
 	var figs []figure
 
 	// Recording: the same calls on the same table, observed or not.

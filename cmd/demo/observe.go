@@ -72,6 +72,9 @@ func (t *telemetry) close() {
 		return
 	}
 	_ = t.metrics.Close()
+	if t.tracing != nil {
+		t.tracing.Flush() // the recording spans waiting for their group, before the app shuts its provider down
+	}
 	if t.health != nil {
 		_ = t.health.Close()
 	}

@@ -145,14 +145,17 @@ func TestTraceFollowsARequestToEachDelivery(t *testing.T) {
 		return out
 	}
 	inboxes := []string{"process notify", "process email", "process slack", "process workflow", "process webhooks"}
-	waitUntil(t, 20*time.Second, "10 delivery spans in the request's trace", func() bool {
-		n := 0
+	waitUntil(t, 20*time.Second, "10 delivery spans and 2 recording spans in the request's trace", func() bool {
+		n, records := 0, 0
 		for _, s := range inTrace() {
 			if slices.Contains(inboxes, s.Name) { // not process slack-digest, which only gathers
 				n++
 			}
+			if s.Name == "record issue comment_added" { // recording spans end in groups (observe.TracingConfig.RecordingEndBatch)
+				records++
+			}
 		}
-		return n >= 2*len(inboxes)
+		return n >= 2*len(inboxes) && records >= 2
 	})
 	spans := inTrace()
 	byParent := map[trace.SpanID][]tracetest.SpanStub{}
