@@ -3,6 +3,7 @@ package activity_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -204,5 +205,52 @@ func TestReplayStreamsInOccurredOrder(t *testing.T) {
 	// No match: ok is false, and no error.
 	if _, ok, err := dom.LastOccurred(ctx, testDB, activity.HistoryQuery{Subject: i.ID + 1000000, Actions: []string{"comment_added"}}); ok || err != nil {
 		t.Errorf("LastOccurred of nothing = %v %v, want false and no error", ok, err)
+	}
+}
+
+// TestResolveOnPoolAndInTransaction: on the pool a page's reference types
+// load at once, each on a connection of its own; in a transaction one
+// after another on its connection. Either way every type is loaded, and a
+// resolver's error is the call's, named by its type.
+func TestResolveOnPoolAndInTransaction(t *testing.T) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	for _, failing := range []bool{false, true} {
+		comments := activity.ModelResolver[Comment]()
+		if failing {
+			comments = activity.ResolverFunc(func(context.Context, *gorm.DB, []string) (map[string]any, error) { return nil, boom })
+		}
+		d := activity.MustDomain(activity.DomainConfig{
+			Name: "issue", Actions: []string{"comment_added"}, Now: clock.Now,
+			Resolvers: map[string]activity.Resolver{"users": activity.ModelResolver[User](), "comments": comments},
+		})
+		u, i := fixture(t)
+		c := Comment{IssueID: i.ID, Body: "resolved"}
+		if err := testDB.Create(&c).Error; err != nil {
+			t.Fatal(err)
+		}
+		res, err := d.RecordEvent(ctx, testDB, i.ID, "comment_added", activity.Actor(&u), activity.Record(&c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(where string, db *gorm.DB) {
+			entries, err := d.Resolve(ctx, db, []activity.Event{res.Event})
+			if failing {
+				if !errors.Is(err, boom) || !strings.Contains(err.Error(), "resolve comments") {
+					t.Errorf("%s, comments resolver failing: err = %v, want boom named by its type", where, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", where, err)
+			}
+			if e := entries[0]; e.ActorName() != "Ana" || e.ActorValue == nil || e.RecordValue == nil || e.RecordName() != "resolved" {
+				t.Errorf("%s: actor %v (%q), record %v (%q): want both loaded", where, e.ActorValue, e.ActorName(), e.RecordValue, e.RecordName())
+			}
+		}
+		check("on the pool", testDB)
+		if err := testDB.Transaction(func(tx *gorm.DB) error { check("in a transaction", tx); return nil }); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -2,10 +2,12 @@ package activity
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"reflect"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Resolver loads the rows behind references of one type, for one feed page
@@ -31,14 +33,18 @@ func ModelResolver[T any]() Resolver {
 		var rows []T
 		stmt := &gorm.Statement{DB: db}
 		var zero T
-		if err := stmt.Parse(&zero); err != nil {
+		if err := stmt.Parse(&zero); err != nil { // cached by gorm after the first call
 			return nil, fmt.Errorf("activity: ModelResolver[%T]: %w", zero, err)
 		}
 		pk := stmt.Schema.PrioritizedPrimaryField
 		if pk == nil {
 			return nil, fmt.Errorf("activity: ModelResolver[%T]: the model has no primary key", zero)
 		}
-		if err := db.WithContext(ctx).Where(map[string]any{pk.DBName: ids}).Find(&rows).Error; err != nil {
+		in := clause.IN{Column: clause.Column{Table: clause.CurrentTable, Name: pk.DBName}, Values: make([]any, len(ids))}
+		for i, id := range ids {
+			in.Values[i] = id
+		}
+		if err := db.WithContext(ctx).Clauses(clause.Where{Exprs: []clause.Expression{in}}).Find(&rows).Error; err != nil {
 			return nil, fmt.Errorf("activity: ModelResolver[%T]: %w", zero, err)
 		}
 		out := make(map[string]any, len(rows))
@@ -113,17 +119,9 @@ func (d *Domain) Resolve(ctx context.Context, db *gorm.DB, events []Event) ([]En
 			add(r.Type, r.ID)
 		}
 	}
-	loaded := make(map[string]map[string]any, len(want))
-	for typ, set := range want {
-		ids := make([]string, 0, len(set))
-		for id := range set {
-			ids = append(ids, id)
-		}
-		vals, err := d.resolvers[typ].Resolve(ctx, db.Session(&gorm.Session{NewDB: true, Context: ctx}), ids)
-		if err != nil {
-			return nil, fmt.Errorf("activity: resolve %s: %w", typ, err)
-		}
-		loaded[typ] = vals
+	loaded, err := d.resolveTypes(ctx, db, want)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]Entry, len(events))
 	for i, e := range events {
@@ -133,4 +131,55 @@ func (d *Domain) Resolve(ctx context.Context, db *gorm.DB, events []Event) ([]En
 		}
 	}
 	return out, nil
+}
+
+// resolveTypes calls the resolver of each type in want with its ids. On
+// the pool the types load at once, each on a connection of its own, so a
+// page with actors and records waits for one round trip, not one per type;
+// in a transaction (one connection) they load one after another.
+func (d *Domain) resolveTypes(ctx context.Context, db *gorm.DB, want map[string]map[string]struct{}) (map[string]map[string]any, error) {
+	type typed struct {
+		typ  string
+		vals map[string]any
+		err  error
+	}
+	load := func(typ string, set map[string]struct{}) typed {
+		ids := make([]string, 0, len(set))
+		for id := range set {
+			ids = append(ids, id)
+		}
+		vals, err := d.resolvers[typ].Resolve(ctx, db.Session(&gorm.Session{NewDB: true, Context: ctx}), ids)
+		if err != nil {
+			err = fmt.Errorf("activity: resolve %s: %w", typ, err)
+		}
+		return typed{typ, vals, err}
+	}
+	loaded := make(map[string]map[string]any, len(want))
+	_, onPool := db.Statement.ConnPool.(*sql.DB)
+	if !onPool || len(want) < 2 {
+		for typ, set := range want {
+			r := load(typ, set)
+			if r.err != nil {
+				return nil, r.err
+			}
+			loaded[typ] = r.vals
+		}
+		return loaded, nil
+	}
+	results := make(chan typed, len(want))
+	for typ, set := range want {
+		go func() { results <- load(typ, set) }()
+	}
+	var first error
+	for range want {
+		r := <-results
+		if r.err != nil && first == nil {
+			first = r.err
+		}
+		loaded[r.typ] = r.vals
+	}
+	if first != nil {
+		return nil, first
+	}
+	return loaded, nil
 }
