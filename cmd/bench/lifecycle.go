@@ -326,7 +326,7 @@ func lifecycleRetention(ctx context.Context, b *bench) ([]figure, error) {
 			return nil, fmt.Errorf("lifecycle: %s's first page has %d entries (records loaded: %v)", d.Name(), len(p.Entries), len(p.Entries) > 0 && p.Entries[0].RecordValue != nil)
 		}
 	}
-	runs := b.size(1000, 100)
+	runs := b.size(3000, 300)
 	for range max(50, runs/10) {
 		for _, page := range pages {
 			if err := page(); err != nil {
