@@ -27,6 +27,12 @@ func testBench(t *testing.T, name string, scale float64, pool int) *bench {
 		if t.Failed() {
 			t.Logf("progress:\n%s", progress.String())
 		}
+		// Each test's pool goes with it: one package's tests left open
+		// would hold up to pool idle connections each, and the server's
+		// 100 run out by the last test.
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
 	})
 	return b
 }
