@@ -374,3 +374,43 @@ func TestPartitionedFuture(t *testing.T) {
 		t.Errorf("unpartitioned domain, event a year ahead: %v", err)
 	}
 }
+
+// A detached partition that cannot be dropped (a view of the app's depends
+// on it) fails Maintain with its name, while the other expired partitions,
+// dropped alongside, go and are reported; once the view is gone, the next
+// call drops the table left behind. A negative DropConcurrency is refused.
+func TestMaintainDropFails(t *testing.T) {
+	ctx := context.Background()
+	cfg := activity.DomainConfig{Name: "dropfail", Partition: &activity.Partitioning{Interval: activity.Daily, Premake: 1}, Retention: 5 * 24 * time.Hour}
+	d := freshDomain(t, cfg)
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	if _, err := d.Maintain(ctx, testDB, activity.MaintainConfig{Now: now.AddDate(0, 0, -9), Since: now.AddDate(0, 0, -10)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Maintain(ctx, testDB, activity.MaintainConfig{Now: now, DropConcurrency: -1}); err == nil || !strings.Contains(err.Error(), "negative") {
+		t.Errorf("DropConcurrency -1: err = %v, want the OptionError", err)
+	}
+	const pinned = "dropfail_events_p20261112"
+	if err := testDB.Exec(`CREATE VIEW dropfail_pinned AS SELECT * FROM ` + pinned).Error; err != nil {
+		t.Fatal(err)
+	}
+	m, err := d.Maintain(ctx, testDB, activity.MaintainConfig{Now: now, DropConcurrency: 2})
+	if err == nil || !strings.Contains(err.Error(), pinned) {
+		t.Fatalf("Maintain with %s pinned by a view: err = %v, want one naming it", pinned, err)
+	}
+	if len(m.Dropped) < 2 || slices.Contains(m.Dropped, pinned) {
+		t.Errorf("dropped %v: want the other expired days, not %s", m.Dropped, pinned)
+	}
+	var left []string
+	testDB.Raw(`SELECT relname::text FROM pg_class WHERE relkind = 'r' AND relname ~ '^dropfail_events_p' AND relname < 'dropfail_events_p20261115' ORDER BY 1`).Scan(&left)
+	if !slices.Equal(left, []string{pinned}) {
+		t.Errorf("expired tables left: %v, want only %s", left, pinned)
+	}
+	if err := testDB.Exec(`DROP VIEW dropfail_pinned`).Error; err != nil {
+		t.Fatal(err)
+	}
+	m, err = d.Maintain(ctx, testDB, activity.MaintainConfig{Now: now})
+	if err != nil || !slices.Equal(m.Dropped, []string{pinned}) {
+		t.Errorf("second Maintain: dropped %v, %v; want the stray %s", m.Dropped, err, pinned)
+	}
+}
