@@ -2,7 +2,6 @@ package inbox
 
 import (
 	"context"
-	"fmt"
 
 	"gorm.io/gorm"
 
@@ -28,13 +27,6 @@ import (
 // once the app deleted its own row. Each table is one statement; the
 // error texts are scanned in full, once per erasure.
 func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.Erased, error) {
-	if db == nil {
-		return nil, fmt.Errorf("inbox: erase: nil *gorm.DB")
-	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	vals := pgarray.Text(p.Values)
 	pats := pgarray.Text(p.Patterns())
 	steps := []erasesql.Step{
@@ -50,5 +42,5 @@ WHERE lower(source) LIKE ANY(?) OR lower(detail) LIKE ANY(?)`, Args: []any{vals,
   query = tidings_mask_jsonb(query, ?)
 WHERE lower(last_error) LIKE ANY(?) OR lower(created_by) LIKE ANY(?) OR lower(query::text) LIKE ANY(?)`, Args: []any{vals, vals, vals, pats, pats, pats}},
 	}
-	return erasesql.Run(db, "inbox", p, steps)
+	return erasesql.Run(ctx, db, "inbox", p, steps)
 }

@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"context"
-	"fmt"
 
 	"gorm.io/gorm"
 
@@ -19,13 +18,6 @@ import (
 // authors (created_by, updated_by) are actor keys and stay. Each table is
 // one statement that scans it once.
 func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.Erased, error) {
-	if db == nil {
-		return nil, fmt.Errorf("%w: nil *gorm.DB", ErrInvalidConfig)
-	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	v := pgarray.Text(p.Values)
 	pt := pgarray.Text(p.Patterns())
 	steps := []erasesql.Step{
@@ -36,5 +28,5 @@ WHERE lower(result::text) LIKE ANY(?) OR lower(error) LIKE ANY(?)`, Args: []any{
 		{Table: "workflow_rules", SQL: `UPDATE workflow_rules SET name = tidings_mask_text(name, ?), conditions = tidings_mask_jsonb(conditions, ?), actions = tidings_mask_jsonb(actions, ?)
 WHERE lower(name) LIKE ANY(?) OR lower(conditions::text) LIKE ANY(?) OR lower(actions::text) LIKE ANY(?)`, Args: []any{v, v, v, pt, pt, pt}},
 	}
-	return erasesql.Run(db, "workflow", p, steps)
+	return erasesql.Run(ctx, db, "workflow", p, steps)
 }

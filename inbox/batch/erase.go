@@ -30,13 +30,6 @@ import (
 // Three statements; each table is scanned once per erasure. A flusher
 // that loaded a window before the erasure may still deliver the old copy.
 func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.Erased, error) {
-	if db == nil {
-		return nil, activity.ErrNilDB
-	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	vals := pgarray.Text(p.Values)
 	pats := pgarray.Text(p.Patterns())
 	snapshot, snapArgs := erasesql.Snapshot("event", p)
@@ -47,5 +40,5 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 		{Table: "batch_windows", SQL: `UPDATE batch_windows SET profile = tidings_mask_jsonb(profile, ?), last_error = tidings_mask_text(last_error, ?)
 WHERE lower(profile::text) LIKE ANY(?) OR lower(last_error) LIKE ANY(?)`, Args: []any{vals, vals, pats, pats}},
 	}
-	return erasesql.Run(db, "batch", p, steps)
+	return erasesql.Run(ctx, db, "batch", p, steps)
 }

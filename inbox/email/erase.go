@@ -2,7 +2,6 @@ package email
 
 import (
 	"context"
-	"fmt"
 
 	"gorm.io/gorm"
 
@@ -27,13 +26,6 @@ import (
 // migration 00018: batch.ErasePerson erases those. Each step is one
 // statement; snapshots are scanned once per erasure.
 func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.Erased, error) {
-	if db == nil {
-		return nil, fmt.Errorf("%w: nil *gorm.DB", ErrInvalidConfig)
-	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	vals := pgarray.Text(p.Values)
 	pats := pgarray.Text(p.Patterns())
 	// A snapshot of an event: mask p's roles, then p's values.
@@ -49,5 +41,5 @@ WHERE ` + snapWhere + ` OR lower(recipient_name) LIKE ANY(?) OR lower(last_error
 		{Table: "email_digests", SQL: `UPDATE email_digests SET recipient_name = tidings_mask_text(recipient_name, ?), last_error = tidings_mask_text(last_error, ?)
 WHERE lower(recipient_name) LIKE ANY(?) OR lower(last_error) LIKE ANY(?)`, Args: []any{vals, vals, pats, pats}},
 	}
-	return erasesql.Run(db, "email", p, steps)
+	return erasesql.Run(ctx, db, "email", p, steps)
 }

@@ -1,6 +1,7 @@
 package erasesql
 
 import (
+	"context"
 	"fmt"
 
 	"gorm.io/gorm"
@@ -15,10 +16,19 @@ type Step struct {
 	Args  []any
 }
 
-// Run runs steps on db in order and counts the rows each changed; the
-// first error stops it, named by pkg (the eraser's package), p and the
-// step's table.
-func Run(db *gorm.DB, pkg string, p activity.Person, steps []Step) (activity.Erased, error) {
+// Run erases p with steps: it refuses a nil db (activity.ErrNilDB) and
+// an invalid p (p.Validate) before any statement, then runs steps on db
+// (the pool or the caller's transaction, joined) in order and counts the
+// rows each changed; the first error stops it, named by pkg (the eraser's
+// package), p and the step's table.
+func Run(ctx context.Context, db *gorm.DB, pkg string, p activity.Person, steps []Step) (activity.Erased, error) {
+	if db == nil {
+		return nil, fmt.Errorf("%s: erase: %w", pkg, activity.ErrNilDB)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	out := activity.Erased{}
 	for _, s := range steps {
 		res := db.Exec(s.SQL, s.Args...)
