@@ -77,7 +77,7 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 	if db == nil {
 		return Page{}, ErrNilDB
 	}
-	var events []Event
+	var entries []Entry
 	var limit int
 	if lo, hi, ok := d.feedWindow(q); ok {
 		// A partitioned table: the newest partition first, planned
@@ -90,15 +90,15 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 			return Page{}, err
 		}
 		limit = n
-		if events, err = d.feedRows(window(tx, lo, hi), nil); err != nil {
+		if entries, err = d.feedRows(ctx, window(tx, lo, hi), limit+1, nil); err != nil {
 			return Page{}, err
 		}
-		if len(events) <= limit {
+		if len(entries) <= limit {
 			tx, _, err := d.feedQuery(ctx, db, q)
 			if err != nil {
 				return Page{}, err
 			}
-			if events, err = d.feedRows(tx.Where("e.occurred_at < ?", lo).Limit(limit+1-len(events)), events); err != nil {
+			if entries, err = d.feedRows(ctx, tx.Where("e.occurred_at < ?", lo).Limit(limit+1-len(entries)), limit+1, entries); err != nil {
 				return Page{}, err
 			}
 		}
@@ -108,38 +108,42 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 			return Page{}, err
 		}
 		limit = n
-		if events, err = d.feedRows(tx, nil); err != nil {
+		if entries, err = d.feedRows(ctx, tx, limit+1, nil); err != nil {
 			return Page{}, err
 		}
 	}
-	var err error
 	var page Page
-	if len(events) > limit {
-		events = events[:limit]
-		page.Next = newCursor(events[limit-1])
+	if len(entries) > limit {
+		entries = entries[:limit]
+		page.Next = newCursor(entries[limit-1].Event)
 	}
-	page.Entries, err = d.Resolve(ctx, db, events)
-	return page, err
+	if err := d.resolveEntries(ctx, db, entries); err != nil {
+		return Page{}, err
+	}
+	page.Entries = entries
+	return page, nil
 }
 
-// feedRows runs a feed query and appends its events to events.
-func (d *Domain) feedRows(tx *gorm.DB, events []Event) ([]Event, error) {
-	rows, err := tx.Rows()
+// feedRows runs a feed query of at most limit rows and appends its events
+// to entries. gorm builds the statement (the filter is made of its
+// clauses); it runs through queryRows, scanned straight into the page.
+func (d *Domain) feedRows(ctx context.Context, tx *gorm.DB, limit int, entries []Entry) ([]Entry, error) {
+	built := tx.Session(&gorm.Session{DryRun: true}).Find(&[]map[string]any{})
+	if built.Error != nil {
+		return nil, fmt.Errorf("activity: feed of %s: %w", d.name, built.Error)
+	}
+	if entries == nil {
+		entries = make([]Entry, 0, limit)
+	}
+	es := d.eventScan()
+	err := queryRows(ctx, tx, built.Statement.SQL.String(), built.Statement.Vars, func(s scanner) error {
+		entries = append(entries, Entry{})
+		return es.scan(s, &entries[len(entries)-1].Event)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("activity: feed of %s: %w", d.name, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var e Event
-		if err := d.scan(rows, &e); err != nil {
-			return nil, fmt.Errorf("activity: feed of %s: %w", d.name, err)
-		}
-		events = append(events, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("activity: feed of %s: %w", d.name, err)
-	}
-	return events, rows.Close()
+	return entries, nil
 }
 
 // feedWindow returns where a page of a partitioned domain splits: the

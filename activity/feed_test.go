@@ -3,6 +3,8 @@ package activity_test
 import (
 	"context"
 	"errors"
+	"fmt"
+
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -251,6 +253,78 @@ func TestResolveOnPoolAndInTransaction(t *testing.T) {
 		check("on the pool", testDB)
 		if err := testDB.Transaction(func(tx *gorm.DB) error { check("in a transaction", tx); return nil }); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// A model whose key is text, with keys a SQL literal or an array literal
+// would have to escape.
+type Label struct {
+	Code string `gorm:"primaryKey"`
+	Name string
+}
+
+type Account struct {
+	ID   string `gorm:"type:uuid;primaryKey"`
+	Name string
+}
+
+// TestModelResolverKeyTypes: bigint, uuid and text keys (quotes,
+// backslashes, braces, commas and non-ASCII included) load, on the pool
+// and in a transaction; keys with no row are absent, and ids that cannot
+// be an integer key (recorded by hand as a users reference) are absent
+// too, not an error that would break the page.
+func TestModelResolverKeyTypes(t *testing.T) {
+	ctx := context.Background()
+	if err := testDB.Exec(`CREATE TABLE IF NOT EXISTS labels (code text PRIMARY KEY, name text NOT NULL)`).Error; err != nil {
+		t.Fatal(err)
+	}
+	codes := []string{`plain`, `it's`, `say "hi"`, `back\slash`, `{brace},comma`, `NULL`, `ünï`}
+	for _, c := range codes {
+		if err := testDB.Create(&Label{Code: c, Name: "label " + c}).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	acct := Account{ID: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", Name: "Acme"}
+	if err := testDB.Create(&acct).Error; err != nil {
+		t.Fatal(err)
+	}
+	u, _ := fixture(t)
+	cases := []struct {
+		name string
+		r    activity.Resolver
+		ids  []string
+		want []string // the ids that load
+	}{
+		// Ids that are not integers cannot match an integer key: left
+		// out, not an error for the whole page.
+		{"bigint", activity.ModelResolver[User](), []string{fmt.Sprint(u.ID), "999999999", "abc", "9223372036854775808", ""}, []string{fmt.Sprint(u.ID)}},
+		{"uuid", activity.ModelResolver[Account](), []string{acct.ID, "00000000-0000-0000-0000-000000000000"}, []string{acct.ID}},
+		{"text", activity.ModelResolver[Label](), append([]string{"absent"}, codes...), codes},
+	}
+	for _, c := range cases {
+		for _, where := range []string{"pool", "transaction"} {
+			run := func(db *gorm.DB) {
+				got, err := c.r.Resolve(ctx, db, c.ids)
+				if err != nil {
+					t.Fatalf("%s on the %s: %v", c.name, where, err)
+				}
+				if len(got) != len(c.want) {
+					t.Errorf("%s on the %s: loaded %d of %v, want %v", c.name, where, len(got), c.ids, c.want)
+				}
+				for _, id := range c.want {
+					if got[id] == nil {
+						t.Errorf("%s on the %s: %q not loaded", c.name, where, id)
+					}
+				}
+			}
+			if where == "pool" {
+				run(testDB)
+				continue
+			}
+			if err := testDB.Transaction(func(tx *gorm.DB) error { run(tx); return nil }); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"fmt"
 	"reflect"
+	"strconv"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+	"gorm.io/gorm/schema"
 )
 
 // Resolver loads the rows behind references of one type, for one feed page
@@ -27,7 +29,8 @@ func (f ResolverFunc) Resolve(ctx context.Context, db *gorm.DB, ids []string) (m
 }
 
 // ModelResolver returns a Resolver that loads gorm models of type T by
-// primary key, in one query per page: ModelResolver[User]().
+// primary key, in one query per page: ModelResolver[User](). The query is
+// gorm's Find, scopes included (a soft-deleted row is not loaded).
 func ModelResolver[T any]() Resolver {
 	return ResolverFunc(func(ctx context.Context, db *gorm.DB, ids []string) (map[string]any, error) {
 		var rows []T
@@ -40,10 +43,11 @@ func ModelResolver[T any]() Resolver {
 		if pk == nil {
 			return nil, fmt.Errorf("activity: ModelResolver[%T]: the model has no primary key", zero)
 		}
-		in := clause.IN{Column: clause.Column{Table: clause.CurrentTable, Name: pk.DBName}, Values: make([]any, len(ids))}
-		for i, id := range ids {
-			in.Values[i] = id
+		keys := keysOf(pk, ids)
+		if len(keys) == 0 {
+			return map[string]any{}, nil
 		}
+		in := clause.IN{Column: clause.Column{Table: clause.CurrentTable, Name: pk.DBName}, Values: keys}
 		if err := db.WithContext(ctx).Clauses(clause.Where{Exprs: []clause.Expression{in}}).Find(&rows).Error; err != nil {
 			return nil, fmt.Errorf("activity: ModelResolver[%T]: %w", zero, err)
 		}
@@ -54,6 +58,25 @@ func ModelResolver[T any]() Resolver {
 		}
 		return out, nil
 	})
+}
+
+// keysOf returns ids as values of pk: integers for an integer key, which
+// pgx sends in binary (an id that is not one cannot match, and is left
+// out: PostgreSQL would refuse the whole page's query over it), else
+// their text, which PostgreSQL reads as the key column's type.
+func keysOf(pk *schema.Field, ids []string) []any {
+	keys := make([]any, 0, len(ids))
+	for _, id := range ids {
+		switch pk.DataType {
+		case schema.Int, schema.Uint:
+			if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+				keys = append(keys, n)
+			}
+		default:
+			keys = append(keys, id)
+		}
+	}
+	return keys
 }
 
 // Entry is a feed event with its actor and record loaded.
@@ -103,6 +126,18 @@ func (d *Domain) Resolve(ctx context.Context, db *gorm.DB, events []Event) ([]En
 	if db == nil {
 		return nil, ErrNilDB
 	}
+	out := make([]Entry, len(events))
+	for i, e := range events {
+		out[i].Event = e
+	}
+	if err := d.resolveEntries(ctx, db, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// resolveEntries sets the loaded values of entries in place.
+func (d *Domain) resolveEntries(ctx context.Context, db *gorm.DB, entries []Entry) error {
 	want := map[string]map[string]struct{}{}
 	add := func(typ, id string) {
 		if _, ok := d.resolvers[typ]; !ok {
@@ -113,24 +148,28 @@ func (d *Domain) Resolve(ctx context.Context, db *gorm.DB, events []Event) ([]En
 		}
 		want[typ][id] = struct{}{}
 	}
-	for _, e := range events {
+	for i := range entries {
+		e := &entries[i].Event
 		add(e.ActorType, e.ActorID)
-		if r := e.Record(); r != nil {
-			add(r.Type, r.ID)
+		if e.RecordType != nil && e.RecordID != nil {
+			add(*e.RecordType, *e.RecordID)
 		}
+	}
+	if len(want) == 0 {
+		return nil
 	}
 	loaded, err := d.resolveTypes(ctx, db, want)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make([]Entry, len(events))
-	for i, e := range events {
-		out[i] = Entry{Event: e, ActorValue: loaded[e.ActorType][e.ActorID]}
-		if r := e.Record(); r != nil {
-			out[i].RecordValue = loaded[r.Type][r.ID]
+	for i := range entries {
+		e := &entries[i]
+		e.ActorValue = loaded[e.ActorType][e.ActorID]
+		if e.RecordType != nil && e.RecordID != nil {
+			e.RecordValue = loaded[*e.RecordType][*e.RecordID]
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // resolveTypes calls the resolver of each type in want with its ids. On

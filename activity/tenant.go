@@ -218,10 +218,14 @@ func (d *Domain) selectCols(prefix string) string {
 // scan scans one row selected with selectCols, after the leading columns
 // in pre.
 func (d *Domain) scan(s scanner, e *Event, pre ...any) error {
-	if d.tenant == "" {
-		return scanEvent(s, d.name, e, pre...)
-	}
-	return scanEventTail(s, d.name, e, []any{&e.TenantID}, pre...)
+	es := d.eventScan()
+	return es.scan(s, e, pre...)
+}
+
+// eventScan returns a scanner of the domain's event rows, for a query's
+// rows.
+func (d *Domain) eventScan() *eventScan {
+	return &eventScan{domain: d.name, tenanted: d.tenant != ""}
 }
 
 // eventColumnCount is how many columns selectCols selects.
