@@ -137,6 +137,31 @@ func TestDSNFor(t *testing.T) {
 	}
 }
 
+// TestWithSetting: the setting reaches the server's sessions, from either
+// form of DSN.
+func TestWithSetting(t *testing.T) {
+	for in, want := range map[string]string{
+		"host=h dbname=x":      "host=h dbname=x synchronous_commit=off",
+		"postgres://u@h/x":     "postgres://u@h/x?synchronous_commit=off",
+		"postgres://u@h/x?a=b": "postgres://u@h/x?a=b&synchronous_commit=off",
+	} {
+		if got := withSetting(in, "synchronous_commit", "off"); got != want {
+			t.Errorf("withSetting(%q) = %q, want %q", in, got, want)
+		}
+	}
+	dsn := dsnFor("host=127.0.0.1 port=5432 user=postgres sslmode=disable", "postgres")
+	db, err := openGorm(withSetting(dsn, "synchronous_commit", "off"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, _ := db.DB()
+	defer sqlDB.Close()
+	var v string
+	if err := db.Raw("SHOW synchronous_commit").Scan(&v).Error; err != nil || v != "off" {
+		t.Errorf("synchronous_commit on the pool = %q (%v), want off", v, err)
+	}
+}
+
 func TestFlags(t *testing.T) {
 	cfg, err := parseFlags([]string{"-only", "record, feed", "-scale", "0.5"}, io.Discard)
 	if err != nil {

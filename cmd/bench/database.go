@@ -134,6 +134,19 @@ func openGorm(dsn string, poolSize int) (*gorm.DB, error) {
 	return db, nil
 }
 
+// withSetting adds a server setting for the sessions of a DSN (a startup
+// parameter, which pgx passes on).
+func withSetting(dsn, key, value string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		return dsn + sep + key + "=" + value
+	}
+	return dsn + " " + key + "=" + value
+}
+
 // dsnFor appends dbname to a key=value DSN, or sets the path of a URL DSN.
 func dsnFor(base, name string) string {
 	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
