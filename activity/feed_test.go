@@ -328,3 +328,43 @@ func TestModelResolverKeyTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestFeedJoinsTheCallersTransaction: a feed read in a transaction runs on
+// it (it sees the transaction's own uncommitted event, and the model its
+// resolver loads); on the pool it does not, until the commit.
+func TestFeedJoinsTheCallersTransaction(t *testing.T) {
+	ctx := context.Background()
+	u, i := fixture(t)
+	err := testDB.Transaction(func(tx *gorm.DB) error {
+		c := Comment{IssueID: i.ID, Body: "uncommitted"}
+		if err := tx.Create(&c).Error; err != nil {
+			return err
+		}
+		res, err := issues.RecordEvent(ctx, tx, i.ID, "comment_added", activity.Actor(&u), activity.Record(&c))
+		if err != nil {
+			return err
+		}
+		in, err := issues.Feed(ctx, tx, activity.FeedQuery{Subject: i.ID})
+		if err != nil {
+			return err
+		}
+		if len(in.Entries) != 1 || in.Entries[0].ID != res.Event.ID || in.Entries[0].RecordName() != "uncommitted" || in.Entries[0].RecordDeleted() {
+			t.Errorf("in the transaction the feed holds %+v, want its own event with its record loaded", in.Entries)
+		}
+		out, err := issues.Feed(ctx, testDB, activity.FeedQuery{Subject: i.ID})
+		if err != nil {
+			return err
+		}
+		if len(out.Entries) != 0 {
+			t.Errorf("on the pool, before the commit, the feed holds %d events, want none", len(out.Entries))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := issues.Feed(ctx, testDB, activity.FeedQuery{Subject: i.ID})
+	if err != nil || len(after.Entries) != 1 {
+		t.Fatalf("after the commit: %d events, %v; want 1", len(after.Entries), err)
+	}
+}
