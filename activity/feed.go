@@ -126,7 +126,8 @@ func (d *Domain) Feed(ctx context.Context, db *gorm.DB, q FeedQuery) (Page, erro
 
 // feedRows runs a feed query of at most limit rows and appends its events
 // to entries. gorm builds the statement (the filter is made of its
-// clauses); it runs through queryRows, scanned straight into the page.
+// clauses: its logger sees the statement built, not its run); it runs
+// through queryRows, scanned straight into the page.
 func (d *Domain) feedRows(ctx context.Context, tx *gorm.DB, limit int, entries []Entry) ([]Entry, error) {
 	built := tx.Session(&gorm.Session{DryRun: true}).Find(&[]map[string]any{})
 	if built.Error != nil {
