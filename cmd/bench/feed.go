@@ -269,7 +269,9 @@ func explainFeed(ctx context.Context, b *bench, q activity.FeedQuery) (string, e
 		vars []any
 	}
 	var sent []statement
-	err = db.Callback().Row().After("gorm:row").Register("bench:capture", func(tx *gorm.DB) {
+	// Feed has gorm build its events query (a dry-run Find: the Query
+	// callbacks see it) and runs it on pgx; the resolvers' Finds follow.
+	err = db.Callback().Query().After("gorm:query").Register("bench:capture", func(tx *gorm.DB) {
 		sent = append(sent, statement{tx.Statement.SQL.String(), slices.Clone(tx.Statement.Vars)})
 	})
 	if err != nil {
@@ -279,7 +281,7 @@ func explainFeed(ctx context.Context, b *bench, q activity.FeedQuery) (string, e
 		return "", fmt.Errorf("feed: explain: %w", err)
 	}
 	if len(sent) == 0 {
-		return "", fmt.Errorf("feed: explain: Feed sent no events query through gorm's Rows")
+		return "", fmt.Errorf("feed: explain: Feed built no events query through gorm's Query callbacks")
 	}
 	rows, err := sqlDB.QueryContext(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+sent[0].sql, sent[0].vars...)
 	if err != nil {
