@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -268,10 +269,16 @@ func explainFeed(ctx context.Context, b *bench, q activity.FeedQuery) (string, e
 		sql  string
 		vars []any
 	}
-	var sent []statement
+	var (
+		mu   sync.Mutex
+		sent []statement
+	)
 	// Feed has gorm build its events query (a dry-run Find: the Query
-	// callbacks see it) and runs it on pgx; the resolvers' Finds follow.
+	// callbacks see it) and runs it on pgx; the resolvers' Finds follow,
+	// at once on the pool.
 	err = db.Callback().Query().After("gorm:query").Register("bench:capture", func(tx *gorm.DB) {
+		mu.Lock()
+		defer mu.Unlock()
 		sent = append(sent, statement{tx.Statement.SQL.String(), slices.Clone(tx.Statement.Vars)})
 	})
 	if err != nil {
