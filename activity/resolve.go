@@ -62,7 +62,8 @@ func ModelResolver[T any]() Resolver {
 
 // keysOf returns ids as values of pk: integers for an integer key, which
 // pgx sends in binary (an id that is not one cannot match, and is left
-// out: PostgreSQL would refuse the whole page's query over it), else
+// out: PostgreSQL would refuse the whole page's query over it; an
+// unsigned key too is read as int64, gorm's bigint column), else
 // their text, which PostgreSQL reads as the key column's type.
 func keysOf(pk *schema.Field, ids []string) []any {
 	keys := make([]any, 0, len(ids))

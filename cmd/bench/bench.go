@@ -46,24 +46,11 @@ type bench struct {
 	// lifecycleEvents is the lifecycle group's data set (0: 10,000,000
 	// scaled by -scale).
 	lifecycleEvents int
-	// parent is the bench a withDB copy came from: its notes go there.
-	parent *bench
-}
-
-// withDB returns a copy of b on db, sharing its notes.
-func (b *bench) withDB(db *gorm.DB) *bench {
-	c := *b
-	c.db = db
-	c.parent = b
-	return &c
 }
 
 // note adds a line printed under the table: what a figure's numbers do not
 // say by themselves (a check's result, a plan).
 func (b *bench) note(format string, args ...any) {
-	for b.parent != nil {
-		b = b.parent
-	}
 	b.notes = append(b.notes, fmt.Sprintf(format, args...))
 }
 

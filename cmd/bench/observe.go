@@ -71,7 +71,9 @@ func runObserve(ctx context.Context, b *bench) ([]figure, error) {
 	if sqlDB, err := db.DB(); err == nil {
 		defer sqlDB.Close()
 	}
-	b = b.withDB(db)
+	prev := b.db
+	b.db = db
+	defer func() { b.db = prev }()
 	defer func() {
 		o.tracing.Flush() // as an app does before shutting its provider down
 		o.tp.Shutdown(context.Background())
