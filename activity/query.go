@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 )
@@ -111,4 +112,48 @@ func numbered(q string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// batchQuery is one statement of a batch (with $n placeholders) and what
+// reads its rows: read is called once, with rows that hold the
+// statement's error if it failed, and closes them.
+type batchQuery struct {
+	sql  string
+	args []any
+	read func(pgx.Rows)
+}
+
+// queryBatch sends statements in one round trip on one pgx connection of
+// the pool (a pgx batch) and hands each one's rows to its read, in order.
+// They run in one implicit transaction: after one fails, the rest read
+// its error. ran is false, and nothing was sent, when db is not a pool of
+// pgx connections (a transaction, another driver) or none could be had.
+func queryBatch(ctx context.Context, db *gorm.DB, qs []batchQuery) (ran bool) {
+	sqlDB, ok := db.Statement.ConnPool.(*sql.DB)
+	if !ok || db.Error != nil {
+		return false
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return nil
+		}
+		ran = true
+		b := &pgx.Batch{}
+		for _, q := range qs {
+			b.Queue(q.sql, q.args...)
+		}
+		br := sc.Conn().SendBatch(ctx, b)
+		for _, q := range qs {
+			rows, _ := br.Query() // a failed statement's rows hold its error
+			q.read(rows)
+		}
+		return br.Close()
+	})
+	return ran
 }

@@ -3,13 +3,10 @@ package activity
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-	"reflect"
-	"strconv"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
-	"gorm.io/gorm/schema"
 )
 
 // Resolver loads the rows behind references of one type, for one feed page
@@ -26,58 +23,6 @@ type ResolverFunc func(ctx context.Context, db *gorm.DB, ids []string) (map[stri
 // Resolve calls f.
 func (f ResolverFunc) Resolve(ctx context.Context, db *gorm.DB, ids []string) (map[string]any, error) {
 	return f(ctx, db, ids)
-}
-
-// ModelResolver returns a Resolver that loads gorm models of type T by
-// primary key, in one query per page: ModelResolver[User](). The query is
-// gorm's Find, scopes included (a soft-deleted row is not loaded).
-func ModelResolver[T any]() Resolver {
-	return ResolverFunc(func(ctx context.Context, db *gorm.DB, ids []string) (map[string]any, error) {
-		var rows []T
-		stmt := &gorm.Statement{DB: db}
-		var zero T
-		if err := stmt.Parse(&zero); err != nil { // cached by gorm after the first call
-			return nil, fmt.Errorf("activity: ModelResolver[%T]: %w", zero, err)
-		}
-		pk := stmt.Schema.PrioritizedPrimaryField
-		if pk == nil {
-			return nil, fmt.Errorf("activity: ModelResolver[%T]: the model has no primary key", zero)
-		}
-		keys := keysOf(pk, ids)
-		if len(keys) == 0 {
-			return map[string]any{}, nil
-		}
-		in := clause.IN{Column: clause.Column{Table: clause.CurrentTable, Name: pk.DBName}, Values: keys}
-		if err := db.WithContext(ctx).Clauses(clause.Where{Exprs: []clause.Expression{in}}).Find(&rows).Error; err != nil {
-			return nil, fmt.Errorf("activity: ModelResolver[%T]: %w", zero, err)
-		}
-		out := make(map[string]any, len(rows))
-		for i := range rows {
-			v, _ := pk.ValueOf(ctx, reflect.ValueOf(&rows[i]).Elem())
-			out[keyString(v)] = &rows[i]
-		}
-		return out, nil
-	})
-}
-
-// keysOf returns ids as values of pk: integers for an integer key, which
-// pgx sends in binary (an id that is not one cannot match, and is left
-// out: PostgreSQL would refuse the whole page's query over it; an
-// unsigned key too is read as int64, gorm's bigint column), else
-// their text, which PostgreSQL reads as the key column's type.
-func keysOf(pk *schema.Field, ids []string) []any {
-	keys := make([]any, 0, len(ids))
-	for _, id := range ids {
-		switch pk.DataType {
-		case schema.Int, schema.Uint:
-			if n, err := strconv.ParseInt(id, 10, 64); err == nil {
-				keys = append(keys, n)
-			}
-		default:
-			keys = append(keys, id)
-		}
-	}
-	return keys
 }
 
 // Entry is a feed event with its actor and record loaded.
@@ -174,44 +119,95 @@ func (d *Domain) resolveEntries(ctx context.Context, db *gorm.DB, entries []Entr
 }
 
 // resolveTypes calls the resolver of each type in want with its ids. On
-// the pool the types load at once, each on a connection of its own, so a
-// page with actors and records waits for one round trip, not one per type;
-// in a transaction (one connection) they load one after another.
+// the pool, the ModelResolvers' queries go in one batch, one round trip on
+// one connection, while other resolvers load at once, each on a
+// connection of its own: a page with actors and records waits for one
+// round trip, not one per type. In a transaction (one connection) they
+// load one after another.
 func (d *Domain) resolveTypes(ctx context.Context, db *gorm.DB, want map[string]map[string]struct{}) (map[string]map[string]any, error) {
-	type typed struct {
+	session := db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	load := func(typ string, ids []string) (map[string]any, error) {
+		vals, err := d.resolvers[typ].Resolve(ctx, session, ids)
+		if err != nil {
+			return nil, fmt.Errorf("activity: resolve %s: %w", typ, err)
+		}
+		return vals, nil
+	}
+	loaded := make(map[string]map[string]any, len(want))
+	_, onPool := db.Statement.ConnPool.(*sql.DB)
+	if !onPool {
+		for typ, set := range want {
+			vals, err := load(typ, idList(set))
+			if err != nil {
+				return nil, err
+			}
+			loaded[typ] = vals
+		}
+		return loaded, nil
+	}
+
+	type prepared struct {
+		typ    string
+		ids    []string
+		q      *modelQuery
+		failed error
+	}
+	var batch []*prepared
+	others := map[string][]string{}
+	for typ, set := range want {
+		ids := idList(set)
+		br, ok := d.resolvers[typ].(batchResolver)
+		if !ok {
+			others[typ] = ids
+			continue
+		}
+		q, err := br.prepare(ctx, session, ids)
+		switch {
+		case errors.Is(err, errNotBatched):
+			others[typ] = ids
+		case err != nil:
+			return nil, fmt.Errorf("activity: resolve %s: %w", typ, err)
+		case q == nil: // no id can match
+			loaded[typ] = map[string]any{}
+		default:
+			batch = append(batch, &prepared{typ: typ, ids: ids, q: q})
+		}
+	}
+
+	type result struct {
 		typ  string
 		vals map[string]any
 		err  error
 	}
-	load := func(typ string, set map[string]struct{}) typed {
-		ids := make([]string, 0, len(set))
-		for id := range set {
-			ids = append(ids, id)
-		}
-		vals, err := d.resolvers[typ].Resolve(ctx, db.Session(&gorm.Session{NewDB: true, Context: ctx}), ids)
-		if err != nil {
-			err = fmt.Errorf("activity: resolve %s: %w", typ, err)
-		}
-		return typed{typ, vals, err}
-	}
-	loaded := make(map[string]map[string]any, len(want))
-	_, onPool := db.Statement.ConnPool.(*sql.DB)
-	if !onPool || len(want) < 2 {
-		for typ, set := range want {
-			r := load(typ, set)
-			if r.err != nil {
-				return nil, r.err
-			}
-			loaded[typ] = r.vals
-		}
-		return loaded, nil
-	}
-	results := make(chan typed, len(want))
-	for typ, set := range want {
-		go func() { results <- load(typ, set) }()
+	results := make(chan result, len(others))
+	for typ, ids := range others {
+		go func() {
+			vals, err := load(typ, ids)
+			results <- result{typ, vals, err}
+		}()
 	}
 	var first error
-	for range want {
+	if len(batch) > 0 {
+		qs := make([]batchQuery, len(batch))
+		for i, p := range batch {
+			qs[i] = p.q.batchQuery(&p.failed)
+		}
+		ran := queryBatch(ctx, session, qs)
+		for _, p := range batch {
+			if ran && p.failed == nil {
+				loaded[p.typ] = p.q.loaded()
+				continue
+			}
+			// Not sent (no pgx connection), or failed: through gorm's
+			// Find, which says what is wrong if it still is.
+			vals, err := load(p.typ, p.ids)
+			if err != nil && first == nil {
+				first = err
+			}
+			loaded[p.typ] = vals
+		}
+	}
+	for range others {
 		r := <-results
 		if r.err != nil && first == nil {
 			first = r.err
@@ -222,4 +218,13 @@ func (d *Domain) resolveTypes(ctx context.Context, db *gorm.DB, want map[string]
 		return nil, first
 	}
 	return loaded, nil
+}
+
+// idList returns the ids of a set.
+func idList(set map[string]struct{}) []string {
+	ids := make([]string, 0, len(set))
+	for id := range set {
+		ids = append(ids, id)
+	}
+	return ids
 }

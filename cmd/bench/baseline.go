@@ -158,7 +158,8 @@ const baselineFeedSQL = `SELECT ` + baselineSelectList + ` FROM issue_events e
  WHERE e.subject_id = ANY (ARRAY[$1::bigint]) ORDER BY e.subject_id, e.occurred_at DESC, e.id DESC LIMIT $2`
 
 // baselineFeedPage loads a subject's first page with raw pgx the way Feed
-// does (the events, then the page's users and comments in one query each)
+// does (the events, then the page's users and comments, a query each, in
+// one batch)
 // and nothing else: the floor under Feed on this machine.
 func baselineFeedPage(ctx context.Context, pool *pgxpool.Pool, subject int64, limit int) ([]activity.Event, map[int64]*User, map[int64]*Comment, error) {
 	rows, err := pool.Query(ctx, baselineFeedSQL, subject, limit+1)
@@ -194,37 +195,32 @@ func baselineFeedPage(ctx context.Context, pool *pgxpool.Pool, subject int64, li
 			}
 		}
 	}
+	// The users and the comments in one batch: one round trip.
 	users := make(map[int64]*User, len(userIDs))
-	rows, err = pool.Query(ctx, `SELECT id, name FROM users WHERE id = ANY($1)`, userIDs)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("baseline feed: users: %w", err)
-	}
-	for rows.Next() {
-		u := new(User)
-		if err := rows.Scan(&u.ID, &u.Name); err != nil {
-			rows.Close()
-			return nil, nil, nil, fmt.Errorf("baseline feed: users: %w", err)
-		}
-		users[u.ID] = u
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, nil, fmt.Errorf("baseline feed: users: %w", err)
-	}
 	comments := make(map[int64]*Comment, len(commentIDs))
-	rows, err = pool.Query(ctx, `SELECT id, issue_id, body FROM comments WHERE id = ANY($1)`, commentIDs)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("baseline feed: comments: %w", err)
-	}
-	for rows.Next() {
-		c := new(Comment)
-		if err := rows.Scan(&c.ID, &c.IssueID, &c.Body); err != nil {
-			rows.Close()
-			return nil, nil, nil, fmt.Errorf("baseline feed: comments: %w", err)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT id, name FROM users WHERE id = ANY($1)`, userIDs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			u := new(User)
+			if err := rows.Scan(&u.ID, &u.Name); err != nil {
+				return err
+			}
+			users[u.ID] = u
 		}
-		comments[c.ID] = c
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, nil, fmt.Errorf("baseline feed: comments: %w", err)
+		return rows.Err()
+	})
+	b.Queue(`SELECT id, issue_id, body FROM comments WHERE id = ANY($1)`, commentIDs).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			c := new(Comment)
+			if err := rows.Scan(&c.ID, &c.IssueID, &c.Body); err != nil {
+				return err
+			}
+			comments[c.ID] = c
+		}
+		return rows.Err()
+	})
+	if err := pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, nil, nil, fmt.Errorf("baseline feed: users and comments: %w", err)
 	}
 	return events, users, comments, nil
 }

@@ -44,7 +44,8 @@
 //     deep, reached by walking 200 pages of 500; p50 and p99 over 1,000
 //     interleaved runs. Targets: the deep page's p99 within 1.3x of the
 //     first page's and under 2 ms. The first page is also timed against the
-//     same three queries sent through raw pgx, the floor on the machine.
+//     same three queries sent through raw pgx (the two model loads in one
+//     batch), the floor on the machine.
 //   - record: recording throughput (events/s) through
 //     issues.RecordEvent(ctx, gormDB, ...) with an actor Ref, a record Ref
 //     and a small Extra, at concurrency 8 and 32, against raw pgx (pgxpool

@@ -123,7 +123,7 @@ func runFeed(ctx context.Context, b *bench) ([]figure, error) {
 		{Name: deepName + ", p99 (vs first page)", Unit: "ms", Ours: ms(percentile(tail, 99)), Baseline: ms(percentile(head, 99)),
 			Target: target{MaxRatio: 1.3, Max: 2}},
 	}
-	b.note("feed: issues.Feed(ctx, gormDB, FeedQuery{Subject, Limit: %d, After}) in issue %d holding %s of %s events (the rest over %d issues, actors over %d users, records on comments); actors and records resolved through ModelResolver[User] and ModelResolver[Comment] (3 queries a page). %d runs of each page, interleaved. The first page's baseline is the same three queries through raw pgx (the floor on this machine, no target); the deep page's baseline is the first page. The deep cursor came from walking %d pages of %d.",
+	b.note("feed: issues.Feed(ctx, gormDB, FeedQuery{Subject, Limit: %d, After}) in issue %d holding %s of %s events (the rest over %d issues, actors over %d users, records on comments); actors and records resolved through ModelResolver[User] and ModelResolver[Comment] (3 queries a page: the events, then the users and comments in one batch). %d runs of each page, interleaved. The first page's baseline is the same three queries through raw pgx, the model loads in one pgx batch too (the floor on this machine, no target); the deep page's baseline is the first page. The deep cursor came from walking %d pages of %d.",
 		feedPageSize, feedHot, thousands(int64(total/feedHotEvery)), thousands(int64(total)), feedOthers, fixtureUsers,
 		runs, deep/feedWalkLimit, feedWalkLimit)
 	for _, p := range []struct {
@@ -274,8 +274,8 @@ func explainFeed(ctx context.Context, b *bench, q activity.FeedQuery) (string, e
 		sent []statement
 	)
 	// Feed has gorm build its events query (a dry-run Find: the Query
-	// callbacks see it) and runs it on pgx; the resolvers' Finds follow,
-	// at once on the pool.
+	// callbacks see it) and runs it on pgx; the resolvers' dry-run Finds
+	// follow (sent together in one batch).
 	err = db.Callback().Query().After("gorm:query").Register("bench:capture", func(tx *gorm.DB) {
 		mu.Lock()
 		defer mu.Unlock()
