@@ -142,3 +142,83 @@ func TestModelResolversOfAPage(t *testing.T) {
 		t.Errorf("a model that cannot be read: err = %v, want gorm's error naming the type", err)
 	}
 }
+
+// Backend is a row of a view that says which server process read it.
+type Backend struct {
+	ID  int64
+	Pid int32
+}
+
+type UserBackend struct{ Backend }
+
+func (UserBackend) TableName() string { return "user_backends" }
+
+type CommentBackend struct{ Backend }
+
+func (CommentBackend) TableName() string { return "comment_backends" }
+
+// TestModelResolversShareOneConnection: on the pool, a page's
+// ModelResolvers run on one connection (one batch, one round trip), not
+// one connection each; in a transaction, on the transaction's.
+func TestModelResolversShareOneConnection(t *testing.T) {
+	ctx := context.Background()
+	for _, v := range []string{
+		`CREATE OR REPLACE VIEW user_backends AS SELECT id, pg_backend_pid() AS pid FROM users`,
+		`CREATE OR REPLACE VIEW comment_backends AS SELECT id, pg_backend_pid() AS pid FROM comments`,
+	} {
+		if err := testDB.Exec(v).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := activity.MustDomain(activity.DomainConfig{
+		Name: "issue", Actions: []string{"comment_added"},
+		Resolvers: map[string]activity.Resolver{
+			"users":    activity.ModelResolver[UserBackend](),
+			"comments": activity.ModelResolver[CommentBackend](),
+		},
+	})
+	u, i := fixture(t)
+	c := Comment{IssueID: i.ID, Body: "where"}
+	if err := testDB.Create(&c).Error; err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.RecordEvent(ctx, testDB, i.ID, "comment_added", activity.Actor(&u), activity.Record(&c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := func(db *gorm.DB) (actor, record int32) {
+		t.Helper()
+		entries, err := d.Resolve(ctx, db, []activity.Event{res.Event})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := entries[0].ActorValue.(*UserBackend)
+		r, _ := entries[0].RecordValue.(*CommentBackend)
+		if a == nil || r == nil {
+			t.Fatalf("actor %#v, record %#v: want both loaded", entries[0].ActorValue, entries[0].RecordValue)
+		}
+		return a.Pid, r.Pid
+	}
+	// Loading at once would take two of the pool's connections.
+	sqlDB, _ := testDB.DB()
+	if conns := sqlDB.Stats().MaxOpenConnections; conns != 0 && conns < 2 {
+		t.Skipf("the test pool allows %d connection", conns)
+	}
+	for range 20 {
+		if a, r := pids(testDB); a != r {
+			t.Fatalf("on the pool the users loaded on backend %d, the comments on %d: want one connection", a, r)
+		}
+	}
+	if err := testDB.Transaction(func(tx *gorm.DB) error {
+		var own int32
+		if err := tx.Raw(`SELECT pg_backend_pid()`).Scan(&own).Error; err != nil {
+			return err
+		}
+		if a, r := pids(tx); a != own || r != own {
+			t.Errorf("in a transaction on backend %d the models loaded on %d and %d", own, a, r)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
