@@ -121,9 +121,9 @@
 // with opaque keyset cursors (never OFFSET), so page 5,000 costs what page 1
 // does. Actors and records of a page are loaded by the domain's resolvers
 // in one call per type; on the pool, the queries of its ModelResolvers go
-// together, one round trip for all types. CountByAction and LastOccurred answer history
-// questions; Replay streams matching events oldest first in keyset batches
-// for backfills, never holding a table in memory.
+// together, one round trip for all types. CountByAction and LastOccurred
+// answer history questions; Replay streams matching events oldest first in
+// keyset batches for backfills, never holding a table in memory.
 //
 // # Tags, and maintenance scripts run by hand
 //

@@ -46,8 +46,11 @@ type modelQuery struct {
 
 func (r modelResolver[T]) Resolve(ctx context.Context, db *gorm.DB, ids []string) (map[string]any, error) {
 	q, err := r.find(ctx, db, ids, false)
-	if err != nil || q == nil {
-		return map[string]any{}, err
+	switch {
+	case err != nil:
+		return nil, err
+	case q == nil: // no id can match
+		return map[string]any{}, nil
 	}
 	return q.loaded(), nil
 }
@@ -129,7 +132,8 @@ func (q *modelQuery) batchQuery(failed *error) batchQuery {
 	}}
 }
 
-// gormRows lets gorm scan pgx's rows.
+// gormRows lets gorm scan pgx's rows (gorm.Rows is database/sql's
+// methods; pgx's Rows has all but these).
 type gormRows struct{ pgx.Rows }
 
 func (r gormRows) Columns() ([]string, error) {
@@ -149,6 +153,3 @@ func (r gormRows) Close() error {
 	r.Rows.Close()
 	return r.Rows.Err()
 }
-
-// Scan is pgx's, whose signature differs only in the parameter's name.
-func (r gormRows) Scan(dest ...any) error { return r.Rows.Scan(dest...) }

@@ -67,7 +67,10 @@ func (e Entry) RecordName() string {
 func (e Entry) RecordDeleted() bool { return e.Record() != nil && e.RecordValue == nil }
 
 // Resolve loads the actors and records of events through the domain's
-// resolvers: one call per reference type.
+// resolvers: one call per reference type. On the pool, the ModelResolvers'
+// queries go in one batch on one connection (one round trip for all their
+// types) while other resolvers load at once; in a transaction, on it, one
+// type after another.
 func (d *Domain) Resolve(ctx context.Context, db *gorm.DB, events []Event) ([]Entry, error) {
 	if db == nil {
 		return nil, ErrNilDB
