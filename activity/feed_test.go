@@ -211,9 +211,10 @@ func TestReplayStreamsInOccurredOrder(t *testing.T) {
 }
 
 // TestResolveOnPoolAndInTransaction: on the pool a page's reference types
-// load at once, each on a connection of its own; in a transaction one
-// after another on its connection. Either way every type is loaded, and a
-// resolver's error is the call's, named by its type.
+// load together (ModelResolvers in one batch, other resolvers at once
+// beside it); in a transaction one after another on its connection.
+// Either way every type is loaded, and a resolver's error is the call's,
+// named by its type.
 func TestResolveOnPoolAndInTransaction(t *testing.T) {
 	ctx := context.Background()
 	boom := errors.New("boom")
