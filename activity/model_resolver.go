@@ -122,6 +122,11 @@ func keysOf(pk *schema.Field, ids []string) []any {
 // type through Resolve instead), not the batch's.
 func (q *modelQuery) batchQuery(failed *error) batchQuery {
 	return batchQuery{sql: q.built.Statement.SQL.String(), args: q.built.Statement.Vars, read: func(rows pgx.Rows) {
+		if err := rows.Err(); err != nil { // an earlier statement failed: these rows have no columns to ask for
+			*failed = err
+			rows.Close()
+			return
+		}
 		gorm.Scan(gormRows{rows}, q.built, 0)
 		rows.Close()
 		if err := rows.Err(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
@@ -56,8 +57,8 @@ func TestModelResolversOfAPage(t *testing.T) {
 	kept := Note{Title: "kept", Meta: map[string]string{"k": `v "quoted"`}}
 	gone := Note{Title: "gone"}
 	hooked := Hooked{Name: "hooked"}
-	label := Label{Code: `it's {a} "label"`, Name: "batched label"}
-	acct := Account{ID: "b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12", Name: "Batched"}
+	label := Label{Code: `it's {a} "label" ` + uuid.NewString(), Name: "batched label"}
+	acct := Account{ID: uuid.NewString(), Name: "Batched"}
 	for _, v := range []any{&kept, &gone, &hooked, &label, &acct} {
 		if err := testDB.Create(v).Error; err != nil {
 			t.Fatal(err)
