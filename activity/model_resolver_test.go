@@ -39,6 +39,9 @@ type Misread struct {
 
 func (Misread) TableName() string { return "notes" }
 
+// Unmigrated is a model whose table does not exist.
+type Unmigrated struct{ ID int64 }
+
 // TestModelResolversOfAPage: a page's ModelResolvers load together (on
 // the pool, one batch on one connection) with what gorm's Find gives:
 // scopes (a soft-deleted row is absent), a NULL read as the zero value,
@@ -146,6 +149,21 @@ func TestModelResolversOfAPage(t *testing.T) {
 			t.Fatalf("a model that cannot be read: err = %v, want gorm's error naming the type", err)
 		}
 	}
+
+	// The server refuses a statement of the batch (its table is
+	// missing): the page fails with PostgreSQL's error, named by the
+	// type, and the connection the batch ran on serves the next page.
+	missing := activity.MustDomain(activity.DomainConfig{
+		Name: "probe", Actions: []string{"noted"},
+		Resolvers: map[string]activity.Resolver{"notes": activity.ModelResolver[Unmigrated](), "accounts": activity.ModelResolver[Account]()},
+	})
+	for range 20 {
+		_, err := missing.Resolve(ctx, testDB, events[:1])
+		if err == nil || !strings.Contains(err.Error(), "resolve notes") || !strings.Contains(err.Error(), `"unmigrateds" does not exist`) {
+			t.Fatalf("a model without a table: err = %v, want PostgreSQL's error naming the type", err)
+		}
+	}
+	check("on the pool, after the refused batches", testDB)
 }
 
 // Backend is a row of a view that says which server process read it.

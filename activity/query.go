@@ -52,35 +52,22 @@ func queryRows(ctx context.Context, db *gorm.DB, stmt string, args []any, each f
 	if db.Error != nil {
 		return db.Error
 	}
-	if sqlDB, ok := db.Statement.ConnPool.(*sql.DB); ok {
-		conn, err := sqlDB.Conn(ctx)
+	direct, err := onPgxConn(ctx, db, func(conn *pgx.Conn) error {
+		rows, err := conn.Query(ctx, stmt, args...)
 		if err != nil {
 			return err
 		}
-		defer conn.Close()
-		direct := false
-		err = conn.Raw(func(dc any) error {
-			sc, ok := dc.(*stdlib.Conn)
-			if !ok {
-				return nil
-			}
-			direct = true
-			rows, err := sc.Conn().Query(ctx, stmt, args...)
-			if err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			if err := each(rows); err != nil {
 				return err
 			}
-			defer rows.Close()
-			for rows.Next() {
-				if err := each(rows); err != nil {
-					return err
-				}
-			}
-			rows.Close()
-			return rows.Err()
-		})
-		if direct || err != nil {
-			return err
 		}
+		rows.Close()
+		return rows.Err()
+	})
+	if direct || err != nil {
+		return err
 	}
 	rows, err := query(ctx, db, stmt, args)
 	if err != nil {
@@ -127,28 +114,18 @@ type batchQuery struct {
 // the pool (a pgx batch) and hands each one's rows to its read, in order.
 // They run in one implicit transaction: after one fails, the rest read
 // its error. ran is false, and nothing was sent, when db is not a pool of
-// pgx connections (a transaction, another driver) or none could be had.
+// pgx connections (a transaction, another driver) or none could be had
+// (the caller's fallback then says why).
 func queryBatch(ctx context.Context, db *gorm.DB, qs []batchQuery) (ran bool) {
-	sqlDB, ok := db.Statement.ConnPool.(*sql.DB)
-	if !ok || db.Error != nil {
+	if db.Error != nil {
 		return false
 	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
-	conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return nil
-		}
-		ran = true
+	ran, _ = onPgxConn(ctx, db, func(conn *pgx.Conn) error {
 		b := &pgx.Batch{}
 		for _, q := range qs {
 			b.Queue(q.sql, q.args...)
 		}
-		br := sc.Conn().SendBatch(ctx, b)
+		br := conn.SendBatch(ctx, b)
 		for _, q := range qs {
 			rows, _ := br.Query() // a failed statement's rows hold its error
 			q.read(rows)
@@ -156,4 +133,29 @@ func queryBatch(ctx context.Context, db *gorm.DB, qs []batchQuery) (ran bool) {
 		return br.Close()
 	})
 	return ran
+}
+
+// onPgxConn calls f with a pgx connection of db's pool, held for the
+// call. direct is false, and f is not called, when db is not a pool of
+// pgx connections (a transaction, another driver); err is then the
+// failure to take a connection from the pool, if any.
+func onPgxConn(ctx context.Context, db *gorm.DB, f func(*pgx.Conn) error) (direct bool, err error) {
+	sqlDB, ok := db.Statement.ConnPool.(*sql.DB)
+	if !ok {
+		return false, nil
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return nil
+		}
+		direct = true
+		return f(sc.Conn())
+	})
+	return direct, err
 }

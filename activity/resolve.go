@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"gorm.io/gorm"
 )
@@ -140,7 +142,7 @@ func (d *Domain) resolveTypes(ctx context.Context, db *gorm.DB, want map[string]
 	_, onPool := db.Statement.ConnPool.(*sql.DB)
 	if !onPool {
 		for typ, set := range want {
-			vals, err := load(typ, idList(set))
+			vals, err := load(typ, slices.Collect(maps.Keys(set)))
 			if err != nil {
 				return nil, err
 			}
@@ -158,7 +160,7 @@ func (d *Domain) resolveTypes(ctx context.Context, db *gorm.DB, want map[string]
 	var batch []*prepared
 	others := map[string][]string{}
 	for typ, set := range want {
-		ids := idList(set)
+		ids := slices.Collect(maps.Keys(set))
 		br, ok := d.resolvers[typ].(batchResolver)
 		if !ok {
 			others[typ] = ids
@@ -221,13 +223,4 @@ func (d *Domain) resolveTypes(ctx context.Context, db *gorm.DB, want map[string]
 		return nil, first
 	}
 	return loaded, nil
-}
-
-// idList returns the ids of a set.
-func idList(set map[string]struct{}) []string {
-	ids := make([]string, 0, len(set))
-	for id := range set {
-		ids = append(ids, id)
-	}
-	return ids
 }
