@@ -159,8 +159,7 @@ const baselineFeedSQL = `SELECT ` + baselineSelectList + ` FROM issue_events e
 
 // baselineFeedPage loads a subject's first page with raw pgx the way Feed
 // does (the events, then the page's users and comments, a query each, in
-// one batch)
-// and nothing else: the floor under Feed on this machine.
+// one batch) and nothing else: the floor under Feed on this machine.
 func baselineFeedPage(ctx context.Context, pool *pgxpool.Pool, subject int64, limit int) ([]activity.Event, map[int64]*User, map[int64]*Comment, error) {
 	rows, err := pool.Query(ctx, baselineFeedSQL, subject, limit+1)
 	if err != nil {
