@@ -161,22 +161,36 @@ const baselineFeedSQL = `SELECT ` + baselineSelectList + ` FROM issue_events e
 // does (the events, then the page's users and comments, a query each, in
 // one batch) and nothing else: the floor under Feed on this machine.
 func baselineFeedPage(ctx context.Context, pool *pgxpool.Pool, subject int64, limit int) ([]activity.Event, map[int64]*User, map[int64]*Comment, error) {
-	rows, err := pool.Query(ctx, baselineFeedSQL, subject, limit+1)
+	events, err := baselineEvents(ctx, pool, nil, baselineFeedSQL, subject, limit+1)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("baseline feed: %w", err)
+		return nil, nil, nil, err
 	}
-	events := make([]activity.Event, 0, limit+1)
+	return baselineModels(ctx, pool, events, limit)
+}
+
+// baselineEvents appends the events sql returns to events.
+func baselineEvents(ctx context.Context, pool *pgxpool.Pool, events []activity.Event, sql string, args ...any) ([]activity.Event, error) {
+	rows, err := pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("baseline feed: %w", err)
+	}
 	for rows.Next() {
 		var e activity.Event
 		if err := scanBaseline(rows, &e); err != nil {
 			rows.Close()
-			return nil, nil, nil, fmt.Errorf("baseline feed: %w", err)
+			return nil, fmt.Errorf("baseline feed: %w", err)
 		}
 		events = append(events, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, nil, fmt.Errorf("baseline feed: %w", err)
+		return nil, fmt.Errorf("baseline feed: %w", err)
 	}
+	return events, nil
+}
+
+// baselineModels cuts events to a page of limit and loads the page's users
+// and comments, a query each, in one pgx batch: one round trip.
+func baselineModels(ctx context.Context, pool *pgxpool.Pool, events []activity.Event, limit int) ([]activity.Event, map[int64]*User, map[int64]*Comment, error) {
 	if len(events) > limit {
 		events = events[:limit]
 	}
@@ -194,7 +208,6 @@ func baselineFeedPage(ctx context.Context, pool *pgxpool.Pool, subject int64, li
 			}
 		}
 	}
-	// The users and the comments in one batch: one round trip.
 	users := make(map[int64]*User, len(userIDs))
 	comments := make(map[int64]*Comment, len(commentIDs))
 	b := &pgx.Batch{}
@@ -222,4 +235,25 @@ func baselineFeedPage(ctx context.Context, pool *pgxpool.Pool, subject int64, li
 		return nil, nil, nil, fmt.Errorf("baseline feed: users and comments: %w", err)
 	}
 	return events, users, comments, nil
+}
+
+// baselinePartitionedPage loads a subject's first page from a table
+// partitioned by month with raw pgx, the way an app would by hand: the
+// events of the month holding now (the planner considers one partition),
+// older ones only when that month holds less than a page; then the page's
+// users and comments in one batch.
+func baselinePartitionedPage(ctx context.Context, pool *pgxpool.Pool, table string, subject int64, limit int) ([]activity.Event, map[int64]*User, map[int64]*Comment, error) {
+	now := time.Now().UTC()
+	lo := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	const order = ` ORDER BY e.subject_id, e.occurred_at DESC, e.id DESC`
+	events, err := baselineEvents(ctx, pool, make([]activity.Event, 0, limit+1), `SELECT `+baselineSelectList+` FROM `+table+` e
+ WHERE e.subject_id = $1 AND e.occurred_at >= $2 AND e.occurred_at < $3`+order+` LIMIT $4`, subject, lo, lo.AddDate(0, 1, 0), limit+1)
+	if err == nil && len(events) <= limit {
+		events, err = baselineEvents(ctx, pool, events, `SELECT `+baselineSelectList+` FROM `+table+` e
+ WHERE e.subject_id = $1 AND e.occurred_at < $2`+order+` LIMIT $3`, subject, lo, limit+1-len(events))
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return baselineModels(ctx, pool, events, limit)
 }

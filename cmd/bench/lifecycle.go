@@ -319,11 +319,24 @@ func lifecycleRetention(ctx context.Context, b *bench) ([]figure, error) {
 	bare := func(c *activity.DomainConfig) { c.Resolvers = nil }
 	partedBare := lifecycleDomain("lc_parted", func(c *activity.DomainConfig) { c.Partition = &activity.Partitioning{}; bare(c) })
 	plainBare := lifecycleDomain("lc_plain", bare)
+	pool, err := newPool(ctx, b.dsn, 2)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	raw := func() error {
+		events, users, comments, err := baselinePartitionedPage(ctx, pool, parted.Table(), lifecycleHot, feedPageSize)
+		if err == nil && (len(events) != feedPageSize || len(users) == 0 || len(comments) == 0) {
+			err = fmt.Errorf("lifecycle: the raw pgx page has %d events, %d users, %d comments", len(events), len(users), len(comments))
+		}
+		return err
+	}
 	pages := []func() error{
 		func() error { _, err := parted.Feed(ctx, b.db, first); return err },
 		func() error { _, err := plain.Feed(ctx, b.db, first); return err },
 		func() error { _, err := partedBare.Feed(ctx, b.db, first); return err },
 		func() error { _, err := plainBare.Feed(ctx, b.db, first); return err },
+		raw,
 	}
 	for _, d := range []*activity.Domain{parted, plain} {
 		p, err := d.Feed(ctx, b.db, first)
@@ -342,7 +355,7 @@ func lifecycleRetention(ctx context.Context, b *bench) ([]figure, error) {
 			}
 		}
 	}
-	b.logf("lifecycle: %d runs each of the hot subject's first page, partitioned and not, interleaved", runs)
+	b.logf("lifecycle: %d runs each of the hot subject's first page, partitioned and not, with models and without, and by raw pgx, interleaved", runs)
 	took := make([][]time.Duration, len(pages))
 	for range runs {
 		for i, page := range pages {
@@ -358,6 +371,8 @@ func lifecycleRetention(ctx context.Context, b *bench) ([]figure, error) {
 		{Name: fmt.Sprintf("feed first page, hot subject, %d monthly partitions, p99 (vs one table)", lifecycleMonths), Unit: "ms", Ours: ms(percentile(took[0], 99)), Baseline: ms(percentile(took[1], 99)), Target: target{MaxRatio: 1.3, Max: 2}},
 		{Name: fmt.Sprintf("the same, events only (no resolvers), %d monthly partitions, p50 (vs one table)", lifecycleMonths), Unit: "ms", Ours: ms(percentile(took[2], 50)), Baseline: ms(percentile(took[3], 50)), Target: target{MaxRatio: 1.3}},
 		{Name: fmt.Sprintf("the same, events only (no resolvers), %d monthly partitions, p99 (vs one table)", lifecycleMonths), Unit: "ms", Ours: ms(percentile(took[2], 99)), Baseline: ms(percentile(took[3], 99)), Target: target{MaxRatio: 1.3, Max: 2}},
+		{Name: fmt.Sprintf("feed first page, hot subject, %d monthly partitions, p50 (vs raw pgx on the same table)", lifecycleMonths), Unit: "ms", Ours: ms(percentile(took[0], 50)), Baseline: ms(percentile(took[4], 50))},
+		{Name: fmt.Sprintf("feed first page, hot subject, %d monthly partitions, p99 (vs raw pgx on the same table)", lifecycleMonths), Unit: "ms", Ours: ms(percentile(took[0], 99)), Baseline: ms(percentile(took[4], 99))},
 	}
 
 	// Retention of 12 months: drop against batched delete.
@@ -417,7 +432,7 @@ func lifecycleRetention(ctx context.Context, b *bench) ([]figure, error) {
 		figure{Name: "partitioned table after the drop (vs before)", Unit: "MB", Ours: partedAfter / mb, Baseline: partedBefore / mb},
 		figure{Name: "one table after the batched delete and VACUUM (vs before)", Unit: "MB", Ours: plainAfter / mb, Baseline: plainBefore / mb},
 	)
-	b.note("lifecycle data: %s events generated with INSERT ... SELECT generate_series, spread evenly from %s to now (%d non-empty monthly partitions), one in ten about issue %d, actors and records resolved from the fixture; the same rows copied into one table with the same indexes; indexes built after the load, then VACUUM ANALYZE and CHECKPOINT. Feed: Domain.Feed of the hot issue's first page (%d events), with its actors and records loaded (ModelResolver of users and comments: two more queries, sent together in one batch on one connection) and, declared without resolvers, the events alone, %d interleaved runs each; on the partitioned table the page's first query is bounded to the partition holding now, so the planner considers that one partition (planning costs about 0.1 ms per partition considered: 0.45 ms for the 5 from now on, 0.16 ms for one, 0.10 ms for the one table, measured with EXPLAIN on this data set).",
+	b.note("lifecycle data: %s events generated with INSERT ... SELECT generate_series, spread evenly from %s to now (%d non-empty monthly partitions), one in ten about issue %d, actors and records resolved from the fixture; the same rows copied into one table with the same indexes; indexes built after the load, then VACUUM ANALYZE and CHECKPOINT. Feed: Domain.Feed of the hot issue's first page (%d events), with its actors and records loaded (ModelResolver of users and comments: two more queries, sent together in one batch on one connection) and, declared without resolvers, the events alone, and the same page with its models by raw pgx on the partitioned table (the events of the month holding now, then the users and comments in one pgx batch: the floor a hand-written page reaches on this machine), %d interleaved runs each; on the partitioned table the page's first query is bounded to the partition holding now, so the planner considers that one partition (planning costs about 0.1 ms per partition considered: 0.45 ms for the 5 from now on, 0.16 ms for one, 0.10 ms for the one table, measured with EXPLAIN on this data set).",
 		thousands(int64(n)), t0.Format("2006-01"), parts, lifecycleHot, feedPageSize, runs)
 	b.note("lifecycle retention: Domain.Maintain with a retention of the oldest 12 months: the partitioned table detaches 12 partitions CONCURRENTLY one after another and drops each detached table as soon as it is detached, 4 at a time (DropConcurrency; %d dropped); the one table deletes %s events in batches of %d (%d statements), then plain VACUUM (%s; it frees the space for reuse, the file does not shrink: VACUUM FULL or pg_repack would, under an exclusive lock or with a copy). 4 recorders ran RecordEvent into the same table throughout; the baseline of each longest recording is the same recorders in the quiet %s before.",
 		len(dm.Dropped), thousands(pm.Deleted), activity.DefaultDeleteBatch, pm.Batches, vacuumTook.Round(time.Millisecond), b.duration(2*time.Second, time.Second))

@@ -15,5 +15,5 @@ func TestLifecycle(t *testing.T) {
 	b := testBench(t, "tidings_test_bench_lifecycle", 0.02, 8)
 	b.lifecycleEvents = 48_000
 	figs, err := runLifecycle(context.Background(), b)
-	checkFigures(t, b, figs, err, 13)
+	checkFigures(t, b, figs, err, 15)
 }

@@ -13,5 +13,5 @@ func TestObserve(t *testing.T) {
 	}
 	b := testBench(t, "tidings_test_bench_observe", 0.05, 16)
 	figs, err := runObserve(context.Background(), b)
-	checkFigures(t, b, figs, err, 4)
+	checkFigures(t, b, figs, err, 7)
 }
