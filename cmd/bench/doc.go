@@ -85,6 +85,22 @@
 //     with Batcher.Add) against one immediate delivery (the same
 //     transaction inserting a row), 2,000 sequential deliveries a side.
 //     Targets 5x, 1.5x, 1.5x.
+//   - observe: recording (8 workers) and fan-out with package observe's
+//     Prometheus metrics and OpenTelemetry tracing on (the SDK,
+//     AlwaysSample, a batch span processor, an exporter that drops the
+//     spans) against off; recording also traced and counted by hand (one
+//     SDK span and a counter per call, the library's observers off), the
+//     floor an app reaches without package observe. Target 0.95x of off.
+//   - lifecycle: recording with the subject checked in the statement
+//     against a foreign key, and into a partitioned table; then 10,000,000
+//     events over 24 monthly partitions and the same rows in one table:
+//     the hot subject's first page on both, with and without its models,
+//     and by raw pgx on the partitioned table (the month holding now, then
+//     both model queries in one batch), 3,000 interleaved runs; retention
+//     of 12 months by partition drop and by batched delete, with recorders
+//     running. Targets: the page within 1.3x of one table and under 2 ms
+//     at p99, the drop under a second, no recording waiting 100 ms on it.
+//     About 8 minutes on 2 cores.
 //
 // Throughput figures alternate the two sides (A B, B A, ...) in -rounds
 // runs of 2 s each (8 by default), after a warm-up, and take each side's
