@@ -227,17 +227,9 @@ func TestResolveOnPoolAndInTransaction(t *testing.T) {
 			Name: "issue", Actions: []string{"comment_added"}, Now: clock.Now,
 			Resolvers: map[string]activity.Resolver{"users": activity.ModelResolver[User](), "comments": comments},
 		})
-		u, i := fixture(t)
-		c := Comment{IssueID: i.ID, Body: "resolved"}
-		if err := testDB.Create(&c).Error; err != nil {
-			t.Fatal(err)
-		}
-		res, err := d.RecordEvent(ctx, testDB, i.ID, "comment_added", activity.Actor(&u), activity.Record(&c))
-		if err != nil {
-			t.Fatal(err)
-		}
+		ev := commentEvent(t, d, "resolved")
 		check := func(where string, db *gorm.DB) {
-			entries, err := d.Resolve(ctx, db, []activity.Event{res.Event})
+			entries, err := d.Resolve(ctx, db, []activity.Event{ev})
 			if failing {
 				if !errors.Is(err, boom) || !strings.Contains(err.Error(), "resolve comments") {
 					t.Errorf("%s, comments resolver failing: err = %v, want boom named by its type", where, err)

@@ -113,6 +113,22 @@ func fixture(t *testing.T) (User, Issue) {
 	return u, i
 }
 
+// commentEvent records, through d, a fixture user's comment (body) on a
+// fixture issue, and returns the event.
+func commentEvent(t *testing.T, d *activity.Domain, body string) activity.Event {
+	t.Helper()
+	u, i := fixture(t)
+	c := Comment{IssueID: i.ID, Body: body}
+	if err := testDB.Create(&c).Error; err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.RecordEvent(context.Background(), testDB, i.ID, "comment_added", activity.Actor(&u), activity.Record(&c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Event
+}
+
 // counts returns the issue's events and its outbox rows.
 func counts(t *testing.T, issueID int64) (events, outbox int64) {
 	t.Helper()

@@ -200,18 +200,10 @@ func TestModelResolversShareOneConnection(t *testing.T) {
 			"comments": activity.ModelResolver[CommentBackend](),
 		},
 	})
-	u, i := fixture(t)
-	c := Comment{IssueID: i.ID, Body: "where"}
-	if err := testDB.Create(&c).Error; err != nil {
-		t.Fatal(err)
-	}
-	res, err := d.RecordEvent(ctx, testDB, i.ID, "comment_added", activity.Actor(&u), activity.Record(&c))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := commentEvent(t, d, "where")
 	pids := func(db *gorm.DB) (actor, record int32) {
 		t.Helper()
-		entries, err := d.Resolve(ctx, db, []activity.Event{res.Event})
+		entries, err := d.Resolve(ctx, db, []activity.Event{ev})
 		if err != nil {
 			t.Fatal(err)
 		}
