@@ -291,8 +291,9 @@ func TestUpgradeTenant(t *testing.T) {
 	ctx := context.Background()
 	plain := activity.MustDomain(activity.DomainConfig{Name: "project", Actions: []string{"renamed"}, Now: clock.Now})
 	tenanted := activity.MustDomain(activity.DomainConfig{Name: "project", Actions: []string{"renamed"}, Now: clock.Now, Tenant: activity.KeyBigint})
-	up, _ := activity.MigrationSQL(plain)
-	if err := testDB.Exec(`CREATE TABLE projects (id bigserial PRIMARY KEY, org_id bigint NOT NULL);
+	up, down := activity.MigrationSQL(plain) // down first: a run before this one (-count) left the tables
+	if err := testDB.Exec(down + `DROP TABLE IF EXISTS projects;
+CREATE TABLE projects (id bigserial PRIMARY KEY, org_id bigint NOT NULL);
 INSERT INTO projects (org_id) VALUES (501), (502);` + up).Error; err != nil {
 		t.Fatal(err)
 	}
