@@ -7,17 +7,21 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/internal/pgarray"
+	"github.com/tidingsdev/tidings/internal/tenantfilter"
 )
 
 // personMatch holds the WHERE conditions that find p's events in d: as
 // actor, as record, and as subject when d's subject table is p's type and
-// p's ID is a valid subject key. Each condition takes its own arguments.
+// p's ID is a valid subject key, and the tenant scope they are read in
+// (see personTenant). Each condition takes its own arguments.
 type personMatch struct {
 	actor, record, subject             string
 	actorArgs, recordArgs, subjectArgs []any
+	tenant                             string
+	tenantArgs                         []any
 }
 
-func (d *Domain) personMatch(p Person) personMatch {
+func (d *Domain) personMatch(ctx context.Context, p Person) (personMatch, error) {
 	m := personMatch{
 		actor:      "(actor_type = ? AND actor_id = ?)",
 		record:     "(record_type = ? AND record_id = ?)",
@@ -31,16 +35,39 @@ func (d *Domain) personMatch(p Person) personMatch {
 			m.subjectArgs = []any{key}
 		}
 	}
-	return m
+	var err error
+	m.tenant, m.tenantArgs, err = d.personTenant(ctx)
+	return m, err
 }
 
-// anyRole renders "actor OR record OR subject" and its arguments.
+// personTenant returns the tenant condition of a person-level call on d's
+// events: a person is an identity within a tenant, so a tenanted domain
+// reads and changes only the context's tenant's events ("tenant_id = ?");
+// without a tenant it is ErrNoTenant, unless ctx is AcrossTenants (an app
+// whose person ids are global across its tenants: package privacy's
+// Config.PersonsAcrossTenants), when it is every tenant ("TRUE"). An
+// untenanted domain ignores the context's tenant ("TRUE"), and so does
+// the tidings_rlsonly test build (the policies scope the rows).
+func (d *Domain) personTenant(ctx context.Context) (string, []any, error) {
+	t, all, err := d.readTenant(ctx, nil)
+	if err != nil {
+		return "", nil, fmt.Errorf("activity: domain %q: a person is read in one tenant: %w", d.name, err)
+	}
+	if all || !tenantfilter.On {
+		return "TRUE", nil, nil
+	}
+	return "tenant_id = ?", []any{t}, nil
+}
+
+// anyRole renders "(actor OR record OR subject) AND tenant" and its
+// arguments.
 func (m personMatch) anyRole() (string, []any) {
 	var args []any
 	args = append(args, m.actorArgs...)
 	args = append(args, m.recordArgs...)
 	args = append(args, m.subjectArgs...)
-	return "(" + m.actor + " OR " + m.record + " OR " + m.subject + ")", args
+	args = append(args, m.tenantArgs...)
+	return "((" + m.actor + " OR " + m.record + " OR " + m.subject + ") AND " + m.tenant + ")", args
 }
 
 // PersonValues returns the personal strings d's events hold of p: the
@@ -50,6 +77,13 @@ func (m personMatch) anyRole() (string, []any) {
 // them done by someone else, those paths may hold the other person's data). Strings
 // shorter than MinPersonValue are left out. Erasure looks for these in
 // copies and free text elsewhere (package privacy).
+//
+// A person is an identity within a tenant: on a tenanted domain it reads
+// the context's tenant's events only, and without a tenant it is
+// ErrNoTenant (never every tenant), unless ctx is AcrossTenants (the app's
+// person ids are global: package privacy's Config.PersonsAcrossTenants).
+// Erase, PersonEvents and PersonCondition are scoped the same way; an
+// untenanted domain ignores the context's tenant.
 func (d *Domain) PersonValues(ctx context.Context, db *gorm.DB, p Person) ([]string, error) {
 	if db == nil {
 		return nil, ErrNilDB
@@ -57,7 +91,10 @@ func (d *Domain) PersonValues(ctx context.Context, db *gorm.DB, p Person) ([]str
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	m := d.personMatch(p)
+	m, err := d.personMatch(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	where, whereArgs := m.anyRole()
 	var args []any
 	args = append(args, m.actorArgs...)
@@ -102,9 +139,12 @@ WHERE v IS NOT NULL AND char_length(btrim(v)) >= ?`
 //     extra are removed, and every string of extra, tags and
 //     retraction_reason that contains one of p.Values is masked
 //     ("[erased]");
-//   - any other event whose personal paths or tags mention one of
-//     p.Values: those paths are removed, those tags masked. This is a scan
-//     of the whole table, once per erasure.
+//   - any other event of the tenant whose personal paths or tags mention
+//     one of p.Values: those paths are removed, those tags masked. This is
+//     a scan of the tenant's events, once per erasure.
+//
+// Only the context's tenant's events change (see PersonValues): another
+// tenant's person with the same key is another person.
 //
 // Pass p with the values PersonValues found (package privacy does), so
 // copies are recognised. It returns how many events changed. Two UPDATE
@@ -117,7 +157,10 @@ func (d *Domain) Erase(ctx context.Context, db *gorm.DB, p Person) (int64, error
 	if err := p.Validate(); err != nil {
 		return 0, err
 	}
-	m := d.personMatch(p)
+	m, err := d.personMatch(ctx, p)
+	if err != nil {
+		return 0, err
+	}
 	vals := pgarray.Text(p.Values)
 	pats := pgarray.Text(p.Patterns())
 	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
@@ -189,12 +232,13 @@ WHERE `+where+` AND lower(extra::text) LIKE ANY(?)`, args...)
 		condArgs = append([]any{pgarray.Text(first), pats, pgarray.Text(d.personalPathArrays()), vals}, condArgs...)
 	}
 	args = []any{pgarray.Text(d.personalPathArrays()), vals, pats, vals}
+	args = append(args, m.tenantArgs...)
 	args = append(args, whereArgs...)
 	args = append(args, condArgs...)
 	res = db.Exec(`UPDATE `+d.table+` SET
   extra = tidings_drop_paths(extra, ?, ?),
   tags = CASE WHEN tags IS NOT NULL AND lower(tags::text) LIKE ANY(?) THEN tidings_mask_jsonb(tags, ?) ELSE tags END
-WHERE NOT coalesce(`+where+`, false) AND (`+cond+`)`, args...)
+WHERE `+m.tenant+` AND NOT coalesce(`+where+`, false) AND (`+cond+`)`, args...)
 	if res.Error != nil {
 		return n, fmt.Errorf("activity: erase %s's values from %s: %w", p.Ref(), d.table, res.Error)
 	}
@@ -203,9 +247,16 @@ WHERE NOT coalesce(`+where+`, false) AND (`+cond+`)`, args...)
 
 // PersonCondition returns a condition on d's events table (columns
 // unqualified) that holds for the events p takes part in (actor, record,
-// or subject when d's subject table is p's type), with its arguments. Use
-// it in a subquery over d.Table(): other packages count or join p's events
-// with it (package privacy counts deliveries still in flight).
-func (d *Domain) PersonCondition(p Person) (string, []any) {
-	return d.personMatch(p).anyRole()
+// or subject when d's subject table is p's type) in the context's tenant
+// (see Erase), with its arguments. Use it in a subquery over d.Table():
+// other packages count or join p's events with it (package privacy counts
+// deliveries still in flight). Without a tenant on a tenanted domain it is
+// ErrNoTenant, unless ctx is AcrossTenants.
+func (d *Domain) PersonCondition(ctx context.Context, p Person) (string, []any, error) {
+	m, err := d.personMatch(ctx, p)
+	if err != nil {
+		return "", nil, err
+	}
+	cond, args := m.anyRole()
+	return cond, args, nil
 }

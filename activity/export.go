@@ -42,6 +42,11 @@ func (d *Domain) RoleOf(e Event, p Person) string {
 // events p has; an error from fn stops it and is returned. Each batch is
 // its own snapshot: an event recorded or throttled during the walk may be
 // missed or (for a throttled repeat, whose time moves) seen twice.
+//
+// It reads the context's tenant's events only (see PersonValues): without
+// a tenant on a tenanted domain it is ErrNoTenant, unless ctx is
+// AcrossTenants. Events come whole: pass each through ForPerson before
+// handing it to p.
 func (d *Domain) PersonEvents(ctx context.Context, db *gorm.DB, p Person, batch int, fn func(role string, e Event) error) error {
 	if db == nil {
 		return ErrNilDB
@@ -52,8 +57,11 @@ func (d *Domain) PersonEvents(ctx context.Context, db *gorm.DB, p Person, batch 
 	if batch <= 0 {
 		batch = DefaultExportBatch
 	}
+	m, err := d.personMatch(ctx, p)
+	if err != nil {
+		return err
+	}
 	db = db.Session(&gorm.Session{NewDB: true, Context: ctx})
-	m := d.personMatch(p)
 	cols := d.selectCols("")
 
 	// newestFirst walks the events matching where, newest first, in
@@ -62,8 +70,8 @@ func (d *Domain) PersonEvents(ctx context.Context, db *gorm.DB, p Person, batch 
 		var lastAt time.Time
 		var lastID int64
 		for first := true; ; first = false {
-			q := `SELECT ` + cols + ` FROM ` + d.table + ` WHERE ` + where
-			args := append([]any{}, whereArgs...)
+			q := `SELECT ` + cols + ` FROM ` + d.table + ` WHERE ` + m.tenant + ` AND ` + where
+			args := append(append([]any{}, m.tenantArgs...), whereArgs...)
 			if !first {
 				q += ` AND (occurred_at, id) < (?, ?)`
 				args = append(args, lastAt, lastID)
@@ -87,9 +95,10 @@ func (d *Domain) PersonEvents(ctx context.Context, db *gorm.DB, p Person, batch 
 	// Events about p as a record, not by p, in ID order.
 	var lastID int64
 	for {
-		q := `SELECT ` + cols + ` FROM ` + d.table + ` WHERE record_type = ? AND record_id = ? AND id > ?
+		q := `SELECT ` + cols + ` FROM ` + d.table + ` WHERE ` + m.tenant + ` AND record_type = ? AND record_id = ? AND id > ?
   AND NOT (actor_type = ? AND actor_id = ?) ORDER BY id LIMIT ?`
-		n, err := d.eachRow(db, q, []any{p.Type, p.ID, lastID, p.Type, p.ID, batch}, func(e Event) error {
+		args := append(append([]any{}, m.tenantArgs...), p.Type, p.ID, lastID, p.Type, p.ID, batch)
+		n, err := d.eachRow(db, q, args, func(e Event) error {
 			lastID = e.ID
 			return fn(RoleRecord, e)
 		})

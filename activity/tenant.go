@@ -97,6 +97,21 @@ func acrossTenants(ctx context.Context) bool {
 	return b
 }
 
+// IsAcrossTenants reports whether ctx was marked with AcrossTenants.
+// Packages below activity use it where a call reaches every tenant on
+// purpose (a person's rows when the app's person ids are global: see
+// package privacy); their other calls ignore it.
+func IsAcrossTenants(ctx context.Context) bool { return acrossTenants(ctx) }
+
+// WithoutTenant returns ctx with no tenant: a tenant set before (by
+// Middleware, WithTenant) is hidden from TenantFrom, TenantText and every
+// read and write under it. With AcrossTenants on top, it is how a trusted
+// call acts on every tenant from a request that carries one (package
+// privacy does it for an app whose person ids are global).
+func WithoutTenant(ctx context.Context) context.Context {
+	return context.WithValue(ctx, tenantKey{}, nil)
+}
+
 type tenantOption struct{ v any }
 
 // InTenant records the event in tenant, overriding the context's. On an

@@ -206,9 +206,12 @@ func (x *Privacy) EraseSettled(ctx context.Context, db *gorm.DB, p activity.Pers
 func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) (int64, error) {
 	var total int64
 	for _, d := range x.cfg.Domains {
-		cond, args := d.PersonCondition(p)
+		cond, args, err := d.PersonCondition(ctx, p)
+		if err != nil {
+			return 0, err
+		}
 		var n int64
-		err := db.WithContext(ctx).Raw(`SELECT count(*) FROM inbox_pending ip WHERE ip.domain = ? AND EXISTS (SELECT 1 FROM `+d.Table()+` WHERE id = ip.event_id AND `+cond+`)`,
+		err = db.WithContext(ctx).Raw(`SELECT count(*) FROM inbox_pending ip WHERE ip.domain = ? AND EXISTS (SELECT 1 FROM `+d.Table()+` WHERE id = ip.event_id AND `+cond+`)`,
 			append([]any{d.Name()}, args...)...).Scan(&n).Error
 		if err != nil {
 			return 0, fmt.Errorf("privacy: count deliveries in flight: %w", err)
