@@ -1,0 +1,136 @@
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// childEnv makes the test binary start a server of its own, print its
+// address and wait to be killed.
+const childEnv = "TIDINGS_REDISTEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Unsetenv(ownedEnv)
+		os.Unsetenv(OptInEnv)
+		fmt.Println(Addr())
+		select {}
+	}
+	os.Exit(m.Run())
+}
+
+// Without TIDINGS_REDIS_ADDR the binary's server is one it started itself,
+// not the default Redis, and its child processes are handed the same one.
+func TestAddrIsTheBinarysOwn(t *testing.T) {
+	if os.Getenv(OptInEnv) != "" {
+		t.Skip(OptInEnv + " is set: the tests use that server")
+	}
+	addr := Addr()
+	if addr == "127.0.0.1:6379" || addr != os.Getenv(ownedEnv) {
+		t.Fatalf("Addr() = %q, %s = %q", addr, ownedEnv, os.Getenv(ownedEnv))
+	}
+	if _, err := Flush(context.Background(), 3); err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The server goes when the binary that started it dies, even by SIGKILL.
+func TestServerDiesWithItsBinary(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Scan()
+		line <- sc.Text()
+	}()
+	var addr string
+	select {
+	case addr = <-line:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the child said no address within 20s")
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer c.Close()
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("the child's server at %q: %v", addr, err)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break // gone
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("the server at %s outlived its binary by 10s", addr)
+		}
+		time.Sleep(20 * time.Millisecond) // polling another process's exit
+	}
+}
+
+// On a server the tests did not start, Flush empties only databases that
+// are empty or that it flushed before (MarkerKey); anything else is
+// refused and left as it was.
+func TestFlushOptedInServerSparesForeignData(t *testing.T) {
+	ctx := context.Background()
+	p := NewPrivate(t)
+	c := redis.NewClient(&redis.Options{Addr: p.Addr(), DB: 4})
+	defer c.Close()
+	if err := c.Set(ctx, "someone:else", "precious", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := flush(ctx, p.Addr(), false, 4)
+	if !errors.Is(err, ErrNotScratch) || !strings.Contains(err.Error(), OptInEnv) {
+		t.Fatalf("flush of a database with foreign keys: %v, want ErrNotScratch naming %s", err, OptInEnv)
+	}
+	if v := c.Get(ctx, "someone:else").Val(); v != "precious" {
+		t.Fatalf("the foreign key holds %q after a refused flush", v)
+	}
+
+	// An empty database is flushed and marked; marked, it is flushed again.
+	if _, err := flush(ctx, p.Addr(), false, 5); err != nil {
+		t.Fatal(err)
+	}
+	c5 := redis.NewClient(&redis.Options{Addr: p.Addr(), DB: 5})
+	defer c5.Close()
+	if err := c5.Set(ctx, "asynq:{default}:pending", "job", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := flush(ctx, p.Addr(), false, 5); err != nil {
+		t.Fatalf("flush of a database the tests marked: %v", err)
+	}
+	if n := c5.Exists(ctx, "asynq:{default}:pending").Val(); n != 0 {
+		t.Fatal("the marked database kept its keys")
+	}
+	if n := c5.Exists(ctx, MarkerKey).Val(); n != 1 {
+		t.Fatal("the flushed database lost its marker")
+	}
+}
