@@ -247,16 +247,19 @@ type StoredChoice struct {
 	Tenant string `json:"tenant,omitempty"`
 }
 
-// StoredChoices returns every delivery choice recipient stored, in every
-// tenant, in one query (a person's export lists them with their
-// preferences; Off choices are mutes: see Preferences).
+// StoredChoices returns every delivery choice recipient stored in the
+// context's tenant (untenanted ones without a tenant; every tenant's under
+// activity.AcrossTenants with none: see PersonTenantCondition), in one
+// query (a person's export lists them with their preferences; Off choices
+// are mutes: see StoredPreferences).
 func StoredChoices(ctx context.Context, db *gorm.DB, recipient string) ([]StoredChoice, error) {
 	if db == nil {
 		return nil, errNilDB
 	}
 	var out []StoredChoice
+	cond, args := PersonTenantCondition(ctx, "", true)
 	err := db.WithContext(ctx).Raw(`SELECT recipient, channel, domain, action, delivery, updated_at, tenant_id AS tenant FROM notification_delivery
-WHERE recipient = ? ORDER BY tenant_id, domain, action, channel`, recipient).Scan(&out).Error
+WHERE `+cond+` AND recipient = ? ORDER BY tenant_id, domain, action, channel`, append(args, recipient)...).Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("inbox: delivery choices: %w", err)
 	}

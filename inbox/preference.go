@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
@@ -155,6 +156,38 @@ func Unmuted(ctx context.Context, db *gorm.DB, channel, domain, action string, r
 		if !skip[r] {
 			out = append(out, r)
 		}
+	}
+	return out, nil
+}
+
+// StoredPreference is one preference a recipient stored (a row of
+// notification_preferences, written by SetPreference, Mute and Unmute),
+// as a person's export lists it.
+type StoredPreference struct {
+	Recipient string    `json:"recipient"`
+	Channel   string    `json:"channel"`
+	Domain    string    `json:"domain"`
+	Action    string    `json:"action"` // an action, AnyAction, or SubjectAction(id)
+	Muted     bool      `json:"muted"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Tenant is the tenant the preference was set in ("" untenanted).
+	Tenant string `json:"tenant,omitempty"`
+}
+
+// StoredPreferences returns every preference recipient stored in the
+// context's tenant (untenanted ones without a tenant; every tenant's under
+// activity.AcrossTenants with none: see PersonTenantCondition), in one
+// query, with when and where each was set: a person's export lists them.
+func StoredPreferences(ctx context.Context, db *gorm.DB, recipient string) ([]StoredPreference, error) {
+	if db == nil {
+		return nil, errNilDB
+	}
+	var out []StoredPreference
+	cond, args := PersonTenantCondition(ctx, "", true)
+	err := db.WithContext(ctx).Raw(`SELECT recipient, channel, domain, action, muted, updated_at, tenant_id AS tenant FROM notification_preferences
+WHERE `+cond+` AND recipient = ? ORDER BY tenant_id, domain, action, channel`, append(args, recipient)...).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("inbox: stored preferences: %w", err)
 	}
 	return out, nil
 }

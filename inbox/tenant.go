@@ -65,3 +65,22 @@ func TenantKeyCondition(ctx context.Context, alias string) (string, []any) {
 	}
 	return alias + "tenant_id = ?", []any{TenantOf(ctx)}
 }
+
+// PersonTenantCondition is the tenant condition of a person-level call
+// (erasure and export of one person's rows: ErasePerson, StoredChoices,
+// StoredPreferences, notify.EachOf, the channels' erasers): a person is
+// an identity within a tenant, so it is TenantCondition (keyed false) or
+// TenantKeyCondition (keyed true), the context's tenant's rows only
+// (untenanted rows only without one), except under activity.AcrossTenants
+// with no tenant on ctx, where it holds for every row ("TRUE"): an app
+// whose person ids are global across its tenants erases and exports a
+// person in all of them (package privacy, Config.PersonsAcrossTenants).
+func PersonTenantCondition(ctx context.Context, alias string, keyed bool) (string, []any) {
+	if _, ok := activity.TenantFrom(ctx); !ok && activity.IsAcrossTenants(ctx) {
+		return "TRUE", nil
+	}
+	if keyed {
+		return TenantKeyCondition(ctx, alias)
+	}
+	return TenantCondition(ctx, alias)
+}
