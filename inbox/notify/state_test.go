@@ -248,15 +248,28 @@ func TestSeqPerTenant(t *testing.T) {
 			}
 		}
 	}
-	// An export (across tenants) pages through every stream, though their
-	// Seqs repeat: 2 + 4 + 1 of single's, two per page.
+	// An export across tenants (an app whose person ids are global)
+	// pages through every stream, though their Seqs repeat: 2 + 4 + 1 of
+	// single's, two per page.
 	var exported []string
-	err = notify.EachOf(context.Background(), db, single, 2, func(x notify.Notification) error {
+	err = notify.EachOf(activity.AcrossTenants(context.Background()), db, single, 2, func(x notify.Notification) error {
 		exported = append(exported, x.Tenant+"/"+strconv.FormatInt(x.Seq, 10))
 		return nil
 	})
 	if want := []string{"/1", "ta/1", "tb/1", "ta/2", "tb/2", "tb/3", "tb/4"}; err != nil || !slices.Equal(exported, want) {
-		t.Errorf("EachOf(%s) = %v, %v; want %v", single, exported, err, want)
+		t.Errorf("EachOf(%s) across tenants = %v, %v; want %v", single, exported, err, want)
+	}
+	// A person is an identity within a tenant: with one (or none: the
+	// untenanted stream), only that stream.
+	for tn, want := range map[string][]string{"ta": {"ta/1", "ta/2"}, "tb": {"tb/1", "tb/2", "tb/3", "tb/4"}, "": {"/1"}} {
+		exported = nil
+		err = notify.EachOf(inTenant(tn), db, single, 2, func(x notify.Notification) error {
+			exported = append(exported, x.Tenant+"/"+strconv.FormatInt(x.Seq, 10))
+			return nil
+		})
+		if err != nil || !slices.Equal(exported, want) {
+			t.Errorf("EachOf(%s) in tenant %q = %v, %v; want %v", single, tn, exported, err, want)
+		}
 	}
 	// The arrivals name their stream and number in it.
 	next := map[string]int64{}
