@@ -7,12 +7,13 @@
 //
 //	RecordEvent ── one statement: event row + activity_outbox row (no per-event NOTIFY)
 //	COMMIT ──────▶ Relay (woken at most every WakeInterval, polling between):
-//	               claims outbox rows (FOR UPDATE SKIP LOCKED), loads their
-//	               events, enqueues one job per (event, accepting inbox) with
-//	               TaskID "inbox:domain:event_id", turns the rows into
-//	               inbox_pending rows (one per job), commits
-//	asynq ───────▶ Worker: runs Inbox.Process(ctx, delivery), retries failures,
-//	               records the ones that fail for good as dead letters
+//	               claims outbox rows (FOR UPDATE SKIP LOCKED), enqueues one
+//	               job per (event, accepting inbox) with TaskID
+//	               "inbox:domain:event_id" and a payload of references,
+//	               turns the rows into inbox_pending rows (one per job), commits
+//	asynq ───────▶ Worker: loads the job's event, runs Inbox.Process(ctx,
+//	               delivery), retries failures, records the ones that fail
+//	               for good as dead letters
 //
 // PostgreSQL is the source of truth; Redis only delivers. Recording never
 // talks to Redis: with Redis down, RecordEvent still succeeds, the outbox
@@ -34,6 +35,28 @@
 // delays the jobs it held by up to MaxCheckInterval. Persistence
 // (appendonly yes, appendfsync everysec, as asynq advises) still saves that
 // delay.
+//
+// # Redis holds references
+//
+// Nothing personal leaves PostgreSQL, so an erasure has one place to
+// reach. A job's payload is "domain event_id action" (and a backfill's
+// flag), never the event: asynq keeps a completed job for
+// RelayConfig.Retention, a retrying one until its last retry and an
+// archived one for days, and an event's actor label, IP, user agent and
+// extra would stay in Redis that long. The worker loads the event when the
+// job runs, from PostgreSQL: as stored then (edited, retracted or erased
+// since the commit, perhaps), the events of the jobs running at once in one
+// query by primary key, on a connection of its own. A job of an older
+// version that carried its event still runs, on the stored event.
+//
+// The errors asynq stores with a job (last_err, shown by asynqmon) say
+// which delivery failed and what kind of failure it was (permanent, held,
+// timed out, retry after 30s, the error's Go type), never its text: an
+// SMTP reply naming a recipient, a webhook's response echoing a name. The
+// text stays in the worker's log and in PostgreSQL, which erasure reaches:
+// the ledger keeps each recipient's (Entry.LastError), the dead letter the
+// final one. The batch flush tasks of package batch carry an inbox name and
+// a window id; a window's items and its errors stay in PostgreSQL.
 //
 // # How relays are woken
 //
@@ -69,8 +92,8 @@
 //
 // The relay does not use the application's pool: it opens one of its own
 // (RelayConfig.MaxConns, default 2) on the same database (OwnPool), plus
-// its LISTEN connection; the workflow engine's refresh loop does the same
-// with one connection. An application pool saturated by writers hands a
+// its LISTEN connection; the worker loads jobs' events on one connection
+// of its own, and the workflow engine's refresh loop does the same. An application pool saturated by writers hands a
 // freed connection to a random waiter among hundreds: a relay sharing it
 // was measured waiting 0.25-4.6 s to begin a batch.
 //
@@ -125,9 +148,8 @@
 // inbox again are delivered again. Names are 1-64 of a-z 0-9 _ . - and start
 // with a letter.
 //
-// Process gets a Delivery: the event (as stored: the relay loads it with its
-// batch and carries it in the job when it is at most
-// RelayConfig.MaxEventBytes, else the worker loads it), the attempt number,
+// Process gets a Delivery: the event (as stored when the attempt started:
+// the worker loads it, see "Redis holds references"), the attempt number,
 // the database and the ledger. Its context carries the event as the cause
 // (activity.WithCause): events recorded while handling it get its ID as
 // causation, the same correlation id, source "job", and depth+1. A chain
@@ -315,7 +337,7 @@
 // The migrations package creates inbox_deliveries (the ledger),
 // inbox_dead_letters and notification_preferences (00002_inbox.sql) and
 // notifications (00003_notifications.sql, package notify), and
-// inbox_backfills (00006_history.sql). Ledger.Prune
+// inbox_backfills (00006_history.sql). Ledger.PruneAllTenants
 // deletes old ledger rows: keep them longer than jobs can be re-driven.
 //
 // # Testing

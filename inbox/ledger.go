@@ -294,11 +294,12 @@ WHERE inbox = ? AND domain = ? AND event_id = ? AND recipient = ?`, key.Inbox, k
 	return e, true, nil
 }
 
-// Prune deletes the ledger rows created before t, except claims in
-// flight. A job re-run for a pruned delivery (a dead letter re-driven
-// months later) applies its effect again: keep rows longer than you keep
-// dead letters and tasks.
-func (l *Ledger) Prune(ctx context.Context, db *gorm.DB, before time.Time) (int64, error) {
+// PruneAllTenants deletes the ledger rows of every tenant created before
+// t, except claims in flight. A job re-run for a pruned delivery (a dead
+// letter re-driven months later) applies its effect again: keep rows
+// longer than you keep dead letters and tasks. It is maintenance, for a
+// process that serves every tenant: it ignores the context's tenant.
+func (l *Ledger) PruneAllTenants(ctx context.Context, db *gorm.DB, before time.Time) (int64, error) {
 	if db == nil {
 		return 0, errNilDB
 	}

@@ -146,8 +146,8 @@ func TestLedgerClaimAndSend(t *testing.T) {
 	if err := l.MarkSent(ctx, testDB, ledgerKey("never-claimed")); err == nil {
 		t.Error("MarkSent without a claim succeeded")
 	}
-	// Prune keeps nothing older than asked.
-	if n, err := l.Prune(ctx, testDB, now.Add(time.Hour)); err != nil || n != 2 {
-		t.Errorf("Prune = %d, %v; want 2", n, err)
+	// PruneAllTenants keeps nothing older than asked.
+	if n, err := l.PruneAllTenants(ctx, testDB, now.Add(time.Hour)); err != nil || n != 2 {
+		t.Errorf("PruneAllTenants = %d, %v; want 2", n, err)
 	}
 }

@@ -9,12 +9,14 @@ import (
 	"github.com/tidingsdev/tidings/internal/prune"
 )
 
-// PruneDeliveries deletes the deliveries-ledger rows created before t,
-// except claims in flight, in batches of batch rows (0: 5000), each its own
-// statement: no long lock, and a stopped run resumes. It is Ledger.Prune
-// for large tables; keep ledger rows longer than dead letters (see
-// Ledger.Prune).
-func PruneDeliveries(ctx context.Context, db *gorm.DB, before time.Time, batch int) (int64, error) {
+// PruneDeliveriesAllTenants deletes the deliveries-ledger rows of every
+// tenant created before t, except claims in flight, in batches of batch
+// rows (0: 5000), each its own statement: no long lock, and a stopped run
+// resumes. It is Ledger.PruneAllTenants for large tables; keep ledger rows
+// longer than dead letters (see Ledger.PruneAllTenants). It is the
+// retention job's (package retention): it ignores the context's tenant,
+// and under row-level security it needs a role exempt from it.
+func PruneDeliveriesAllTenants(ctx context.Context, db *gorm.DB, before time.Time, batch int) (int64, error) {
 	if db == nil {
 		return 0, errNilDB
 	}
@@ -22,7 +24,8 @@ func PruneDeliveries(ctx context.Context, db *gorm.DB, before time.Time, batch i
 }
 
 // PruneDeadLetters deletes the dead letters that failed before t, re-driven
-// or not, in batches.
+// or not, in batches. Dead letters are an operator's table (see package
+// migrations, Row-level security): no tenant owns one.
 func PruneDeadLetters(ctx context.Context, db *gorm.DB, before time.Time, batch int) (int64, error) {
 	if db == nil {
 		return 0, errNilDB

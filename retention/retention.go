@@ -173,14 +173,14 @@ func (j *Job) Run(ctx context.Context) (Report, error) {
 			if j.cfg.UnreadNotifications > 0 {
 				unread = before(j.cfg.UnreadNotifications)
 			}
-			n, err := notify.Prune(ctx, db, read, unread, j.cfg.Batch)
+			n, err := notify.PruneAllTenants(ctx, db, read, unread, j.cfg.Batch)
 			return Step{Removed: n}, err
 		})
 	}
-	rows("deliveries ledger", j.cfg.Deliveries, func(t time.Time) (int64, error) { return inbox.PruneDeliveries(ctx, db, t, j.cfg.Batch) })
+	rows("deliveries ledger", j.cfg.Deliveries, func(t time.Time) (int64, error) { return inbox.PruneDeliveriesAllTenants(ctx, db, t, j.cfg.Batch) })
 	rows("dead letters", j.cfg.DeadLetters, func(t time.Time) (int64, error) { return inbox.PruneDeadLetters(ctx, db, t, j.cfg.Batch) })
-	rows("email digests", j.cfg.Digests, func(t time.Time) (int64, error) { return email.PruneAll(ctx, db, t, j.cfg.Batch) })
-	rows("workflow run log", j.cfg.RunLog, func(t time.Time) (int64, error) { return workflow.PruneRunLog(ctx, db, t, j.cfg.Batch) })
+	rows("email digests", j.cfg.Digests, func(t time.Time) (int64, error) { return email.PruneAllTenants(ctx, db, t, j.cfg.Batch) })
+	rows("workflow run log", j.cfg.RunLog, func(t time.Time) (int64, error) { return workflow.PruneRunLogAllTenants(ctx, db, t, j.cfg.Batch) })
 	rep.Took = time.Since(started)
 	j.cfg.Logger.InfoContext(ctx, "retention run", "steps", len(rep.Steps), "removed", rep.Removed(), "took", rep.Took, "failed", len(errs))
 	return rep, errors.Join(errs...)

@@ -100,7 +100,8 @@
 //     job is retried (with inbox's backoff) and resumes at that action.
 //
 // Rules.Runs reads the log back, with each run's actions; Rules.PruneRuns
-// deletes old finished runs. With hundreds of rules on one action, set
+// deletes a tenant's old finished runs, PruneRunLogAllTenants every
+// tenant's (package retention). With hundreds of rules on one action, set
 // EngineConfig.SkipMisses: logging why each rule did not match costs a row
 // per rule per event.
 //

@@ -10,11 +10,15 @@ import (
 	"github.com/tidingsdev/tidings/internal/prune"
 )
 
-// PruneRunLog deletes the runs that started before t with their action
-// runs, except runs still running or failed (see Rules.PruneRuns), in
-// batches of batch runs (0: 5000), each its own statement: no long lock,
-// and a stopped run resumes. It returns how many runs it deleted.
-func PruneRunLog(ctx context.Context, db *gorm.DB, before time.Time, batch int) (int64, error) {
+// PruneRunLogAllTenants deletes the runs of every tenant that started
+// before t with their action runs, except runs still running or failed
+// (see Rules.PruneRuns, its one tenant's form), in batches of batch runs
+// (0: 5000), each its own statement: no long lock, and a stopped run
+// resumes. It returns how many runs it deleted. It is the retention job's
+// (package retention), for a process that serves every tenant: it ignores
+// the context's tenant, and under row-level security it needs a role
+// exempt from it.
+func PruneRunLogAllTenants(ctx context.Context, db *gorm.DB, before time.Time, batch int) (int64, error) {
 	n, err := prune.Batches(ctx, batch, func(ctx context.Context, limit int) (int64, error) {
 		var n int64
 		err := db.WithContext(ctx).Raw(`WITH gone AS (

@@ -165,22 +165,26 @@ ORDER BY a.action_index`, pgarray.Text(domains), pgarray.Int8(events)).Rows()
 	return out, arows.Err()
 }
 
-// PruneRuns deletes the runs that started before t, with their action
-// runs, except runs still running or failed (a retry or a re-drive may
-// resume them). It returns how many runs it deleted. An event handled again
-// after its runs were pruned (a dead letter re-driven months later) is
-// evaluated and acted on again: keep runs longer than dead letters.
+// PruneRuns deletes the context's tenant's runs that started before t
+// (only untenanted runs when the context has no tenant, as Runs reads
+// them), with their action runs, except runs still running or failed (a
+// retry or a re-drive may resume them). It returns how many runs it
+// deleted. An event handled again after its runs were pruned (a dead
+// letter re-driven months later) is evaluated and acted on again: keep
+// runs longer than dead letters. Retention across every tenant is
+// PruneRunLogAllTenants.
 func (s *Rules) PruneRuns(ctx context.Context, before time.Time) (int64, error) {
+	cond, targs := inbox.TenantCondition(ctx, "")
 	var n int64
 	err := s.db.WithContext(ctx).Raw(`WITH gone AS (
-    DELETE FROM workflow_runs WHERE started_at < ? AND status IN ('no_match', 'done', 'stopped')
+    DELETE FROM workflow_runs WHERE started_at < ? AND status IN ('no_match', 'done', 'stopped') AND `+cond+`
     RETURNING domain, event_id, rule_id
 ), actions AS (
     DELETE FROM workflow_action_runs a USING gone g
      WHERE a.domain = g.domain AND a.event_id = g.event_id AND a.rule_id = g.rule_id
     RETURNING 1
 )
-SELECT count(*) FROM gone`, before).Scan(&n).Error
+SELECT count(*) FROM gone`, append([]any{before}, targs...)...).Scan(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("workflow: prune runs: %w", err)
 	}

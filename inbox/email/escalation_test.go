@@ -64,9 +64,9 @@ func TestEscalationMailsOnlyUnread(t *testing.T) {
 	if res := flush(t, in, t0.Add(time.Hour)); res != (email.FlushResult{}) {
 		t.Fatalf("flush again: %+v, want nothing", res)
 	}
-	// Both rows are finished (sent, dropped): Prune removes them.
-	if n, err := in.Prune(ctx, t0.Add(2*time.Hour)); err != nil || n != 2 {
-		t.Fatalf("Prune = %d, %v; want 2", n, err)
+	// Both rows are finished (sent, dropped): PruneAllTenants removes them.
+	if n, err := in.PruneAllTenants(ctx, t0.Add(2*time.Hour)); err != nil || n != 2 {
+		t.Fatalf("PruneAllTenants = %d, %v; want 2", n, err)
 	}
 }
 

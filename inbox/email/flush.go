@@ -182,12 +182,14 @@ func nullable(s string) any {
 	return s
 }
 
-// Prune deletes the inbox's finished digests (with their items) and
-// escalations (sent, dropped or failed) last updated before t, and returns
-// how many it deleted. Open, pending and retrying ones stay. Their
-// deliveries-ledger rows are pruned by inbox.Ledger.Prune; keep those at
-// least as long, or a re-driven job would queue its events again.
-func (in *Inbox) Prune(ctx context.Context, before time.Time) (int64, error) {
+// PruneAllTenants deletes the inbox's finished digests (with their items)
+// and escalations (sent, dropped or failed) of every tenant last updated
+// before t, and returns how many it deleted. Open, pending and retrying
+// ones stay. Their deliveries-ledger rows are pruned by
+// inbox.Ledger.PruneAllTenants; keep those at least as long, or a
+// re-driven job would queue its events again. It is maintenance, for a
+// process that serves every tenant: it ignores the context's tenant.
+func (in *Inbox) PruneAllTenants(ctx context.Context, before time.Time) (int64, error) {
 	if in.cfg.DB == nil {
 		return 0, nil
 	}
