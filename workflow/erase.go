@@ -11,22 +11,44 @@ import (
 )
 
 // ErasePerson masks p's personal strings (p.Values) wherever the workflow
-// tables copy them (package privacy composes it with the others): the run
-// log's explanations and errors (workflow_runs), action results and errors
-// (workflow_action_runs), and rules' names, conditions and actions
-// (workflow_rules: a rule that mails p's address no longer does). Rule
-// authors (created_by, updated_by) are actor keys and stay. Each table is
-// one statement that scans it once.
+// tables copy them (package privacy composes it with the others): rules'
+// names, conditions and actions (workflow_rules: a rule that mails p's
+// address no longer does), the run log's rule names, explanations and
+// errors (workflow_runs), and action results and errors
+// (workflow_action_runs). Rule authors (created_by, updated_by) are actor
+// keys and stay. Each table is one statement that scans it once.
+//
+// A masked rule is a rule change like an edit: its version moves on (an
+// editor still holding the old version gets a *ConflictError instead of
+// writing the old text back), and its domain's version in
+// workflow_versions moves on with a notification on NotifyChannel, in the
+// same transaction, so every engine, in this process or another, drops
+// the cached rule at its next event instead of writing p's name into new
+// runs. A job that loaded the rule before the erasure committed may still
+// write it once (package privacy's EraseSettled erases again after such
+// work).
 func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.Erased, error) {
 	v := pgarray.Text(p.Values)
 	pt := pgarray.Text(p.Patterns())
 	steps := []erasesql.Step{
+		// The data-modifying CTEs run to completion whatever the last
+		// SELECT reads; pg_notify runs once per masked rule and PostgreSQL
+		// delivers one notification per domain (duplicates within a
+		// transaction fold). Rows affected: the rules masked.
+		{Table: "workflow_rules", SQL: `WITH erased AS (
+  UPDATE workflow_rules SET name = tidings_mask_text(name, ?), conditions = tidings_mask_jsonb(conditions, ?), actions = tidings_mask_jsonb(actions, ?),
+    version = version + 1
+  WHERE lower(name) LIKE ANY(?) OR lower(conditions::text) LIKE ANY(?) OR lower(actions::text) LIKE ANY(?)
+  RETURNING domain
+), bumped AS (
+  INSERT INTO workflow_versions (domain, version) SELECT DISTINCT domain, 1 FROM erased
+  ON CONFLICT (domain) DO UPDATE SET version = workflow_versions.version + 1
+)
+SELECT pg_notify(?, domain) FROM erased`, Args: []any{v, v, v, pt, pt, pt, NotifyChannel}},
 		{Table: "workflow_runs", SQL: `UPDATE workflow_runs SET rule_name = tidings_mask_text(rule_name, ?), explanation = tidings_mask_text(explanation, ?), error = tidings_mask_text(error, ?)
 WHERE lower(rule_name) LIKE ANY(?) OR lower(explanation) LIKE ANY(?) OR lower(error) LIKE ANY(?)`, Args: []any{v, v, v, pt, pt, pt}},
 		{Table: "workflow_action_runs", SQL: `UPDATE workflow_action_runs SET result = tidings_mask_jsonb(result, ?), error = tidings_mask_text(error, ?)
 WHERE lower(result::text) LIKE ANY(?) OR lower(error) LIKE ANY(?)`, Args: []any{v, v, pt, pt}},
-		{Table: "workflow_rules", SQL: `UPDATE workflow_rules SET name = tidings_mask_text(name, ?), conditions = tidings_mask_jsonb(conditions, ?), actions = tidings_mask_jsonb(actions, ?)
-WHERE lower(name) LIKE ANY(?) OR lower(conditions::text) LIKE ANY(?) OR lower(actions::text) LIKE ANY(?)`, Args: []any{v, v, v, pt, pt, pt}},
 	}
 	return erasesql.Run(ctx, db, "workflow", p, steps)
 }
