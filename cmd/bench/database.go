@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/scratchdb"
 	"github.com/tidingsdev/tidings/migrations"
 )
 
@@ -75,7 +77,8 @@ func newIssueDomainObserved(obs activity.Observer) *activity.Domain {
 
 var dbNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
-// createDatabase drops and re-creates database name on the server at base
+// createDatabase drops (when the bench or a test created it: see
+// internal/scratchdb) and creates database name on the server at base
 // (a DSN without dbname), applies the library's migrations, the app's tables
 // and the issue domain's events table, loads the fixture, and returns a gorm
 // handle on it with poolSize connections at most.
@@ -88,11 +91,12 @@ func createDatabase(ctx context.Context, base, name string, d *activity.Domain, 
 		return nil, err
 	}
 	defer admin.Close()
-	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-		return nil, fmt.Errorf("bench: drop database %s: %w (is PostgreSQL running at %q?)", name, err, base)
-	}
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		return nil, fmt.Errorf("bench: create database %s: %w", name, err)
+	// Only a database the bench (or a test) created is dropped: any other
+	// of that name stops the bench.
+	if err := scratchdb.Recreate(ctx, admin, name); errors.Is(err, scratchdb.ErrNotScratch) {
+		return nil, fmt.Errorf("bench: -dbname %s: %w", name, err)
+	} else if err != nil {
+		return nil, fmt.Errorf("bench: %w (is PostgreSQL running at %q?)", err, base)
 	}
 	db, err := openGorm(dsnFor(base, name), poolSize)
 	if err != nil {

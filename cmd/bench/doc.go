@@ -22,9 +22,11 @@
 //	go run ./cmd/bench -markdown                        # print markdown instead of text
 //
 // It needs a PostgreSQL server (-db, a DSN without a database name; default
-// $TIDINGS_PG_DSN, else host=127.0.0.1 user=postgres) on which it may drop
-// and create a database (-dbname, default tidings_bench). The database is
-// left in place afterwards, for EXPLAIN and psql. Progress goes to stderr,
+// $TIDINGS_PG_DSN, else host=127.0.0.1 user=postgres) on which it may create
+// a database (-dbname, default tidings_bench), and drop it again on the next
+// run: a database of that name that the bench did not create (it marks its
+// own with a comment) stops it instead. The database is left in place
+// afterwards, for EXPLAIN and psql. Progress goes to stderr,
 // the results to stdout. Run it on a quiet machine: other processes on the
 // same cores show up in the tails (p99) first.
 //

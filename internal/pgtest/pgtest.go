@@ -1,6 +1,9 @@
 // Package pgtest gives each test package a database of its own on the real
 // PostgreSQL server: dropped, created and migrated at start, so packages run
-// in parallel under `go test ./...` without seeing each other's rows.
+// in parallel under `go test ./...` without seeing each other's rows. Its
+// name says it is scratch (Prefix), and it is dropped only when an earlier
+// run created it (internal/scratchdb's mark): a database of the same name
+// that a test did not create stops the test instead.
 //
 // The server is found through TIDINGS_PG_DSN (a key=value or URL DSN without
 // a database name); the default is host=127.0.0.1 port=5432 user=postgres.
@@ -9,9 +12,9 @@ package pgtest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
@@ -19,8 +22,12 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
+	"github.com/tidingsdev/tidings/internal/scratchdb"
 	"github.com/tidingsdev/tidings/migrations"
 )
+
+// Prefix starts the name of every database Create makes.
+const Prefix = "tidings_test_"
 
 // BaseDSN is the server DSN without a database name.
 func BaseDSN() string {
@@ -38,25 +45,23 @@ func Name(name string) string { return name + os.Getenv("TIDINGS_TEST_DB_SUFFIX"
 // DSN returns the DSN of database Name(name) on the test server.
 func DSN(name string) string { return BaseDSN() + " dbname=" + Name(name) }
 
-var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
-
-// Create drops and re-creates database name, applies the library's
-// migrations, then runs each of extra (SQL, applied in order), and returns a
-// gorm handle on it.
+// Create drops (when an earlier run created it) and creates database
+// Name(name), applies the library's migrations, then runs each of extra
+// (SQL, applied in order), and returns a gorm handle on it. name must start
+// with Prefix.
 func Create(ctx context.Context, name string, extra ...string) (*gorm.DB, error) {
-	if !nameRE.MatchString(name) {
-		return nil, fmt.Errorf("pgtest: bad database name %q", name)
+	if !strings.HasPrefix(name, Prefix) {
+		return nil, fmt.Errorf("pgtest: database name %q does not start with %q", name, Prefix)
 	}
 	admin, err := sql.Open("pgx", BaseDSN()+" dbname=postgres")
 	if err != nil {
 		return nil, err
 	}
 	defer admin.Close()
-	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+Name(name)+" WITH (FORCE)"); err != nil {
-		return nil, fmt.Errorf("pgtest: drop %s: %w (is PostgreSQL running? see .ci/run)", Name(name), err)
-	}
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+Name(name)); err != nil {
-		return nil, fmt.Errorf("pgtest: create %s: %w", name, err)
+	if err := scratchdb.Recreate(ctx, admin, Name(name)); errors.Is(err, scratchdb.ErrNotScratch) {
+		return nil, fmt.Errorf("pgtest: %w", err)
+	} else if err != nil {
+		return nil, fmt.Errorf("pgtest: %w (is PostgreSQL running? see .ci/run)", err)
 	}
 	db, err := Open(name)
 	if err != nil {
