@@ -6,6 +6,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/internal/erasesql"
 	"github.com/tidingsdev/tidings/internal/pgarray"
 )
@@ -26,19 +27,34 @@ import (
 //   - a window's profile (the recipient's name and address) and last
 //     error that mention one of p.Values are masked.
 //
+// A person is an identity within a tenant: only the context's tenant's
+// windows and items are read or changed (see inbox.PersonTenantCondition;
+// every tenant's only under activity.AcrossTenants without one).
+//
 // Batch keys (a subject's key) stay, like recipient keys in the ledger.
 // Three statements; each table is scanned once per erasure. A flusher
 // that loaded a window before the erasure may still deliver the old copy.
 func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.Erased, error) {
 	vals := pgarray.Text(p.Values)
 	pats := pgarray.Text(p.Patterns())
+	tenant, targs := inbox.PersonTenantCondition(ctx, "", true)
 	snapshot, snapArgs := erasesql.Snapshot("event", p)
 	snapWhere, whereArgs := erasesql.SnapshotWhere("event", p)
+	args := func(parts ...[]any) []any {
+		var out []any
+		for _, a := range parts {
+			out = append(out, a...)
+		}
+		return out
+	}
 	steps := []erasesql.Step{
-		{Table: "batch_windows", SQL: `DELETE FROM batch_windows WHERE recipient = ? OR (lower(recipient) LIKE ANY(?) AND tidings_mentions(recipient, ?))`, Args: []any{p.ID, pats, vals}},
-		{Table: "batch_items", SQL: `UPDATE batch_items SET event = ` + snapshot + ` WHERE ` + snapWhere, Args: append(append([]any{}, snapArgs...), whereArgs...)},
+		{Table: "batch_windows", SQL: `DELETE FROM batch_windows WHERE ` + tenant + ` AND (recipient = ? OR (lower(recipient) LIKE ANY(?) AND tidings_mentions(recipient, ?)))`,
+			Args: args(targs, []any{p.ID, pats, vals})},
+		{Table: "batch_items", SQL: `UPDATE batch_items SET event = ` + snapshot + ` WHERE ` + tenant + ` AND ` + snapWhere,
+			Args: args(snapArgs, targs, whereArgs)},
 		{Table: "batch_windows", SQL: `UPDATE batch_windows SET profile = tidings_mask_jsonb(profile, ?), last_error = tidings_mask_text(last_error, ?)
-WHERE lower(profile::text) LIKE ANY(?) OR lower(last_error) LIKE ANY(?)`, Args: []any{vals, vals, pats, pats}},
+WHERE ` + tenant + ` AND (lower(profile::text) LIKE ANY(?) OR lower(last_error) LIKE ANY(?))`,
+			Args: args([]any{vals, vals}, targs, []any{pats, pats})},
 	}
 	return erasesql.Run(ctx, db, "batch", p, steps)
 }
