@@ -13,13 +13,18 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/carryevents"
 )
 
 // Config configures a Worker. Zero fields take the documented defaults.
 type Config struct {
 	// DB is the app's database: events are loaded from it, the ledger and
 	// the dead letters live in it, and the relay reads its outbox.
-	// Required.
+	// Required. Jobs carry references only: the worker loads each job's
+	// event when it runs, the events of the jobs running at once in one
+	// query, on a connection of its own (opened with Relay.DSN, else the
+	// DSN DB was opened with), so an application pool saturated by writers
+	// does not delay deliveries.
 	DB *gorm.DB
 	// Redis is the asynq Redis. Required.
 	Redis asynq.RedisConnOpt
@@ -82,6 +87,11 @@ type Config struct {
 	// BreakerConfig and InboxWithSink).
 	Breakers BreakerConfig
 
+	// StatusInterval is how often the running worker publishes its status
+	// (relay, breakers) to Redis for other processes (ReadWorkerStatus).
+	// Default DefaultStatusInterval; negative: never.
+	StatusInterval time.Duration
+
 	// ClaimTimeout is the ledger's claim timeout (LedgerConfig). Default
 	// DefaultClaimTimeout.
 	ClaimTimeout time.Duration
@@ -91,6 +101,14 @@ type Config struct {
 	// Now is the clock (ledger rows, dead letters). Default time.Now.
 	Now func() time.Time
 }
+
+// WorkerApplicationName is the application_name of the connection the
+// worker loads jobs' events on, in pg_stat_activity.
+const WorkerApplicationName = "tidings worker"
+
+// loaderConns is the size of the worker's pool for loading events: its
+// loader runs one batch at a time.
+const loaderConns = 1
 
 // DefaultTaskCheckInterval is the default Config.TaskCheckInterval.
 const DefaultTaskCheckInterval = 5 * time.Millisecond
@@ -106,12 +124,16 @@ type Worker struct {
 	metrics *Metrics
 	dead    *DeadLetters
 	loader  *loader
-	inboxes map[string]*registered
-	domains map[string]*activity.Domain
-	names   []string
-	dnames  []string
-	log     *slog.Logger
-	now     func() time.Time
+	// the loader's own pool (DB's when loaderShared)
+	loaderPool   *gorm.DB
+	loaderShared bool
+	carry        bool // the bench's baseline: use events jobs carry (internal/carryevents)
+	inboxes      map[string]*registered
+	domains      map[string]*activity.Domain
+	names        []string
+	dnames       []string
+	log          *slog.Logger
+	now          func() time.Time
 
 	mu      sync.Mutex
 	started bool
@@ -121,6 +143,7 @@ type Worker struct {
 
 	breakers  *breakers
 	strangers strangers
+	statusPub *publisher // publishes the status while started
 }
 
 // registered is one inbox as the worker runs it.
@@ -148,6 +171,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 	setDefault(&cfg.ShutdownTimeout, 10*time.Second)
 	setDefault(&cfg.TaskCheckInterval, DefaultTaskCheckInterval)
 	setDefault(&cfg.DelayedTaskCheckInterval, time.Second)
+	setDefault(&cfg.StatusInterval, DefaultStatusInterval)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -213,7 +237,6 @@ func NewWorker(cfg Config) (*Worker, error) {
 		w.names = append(w.names, name)
 	}
 	sort.Strings(w.names)
-	w.loader = newLoader(cfg.DB, w.domains)
 	if !cfg.Relay.Pending.Disable {
 		w.done.c = newCompleter(cfg.DB, w.log, 0)
 	}
@@ -228,6 +251,18 @@ func NewWorker(cfg Config) (*Worker, error) {
 		}
 		w.relay = r
 	}
+	pool, shared, err := ownPool(cfg.DB, cfg.Relay.DSN, loaderConns, WorkerApplicationName, nil)
+	if err != nil {
+		if w.relay != nil {
+			_ = w.relay.Close()
+		}
+		return nil, &ConfigError{Field: "Config.Relay.DSN", Reason: err.Error()}
+	}
+	if shared {
+		w.log.Warn("inbox: the worker loads events on the application's connection pool (DB was opened on an existing pool and Relay.DSN is empty); set Relay.DSN so that busy writers cannot delay deliveries")
+	}
+	w.loader = newLoader(pool, w.domains)
+	w.loaderPool, w.loaderShared = pool, shared
 	w.server = asynq.NewServer(cfg.Redis, asynq.Config{
 		Concurrency:              cfg.Concurrency,
 		Queues:                   queues,
@@ -282,6 +317,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	if w.started {
 		return errors.New("inbox: worker already started")
 	}
+	w.carry = carryevents.On(ctx)
 	if err := w.server.Start(asynq.HandlerFunc(w.handle)); err != nil {
 		return fmt.Errorf("inbox: start asynq server: %w", err)
 	}
@@ -295,6 +331,9 @@ func (w *Worker) Start(ctx context.Context) error {
 			defer w.relayWG.Done()
 			_ = w.relay.Run(rctx)
 		}()
+	}
+	if err := w.startStatus(); err != nil {
+		w.log.WarnContext(ctx, "inbox: the worker's status will not be published", "error", err)
 	}
 	w.log.LogAttrs(ctx, slog.LevelInfo, "inbox: worker started", slog.Any("inboxes", w.names), slog.Any("domains", w.dnames),
 		slog.Int("concurrency", w.cfg.Concurrency), slog.Bool("relay", w.relay != nil))
@@ -314,11 +353,13 @@ func (w *Worker) Shutdown() {
 		w.stop()
 		w.relayWG.Wait()
 	}
+	w.stopStatus()
 	w.server.Shutdown()
 	w.done.stop()
 	if w.relay != nil {
 		_ = w.relay.Close()
 	}
+	_ = closePool(w.loaderPool, w.loaderShared)
 	w.dead.close()
 	w.started = false
 }

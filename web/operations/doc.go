@@ -1,0 +1,23 @@
+// Package operations is the operations page for an app's operators, one
+// http.Handler to mount: the asynq queues with their retrying and
+// archived jobs (run one now), the workers' relays (LISTEN or polling,
+// counters) and circuit breakers, the outbox's backlog and lag, and the
+// dead letters with re-drive.
+//
+// It reads everything from PostgreSQL and Redis, never from process
+// memory, so the web process shows what the worker process does: each
+// running inbox.Worker publishes its relay's and breakers' state to Redis
+// (inbox.ReadWorkerStatus), and a page that hears from no worker says
+// that nothing is being delivered rather than guessing.
+//
+// Only an admin (web.Identity.Admin) may see it. A tenant's admin sees and
+// acts on the jobs and dead letters of their tenant's events only; an
+// admin without a tenant is an operator and sees everything:
+//
+//	ops, err := operations.New(operations.Config{
+//		DB: db, Redis: asynq.RedisClientOpt{Addr: "127.0.0.1:6379"},
+//		Domains: []*activity.Domain{issues}, Prefix: "/admin/operations",
+//		Theme:   web.Theme{Layout: appLayout},
+//	})
+//	mux.Handle("/admin/operations/", web.Middleware(identify, nil)(ops))
+package operations
