@@ -9,9 +9,10 @@
 // the same server.
 //
 // TIDINGS_REDIS_ADDR (host:port) opts in to an existing server instead, for
-// machines without redis-server. The tests then flush a database there only
-// when it is empty or holds the marker key a previous test run left
-// (MarkerKey); any other database is refused with an error, never flushed.
+// machines without redis-server. The tests then flush databases there only
+// when the server is theirs: it held no key at all when they first came,
+// and they left MarkerKey in its database 0. A server holding keys without
+// the marker is refused with an error (ErrNotScratch), never flushed.
 //
 // Packages still pick distinct database numbers, so they stay apart on an
 // opted-in server when `go test` runs packages in parallel:
@@ -29,6 +30,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -41,14 +43,14 @@ const (
 	// ownedEnv carries the address of the server this test binary started
 	// to its child processes.
 	ownedEnv = "TIDINGS_REDISTEST_OWNED_ADDR"
-	// MarkerKey is the key Flush leaves in each database it flushes on an
-	// opted-in server: it says the database is the tests' to flush again.
+	// MarkerKey is the key Flush leaves in database 0 of an opted-in server
+	// it found empty: it says the server is the tests' to flush.
 	MarkerKey = "tidings:redistest:scratch"
 )
 
-// ErrNotScratch is returned by Flush for a database on an opted-in server
-// that holds keys but not MarkerKey: data the tests did not write.
-var ErrNotScratch = errors.New("redistest: the database holds keys the tests did not write")
+// ErrNotScratch is returned by Flush on an opted-in server that holds keys
+// but not MarkerKey: data the tests did not write.
+var ErrNotScratch = errors.New("redistest: the server holds keys the tests did not write")
 
 // shared is the test binary's Redis: started (or found) once.
 var shared struct {
@@ -94,9 +96,8 @@ func Addr() string {
 }
 
 // Flush empties database n of the test binary's Redis server and returns
-// its options. On an opted-in server it refuses (ErrNotScratch) a database
-// that holds keys but not MarkerKey, and leaves MarkerKey in the database
-// it flushed.
+// its options. On an opted-in server it first makes sure the server is the
+// tests' (see the package documentation), else returns ErrNotScratch.
 func Flush(ctx context.Context, n int) (*redis.Options, error) {
 	addr, owned, err := server()
 	if err != nil {
@@ -105,30 +106,57 @@ func Flush(ctx context.Context, n int) (*redis.Options, error) {
 	return flush(ctx, addr, owned, n)
 }
 
-// flush empties database n at addr, guarded by MarkerKey unless owned.
+// flush empties database n at addr; unless owned, only on a scratch server.
 func flush(ctx context.Context, addr string, owned bool, n int) (*redis.Options, error) {
+	if !owned {
+		if err := claim(ctx, addr); err != nil {
+			return nil, err
+		}
+	}
 	opt := &redis.Options{Addr: addr, DB: n}
 	c := redis.NewClient(opt)
 	defer c.Close()
-	if !owned {
-		size, err := c.DBSize(ctx).Result()
-		if err != nil {
-			return nil, fmt.Errorf("redistest: db %d at %s (%s): %w", n, addr, OptInEnv, err)
-		}
-		if size > 0 {
-			if c.Exists(ctx, MarkerKey).Val() == 0 {
-				return nil, fmt.Errorf("%w: database %d at %s (%s) holds %d keys and not %s; unset %s to let the tests start a redis-server of their own",
-					ErrNotScratch, n, addr, OptInEnv, size, MarkerKey, OptInEnv)
-			}
-		}
-	}
 	if err := c.FlushDB(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redistest: flush db %d at %s: %w", n, addr, err)
 	}
-	if !owned {
-		if err := c.Set(ctx, MarkerKey, "flushed by the tidings tests (internal/redistest)", 0).Err(); err != nil {
-			return nil, fmt.Errorf("redistest: mark db %d at %s: %w", n, addr, err)
+	if !owned && n == 0 {
+		if err := mark(ctx, c); err != nil {
+			return nil, fmt.Errorf("redistest: mark %s: %w", addr, err)
 		}
 	}
 	return opt, nil
+}
+
+// claim returns nil when the server at addr is the tests' to flush: it
+// holds MarkerKey in database 0, or holds no key at all (it is then
+// marked). Otherwise it returns ErrNotScratch.
+func claim(ctx context.Context, addr string) error {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	n, err := c.Exists(ctx, MarkerKey).Result()
+	if err != nil {
+		return fmt.Errorf("redistest: %s (%s): %w", addr, OptInEnv, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	info, err := c.Info(ctx, "keyspace").Result()
+	if err != nil {
+		return fmt.Errorf("redistest: %s (%s): %w", addr, OptInEnv, err)
+	}
+	var dbs []string
+	for _, l := range strings.Split(info, "\n") {
+		if db, _, ok := strings.Cut(strings.TrimSpace(l), ":keys="); ok {
+			dbs = append(dbs, db)
+		}
+	}
+	if len(dbs) > 0 {
+		return fmt.Errorf("%w: the server at %s (%s) holds keys in %s and no %s in db0: unset %s to let the tests start a redis-server of their own",
+			ErrNotScratch, addr, OptInEnv, strings.Join(dbs, ", "), MarkerKey, OptInEnv)
+	}
+	return mark(ctx, c)
+}
+
+func mark(ctx context.Context, c *redis.Client) error {
+	return c.Set(ctx, MarkerKey, "this server is flushed by the tidings tests (internal/redistest)", 0).Err()
 }

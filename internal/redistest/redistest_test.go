@@ -96,41 +96,42 @@ func TestServerDiesWithItsBinary(t *testing.T) {
 	}
 }
 
-// On a server the tests did not start, Flush empties only databases that
-// are empty or that it flushed before (MarkerKey); anything else is
-// refused and left as it was.
+// On a server the tests did not start, Flush empties databases only when
+// the server held no key when the tests first came (they mark it then):
+// a server holding someone's keys is refused and left as it was.
 func TestFlushOptedInServerSparesForeignData(t *testing.T) {
 	ctx := context.Background()
-	p := NewPrivate(t)
-	c := redis.NewClient(&redis.Options{Addr: p.Addr(), DB: 4})
+	theirs := NewPrivate(t)
+	c := redis.NewClient(&redis.Options{Addr: theirs.Addr(), DB: 4})
 	defer c.Close()
 	if err := c.Set(ctx, "someone:else", "precious", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	_, err := flush(ctx, p.Addr(), false, 4)
-	if !errors.Is(err, ErrNotScratch) || !strings.Contains(err.Error(), OptInEnv) {
-		t.Fatalf("flush of a database with foreign keys: %v, want ErrNotScratch naming %s", err, OptInEnv)
+	for _, n := range []int{0, 4, 9} {
+		_, err := flush(ctx, theirs.Addr(), false, n)
+		if !errors.Is(err, ErrNotScratch) || !strings.Contains(err.Error(), OptInEnv) || !strings.Contains(err.Error(), "db4") {
+			t.Fatalf("flush of db %d on a server with someone's keys: %v, want ErrNotScratch naming %s and db4", n, err, OptInEnv)
+		}
 	}
 	if v := c.Get(ctx, "someone:else").Val(); v != "precious" {
-		t.Fatalf("the foreign key holds %q after a refused flush", v)
+		t.Fatalf("someone's key holds %q after the refused flushes", v)
 	}
 
-	// An empty database is flushed and marked; marked, it is flushed again.
-	if _, err := flush(ctx, p.Addr(), false, 5); err != nil {
-		t.Fatal(err)
+	// An empty server is marked and flushed, again and again, db 0 too.
+	empty := NewPrivate(t)
+	for _, n := range []int{5, 5, 0, 5} {
+		if _, err := flush(ctx, empty.Addr(), false, n); err != nil {
+			t.Fatalf("flush of db %d on the tests' server: %v", n, err)
+		}
+		c5 := redis.NewClient(&redis.Options{Addr: empty.Addr(), DB: 5})
+		if err := c5.Set(ctx, "asynq:{default}:pending", "job", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		c5.Close()
 	}
-	c5 := redis.NewClient(&redis.Options{Addr: p.Addr(), DB: 5})
-	defer c5.Close()
-	if err := c5.Set(ctx, "asynq:{default}:pending", "job", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := flush(ctx, p.Addr(), false, 5); err != nil {
-		t.Fatalf("flush of a database the tests marked: %v", err)
-	}
-	if n := c5.Exists(ctx, "asynq:{default}:pending").Val(); n != 0 {
-		t.Fatal("the marked database kept its keys")
-	}
-	if n := c5.Exists(ctx, MarkerKey).Val(); n != 1 {
-		t.Fatal("the flushed database lost its marker")
+	c0 := redis.NewClient(&redis.Options{Addr: empty.Addr()})
+	defer c0.Close()
+	if n := c0.Exists(ctx, MarkerKey).Val(); n != 1 {
+		t.Fatal("the tests' server lost its marker")
 	}
 }
