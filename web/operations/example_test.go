@@ -19,7 +19,11 @@ func Example() {
 	}
 	defer ops.Close()
 	identify := func(r *http.Request) (web.Identity, error) {
-		return web.Identity{Person: activity.Ref{Type: "users", ID: r.URL.Query().Get("user")}, Admin: r.URL.Query().Get("user") == "1"}, nil
+		user := r.URL.Query().Get("user") // the app's session lookup
+		if user == "" {
+			return web.Identity{}, nil // nobody signed in
+		}
+		return web.Identity{Person: activity.Ref{Type: "users", ID: user}, Admin: user == "1"}, nil
 	}
 	h := web.Middleware(identify, nil)(ops)
 	for _, user := range []string{"", "2", "1"} {

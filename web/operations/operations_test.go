@@ -55,9 +55,9 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // mailer is an inbox whose mail server is down.
 type mailer struct{ tried chan struct{} }
 
-func (m mailer) Name() string                 { return "mailer" }
+func (m mailer) Name() string                  { return "mailer" }
 func (m mailer) Accepts(_, action string) bool { return action == "commented" }
-func (m mailer) Sink() string                 { return "smtp://mail.test:25" }
+func (m mailer) Sink() string                  { return "smtp://mail.test:25" }
 func (m mailer) Process(context.Context, *inbox.Delivery) error {
 	select {
 	case m.tried <- struct{}{}:
@@ -109,7 +109,7 @@ func TestPageShowsWorkerStateAndScopesTenants(t *testing.T) {
 	}
 	page, err := operations.New(operations.Config{DB: db, Redis: rconn, Domains: []*activity.Domain{issues}, Prefix: "/ops",
 		Inboxes: []inbox.Inbox{mailer{}}, Logger: quiet(),
-		Identity: func(r *http.Request) (web.Identity, error) { return identities[r.Header.Get("X-As")], nil },
+		Identity:  func(r *http.Request) (web.Identity, error) { return identities[r.Header.Get("X-As")], nil },
 		EventHref: func(ref activity.EventRef) string { return "/events/" + ref.String() },
 		Links:     []operations.Link{{Label: "Metrics", Href: "/metrics"}}})
 	if err != nil {
