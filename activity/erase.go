@@ -140,8 +140,11 @@ WHERE v IS NOT NULL AND char_length(btrim(v)) >= ?`
 //     retraction_reason that contains one of p.Values is masked
 //     ("[erased]");
 //   - any other event of the tenant whose personal paths or tags mention
-//     one of p.Values: those paths are removed, those tags masked. This is
-//     a scan of the tenant's events, once per erasure.
+//     one of p.Values: those paths are removed, those tags masked; and the
+//     retraction reasons that mention them, wherever Retract put one (the
+//     retracted events' retraction_reason, the reason in the extra of the
+//     "_retracted" event it recorded, whoever did either). This is a scan
+//     of the tenant's events, once per erasure.
 //
 // Only the context's tenant's events change (see PersonValues): another
 // tenant's person with the same key is another person.
@@ -218,11 +221,13 @@ WHERE `+where+` AND lower(extra::text) LIKE ANY(?)`, args...)
 		return n, fmt.Errorf("activity: erase %s from %s: %w", p.Ref(), d.table, res.Error)
 	}
 
-	// 2. Other events whose personal paths or tags mention p's values:
-	// one scan of the table, with cheap filters (a top-level key of a
-	// personal path present, a LIKE on the text) before any function.
-	cond := "(tags IS NOT NULL AND lower(tags::text) LIKE ANY(?))"
-	condArgs := []any{pats}
+	// 2. Other events whose personal paths, tags or retraction reasons
+	// mention p's values: one scan of the table, with cheap filters (a
+	// top-level key of a personal path present, a LIKE on the text) before
+	// any function. Retract copies its reason into the extra of the
+	// "_retracted" event it records (RetractionExtra.Reason).
+	cond := "(tags IS NOT NULL AND lower(tags::text) LIKE ANY(?)) OR lower(retraction_reason) LIKE ANY(?) OR " + retractionReasonCond
+	condArgs := []any{pats, pats, pats}
 	if len(d.personal) > 0 {
 		var first []string
 		for _, keys := range d.personal {
@@ -231,19 +236,24 @@ WHERE `+where+` AND lower(extra::text) LIKE ANY(?)`, args...)
 		cond = "(jsonb_exists_any(extra, ?::text[]) AND lower(extra::text) LIKE ANY(?) AND tidings_drop_paths(extra, ?, ?) IS DISTINCT FROM extra) OR " + cond
 		condArgs = append([]any{pgarray.Text(first), pats, pgarray.Text(d.personalPathArrays()), vals}, condArgs...)
 	}
-	args = []any{pgarray.Text(d.personalPathArrays()), vals, pats, vals}
+	args = []any{pats, vals, pgarray.Text(d.personalPathArrays()), vals, pats, vals, pats, vals}
 	args = append(args, m.tenantArgs...)
 	args = append(args, whereArgs...)
 	args = append(args, condArgs...)
 	res = db.Exec(`UPDATE `+d.table+` SET
-  extra = tidings_drop_paths(extra, ?, ?),
-  tags = CASE WHEN tags IS NOT NULL AND lower(tags::text) LIKE ANY(?) THEN tidings_mask_jsonb(tags, ?) ELSE tags END
+  extra = tidings_drop_paths(CASE WHEN `+retractionReasonCond+` THEN jsonb_set(extra, '{reason}', to_jsonb(tidings_mask_text(extra->>'reason', ?))) ELSE extra END, ?, ?),
+  tags = CASE WHEN tags IS NOT NULL AND lower(tags::text) LIKE ANY(?) THEN tidings_mask_jsonb(tags, ?) ELSE tags END,
+  retraction_reason = CASE WHEN lower(retraction_reason) LIKE ANY(?) THEN tidings_mask_text(retraction_reason, ?) ELSE retraction_reason END
 WHERE `+m.tenant+` AND NOT coalesce(`+where+`, false) AND (`+cond+`)`, args...)
 	if res.Error != nil {
 		return n, fmt.Errorf("activity: erase %s's values from %s: %w", p.Ref(), d.table, res.Error)
 	}
 	return n + res.RowsAffected, nil
 }
+
+// retractionReasonCond holds for a retraction event (see Retract) whose
+// reason mentions one of the patterns passed for its one argument.
+const retractionReasonCond = `(action LIKE '%\_retracted' AND lower(extra->>'reason') LIKE ANY(?))`
 
 // PersonCondition returns a condition on d's events table (columns
 // unqualified) that holds for the events p takes part in (actor, record,
