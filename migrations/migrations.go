@@ -34,6 +34,21 @@
 // the column is part of a key). Security is forced, so the tables' owner
 // is held to it too; only superusers and BYPASSRLS roles are not.
 //
+// Child tables without a tenant_id of their own (email_digest_items, the
+// items of a digest) follow their parent row: a session sees a child row
+// when it sees its parent.
+//
+// The operator's tables, OperatorTables (the erasure log tidings_erasures,
+// the dead letters inbox_dead_letters and the deliveries in flight
+// inbox_pending), hold every tenant's rows, or rows no tenant owns, that
+// only the processes serving every tenant use: they are under row-level
+// security with no policy, so a role held to it sees and writes none of
+// their rows, whatever tenant it names. The remaining tables hold no
+// tenant's data and stay open to the app's role: workflow_versions (a
+// counter per domain, bumped by every rule change), projections and
+// projection_applied (a projection's position), inbox_backfills and
+// inbox_suppressions (addresses no mail may go to, whoever's).
+//
 // So with it, the app's request handlers connect as a role that is
 // neither, and run each request's transaction with activity.SetTenant
 // (a statement outside it sees untenanted rows only); the processes that

@@ -53,13 +53,13 @@ func (e *Engine) runAction(ctx context.Context, d *inbox.Delivery, log *runLog, 
 	err = log.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		now := log.now()
 		var attempts []int
-		if err := tx.Raw(`INSERT INTO workflow_action_runs AS w (domain, event_id, rule_id, action_index, type, status, attempts, started_at, finished_at)
-VALUES (?, ?, ?, ?, ?, 'done', 1, ?, ?)
+		if err := tx.Raw(`INSERT INTO workflow_action_runs AS w (domain, event_id, rule_id, action_index, type, status, attempts, started_at, finished_at, tenant_id)
+VALUES (?, ?, ?, ?, ?, 'done', 1, ?, ?, NULLIF(?, ''))
 ON CONFLICT (domain, event_id, rule_id, action_index) DO UPDATE
    SET status = 'done', type = EXCLUDED.type, attempts = w.attempts + 1, error = NULL,
        started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at
  WHERE w.status = 'failed'
-RETURNING attempts`, k.ev.Domain, k.ev.ID, k.rule, k.index, ra.Type, now, now).Scan(&attempts).Error; err != nil {
+RETURNING attempts`, k.ev.Domain, k.ev.ID, k.rule, k.index, ra.Type, now, now, log.ev.TenantID).Scan(&attempts).Error; err != nil {
 			return fmt.Errorf("workflow: record action run: %w", err)
 		}
 		if len(attempts) == 0 {
@@ -92,13 +92,13 @@ WHERE domain = ? AND event_id = ? AND rule_id = ? AND action_index = ?`, string(
 func (e *Engine) runExternal(ctx context.Context, log *runLog, k actionKey, typ string, a Action, ac ActionContext) error {
 	now := log.now()
 	var attempts []int
-	err := log.db.WithContext(ctx).Raw(`INSERT INTO workflow_action_runs AS w (domain, event_id, rule_id, action_index, type, status, attempts, started_at)
-VALUES (?, ?, ?, ?, ?, 'sending', 1, ?)
+	err := log.db.WithContext(ctx).Raw(`INSERT INTO workflow_action_runs AS w (domain, event_id, rule_id, action_index, type, status, attempts, started_at, tenant_id)
+VALUES (?, ?, ?, ?, ?, 'sending', 1, ?, NULLIF(?, ''))
 ON CONFLICT (domain, event_id, rule_id, action_index) DO UPDATE
    SET status = 'sending', type = EXCLUDED.type, attempts = w.attempts + 1, error = NULL,
        started_at = EXCLUDED.started_at, finished_at = NULL
  WHERE w.status = 'failed' OR (w.status = 'sending' AND w.started_at <= ?)
-RETURNING attempts`, k.ev.Domain, k.ev.ID, k.rule, k.index, typ, now, now.Add(-e.claim)).Scan(&attempts).Error
+RETURNING attempts`, k.ev.Domain, k.ev.ID, k.rule, k.index, typ, now, log.ev.TenantID, now.Add(-e.claim)).Scan(&attempts).Error
 	if err != nil {
 		return fmt.Errorf("workflow: claim action run: %w", err)
 	}
@@ -158,12 +158,12 @@ func (e *Engine) failAction(ctx context.Context, log *runLog, k actionKey, typ s
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	now := log.now()
-	err := log.db.WithContext(ctx).Exec(`INSERT INTO workflow_action_runs AS w (domain, event_id, rule_id, action_index, type, status, error, attempts, started_at, finished_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+	err := log.db.WithContext(ctx).Exec(`INSERT INTO workflow_action_runs AS w (domain, event_id, rule_id, action_index, type, status, error, attempts, started_at, finished_at, tenant_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, NULLIF(?, ''))
 ON CONFLICT (domain, event_id, rule_id, action_index) DO UPDATE
    SET status = EXCLUDED.status, error = EXCLUDED.error, attempts = w.attempts + 1,
        started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at
- WHERE w.status = 'failed'`, k.ev.Domain, k.ev.ID, k.rule, k.index, typ, string(status), clip(cause.Error()), now, now).Error
+ WHERE w.status = 'failed'`, k.ev.Domain, k.ev.ID, k.rule, k.index, typ, string(status), clip(cause.Error()), now, now, log.ev.TenantID).Error
 	if err != nil {
 		return fmt.Errorf("workflow: record action failure: %w", err)
 	}
