@@ -55,8 +55,14 @@ func (r Request) validate() error {
 // who asked, when, and how many rows of each table changed. It holds no
 // personal data but the person's key.
 type Erasure struct {
-	ID          int64
-	Person      activity.Ref
+	ID     int64
+	Person activity.Ref
+	// Tenant is the tenant the person is an identity of, whose rows the
+	// erasure reached (activity.TenantText form); "" when the domains are
+	// untenanted, or the erasure reached every tenant
+	// (Config.PersonsAcrossTenants, and records written before migration
+	// 00022, when every erasure did).
+	Tenant      string
 	RequestedBy string
 	Reason      string
 	StartedAt   time.Time
@@ -75,11 +81,21 @@ type Erasure struct {
 // unchanged), and records the erasure (tidings_erasures). It runs in one
 // transaction (a savepoint when db is one): all of it or none.
 //
+// A person is an identity within a tenant: with a tenanted domain, Erase
+// reaches only the rows of the context's tenant, and another tenant's
+// person with the same key keeps every byte of theirs; without a tenant on
+// ctx it is activity.ErrNoTenant, before any write. Under
+// Config.PersonsAcrossTenants it reaches every tenant instead (see the
+// package documentation's Tenants).
+//
 // The steps: collect p's personal strings (p.Values, plus the labels, IP
 // addresses, user agents and personal-path values of p's events, see
 // activity.Domain.PersonValues); mask the events (activity.Domain.Erase);
 // then the inbox tables (inbox, notify, email, batch windows, slack, webhook), the
-// workflow tables, and the Parts, each with the full set of strings.
+// workflow tables, and the Parts, each with the full set of strings. Each
+// owner is called with the scope's context (the tenant, or
+// activity.AcrossTenants without one), and so is each Part: a Part scopes
+// its own tables the same way (activity.TenantFrom, activity.IsAcrossTenants).
 //
 // Stop recording for p first (the app deleted or disabled their account):
 // an event recorded after Erase holds their data again.
@@ -93,7 +109,17 @@ func (x *Privacy) Erase(ctx context.Context, db *gorm.DB, p activity.Person, req
 	if err := req.validate(); err != nil {
 		return Erasure{}, err
 	}
-	rec := Erasure{Person: p.Ref(), RequestedBy: req.By, Reason: req.Reason, StartedAt: x.cfg.Now(), Counts: activity.Erased{}}
+	sc, err := x.scope(ctx)
+	if err != nil {
+		return Erasure{}, err
+	}
+	return x.erase(sc, db, p, req)
+}
+
+// erase is Erase in scope sc.
+func (x *Privacy) erase(sc scope, db *gorm.DB, p activity.Person, req Request) (Erasure, error) {
+	ctx := sc.ctx
+	rec := Erasure{Person: p.Ref(), Tenant: sc.tenant, RequestedBy: req.By, Reason: req.Reason, StartedAt: x.cfg.Now(), Counts: activity.Erased{}}
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// 1. Every personal string the library holds of p.
 		var subjectDomains []string
@@ -155,8 +181,8 @@ func (x *Privacy) Erase(ctx context.Context, db *gorm.DB, p activity.Person, req
 		if err != nil {
 			return err
 		}
-		return tx.Raw(`INSERT INTO tidings_erasures (person_type, person_id, requested_by, reason, started_at, finished_at, counts)
-VALUES (?, ?, ?, ?, ?, ?, ?::jsonb) RETURNING id`, p.Type, p.ID, req.By, req.Reason, rec.StartedAt, rec.FinishedAt, string(counts)).Scan(&rec.ID).Error
+		return tx.Raw(`INSERT INTO tidings_erasures (tenant_id, person_type, person_id, requested_by, reason, started_at, finished_at, counts)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?::jsonb) RETURNING id`, sc.tenantArg(), p.Type, p.ID, req.By, req.Reason, rec.StartedAt, rec.FinishedAt, string(counts)).Scan(&rec.ID).Error
 	})
 	if err != nil {
 		return Erasure{}, fmt.Errorf("privacy: erase %s: %w", p.Ref(), err)
@@ -180,16 +206,20 @@ func (x *Privacy) EraseSettled(ctx context.Context, db *gorm.DB, p activity.Pers
 	if err != nil || rec.InFlight == 0 {
 		return rec, err
 	}
+	sc, err := x.scope(ctx) // Erase checked it
+	if err != nil {
+		return rec, err
+	}
 	deadline := time.Now().Add(maxWait)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		n, err := x.inFlight(ctx, db, p)
+		n, err := x.inFlight(sc.ctx, db, p)
 		if err != nil {
 			return rec, err
 		}
 		if n == 0 {
-			return x.Erase(ctx, db, p, req)
+			return x.erase(sc, db, p, req)
 		}
 		if time.Now().After(deadline) {
 			return rec, fmt.Errorf("%w: %d after %v; erase %s again once they are done", ErrInFlight, n, maxWait, p.Ref())
@@ -202,7 +232,9 @@ func (x *Privacy) EraseSettled(ctx context.Context, db *gorm.DB, p activity.Pers
 	}
 }
 
-// inFlight counts the deliveries of p's events not finished yet.
+// inFlight counts the deliveries of p's events not finished yet, in the
+// scope ctx carries (p's events of the tenant: see
+// activity.Domain.PersonCondition).
 func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) (int64, error) {
 	var total int64
 	for _, d := range x.cfg.Domains {
@@ -221,13 +253,23 @@ func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) 
 	return total, nil
 }
 
-// Erasures returns the erasure records of one person, oldest first.
+// Erasures returns the erasure records of one person, oldest first: those
+// of the context's tenant (a person is an identity within a tenant), the
+// untenanted ones without a tenant (untenanted domains, and erasures
+// across tenants), and every tenant's under activity.AcrossTenants
+// without one.
 func Erasures(ctx context.Context, db *gorm.DB, person activity.Ref) ([]Erasure, error) {
 	if db == nil {
 		return nil, activity.ErrNilDB
 	}
-	rows, err := db.WithContext(ctx).Raw(`SELECT id, person_type, person_id, requested_by, reason, started_at, finished_at, counts::text
-FROM tidings_erasures WHERE person_type = ? AND person_id = ? ORDER BY id`, person.Type, person.ID).Rows()
+	cond, args := "tenant_id IS NULL", []any{}
+	if _, ok := activity.TenantFrom(ctx); ok {
+		cond, args = "tenant_id = ?", []any{activity.TenantText(ctx)}
+	} else if activity.IsAcrossTenants(ctx) {
+		cond = "TRUE"
+	}
+	rows, err := db.WithContext(ctx).Raw(`SELECT id, coalesce(tenant_id, ''), person_type, person_id, requested_by, reason, started_at, finished_at, counts::text
+FROM tidings_erasures WHERE `+cond+` AND person_type = ? AND person_id = ? ORDER BY id`, append(args, person.Type, person.ID)...).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("privacy: read erasures of %s: %w", person, err)
 	}
@@ -236,7 +278,7 @@ FROM tidings_erasures WHERE person_type = ? AND person_id = ? ORDER BY id`, pers
 	for rows.Next() {
 		var e Erasure
 		var counts string
-		if err := rows.Scan(&e.ID, &e.Person.Type, &e.Person.ID, &e.RequestedBy, &e.Reason, &e.StartedAt, &e.FinishedAt, &counts); err != nil {
+		if err := rows.Scan(&e.ID, &e.Tenant, &e.Person.Type, &e.Person.ID, &e.RequestedBy, &e.Reason, &e.StartedAt, &e.FinishedAt, &counts); err != nil {
 			return nil, fmt.Errorf("privacy: read erasures of %s: %w", person, err)
 		}
 		if err := json.Unmarshal([]byte(counts), &e.Counts); err != nil {
@@ -247,24 +289,49 @@ FROM tidings_erasures WHERE person_type = ? AND person_id = ? ORDER BY id`, pers
 	return out, rows.Err()
 }
 
-// Reapply erases again every person of tidings_erasures, for after a
-// backup was restored: the restored rows hold their data again. Each
-// person's strings are found anew in the restored events (labels, IP
-// addresses, user agents, personal paths); strings that were only in
-// Person.Values (an address that appears in no event) are not known any
-// more, so copies of those in free text stay: pass them again with Erase
-// if the app still has them. It returns how many people it erased.
+// Reapply erases again every person of tidings_erasures, each in the
+// tenant its record names, for after a backup was restored: the restored
+// rows hold their data again. It serves every tenant: run it as the
+// operator (a role that row-level security does not hold). A record
+// without a tenant is erased again without one (untenanted domains), or
+// in every tenant when a domain is tenanted (records written before
+// migration 00022, whose erasure reached every tenant) or under
+// Config.PersonsAcrossTenants. Each person's strings are found anew in the
+// restored events (labels, IP addresses, user agents, personal paths);
+// strings that were only in Person.Values (an address that appears in no
+// event) are not known any more, so copies of those in free text stay:
+// pass them again with Erase if the app still has them. It returns how
+// many people it erased.
 func (x *Privacy) Reapply(ctx context.Context, db *gorm.DB, by string) (int, error) {
 	if db == nil {
 		return 0, activity.ErrNilDB
 	}
-	var people []struct{ PersonType, PersonID string }
-	if err := db.WithContext(ctx).Raw(`SELECT DISTINCT person_type, person_id FROM tidings_erasures ORDER BY 1, 2`).Scan(&people).Error; err != nil {
+	var people []struct{ TenantID, PersonType, PersonID string }
+	if err := db.WithContext(ctx).Raw(`SELECT DISTINCT coalesce(tenant_id, '') AS tenant_id, person_type, person_id FROM tidings_erasures ORDER BY 1, 2, 3`).Scan(&people).Error; err != nil {
 		return 0, fmt.Errorf("privacy: read erasures: %w", err)
 	}
+	req := Request{By: by, Reason: "re-applied (Privacy.Reapply)"}
+	if err := req.validate(); err != nil {
+		return 0, err
+	}
 	for i, p := range people {
-		_, err := x.Erase(ctx, db, activity.Person{Type: p.PersonType, ID: p.PersonID}, Request{By: by, Reason: "re-applied (Privacy.Reapply)"})
-		if err != nil {
+		var sc scope
+		switch {
+		case p.TenantID != "" && !x.cfg.PersonsAcrossTenants:
+			var err error
+			if sc, err = x.scope(activity.WithTenant(ctx, p.TenantID)); err != nil {
+				return i, err
+			}
+		case len(x.tenanted) > 0 || x.cfg.PersonsAcrossTenants:
+			sc = scope{ctx: activity.AcrossTenants(activity.WithoutTenant(ctx)), across: true}
+		default:
+			sc = scope{ctx: activity.WithoutTenant(ctx)}
+		}
+		person := activity.Person{Type: p.PersonType, ID: p.PersonID}
+		if err := person.Validate(); err != nil {
+			return i, err
+		}
+		if _, err := x.erase(sc, db, person, req); err != nil {
 			return i, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -15,39 +16,25 @@ import (
 	"github.com/tidingsdev/tidings/inbox/notify"
 )
 
-// Line kinds of an export (the "type" of each JSON line).
-const (
-	LinePerson       = "person"       // first line: whose data, when
-	LineEvent        = "event"        // an event, with the person's role in it
-	LineNotification = "notification" // one of the person's notifications
-	LinePreference   = "preference"   // one of the person's notification preferences
-	LineDelivery     = "delivery"     // one of the person's delivery choices (immediate, or a batching schedule)
-	LinePart         = "part"         // a line of an app's Part
-	LineEnd          = "end"          // last line: counts; an export without it is incomplete
-)
-
-// Line is one JSON line of an export.
-type Line struct {
-	Type         string               `json:"type"`
-	Person       *activity.Ref        `json:"person,omitempty"`
-	ExportedAt   *time.Time           `json:"exported_at,omitempty"`
-	Role         string               `json:"role,omitempty"`
-	Event        *activity.Event      `json:"event,omitempty"`
-	Notification *notify.Notification `json:"notification,omitempty"`
-	Preference   *inbox.Preference    `json:"preference,omitempty"`
-	Delivery     *inbox.StoredChoice  `json:"delivery,omitempty"`
-	Part         string               `json:"part,omitempty"`
-	Data         any                  `json:"data,omitempty"`
-	Counts       map[string]int64     `json:"counts,omitempty"`
-}
-
-// Export writes p's data to w as JSON lines (application/x-ndjson): a
-// person line; every event where p is the actor, the record, the subject
-// (activity.Domain.PersonEvents) or a recipient (notified of it), each
-// once, with p's role; p's notifications; p's notification preferences
-// and delivery choices (inbox.StoredChoices: immediate, or a batching
-// schedule); the lines of the app's Parts; and an end line with the
-// counts, so a reader knows the export is complete.
+// Export writes p's data to w as JSON lines (application/x-ndjson), every
+// shape in snake_case: a person line (with their label when an event
+// names them, and their tenant); every event where p is the actor, the
+// record, the subject (activity.Domain.PersonEvents) or a recipient
+// (notified of it), each once, with p's role; p's notifications; p's
+// notification preferences (inbox.StoredPreferences) and delivery choices
+// (inbox.StoredChoices: immediate, or a batching schedule); the lines of
+// the app's Parts; and an end line with the counts, so a reader knows the
+// export is complete.
+//
+// It holds p and no one else: a person is an identity within a tenant, so
+// with a tenanted domain only the context's tenant's rows are read
+// (activity.ErrNoTenant without a tenant; every tenant under
+// Config.PersonsAcrossTenants), and in each event and notification the
+// personal fields of anyone else are masked with erasure's rules
+// (activity.Domain.ForPerson: other actors' labels, IP addresses and user
+// agents, other records' labels, personal paths of extra that are not
+// among p.Values). Pass p with the values the app knows (as for Erase), so
+// their own address at a personal path of an event about them stays.
 //
 // It streams: rows are read Config.Batch at a time by keyset pagination
 // and written through a 64 KiB buffer, so memory stays flat however many
@@ -60,6 +47,11 @@ func (x *Privacy) Export(ctx context.Context, db *gorm.DB, p activity.Person, w 
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	sc, err := x.scope(ctx)
+	if err != nil {
+		return err
+	}
+	ctx = sc.ctx
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
@@ -71,13 +63,18 @@ func (x *Privacy) Export(ctx context.Context, db *gorm.DB, p activity.Person, w 
 		}
 		return nil
 	}
-	ref := p.Ref()
+	label, err := x.label(ctx, db, p)
+	if err != nil {
+		return err
+	}
 	now := x.cfg.Now().UTC()
-	if err := emit(Line{Type: LinePerson, Person: &ref, ExportedAt: &now}); err != nil {
+	person := PersonLine{Type: p.Type, ID: p.ID, Label: label, Tenant: sc.tenant, AcrossTenants: sc.across}
+	if err := emit(Line{Type: LinePerson, Person: &person, ExportedAt: &now}); err != nil {
 		return err
 	}
 	for _, d := range x.cfg.Domains {
 		err := d.PersonEvents(ctx, db, p, x.cfg.Batch, func(role string, e activity.Event) error {
+			e = d.ForPerson(e, p)
 			return emit(Line{Type: LineEvent, Role: role, Event: &e})
 		})
 		if err != nil {
@@ -87,13 +84,14 @@ func (x *Privacy) Export(ctx context.Context, db *gorm.DB, p activity.Person, w 
 	if err := x.exportRecipientEvents(ctx, db, p, emit); err != nil {
 		return err
 	}
-	err := notify.EachOf(ctx, db, p.ID, x.cfg.Batch, func(n notify.Notification) error {
-		return emit(Line{Type: LineNotification, Notification: &n})
+	err = notify.EachOf(ctx, db, p.ID, x.cfg.Batch, func(n notify.Notification) error {
+		l := notificationFor(n, p)
+		return emit(Line{Type: LineNotification, Notification: &l})
 	})
 	if err != nil {
 		return err
 	}
-	prefs, err := inbox.Preferences(ctx, db, p.ID)
+	prefs, err := inbox.StoredPreferences(ctx, db, p.ID)
 	if err != nil {
 		return err
 	}
@@ -130,7 +128,7 @@ func (x *Privacy) Export(ctx context.Context, db *gorm.DB, p activity.Person, w 
 }
 
 // exportRecipientEvents writes the events p was notified of and takes no
-// other part in, a batch of notifications at a time, loading each batch's
+// other part in (in the scope ctx carries, as the notifications), a batch of notifications at a time, loading each batch's
 // events with one query per domain.
 func (x *Privacy) exportRecipientEvents(ctx context.Context, db *gorm.DB, p activity.Person, emit func(Line) error) error {
 	batch := make([]activity.EventRef, 0, x.cfg.Batch)
@@ -158,6 +156,7 @@ func (x *Privacy) exportRecipientEvents(ctx context.Context, db *gorm.DB, p acti
 				if !ok || d.RoleOf(e, p) != "" {
 					continue // gone, or already exported with its own role
 				}
+				e = d.ForPerson(e, p)
 				if err := emit(Line{Type: LineEvent, Role: activity.RoleRecipient, Event: &e}); err != nil {
 					return err
 				}
@@ -177,4 +176,36 @@ func (x *Privacy) exportRecipientEvents(ctx context.Context, db *gorm.DB, p acti
 		return err
 	}
 	return flush()
+}
+
+// errFound stops a walk once it found what it looked for.
+var errFound = errors.New("found")
+
+// label returns how p's newest event names them, as its actor (else as its
+// record), across the domains; "" when none does, or only as an erased
+// person.
+func (x *Privacy) label(ctx context.Context, db *gorm.DB, p activity.Person) (string, error) {
+	var label string
+	var at time.Time
+	for _, d := range x.cfg.Domains {
+		// The walk gives p's newest act first, else their first event as a
+		// record: one row.
+		err := d.PersonEvents(ctx, db, p, 1, func(role string, e activity.Event) error {
+			l := ""
+			switch {
+			case role == activity.RoleActor:
+				l = e.ActorLabel
+			case role == activity.RoleRecord && e.RecordLabel != nil:
+				l = *e.RecordLabel
+			}
+			if l != "" && l != activity.ErasedLabel && (label == "" || e.OccurredAt.After(at)) {
+				label, at = l, e.OccurredAt
+			}
+			return errFound
+		})
+		if err != nil && !errors.Is(err, errFound) {
+			return "", err
+		}
+	}
+	return label, nil
 }

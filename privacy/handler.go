@@ -18,6 +18,11 @@ const (
 	ActionErase  = "erase"
 )
 
+// NoTenantMessage is the text of the 403 a Handler answers to a session
+// without a tenant when a domain is tenanted (and the app's person ids
+// are not global: Config.PersonsAcrossTenants).
+const NoTenantMessage = "no tenant: this page shows one person's data within a tenant (an organisation, a workspace), and the session has none"
+
 // ErrForbidden is what an Authorize hook returns (possibly wrapped) to
 // refuse a request: the handler answers 403.
 var ErrForbidden = errors.New("privacy: forbidden")
@@ -51,7 +56,9 @@ type HandlerConfig struct {
 // Handler serves one person's data: GET downloads the export as JSON lines
 // (Content-Disposition attachment), POST erases it (when AllowErase). Mount
 // it where the app's routing puts it; Authorize decides whose data a
-// request reaches.
+// request reaches, and the request's context its tenant (set by
+// activity.Middleware): a session without one answers 403 with
+// NoTenantMessage when a domain is tenanted, before any read.
 type Handler struct {
 	cfg HandlerConfig
 }
@@ -101,6 +108,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := p.Validate(); err != nil {
 		h.cfg.Logger.Error("privacy: Authorize returned an invalid person", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	// A person is an identity within a tenant: a session without one (or
+	// with a key the domains cannot hold) reaches nobody's data.
+	if _, err := h.cfg.Privacy.scope(r.Context()); err != nil {
+		switch {
+		case errors.Is(err, activity.ErrNoTenant):
+			http.Error(w, NoTenantMessage, http.StatusForbidden)
+		case errors.Is(err, activity.ErrInvalidTenant):
+			http.Error(w, "the session's tenant is not a valid tenant key", http.StatusBadRequest)
+		default:
+			h.cfg.Logger.Error("privacy: scope", "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}
 		return
 	}
 	if action == ActionErase {

@@ -39,12 +39,23 @@ type Config struct {
 	Batch int
 	// Now is the clock of erasure records. Default time.Now.
 	Now func() time.Time
+	// PersonsAcrossTenants says the app's person ids are global: "users:9"
+	// is the same person in every tenant (one account that joins several
+	// organisations). Erase and Export then reach the person's rows in
+	// every tenant, whatever tenant the context carries. Default false: a
+	// person is an identity within a tenant (per-tenant user tables, or
+	// ids that mean nothing outside their tenant), and Erase and Export
+	// reach only the context's tenant, refusing a context without one
+	// (activity.ErrNoTenant) when a domain is tenanted. See the package
+	// documentation's Tenants for which to pick.
+	PersonsAcrossTenants bool
 }
 
 // Privacy erases and exports one person's data across every table of the
 // library (and the app's Parts). It is safe for concurrent use.
 type Privacy struct {
-	cfg Config
+	cfg      Config
+	tenanted []*activity.Domain // the tenanted domains of cfg.Domains
 }
 
 // New checks cfg and returns a Privacy.
@@ -53,6 +64,8 @@ func New(cfg Config) (*Privacy, error) {
 		return nil, fmt.Errorf("%w: Config.Domains is empty; list every domain whose events may name a person", ErrInvalidConfig)
 	}
 	seen := map[string]bool{}
+	var tenanted []*activity.Domain
+	untenanted := ""
 	for i, d := range cfg.Domains {
 		if d == nil {
 			return nil, fmt.Errorf("%w: Config.Domains[%d] is nil", ErrInvalidConfig, i)
@@ -61,6 +74,17 @@ func New(cfg Config) (*Privacy, error) {
 			return nil, fmt.Errorf("%w: Config.Domains lists domain %q twice", ErrInvalidConfig, d.Name())
 		}
 		seen[d.Name()] = true
+		if d.Tenanted() {
+			tenanted = append(tenanted, d)
+		} else if untenanted == "" {
+			untenanted = d.Name()
+		}
+	}
+	if len(tenanted) > 0 && untenanted != "" && !cfg.PersonsAcrossTenants {
+		// An untenanted domain's "users:9" is every tenant's user 9: with
+		// per-tenant person ids, erasing one would rewrite the others'.
+		return nil, fmt.Errorf("%w: Config.Domains mixes tenanted (%s) and untenanted (%s) domains: a person either belongs to a tenant (make every domain that names people tenanted) or their ids are global across tenants (set Config.PersonsAcrossTenants)",
+			ErrInvalidConfig, tenanted[0].Name(), untenanted)
 	}
 	for i, p := range cfg.Parts {
 		if p.Name == "" {
@@ -79,7 +103,7 @@ func New(cfg Config) (*Privacy, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Privacy{cfg: cfg}, nil
+	return &Privacy{cfg: cfg, tenanted: tenanted}, nil
 }
 
 func (x *Privacy) domain(name string) *activity.Domain {
