@@ -56,7 +56,8 @@ var ErrNotScratch = errors.New("redistest: the server holds keys the tests did n
 var shared struct {
 	once  sync.Once
 	addr  string
-	owned bool // started by this binary or its parent: flushed freely
+	owned bool  // started by this binary or its parent: flushed freely
+	proc  *proc // the server this binary started: held, for its pipe to the watchdog must not be collected
 	err   error
 }
 
@@ -78,7 +79,7 @@ func server() (addr string, owned bool, err error) {
 			shared.err = err
 			return
 		}
-		shared.addr, shared.owned = p.addr(), true
+		shared.addr, shared.owned, shared.proc = p.addr(), true, p
 		os.Setenv(ownedEnv, shared.addr) // for child processes
 	})
 	return shared.addr, shared.owned, shared.err
