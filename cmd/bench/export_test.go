@@ -1,18 +1,27 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"testing"
 
 	"github.com/tidingsdev/tidings/internal/pgtest"
+	"github.com/tidingsdev/tidings/internal/redistest"
 )
 
 // TestMain lets the test binary serve as the export group's child process
-// (runExportChild re-executes the running binary).
+// (runExportChild re-executes the running binary), and points the
+// figures' Redis (benchRedis) at the test binary's own server.
 func TestMain(m *testing.M) {
 	if exportChildMain() {
 		return
 	}
+	if _, err := redistest.Flush(context.Background(), benchRedisDB); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("TIDINGS_BENCH_REDIS", redistest.Addr())
 	os.Exit(m.Run())
 }
 
