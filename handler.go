@@ -1,0 +1,191 @@
+package tidings
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/email"
+	"github.com/tidingsdev/tidings/privacy"
+	"github.com/tidingsdev/tidings/web"
+	"github.com/tidingsdev/tidings/web/eventbrowser"
+	"github.com/tidingsdev/tidings/web/notifycenter"
+	"github.com/tidingsdev/tidings/web/preferences"
+)
+
+// Paths of the mounted parts, below Config.Prefix.
+const (
+	NotificationsPath = "/notifications" // the notification center: JSON API and live stream (in-app inbox only)
+	PreferencesPath   = "/preferences"   // the person's notification preferences
+	EventsPath        = "/events"        // the event browser (administrators)
+	DataPath          = "/me/data"       // the person's data: GET exports, POST erases
+	RulesPath         = "/rules"         // the rule editor (administrators; Config.Rules only)
+	OperationsPath    = "/operations"    // the operations page (administrators)
+)
+
+// webSide holds the mounted parts, made on the first Handler call.
+type webSide struct {
+	mux     *http.ServeMux
+	center  *notifycenter.Center
+	handler http.Handler
+}
+
+// Handler is the web side: every part the library mounts, under
+// Config.Prefix, in one http.Handler:
+//
+//	mux.Handle("/tidings/", client.Handler())
+//
+// Prefix + NotificationsPath is the notification center (with InApp),
+// PreferencesPath the preference page, EventsPath the event browser,
+// DataPath the person's data, RulesPath the rule editor (with Rules) and
+// OperationsPath the operations page. Config.Identity says who asks, once
+// per request (Middleware; a request already through it is not asked
+// again); the event browser, the rule editor and the operations page admit
+// only an Identity with Admin, and every read is the Identity's tenant's.
+func (c *Client) Handler() http.Handler {
+	c.webOnce.Do(func() { c.webErr = c.makeWeb() })
+	if c.webErr != nil {
+		err := c.webErr
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c.cfg.Logger.Error("tidings: web side not available", "error", err)
+			http.Error(w, "this page is not available: the server's configuration is wrong (see its log)", http.StatusInternalServerError)
+		})
+	}
+	return c.web.handler
+}
+
+// identityOf is the request's identity (Middleware put it there).
+func identityOf(r *http.Request) web.Identity {
+	id, _ := web.IdentityFrom(r.Context())
+	return id
+}
+
+func recipientOf(r *http.Request) (string, bool) {
+	id := identityOf(r)
+	return id.Recipient(), id.SignedIn()
+}
+
+func isAdmin(r *http.Request) bool {
+	id := identityOf(r)
+	return id.SignedIn() && id.Admin
+}
+
+func (c *Client) makeWeb() error {
+	cfg := c.cfg
+	p := cfg.Prefix
+	mux := http.NewServeMux()
+	if c.notify != nil {
+		center, err := notifycenter.New(notifycenter.Config{DB: cfg.DB, Redis: c.rdb, Prefix: p + NotificationsPath,
+			Recipient: recipientOf, Describe: cfg.Describe, Logger: cfg.Logger})
+		if err != nil {
+			return err
+		}
+		c.web.center = center
+		mux.Handle(p+NotificationsPath+"/", center)
+		mux.Handle(p+NotificationsPath, center)
+	}
+	prefs, err := preferences.New(preferences.Config{DB: cfg.DB, Topics: c.topics(), Channels: c.channels(), Defaults: cfg.Defaults,
+		Prefix: p + PreferencesPath, Recipient: recipientOf, Logger: cfg.Logger})
+	if err != nil {
+		return err
+	}
+	mux.Handle(p+PreferencesPath+"/", prefs)
+	mux.Handle(p+PreferencesPath, prefs)
+	browser, err := eventbrowser.New(eventbrowser.Config{DB: cfg.DB, Domains: cfg.Domains, Prefix: p + EventsPath,
+		Authorize: isAdmin, Rules: c.rules, Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		return err
+	}
+	mux.Handle(p+EventsPath+"/", browser)
+	mux.Handle(p+EventsPath, browser)
+	data, err := privacy.NewHandler(privacy.HandlerConfig{Privacy: c.privacy, DB: cfg.DB, AllowErase: cfg.Privacy.AllowErase,
+		Authorize: ownData, Logger: cfg.Logger})
+	if err != nil {
+		return err
+	}
+	mux.Handle(p+DataPath, data)
+	c.web.mux = mux
+	c.web.handler = c.Middleware(mux)
+	return nil
+}
+
+// ownData is the data page's authorization: a person's own data only.
+func ownData(r *http.Request, _ string) (activity.Person, string, error) {
+	id := identityOf(r)
+	if !id.SignedIn() {
+		return activity.Person{}, "", privacy.ErrForbidden
+	}
+	p := activity.Person{Type: id.Person.Type, ID: id.Person.ID}.WithValues(id.Label)
+	return p, id.Person.String(), nil
+}
+
+// topics are the preference page's rows: the actions of the domains the
+// in-app inbox accepts.
+func (c *Client) topics() []preferences.Topic {
+	var accepts inbox.Filter
+	if c.cfg.InApp != nil {
+		accepts = c.cfg.InApp.Accepts
+	}
+	var out []preferences.Topic
+	for _, d := range c.cfg.Domains {
+		for _, a := range d.Actions() {
+			if accepts == nil || accepts(d.Name(), a) {
+				out = append(out, preferences.Topic{Domain: d.Name(), Action: a})
+			}
+		}
+	}
+	return out
+}
+
+// channels are the preference page's columns: only the channels the app
+// delivers on.
+func (c *Client) channels() []preferences.Channel {
+	var out []preferences.Channel
+	if c.notify != nil {
+		out = append(out, preferences.Channel{Name: inbox.ChannelApp, Label: "In the app"})
+	}
+	for _, in := range c.cfg.Inboxes {
+		if _, ok := in.(*email.Inbox); ok {
+			out = append(out, preferences.Channel{Name: inbox.ChannelEmail, Label: "By email"})
+			break
+		}
+	}
+	return out
+}
+
+type passedKey struct{}
+
+// Middleware asks Config.Identity who the request is, once, and puts the
+// answer on its context for every mounted page (web.IdentityFrom) and for
+// recording: the person is the actor of the events recorded in the
+// request (with the request id, IP address and user agent), the tenant
+// their tenant. Wrap the app's whole mux in it:
+//
+//	http.ListenAndServe(addr, client.Middleware(mux))
+func (c *Client) Middleware(next http.Handler) http.Handler {
+	record := activity.Middleware(activity.MiddlewareConfig{
+		Actor: func(r *http.Request) any {
+			if id := identityOf(r); id.SignedIn() {
+				ref := id.Person
+				if ref.Label == "" {
+					ref.Label = id.Label
+				}
+				return ref
+			}
+			return nil
+		},
+		Tenant: func(r *http.Request) any { return identityOf(r).Tenant },
+	})
+	inner := record(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), passedKey{}, true)))
+	}))
+	identify := web.Middleware(c.cfg.Identity, c.cfg.Logger)(inner)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Context().Value(passedKey{}) != nil { // the app's mux went through it already
+			next.ServeHTTP(w, r)
+			return
+		}
+		identify.ServeHTTP(w, r)
+	})
+}
