@@ -32,10 +32,20 @@
 // committing on its own): no lock is held long, and a run stopped halfway
 // resumes at the next. A zero duration keeps that table forever.
 //
-// Schedule it from the worker: Job is an asynq handler of TaskType, and
-// Schedule registers it with an asynq.Scheduler ("@daily", or any cron
-// spec). Where no asynq scheduler runs, call Run from cron (a command
-// that opens the database and calls it).
+// The entry point schedules it for you (package tidings, Config.Retention:
+// "@daily" by default, on the worker it runs). By hand, Job is an asynq
+// handler of TaskType served by the inbox worker, and Schedule registers
+// it with an asynq.Scheduler on that worker's queue:
+//
+//	worker, err := inbox.NewWorker(inbox.Config{ /* ... */
+//	    Tasks: map[string]asynq.Handler{retention.TaskType: job}})
+//	scheduler := asynq.NewScheduler(redisOpt, nil)
+//	_, err = retention.Schedule(scheduler, "@daily") // on inbox.DefaultQueue, which the worker serves
+//	err = scheduler.Start() // not Run: it would take the process's SIGTERM
+//	defer scheduler.Shutdown()
+//
+// Where no asynq scheduler runs, call Run from cron (a command that opens
+// the database and calls it).
 //
 // Keep the ledger at least as long as dead letters and the workflow run
 // log: a dead letter re-driven after its ledger row or runs were pruned

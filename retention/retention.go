@@ -187,7 +187,8 @@ func (j *Job) Run(ctx context.Context) (Report, error) {
 }
 
 // ProcessTask runs a retention run for a TaskType task: Job is the
-// handler of the worker's scheduled task (see Schedule).
+// handler of the worker's scheduled task (inbox.Config.Tasks; see
+// Schedule).
 func (j *Job) ProcessTask(ctx context.Context, _ *asynq.Task) error {
 	_, err := j.Run(ctx)
 	return err
@@ -195,10 +196,17 @@ func (j *Job) ProcessTask(ctx context.Context, _ *asynq.Task) error {
 
 // Schedule registers the retention task with an asynq scheduler at
 // cronspec ("@daily", "30 3 * * *", "@every 1h"), unique while one is
-// queued or running; register Job on the worker's mux for TaskType. It
-// returns the scheduler's entry id.
+// queued or running, on the inbox worker's queue (inbox.DefaultQueue; pass
+// asynq.Queue(inbox.AppQueue(app, inbox.DefaultQueue)) when the worker has
+// an inbox.Config.App). Serve it on that worker: the Job in
+// inbox.Config.Tasks under TaskType. It returns the scheduler's entry id.
+//
+// Start the scheduler with Start and stop it with Shutdown: its Run
+// installs signal handlers of its own, which take the process's SIGTERM
+// from the app. The entry point (package tidings, Config.Retention) does
+// all of this.
 func Schedule(s *asynq.Scheduler, cronspec string, opts ...asynq.Option) (string, error) {
-	opts = append([]asynq.Option{asynq.MaxRetry(1), asynq.Unique(time.Hour)}, opts...)
+	opts = append([]asynq.Option{asynq.Queue(inbox.DefaultQueue), asynq.MaxRetry(1), asynq.Unique(time.Hour)}, opts...)
 	id, err := s.Register(cronspec, asynq.NewTask(TaskType, nil), opts...)
 	if err != nil {
 		return "", fmt.Errorf("retention: schedule %q: %w", cronspec, err)

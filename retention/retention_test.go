@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/internal/pgtest"
 	"github.com/tidingsdev/tidings/internal/redistest"
 	"github.com/tidingsdev/tidings/retention"
@@ -159,8 +161,11 @@ func TestConfig(t *testing.T) {
 	}
 }
 
-// The worker's scheduled job: an asynq scheduler enqueues TaskType, the
-// worker's server runs the Job.
+// The worker's scheduled job: Schedule enqueues TaskType on a queue the
+// inbox worker serves, and the real worker (inbox.NewWorker, the Job in
+// its Tasks) runs it within the first tick. (It was enqueued on asynq's
+// "default" queue, which the worker does not serve: the job stayed
+// pending forever while a bare asynq server's test passed.)
 func TestScheduled(t *testing.T) {
 	r := redistest.NewPrivate(t)
 	opt := asynq.RedisClientOpt{Addr: r.Addr()}
@@ -172,20 +177,25 @@ func TestScheduled(t *testing.T) {
 		t.Fatal(err)
 	}
 	ran := make(chan struct{}, 1)
-	mux := asynq.NewServeMux()
-	mux.HandleFunc(retention.TaskType, func(ctx context.Context, task *asynq.Task) error {
-		err := job.ProcessTask(ctx, task)
-		select {
-		case ran <- struct{}{}:
-		default:
-		}
-		return err
-	})
-	srv := asynq.NewServer(opt, asynq.Config{Concurrency: 1, Logger: quiet{}})
-	if err := srv.Start(mux); err != nil {
+	worker, err := inbox.NewWorker(inbox.Config{DB: db, Redis: opt, Domains: []*activity.Domain{plain},
+		Inboxes: []inbox.Inbox{inbox.Func("noop", nil, func(context.Context, *inbox.Delivery) error { return nil })},
+		Tasks: map[string]asynq.Handler{retention.TaskType: asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
+			err := job.ProcessTask(ctx, task)
+			select {
+			case ran <- struct{}{}:
+			default:
+			}
+			return err
+		})},
+		DisableRelay: true, ShutdownTimeout: time.Second,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Shutdown()
+	if err := worker.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer worker.Shutdown()
 	sched := asynq.NewScheduler(opt, &asynq.SchedulerOpts{Logger: quiet{}})
 	if _, err := retention.Schedule(sched, "@every 1s"); err != nil {
 		t.Fatal(err)
@@ -196,8 +206,8 @@ func TestScheduled(t *testing.T) {
 	defer sched.Shutdown()
 	select {
 	case <-ran:
-	case <-time.After(15 * time.Second):
-		t.Fatal("the scheduled retention task did not run within 15s")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the scheduled retention task did not run on the worker within 10s (its tick is 1s)")
 	}
 	mu.Lock()
 	defer mu.Unlock()
