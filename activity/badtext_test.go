@@ -52,6 +52,27 @@ func TestRecordEventRefusesTextPostgresCannotStore(t *testing.T) {
 		{"NUL in source", []activity.Option{actor, activity.Meta(activity.Metadata{Source: "web\x00"})}, activity.ErrInvalidOption, "Metadata.Source"},
 		{"time after year 9999", []activity.Option{actor, activity.OccurredAt(time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC))}, activity.ErrInvalidOption, "from year 1 to year 9999"},
 		{"time before year 1", []activity.Option{actor, activity.OccurredAt(time.Date(-5000, 1, 1, 0, 0, 0, 0, time.UTC))}, activity.ErrInvalidOption, "out of range"},
+		// jsonb refuses these with 22P02 (unpaired surrogates) or 22003
+		// (numbers outside numeric's range); encoding/json lets them by.
+		{"lone high surrogate in extra", []activity.Option{actor, raw(`{"a":"\ud800"}`)}, activity.ErrInvalidExtra, `unpaired UTF-16 surrogate escape (\ud800 not followed`},
+		{"lone low surrogate in extra", []activity.Option{actor, raw(`{"a":"x\udc00"}`)}, activity.ErrInvalidExtra, `(\udc00 without a high surrogate`},
+		{"high surrogate then a letter", []activity.Option{actor, raw(`{"a":"\uD800\u0041"}`)}, activity.ErrInvalidExtra, "unpaired UTF-16 surrogate"},
+		{"two high surrogates", []activity.Option{actor, raw(`{"a":"\ud800\ud800\udc00"}`)}, activity.ErrInvalidExtra, "unpaired UTF-16 surrogate"},
+		{"lone surrogate in a key", []activity.Option{actor, raw(`{"\udbff":1}`)}, activity.ErrInvalidExtra, "unpaired UTF-16 surrogate"},
+		{"surrogate from a json.Marshaler", []activity.Option{actor, activity.Extra{"m": rawMarshaler(`"\ud800"`)}}, activity.ErrInvalidExtra, "unpaired UTF-16 surrogate"},
+		{"number too large", []activity.Option{actor, raw(`{"n":1e1000000}`)}, activity.ErrInvalidExtra, "has a number PostgreSQL cannot store (1e1000000)"},
+		{"number too small", []activity.Option{actor, raw(`{"n":1e-1000000}`)}, activity.ErrInvalidExtra, "numeric holds at most"},
+		{"number with 131073 integer digits", []activity.Option{actor, raw(`{"n":[1e131072]}`)}, activity.ErrInvalidExtra, "PostgreSQL cannot store"},
+		{"number with a scale of 16384", []activity.Option{actor, raw(`{"n":1.0e-16383}`)}, activity.ErrInvalidExtra, "PostgreSQL cannot store"},
+		{"zero with a scale of 16384", []activity.Option{actor, raw(`{"n":-0e-16384}`)}, activity.ErrInvalidExtra, "PostgreSQL cannot store"},
+		{"zero with a huge exponent", []activity.Option{actor, raw(`{"n":0e1073741823}`)}, activity.ErrInvalidExtra, "PostgreSQL cannot store"},
+		{"number from json.Number", []activity.Option{actor, activity.Extra{"n": json.Number("2E+999999999999")}}, activity.ErrInvalidExtra, "PostgreSQL cannot store"},
+		{"numbers written out over the limit", []activity.Option{actor, raw(`{"a":1e40000,"b":1e40000}`)}, activity.ErrInvalidExtra, "once PostgreSQL writes its numbers out in full"},
+		{"extra nested too deep", []activity.Option{actor, raw(nested(activity.MaxExtraDepth + 1))}, activity.ErrInvalidExtra, "nests objects and arrays more than 100 deep"},
+		{"extra nested past encoding/json's limit, from Go values", []activity.Option{actor, activity.Extra{"a": nestedValue(10000)}}, activity.ErrInvalidExtra, "MaxExtraDepth"},
+		{"IPv6 zone", []activity.Option{actor, activity.Meta(activity.Metadata{IP: "fe80::1%eth0"})}, activity.ErrInvalidOption, `"fe80::1%eth0" has a zone (%eth0)`},
+		{"actor label over the limit", []activity.Option{activity.Actor(rec{Type: "users", ID: "1", Label: strings.Repeat("a", activity.MaxLabelBytes+1)})}, activity.ErrInvalidRef, "has a label of 201 bytes, over the limit of 200 (MaxLabelBytes)"},
+		{"record label of 1 MB", []activity.Option{actor, activity.Record(&rec{Type: "comments", ID: "1", Label: strings.Repeat("é", 1<<19)})}, activity.ErrInvalidRef, "has a label of 1048576 bytes"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,6 +98,40 @@ func TestRecordEventRefusesTextPostgresCannotStore(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("extra at PostgreSQL's limits is stored and reads back", func(t *testing.T) {
+		tx := testDB.Begin()
+		defer tx.Rollback()
+		for _, ex := range []string{
+			`{"n":[1e60000]}`, `{"n":1e-16383,"z":0e1073741822,"w":9.99e100}`, `{"s":"\ud83d\ude00 \uDBFF\uDFFF \uffff"}`,
+			nested(activity.MaxExtraDepth),
+		} {
+			res, err := issues.RecordEvent(ctx, tx, i.ID, "comment_added", actor, raw(ex))
+			if err != nil {
+				t.Fatalf("%.60s: %v", ex, err)
+			}
+			if !sameJSON(t, res.Event.Extra, []byte(ex)) {
+				t.Errorf("%.60s: stored %.60s", ex, res.Event.Extra)
+			}
+			if _, err := json.Marshal(res.Event); err != nil {
+				t.Errorf("%.60s: json.Marshal(Event): %v", ex, err)
+			}
+		}
+	})
+
+	t.Run("a model's long label is cut, not refused", func(t *testing.T) {
+		tx := testDB.Begin()
+		defer tx.Rollback()
+		long := strings.Repeat("é", activity.MaxLabelBytes) // 400 bytes
+		res, err := issues.RecordEvent(ctx, tx, i.ID, "comment_added", activity.Actor(&User{ID: u.ID, Name: long}), activity.Record(Comment{ID: 1, Body: long}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := long[:activity.MaxLabelBytes]
+		if res.Event.ActorLabel != want || *res.Event.RecordLabel != want {
+			t.Errorf("labels = %d, %d bytes; want both cut to %d", len(res.Event.ActorLabel), len(*res.Event.RecordLabel), len(want))
+		}
+	})
 
 	t.Run("text that only looks bad is stored as given", func(t *testing.T) {
 		tx := testDB.Begin()
@@ -140,4 +195,27 @@ func TestThrottleIsolationErrorSaysItOnce(t *testing.T) {
 	if _, err := issues.RecordEvent(ctx, tx, i.ID, "comment_added", activity.Actor(&u)); err != nil {
 		t.Fatalf("transaction unusable after the refusal: %v", err)
 	}
+}
+
+func raw(s string) activity.Option { return activity.ExtraOf(json.RawMessage(s)) }
+
+// rawMarshaler is a json.Marshaler that writes its JSON as given.
+type rawMarshaler string
+
+func (m rawMarshaler) MarshalJSON() ([]byte, error) { return []byte(m), nil }
+
+// nested returns an extra object nesting arrays depth levels deep in all
+// (the object itself is level 1).
+func nested(depth int) string {
+	return `{"a":` + strings.Repeat("[", depth-1) + strings.Repeat("]", depth-1) + "}"
+}
+
+// nestedValue returns a Go value that encodes as arrays depth levels deep
+// (encoding/json marshals it, though it would not decode it).
+func nestedValue(depth int) any {
+	var v any = []any{}
+	for range depth - 1 {
+		v = []any{v}
+	}
+	return v
 }

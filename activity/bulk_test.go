@@ -86,6 +86,15 @@ func TestRecordEventsAllOrNothing(t *testing.T) {
 		{"meta on an entry", activity.NewEvent{Subject: i.ID, Action: "comment_added", Options: []activity.Option{activity.Meta(activity.Metadata{Source: "web"})}}, nil, activity.ErrInvalidOption, "pass Meta to the call"},
 		{"throttle", good, []activity.Option{activity.ThrottleWithin(time.Minute)}, activity.ErrInvalidOption, "not supported by RecordEvents"},
 		{"time out of range", activity.NewEvent{Subject: i.ID, Action: "comment_added", Options: []activity.Option{activity.OccurredAt(time.Date(10001, 1, 1, 0, 0, 0, 0, time.UTC))}}, nil, activity.ErrInvalidOption, "out of range"},
+		// Extra jsonb would refuse in the statement (22P02, 22003), which
+		// would abort the transaction and name no entry.
+		{"lone surrogate in extra", activity.NewEvent{Subject: i.ID, Action: "comment_added", Options: []activity.Option{raw(`{"a":"\ud800"}`)}}, nil, activity.ErrInvalidExtra, "entry 2: activity: extra contains an unpaired UTF-16 surrogate"},
+		{"low surrogate in extra", activity.NewEvent{Subject: i.ID, Action: "comment_added", Options: []activity.Option{raw(`{"a":"x\udc00"}`)}}, nil, activity.ErrInvalidExtra, "entry 2: activity: extra contains an unpaired"},
+		{"number too large", activity.NewEvent{Subject: i.ID, Action: "comment_added", Options: []activity.Option{raw(`{"n":1e1000000}`)}}, nil, activity.ErrInvalidExtra, "entry 2: activity: extra has a number PostgreSQL cannot store"},
+		{"number too small", activity.NewEvent{Subject: i.ID, Action: "comment_added", Options: []activity.Option{raw(`{"n":1e-1000000}`)}}, nil, activity.ErrInvalidExtra, "entry 2: activity: extra has a number PostgreSQL cannot store"},
+		{"extra nested too deep", activity.NewEvent{Subject: i.ID, Action: "comment_added", Options: []activity.Option{activity.Extra{"a": nestedValue(10000)}}}, nil, activity.ErrInvalidExtra, "entry 2: activity: extra nests"},
+		{"label over the limit", activity.NewEvent{Subject: i.ID, Action: "comment_added", Options: []activity.Option{activity.Record(activity.Ref{Type: "comments", ID: "1", Label: strings.Repeat("x", 1<<20)})}}, nil, activity.ErrInvalidRef, "entry 2: activity: record reference \"comments:1\" has a label of 1048576 bytes"},
+		{"IPv6 zone, for the call", good, []activity.Option{activity.Meta(activity.Metadata{IP: "fe80::1%eth0"})}, activity.ErrInvalidOption, "has a zone"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,6 +104,9 @@ func TestRecordEventsAllOrNothing(t *testing.T) {
 			_, err := issues.RecordEvents(ctx, tx, []activity.NewEvent{good, good, tc.bad, good}, opts...)
 			if !errors.Is(err, tc.sentinel) || !strings.Contains(err.Error(), tc.contains) {
 				t.Fatalf("err = %v, want %v containing %q", err, tc.sentinel, tc.contains)
+			}
+			if strings.Contains(err.Error(), "SQLSTATE") {
+				t.Errorf("err = %q quotes a SQLSTATE", err)
 			}
 			var be *activity.BulkError
 			if tc.opts == nil && (!errors.As(err, &be) || be.Index != 2) {

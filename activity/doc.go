@@ -95,8 +95,15 @@
 // Whatever PostgreSQL would refuse with a SQLSTATE that aborts the caller's
 // transaction is caught first: NUL bytes and invalid UTF-8 in ids, labels,
 // metadata and extra (strings and keys, where encoding/json would otherwise
-// store U+FFFD replacements silently), times outside years 1-9999, actor and
-// record types that are not identifiers. In a transaction, a subject that
+// store U+FFFD replacements silently), unpaired UTF-16 surrogate escapes
+// ("\ud800") and numbers outside numeric's range (1e1000000) in extra, IPv6
+// addresses with a zone, times outside years 1-9999, actor and record types
+// that are not identifiers. So is what would be stored but could not be
+// used: extra nested deeper than MaxExtraDepth (encoding/json could never
+// marshal or decode the event again), extra whose numbers PostgreSQL writes
+// back longer than MaxExtraBytes (1e100000 is 100001 bytes read back), and
+// labels over MaxLabelBytes passed in a Ref (a model's label is cut to it).
+// RecordEvents returns an entry's refusal in a *BulkError naming its index. In a transaction, a subject that
 // does not exist (checked in the recording statement) and a throttled call
 // under REPEATABLE READ (*IsolationError) are refused without aborting it;
 // on the pool, the subject is left to the foreign key, which spares an

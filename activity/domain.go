@@ -41,8 +41,9 @@ type DomainConfig struct {
 	// Actions are the supported actions, snake_case identifiers
 	// ("comment_added"). Required; no duplicates.
 	Actions []string
-	// MaxExtraBytes caps the encoded size of an event's extra JSON.
-	// Default 64 KiB.
+	// MaxExtraBytes caps the encoded size of an event's extra JSON, its
+	// numbers counted at the length PostgreSQL gives them back (jsonb
+	// writes 1e6 out as 1000000). Default 64 KiB.
 	MaxExtraBytes int
 	// MaxDepth caps causation chains: an event recorded while handling an
 	// event whose depth is already MaxDepth is refused with
@@ -133,6 +134,13 @@ type Domain struct {
 
 // DefaultMaxExtraBytes is the default cap on an event's encoded extra.
 const DefaultMaxExtraBytes = 64 << 10
+
+// MaxExtraDepth caps how deeply an event's extra nests objects and arrays
+// (the extra object itself is level 1). Deeper extra is refused
+// (ErrInvalidExtra): encoding/json stops at 10000 levels, and an event
+// travels inside further ones (inbox jobs, webhooks, CloudEvents), so a
+// deeper one could be stored but never sent or decoded again.
+const MaxExtraDepth = 100
 
 // DefaultMaxDepth is the default cap on causation chains.
 const DefaultMaxDepth = 8

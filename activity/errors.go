@@ -37,7 +37,9 @@ var (
 	ErrNoActor = errors.New("activity: no actor: pass activity.Actor(...) or set one on the context with activity.WithActor; for work nobody did, use activity.Actor(activity.System(\"system\"))")
 
 	// ErrInvalidExtra is returned (inside an *ExtraError) when extra cannot be
-	// encoded as a JSON object or is larger than the domain's limit.
+	// encoded as a JSON object, is larger than the domain's limit, holds
+	// what PostgreSQL's jsonb refuses (NUL, an unpaired surrogate escape, a
+	// number outside numeric's range) or nests deeper than MaxExtraDepth.
 	ErrInvalidExtra = errors.New("activity: invalid extra")
 
 	// ErrInvalidOption is returned (inside an *OptionError) for an option

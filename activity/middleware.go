@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strings"
 )
 
 // MiddlewareConfig configures Middleware.
@@ -25,8 +26,10 @@ type MiddlewareConfig struct {
 	// is generated.
 	TrustRequestID bool
 	// ClientIP returns the client's address. Default: the host of
-	// r.RemoteAddr (behind a proxy, supply one that reads your proxy's
-	// header).
+	// r.RemoteAddr, without the zone of a link-local IPv6 address
+	// (fe80::1%eth0: PostgreSQL's inet cannot store it, and recording
+	// refuses an IP with one). Behind a proxy, supply one that reads your
+	// proxy's header.
 	ClientIP func(*http.Request) string
 }
 
@@ -46,6 +49,7 @@ func Middleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 			if err != nil {
 				return ""
 			}
+			host, _, _ = strings.Cut(host, "%")
 			return host
 		}
 	}

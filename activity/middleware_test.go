@@ -39,3 +39,25 @@ func TestMiddlewareSetsActorAndMetadata(t *testing.T) {
 		t.Errorf("response X-Request-ID = %q", rec.Header().Get("X-Request-ID"))
 	}
 }
+
+// TestMiddlewareDropsTheZoneOfALinkLocalClient: a client on a link-local
+// IPv6 address (RemoteAddr "[fe80::1%eth0]:port") records its events, with
+// the address without its zone, which recording refuses from a caller.
+func TestMiddlewareDropsTheZoneOfALinkLocalClient(t *testing.T) {
+	u, i := fixture(t)
+	var got activity.Event
+	h := activity.Middleware(activity.MiddlewareConfig{Actor: func(*http.Request) any { return &u }})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res, err := issues.RecordEvent(r.Context(), testDB, i.ID, "label_added")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		got = res.Event
+	}))
+	req := httptest.NewRequest("POST", "/issues/1/labels", nil)
+	req.RemoteAddr = "[fe80::1%eth0]:51234"
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if deref(got.IP) != "fe80::1" {
+		t.Errorf("ip = %q, want fe80::1", deref(got.IP))
+	}
+}

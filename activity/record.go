@@ -215,14 +215,13 @@ func (d *Domain) prepareRow(ctx context.Context, db *gorm.DB, subject any, actio
 	if r.actor, err = refOf(ctx, db, "actor", actorV); err != nil {
 		return r, err
 	}
-	r.actor.Label = truncate(r.actor.Label, 200)
 	if c.hasRecord {
 		rec, err := refOf(ctx, db, "record", c.record)
 		if err != nil {
 			return r, err
 		}
 		r.recType, r.recID = nullString(rec.Type), nullString(rec.ID)
-		r.recLabel = sql.NullString{String: truncate(rec.Label, 200), Valid: true}
+		r.recLabel = sql.NullString{String: rec.Label, Valid: true}
 	}
 	if r.extra, err = d.encodeExtra(c.extra); err != nil {
 		return r, err
@@ -279,6 +278,9 @@ func (d *Domain) metadata(ctx context.Context, c recordCall, action string) (met
 		addr, err := netip.ParseAddr(md.IP)
 		if err != nil {
 			return m, &OptionError{Option: "Metadata.IP", Reason: fmt.Sprintf("%+q is not an IP address (IPv4 or IPv6, without a port)", md.IP)}
+		}
+		if addr.Zone() != "" {
+			return m, &OptionError{Option: "Metadata.IP", Reason: fmt.Sprintf("%+q has a zone (%%%s), which PostgreSQL's inet cannot store: pass the address without it", md.IP, addr.Zone())}
 		}
 		m.ip = nullString(addr.String())
 	}
@@ -352,8 +354,12 @@ func (d *Domain) encodeExtra(v any) (string, error) {
 	if len(b) > d.maxExtra {
 		return "", &ExtraError{Size: len(b), Limit: d.maxExtra, Reason: fmt.Sprintf("is %d bytes encoded, over the domain's limit of %d (DomainConfig.MaxExtraBytes)", len(b), d.maxExtra)}
 	}
-	if p := jsonProblem(b, marshalled); p != "" {
+	p, grow := jsonProblem(b, marshalled)
+	if p != "" {
 		return "", &ExtraError{Size: len(b), Limit: d.maxExtra, Reason: p}
+	}
+	if size := len(b) + grow; size > d.maxExtra {
+		return "", &ExtraError{Size: size, Limit: d.maxExtra, Reason: fmt.Sprintf("is %d bytes once PostgreSQL writes its numbers out in full (%d encoded: jsonb gives 1e6 back as 1000000), over the domain's limit of %d (DomainConfig.MaxExtraBytes)", size, len(b), d.maxExtra)}
 	}
 	return string(b), nil
 }

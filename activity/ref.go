@@ -6,6 +6,13 @@ import "fmt"
 // default the gorm table name, "users"), its key as text ("42" or a UUID) and
 // a short display label kept on the event so it still renders after the
 // referenced row is gone.
+//
+// Limits: Type an identifier of at most 64 bytes, ID at most 128 bytes,
+// Label at most MaxLabelBytes; ID and Label valid UTF-8 without NUL bytes.
+// A Ref passed with more is refused (ErrInvalidRef). A label the package
+// takes from a model (Referencer, Labeler, a Name or Title field) is a
+// snapshot for display: it is cut to MaxLabelBytes, at a character
+// boundary, instead.
 type Ref struct {
 	Type  string
 	ID    string
@@ -34,6 +41,9 @@ type Labeler interface {
 // System("workflow"), System("cron"). Its type is "system".
 func System(name string) Ref { return Ref{Type: SystemActorType, ID: name, Label: name} }
 
+// MaxLabelBytes caps an actor's or record's label (see Ref).
+const MaxLabelBytes = 200
+
 // SystemActorType is the actor type of named system actors.
 const SystemActorType = "system"
 
@@ -51,6 +61,8 @@ func (r Ref) validate(what string) error {
 		return &RefError{What: what, Ref: r, Reason: "has a type that is not an identifier: use letters, digits and underscores, starting with a letter, like a table name (\"users\"), optionally schema-qualified (\"app.users\")"}
 	case len(r.ID) > 128:
 		return &RefError{What: what, Ref: r, Reason: "has an id longer than 128 bytes"}
+	case len(r.Label) > MaxLabelBytes:
+		return &RefError{What: what, Ref: r, Reason: fmt.Sprintf("has a label of %d bytes, over the limit of %d (MaxLabelBytes): pass a shorter display label", len(r.Label), MaxLabelBytes)}
 	}
 	if p := textProblem(r.ID); p != "" {
 		return &RefError{What: what, Ref: r, Reason: "has an id that " + p}

@@ -27,6 +27,7 @@ func refOf(ctx context.Context, db *gorm.DB, what string, v any) (Ref, error) {
 		if r.Label == "" {
 			r.Label = labelOf(v)
 		}
+		r.Label = truncate(r.Label, MaxLabelBytes) // a model's, like labelOf's
 		return r, r.validate(what)
 	}
 	rv := reflect.ValueOf(v)
@@ -73,10 +74,10 @@ var labelFields = []string{"Name", "Title", "DisplayName", "Username", "Email"}
 
 // labelOf returns the display label of a model: its ActivityLabel, or the
 // first non-empty string field among Name, Title, DisplayName, Username and
-// Email.
+// Email, cut to MaxLabelBytes.
 func labelOf(v any) string {
 	if l, ok := v.(Labeler); ok {
-		return truncate(l.ActivityLabel(), 200)
+		return truncate(l.ActivityLabel(), MaxLabelBytes)
 	}
 	rv := reflect.ValueOf(v)
 	for rv.Kind() == reflect.Pointer {
@@ -91,7 +92,7 @@ func labelOf(v any) string {
 	for _, name := range labelFields {
 		f := rv.FieldByName(name)
 		if f.IsValid() && f.Kind() == reflect.String && f.String() != "" {
-			return truncate(f.String(), 200)
+			return truncate(f.String(), MaxLabelBytes)
 		}
 	}
 	return ""
