@@ -177,13 +177,11 @@ type BackfillConfig struct {
 	// Rate is the default cap in events per second. Default 1000;
 	// math.Inf(1) for none.
 	Rate float64
-	// EnqueueConcurrency, EnqueueTimeout, Retention, MaxEventBytes,
-	// MinBackoff and MaxBackoff mean what they mean in RelayConfig, with
-	// its defaults.
+	// EnqueueConcurrency, EnqueueTimeout, Retention, MinBackoff and
+	// MaxBackoff mean what they mean in RelayConfig, with its defaults.
 	EnqueueConcurrency     int
 	EnqueueTimeout         time.Duration
 	Retention              time.Duration
-	MaxEventBytes          int
 	MinBackoff, MaxBackoff time.Duration
 	// ProgressEvery is how often Run logs the progress. Default 5s.
 	ProgressEvery time.Duration
@@ -247,7 +245,7 @@ func NewBackfiller(cfg BackfillConfig) (*Backfiller, error) {
 	r, err := NewRelay(RelayConfig{
 		DB: cfg.DB, Redis: cfg.Redis, Client: cfg.Client, Inboxes: cfg.Inboxes, Domains: cfg.Domains, App: cfg.App,
 		EnqueueConcurrency: cfg.EnqueueConcurrency, EnqueueTimeout: cfg.EnqueueTimeout, Retention: cfg.Retention,
-		MaxEventBytes: cfg.MaxEventBytes, MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, DisableListen: true, Logger: cfg.Logger,
+		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, DisableListen: true, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, err

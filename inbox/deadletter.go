@@ -146,7 +146,10 @@ ON CONFLICT (inbox, domain, event_id) DO UPDATE SET action = EXCLUDED.action, qu
 // a job fails for good, but asynq also archives on its own a job whose last
 // attempt was lost with its worker (a lease that ran out), without telling
 // the worker: run ImportArchived (from a tool, or now and then) to list
-// those too. Queues default to the known inboxes' queues.
+// those too. Queues default to the known inboxes' queues. Such a letter's
+// LastError is asynq's: the kind of failure the worker handed it, never an
+// error's text (which the worker keeps out of Redis; see "Redis holds
+// references" in the package doc).
 func (x *DeadLetters) ImportArchived(ctx context.Context, queues ...string) (int, error) {
 	_, insp, err := x.asynq()
 	if err != nil {

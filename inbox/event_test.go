@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"reflect"
-	"strings"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -16,18 +16,17 @@ import (
 	"github.com/tidingsdev/tidings/inbox"
 )
 
-// The event an inbox gets is the event as stored, whether the relay carried
-// it in the job or the worker loaded it (a big event, or MaxEventBytes -1).
+// The event an inbox gets is the event as stored, loaded when the job runs:
+// a job carries references only (its payload is the header line), and a
+// job of an older version that carried a copy of the event (stale: edited
+// or erased since) gets the stored event too.
 func TestDeliveredEventIsTheStoredEvent(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		maxBytes int
-		extra    int  // bytes of padding in extra
-		carried  bool // whether the job must carry the event
+		name   string
+		legacy bool // enqueued by hand as an older version did, with a stale copy
 	}{
-		{"carried", 0, 10, true},
-		{"too big to carry", 0, 20 << 10, false},
-		{"never carried", -1, 10, false},
+		{"reference", false},
+		{"older job carrying a stale copy", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reset(t)
@@ -40,20 +39,34 @@ func TestDeliveredEventIsTheStoredEvent(t *testing.T) {
 				mu.Unlock()
 				return nil
 			}
-			startWorker(t, inbox.Config{Inboxes: []inbox.Inbox{c}, Relay: inbox.RelayConfig{MaxEventBytes: tc.maxBytes}})
+			cfg := inbox.Config{Inboxes: []inbox.Inbox{c}, DisableRelay: tc.legacy}
 			_, issueID := newIssue(t)
 			ctx := activity.WithMetadata(context.Background(), activity.Metadata{RequestID: "r-1", IP: "10.0.0.7", UserAgent: "test", Source: "web"})
-			pad := make([]byte, tc.extra)
-			for i := range pad {
-				pad[i] = 'x'
-			}
 			res, err := issues.RecordEvent(ctx, testDB, issueID, "comment_added",
 				activity.Actor(activity.Ref{Type: "users", ID: "1", Label: "Ana <ana@example.com>"}),
 				activity.Record(activity.Ref{Type: "comments", ID: "9", Label: "It \"fails\""}),
-				activity.Extra(map[string]any{"body": "é ✓", "pad": string(pad)}))
+				activity.Extra(map[string]any{"body": "é ✓"}))
 			if err != nil {
 				t.Fatal(err)
 			}
+			insp := asynq.NewInspector(redis)
+			defer insp.Close()
+			if tc.legacy {
+				stale := res.Event
+				stale.ActorLabel, stale.Extra = "Stale Copy", json.RawMessage(`{"body":"before the erasure"}`)
+				body, err := json.Marshal(stale)
+				if err != nil {
+					t.Fatal(err)
+				}
+				client := asynq.NewClient(redis)
+				defer client.Close()
+				payload := "issue " + strconv.FormatInt(res.Event.ID, 10) + " comment_added\n" + string(body)
+				if _, err := client.Enqueue(asynq.NewTask(inbox.TaskType("fidelity"), []byte(payload)), asynq.TaskID(inbox.TaskID("fidelity", res.Event.Ref())),
+					asynq.Queue(inbox.DefaultQueue), asynq.Retention(time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			startWorker(t, cfg)
 			waitFor(t, 10*time.Second, "the delivery", func() bool { return c.count(res.Event.ID) == 1 }, c.changed)
 			stored, err := issues.Event(context.Background(), testDB, res.Event.ID)
 			if err != nil {
@@ -65,17 +78,18 @@ func TestDeliveredEventIsTheStoredEvent(t *testing.T) {
 			if !sameEvent(ev, stored) {
 				t.Errorf("delivered %+v\nstored    %+v", ev, stored)
 			}
-			insp := asynq.NewInspector(redis)
-			defer insp.Close()
+			if ip, _ := netip.ParseAddr(deref(ev.IP)); ip.String() != "10.0.0.7" {
+				t.Errorf("IP %v", ev.IP)
+			}
+			if tc.legacy {
+				return
+			}
 			info, err := insp.GetTaskInfo(inbox.DefaultQueue, inbox.TaskID("fidelity", res.Event.Ref()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if carried := strings.Contains(string(info.Payload), "\n{"); carried != tc.carried {
-				t.Errorf("job payload carries the event: %v, want %v (%d bytes)", carried, tc.carried, len(info.Payload))
-			}
-			if ip, _ := netip.ParseAddr(deref(ev.IP)); ip.String() != "10.0.0.7" {
-				t.Errorf("IP %v", ev.IP)
+			if want := "issue " + strconv.FormatInt(res.Event.ID, 10) + " comment_added"; string(info.Payload) != want {
+				t.Errorf("job payload %q, want the references alone: %q", info.Payload, want)
 			}
 		})
 	}

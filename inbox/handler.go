@@ -14,31 +14,40 @@ import (
 
 // handle is the asynq handler of every inbox job: it finds the inbox,
 // loads the event, and runs the inbox's chain with the event as the cause
-// of whatever the inbox records.
+// of whatever the inbox records. What it returns to asynq is redacted (see
+// jobError): asynq keeps it in Redis.
 func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 	if h := w.cfg.Tasks[t.Type()]; h != nil {
 		return h.ProcessTask(ctx, t)
 	}
 	name := inboxOfType(t.Type())
+	p, err := w.handleInbox(ctx, name, t)
+	return redact(name, p.ref(), err)
+}
+
+func (w *Worker) handleInbox(ctx context.Context, name string, t *asynq.Task) (payload, error) {
 	reg := w.inboxes[name]
 	if reg == nil {
 		err := &UnknownError{What: "inbox", Name: name, Have: w.names}
 		w.stranger(ctx, "task type "+t.Type(), err)
-		return err
+		return payload{}, err
 	}
 	p, err := decodePayload(t.Payload())
 	if err != nil {
 		w.stranger(ctx, "payload of "+t.Type(), err)
-		return Permanent(err)
+		return payload{}, Permanent(err)
 	}
 	dom := w.domains[p.Domain]
 	if dom == nil {
 		err := &UnknownError{What: "domain", Name: p.Domain, Have: w.dnames}
 		w.stranger(ctx, "domain "+p.Domain, err)
-		return err
+		return p, err
 	}
+	// The stored event, whatever the job carries: an older version's job
+	// may carry a copy, from before an edit or an erasure. Only the bench's
+	// baseline (internal/carryevents) uses the copy.
 	var ev activity.Event
-	if len(p.Event) > 0 && json.Unmarshal(p.Event, &ev) == nil && ev.ID == p.EventID {
+	if w.carry && len(p.Event) > 0 && json.Unmarshal(p.Event, &ev) == nil && ev.ID == p.EventID {
 		ev.Domain = p.Domain
 	} else {
 		ev, err = w.loader.load(ctx, p.ref())
@@ -49,10 +58,10 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 		w.log.LogAttrs(ctx, slog.LevelWarn, "inbox: event deleted before delivery; skipping",
 			slog.String("inbox", name), slog.String("event", p.ref().String()))
 		w.done.add(name, p, true)
-		return nil
+		return p, nil
 	}
 	if err != nil {
-		return err
+		return p, err
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
@@ -71,7 +80,7 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 	if err == nil {
 		w.done.add(name, p, true)
 	}
-	return err
+	return p, err
 }
 
 // handleError is asynq's ErrorHandler: a job that will not be retried
@@ -94,14 +103,14 @@ func (w *Worker) handleError(ctx context.Context, t *asynq.Task, err error) {
 	queue, _ := asynq.GetQueueName(ctx)
 	dl := DeadLetter{
 		Inbox: name, Event: p.ref(), Action: p.Action, Queue: queue, TaskID: id,
-		Attempts: retried + 1, LastError: err.Error(), FailedAt: w.now(),
+		Attempts: retried + 1, LastError: fullError(err), FailedAt: w.now(),
 	}
 	// ctx may be done already (a timeout); the record must still be written.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if rerr := w.dead.record(rctx, dl); rerr != nil {
 		w.log.LogAttrs(ctx, slog.LevelError, "inbox: could not record a dead letter; it is still in asynq's archive",
-			slog.String("task_id", id), slog.Any("error", rerr), slog.Any("job_error", err))
+			slog.String("task_id", id), slog.Any("error", rerr), slog.String("job_error", fullError(err)))
 		return
 	}
 	w.done.add(name, p, false)

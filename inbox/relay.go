@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/carryevents"
 	"github.com/tidingsdev/tidings/internal/pgarray"
 )
 
@@ -42,15 +43,9 @@ type RelayConfig struct {
 	// Domains, when set, are the only domains whose rows the relay
 	// enqueues: a row of another domain stays in the outbox with a
 	// last_error saying so, retried at MaxBackoff. Leave it empty to
-	// enqueue every domain. The relay also loads the events of its
-	// Domains, one query per batch, and carries them in the jobs (see
-	// MaxEventBytes).
+	// enqueue every domain. Jobs carry references only (domain, event
+	// id, action): the worker loads the event when the job runs.
 	Domains []*activity.Domain
-	// MaxEventBytes caps the size of an event (JSON-encoded) carried in
-	// its jobs' payloads. A job carrying its event needs no query when it
-	// runs; a bigger event, or one of a domain not in Domains, is loaded
-	// by the worker. Default 8 KiB; -1 never carries events.
-	MaxEventBytes int
 
 	// BatchSize is how many outbox rows one transaction claims.
 	// Default 500.
@@ -201,7 +196,6 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	setDefault(&cfg.MaxConns, cfg.Concurrency+1)
 	setDefault(&cfg.MinBackoff, 100*time.Millisecond)
 	setDefault(&cfg.MaxBackoff, 30*time.Second)
-	setDefault(&cfg.MaxEventBytes, 8<<10)
 	if cfg.BatchSize < 0 || cfg.EnqueueConcurrency < 0 || cfg.Concurrency < 0 {
 		return nil, &ConfigError{Field: "RelayConfig.BatchSize", Reason: "EnqueueConcurrency and Concurrency must not be negative"}
 	}
@@ -620,12 +614,12 @@ FROM unnest(?::bigint[], ?::bigint[], ?::text[]) AS f(id, delay, err) WHERE o.id
 	return b, nil
 }
 
-// loadEvents loads the batch's events that have jobs, one query per
-// domain, and returns those small enough to carry, JSON-encoded, by ID
-// (IDs are unique across domains). A failed load only means the worker
-// loads them.
+// loadEvents is the bench baseline's (internal/carryevents): it loads the
+// batch's events that have jobs, one query per domain, and returns those
+// small enough to carry, JSON-encoded, by ID (IDs are unique across
+// domains). Outside the baseline it returns nil: jobs carry references.
 func (r *Relay) loadEvents(ctx context.Context, tx *gorm.DB, batch []activity.OutboxRow, jobs []job) map[int64]json.RawMessage {
-	if r.domains == nil || r.cfg.MaxEventBytes < 0 || len(jobs) == 0 {
+	if r.domains == nil || len(jobs) == 0 || !carryevents.On(ctx) {
 		return nil
 	}
 	ids := map[string][]int64{}
@@ -642,12 +636,11 @@ func (r *Relay) loadEvents(ctx context.Context, tx *gorm.DB, batch []activity.Ou
 	for name, list := range ids {
 		evs, err := r.domains[name].EventsByID(activity.AcrossTenants(ctx), tx, list)
 		if err != nil {
-			r.log.LogAttrs(ctx, slog.LevelWarn, "inbox: relay could not load a batch's events; the worker will", slog.Any("error", err))
-			continue
+			continue // the worker loads them
 		}
 		for id, ev := range evs {
 			b, err := json.Marshal(ev)
-			if err == nil && len(b) <= r.cfg.MaxEventBytes {
+			if err == nil && len(b) <= carryevents.MaxEventBytes {
 				out[id] = b
 			}
 		}

@@ -41,11 +41,18 @@ func ParseTaskID(id string) (inbox string, ev activity.EventRef, err error) {
 	return id[:i], activity.EventRef{Domain: id[i+1 : j], ID: n}, nil
 }
 
-// payload is a job's body: a header line naming the event and its action
-// ("issue 17 comment_added": domains and actions are identifiers, so a
-// space separates them), and usually, after a newline, the event itself as
-// JSON, loaded by the relay with its batch. Without it, the worker loads
-// the event when the job runs.
+// payload is a job's body: one header line naming the event and its
+// action ("issue 17 comment_added": domains and actions are identifiers,
+// so a space separates them). It is all a job carries: references, never
+// the event, so Redis (where asynq keeps completed jobs for
+// RelayConfig.Retention, retrying and archived ones for days) holds no
+// label, IP, user agent or extra that an erasure would have to reach. The
+// worker loads the event from PostgreSQL when the job runs.
+//
+// A job enqueued by an older version may carry the event after a newline,
+// as JSON: it still decodes (Event), and the worker ignores the copy and
+// loads the stored event (erased since, perhaps). Only the bench's
+// baseline (internal/carryevents) still makes and uses such payloads.
 //
 // A job handed over by a Backfiller says so with a fourth word in its
 // header ("issue 17 comment_added backfill"): no inbox_pending row tracks
@@ -57,8 +64,8 @@ type payload struct {
 	Domain   string
 	EventID  int64
 	Action   string
-	Backfill bool // handed over by a Backfiller: untracked by inbox_pending
-	Event    json.RawMessage
+	Backfill bool            // handed over by a Backfiller: untracked by inbox_pending
+	Event    json.RawMessage // an older version's (or the bench baseline's) copy of the event
 }
 
 // backfillFlag is the header word of a backfill's jobs.
