@@ -1,0 +1,28 @@
+// Package rules is the rule editor for an app's end users, one
+// http.Handler to mount: the list of rules, a form to create or edit one
+// (trigger, conditions, actions, the subject it watches) with every error
+// at its field, a dry run on recent events, and each rule's run log.
+//
+// It speaks to the people who use the app, not to its developers: actions
+// are named by the action catalog (activity.ActionSpec.Doc) or the app's
+// locale catalog (web.Words, keys "tidings.action.<domain>.<action>"),
+// comparisons and errors by the editor's Messages, which the locale
+// catalog translates or rewords key by key ("rules.error.name", ...). A
+// form the store refuses comes back with what was typed and chosen, each
+// problem under its own field:
+//
+//	Name               Give the rule a name.
+//	When this happens  Choose what the rule reacts to.
+//	Value              “banana” is not a date (2024-01-31) or an age (365d).
+//
+// Who asks is a web.Identity: a signed-in person sees the rules of their
+// tenant (and those the app keeps in code, read only); only an Admin
+// creates, edits, turns on or off and deletes them. In a tenanted app a
+// person without a tenant is refused.
+//
+//	ed, err := rules.New(rules.Config{
+//		DB: db, Rules: store, Domains: []*activity.Domain{issues}, Prefix: "/rules",
+//		Theme: web.Theme{Layout: appLayout}, Words: web.Words{Catalog: catalog},
+//	})
+//	mux.Handle("/rules/", web.Middleware(identify, nil)(ed))
+package rules
