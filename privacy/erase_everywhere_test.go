@@ -62,7 +62,9 @@ func TestEraseLeavesNothingAnywhere(t *testing.T) {
 	t.Cleanup(func() { insp.Close() })
 
 	// The inboxes. In-app notifications and mail go to Zoe and Bob.
-	both := func(context.Context, *gorm.DB, activity.Event) ([]string, error) { return []string{zoe.key(), bob.key()}, nil }
+	both := func(context.Context, *gorm.DB, activity.Event) ([]string, error) {
+		return []string{zoe.key(), bob.key()}, nil
+	}
 	app, err := notify.New(notify.Config{Name: "app", Recipients: both, RecipientType: "users"})
 	if err != nil {
 		t.Fatal(err)
