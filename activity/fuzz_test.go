@@ -23,6 +23,8 @@ import (
 const (
 	fuzzMarshalled = 1 << iota // extra decoded into a map and passed as Extra, which encoding/json marshals
 	fuzzBulk                   // recorded with RecordEvents, second of two entries
+	fuzzInString               // extra is {"s":"<the bytes>"}: escapes and text, explored inside valid JSON
+	fuzzAsNumber               // extra is {"n":<the bytes>}: number syntax and range
 )
 
 // sentinels are the errors RecordEvent and RecordEvents promise: any
@@ -58,9 +60,17 @@ func FuzzRecordEvent(f *testing.F) {
 		"r-1", "", "web", "192.0.2.1", "curl/8", "", "SUP-1", int64(1700000000), int64(123456789))
 	f.Add([]byte(`{"a":[1.50,1e2,-0,{"b":null}],"a":true}`), uint8(fuzzMarshalled|fuzzBulk), subject, "comment_viewed", "app.users", "x", "",
 		"", "", "", "c-1", "", "::ffff:1.2.3.4", "", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "", int64(0), int64(0))
+	f.Add([]byte(`x\ud83d\ude00\u00e9\n\"`), uint8(fuzzInString), subject, "label_added", "users", "1", "", "", "", "", "", "", "", "", "", "", int64(0), int64(0))
+	f.Add([]byte(`-12.5e+3`), uint8(fuzzAsNumber), subject, "label_added", "users", "1", "", "", "", "", "", "", "", "", "", "", int64(0), int64(0))
 	f.Fuzz(func(t *testing.T, extra []byte, mode uint8, subject, action, actorType, actorID, actorLabel, recordID, recordLabel,
 		requestID, correlationID, source, ip, userAgent, traceParent, ticket string, occurredSec, occurredNsec int64) {
 		ctx := context.Background()
+		switch {
+		case mode&fuzzInString != 0:
+			extra = append(append([]byte(`{"s":"`), extra...), `"}`...)
+		case mode&fuzzAsNumber != 0:
+			extra = append(append([]byte(`{"n":`), extra...), '}')
+		}
 		in := fuzzInput{good: subject0, extra: extra, marshalled: mode&fuzzMarshalled != 0, bulk: mode&fuzzBulk != 0, subject: subject, action: action,
 			actor: activity.Ref{Type: actorType, ID: actorID, Label: actorLabel}, record: activity.Ref{Type: "comments", ID: recordID, Label: recordLabel},
 			md: activity.Metadata{RequestID: requestID, CorrelationID: correlationID, Source: source, IP: ip, UserAgent: userAgent, TraceParent: traceParent}}
