@@ -92,7 +92,11 @@ type BreakerState struct {
 	Since     time.Time
 	ProbeAt   time.Time // open: when the next probe may run
 	LastError string
-	Held      int64 // attempts held while open, since the worker started
+	// LastErrorKind is the kind of the last failure (its Go type and the
+	// worker's sentinels, never its text, which may name someone): what
+	// the worker publishes to Redis (WorkerStatus) in place of LastError.
+	LastErrorKind string
+	Held          int64 // attempts held while open, since the worker started
 }
 
 // Breaker states.
@@ -191,7 +195,7 @@ func (bs *breakers) report(sink string, err error) {
 	var msg string
 	if errors.Is(err, ErrSinkDown) {
 		b.Failures++
-		b.LastError = truncate(err.Error(), 500)
+		b.LastError, b.LastErrorKind = truncate(err.Error(), 500), errorKind(err)
 		switch {
 		case b.State == BreakerHalfOpen:
 			b.openFor = min(b.openFor*2, bs.cfg.MaxOpenFor)

@@ -54,7 +54,7 @@ func TestRedisHoldsNothingPersonal(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Config{})
 	srv.FailRecipient(zqMailBad, -1, smtptest.Failure{Code: 451, Message: "4.2.1 <" + zqMailBad + "> mailbox busy, " + zqName})
 	srv.FailRecipient(zqMailNo, -1, smtptest.Failure{Code: 550, Message: "5.1.1 <" + zqMailNo + "> unknown user " + zqName})
-	recipientOf := map[string]string{"ok": zqMailOK, "busy": zqMailBad, "gone": zqMailNo, "panic": zqMailOK}
+	recipientOf := map[string]string{"ok": zqMailOK, "busy": zqMailBad, "gone": zqMailNo, "panic": zqMailOK, "down": zqMailOK}
 	recipients := func(_ context.Context, _ *gorm.DB, ev activity.Event) ([]email.Recipient, error) {
 		k := kindOf(ev)
 		return []email.Recipient{{ID: "r-" + k, Name: zqName, Email: recipientOf[k]}}, nil
@@ -83,8 +83,10 @@ func TestRedisHoldsNothingPersonal(t *testing.T) {
 	mail := newMail("mail", inbox.Policy{})
 	mailOnce := newMail("mail-once", inbox.Policy{MaxRetry: inbox.NoRetry})
 	// hook fails as a webhook whose response echoes the person: busy is
-	// retried (in an hour), gone is permanent, panic panics.
-	hook := inbox.WithPolicy(inbox.Func("hook", inbox.Everything, func(_ context.Context, d *inbox.Delivery) error {
+	// retried (in an hour), gone is permanent, panic panics, down is a
+	// transport failure (its circuit breaker, whose state the worker
+	// publishes to Redis, counts it).
+	hook := inbox.WithPolicy(sinkInbox{inbox.Func("hook", inbox.Everything, func(_ context.Context, d *inbox.Delivery) error {
 		echo := fmt.Sprintf("POST https://hooks.example/in: 422: {\"error\":\"refused %s <%s> from %s (%s): %s\"}",
 			d.Event.ActorLabel, recipientOf[kindOf(d.Event)], deref(d.Event.IP), deref(d.Event.UserAgent), d.Event.Extra)
 		switch kindOf(d.Event) {
@@ -94,9 +96,11 @@ func TestRedisHoldsNothingPersonal(t *testing.T) {
 			return inbox.Permanent(errors.New(echo))
 		case "panic":
 			panic(echo)
+		case "down":
+			return inbox.Unreachable("https://hooks.example", errors.New(echo))
 		}
 		return nil
-	}), inbox.Policy{MaxRetry: 3, Backoff: func(int) time.Duration { return time.Hour }})
+	})}, inbox.Policy{MaxRetry: 3, Backoff: func(int) time.Duration { return time.Hour }})
 	// parked's queue has no worker: its jobs stay pending.
 	parked := inbox.WithPolicy(newCollector("parked", inbox.Everything), inbox.Policy{Queue: "parked"})
 
@@ -106,12 +110,13 @@ func TestRedisHoldsNothingPersonal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer relay.Close()
-	w := startWorker(t, inbox.Config{Redis: opt, Inboxes: []inbox.Inbox{mail, mailOnce, hook}, DisableRelay: true})
+	w := startWorker(t, inbox.Config{Redis: opt, Inboxes: []inbox.Inbox{mail, mailOnce, hook}, DisableRelay: true,
+		StatusInterval: 20 * time.Millisecond})
 
 	_, issueID := newIssue(t)
 	rctx := activity.WithMetadata(ctx, activity.Metadata{RequestID: "r-zq", IP: zqIP, UserAgent: zqAgent, Source: "web"})
 	events := map[string]activity.Event{}
-	for _, k := range []string{"ok", "busy", "gone", "panic"} {
+	for _, k := range []string{"ok", "busy", "gone", "panic", "down"} {
 		res, err := issues.RecordEvent(rctx, testDB, issueID, "comment_added",
 			activity.Actor(activity.Ref{Type: "users", ID: "7", Label: zqLabel}),
 			activity.Record(activity.Ref{Type: "comments", ID: "9", Label: zqRecord}),
@@ -138,6 +143,7 @@ func TestRedisHoldsNothingPersonal(t *testing.T) {
 		{"hook", inbox.DefaultQueue, "busy", asynq.TaskStateRetry},
 		{"hook", inbox.DefaultQueue, "gone", asynq.TaskStateArchived},
 		{"hook", inbox.DefaultQueue, "panic", asynq.TaskStateRetry},
+		{"hook", inbox.DefaultQueue, "down", asynq.TaskStateRetry},
 		{"parked", "parked", "ok", asynq.TaskStatePending},
 		{"parked", "parked", "busy", asynq.TaskStatePending},
 	}
@@ -172,6 +178,23 @@ func TestRedisHoldsNothingPersonal(t *testing.T) {
 		t.Errorf("dead letters' errors %q; want the full texts of mail-once's and hook's", full)
 	}
 
+	// The worker's status in Redis shows the hook's breaker after its
+	// failure.
+	rdb := goredis.NewClient(&goredis.Options{Addr: priv.Addr()})
+	defer rdb.Close()
+	waitFor(t, 10*time.Second, "the worker's status to show the hook's breaker", func() bool {
+		ws, err := inbox.ReadWorkerStatus(ctx, rdb, "", time.Now())
+		if err != nil || len(ws) != 1 {
+			return false
+		}
+		for _, b := range ws[0].Breakers {
+			if b.Sink == "https://hooks.example" && b.LastError != "" {
+				return true
+			}
+		}
+		return false
+	})
+
 	hits := scanRedis(t, priv.Addr(), zqLabel, zqIP, zqAgent, zqExtra, zqRecord, zqName, zqMailOK, zqMailBad, zqMailNo)
 	for i, h := range hits {
 		if i == 20 {
@@ -184,6 +207,11 @@ func TestRedisHoldsNothingPersonal(t *testing.T) {
 		t.Logf("no personal string in %d keys of Redis", countKeys(t, priv.Addr()))
 	}
 }
+
+// sinkInbox names its sink, so the worker keeps a circuit breaker for it.
+type sinkInbox struct{ inbox.Inbox }
+
+func (sinkInbox) Sink() string { return "https://hooks.example" }
 
 // kindOf reads the test's "kind" from an event's extra.
 func kindOf(ev activity.Event) string {

@@ -62,13 +62,15 @@ type RelayStatus struct {
 // BreakerStatus is one sink's circuit breaker as its worker publishes it
 // (BreakerState).
 type BreakerStatus struct {
-	Sink      string    `json:"sink"`
-	State     string    `json:"state"` // BreakerClosed, BreakerOpen, BreakerHalfOpen
-	Failures  int       `json:"failures"`
-	Since     time.Time `json:"since"`
-	ProbeAt   time.Time `json:"probe_at,omitzero"`
-	LastError string    `json:"last_error,omitempty"`
-	Held      int64     `json:"held"`
+	Sink     string    `json:"sink"`
+	State    string    `json:"state"` // BreakerClosed, BreakerOpen, BreakerHalfOpen
+	Failures int       `json:"failures"`
+	Since    time.Time `json:"since"`
+	ProbeAt  time.Time `json:"probe_at,omitzero"`
+	// LastError is the kind of the last failure (BreakerState.LastErrorKind),
+	// never its text: Redis holds nothing personal.
+	LastError string `json:"last_error,omitempty"`
+	Held      int64  `json:"held"`
 }
 
 // StatusKey is the Redis hash the workers of app publish their status in.
@@ -93,7 +95,7 @@ func (w *Worker) status(process string, started time.Time) WorkerStatus {
 	slices.SortFunc(bs, func(a, b BreakerState) int { return strings.Compare(a.Sink, b.Sink) })
 	for _, b := range bs {
 		s.Breakers = append(s.Breakers, BreakerStatus{Sink: b.Sink, State: b.State, Failures: b.Failures, Since: b.Since,
-			ProbeAt: b.ProbeAt, LastError: b.LastError, Held: b.Held})
+			ProbeAt: b.ProbeAt, LastError: b.LastErrorKind, Held: b.Held})
 	}
 	return s
 }
