@@ -120,6 +120,7 @@ func testBatching(t *testing.T, w *world, ctx context.Context) {
 	inA := as(tenantA, "7")
 	now := time.Now()
 
+	cover(bw.defaults.SetChoice, inbox.ChoiceOf, bw.defaults.Choices, bw.defaults.Wanted, bw.batcher.Add, bw.batcher.FlushWindow, bw.collapse.Process)
 	// Choices: A's SetChoice leaves B's alone, and A reads none of B's.
 	daily8 := inbox.BatchedOn(inbox.DailyAt(8, 0))
 	if err := bw.defaults.SetChoice(ctx, appDB, "9", inbox.ChannelApp, "ticket", inbox.AnyAction, daily8); err != nil {

@@ -18,4 +18,14 @@
 //
 //	go test ./internal/crosstenant/
 //	go test -tags tidings_rlsonly ./internal/crosstenant/
+//
+// Each case records the calls it makes as A on B's data (cover). After
+// both runs, every-call-has-a-case parses the module's packages (go/ast,
+// go/types within each package) and lists every exported function and
+// method that runs SQL on a table of migrations.TenantTables; it fails
+// naming each one no case covers, unless it serves every tenant on purpose
+// and says so by name (...AllTenants, listed in operatorCalls) or is on
+// the awaitingCase list, which may only shrink. A new call on tenant data
+// fails it until it has a case; a case whose call loses its tenant filter
+// fails its own checks (B's rows change, or A's answer holds B's).
 package crosstenant

@@ -1,0 +1,120 @@
+package crosstenant_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/notify"
+	"github.com/tidingsdev/tidings/migrations"
+	"github.com/tidingsdev/tidings/workflow"
+)
+
+// testMaintenance calls, as tenant A (ctx), what prunes and what reads or
+// records around the feed, on B's data; it runs last, since it deletes
+// A's finished runs. In the as-app-role run (held), it also checks that
+// the operator's tables keep their rows from the app's role.
+func testMaintenance(t *testing.T, w *world, ctx context.Context, held bool) {
+	b := w.tenant[tenantB]
+
+	// PruneRuns deletes A's finished runs, never B's (the snapshot checks
+	// B's runs and action runs are unchanged).
+	var aRuns, bRuns int64
+	if err := testDB.Raw(`SELECT count(*) FILTER (WHERE tenant_id = ?), count(*) FILTER (WHERE tenant_id = ?) FROM workflow_runs WHERE status IN ('no_match', 'done', 'stopped')`,
+		tenantA, tenantB).Row().Scan(&aRuns, &bRuns); err != nil {
+		t.Fatal(err)
+	}
+	if aRuns == 0 || bRuns == 0 {
+		t.Fatalf("finished runs: A %d, B %d; the case needs both", aRuns, bRuns)
+	}
+	cover(w.rules.PruneRuns)
+	if n, err := w.rules.PruneRuns(ctx, time.Now().Add(time.Hour)); err != nil || n != aRuns {
+		t.Errorf("PruneRuns as A = %d, %v; want A's %d finished runs (B has %d)", n, err, aRuns, bRuns)
+	}
+
+	// The last event as A is A's.
+	var aLast time.Time
+	if err := testDB.Raw(`SELECT max(occurred_at) FROM ticket_events WHERE tenant_id = ?`, tenantA).Row().Scan(&aLast); err != nil {
+		t.Fatal(err)
+	}
+	cover(tickets.LastOccurred)
+	if at, ok, err := tickets.LastOccurred(ctx, appDB, activity.HistoryQuery{}); err != nil || !ok || !at.Equal(aLast) {
+		t.Errorf("LastOccurred as A = %s %v %v; want A's %s", at, ok, err, aLast)
+	}
+
+	// Recording in bulk as A while handling B's event is refused.
+	cover(tickets.RecordEvents)
+	job := activity.WithCause(ctx, activity.CauseOf(b.events[0]))
+	if _, err := tickets.RecordEvents(job, appDB, []activity.NewEvent{{Subject: 1, Action: "opened"}}); !errors.Is(err, activity.ErrCrossTenant) {
+		t.Errorf("RecordEvents in A caused by B's event: err = %v, want ErrCrossTenant", err)
+	}
+
+	// A's unseen count of users:9 (the collapsed rows of batching's case)
+	// counts A's rows, never B's.
+	unseen := func(tenant string) (n int64) {
+		if err := testDB.Raw(`SELECT count(*) FROM notifications WHERE tenant_id = ? AND recipient = '9'
+AND seen_at IS NULL AND read_at IS NULL AND archived_at IS NULL`, tenant).Row().Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if unseen(tenantB) == 0 {
+		t.Fatal("B's users:9 has no unseen notification: the case would prove nothing")
+	}
+	cover(notify.UnseenCount)
+	if n, err := notify.UnseenCount(ctx, appDB, "9"); err != nil || n != unseen(tenantA) {
+		t.Errorf("UnseenCount(9) as A = %d, %v; want A's %d (B has %d)", n, err, unseen(tenantA), unseen(tenantB))
+	}
+
+	// A's mute and A's new rule stay A's.
+	cover(inbox.Mute, w.rules.Create)
+	if err := inbox.Mute(ctx, appDB, "8", inbox.ChannelSlack, "ticket", "commented"); err != nil {
+		t.Error(err)
+	}
+	if got, err := inbox.Unmuted(as(tenantB, "8"), appDB, inbox.ChannelSlack, "ticket", "commented", []string{"8"}); err != nil || len(got) != 1 {
+		t.Errorf("A's Slack mute reached B: Unmuted in B = %v, %v", got, err)
+	}
+	r, err := w.rules.Create(ctx, "users:8", workflow.Rule{
+		Name: "A's own", Domain: "ticket", TriggeredOn: "opened", Enabled: true,
+		Actions: []workflow.RuleAction{workflow.Do(workflow.ActionRecordEvent, workflow.Params{"action": "commented"})},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Tenant != tenantA {
+		t.Errorf("Create as A made a rule of tenant %q", r.Tenant)
+	}
+	if _, err := w.rules.Get(as(tenantB, "7"), r.ID); !errors.Is(err, workflow.ErrRuleNotFound) {
+		t.Errorf("B reads A's new rule: err = %v, want ErrRuleNotFound", err)
+	}
+
+	if !held {
+		return
+	}
+	// The operator's tables: the app's role, whatever tenant it names,
+	// sees and writes none of their rows.
+	for _, stmt := range []string{
+		`INSERT INTO inbox_dead_letters (inbox, domain, event_id, queue, task_id, attempts, last_error, failed_at)
+VALUES ('ct', 'ticket', ?, 'q', 't', 1, 'failed for B', now()) ON CONFLICT DO NOTHING`,
+		`INSERT INTO inbox_pending (domain, event_id, inbox, action, queue, check_at) VALUES ('ticket', ?, 'ct', 'commented', 'q', now()) ON CONFLICT DO NOTHING`,
+	} {
+		if err := testDB.Exec(stmt, b.events[0].ID).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, table := range migrations.OperatorTables() {
+		var all, seen int64
+		if err := testDB.Raw(`SELECT count(*) FROM ` + table).Row().Scan(&all); err != nil {
+			t.Fatal(err)
+		}
+		if err := appDB.WithContext(ctx).Raw(`SELECT count(*) FROM ` + table).Row().Scan(&seen); err != nil || seen != 0 {
+			t.Errorf("the app's role as A sees %d of the %d rows of the operator's %s (%v), want none", seen, all, table, err)
+		}
+		if res := appDB.WithContext(ctx).Exec(`DELETE FROM ` + table); res.Error != nil || res.RowsAffected != 0 {
+			t.Errorf("the app's role as A deleted %d rows of the operator's %s (%v), want none", res.RowsAffected, table, res.Error)
+		}
+	}
+}
