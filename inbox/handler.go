@@ -18,7 +18,12 @@ import (
 // jobError): asynq keeps it in Redis.
 func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 	if h := w.cfg.Tasks[t.Type()]; h != nil {
-		return h.ProcessTask(ctx, t)
+		err := h.ProcessTask(ctx, t)
+		if err != nil && !errors.Is(err, asynq.RevokeTask) {
+			id, _ := asynq.GetTaskID(ctx)
+			w.log.LogAttrs(ctx, slog.LevelError, "inbox: task failed", slog.String("type", t.Type()), slog.String("task_id", id), slog.Any("error", err))
+		}
+		return redactTask(t.Type(), err)
 	}
 	name := inboxOfType(t.Type())
 	p, err := w.handleInbox(ctx, name, t)

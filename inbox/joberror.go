@@ -48,6 +48,19 @@ func redact(inbox string, ev activity.EventRef, err error) error {
 	return &jobError{err: err, text: fmt.Sprintf("inbox %s, %s: %s (the error's text is not kept in Redis: see the dead letter, inbox_deliveries or the worker's log)", inbox, what, errorKind(err))}
 }
 
+// redactTask is redact for a task of Config.Tasks, of type typ: its error's
+// text is in the worker's log only.
+func redactTask(typ string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var je *jobError
+	if errors.As(err, &je) {
+		return err
+	}
+	return &jobError{err: err, text: fmt.Sprintf("task %s: %s (the error's text is not kept in Redis: see the worker's log)", typ, errorKind(err))}
+}
+
 // fullError returns the text of the error an inbox returned, under the
 // redaction asynq sees.
 func fullError(err error) string {

@@ -54,8 +54,12 @@ func TestRedactedJobErrors(t *testing.T) {
 			}
 		})
 	}
-	if redact("mail", ev, nil) != nil {
-		t.Error("redact(nil) is not nil")
+	task := redactTask("app:sync", Permanent(base))
+	if text := task.Error(); strings.Contains(text, "Ana") || !strings.Contains(text, "task app:sync: failed, permanent") || !errors.Is(task, asynq.SkipRetry) {
+		t.Errorf("a task's redacted error %q (SkipRetry %v); want its type and kind only", text, errors.Is(task, asynq.SkipRetry))
+	}
+	if redact("mail", ev, nil) != nil || redactTask("app:sync", nil) != nil {
+		t.Error("redacting nil is not nil")
 	}
 }
 

@@ -39,8 +39,10 @@ const (
 // distinctive strings, to email inboxes whose recipients' addresses are
 // distinctive too (one address accepted, one answered 451 "mailbox busy",
 // one 550) and to an inbox whose errors echo all of them (and one that
-// panics with them), until Redis holds jobs completed, pending (an inbox
-// no worker serves), retrying and archived (dead letters). Then every key
+// panics with them, and one that fails as a sink that is down, which the
+// worker's status in Redis reports), with an app task (Config.Tasks) whose
+// error echoes them too, until Redis holds jobs completed, pending (an
+// inbox no worker serves), retrying and archived (dead letters). Then every key
 // and every value of the test's own Redis server, of every type, holds none
 // of the strings, while the dead letters in PostgreSQL keep the full
 // errors.
@@ -111,7 +113,7 @@ func TestRedisHoldsNothingPersonal(t *testing.T) {
 	}
 	defer relay.Close()
 	w := startWorker(t, inbox.Config{Redis: opt, Inboxes: []inbox.Inbox{mail, mailOnce, hook}, DisableRelay: true,
-		StatusInterval: 20 * time.Millisecond})
+		StatusInterval: 20 * time.Millisecond, Tasks: map[string]asynq.Handler{"zq:echo": echoTask}})
 
 	_, issueID := newIssue(t)
 	rctx := activity.WithMetadata(ctx, activity.Metadata{RequestID: "r-zq", IP: zqIP, UserAgent: zqAgent, Source: "web"})
@@ -127,6 +129,12 @@ func TestRedisHoldsNothingPersonal(t *testing.T) {
 		events[k] = res.Event
 	}
 	if _, err := relay.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A task of the app's (Config.Tasks) whose error echoes the person too.
+	client := asynq.NewClient(opt)
+	defer client.Close()
+	if _, err := client.Enqueue(asynq.NewTask("zq:echo", []byte(events["ok"].Ref().String())), asynq.TaskID("zq-echo"), asynq.Queue(inbox.DefaultQueue), asynq.MaxRetry(0)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -147,8 +155,13 @@ func TestRedisHoldsNothingPersonal(t *testing.T) {
 		{"parked", "parked", "ok", asynq.TaskStatePending},
 		{"parked", "parked", "busy", asynq.TaskStatePending},
 	}
+
 	insp := asynq.NewInspector(opt)
 	defer insp.Close()
+	waitFor(t, 20*time.Second, "the app's task to be archived", func() bool {
+		info, err := insp.GetTaskInfo(inbox.DefaultQueue, "zq-echo")
+		return err == nil && info.State == asynq.TaskStateArchived
+	})
 	for _, x := range want {
 		id := inbox.TaskID(x.inbox, events[x.kind].Ref())
 		waitFor(t, 20*time.Second, fmt.Sprintf("job %s to be %v", id, x.state), func() bool {
@@ -207,6 +220,11 @@ func TestRedisHoldsNothingPersonal(t *testing.T) {
 		t.Logf("no personal string in %d keys of Redis", countKeys(t, priv.Addr()))
 	}
 }
+
+// echoTask is an app's task failing with an error that names the person.
+var echoTask = asynq.HandlerFunc(func(context.Context, *asynq.Task) error {
+	return fmt.Errorf("sync %s <%s> from %s: refused", zqLabel, zqMailOK, zqIP)
+})
 
 // sinkInbox names its sink, so the worker keeps a circuit breaker for it.
 type sinkInbox struct{ inbox.Inbox }

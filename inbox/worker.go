@@ -44,7 +44,9 @@ type Config struct {
 	Middleware []Middleware
 	// Tasks serves task types of the app's or of other library packages
 	// (batch.TaskType: scheduled batch flushes) on the worker's queues,
-	// by exact type. Default none.
+	// by exact type. Default none. Their errors reach asynq (which keeps
+	// them in Redis) as inboxes' do: the task type and the kind of error,
+	// never its text, which the worker logs.
 	Tasks map[string]asynq.Handler
 
 	// Concurrency is how many jobs run at once. Default 20.
