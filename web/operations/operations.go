@@ -184,9 +184,9 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, r, http.StatusForbidden, "Only administrators may see the operations page.")
 		return
 	}
-	if r.URL.Path == p.cfg.Prefix {
-		http.Redirect(w, r, p.cfg.Prefix+"/", http.StatusMovedPermanently)
-		return
+	if r.URL.Path == p.cfg.Prefix { // mounted at "/rules" as well as "/rules/": the index
+		r = r.Clone(r.Context())
+		r.URL.Path = p.cfg.Prefix + "/"
 	}
 	p.mux.ServeHTTP(w, r.WithContext(web.WithIdentity(r.Context(), id)))
 }

@@ -244,9 +244,9 @@ func (e *Editor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id.Tenant != nil {
 		r = r.WithContext(activity.WithTenant(ctx, id.Tenant))
 	}
-	if r.URL.Path == e.cfg.Prefix {
-		http.Redirect(w, r, e.cfg.Prefix+"/", http.StatusMovedPermanently)
-		return
+	if r.URL.Path == e.cfg.Prefix { // mounted at "/rules" as well as "/rules/": the index
+		r = r.Clone(r.Context())
+		r.URL.Path = e.cfg.Prefix + "/"
 	}
 	e.mux.ServeHTTP(w, r)
 }

@@ -130,23 +130,20 @@ func (e *Editor) decorate(q request, f *form) {
 		c := &f.Conds[i]
 		c.Attributes, c.Operators = nil, nil
 		found := false
-		var ops []workflow.Operator
 		if schema != nil {
 			for _, a := range schema.Attributes() {
 				c.Attributes = append(c.Attributes, option{Value: a.Name, Label: labels[a.Name], Selected: a.Name == c.Attribute})
-				if a.Name == c.Attribute {
-					found, ops = true, a.Operators
-				}
+				found = found || a.Name == c.Attribute
 			}
 		}
 		if !found && c.Attribute != "" {
 			c.Attributes = append(c.Attributes, option{Value: c.Attribute, Label: c.Attribute, Selected: true})
 		}
-		if ops == nil {
-			ops = allOperators
-		}
+		// Every comparison, whatever the field: the page has no script to
+		// narrow the list when the field changes; a comparison that does
+		// not apply is an error at its field.
 		found = false
-		for _, op := range ops {
+		for _, op := range allOperators {
 			c.Operators = append(c.Operators, option{Value: string(op), Label: q.t(e.cfg.Words, "rules.op."+string(op)), Selected: string(op) == c.Operator})
 			found = found || string(op) == c.Operator
 		}
