@@ -17,7 +17,9 @@ import (
 	"github.com/tidingsdev/tidings/web/eventbrowser"
 	"github.com/tidingsdev/tidings/web/feedview"
 	"github.com/tidingsdev/tidings/web/notifycenter"
+	"github.com/tidingsdev/tidings/web/operations"
 	"github.com/tidingsdev/tidings/web/preferences"
+	"github.com/tidingsdev/tidings/web/rules"
 	"github.com/tidingsdev/tidings/workflow"
 )
 
@@ -40,6 +42,9 @@ type App struct {
 	browser  *eventbrowser.Browser
 	center   *notifycenter.Center
 	prefs    *preferences.Page
+	// the rule editor and the operations page (mounted.go)
+	ruleEditor *rules.Editor
+	ops        *operations.Page
 	hist     history // backfills, projections, corrections, webhook subscriptions (history.go)
 
 	// export and erasure of a person's data (persondata.go)
@@ -105,6 +110,10 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	if err := a.mountWebParts(); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.mountAdminPages(); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -192,6 +201,9 @@ func (a *App) Close() {
 	a.stopOnce.Do(func() { close(a.stopping) })
 	if a.center != nil {
 		a.center.Close()
+	}
+	if a.ops != nil {
+		a.ops.Close()
 	}
 	a.hist.wg.Wait() // backfills stop at a.stopping
 	a.hist.close()

@@ -43,9 +43,9 @@ const slackChannel = "#issues"
 // running the in-app, email and Slack inboxes, and in dev mode the local
 // SMTP server and fake Slack API they deliver to.
 type fanout struct {
-	worker    *inbox.Worker
-	inspector *asynq.Inspector
-	dead      *inbox.DeadLetters
+	worker   *inbox.Worker
+	redisOpt asynq.RedisConnOpt // the workers' Redis (the operations page reads it)
+	inboxes  []inbox.Inbox      // every inbox (re-driven dead letters take their policies)
 
 	mailer      *email.Sender
 	builder     *email.Builder
@@ -251,8 +251,7 @@ func (a *App) startFanout(ctx context.Context) error {
 			return err
 		}
 	}
-	f.dead = f.worker.DeadLetters()
-	f.inspector = asynq.NewInspector(redisOpt)
+	f.redisOpt, f.inboxes = redisOpt, inboxes
 	return nil
 }
 
@@ -298,9 +297,6 @@ func (a *App) mailRecipients(ctx context.Context, db *gorm.DB, ev activity.Event
 func (f *fanout) close() {
 	if f == nil {
 		return
-	}
-	if f.inspector != nil {
-		f.inspector.Close()
 	}
 	if f.batchClient != nil {
 		f.batchClient.Close()

@@ -8,14 +8,13 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tidingsdev/tidings/inbox/notify"
 	"github.com/tidingsdev/tidings/web/feedview"
-	"github.com/tidingsdev/tidings/workflow"
+	"github.com/tidingsdev/tidings/web"
 )
 
 //go:embed web/templates/*.html
@@ -35,6 +34,7 @@ type page struct {
 	Nav    string      // the highlighted section
 	Unread int64       // the signed-in user's unread notifications
 	Data   any
+	Head   template.HTML // a mounted page's stylesheet links
 }
 
 // parsePages parses each page template with the layout and the partials.
@@ -54,10 +54,6 @@ func (a *App) parsePages() (map[string]*template.Template, error) {
 		"add":        func(a, b int) int { return a + b },
 		"args": func(d notificationsData, id int64, op, label string) map[string]any {
 			return map[string]any{"D": d, "ID": id, "Op": op, "Label": label}
-		},
-		"hasString": func(list []string, s string) bool { return slices.Contains(list, s) },
-		"hasAttr": func(list []workflow.Attribute, s string) bool {
-			return slices.ContainsFunc(list, func(a workflow.Attribute) bool { return a.Name == s })
 		},
 	}
 	entries, err := fs.Glob(templateFiles, "web/templates/*.html")
@@ -88,6 +84,9 @@ func (a *App) parsePages() (map[string]*template.Template, error) {
 // a 500 rather than half a page.
 func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name, title, nav string, data any) {
 	p := page{Title: title, Me: a.currentUser(r), Path: r.URL.RequestURI(), Nav: nav, Data: data}
+	if m, ok := data.(web.Page); ok {
+		p.Head = m.Head
+	}
 	var err error
 	if p.Orgs, err = a.switcherPeople(r.Context()); err != nil {
 		a.fail(w, r, err)

@@ -41,17 +41,11 @@ func (a *App) routes() {
 	if a.fan.unsubscribe != nil {
 		mux.Handle("/unsubscribe", a.fan.unsubscribe)
 	}
-	mux.HandleFunc("GET /rules", a.listRules)
-	mux.HandleFunc("GET /rules/new", a.newRule)
-	mux.HandleFunc("POST /rules/new", a.saveRule)
-	mux.HandleFunc("GET /rules/{id}", a.showRule)
-	mux.HandleFunc("GET /rules/{id}/edit", a.editRule)
-	mux.HandleFunc("POST /rules/{id}/edit", a.saveRule)
-	mux.HandleFunc("POST /rules/{id}/toggle", a.toggleRule)
-	mux.HandleFunc("POST /rules/{id}/delete", a.deleteRule)
-	mux.HandleFunc("GET /monitoring", a.monitoring)
-	mux.HandleFunc("POST /monitoring/run", a.runTask)
-	mux.HandleFunc("POST /monitoring/redrive", a.redrive)
+	// The rule editor and the operations page (mounted.go).
+	mux.Handle(rulesPrefix, a.ruleEditor)
+	mux.Handle(rulesPrefix+"/", a.ruleEditor)
+	mux.Handle(opsPrefix, a.ops)
+	mux.Handle(opsPrefix+"/", a.ops)
 	mux.Handle("GET /metrics", a.tel.metricsHandler())
 	mux.Handle("GET /healthz", a.tel.health)
 	a.historyRoutes(mux)
