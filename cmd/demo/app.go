@@ -45,7 +45,7 @@ type App struct {
 	// the rule editor and the operations page (mounted.go)
 	ruleEditor *rules.Editor
 	ops        *operations.Page
-	hist     history // backfills, projections, corrections, webhook subscriptions (history.go)
+	hist       history // backfills, projections, corrections, webhook subscriptions (history.go)
 
 	// export and erasure of a person's data (persondata.go)
 	privacy               *privacy.Privacy

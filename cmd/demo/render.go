@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/tidingsdev/tidings/inbox/notify"
-	"github.com/tidingsdev/tidings/web/feedview"
 	"github.com/tidingsdev/tidings/web"
+	"github.com/tidingsdev/tidings/web/feedview"
 )
 
 //go:embed web/templates/*.html
