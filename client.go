@@ -50,9 +50,10 @@ type Client struct {
 	webOnce sync.Once
 	webErr  error
 
-	mu      sync.Mutex
-	running *running
-	closed  bool
+	mu       sync.Mutex
+	running  *running
+	stopping *running // the last one stopped, for Stops that wait on it
+	closed   bool
 }
 
 // NewClient checks cfg and returns a client. It connects to nothing yet
@@ -84,6 +85,11 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	if !strings.HasPrefix(cfg.Prefix, "/") || strings.HasSuffix(cfg.Prefix, "/") {
 		return nil, &ConfigError{Field: "Prefix", Reason: fmt.Sprintf("is %q: start it with / and end it without one (\"/tidings\")", cfg.Prefix)}
+	}
+	switch cfg.Role {
+	case RoleAll, RoleWeb, RoleWorker:
+	default:
+		return nil, &ConfigError{Field: "Role", Reason: fmt.Sprintf("is %q: use \"web\", \"worker\" or \"\" (both)", cfg.Role)}
 	}
 	c := &Client{cfg: cfg, redisOpt: cfg.redisOpt}
 	if c.redisOpt == nil {

@@ -106,6 +106,10 @@ type Config struct {
 	// Prefix is where Handler is mounted, without a trailing slash:
 	// mux.Handle(Prefix+"/", client.Handler()). Default "/tidings".
 	Prefix string
+	// Theme gives the mounted pages the app's look: its layout around
+	// them and its stylesheet after the default one (web.Theme). Default:
+	// a bare page with the default stylesheet.
+	Theme web.Theme
 	// Privacy configures the person's data page (Prefix + "/me/data":
 	// GET exports, POST erases when AllowErase). Default: export only,
 	// of the library's tables.
@@ -118,6 +122,11 @@ type Config struct {
 	// Domains, Inboxes, Logger and Now are the Config's. Default: inbox
 	// defaults.
 	Worker inbox.Config
+	// Role is what Serve runs in this process: RoleAll (the default) the
+	// web side and the worker side, RoleWeb the web side only, RoleWorker
+	// the worker side only. Web and worker processes share what they must
+	// through PostgreSQL and Redis (and Secret).
+	Role Role
 	// IgnoreSignals makes Run stop only when its context ends. Default
 	// false: Run also stops, gracefully, on SIGINT and SIGTERM.
 	IgnoreSignals bool
@@ -130,6 +139,16 @@ type Config struct {
 	// redisOpt is set by tests to a connection made elsewhere.
 	redisOpt asynq.RedisConnOpt
 }
+
+// Role is what a process runs: see Config.Role.
+type Role string
+
+// The roles of a process.
+const (
+	RoleAll    Role = ""
+	RoleWeb    Role = "web"
+	RoleWorker Role = "worker"
+)
 
 // InApp declares the in-app inbox (package inbox/notify).
 type InApp struct {

@@ -11,6 +11,7 @@ import (
 	"github.com/tidingsdev/tidings/web"
 	"github.com/tidingsdev/tidings/web/eventbrowser"
 	"github.com/tidingsdev/tidings/web/notifycenter"
+	"github.com/tidingsdev/tidings/web/operations"
 	"github.com/tidingsdev/tidings/web/preferences"
 )
 
@@ -105,6 +106,24 @@ func (c *Client) makeWeb() error {
 		return err
 	}
 	mux.Handle(p+DataPath, data)
+	var inboxes []inbox.Inbox
+	if c.notify != nil {
+		inboxes = append(inboxes, c.notify)
+	}
+	if c.engine != nil {
+		inboxes = append(inboxes, c.engine)
+	}
+	if c.webhooks != nil {
+		inboxes = append(inboxes, c.webhooks)
+	}
+	ops, err := operations.New(operations.Config{DB: cfg.DB, Redis: c.redisOpt, App: cfg.App, Domains: cfg.Domains,
+		Inboxes: append(inboxes, cfg.Inboxes...), Theme: cfg.Theme, Prefix: p + OperationsPath,
+		EventHref: func(ref activity.EventRef) string { return browser.Permalink(ref) }, Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		return err
+	}
+	mux.Handle(p+OperationsPath+"/", ops)
+	mux.Handle(p+OperationsPath, ops)
 	c.web.mux = mux
 	c.web.handler = c.Middleware(mux)
 	return nil

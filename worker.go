@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/hibiken/asynq"
@@ -15,6 +16,8 @@ type running struct {
 	scheduler  *asynq.Scheduler
 	stopEngine context.CancelFunc
 	engineDone chan struct{}
+	once       sync.Once
+	stopped    chan struct{} // closed when stop returned
 }
 
 // ErrRunning is returned by Start when the worker side already runs.
@@ -35,7 +38,7 @@ func (c *Client) Start(ctx context.Context) error {
 	if c.closed {
 		return errors.New("tidings: Start after Close")
 	}
-	r := &running{}
+	r := &running{stopped: make(chan struct{})}
 	if c.engine != nil {
 		// The engine must know which actions have rules before the relay
 		// hands out events.
@@ -56,7 +59,7 @@ func (c *Client) Start(ctx context.Context) error {
 		go func() { defer close(r.engineDone); _ = c.engine.Run(ectx) }()
 	}
 	if err := sched.Start(); err != nil {
-		r.stop(c)
+		r.stopAll(c)
 		return err
 	}
 	r.scheduler = sched
@@ -68,27 +71,35 @@ func (c *Client) Start(ctx context.Context) error {
 // refreshes, then the relay (its open batch rolls back) and the worker,
 // which lets running jobs finish for Config.Worker.ShutdownTimeout and
 // hands the others back to their queue. It returns when all is stopped,
-// or with ctx's error when ctx ends first (the stop goes on). Stopping a
-// client that does not run does nothing.
+// or with ctx's error when ctx ends first (the stop goes on). A Stop
+// while another is under way waits for it; stopping a client that does not
+// run does nothing.
 func (c *Client) Stop(ctx context.Context) error {
 	c.mu.Lock()
 	r := c.running
-	c.running = nil
+	if r == nil {
+		r = c.stopping
+	}
+	c.running, c.stopping = nil, r
 	c.mu.Unlock()
 	if r == nil {
 		return nil
 	}
-	done := make(chan struct{})
-	go func() { defer close(done); r.stop(c) }()
+	go r.stop(c)
 	select {
-	case <-done:
+	case <-r.stopped:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
+// stop stops what r started, once; later calls return at once.
 func (r *running) stop(c *Client) {
+	r.once.Do(func() { defer close(r.stopped); r.stopAll(c) })
+}
+
+func (r *running) stopAll(c *Client) {
 	if r.scheduler != nil {
 		r.scheduler.Shutdown()
 	}
