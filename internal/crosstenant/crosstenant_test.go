@@ -581,6 +581,7 @@ func crossTenant(t *testing.T, held bool) {
 
 	t.Run("batching", func(t *testing.T) { testBatching(t, w, ctx) })
 	t.Run("maintenance", func(t *testing.T) { testMaintenance(t, w, ctx, held) })
+	t.Run("person", func(t *testing.T) { testPerson(t, w, ctx) }) // last: it erases A's users:8
 
 	after := snapshot(t, tenantB)
 	for k, v := range before {

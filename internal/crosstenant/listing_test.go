@@ -114,25 +114,6 @@ var awaitingCase = map[string]string{
 	"inbox/slack.Poster.PostBatch":           "the batch's tenant",
 	"activity.Domain.Resolve":                "the events it is given",
 	"inbox.Defaults.Set":                     "the context's tenant",
-	// Person-level calls (issue 24, point 1): each takes the tenant from
-	// the context; their cases belong with the person's (erasure, export).
-	"activity.Domain.Erase":        "the context's tenant",
-	"activity.Domain.PersonEvents": "the context's tenant",
-	"activity.Domain.PersonValues": "the context's tenant",
-	"inbox.ErasePerson":            "the context's tenant",
-	"inbox.StoredChoices":          "the context's tenant",
-	"inbox.StoredPreferences":      "the context's tenant",
-	"inbox/batch.ErasePerson":      "the context's tenant",
-	"inbox/email.ErasePerson":      "the context's tenant",
-	"inbox/notify.EachOf":          "the context's tenant",
-	"inbox/notify.ErasePerson":     "the context's tenant",
-	"inbox/slack.ErasePerson":      "the context's tenant",
-	"inbox/webhook.ErasePerson":    "the context's tenant",
-	"workflow.ErasePerson":         "the context's tenant",
-	"privacy.Handler.ServeHTTP":    "the context's tenant",
-	"privacy.Privacy.Erase":        "the context's tenant",
-	"privacy.Privacy.EraseSettled": "the context's tenant",
-	"privacy.Privacy.Reapply":      "each erasure's tenant",
 }
 
 // checkEveryCallCovered fails naming every exported call that runs SQL
