@@ -3,6 +3,8 @@ package activity
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"gorm.io/gorm"
 
@@ -139,12 +141,17 @@ WHERE v IS NOT NULL AND char_length(btrim(v)) >= ?`
 //     extra are removed, and every string of extra, tags and
 //     retraction_reason that contains one of p.Values is masked
 //     ("[erased]");
-//   - any other event of the tenant whose personal paths or tags mention
-//     one of p.Values: those paths are removed, those tags masked; and the
-//     retraction reasons that mention them, wherever Retract put one (the
-//     retracted events' retraction_reason, the reason in the extra of the
-//     "_retracted" event it recorded, whoever did either). This is a scan
-//     of the tenant's events, once per erasure.
+//   - any other event of the tenant: personal paths and tags that mention
+//     one of p.Values (removed, masked), and every mention in the copies
+//     made of p's data, found through indexes: retraction reasons (Retract
+//     copies its reason onto the retracted events and into the extra of
+//     the "_retracted" event it records), and the labels and extra of
+//     events recorded by a system actor or caused by another event (a
+//     workflow rule's actions record events labelled "Workflow: <rule
+//     name>", with its parameters in extra; an inbox job's event copies
+//     what it read). Texts people wrote in their own events that mention p
+//     stay theirs (declare a personal path, or erase them in a Part). This
+//     is a scan of the tenant's events, once per erasure.
 //
 // Only the context's tenant's events change (see PersonValues): another
 // tenant's person with the same key is another person.
@@ -221,39 +228,71 @@ WHERE `+where+` AND lower(extra::text) LIKE ANY(?)`, args...)
 		return n, fmt.Errorf("activity: erase %s from %s: %w", p.Ref(), d.table, res.Error)
 	}
 
-	// 2. Other events whose personal paths, tags or retraction reasons
-	// mention p's values: one scan of the table, with cheap filters (a
-	// top-level key of a personal path present, a LIKE on the text) before
-	// any function. Retract copies its reason into the extra of the
-	// "_retracted" event it records (RetractionExtra.Reason).
-	cond := "(tags IS NOT NULL AND lower(tags::text) LIKE ANY(?)) OR lower(retraction_reason) LIKE ANY(?) OR " + retractionReasonCond
-	condArgs := []any{pats, pats, pats}
+	// 2. Other events: personal paths and tags that mention p, and the
+	// copies of p's data (see above). Each arm of the filter is one the
+	// table's partial indexes answer (tags, retracted_at, causation_id,
+	// actor_type, action), so without personal paths this is a bitmap
+	// scan of those rows, not of the table; a LIKE comes before any
+	// function, and a row changes only where a whole word matches (Hana
+	// keeps "hana.erasmus@...").
+	paths := pgarray.Text(d.personalPathArrays())
+	made := "(causation_id IS NOT NULL OR actor_type = '" + SystemActorType + "')"
+	retractions := pgarray.Text(d.retractionActions())
+	cond := `(tags IS NOT NULL AND lower(tags::text) LIKE ANY(?))
+    OR (retracted_at IS NOT NULL AND lower(retraction_reason) LIKE ANY(?))
+    OR (action = ANY(?::text[]) AND lower(extra::text) LIKE ANY(?))
+    OR (causation_id IS NOT NULL AND (lower(actor_label) LIKE ANY(?) OR lower(record_label) LIKE ANY(?) OR lower(extra::text) LIKE ANY(?)))
+    OR (actor_type = '` + SystemActorType + `' AND (lower(actor_label) LIKE ANY(?) OR lower(record_label) LIKE ANY(?) OR lower(extra::text) LIKE ANY(?)))`
+	condArgs := []any{pats, pats, retractions, pats, pats, pats, pats, pats, pats, pats}
 	if len(d.personal) > 0 {
 		var first []string
 		for _, keys := range d.personal {
 			first = append(first, keys[0])
 		}
-		cond = "(jsonb_exists_any(extra, ?::text[]) AND lower(extra::text) LIKE ANY(?) AND tidings_drop_paths(extra, ?, ?) IS DISTINCT FROM extra) OR " + cond
-		condArgs = append([]any{pgarray.Text(first), pats, pgarray.Text(d.personalPathArrays()), vals}, condArgs...)
+		cond = "(jsonb_exists_any(extra, ?::text[]) AND lower(extra::text) LIKE ANY(?))\n    OR " + cond
+		condArgs = append([]any{pgarray.Text(first), pats}, condArgs...)
 	}
-	args = []any{pats, vals, pgarray.Text(d.personalPathArrays()), vals, pats, vals, pats, vals}
+	args = []any{pats, vals, pats, vals, retractions, pats, paths, vals, vals, paths, vals, pats, vals, pats, vals}
 	args = append(args, m.tenantArgs...)
 	args = append(args, whereArgs...)
 	args = append(args, condArgs...)
+	args = append(args, vals, vals, paths, vals, vals, vals, vals)
 	res = db.Exec(`UPDATE `+d.table+` SET
-  extra = tidings_drop_paths(CASE WHEN `+retractionReasonCond+` THEN jsonb_set(extra, '{reason}', to_jsonb(tidings_mask_text(extra->>'reason', ?))) ELSE extra END, ?, ?),
-  tags = CASE WHEN tags IS NOT NULL AND lower(tags::text) LIKE ANY(?) THEN tidings_mask_jsonb(tags, ?) ELSE tags END,
+  actor_label = CASE WHEN `+made+` AND lower(actor_label) LIKE ANY(?) THEN tidings_mask_text(actor_label, ?) ELSE actor_label END,
+  record_label = CASE WHEN `+made+` AND lower(record_label) LIKE ANY(?) THEN tidings_mask_text(record_label, ?) ELSE record_label END,
+  extra = CASE WHEN (`+made+` OR action = ANY(?::text[])) AND lower(extra::text) LIKE ANY(?)
+    THEN tidings_mask_jsonb(tidings_drop_paths(extra, ?, ?), ?) ELSE tidings_drop_paths(extra, ?, ?) END,
+  tags = CASE WHEN lower(tags::text) LIKE ANY(?) THEN tidings_mask_jsonb(tags, ?) ELSE tags END,
   retraction_reason = CASE WHEN lower(retraction_reason) LIKE ANY(?) THEN tidings_mask_text(retraction_reason, ?) ELSE retraction_reason END
-WHERE `+m.tenant+` AND NOT coalesce(`+where+`, false) AND (`+cond+`)`, args...)
+WHERE `+m.tenant+` AND NOT coalesce(`+where+`, false)
+  AND (`+cond+`)
+  AND ((`+made+` AND (tidings_mentions(actor_label, ?) OR tidings_mentions(record_label, ?)))
+    OR tidings_drop_paths(extra, ?, ?) IS DISTINCT FROM extra OR tidings_mask_jsonb(extra, ?) IS DISTINCT FROM extra
+    OR tidings_mask_jsonb(tags, ?) IS DISTINCT FROM tags OR tidings_mentions(retraction_reason, ?))`, args...)
 	if res.Error != nil {
 		return n, fmt.Errorf("activity: erase %s's values from %s: %w", p.Ref(), d.table, res.Error)
 	}
 	return n + res.RowsAffected, nil
 }
 
-// retractionReasonCond holds for a retraction event (see Retract) whose
-// reason mentions one of the patterns passed for its one argument.
-const retractionReasonCond = `(action LIKE '%\_retracted' AND lower(extra->>'reason') LIKE ANY(?))`
+// retractionActions returns the domain's actions that Retract may record
+// (those ending in "_retracted"), with their former names (aliases), so an
+// erasure finds the retraction events whose extra copies a reason.
+func (d *Domain) retractionActions() []string {
+	var out []string
+	for _, a := range d.actions {
+		if strings.HasSuffix(a, "_retracted") {
+			out = append(out, a)
+		}
+	}
+	for old := range d.catalog.aliases {
+		if strings.HasSuffix(old, "_retracted") {
+			out = append(out, old)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // PersonCondition returns a condition on d's events table (columns
 // unqualified) that holds for the events p takes part in (actor, record,

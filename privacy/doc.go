@@ -43,7 +43,14 @@
 //     subject table is their type): the record label; in all of those: the
 //     personal paths of extra, and any string of extra or tags that
 //     mentions them ("[erased]");
-//   - in anyone's events: personal paths and tags that mention them;
+//   - in anyone's events: personal paths and tags that mention them, and
+//     every mention in copies of their data: retraction reasons (on the
+//     retracted events and in the "_retracted" event), and the labels and
+//     extra of events recorded by a system actor or caused by another
+//     event (a workflow rule named after them labels the events its
+//     actions record "Workflow: <rule name>"). What people wrote about
+//     them in their own events stays theirs, unless a personal path holds
+//     it;
 //   - their own notifications, preferences, delivery choices, stream
 //     head, batch windows (digests, a Slack window routed to them) and
 //     escalations (mail not yet sent is not sent); in everyone else's

@@ -134,7 +134,9 @@ func TestEraseLeavesNothingAnywhere(t *testing.T) {
 	})
 
 	// The workflow engine: a rule that names Zoe (its name, its condition
-	// and its action's parameter) on every comment.
+	// and its actions' parameters) on every comment. The event its
+	// record_event action records copies the rule's name (its actor's
+	// label, "Workflow: ...") and the note.
 	schema, err := workflow.NewSchema(workflow.SchemaConfig{Domain: issues})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +155,8 @@ func TestEraseLeavesNothingAnywhere(t *testing.T) {
 	}
 	rule, err := rules.Create(ctx, "users:"+bob.key(), workflow.Rule{Name: "Comments by " + zoe.name, Domain: "issue", TriggeredOn: "comment_added",
 		Conditions: workflow.Conditions{workflow.Cond("actor.label", workflow.OpEq, zoe.name)},
-		Actions:    []workflow.RuleAction{workflow.Do("note", workflow.Params{"for": zoe.email})}, Enabled: true})
+		Actions: []workflow.RuleAction{workflow.Do("note", workflow.Params{"for": zoe.email}),
+			workflow.Do(workflow.ActionRecordEvent, workflow.Params{"action": "flagged", "note": "flagged for " + zoe.name})}, Enabled: true})
 	if err != nil {
 		t.Fatal(err)
 	}

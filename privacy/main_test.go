@@ -34,7 +34,7 @@ var (
 	testDB *gorm.DB
 	issues = activity.MustDomain(activity.DomainConfig{
 		Name:          "issue",
-		Actions:       []string{"comment_added", "assigned", "invited", "comment_retracted"},
+		Actions:       []string{"comment_added", "assigned", "invited", "comment_retracted", "flagged"},
 		PersonalPaths: []string{"email", "author.name"},
 	})
 	users = activity.MustDomain(activity.DomainConfig{
