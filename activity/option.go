@@ -49,7 +49,9 @@ func (o recordOption) applyRecord(c *recordCall) { c.record, c.hasRecord = o.v, 
 func (o recordOption) String() string            { return fmt.Sprintf("Record(%s)", describe(o.v)) }
 
 // Extra is free-form data stored with the event as a JSON object. It must
-// encode as JSON and stay under the domain's MaxExtraBytes (64 KiB by default).
+// encode as JSON, stay under the domain's MaxExtraBytes (64 KiB by default)
+// and nest at most MaxExtraDepth levels; its numbers must fit PostgreSQL's
+// numeric (see ErrInvalidExtra).
 type Extra map[string]any
 
 func (e Extra) applyRecord(c *recordCall) { c.extra, c.hasExtra = map[string]any(e), true }
