@@ -16,7 +16,10 @@ import (
 func TestSMTPSettingsCheckedAtStart(t *testing.T) {
 	ctx := context.Background()
 	srv := smtptest.Start(t, smtptest.Config{})
-	cfg := Config{DSN: pgtest.DSN("tidings_test_demo"), RedisAddr: redistest.Addr(), RedisDB: 6, NoDev: true, NoSeed: true, SMTPAddr: srv.Addr()}
+	if _, err := pgtest.Create(ctx, "tidings_test_demo_smtp"); err != nil { // its own (the demo would create a missing one unmarked)
+		t.Fatal(err)
+	}
+	cfg := Config{DSN: pgtest.DSN("tidings_test_demo_smtp"), RedisAddr: redistest.Addr(), RedisDB: 6, NoDev: true, NoSeed: true, SMTPAddr: srv.Addr()}
 	_, err := NewApp(ctx, cfg)
 	if err == nil || !strings.Contains(err.Error(), "does not offer STARTTLS") || !strings.Contains(err.Error(), "-smtp-tls") {
 		t.Fatalf("mandatory TLS against a plain server: %v; want a start error naming STARTTLS and -smtp-tls", err)
