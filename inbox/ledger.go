@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/internal/pgarray"
+	"github.com/tidingsdev/tidings/internal/tenantfilter"
 )
 
 // Key names one delivery in the ledger: an inbox's effect for one event
@@ -173,6 +174,15 @@ RETURNING inbox, domain, event_id, recipient`, now, now, tenantArg(TenantOf(ctx)
 // a fresh claim. After a true, call MarkSent on success or Release on
 // failure.
 func (l *Ledger) Claim(ctx context.Context, db *gorm.DB, key Key) (bool, error) {
+	return l.claim(ctx, db, key, false)
+}
+
+// ErrOtherTenant is returned (wrapped) by Claim for a key whose ledger row
+// is another tenant's than the context's: a job's context carries the
+// tenant of its event, and no other tenant's row is claimed or changed.
+var ErrOtherTenant = errors.New("inbox: the delivery is another tenant's")
+
+func (l *Ledger) claim(ctx context.Context, db *gorm.DB, key Key, again bool) (bool, error) {
 	if db == nil {
 		return false, errNilDB
 	}
@@ -181,11 +191,17 @@ func (l *Ledger) Claim(ctx context.Context, db *gorm.DB, key Key) (bool, error) 
 	}
 	now := l.now()
 	var attempts []int
+	// Only the context's tenant's row is taken over (the key is global: an
+	// event id is unique across tenants).
+	same := "TRUE"
+	if tenantfilter.On {
+		same = "d.tenant_id IS NOT DISTINCT FROM EXCLUDED.tenant_id"
+	}
 	err := db.WithContext(ctx).Raw(`INSERT INTO inbox_deliveries AS d (inbox, domain, event_id, recipient, status, attempts, created_at, updated_at, tenant_id)
 VALUES (?, ?, ?, ?, 'sending', 1, ?, ?, ?)
 ON CONFLICT (inbox, domain, event_id, recipient) DO UPDATE
    SET status = 'sending', attempts = d.attempts + 1, updated_at = EXCLUDED.updated_at
- WHERE d.status = 'failed' OR (d.status = 'sending' AND d.updated_at <= ?)
+ WHERE (d.status = 'failed' OR (d.status = 'sending' AND d.updated_at <= ?)) AND `+same+`
 RETURNING d.attempts`, key.Inbox, key.Event.Domain, key.Event.ID, key.Recipient, now, now, tenantArg(TenantOf(ctx)), now.Add(-l.claimTimeout)).Scan(&attempts).Error
 	if err != nil {
 		return false, fmt.Errorf("inbox: ledger claim %s: %w", key, err)
@@ -198,8 +214,10 @@ RETURNING d.attempts`, key.Inbox, key.Event.Domain, key.Event.ID, key.Recipient,
 		return false, err
 	}
 	switch {
+	case !found && again: // there, but not the context's tenant's
+		return false, fmt.Errorf("inbox: ledger claim %s: %w", key, ErrOtherTenant)
 	case !found: // deleted (pruned) between the two statements: try again
-		return l.Claim(ctx, db, key)
+		return l.claim(ctx, db, key, true)
 	case e.Status == StatusSending:
 		wait := e.UpdatedAt.Add(l.claimTimeout).Sub(now)
 		return false, RetryAfter(max(wait, time.Second), &InFlightError{Key: key, ClaimedAt: e.UpdatedAt, Attempts: e.Attempts})
@@ -231,9 +249,10 @@ func (l *Ledger) finish(ctx context.Context, db *gorm.DB, key Key, status Status
 	if lastError != "" {
 		le = truncate(lastError, 2000)
 	}
+	cond, targs := TenantCondition(ctx, "")
 	res := db.WithContext(ctx).Exec(`UPDATE inbox_deliveries SET status = ?, last_error = ?, updated_at = ?
-WHERE inbox = ? AND domain = ? AND event_id = ? AND recipient = ? AND status = 'sending'`,
-		string(status), le, l.now(), key.Inbox, key.Event.Domain, key.Event.ID, key.Recipient)
+WHERE inbox = ? AND domain = ? AND event_id = ? AND recipient = ? AND status = 'sending' AND `+cond,
+		append([]any{string(status), le, l.now(), key.Inbox, key.Event.Domain, key.Event.ID, key.Recipient}, targs...)...)
 	if res.Error != nil {
 		return fmt.Errorf("inbox: ledger mark %s %s: %w", key, status, res.Error)
 	}
@@ -273,13 +292,15 @@ func (l *Ledger) Send(ctx context.Context, db *gorm.DB, key Key, send func(ctx c
 	return true, nil
 }
 
-// Lookup returns key's ledger row, and whether there is one.
+// Lookup returns key's ledger row, and whether there is one, in the
+// context's tenant (a job's context carries its event's).
 func (l *Ledger) Lookup(ctx context.Context, db *gorm.DB, key Key) (Entry, bool, error) {
 	if db == nil {
 		return Entry{}, false, errNilDB
 	}
+	cond, targs := TenantCondition(ctx, "")
 	rows, err := db.WithContext(ctx).Raw(`SELECT status, attempts, coalesce(last_error, ''), created_at, updated_at FROM inbox_deliveries
-WHERE inbox = ? AND domain = ? AND event_id = ? AND recipient = ?`, key.Inbox, key.Event.Domain, key.Event.ID, key.Recipient).Rows()
+WHERE inbox = ? AND domain = ? AND event_id = ? AND recipient = ? AND `+cond, append([]any{key.Inbox, key.Event.Domain, key.Event.ID, key.Recipient}, targs...)...).Rows()
 	if err != nil {
 		return Entry{}, false, fmt.Errorf("inbox: ledger lookup %s: %w", key, err)
 	}

@@ -263,9 +263,10 @@ func (b *Batcher) Run(ctx context.Context, every time.Duration) error {
 	}
 }
 
-// Open returns how many windows of the inbox are open or full (not yet
-// claimed), for metrics and tests.
-func (b *Batcher) Open(ctx context.Context) (int64, error) {
+// OpenAllTenants returns how many windows of the inbox are open or full
+// (not yet claimed), of every tenant, for metrics and tests: it ignores
+// the context's tenant.
+func (b *Batcher) OpenAllTenants(ctx context.Context) (int64, error) {
 	var n int64
 	err := b.cfg.DB.WithContext(ctx).Raw(`SELECT count(*) FROM batch_windows WHERE inbox = ? AND status IN ('open', 'full')`, b.cfg.Inbox).Scan(&n).Error
 	if err != nil {

@@ -110,7 +110,7 @@ func TestAddRefusesOtherTenant(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Field != "batch.AddRequest.Tenant" {
 		t.Fatalf("Add with another tenant = %v, want a *inbox.ConfigError on Tenant", err)
 	}
-	if n, _ := b.Open(t.Context()); n != 0 {
+	if n, _ := b.OpenAllTenants(t.Context()); n != 0 {
 		t.Errorf("%d windows opened", n)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/notify"
@@ -89,6 +91,45 @@ AND seen_at IS NULL AND read_at IS NULL AND archived_at IS NULL`, tenant).Row().
 	}
 	if _, err := w.rules.Get(as(tenantB, "7"), r.ID); !errors.Is(err, workflow.ErrRuleNotFound) {
 		t.Errorf("B reads A's new rule: err = %v, want ErrRuleNotFound", err)
+	}
+
+	// The deliveries ledger: A's calls on B's key (the key is global, an
+	// event id being unique across tenants) neither read nor change B's row.
+	var bKey inbox.Key
+	if err := testDB.Raw(`SELECT inbox, domain, event_id, recipient FROM inbox_deliveries WHERE tenant_id = ? ORDER BY 1, 2, 3, 4 LIMIT 1`, tenantB).
+		Row().Scan(&bKey.Inbox, &bKey.Event.Domain, &bKey.Event.ID, &bKey.Recipient); err != nil {
+		t.Fatal(err)
+	}
+	l := inbox.NewLedger(inbox.LedgerConfig{})
+	cover(l.Lookup, l.Claim, l.MarkSent, l.Release, l.Refuse, l.Once, l.OnceEach, l.Send)
+	if e, found, err := l.Lookup(ctx, appDB, bKey); err != nil || found {
+		t.Errorf("Lookup(B's %s) as A = %+v %v %v; want nothing", bKey, e, found, err)
+	}
+	if ok, err := l.Claim(ctx, appDB, bKey); ok {
+		t.Errorf("Claim(B's %s) as A = %v, %v; want no claim", bKey, ok, err)
+	}
+	for name, mark := range map[string]func(context.Context, *gorm.DB, inbox.Key) error{
+		"MarkSent": l.MarkSent,
+		"Release": func(ctx context.Context, db *gorm.DB, k inbox.Key) error {
+			return l.Release(ctx, db, k, errors.New("x"))
+		},
+		"Refuse": func(ctx context.Context, db *gorm.DB, k inbox.Key) error {
+			return l.Refuse(ctx, db, k, errors.New("x"))
+		},
+	} {
+		if err := mark(ctx, appDB, bKey); err == nil {
+			t.Errorf("%s(B's %s) as A: no error, want not claimed", name, bKey)
+		}
+	}
+	ran := false
+	if ok, err := l.Once(ctx, appDB, bKey, func(*gorm.DB) error { ran = true; return nil }); ok || ran || err != nil {
+		t.Errorf("Once(B's %s) as A = %v, %v (ran %v); want skipped", bKey, ok, err, ran)
+	}
+	if fresh, err := l.OnceEach(ctx, appDB, []inbox.Key{bKey}, func(*gorm.DB, []inbox.Key) error { ran = true; return nil }); len(fresh) != 0 || ran || err != nil {
+		t.Errorf("OnceEach(B's %s) as A = %v, %v (ran %v); want skipped", bKey, fresh, err, ran)
+	}
+	if ok, _ := l.Send(ctx, appDB, bKey, func(context.Context) error { ran = true; return nil }); ok || ran {
+		t.Errorf("Send(B's %s) as A = %v (ran %v); want not sent", bKey, ok, ran)
 	}
 
 	if !held {
