@@ -79,10 +79,17 @@
 // skipped: they would mask unrelated words. Give full names and addresses.
 //
 // Deliveries in flight: a job that loaded its event before the erasure
-// committed may copy the old label once more (an in-app notification).
-// Erasure.InFlight counts them; EraseSettled waits for them (at most a
-// given time) and erases again. The demo test saw this race and keeps it
-// covered: with one Erase, the name came back in a notification.
+// committed may copy the old label once more (an in-app notification),
+// and an engine job that loaded a rule naming the person may write the
+// rule's name and parameters into the run log. Erasure.InFlight counts
+// the deliveries that may (those of the person's events, and those of the
+// events such a rule triggers on, pending when the erasure began);
+// EraseSettled waits for them (at most a given time) and erases again.
+// Use it while a worker runs; jobs only queued or waiting for a retry
+// load the erased event when they run (Redis holds references), so
+// without a running worker one Erase is enough. The demo test saw this
+// race and keeps it covered: with one Erase, the name came back in a
+// notification; so do privacy's tests, for a notification and a run log.
 //
 // Stop recording for the person first: an event recorded after Erase holds
 // their data again. What left the database is out of reach: mails sent,

@@ -1,10 +1,12 @@
 package privacy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -18,6 +20,7 @@ import (
 	"github.com/tidingsdev/tidings/inbox/notify"
 	"github.com/tidingsdev/tidings/inbox/slack"
 	"github.com/tidingsdev/tidings/inbox/webhook"
+	"github.com/tidingsdev/tidings/internal/pgarray"
 	"github.com/tidingsdev/tidings/workflow"
 )
 
@@ -68,12 +71,24 @@ type Erasure struct {
 	StartedAt   time.Time
 	FinishedAt  time.Time
 	Counts      activity.Erased
-	// InFlight counts deliveries of the person's events (inbox_pending
-	// rows) not finished when the erasure committed. A delivery that
-	// loaded its event before may still copy the old data (an in-app
-	// notification's label, a digest's snapshot): erase again once they
-	// are done (EraseSettled does).
+	// InFlight counts the deliveries (inbox_pending rows) not finished
+	// when the erasure began that may copy the person's data after it: those
+	// of the person's events (a job that loaded its event before writes
+	// the old label into an in-app notification, a digest's snapshot),
+	// and, when a workflow rule mentions the person, those of the events
+	// the rule triggers on (an engine job that loaded the rule before
+	// writes its name, explanation and parameters into the run log).
+	// Erase again once they are done: EraseSettled does.
 	InFlight int64
+
+	pending []pendingKey // the deliveries InFlight counts
+}
+
+// pendingKey names one delivery (an inbox_pending row).
+type pendingKey struct {
+	Domain  string
+	EventID int64
+	Inbox   string
 }
 
 // Erase removes or irreversibly masks p's personal data in every table of
@@ -133,6 +148,14 @@ func (x *Privacy) erase(sc scope, db *gorm.DB, p activity.Person, req Request) (
 				subjectDomains = append(subjectDomains, d.Name())
 			}
 		}
+		// Deliveries in flight, taken before anything is masked (one that
+		// finishes while the erasure runs may have written after the
+		// table it wrote was masked): they may copy the old data once more.
+		pending, err := x.inFlight(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		rec.InFlight, rec.pending = int64(len(pending)), pending
 		// 2. The events.
 		for _, d := range x.cfg.Domains {
 			n, err := d.Erase(ctx, tx, p)
@@ -169,13 +192,7 @@ func (x *Privacy) erase(sc scope, db *gorm.DB, p activity.Person, req Request) (
 			}
 			rec.Counts.Merge(got)
 		}
-		// 4. Deliveries in flight, which may copy the old data once more.
-		n, err := x.inFlight(ctx, tx, p)
-		if err != nil {
-			return err
-		}
-		rec.InFlight = n
-		// 5. The record, without the data.
+		// 4. The record, without the data.
 		rec.FinishedAt = x.cfg.Now()
 		counts, err := json.Marshal(rec.Counts)
 		if err != nil {
@@ -190,17 +207,27 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?::jsonb) RETURNING id`, sc.tenantArg(), p.Type, p.
 	return rec, nil
 }
 
-// ErrInFlight is returned (wrapped) by EraseSettled when deliveries of
-// the person's events were still in flight at its deadline.
+// ErrInFlight is returned (wrapped) by EraseSettled when deliveries that
+// may copy the person's data were still in flight at its deadline.
 var ErrInFlight = errors.New("privacy: deliveries of the person's events still in flight")
 
-// EraseSettled is Erase, then, while deliveries of p's events that were in
-// flight at the erasure (Erasure.InFlight) finish, a wait of at most
-// maxWait (checking every 100ms), then Erase again to mask what they
-// copied. It returns the last erasure record; if deliveries are still in
-// flight at the deadline, an error wrapping ErrInFlight with that record:
-// call it again later. Use it where an erasure must leave nothing behind
-// while the worker runs (the demo's person page does).
+// EraseSettled is Erase, then a wait of at most maxWait (checking every
+// 100ms) for the deliveries in flight when it began (Erasure.InFlight) to
+// finish, then Erase again to mask what they copied. It returns the last
+// erasure record; if some are still in flight at the deadline, an error
+// wrapping ErrInFlight with that record: call it again later.
+//
+// When it is needed: while a worker runs, a job that loaded an event of
+// the person before the erasure (or a workflow rule that names them) may
+// write the old data after it, once: an in-app notification's label, a
+// digest's snapshot, a run log's rule name, an action's result. Jobs
+// queued or waiting for a retry load the event when they run, and so see
+// it erased (the jobs in Redis hold references); only those running
+// across the erasure copy. A delivery waiting for a retry still counts
+// until it is done, so a sink that is down keeps EraseSettled waiting
+// until maxWait. Without a worker running (a maintenance window, a
+// script), Erase is enough. The privacy Handler uses it with
+// HandlerConfig.Settle; the demo's person page does.
 func (x *Privacy) EraseSettled(ctx context.Context, db *gorm.DB, p activity.Person, req Request, maxWait time.Duration) (Erasure, error) {
 	rec, err := x.Erase(ctx, db, p, req)
 	if err != nil || rec.InFlight == 0 {
@@ -214,7 +241,7 @@ func (x *Privacy) EraseSettled(ctx context.Context, db *gorm.DB, p activity.Pers
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		n, err := x.inFlight(sc.ctx, db, p)
+		n, err := stillPending(sc.ctx, db, rec.pending)
 		if err != nil {
 			return rec, err
 		}
@@ -232,25 +259,59 @@ func (x *Privacy) EraseSettled(ctx context.Context, db *gorm.DB, p activity.Pers
 	}
 }
 
-// inFlight counts the deliveries of p's events not finished yet, in the
-// scope ctx carries (p's events of the tenant: see
-// activity.Domain.PersonCondition).
-func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) (int64, error) {
-	var total int64
+// inFlight lists the deliveries not finished yet that may copy p's data:
+// those of p's events, in the scope ctx carries (p's events of the tenant:
+// see activity.Domain.PersonCondition), and those of the events that the
+// workflow rules mentioning p trigger on (workflow.PersonTriggers). Pass p
+// with its values (PersonValues), before the rules are masked.
+func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) ([]pendingKey, error) {
+	var out []pendingKey
 	for _, d := range x.cfg.Domains {
 		cond, args, err := d.PersonCondition(ctx, p)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		var n int64
-		err = db.WithContext(ctx).Raw(`SELECT count(*) FROM inbox_pending ip WHERE ip.domain = ? AND EXISTS (SELECT 1 FROM `+d.Table()+` WHERE id = ip.event_id AND `+cond+`)`,
-			append([]any{d.Name()}, args...)...).Scan(&n).Error
+		var keys []pendingKey
+		err = db.WithContext(ctx).Raw(`SELECT ip.domain, ip.event_id, ip.inbox FROM inbox_pending ip WHERE ip.domain = ? AND EXISTS (SELECT 1 FROM `+d.Table()+` WHERE id = ip.event_id AND `+cond+`)`,
+			append([]any{d.Name()}, args...)...).Scan(&keys).Error
 		if err != nil {
-			return 0, fmt.Errorf("privacy: count deliveries in flight: %w", err)
+			return nil, fmt.Errorf("privacy: list deliveries in flight: %w", err)
 		}
-		total += n
+		out = append(out, keys...)
 	}
-	return total, nil
+	triggers, err := workflow.PersonTriggers(ctx, db, p)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range triggers {
+		// Every tenant's: they are only waited for, never changed, and
+		// inbox_pending (an operator table) does not say whose they are.
+		var keys []pendingKey
+		err = db.WithContext(ctx).Raw(`SELECT domain, event_id, inbox FROM inbox_pending WHERE domain = ? AND action = ?`, t.Domain, t.Action).Scan(&keys).Error
+		if err != nil {
+			return nil, fmt.Errorf("privacy: list deliveries in flight: %w", err)
+		}
+		out = append(out, keys...)
+	}
+	slices.SortFunc(out, func(a, b pendingKey) int {
+		return cmp.Or(strings.Compare(a.Domain, b.Domain), cmp.Compare(a.EventID, b.EventID), strings.Compare(a.Inbox, b.Inbox))
+	})
+	return slices.Compact(out), nil
+}
+
+// stillPending counts the deliveries of keys not finished yet.
+func stillPending(ctx context.Context, db *gorm.DB, keys []pendingKey) (int64, error) {
+	domains, ids, inboxes := make(pgarray.Text, len(keys)), make(pgarray.Int8, len(keys)), make(pgarray.Text, len(keys))
+	for i, k := range keys {
+		domains[i], ids[i], inboxes[i] = k.Domain, k.EventID, k.Inbox
+	}
+	var n int64
+	err := db.WithContext(ctx).Raw(`SELECT count(*) FROM inbox_pending ip JOIN unnest(?::text[], ?::bigint[], ?::text[]) AS k(d, e, i)
+  ON ip.domain = k.d AND ip.event_id = k.e AND ip.inbox = k.i`, domains, ids, inboxes).Scan(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("privacy: count deliveries in flight: %w", err)
+	}
+	return n, nil
 }
 
 // Erasures returns the erasure records of one person, oldest first: those
