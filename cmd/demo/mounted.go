@@ -19,15 +19,19 @@ const (
 )
 
 // identity answers "who is this request" for the library's pages: the
-// signed-in user (loaded once per request by withUser), their
-// organisation, and, the demo having no roles, the right to administer it.
+// current user (loaded once per request by withUser; without a session,
+// the first user, as on every page of the demo), their organisation, and
+// whether they administer it: the demo has no roles, so anyone with a
+// session does (without one, the event browser refuses).
 func (a *App) identity(r *http.Request) (web.Identity, error) {
 	u := a.currentUser(r)
 	if u == nil {
 		return web.Identity{}, nil
 	}
+	c, err := r.Cookie(userCookie)
+	session := err == nil && c.Value == strconv.FormatInt(u.ID, 10)
 	return web.Identity{Person: activity.Ref{Type: "users", ID: strconv.FormatInt(u.ID, 10), Label: u.Name}, Label: u.Name,
-		Tenant: u.OrgID, Admin: true, Locale: u.Locale}, nil
+		Tenant: u.OrgID, Admin: session, Locale: u.Locale}, nil
 }
 
 // layout wraps a mounted page in the demo's own layout (header, switcher,

@@ -8,6 +8,7 @@ import (
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/notify"
+	"github.com/tidingsdev/tidings/web"
 	"github.com/tidingsdev/tidings/web/eventbrowser"
 	"github.com/tidingsdev/tidings/web/feedview"
 	"github.com/tidingsdev/tidings/web/notifycenter"
@@ -42,8 +43,8 @@ func (a *App) recipientOf(r *http.Request) (string, bool) {
 }
 
 // signedIn reports whether the request carries a user cookie naming a
-// user: the event browser's authorization (the demo has no admins; a
-// request without a session is refused).
+// user (the demo has no passwords; a request without a session is
+// refused the person data pages).
 func (a *App) signedIn(r *http.Request) bool {
 	c, err := r.Cookie(userCookie)
 	if err != nil {
@@ -63,7 +64,8 @@ func (a *App) mountWebParts() error {
 	var err error
 	a.browser, err = eventbrowser.New(eventbrowser.Config{
 		DB: a.db, Domains: []*activity.Domain{a.issues}, Prefix: eventsPrefix,
-		Authorize: a.signedIn, Feed: a.feedr, Rules: a.rules, Home: "/",
+		Identity: a.identity, Theme: web.Theme{Layout: a.layout("events")}, Words: web.Words{Catalog: a.fan.catalog},
+		Feed: a.feedr, Rules: a.rules,
 		RuleHref: func(id int64) string { return "/rules/" + strconv.FormatInt(id, 10) },
 		Subjects: func(ctx context.Context, _ string, ids []string) (map[string]eventbrowser.Subject, error) {
 			titles, err := a.titlesOf(ctx, parseIDs(ids))

@@ -23,6 +23,7 @@ func TestNewUserBugs(t *testing.T) {
 		t.Helper()
 		req, _ := http.NewRequest("POST", d.url+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: userCookie, Value: fmt.Sprint(issue.AuthorID)}) // a session: the rule editor is for admins
 		res, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -18,11 +18,12 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/web"
 	"github.com/tidingsdev/tidings/web/feedview"
 	"github.com/tidingsdev/tidings/workflow"
 )
 
-//go:embed templates/*.html templates/style.css
+//go:embed templates/*.html
 var files embed.FS
 
 // ErrInvalidConfig is returned (inside a *ConfigError) by New.
@@ -34,8 +35,12 @@ type ConfigError struct{ Field, Reason string }
 func (e *ConfigError) Error() string        { return "eventbrowser: " + e.Field + " " + e.Reason }
 func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
 
-// AuthorizeFunc decides whether a request may browse events. It is the
-// browser's authorization hook: return false to refuse (403).
+// AuthorizeFunc decides whether a request may browse events: return false
+// to refuse (403).
+//
+// Deprecated: give the browser a web.Identity (Config.Identity or
+// web.Middleware); an Admin may browse. Authorize is asked only of a
+// request that carries no identity.
 type AuthorizeFunc func(r *http.Request) bool
 
 // SubjectFunc names subjects for display: for each key of domain, a label
@@ -60,7 +65,22 @@ type Config struct {
 	DB *gorm.DB
 	// Domains are the domains to browse. Required.
 	Domains []*activity.Domain
-	// Authorize admits requests. Default: refuse every request.
+	// Identity says who asks, when the request carries no web.Identity
+	// (web.Middleware): a signed-in Admin may browse, the events of their
+	// Tenant only (in a tenanted domain a person without a tenant is
+	// refused). Default none: the identity on the request's context,
+	// else Authorize, else refuse.
+	Identity web.IdentityFunc
+	// Theme wraps the pages in the app's layout and stylesheet. With the
+	// default layout the pages send a Content-Security-Policy allowing no
+	// script; with the app's, the app's own headers stand.
+	Theme web.Theme
+	// Words names domains and actions in the reader's language (the app's
+	// locale catalog, then the action catalog's Doc). Default: English.
+	Words web.Words
+	// Authorize admits requests that carry no identity.
+	//
+	// Deprecated: use Identity.
 	Authorize AuthorizeFunc
 	// Scope limits what a request sees to some subjects (a tenant's).
 	// Lists show only their events; a permalink to another's event is 404,
@@ -105,7 +125,6 @@ type Browser struct {
 	domains map[string]*activity.Domain
 	names   []string
 	pages   map[string]*template.Template
-	css     []byte
 	mux     *http.ServeMux
 }
 
@@ -163,28 +182,70 @@ func New(cfg Config) (*Browser, error) {
 		}
 		b.pages[name] = t
 	}
-	b.css, _ = files.ReadFile("templates/style.css")
 	p := cfg.Prefix
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+p+"/{$}", b.list)
-	mux.HandleFunc("GET "+p+"/style.css", b.style)
+	mux.HandleFunc("GET "+p+"/"+web.StylesheetFile, web.ServeStylesheet)
 	mux.HandleFunc("GET "+p+"/{domain}/{id}", b.event)
 	b.mux = mux
 	return b, nil
 }
 
-// ServeHTTP implements http.Handler. Every request passes Authorize first.
+// ServeHTTP implements http.Handler. Only a signed-in Admin passes (or,
+// for a request without an identity, Authorize); a tenant's admin reads
+// their tenant's events.
 func (b *Browser) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	if b.cfg.Theme.Layout == nil {
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	}
 	h.Set("Referrer-Policy", "same-origin")
-	if b.cfg.Authorize == nil || !b.cfg.Authorize(r) {
-		b.render(w, r, http.StatusForbidden, "list", "Forbidden", listData{Error: "You may not browse events here.", NoList: true})
+	if r.URL.Path == b.cfg.Prefix+"/"+web.StylesheetFile {
+		web.ServeStylesheet(w, r)
 		return
 	}
+	refuse := func(status int, msg string) {
+		b.render(w, r, status, "list", "Events", listData{Error: msg, NoList: true})
+	}
+	id, err := web.Identify(r, b.cfg.Identity)
+	switch {
+	case errors.Is(err, web.ErrNoIdentity):
+		if b.cfg.Authorize == nil || !b.cfg.Authorize(r) {
+			refuse(http.StatusForbidden, "You may not browse events here.")
+			return
+		}
+	case err != nil:
+		b.fail(w, r, err)
+		return
+	case !id.SignedIn():
+		refuse(http.StatusUnauthorized, "Sign in to browse events.")
+		return
+	case !id.Admin:
+		refuse(http.StatusForbidden, "Only administrators may browse events.")
+		return
+	case id.Tenant == nil && b.tenanted():
+		refuse(http.StatusForbidden, "Events belong to an organisation: sign in as a member of one.")
+		return
+	default:
+		ctx := web.WithIdentity(r.Context(), id)
+		if id.Tenant != nil {
+			ctx = activity.WithTenant(ctx, id.Tenant)
+		}
+		r = r.WithContext(ctx)
+	}
 	b.mux.ServeHTTP(w, r)
+}
+
+func (b *Browser) tenanted() bool {
+	return slices.ContainsFunc(b.cfg.Domains, (*activity.Domain).Tenanted)
+}
+
+// locale is the reader's locale for Words.
+func (b *Browser) locale(r *http.Request) string {
+	id, _ := web.IdentityFrom(r.Context())
+	return b.cfg.Words.Locale(r, id)
 }
 
 // path joins the prefix and p.
@@ -193,12 +254,6 @@ func (b *Browser) path(p string) string { return b.cfg.Prefix + p }
 // Permalink returns the path of an event's page.
 func (b *Browser) Permalink(ref activity.EventRef) string {
 	return b.path(fmt.Sprintf("/%s/%d", url.PathEscape(ref.Domain), ref.ID))
-}
-
-func (b *Browser) style(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	w.Write(b.css)
 }
 
 type layout struct {
@@ -214,9 +269,7 @@ func (b *Browser) render(w http.ResponseWriter, r *http.Request, status int, pag
 		b.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	b.cfg.Theme.Render(w, r, web.Page{Title: title, Head: b.cfg.Theme.Head(b.cfg.Prefix), Body: template.HTML(buf.String()), Status: status})
 }
 
 func (b *Browser) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -9,16 +9,22 @@
 //		DB:      db,
 //		Domains: []*activity.Domain{Issues},
 //		Prefix:  "/admin/events",
-//		Authorize: func(r *http.Request) bool { return currentUser(r).IsAdmin },
+//		Theme:   web.Theme{Layout: appLayout}, // the app's layout and stylesheet
 //		Rules:   rules, // optional: workflow runs on permalinks
 //	})
-//	mux.Handle("/admin/events/", browser)
+//	mux.Handle("/admin/events/", web.Middleware(identify, nil)(browser))
 //
-// Without Authorize every request is refused (403). Scope limits a request
-// to some subjects (a tenant's): lists show only their events, and a
-// permalink to another tenant's event answers 404, as if it did not exist. Pages are rendered on
-// the server with html/template (every value escaped), need no JavaScript,
-// and send a Content-Security-Policy that allows none. Permalinks are
+// Who asks is a web.Identity (from web.Middleware, or Config.Identity):
+// nobody signed in is refused (401), a person who is not an Admin too
+// (403); a tenant's admin reads their tenant's events only, and in a
+// tenanted domain a person without a tenant is refused. Scope limits a
+// request further to some subjects: lists show only their events, and a
+// permalink to another's event answers 404, as if it did not exist.
+// Actions are named by the app's locale catalog or the action catalog's
+// Doc (Config.Words). Pages are rendered on the server with html/template
+// (every value escaped) inside the app's layout, and need no JavaScript;
+// with the default layout they send a Content-Security-Policy that allows
+// none. Permalinks are
 // Prefix/{domain}/{id}; Browser.Permalink builds them for the app's own
 // pages.
 //

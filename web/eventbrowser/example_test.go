@@ -5,15 +5,18 @@ import (
 	"net/http"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/web"
 	"github.com/tidingsdev/tidings/web/eventbrowser"
 	"github.com/tidingsdev/tidings/web/feedview"
 )
 
 // Mount the browser for admins, with the app's sentences.
 func ExampleNew() {
-	isAdmin := func(r *http.Request) bool { return r.Header.Get("X-Admin") == "yes" } // the app's session check
+	identify := func(r *http.Request) (web.Identity, error) { // the app's session lookup
+		return web.Identity{Person: activity.Ref{Type: "users", ID: "7"}, Admin: r.Header.Get("X-Admin") == "yes"}, nil
+	}
 	browser, err := eventbrowser.New(eventbrowser.Config{
-		DB: db, Domains: []*activity.Domain{issues}, Prefix: "/admin/events", Authorize: isAdmin,
+		DB: db, Domains: []*activity.Domain{issues}, Prefix: "/admin/events", Identity: identify,
 		Feed: feedview.New(feedview.Config{Actions: map[string]feedview.Action{
 			"comment_added": {Verb: "commented", Detail: feedview.RecordLabel},
 		}}),

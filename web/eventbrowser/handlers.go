@@ -20,22 +20,29 @@ type Filter struct {
 	Domain, Action, Actor, Subject, Correlation, Since, Until string
 }
 
+// choice is an option of a filter's select: its value and what people
+// read.
+type choice struct{ Value, Label string }
+
 type listData struct {
-	Domains []string
-	Actions []string
+	Domains []choice
+	Actions []choice
 	Filter  Filter
-	Error   string // what was wrong with the filter
-	NoList  bool
-	Groups  []feedview.Group
-	Next    string
+	// Since and Until are the date fields' examples: yesterday and today.
+	Since, Until string
+	Error        string // what was wrong with the filter
+	NoList       bool
+	Groups       []feedview.Group
+	Next         string
 }
 
 // maxFilter caps each filter field, in bytes.
 const maxFilter = 200
 
 // parseTime reads a filter time: a date (2026-11-17, midnight UTC), a
-// datetime-local value (2026-11-17T09:30) or RFC 3339.
-func parseTime(field, v string) (time.Time, error) {
+// datetime-local value (2026-11-17T09:30) or RFC 3339. today is the
+// date its error gives as an example.
+func parseTime(field, v, today string) (time.Time, error) {
 	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
 		if t, err := time.Parse(layout, v); err == nil {
 			if t.Year() < 1970 || t.Year() > 9999 {
@@ -44,7 +51,7 @@ func parseTime(field, v string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%s: %q is not a time; give 2026-11-17, 2026-11-17T09:30 or RFC 3339", field, v)
+	return time.Time{}, fmt.Errorf("%s: %q is not a time; give a date (%s), a date and time (%sT09:30) or RFC 3339", field, v, today, today)
 }
 
 func (b *Browser) list(w http.ResponseWriter, r *http.Request) {
@@ -52,11 +59,24 @@ func (b *Browser) list(w http.ResponseWriter, r *http.Request) {
 	f := Filter{Domain: qs.Get("domain"), Action: qs.Get("action"), Actor: strings.TrimSpace(qs.Get("actor")),
 		Subject: strings.TrimSpace(qs.Get("subject")), Correlation: strings.TrimSpace(qs.Get("correlation")),
 		Since: strings.TrimSpace(qs.Get("since")), Until: strings.TrimSpace(qs.Get("until"))}
-	d := listData{Domains: b.names, Filter: f}
+	loc := b.locale(r)
+	now := b.cfg.Now().UTC()
+	today := now.Format("2006-01-02")
+	d := listData{Filter: f, Since: now.AddDate(0, 0, -1).Format("2006-01-02"), Until: today}
+	for _, n := range b.names {
+		d.Domains = append(d.Domains, choice{n, b.cfg.Words.Domain(loc, n)})
+	}
+	actions := func(dom *activity.Domain) []choice {
+		var out []choice
+		for _, a := range dom.Actions() {
+			out = append(out, choice{a, b.cfg.Words.Action(loc, dom, a)})
+		}
+		return out
+	}
 	bad := func(msg string) {
 		d.Error = msg
 		if d.Actions == nil && b.domains[f.Domain] != nil {
-			d.Actions = b.domains[f.Domain].Actions()
+			d.Actions = actions(b.domains[f.Domain])
 		}
 		b.render(w, r, http.StatusBadRequest, "list", "Events", d)
 	}
@@ -76,7 +96,7 @@ func (b *Browser) list(w http.ResponseWriter, r *http.Request) {
 		bad(fmt.Sprintf("domain: %q is not browsable here; choose one of %s", f.Domain, strings.Join(b.names, ", ")))
 		return
 	}
-	d.Actions = dom.Actions()
+	d.Actions = actions(dom)
 	q := activity.FeedQuery{CorrelationID: f.Correlation, After: activity.Cursor(qs.Get("after")), Limit: b.cfg.PageSize}
 	if sq := b.scope(r, dom); sq != nil {
 		q.SubjectsIn = sq
@@ -101,13 +121,13 @@ func (b *Browser) list(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	if f.Since != "" {
-		if q.Since, err = parseTime("since", f.Since); err != nil {
+		if q.Since, err = parseTime("since", f.Since, today); err != nil {
 			bad(err.Error())
 			return
 		}
 	}
 	if f.Until != "" {
-		if q.Until, err = parseTime("until", f.Until); err != nil {
+		if q.Until, err = parseTime("until", f.Until, today); err != nil {
 			bad(err.Error())
 			return
 		}
@@ -158,6 +178,7 @@ type eventData struct {
 	ShowRuns    bool
 	RuleHref    func(int64) string
 	Correlation string // the list filtered by the correlation id
+	Action      string // the action in the reader's words
 }
 
 func (d eventData) RuleLink(id int64) string {
@@ -205,7 +226,8 @@ func (b *Browser) event(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, r, err)
 		return
 	}
-	d := eventData{Line: lines[0], Extra: prettyJSON(ev.Extra), ShowRuns: b.cfg.Rules != nil, RuleHref: b.cfg.RuleHref}
+	d := eventData{Line: lines[0], Extra: prettyJSON(ev.Extra), ShowRuns: b.cfg.Rules != nil, RuleHref: b.cfg.RuleHref,
+		Action: b.cfg.Words.Action(b.locale(r), dom, ev.Action)}
 	d.Line.Subject, d.Line.SubjectHref = "", ""
 	if names, err := b.subjects(ctx, dom.Name(), []string{ev.SubjectID}); err != nil {
 		b.fail(w, r, err)
