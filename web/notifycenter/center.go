@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 )
 
@@ -51,6 +52,10 @@ func (c *Center) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.mux.Serve
 // Close ends the Redis subscription and every open stream.
 func (c *Center) Close() { c.hub.close() }
 
+// NoTenantMessage is the message of the 403 (error "no_tenant") a center
+// with Config.RequireTenant answers to a request without a tenant.
+const NoTenantMessage = "no tenant: notifications belong to an organisation (a tenant), and this session has none; sign in as a member of one"
+
 type recipientKey struct{}
 
 // authorized runs h for the request's recipient, or refuses with 403.
@@ -65,6 +70,10 @@ func (c *Center) authorized(h func(w http.ResponseWriter, r *http.Request, recip
 		recipient, ok := c.cfg.Recipient(r)
 		if !ok || recipient == "" {
 			writeError(w, http.StatusForbidden, "forbidden", "sign in to see your notifications")
+			return
+		}
+		if _, ok := activity.TenantFrom(r.Context()); !ok && c.cfg.RequireTenant {
+			writeError(w, http.StatusForbidden, "no_tenant", NoTenantMessage)
 			return
 		}
 		// PostgreSQL text holds no NUL byte: no notification can be

@@ -58,6 +58,12 @@ type Config struct {
 	Redis redis.UniversalClient
 	// Recipient authorizes each request. Default: refuse every request.
 	Recipient RecipientFunc
+	// RequireTenant says the notifications belong to tenants (the app's
+	// domains are tenanted): a request whose context carries no tenant
+	// (activity.MiddlewareConfig.Tenant found none) is refused with 403 and
+	// the message NoTenantMessage, instead of reading and changing the
+	// untenanted rows. Default false: an untenanted app.
+	RequireTenant bool
 	// Prefix is the path the center is mounted at ("/api/notifications"),
 	// with no trailing slash. Default "" (the root).
 	Prefix string
