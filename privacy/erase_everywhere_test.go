@@ -207,7 +207,10 @@ func TestEraseLeavesNothingAnywhere(t *testing.T) {
 		w.Shutdown()
 	})
 
-	// Zoe's data goes through every path.
+	// Zoe's data goes through every path. The first mail is refused with
+	// a reply that names her (a forwarding address): an error text in the
+	// deliveries ledger, a suppression's detail, the mail sink's breaker.
+	smtpSrv.FailNext(1, smtptest.Failure{Code: 550, Message: "5.1.1 forwarding to " + zoe.name + " <" + zoe.email + "> refused"})
 	rec := func(ctx context.Context, action string, opts ...activity.Option) activity.Event {
 		t.Helper()
 		res, err := issues.RecordEvent(ctx, testDB, issueID, action, opts...)
@@ -240,7 +243,9 @@ func TestEraseLeavesNothingAnywhere(t *testing.T) {
 		h, err2 := insp.GetQueueInfo("held")
 		return err1 == nil && err2 == nil && r.Retry == 1 && h.Pending >= 1
 	})
-	waitUntil(t, "the mail to Bob about Zoe's comment", func() bool { return len(smtpSrv.Messages()) >= 1 })
+	waitUntil(t, "the refused mail to Bob about Zoe's comment", func() bool {
+		return count(t, `SELECT count(*) FROM inbox_deliveries WHERE inbox = 'mail' AND status = 'refused'`) >= 1
+	})
 	waitUntil(t, "the notifications of Zoe's comment", func() bool {
 		return count(t, `SELECT count(*) FROM notifications WHERE domain = 'issue' AND event_id = ?`, first.ID) >= 1
 	})
@@ -254,7 +259,8 @@ func TestEraseLeavesNothingAnywhere(t *testing.T) {
 
 	// The seeding reached the database and Redis.
 	before := dbHits(t, zoeStrings)
-	for _, col := range []string{"issue_events.", "notifications.", "inbox_dead_letters.", "workflow_runs.", "workflow_action_runs.", "workflow_rules."} {
+	for _, col := range []string{"issue_events.", "notifications.", "inbox_dead_letters.", "inbox_deliveries.", "inbox_suppressions.",
+		"workflow_runs.", "workflow_action_runs.", "workflow_rules."} {
 		if !hasPrefix(before, col) {
 			t.Errorf("before erasure, no trace of Zoe in %s*; the test does not seed that path (hits: %v)", col, before)
 		}
