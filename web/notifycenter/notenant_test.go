@@ -1,10 +1,12 @@
 package notifycenter_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/web/notifycenter"
@@ -22,10 +24,13 @@ func TestNoTenantIsRefused(t *testing.T) {
 	for _, route := range []struct{ method, path string }{
 		{"GET", "/"}, {"GET", "/counts"}, {"GET", "/stream"}, {"GET", "/1"}, {"POST", "/1/read"}, {"DELETE", "/1"}, {"POST", "/read-all"},
 	} {
-		req := httptest.NewRequest(route.method, route.path, nil)
+		// A deadline: were the stream served, it would stay open.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		req := httptest.NewRequestWithContext(ctx, route.method, route.path, nil)
 		req.Header.Set("X-User", "8")
 		rec := httptest.NewRecorder()
 		c.ServeHTTP(rec, req)
+		cancel()
 		var body notifycenter.ErrorResponse
 		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != http.StatusForbidden || body.Error != "no_tenant" || body.Message != notifycenter.NoTenantMessage {
 			t.Errorf("%s %s without a tenant: %d %s (%v); want 403 no_tenant", route.method, route.path, rec.Code, rec.Body, err)
