@@ -29,6 +29,49 @@
 //		PersonalPaths: []string{"email", "author.name"},
 //	})
 //
+// # Tenants: which person an id names
+//
+// A person is an identity within a tenant, as everything else of a
+// tenanted domain is. "users:9" of one organisation and "users:9" of
+// another are two people unless the app says otherwise, so every
+// person-level call takes the tenant from the context (activity.WithTenant,
+// set for a request by activity.MiddlewareConfig.Tenant) and touches
+// nothing of another tenant: Erase, EraseSettled, Export, Erasures, the
+// Handler, and below them activity.Domain.PersonValues, Erase,
+// PersonEvents and PersonCondition, inbox.ErasePerson, StoredPreferences
+// and StoredChoices, notify.ErasePerson and EachOf, and the email, batch,
+// slack, webhook and workflow erasers. With a tenanted domain and no
+// tenant on the context they return activity.ErrNoTenant before any
+// statement (the Handler answers 403 with NoTenantMessage), never "every
+// tenant". Untenanted domains work as before: their rows have no tenant,
+// and the context's tenant, if any, is ignored. A Config that mixes
+// tenanted and untenanted domains is refused: an untenanted domain's
+// "users:9" is every tenant's.
+//
+// Which to pick:
+//
+//   - Per-tenant people (the default): the app's users belong to one
+//     organisation each (a users table per tenant, ids numbered per tenant,
+//     or one account per membership). Erase and Export a person with their
+//     tenant on the context; a test seeds two tenants with equal person and
+//     subject ids and finds, after erasing one tenant's user 9, every row of
+//     the other tenant byte for byte as it was.
+//   - Global people: one account joins several organisations, and
+//     "users:9" is that one person everywhere. Set
+//     Config.PersonsAcrossTenants: Erase and Export then reach the person's
+//     rows in every tenant, whatever tenant the context carries
+//     (activity.WithoutTenant and activity.AcrossTenants underneath), the
+//     export's person line says "across_tenants", and the erasure record
+//     has no tenant. Run it as the operator (a role that row-level
+//     security does not hold): its reads and writes span tenants.
+//
+// The erasure log (tidings_erasures) records the tenant (migration
+// 00022); records written before it have none, since their erasure reached
+// every tenant, and Reapply erases those again in every tenant. The log
+// and inbox_pending are the operator's tables (migrations.OperatorTables):
+// Erase writes and reads them, so under row-level security it runs as the
+// operator, and only the library's tenant filters keep it to the tenant.
+//
 // # Erase
 //
 //	px, _ := privacy.New(privacy.Config{Domains: []*activity.Domain{issues}, Parts: []privacy.Part{usersPart}})
@@ -140,21 +183,42 @@
 //
 // # Export
 //
-// Export writes a person's data as JSON lines (application/x-ndjson): a
-// "person" line; every event where they are the actor, the record, the
-// subject or a recipient (notified of it), each once, with their role; their
-// notifications; their preferences and delivery choices ("delivery"
-// lines: immediate, or a batching schedule); the lines of the Parts; an "end" line
-// with the counts (an export without it is incomplete). It reads in keyset
-// batches (Config.Batch, 1000) and writes through a 64 KiB buffer, so its
-// memory is flat: 1,000,000 events exported with a peak RSS of about 34 MB
-// in a process of its own (cmd/bench), at the speed of a raw COPY of the
-// same rows as JSON.
+// Export writes a person's data as JSON lines (application/x-ndjson),
+// every shape in snake_case: a "person" line (type, id, the label their
+// newest event gives them, their tenant); every event where they are the
+// actor, the record, the subject or a recipient (notified of it), each
+// once, with their role; their notifications ("notification":
+// NotificationLine); their preferences ("preference":
+// inbox.StoredPreference) and delivery choices ("delivery":
+// inbox.StoredChoice: immediate, or a batching schedule); the lines of the
+// Parts; an "end" line with the counts (an export without it is
+// incomplete). It reads in keyset batches (Config.Batch, 1000) and writes
+// through a 64 KiB buffer, so its memory is flat: 1,000,000 events
+// exported with a peak RSS of about 34 MB in a process of its own
+// (cmd/bench), at the speed of a raw COPY of the same rows as JSON.
+//
+// An export holds the person and no one else. Every row comes from the
+// person's tenant (or every tenant under Config.PersonsAcrossTenants), and
+// in each event and notification the personal fields of anyone else are
+// masked with erasure's rules (activity.Domain.ForPerson): another actor's
+// label, IP address and user agent, another record's label, personal
+// paths of extra that are not among the person's values, and any mention
+// of those in extra, tags and the retraction reason. Pass the person with
+// the values the app knows (as for Erase): their own address at a
+// personal path of an event someone else did about them is kept. A third
+// person named in free text the event does not reference (a comment
+// quoting a name) cannot be told apart and stays. A test seeds two
+// tenants with equal ids and a neighbour in each, exports one person,
+// decodes every line by its shape, compares the events, notifications,
+// preferences and delivery choices with the database, and finds none of
+// the other people's strings in the file.
 //
 // # The handler
 //
 // Handler serves one person's data: GET downloads the export, POST erases
 // (when AllowErase). Its Authorize hook says whose data a request reaches,
 // and who asks (recorded); returning an error wrapping ErrForbidden
-// answers 403. The demo mounts it on its person page.
+// answers 403. The request's context gives the tenant: a session without
+// one answers 403 with NoTenantMessage when a domain is tenanted. The demo
+// mounts it on its person page.
 package privacy
