@@ -271,5 +271,14 @@
 // batches. Package privacy composes them with the inbox and workflow
 // tables (one call erases or exports a person everywhere).
 //
+// A person is an identity within a tenant: on a tenanted domain,
+// PersonValues, Erase, PersonEvents and PersonCondition reach the context's
+// tenant's events only, and without a tenant they are ErrNoTenant, unless
+// the context is AcrossTenants (an app whose person ids are global:
+// privacy.Config.PersonsAcrossTenants, which also hides the request's
+// tenant with WithoutTenant). Domain.ForPerson masks everyone else's
+// personal fields in an event handed to a person (an export), with
+// erasure's rules.
+//
 // Package activitytest has assertions for an app's own tests.
 package activity

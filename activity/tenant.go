@@ -21,7 +21,9 @@ import (
 // Every read of a tenanted domain (Feed, Event, EventsByID, CountByAction,
 // LastOccurred, Replay, EventsAfter, Count, Retract) is scoped to the
 // context's tenant (or the query's Tenant field): asking without one is
-// ErrNoTenant, never "all tenants". Trusted background processes that
+// ErrNoTenant, never "all tenants". So are the person-level calls
+// (PersonValues, Erase, PersonEvents, PersonCondition): a person is an
+// identity within a tenant. Trusted background processes that
 // serve every tenant (the inbox relay and worker, backfills) say so
 // explicitly with AcrossTenants.
 //
