@@ -43,6 +43,8 @@ func (e *UnreachableError) Is(target error) bool { return target == ErrSinkDown 
 type HeldError struct {
 	Sink  string
 	Until time.Time // when the breaker lets a probe through
+
+	openedAt time.Time // when the breaker opened: another worker's later "answered" closes it
 }
 
 func (e *HeldError) Error() string {
@@ -68,17 +70,30 @@ type InboxWithSink interface {
 // not a transport failure) the breaker closes and the held deliveries
 // run, else it opens again for twice as long, up to MaxOpenFor.
 //
+// Held is not failed: a held attempt, and a transport failure of a sink
+// with a breaker, is retried at the sink's next probe time (OpenFor while
+// the breaker is still closed), never after the inbox's exponential
+// Backoff, and counts against no retry window. When a probe succeeds, the
+// worker releases at once every job held for the sink (they wait in
+// asynq's retry set: it moves them to their queue) and notes in Redis
+// (SinksKey) that the sink answers, so other workers sharing the Redis
+// close their own breaker for it at their next held attempt instead of
+// holding the released jobs again. So held deliveries go within one probe
+// interval (MaxOpenFor at worst) of the sink's return.
+//
 // Breakers live in the worker process: each worker learns on its own that
-// a sink is down.
+// a sink is down, and from the others that it is back.
 type BreakerConfig struct {
 	// Failures is how many consecutive transport failures open a breaker.
 	// Default 5.
 	Failures int
 	// OpenFor is how long a breaker stays open before its first probe.
-	// Default 30s.
+	// Default 10s.
 	OpenFor time.Duration
-	// MaxOpenFor caps the doubling open time after failed probes.
-	// Default 10 minutes.
+	// MaxOpenFor caps the doubling open time after failed probes: the
+	// longest a sink's return can go unnoticed, so the longest held mail
+	// waits after its server answers again. Default 30s (a probe is one
+	// delivery attempt per sink and worker, cheap at that rate).
 	MaxOpenFor time.Duration
 	// Disable runs every delivery, whatever its sink's state.
 	Disable bool
@@ -106,6 +121,12 @@ const (
 	BreakerHalfOpen = "half-open"
 )
 
+// BreakerConfig defaults.
+const (
+	DefaultBreakerOpenFor    = 10 * time.Second
+	DefaultBreakerMaxOpenFor = 30 * time.Second
+)
+
 // breakers holds a worker's circuit breakers.
 type breakers struct {
 	cfg BreakerConfig
@@ -116,19 +137,23 @@ type breakers struct {
 	sinks map[string]*breaker
 	// onChange, when set, is called (outside the lock) after a transition.
 	onChange func(BreakerState)
+	// onAnswered, when set, is called (outside the lock) when a probe
+	// closes a breaker: the worker releases the held jobs.
+	onAnswered func(sink string, at time.Time)
 }
 
 type breaker struct {
 	BreakerState
 	openFor      time.Duration
 	probeStarted time.Time
+	openedAt     time.Time // when it left closed (kept through half-open and reopening)
 }
 
 func newBreakers(cfg BreakerConfig, now func() time.Time, log *slog.Logger) *breakers {
 	cfg.Failures, cfg.OpenFor, cfg.MaxOpenFor = max(cfg.Failures, 0), max(cfg.OpenFor, 0), max(cfg.MaxOpenFor, 0) // negative: the default
 	setDefault(&cfg.Failures, 5)
-	setDefault(&cfg.OpenFor, 30*time.Second)
-	setDefault(&cfg.MaxOpenFor, 10*time.Minute)
+	setDefault(&cfg.OpenFor, DefaultBreakerOpenFor)
+	setDefault(&cfg.MaxOpenFor, DefaultBreakerMaxOpenFor)
 	if cfg.MaxOpenFor < cfg.OpenFor {
 		cfg.MaxOpenFor = cfg.OpenFor
 	}
@@ -159,7 +184,7 @@ func (bs *breakers) allow(sink string, probeTimeout time.Duration) error {
 	case BreakerOpen:
 		if now.Before(b.ProbeAt) {
 			b.Held++
-			held = RetryAfter(b.ProbeAt.Sub(now), &HeldError{Sink: sink, Until: b.ProbeAt})
+			held = RetryAfter(b.ProbeAt.Sub(now), &HeldError{Sink: sink, Until: b.ProbeAt, openedAt: b.openedAt})
 			break
 		}
 		b.State, b.Since, b.probeStarted = BreakerHalfOpen, now, now
@@ -169,7 +194,7 @@ func (bs *breakers) allow(sink string, probeTimeout time.Duration) error {
 		if now.Sub(b.probeStarted) < probeTimeout {
 			b.Held++
 			wait := min(b.openFor, 5*time.Second)
-			held = RetryAfter(wait, &HeldError{Sink: sink, Until: now.Add(wait)})
+			held = RetryAfter(wait, &HeldError{Sink: sink, Until: now.Add(wait), openedAt: b.openedAt})
 			break
 		}
 		b.probeStarted = now // the probe never reported back: another one
@@ -193,6 +218,7 @@ func (bs *breakers) report(sink string, err error) {
 	var changed *BreakerState
 	var level slog.Level
 	var msg string
+	answered := false
 	if errors.Is(err, ErrSinkDown) {
 		b.Failures++
 		b.LastError, b.LastErrorKind = truncate(err.Error(), 500), errorKind(err)
@@ -202,12 +228,13 @@ func (bs *breakers) report(sink string, err error) {
 			b.State, b.Since, b.ProbeAt = BreakerOpen, now, now.Add(b.openFor)
 			level, msg = slog.LevelWarn, "inbox: circuit breaker open again: the probe failed; deliveries to the sink stay held"
 		case b.State == BreakerClosed && b.Failures >= bs.cfg.Failures:
-			b.State, b.Since, b.ProbeAt = BreakerOpen, now, now.Add(b.openFor)
+			b.State, b.Since, b.ProbeAt, b.openedAt = BreakerOpen, now, now.Add(b.openFor), now
 			level, msg = slog.LevelWarn, "inbox: circuit breaker open: the sink is down; its deliveries are held (no retries spent) until a probe succeeds"
 		}
 	} else {
 		if b.State != BreakerClosed {
 			level, msg = slog.LevelInfo, "inbox: circuit breaker closed: the sink answers again; held deliveries resume"
+			answered = true
 			b.State, b.Since, b.ProbeAt = BreakerClosed, now, time.Time{}
 		}
 		b.Failures, b.openFor = 0, bs.cfg.OpenFor
@@ -222,6 +249,49 @@ func (bs *breakers) report(sink string, err error) {
 			slog.Int("failures", changed.Failures), slog.Time("probe_at", changed.ProbeAt), slog.String("last_error", changed.LastError))
 		bs.notify(*changed)
 	}
+	if answered && bs.onAnswered != nil {
+		bs.onAnswered(sink, now)
+	}
+}
+
+// closedElsewhere closes sink's breaker because another worker saw the
+// sink answer at at, after this breaker opened at opened. It reports
+// whether the breaker is closed now (false: it opened again since).
+func (bs *breakers) closedElsewhere(sink string, opened, at time.Time) bool {
+	bs.mu.Lock()
+	b := bs.get(sink)
+	if b.State == BreakerClosed {
+		bs.mu.Unlock()
+		return true
+	}
+	if !b.openedAt.Equal(opened) || !at.After(opened) {
+		bs.mu.Unlock()
+		return false
+	}
+	b.State, b.Since, b.ProbeAt = BreakerClosed, bs.now(), time.Time{}
+	b.Failures, b.openFor = 0, bs.cfg.OpenFor
+	s := b.BreakerState
+	bs.mu.Unlock()
+	bs.log.LogAttrs(context.Background(), slog.LevelInfo, "inbox: circuit breaker closed: another worker saw the sink answer again; held deliveries resume",
+		slog.String("sink", sink), slog.Time("answered_at", at))
+	bs.notify(s)
+	return true
+}
+
+// sinkDelay is when a delivery that just failed with a transport failure
+// of sink (already reported) runs again: at the breaker's next probe time,
+// not after the inbox's backoff, which would grow with every held attempt.
+func (bs *breakers) sinkDelay(sink string) time.Duration {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	b := bs.get(sink)
+	switch b.State {
+	case BreakerOpen:
+		return max(b.ProbeAt.Sub(bs.now()), time.Millisecond)
+	case BreakerHalfOpen:
+		return min(b.openFor, 5*time.Second)
+	}
+	return bs.cfg.OpenFor
 }
 
 func (bs *breakers) notify(s BreakerState) {

@@ -225,9 +225,16 @@
 // retried at the probe time, spending no window and never dead-lettered.
 // After OpenFor one delivery probes (half-open): any answer closes the
 // breaker, a transport failure opens it again for twice as long, up to
-// MaxOpenFor. Worker.Breakers returns each sink's BreakerState (for a
-// health endpoint, the demo's Queues page); OnBreakerChange and the logs
-// report transitions. Breakers are per worker process.
+// MaxOpenFor (defaults 10s and 30s). Held is not failed: a held attempt,
+// or a transport failure, is retried at the sink's next probe time, never
+// after the inbox's Backoff (which asynq's count of held attempts would
+// grow). When a probe succeeds the worker releases at once every job held
+// for the sink, and notes in Redis (SinksKey) that it answers, so the other
+// workers close their breakers for it: held deliveries go within one probe
+// interval of the sink's return. Worker.Breakers returns each sink's
+// BreakerState (for a health endpoint, the demo's Queues page);
+// OnBreakerChange and the logs report transitions. Breakers are per worker
+// process.
 //
 // Per-recipient outcomes: Delivery.SendTo records a recipient the sink
 // refused for good (a Permanent error) as StatusRefused in the ledger,

@@ -71,6 +71,13 @@ func fullError(err error) string {
 	return err.Error()
 }
 
+// The kinds of a held attempt and of a sink's transport failure, as asynq
+// keeps them: releaseHeld looks for them.
+const (
+	kindHeld        = "held: its sink is down"
+	kindUnreachable = "its sink is unreachable"
+)
+
 // errorKind describes err from its types and sentinels only (never its
 // text, nor a sink's name: a webhook's host may name someone): what the
 // worker's typed errors say about it, and the Go type of the first error in
@@ -92,9 +99,9 @@ func errorKind(err error) string {
 	case errors.As(err, &win):
 		parts = append(parts, fmt.Sprintf("gave up after %d failures (retry window %s)", win.Failures, win.Window))
 	case errors.As(err, &held):
-		parts = append(parts, "held: its sink is down")
+		parts = append(parts, kindHeld)
 	case errors.As(err, &down):
-		parts = append(parts, "its sink is unreachable")
+		parts = append(parts, kindUnreachable)
 	case errors.Is(err, ErrInFlight):
 		parts = append(parts, "claimed by another attempt that has not finished")
 	case errors.Is(err, activity.ErrCausationDepth):

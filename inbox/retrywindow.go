@@ -46,7 +46,7 @@ func (e *WindowError) Unwrap() error { return e.Err }
 func (w *Worker) outages(p Policy, sink string) Middleware {
 	return func(next ProcessFunc) ProcessFunc {
 		return func(ctx context.Context, d *Delivery) error {
-			if held := w.breakers.allow(sink, 2*p.Timeout); held != nil {
+			if held := w.breakers.allow(sink, 2*p.Timeout); held != nil && !w.answeredElsewhere(ctx, held) {
 				return held
 			}
 			err := next(ctx, d)
@@ -56,12 +56,20 @@ func (w *Worker) outages(p Policy, sink string) Middleware {
 				s = ue.Sink
 			}
 			w.breakers.report(s, err)
-			if err == nil || IsPermanent(err) || p.RetryWindow <= 0 {
+			if err == nil || IsPermanent(err) {
 				return err
 			}
 			if s != "" && !w.breakers.cfg.Disable && errors.Is(err, ErrSinkDown) {
 				// The breaker holds the sink's deliveries when it is down:
-				// its transport failures do not spend the window.
+				// its transport failures do not spend the window, and are
+				// retried at the sink's next probe, not after a backoff
+				// that asynq's count (held attempts included) would grow.
+				if _, asked := retryAfter(err); !asked {
+					err = RetryAfter(w.breakers.sinkDelay(s), err)
+				}
+				return err
+			}
+			if p.RetryWindow <= 0 {
 				return err
 			}
 			since, failures, ok := w.countFailure(ctx, d)

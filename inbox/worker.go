@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -144,6 +145,7 @@ type Worker struct {
 	done    completion
 
 	breakers  *breakers
+	news      atomic.Pointer[sinkNews] // while started: SinksKey and the release of held jobs
 	strangers strangers
 	statusPub *publisher // publishes the status while started
 }
@@ -153,6 +155,7 @@ type registered struct {
 	in      Inbox
 	policy  Policy
 	process ProcessFunc
+	sink    string // InboxWithSink's, else ""
 }
 
 // NewWorker checks cfg and returns a worker; Start or Run starts it.
@@ -188,6 +191,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 		domains: map[string]*activity.Domain{},
 	}
 	w.breakers = newBreakers(cfg.Breakers, cfg.Now, cfg.Logger)
+	w.breakers.onAnswered = w.sinkAnswered
 	for i, d := range cfg.Domains {
 		if d == nil {
 			return nil, &ConfigError{Field: fmt.Sprintf("Config.Domains[%d]", i), Reason: "is nil"}
@@ -234,7 +238,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 			sink = s.Sink()
 		}
 		mws = append(mws, depthGuard, w.outages(p, sink), Recover())
-		w.inboxes[name] = &registered{in: in, policy: p, process: chain(in.Process, mws...)}
+		w.inboxes[name] = &registered{in: in, policy: p, process: chain(in.Process, mws...), sink: sink}
 		w.metrics.of(name) // counted from the start, at 0
 		w.names = append(w.names, name)
 	}
@@ -320,7 +324,9 @@ func (w *Worker) Start(ctx context.Context) error {
 		return errors.New("inbox: worker already started")
 	}
 	w.carry = carryevents.On(ctx)
+	w.startSinkNews()
 	if err := w.server.Start(asynq.HandlerFunc(w.handle)); err != nil {
+		w.stopSinkNews()
 		return fmt.Errorf("inbox: start asynq server: %w", err)
 	}
 	w.started = true
@@ -357,6 +363,7 @@ func (w *Worker) Shutdown() {
 	}
 	w.stopStatus()
 	w.server.Shutdown()
+	w.stopSinkNews()
 	w.done.stop()
 	if w.relay != nil {
 		_ = w.relay.Close()
