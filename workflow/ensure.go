@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/inbox"
 )
 
 // Ensure saves r by its Key: it creates the rule if no rule has the key,
@@ -18,6 +20,8 @@ import (
 // other; r.ID and r.Version are ignored (the key names the rule, and code
 // is its authority: an editor's changes to a keyed rule are replaced at
 // the next start-up). It returns the stored rule and whether it wrote.
+// The key names a rule within the context's tenant: with a tenant, Ensure
+// keeps that tenant's rule of the key; without one, an untenanted rule.
 func (s *Rules) Ensure(ctx context.Context, by string, r Rule) (Rule, bool, error) {
 	if err := checkBy(by); err != nil {
 		return Rule{}, false, err
@@ -33,6 +37,11 @@ func (s *Rules) Ensure(ctx context.Context, by string, r Rule) (Rule, bool, erro
 	if err != nil {
 		return Rule{}, false, err
 	}
+	// The key names the rule within the context's tenant (untenanted
+	// rules without one): another tenant's rule of that key is never read
+	// nor changed.
+	r.Tenant = inbox.TenantOf(ctx)
+	cond, targs := inbox.TenantCondition(ctx, "")
 	now := s.now().UTC().Truncate(time.Microsecond)
 	var out Rule
 	wrote := false
@@ -41,18 +50,18 @@ func (s *Rules) Ensure(ctx context.Context, by string, r Rule) (Rule, bool, erro
 		// wait on the unique index and then find the row.
 		var ids []int64
 		if err := tx.Raw(`INSERT INTO workflow_rules (key, name, domain, scope_kind, scope_id, triggered_on, conditions, actions,
-    allow_workflow_triggers, enabled, created_by, updated_by, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING RETURNING id`,
+    allow_workflow_triggers, enabled, created_by, updated_by, created_at, updated_at, tenant_id)
+VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, ?, ?, ?, ?, NULLIF(?, ''))
+ON CONFLICT (key, tenant_id) WHERE key IS NOT NULL DO NOTHING RETURNING id`,
 			r.Key, r.Name, r.Domain, string(r.Scope.Kind), r.Scope.ID, r.TriggeredOn, conds, actions,
-			r.AllowWorkflowTriggers, r.Enabled, by, by, now, now).Scan(&ids).Error; err != nil {
+			r.AllowWorkflowTriggers, r.Enabled, by, by, now, now, r.Tenant).Scan(&ids).Error; err != nil {
 			return fmt.Errorf("workflow: ensure rule %q: %w", r.Key, err)
 		}
 		if len(ids) == 1 {
 			wrote = true
 			return bumpVersion(tx, r.Domain)
 		}
-		stored, err := s.load(ctx, tx, "WHERE key = ? FOR UPDATE", r.Key)
+		stored, err := s.load(ctx, tx, "WHERE key = ? AND "+cond+" FOR UPDATE", append([]any{r.Key}, targs...)...)
 		if err != nil {
 			return err
 		}
@@ -87,7 +96,7 @@ WHERE id = ?`,
 		return out, false, nil
 	}
 	s.changed(ctx)
-	rs, err := s.load(ctx, s.db, "WHERE key = ?", r.Key)
+	rs, err := s.load(ctx, s.db, "WHERE key = ? AND "+cond, append([]any{r.Key}, targs...)...)
 	if err != nil {
 		return Rule{}, true, err
 	}

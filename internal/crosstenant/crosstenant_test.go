@@ -40,7 +40,7 @@ func as(t, user string) context.Context {
 var tenantTables = []string{
 	"ticket_events", "activity_outbox", "inbox_deliveries", "notifications", "notification_preferences",
 	"email_digests", "email_escalations", "slack_threads", "workflow_rules", "workflow_runs", "workflow_action_runs",
-	"batch_windows", "batch_items", "notification_delivery", "notification_heads",
+	"webhook_subscriptions", "batch_windows", "batch_items", "notification_delivery", "notification_heads",
 }
 
 // snapshot returns, per table, the number of tenant t's rows and a digest
@@ -78,6 +78,8 @@ type world struct {
 	unsub  *email.UnsubscribeHandler
 	tenant map[string]*tenantWorld
 	batch  *batchWorld
+	// settings are B's webhook subscription and keyed rule
+	settings *settingsWorld
 }
 
 func build(t *testing.T) *world {
@@ -240,6 +242,7 @@ func build(t *testing.T) *world {
 	}
 	buildBatching(t, w)
 	buildStreams(t, w)
+	buildSettings(t, w)
 	return w
 }
 
@@ -280,7 +283,7 @@ func crossTenant(t *testing.T, held bool) {
 	ctx := as(tenantA, "8")
 	before := snapshot(t, tenantB)
 	for _, table := range []string{"ticket_events", "activity_outbox", "notifications", "notification_preferences", "slack_threads", "workflow_rules", "workflow_runs", "workflow_action_runs", "inbox_deliveries",
-		"batch_windows", "batch_items", "notification_delivery", "notification_heads"} {
+		"webhook_subscriptions", "batch_windows", "batch_items", "notification_delivery", "notification_heads"} {
 		if before[table+" rows"] == "0" {
 			t.Fatalf("tenant B has no %s rows: the suite would prove nothing there", table)
 		}
@@ -580,6 +583,7 @@ func crossTenant(t *testing.T, held bool) {
 	})
 
 	t.Run("batching", func(t *testing.T) { testBatching(t, w, ctx) })
+	t.Run("settings", func(t *testing.T) { testSettings(t, w, ctx) })
 	t.Run("maintenance", func(t *testing.T) { testMaintenance(t, w, ctx, held) })
 	t.Run("person", func(t *testing.T) { testPerson(t, w, ctx) }) // last: it erases A's users:8
 
