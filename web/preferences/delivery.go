@@ -10,10 +10,12 @@ import (
 
 // DeliveryState is how one channel delivers one domain to the person.
 type DeliveryState struct {
-	Domain  string           `json:"domain"`
-	Channel string           `json:"channel"`
-	Choice  string           `json:"choice"` // inbox.Choice.String()
-	Chosen  bool             `json:"chosen"` // the person's own choice (else the app's default)
+	Domain  string `json:"domain"`
+	Channel string `json:"channel"`
+	Choice  string `json:"choice"` // inbox.Choice.String()
+	Chosen  bool   `json:"chosen"` // the person's own choice (else the app's default)
+	// Label names the row for people: "Email · Issue".
+	Label   string           `json:"label"`
 	Options []DeliveryOption `json:"-"`
 }
 
@@ -32,9 +34,11 @@ func (p *Page) deliveryState(ctx context.Context, recipient string, st *State) e
 	if len(p.cfg.Deliveries) == 0 {
 		return nil
 	}
+	loc := p.locale(ctx)
 	for _, dom := range p.domains() {
 		for _, ch := range p.cfg.Channels {
-			ds := DeliveryState{Domain: dom, Channel: ch.Name, Options: p.cfg.Deliveries}
+			ds := DeliveryState{Domain: dom, Channel: ch.Name, Options: p.cfg.Deliveries,
+				Label: p.channelLabel(loc, ch) + " · " + p.cfg.Words.Domain(loc, dom)}
 			c, ok, err := inbox.ChoiceOf(ctx, p.cfg.DB, recipient, ch.Name, dom, inbox.AnyAction)
 			if err != nil {
 				return err

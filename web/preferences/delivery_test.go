@@ -18,6 +18,7 @@ func TestDeliveryRow(t *testing.T) {
 	daily := inbox.BatchedOn(inbox.DailyAt(8, 0))
 	p, err := preferences.New(preferences.Config{DB: db, Defaults: defaults, Prefix: "/prefs", Recipient: byHeader,
 		Topics:     []preferences.Topic{{Domain: "issue", Action: "comment_added", Label: "Comments"}},
+		Channels:   []preferences.Channel{{Name: inbox.ChannelApp}, {Name: inbox.ChannelEmail}},
 		Deliveries: []preferences.DeliveryOption{{Label: "Immediately", Choice: inbox.ImmediateChoice}, {Label: "Daily digest at 08:00", Choice: daily}}})
 	if err != nil {
 		t.Fatal(err)

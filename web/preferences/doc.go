@@ -8,14 +8,22 @@
 //	defaults := &inbox.Defaults{Critical: []inbox.Kind{{Channel: inbox.AnyChannel, Domain: "issue", Action: "security_alert"}}}
 //	page, err := preferences.New(preferences.Config{
 //		DB: db, Defaults: defaults, Prefix: "/settings/notifications",
-//		Topics: []preferences.Topic{{Domain: "issue", Action: "comment_added", Label: "Comments"}},
-//		Recipient: func(r *http.Request) (string, bool) { ... the signed-in user's key ... },
+//		Topics:   []preferences.Topic{{Domain: "issue", Action: "comment_added"}},
+//		Channels: []preferences.Channel{{Name: inbox.ChannelApp}, {Name: inbox.ChannelEmail}}, // the app's inboxes' channels
+//		Domains:  []*activity.Domain{issues}, // row labels from the action catalog
+//		Theme:    web.Theme{Layout: appLayout},
 //	})
-//	mux.Handle("/settings/notifications/", page)
+//	mux.Handle("/settings/notifications/", web.Middleware(identify, nil)(page))
 //
 // Give the inboxes the same Defaults (notify.Config.Defaults,
-// email.InboxConfig.Defaults): the page shows what they do. Without
-// Recipient every request is refused (403). Choosing a cell's default
+// email.InboxConfig.Defaults): the page shows what they do, and list
+// only the channels the app's inboxes deliver on (the default is in the
+// app only). Who asks is a web.Identity: its Person's ID is the recipient
+// and its Tenant the tenant whose preferences are read and changed;
+// nobody signed in is refused (401). Rows and columns are named by
+// Config.Words (the app's locale catalog, then the action catalog's Doc).
+// The page renders inside the app's layout (Config.Theme). Choosing a
+// cell's default
 // removes the person's own row, so a later change of the app's default
 // reaches them; choosing otherwise writes an override. Turning a critical
 // kind off is refused (409 from the API, a locked checkbox on the page).

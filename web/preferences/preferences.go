@@ -16,7 +16,9 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/web"
 )
 
 //go:embed templates/page.html
@@ -35,17 +37,26 @@ func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig 
 // to hear of.
 type Topic struct {
 	Domain, Action string
-	Label          string // "Comments on issues you follow"; default "comment added (issue)"
+	// Label names the row ("Comments on issues you follow"). Default: the
+	// app's locale catalog (Config.Words), else the action catalog's Doc
+	// (with Config.Domains), else the action in words ("Comment added").
+	Label string
 }
 
 // Channel is one column: a channel inboxes deliver on.
 type Channel struct {
-	Name  string // inbox.ChannelApp, inbox.ChannelEmail, ...
-	Label string // "In the app"
+	Name string // inbox.ChannelApp, inbox.ChannelEmail, ...
+	// Label names the column. Default: the locale catalog's
+	// tidings.channel.<name>, else "In the app", "Email", ...
+	Label string
 }
 
 // RecipientFunc says whose preferences a request may see and change; ok
-// false refuses (403). It is the page's authorization hook.
+// false refuses (403).
+//
+// Deprecated: give the page a web.Identity (Config.Identity or
+// web.Middleware); its Person's ID is the recipient. Recipient is asked
+// only of a request that carries no identity.
 type RecipientFunc func(r *http.Request) (recipient string, ok bool)
 
 // SubjectsFunc names the subjects a person muted ("Login fails"), for the
@@ -58,12 +69,32 @@ type Config struct {
 	DB *gorm.DB
 	// Topics are the rows. Required.
 	Topics []Topic
-	// Channels are the columns. Default: in the app, email.
+	// Channels are the columns: the channels the app's inboxes deliver on,
+	// and only those (no Email column for an app without an email inbox).
+	// Default: in the app only.
 	Channels []Channel
 	// Defaults are the app's defaults and critical kinds: the same value
 	// the inboxes are given. Default nil: everything on, nothing critical.
 	Defaults *inbox.Defaults
-	// Recipient authorizes each request. Default: refuse every request.
+	// Identity says who asks, when the request carries no web.Identity
+	// (web.Middleware): the signed-in person's preferences, in their
+	// tenant. Default none: the identity on the request's context, else
+	// Recipient, else refuse.
+	Identity web.IdentityFunc
+	// Theme wraps the page in the app's layout and stylesheet. With the
+	// default layout the page sends a Content-Security-Policy allowing no
+	// script; with the app's, the app's own headers stand.
+	Theme web.Theme
+	// Words names topics and channels in the reader's language. Default:
+	// English.
+	Words web.Words
+	// Domains are the topics' domains, for their action catalog (labels)
+	// and tenancy (a person without a tenant is refused a tenanted
+	// domain's page). Default none.
+	Domains []*activity.Domain
+	// Recipient authorizes requests that carry no identity.
+	//
+	// Deprecated: use Identity.
 	Recipient RecipientFunc
 	// Prefix is the path the page is mounted at ("/settings/notifications"),
 	// no trailing slash. Default "".
@@ -116,17 +147,18 @@ func New(cfg Config) (*Page, error) {
 	if err := cfg.Defaults.Check(); err != nil {
 		return nil, err
 	}
-	cfg.Topics = slices.Clone(cfg.Topics) // labels are defaulted in the copy
 	for i, t := range cfg.Topics {
 		if t.Domain == "" || t.Action == "" || t.Action == inbox.AnyAction {
 			return nil, &ConfigError{fmt.Sprintf("Config.Topics[%d]", i), "needs a Domain and an Action (not AnyAction)"}
 		}
-		if t.Label == "" {
-			cfg.Topics[i].Label = strings.ReplaceAll(t.Action, "_", " ") + " (" + t.Domain + ")"
-		}
 	}
 	if len(cfg.Channels) == 0 {
-		cfg.Channels = []Channel{{Name: inbox.ChannelApp, Label: "In the app"}, {Name: inbox.ChannelEmail, Label: "Email"}}
+		cfg.Channels = []Channel{{Name: inbox.ChannelApp}}
+	}
+	for i, d := range cfg.Domains {
+		if d == nil {
+			return nil, &ConfigError{fmt.Sprintf("Config.Domains[%d]", i), "is nil"}
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -140,6 +172,7 @@ func New(cfg Config) (*Page, error) {
 	p.page = template.Must(template.New("").Funcs(template.FuncMap{"path": func(s string) string { return cfg.Prefix + s }}).ParseFS(files, "templates/page.html"))
 	mux := http.NewServeMux()
 	pre := cfg.Prefix
+	mux.HandleFunc("GET "+pre+"/"+web.StylesheetFile, web.ServeStylesheet)
 	mux.HandleFunc("GET "+pre+"/{$}", p.authorized(p.show))
 	mux.HandleFunc("POST "+pre+"/{$}", p.authorized(p.saveForm))
 	mux.HandleFunc("POST "+pre+"/subjects", p.authorized(p.subjectForm))
@@ -153,21 +186,74 @@ func New(cfg Config) (*Page, error) {
 // ServeHTTP implements http.Handler.
 func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.mux.ServeHTTP(w, r) }
 
+// authorized passes the request's person to h: the web.Identity's (on the
+// request's context, or from Config.Identity), else Recipient's for a
+// request without an identity.
 func (p *Page) authorized(h func(w http.ResponseWriter, r *http.Request, recipient string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		if p.cfg.Recipient == nil {
-			http.Error(w, "preferences: every request is refused until the app sets Config.Recipient", http.StatusForbidden)
+		id, err := web.Identify(r, p.cfg.Identity)
+		switch {
+		case errors.Is(err, web.ErrNoIdentity):
+			if p.cfg.Recipient == nil {
+				http.Error(w, "preferences: every request is refused until the app gives an identity (Config.Identity or web.Middleware)", http.StatusForbidden)
+				return
+			}
+			recipient, ok := p.cfg.Recipient(r)
+			if !ok || recipient == "" {
+				http.Error(w, "sign in to see your notification preferences", http.StatusForbidden)
+				return
+			}
+			h(w, r, recipient)
+			return
+		case err != nil:
+			p.fail(w, r, err)
+			return
+		case !id.SignedIn() || id.Recipient() == "":
+			http.Error(w, "sign in to see your notification preferences", http.StatusUnauthorized)
+			return
+		case id.Tenant == nil && slices.ContainsFunc(p.cfg.Domains, (*activity.Domain).Tenanted):
+			http.Error(w, "notification preferences belong to an organisation: sign in as a member of one", http.StatusForbidden)
 			return
 		}
-		recipient, ok := p.cfg.Recipient(r)
-		if !ok || recipient == "" {
-			http.Error(w, "sign in to see your notification preferences", http.StatusForbidden)
-			return
+		ctx := web.WithIdentity(r.Context(), id)
+		if id.Tenant != nil {
+			ctx = activity.WithTenant(ctx, id.Tenant)
 		}
-		h(w, r, recipient)
+		h(w, r.WithContext(ctx), id.Recipient())
 	}
+}
+
+// locale is the reader's locale, for Words.
+func (p *Page) locale(ctx context.Context) string {
+	id, _ := web.IdentityFrom(ctx)
+	if p.cfg.Words.Catalog == nil {
+		return ""
+	}
+	return p.cfg.Words.Catalog.Match(id.Locale)
+}
+
+// topicLabel names a topic for a reader of loc.
+func (p *Page) topicLabel(loc string, t Topic) string {
+	if t.Label != "" {
+		return t.Label
+	}
+	for _, d := range p.cfg.Domains {
+		if d.Name() == t.Domain {
+			return p.cfg.Words.Action(loc, d, t.Action)
+		}
+	}
+	label := web.Humanize(t.Action)
+	return strings.ToUpper(label[:1]) + label[1:]
+}
+
+// channelLabel names a channel for a reader of loc.
+func (p *Page) channelLabel(loc string, c Channel) string {
+	if c.Label != "" {
+		return c.Label
+	}
+	return p.cfg.Words.Channel(loc, c.Name)
 }
 
 // Cell is one topic on one channel for one person.
@@ -193,6 +279,8 @@ type MutedSubject struct {
 	SubjectID string `json:"subject_id"`
 	Channel   string `json:"channel"`
 	Label     string `json:"label"`
+	// ChannelLabel names the channel for people.
+	ChannelLabel string `json:"channel_label"`
 }
 
 // State is a person's preferences as the page and GET /api show them.
@@ -211,9 +299,13 @@ func (p *Page) State(ctx context.Context, recipient string) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
-	st := State{Channels: p.cfg.Channels}
+	loc := p.locale(ctx)
+	st := State{}
+	for _, c := range p.cfg.Channels {
+		st.Channels = append(st.Channels, Channel{Name: c.Name, Label: p.channelLabel(loc, c)})
+	}
 	for _, t := range p.cfg.Topics {
-		ts := TopicState{Domain: t.Domain, Action: t.Action, Label: t.Label}
+		ts := TopicState{Domain: t.Domain, Action: t.Action, Label: p.topicLabel(loc, t)}
 		for _, c := range p.cfg.Channels {
 			cell := Cell{Channel: c.Name, Default: p.cfg.Defaults.DefaultOn(c.Name, t.Domain, t.Action)}
 			_, cell.Critical = p.cfg.Defaults.CriticalKind(c.Name, t.Domain, t.Action)
@@ -232,7 +324,8 @@ func (p *Page) State(ctx context.Context, recipient string) (State, error) {
 	keys := map[string][]string{}
 	for _, pr := range prefs {
 		if id, ok := inbox.IsSubjectAction(pr.Action); ok && pr.Muted {
-			st.Muted = append(st.Muted, MutedSubject{Domain: pr.Domain, SubjectID: id, Channel: pr.Channel, Label: "#" + id})
+			st.Muted = append(st.Muted, MutedSubject{Domain: pr.Domain, SubjectID: id, Channel: pr.Channel, Label: "#" + id,
+				ChannelLabel: p.channelLabel(loc, Channel{Name: pr.Channel})})
 			keys[pr.Domain] = append(keys[pr.Domain], id)
 		}
 	}
@@ -423,9 +516,10 @@ func (p *Page) show(w http.ResponseWriter, r *http.Request, recipient string) {
 		p.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-	w.Write(buf.Bytes())
+	if p.cfg.Theme.Layout == nil {
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	}
+	p.cfg.Theme.Render(w, r, web.Page{Title: "Notification preferences", Head: p.cfg.Theme.Head(p.cfg.Prefix), Body: template.HTML(buf.String())})
 }
 
 // cellField is a checkbox's name: on|channel|domain|action.

@@ -38,6 +38,7 @@ var defaults = &inbox.Defaults{
 func server(t *testing.T, recipient preferences.RecipientFunc) string {
 	t.Helper()
 	p, err := preferences.New(preferences.Config{DB: db, Defaults: defaults, Prefix: "/prefs", Recipient: recipient,
+		Channels: []preferences.Channel{{Name: inbox.ChannelApp, Label: "In the app"}, {Name: inbox.ChannelEmail, Label: "Email"}},
 		Topics: []preferences.Topic{
 			{Domain: "issue", Action: "comment_added", Label: "Comments"},
 			{Domain: "issue", Action: "label_added", Label: "Labels"},
