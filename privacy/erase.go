@@ -262,7 +262,7 @@ func (x *Privacy) EraseSettled(ctx context.Context, db *gorm.DB, p activity.Pers
 // inFlight lists the deliveries not finished yet that may copy p's data:
 // those of p's events, in the scope ctx carries (p's events of the tenant:
 // see activity.Domain.PersonCondition), and those of the events that the
-// workflow rules mentioning p trigger on (workflow.PersonTriggers). Pass p
+// workflow rules mentioning p trigger on (ruleTriggers). Pass p
 // with its values (PersonValues), before the rules are masked.
 func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) ([]pendingKey, error) {
 	var out []pendingKey
@@ -279,7 +279,7 @@ func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) 
 		}
 		out = append(out, keys...)
 	}
-	triggers, err := workflow.PersonTriggers(ctx, db, p)
+	triggers, err := ruleTriggers(ctx, db, p)
 	if err != nil {
 		return nil, err
 	}
@@ -297,6 +297,33 @@ func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) 
 		return cmp.Or(strings.Compare(a.Domain, b.Domain), cmp.Compare(a.EventID, b.EventID), strings.Compare(a.Inbox, b.Inbox))
 	})
 	return slices.Compact(out), nil
+}
+
+// trigger is a (domain, action) pair a workflow rule triggers on.
+type trigger struct {
+	Domain string
+	Action string
+}
+
+// ruleTriggers returns what the enabled workflow rules whose name,
+// conditions or actions mention one of p.Values trigger on, in the scope
+// ctx carries (as workflow.ErasePerson). An engine job for such an event
+// that loaded those rules before the erasure may write them (name,
+// explanation, parameters) after it. Call it before the rules are masked.
+func ruleTriggers(ctx context.Context, db *gorm.DB, p activity.Person) ([]trigger, error) {
+	if len(p.Values) == 0 {
+		return nil, nil
+	}
+	pt := pgarray.Text(p.Patterns())
+	tenant, targs := inbox.PersonTenantCondition(ctx, "", false)
+	var out []trigger
+	err := db.WithContext(ctx).Raw(`SELECT DISTINCT domain, triggered_on AS action FROM workflow_rules
+WHERE enabled AND `+tenant+` AND (lower(name) LIKE ANY(?) OR lower(conditions::text) LIKE ANY(?) OR lower(actions::text) LIKE ANY(?))
+ORDER BY 1, 2`, append(targs, pt, pt, pt)...).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("privacy: workflow rules that mention %s: %w", p.Ref(), err)
+	}
+	return out, nil
 }
 
 // stillPending counts the deliveries of keys not finished yet.

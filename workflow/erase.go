@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"context"
-	"fmt"
 
 	"gorm.io/gorm"
 
@@ -66,38 +65,4 @@ WHERE ` + tenant + ` AND (lower(rule_name) LIKE ANY(?) OR lower(explanation) LIK
 WHERE ` + tenant + ` AND (lower(result::text) LIKE ANY(?) OR lower(error) LIKE ANY(?))`, Args: args([]any{v, v}, targs, []any{pt, pt})},
 	}
 	return erasesql.Run(ctx, db, "workflow", p, steps)
-}
-
-// Trigger is a (domain, action) pair a rule triggers on.
-type Trigger struct {
-	Domain string
-	Action string
-}
-
-// PersonTriggers returns what the enabled rules whose name, conditions or
-// actions mention one of p.Values trigger on, in the context's tenant (as
-// ErasePerson). An engine job for such an event that loaded those rules
-// before an erasure may write them (name, explanation, parameters) after
-// it: package privacy's EraseSettled waits for those deliveries and
-// erases again. Call it before ErasePerson masks the rules.
-func PersonTriggers(ctx context.Context, db *gorm.DB, p activity.Person) ([]Trigger, error) {
-	if db == nil {
-		return nil, activity.ErrNilDB
-	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	if len(p.Values) == 0 {
-		return nil, nil
-	}
-	pt := pgarray.Text(p.Patterns())
-	tenant, targs := inbox.PersonTenantCondition(ctx, "", false)
-	var out []Trigger
-	err := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Raw(`SELECT DISTINCT domain, triggered_on AS action FROM workflow_rules
-WHERE enabled AND `+tenant+` AND (lower(name) LIKE ANY(?) OR lower(conditions::text) LIKE ANY(?) OR lower(actions::text) LIKE ANY(?))
-ORDER BY 1, 2`, append(targs, pt, pt, pt)...).Scan(&out).Error
-	if err != nil {
-		return nil, fmt.Errorf("workflow: rules that mention %s: %w", p.Ref(), err)
-	}
-	return out, nil
 }
