@@ -63,8 +63,12 @@ func ExampleProjection() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(stats.Name())
 	// Give stats to the worker (inbox.Config.Inboxes) for live events, and
 	// call stats.Rebuild(ctx) once to fold the history.
+	fmt.Println(stats.Name())
+
+	// The output check must be a comment group of its own: joined to the
+	// comment above, go test did not see it and never ran this example.
+
 	// Output: projection.issue_stats
 }
