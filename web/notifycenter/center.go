@@ -1,11 +1,13 @@
 package notifycenter
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/web"
 )
 
 // Center is the notification center: an http.Handler serving the JSON API
@@ -58,19 +60,41 @@ const NoTenantMessage = "no tenant: notifications belong to an organisation (a t
 
 type recipientKey struct{}
 
-// authorized runs h for the request's recipient, or refuses with 403.
+// authorized runs h for the request's person: the web.Identity's (on the
+// request's context, or from Config.Identity), in its tenant; else, for a
+// request without an identity, Recipient's. It refuses nobody signed in
+// (401), and a request without a tenant under RequireTenant (403).
 func (c *Center) authorized(h func(w http.ResponseWriter, r *http.Request, recipient string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		if c.cfg.Recipient == nil {
-			writeError(w, http.StatusForbidden, "forbidden", "the notification center refuses every request until the app sets Config.Recipient")
+		var recipient string
+		id, err := web.Identify(r, c.cfg.Identity)
+		switch {
+		case errors.Is(err, web.ErrNoIdentity): // no identity: the deprecated hook
+			if c.cfg.Recipient == nil {
+				writeError(w, http.StatusForbidden, "forbidden", "the notification center refuses every request until the app gives an identity (Config.Identity or web.Middleware)")
+				return
+			}
+			var ok bool
+			if recipient, ok = c.cfg.Recipient(r); !ok || recipient == "" {
+				writeError(w, http.StatusForbidden, "forbidden", "sign in to see your notifications")
+				return
+			}
+		case err != nil:
+			c.cfg.Logger.ErrorContext(r.Context(), "notifycenter: identity lookup failed", "error", err)
+			writeError(w, http.StatusInternalServerError, "internal", "who you are could not be checked just now; try again")
 			return
-		}
-		recipient, ok := c.cfg.Recipient(r)
-		if !ok || recipient == "" {
-			writeError(w, http.StatusForbidden, "forbidden", "sign in to see your notifications")
+		case !id.SignedIn() || id.Recipient() == "":
+			writeError(w, http.StatusUnauthorized, "unauthorized", "sign in to see your notifications")
 			return
+		default:
+			recipient = id.Recipient()
+			ctx := web.WithIdentity(r.Context(), id)
+			if id.Tenant != nil {
+				ctx = activity.WithTenant(ctx, id.Tenant)
+			}
+			r = r.WithContext(ctx)
 		}
 		if _, ok := activity.TenantFrom(r.Context()); !ok && c.cfg.RequireTenant {
 			writeError(w, http.StatusForbidden, "no_tenant", NoTenantMessage)

@@ -260,8 +260,8 @@ func do(t *testing.T, method, url, user, body string) (int, string) {
 func TestAPI(t *testing.T) {
 	n := worker(t, "eve", "fay")
 	_, closed := web(t, notifycenter.Config{})
-	if code, body := do(t, "GET", closed+"/", "eve", ""); code != http.StatusForbidden || !strings.Contains(body, "Config.Recipient") {
-		t.Errorf("without a Recipient hook: %d %s, want 403", code, body)
+	if code, body := do(t, "GET", closed+"/", "eve", ""); code != http.StatusForbidden || !strings.Contains(body, "Config.Identity") {
+		t.Errorf("without an identity: %d %s, want 403", code, body)
 	}
 	_, url := web(t, notifycenter.Config{Recipient: byHeader, Prefix: "/api/n"})
 	_, other := web(t, notifycenter.Config{Recipient: byHeader})

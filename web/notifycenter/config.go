@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/inbox/notify"
+	"github.com/tidingsdev/tidings/web"
 )
 
 // ErrInvalidConfig is returned (inside a *ConfigError) by New given a
@@ -29,7 +30,11 @@ func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig 
 
 // RecipientFunc says whose notifications a request may see: the signed-in
 // person's key, as the notify inbox stores recipients ("7"). ok false
-// refuses the request (403). It is the center's authorization hook.
+// refuses the request (403).
+//
+// Deprecated: give the center a web.Identity (Config.Identity or
+// web.Middleware); its Person's ID is the recipient. Recipient is asked
+// only of a request that carries no identity.
 type RecipientFunc func(r *http.Request) (recipient string, ok bool)
 
 // Description is what an app adds to a notification for display: a
@@ -56,7 +61,14 @@ type Config struct {
 	// Required: a client (*redis.Client, a cluster or failover client) of
 	// the Redis the worker announces on.
 	Redis redis.UniversalClient
-	// Recipient authorizes each request. Default: refuse every request.
+	// Identity says who asks, when the request carries no web.Identity
+	// (web.Middleware): the signed-in person's notifications (their
+	// Person's ID is the recipient), in their Tenant. Default none: the
+	// identity on the request's context, else Recipient, else refuse.
+	Identity web.IdentityFunc
+	// Recipient authorizes requests that carry no identity.
+	//
+	// Deprecated: use Identity.
 	Recipient RecipientFunc
 	// RequireTenant says the notifications belong to tenants (the app's
 	// domains are tenanted): a request whose context carries no tenant

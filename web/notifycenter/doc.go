@@ -13,15 +13,14 @@
 //		DB:     db,
 //		Redis:  redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"}),
 //		Prefix: "/api/notifications",
-//		Recipient: func(r *http.Request) (string, bool) {
-//			u := currentUser(r) // the app's session
-//			return strconv.FormatInt(u.ID, 10), u != nil
-//		},
 //	})
-//	mux.Handle("/api/notifications/", center)
+//	mux.Handle("/api/notifications/", web.Middleware(identify, nil)(center))
 //	defer center.Close()
 //
-// Without Recipient every request is refused (403). Protect the POST and
+// Who asks is a web.Identity (web.Middleware, or Config.Identity): its
+// Person's ID is the recipient, as the notify inbox stores recipients
+// ("7"), and its Tenant the tenant read. Nobody signed in is refused
+// (401); without any identity every request is refused (403). Protect the POST and
 // DELETE routes against cross-site requests as the app's other forms are
 // (http.CrossOriginProtection).
 //
