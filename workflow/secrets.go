@@ -89,11 +89,13 @@ func (s *Rules) openSecrets(a Action, params Params) (Params, error) {
 	return out, nil
 }
 
-// SealSecrets encrypts the Secret parameters that rules saved by an
-// earlier version hold in plain text, and returns how many rules it
-// rewrote. Run it once after configuring RulesConfig.Secrets; running it
-// again rewrites nothing.
-func (s *Rules) SealSecrets(ctx context.Context) (int, error) {
+// SealSecretsAllTenants encrypts the Secret parameters that rules saved
+// by an earlier version hold in plain text, the rules of every tenant, and
+// returns how many rules it rewrote. Run it once after configuring
+// RulesConfig.Secrets, from a process that serves every tenant (it ignores
+// the context's tenant; under row-level security it needs a role exempt
+// from it); running it again rewrites nothing.
+func (s *Rules) SealSecretsAllTenants(ctx context.Context) (int, error) {
 	if s.secrets == nil {
 		return 0, &ConfigError{Field: "RulesConfig.Secrets", Reason: "is nil: give the keyring that seals rule secrets"}
 	}

@@ -21,7 +21,7 @@ func testKeyring(t *testing.T) *webhook.Keyring {
 }
 
 // Webhook secrets are stored sealed, never in plain text; a rule saved by
-// an earlier version in plain text is sealed by SealSecrets; without a
+// an earlier version in plain text is sealed by SealSecretsAllTenants; without a
 // keyring a rule with a secret is refused.
 func TestRuleSecretsSealedAtRest(t *testing.T) {
 	reset(t)
@@ -51,16 +51,16 @@ func TestRuleSecretsSealedAtRest(t *testing.T) {
 	if err := testDB.Exec(`UPDATE workflow_rules SET actions = '[{"type": "webhook", "params": {"url": "https://93.184.216.34/in", "secret": "legacy-s3cret"}}]' WHERE id = ?`, saved.ID).Error; err != nil {
 		t.Fatal(err)
 	}
-	n, err := app.rules.SealSecrets(ctx)
+	n, err := app.rules.SealSecretsAllTenants(ctx)
 	if err != nil || n != 1 {
-		t.Fatalf("SealSecrets: %d, %v", n, err)
+		t.Fatalf("SealSecretsAllTenants: %d, %v", n, err)
 	}
-	if n, _ := app.rules.SealSecrets(ctx); n != 0 {
-		t.Errorf("second SealSecrets rewrote %d rules", n)
+	if n, _ := app.rules.SealSecretsAllTenants(ctx); n != 0 {
+		t.Errorf("second SealSecretsAllTenants rewrote %d rules", n)
 	}
 	testDB.Raw(`SELECT actions::text FROM workflow_rules WHERE id = ?`, saved.ID).Scan(&stored)
 	if strings.Contains(stored, "legacy-s3cret") {
-		t.Fatalf("still plain text after SealSecrets: %s", stored)
+		t.Fatalf("still plain text after SealSecretsAllTenants: %s", stored)
 	}
 
 	noKeys, err := workflow.NewRules(workflow.RulesConfig{DB: testDB, Schemas: []*workflow.Schema{app.schema}, Registry: app.registry})

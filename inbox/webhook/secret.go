@@ -13,7 +13,7 @@ import (
 
 // SealedPrefix starts every secret sealed by a Keyring: secrets stored with
 // it are encrypted at rest; a stored value without it is plain text (from a
-// version that did not encrypt, until Rules.SealSecrets rewrites it).
+// version that did not encrypt, until Rules.SealSecretsAllTenants rewrites it).
 const SealedPrefix = "tidings-sealed:v1:"
 
 // ErrSealed is returned (wrapped, saying why) when a sealed secret cannot

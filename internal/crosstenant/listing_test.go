@@ -41,20 +41,23 @@ func callName(fn any) string {
 }
 
 // operatorCalls are the exported calls that run SQL on tenant tables for
-// every tenant on purpose, each named so: retention and maintenance, and
-// the processes that serve every tenant (see package migrations,
-// Row-level security: they run as a role exempt from it). None may be
+// every tenant on purpose: retention and maintenance, each named so
+// (...AllTenants, Maintain, Migrate), and the processes that serve every
+// tenant, named by what they are (the relay, the worker, the rule engine,
+// the flushers, health checks). They run as a role exempt from row-level
+// security (see package migrations, Row-level security); none may be
 // called for a tenant's request.
 var operatorCalls = map[string]string{
-	"inbox.PruneDeliveriesAllTenants":    "retention of the deliveries ledger",
-	"inbox.Ledger.PruneAllTenants":       "retention of the deliveries ledger",
-	"inbox/notify.PruneAllTenants":       "retention of notifications",
-	"inbox/email.PruneAllTenants":        "retention of digests and escalations",
-	"inbox/email.Inbox.PruneAllTenants":  "retention of one inbox's digests and escalations",
-	"inbox/batch.Batcher.OpenAllTenants": "metrics: the open windows of every tenant",
+	"inbox.PruneDeliveriesAllTenants":      "retention of the deliveries ledger",
+	"inbox.Ledger.PruneAllTenants":         "retention of the deliveries ledger",
+	"inbox/notify.PruneAllTenants":         "retention of notifications",
+	"inbox/email.PruneAllTenants":          "retention of digests and escalations",
+	"inbox/email.Inbox.PruneAllTenants":    "retention of one inbox's digests and escalations",
+	"inbox/batch.Batcher.OpenAllTenants":   "metrics: the open windows of every tenant",
+	"workflow.Rules.SealSecretsAllTenants": "maintenance: seals every tenant's rule secrets once",
+	"workflow.PruneRunLogAllTenants":       "retention of the run log",
 	// Migrations: the events tables' DDL.
-	"tidings.Migrate":                "migrations",
-	"workflow.PruneRunLogAllTenants": "retention of the run log",
+	"tidings.Migrate": "migrations",
 	// A table's maintenance: partitions ahead, and the expired events of
 	// every tenant (a partition holds every tenant's).
 	"activity.Domain.Maintain": "maintenance of a domain's events table",
@@ -65,6 +68,20 @@ var operatorCalls = map[string]string{
 	"inbox.Relay.Run":       "the relay",
 	"inbox.Worker.Run":      "the worker (with its relay)",
 	"inbox.Worker.Start":    "the worker (with its relay)",
+	// The engine's rule cache holds every tenant's rules; each event is
+	// matched against its own tenant's (the workflow case's Match).
+	"workflow.Engine.Refresh": "the rule engine",
+	"workflow.Engine.Run":     "the rule engine",
+	"workflow.NewEngine":      "the rule engine",
+	// The flushers claim the due windows and digests of every tenant and
+	// deliver each under its own tenant (the batching case's FlushWindow).
+	"inbox/batch.Batcher.Flush":  "the batch flusher",
+	"inbox/batch.Batcher.Run":    "the batch flusher",
+	"inbox/batch.Handler":        "the batch flusher",
+	"inbox/email.Inbox.Flush":    "the digest flusher",
+	"inbox/email.Inbox.RunFlush": "the digest flusher",
+	// Health checks read the outbox's lag across tenants.
+	"observe.NewHealth": "health",
 }
 
 // awaitingCase are calls found by the scan that no case covers yet, each
@@ -86,16 +103,6 @@ var awaitingCase = map[string]string{
 	"projection.Projection.Process":       "the job's event",
 	"inbox/email.NewInbox":                "none: starts the inbox",
 	"inbox/slack.NewInbox":                "none: starts the inbox",
-	"observe.NewHealth":                   "none: the outbox lag, across tenants",
-	"inbox/email.Inbox.Flush":             "each digest's tenant",
-	"inbox/email.Inbox.RunFlush":          "each digest's tenant",
-	"inbox/batch.Batcher.Flush":           "each window's tenant",
-	"inbox/batch.Batcher.Run":             "each window's tenant",
-	"inbox/batch.Handler":                 "each window's tenant",
-	"workflow.Engine.Refresh":             "every tenant's rules, for the engine's cache",
-	"workflow.Engine.Run":                 "every tenant's rules, for the engine's cache",
-	"workflow.NewEngine":                  "every tenant's rules, for the engine's cache",
-	"workflow.Rules.SealSecrets":          "every tenant's rules (a key rotation)",
 	"web/notifycenter.New":                "none: builds the handler",
 	"web/operations.New":                  "none: builds the operations page, tenant-scoped",
 	"workflow.Engine.Process":             "the job's event (the engine's cache holds every tenant's rules)",
