@@ -32,16 +32,6 @@ func notificationDefaults() *inbox.Defaults {
 	}
 }
 
-// recipientOf is the signed-in user's key, for the center and the
-// preference page.
-func (a *App) recipientOf(r *http.Request) (string, bool) {
-	u := a.currentUser(r)
-	if u == nil {
-		return "", false
-	}
-	return strconv.FormatInt(u.ID, 10), true
-}
-
 // signedIn reports whether the request carries a user cookie naming a
 // user (the demo has no passwords; a request without a session is
 // refused the person data pages).
@@ -81,7 +71,7 @@ func (a *App) mountWebParts() error {
 		return err
 	}
 	a.center, err = notifycenter.New(notifycenter.Config{
-		DB: a.db, Redis: a.redis, Prefix: centerPrefix, Recipient: a.recipientOf,
+		DB: a.db, Redis: a.redis, Prefix: centerPrefix, Identity: a.identity,
 		Describe: a.describeNotifications, Logger: a.fan.logger, StreamOpened: a.tel.metrics.PushConnected,
 	})
 	if err != nil {
@@ -92,7 +82,10 @@ func (a *App) mountWebParts() error {
 		topics = append(topics, preferences.Topic{Domain: a.issues.Name(), Action: act, Label: topicLabels[act]})
 	}
 	a.prefs, err = preferences.New(preferences.Config{
-		DB: a.db, Topics: topics, Defaults: a.defaults, Prefix: prefsPrefix, Recipient: a.recipientOf, Home: "/notifications",
+		DB: a.db, Topics: topics, Defaults: a.defaults, Prefix: prefsPrefix, Home: "/notifications",
+		Identity: a.identity, Theme: web.Theme{Layout: a.layout("notifications")}, Words: web.Words{Catalog: a.fan.catalog},
+		Domains:  []*activity.Domain{a.issues},
+		Channels: []preferences.Channel{{Name: inbox.ChannelApp}, {Name: inbox.ChannelEmail}}, // the demo's in-app and email inboxes
 		Subjects: func(ctx context.Context, _ string, ids []string) (map[string]string, error) {
 			return a.titlesOf(ctx, parseIDs(ids))
 		},
