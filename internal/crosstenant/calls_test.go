@@ -32,6 +32,19 @@ var execNames = map[string]bool{
 // their callers give them.
 var execPackages = map[string]bool{modulePath + "/internal/prune": true, modulePath + "/internal/erasesql": true}
 
+// sqlWord is a keyword of a statement, as the library writes them.
+var sqlWord = regexp.MustCompile(`\b(SELECT|INSERT|UPDATE|DELETE|FROM|JOIN|INTO|USING|TABLE)\b`)
+
+// namesTable reports whether s names a tenant table: it is a table's name
+// (a gorm Table, a prune's table), or a statement that names one; an
+// error message that says "notifications" is neither.
+func namesTable(tableRE *regexp.Regexp, s string) bool {
+	if !tableRE.MatchString(s) {
+		return false
+	}
+	return tableRE.FindString(s) == strings.TrimSpace(s) || sqlWord.MatchString(s)
+}
+
 // tenantCalls parses the non-test sources of every package of the module
 // at root (but cmd/, internal/ and the test-support packages named *test)
 // and returns every exported function and method that runs SQL on one of
@@ -122,7 +135,11 @@ func parsePackage(root, dir string, tableRE *regexp.Regexp, consts map[string]bo
 			for _, spec := range g.Specs {
 				vs := spec.(*ast.ValueSpec)
 				for i, v := range vs.Values {
-					if lit, ok := v.(*ast.BasicLit); ok && lit.Kind == token.STRING && tableRE.MatchString(lit.Value) && i < len(vs.Names) {
+					lit, ok := v.(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING || i >= len(vs.Names) {
+						continue
+					}
+					if s, err := strconv.Unquote(lit.Value); err == nil && namesTable(tableRE, s) {
 						p.tableConst[vs.Names[i].Name] = true
 						consts[p.path+"."+vs.Names[i].Name] = true
 					}
@@ -220,7 +237,7 @@ func (p *scanned) calls(tableRE *regexp.Regexp, consts map[string]bool, out map[
 				switch x := n.(type) {
 				case *ast.BasicLit:
 					if x.Kind == token.STRING {
-						if s, err := strconv.Unquote(x.Value); err == nil && tableRE.MatchString(s) {
+						if s, err := strconv.Unquote(x.Value); err == nil && namesTable(tableRE, s) {
 							where(x.Pos(), tableRE.FindString(s))
 						}
 					}
