@@ -55,7 +55,8 @@ func (w *Worker) handleInbox(ctx context.Context, name string, t *asynq.Task) (p
 	if w.carry && len(p.Event) > 0 && json.Unmarshal(p.Event, &ev) == nil && ev.ID == p.EventID {
 		ev.Domain = p.Domain
 	} else {
-		ev, err = w.loader.load(ctx, p.ref())
+		retried, _ := asynq.GetRetryCount(ctx)
+		ev, err = w.loader.load(ctx, p.ref(), w.siblings(name, p), retried > 0)
 	}
 	if errors.Is(err, activity.ErrEventNotFound) {
 		// Committed events are only ever deleted (a subject deleted with
@@ -86,6 +87,22 @@ func (w *Worker) handleInbox(ctx context.Context, name string, t *asynq.Task) (p
 		w.done.add(name, p, true)
 	}
 	return p, err
+}
+
+// siblings counts the worker's other inboxes that take p's event: their
+// first attempts may share its load (see loader). A backfill's job has
+// none: it goes to one inbox.
+func (w *Worker) siblings(name string, p payload) int {
+	if p.Backfill {
+		return 0
+	}
+	n := 0
+	for other, r := range w.inboxes {
+		if other != name && r.in.Accepts(p.Domain, p.Action) {
+			n++
+		}
+	}
+	return n
 }
 
 // handleError is asynq's ErrorHandler: a job that will not be retried

@@ -113,6 +113,14 @@ const WorkerApplicationName = "tidings worker"
 // loader runs one batch at a time.
 const loaderConns = 1
 
+// loaderSettings returns the session settings of the loader's connection.
+// It runs one statement per domain, prepared (pgx caches statements): a
+// lookup by primary key, the same plan for any list of IDs. A generic plan
+// saves planning it per batch, most of the query's cost.
+func loaderSettings() map[string]string {
+	return map[string]string{"plan_cache_mode": "force_generic_plan"}
+}
+
 // DefaultTaskCheckInterval is the default Config.TaskCheckInterval.
 const DefaultTaskCheckInterval = 5 * time.Millisecond
 
@@ -257,7 +265,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 		}
 		w.relay = r
 	}
-	pool, shared, err := ownPool(cfg.DB, cfg.Relay.DSN, loaderConns, WorkerApplicationName, nil)
+	pool, shared, err := ownPool(cfg.DB, cfg.Relay.DSN, loaderConns, WorkerApplicationName, loaderSettings())
 	if err != nil {
 		if w.relay != nil {
 			_ = w.relay.Close()
