@@ -2,6 +2,7 @@ package privacy_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -9,9 +10,11 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/notify"
 	"github.com/tidingsdev/tidings/internal/redistest"
 	"github.com/tidingsdev/tidings/privacy"
 	"github.com/tidingsdev/tidings/workflow"
@@ -128,5 +131,85 @@ func TestEraseSettledWaitsForEngineJobsOfRulesNamingThePerson(t *testing.T) {
 	})
 	if h := dbHits(t, []string{ana.name, ana.email}); len(h) > 0 {
 		t.Errorf("after EraseSettled and the engine's job, Ana's data is in:\n  %s", strings.Join(h, "\n  "))
+	}
+}
+
+// A delivery that loaded Ana's event before the erasure and finishes while
+// the erasure runs, after the table it writes was masked, is counted in
+// flight all the same (the deliveries are listed before anything is
+// masked): EraseSettled erases again. A Part of the erasure, which runs
+// after the library's tables, lets the delivery finish and waits for it.
+func TestEraseSettledCountsDeliveriesFinishingDuringTheErasure(t *testing.T) {
+	ctx := context.Background()
+	ana := newUser(t, someone{name: "Ana Midway", email: "ana.midway@example.net", ip: "192.0.2.77", ua: "MidwayAgent/1.0"})
+	bob := newUser(t, someone{name: "Bob Reader", email: "bob.reader@example.net"})
+	var issueID int64
+	if err := testDB.Raw(`INSERT INTO issues (title) VALUES ('Midway') RETURNING id`).Scan(&issueID).Error; err != nil {
+		t.Fatal(err)
+	}
+	rds := redistest.NewPrivate(t)
+	app, err := notify.New(notify.Config{Name: "app", RecipientType: "users",
+		Recipients: func(context.Context, *gorm.DB, activity.Event) ([]string, error) { return []string{bob.key()}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		entered = make(chan struct{})
+		release = make(chan struct{})
+		once    sync.Once
+	)
+	hold := func(next inbox.ProcessFunc) inbox.ProcessFunc {
+		return func(ctx context.Context, d *inbox.Delivery) error {
+			if d.Event.Domain == "issue" && d.Event.SubjectID == strconv.FormatInt(issueID, 10) {
+				once.Do(func() { close(entered); <-release })
+			}
+			return next(ctx, d)
+		}
+	}
+	w, err := inbox.NewWorker(inbox.Config{DB: testDB, Redis: asynq.RedisClientOpt{Addr: rds.Addr()}, Domains: []*activity.Domain{issues, users},
+		Inboxes: []inbox.Inbox{app}, Middleware: []inbox.Middleware{hold}, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var released sync.Once
+	letGo := func() { released.Do(func() { close(release) }) }
+	t.Cleanup(func() { letGo(); w.Shutdown() })
+
+	res, err := issues.RecordEvent(ana.ctx(ana.name), testDB, issueID, "comment_added", activity.Extra(map[string]any{"body": "midway"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the in-app delivery never started")
+	}
+	finishes := privacy.Part{Name: "finishes-a-delivery", Erase: func(ctx context.Context, db *gorm.DB, p activity.Person) (activity.Erased, error) {
+		letGo()
+		deadline := time.Now().Add(20 * time.Second)
+		for count(t, `SELECT count(*) FROM inbox_pending WHERE domain = 'issue' AND event_id = ?`, res.Event.ID) > 0 {
+			if time.Now().After(deadline) {
+				return nil, errors.New("the delivery did not finish")
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		return activity.Erased{}, nil
+	}}
+	px, err := privacy.New(privacy.Config{Domains: []*activity.Domain{issues, users}, Parts: []privacy.Part{usersPart, finishes}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := px.EraseSettled(ctx, testDB, ana.person(), privacy.Request{By: "support:4"}, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if h := dbHits(t, []string{ana.name, ana.ip, ana.ua}); len(h) > 0 {
+		t.Errorf("after EraseSettled, Ana's data is in:\n  %s", strings.Join(h, "\n  "))
 	}
 }
