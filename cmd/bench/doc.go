@@ -87,6 +87,19 @@
 //     with Batcher.Add) against one immediate delivery (the same
 //     transaction inserting a row), 2,000 sequential deliveries a side.
 //     Targets 5x, 1.5x, 1.5x.
+//   - payload: what jobs of references cost the fan-out (Redis holds
+//     nothing personal: jobs carry domain, event id and action, and the
+//     worker loads each event from PostgreSQL) against the payloads of
+//     before, each event carried in its jobs as JSON and used by the
+//     worker without a query (internal/carryevents, kept for this
+//     baseline only): deliveries/s draining 10,000 events as an app
+//     records them (labels, request metadata, extra) to two no-op
+//     inboxes, median of alternating rounds; the CPU per delivery of the
+//     bench process, its database's PostgreSQL backends (/proc) and Redis
+//     (INFO cpu), steadier than throughput on a shared machine; Redis
+//     bytes per completed job; commit-to-inbox latency at 500 ev/s, also
+//     with the app's pool saturated, the rounds alternating. Targets 0.95x
+//     (1.05x for CPU and latency).
 //   - observe: recording (8 workers) and fan-out with package observe's
 //     Prometheus metrics and OpenTelemetry tracing on (the SDK,
 //     AlwaysSample, a batch span processor, an exporter that drops the

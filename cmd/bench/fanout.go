@@ -492,7 +492,7 @@ func fanoutThroughput(ctx context.Context, b *bench) (figure, error) {
 	if err != nil {
 		return figure{}, err
 	}
-	b.note("fanout throughput: a backlog of %d events in the outbox drained by a worker (relay batches of 500, 16 concurrent enqueues, asynq concurrency 20, events loaded by the relay one query per batch and carried in the jobs, completed tasks retained %s) to %d no-op inboxes; baseline: %d no-op tasks enqueued by raw asynq from 16 goroutines while a server with the same settings runs them; both timed to the last task; median of %d alternating rounds.",
+	b.note("fanout throughput: a backlog of %d events in the outbox drained by a worker (relay batches of 500, 16 concurrent enqueues, asynq concurrency 20, jobs of references: the worker loads the events, completed tasks retained %s) to %d no-op inboxes; baseline: %d no-op tasks enqueued by raw asynq from 16 goroutines while a server with the same settings runs them; both timed to the last task; median of %d alternating rounds.",
 		events, inbox.DefaultRetention, inboxes, deliveries, rounds)
 	return figure{Name: "fan-out deliveries/s (relay + worker vs raw asynq no-op)", Unit: "del/s", Ours: o, Baseline: r, Target: target{MinRatio: 0.8}}, nil
 }
@@ -562,7 +562,7 @@ func relayRSS(ctx context.Context, b *bench) (figure, error) {
 	}
 	firstRate := float64(rows/10) / tenthAt.Sub(start).Seconds()
 	lastRate := float64(int64(rows)-lastTenthRows) / time.Since(lastTenthStart).Seconds()
-	b.note("relay RSS: one relay (batches of 500, 16 concurrent enqueues, loading each batch's events to carry them in the jobs) drained %d outbox rows into Redis in %s (%.0f rows/s; %.0f rows/s over the first tenth, %.0f over the last); process RSS %d MB before, %d MB after the first tenth, peak %d MB (VmHWM, reset before the drain). The whole bench process is measured, so the peak is an upper bound on the relay's.",
+	b.note("relay RSS: one relay (batches of 500, 16 concurrent enqueues, jobs of references) drained %d outbox rows into Redis in %s (%.0f rows/s; %.0f rows/s over the first tenth, %.0f over the last); process RSS %d MB before, %d MB after the first tenth, peak %d MB (VmHWM, reset before the drain). The whole bench process is measured, so the peak is an upper bound on the relay's.",
 		rows, elapsed.Round(time.Millisecond), float64(rows)/elapsed.Seconds(), firstRate, lastRate, startRSS/1024, tenth/1024, peak/1024)
 	if err := flushBenchRedis(ctx); err != nil { // the tasks nobody will run
 		return figure{}, err

@@ -36,10 +36,10 @@ func (t target) isZero() bool { return t == target{} }
 func (t target) String() string {
 	var parts []string
 	if t.MinRatio > 0 {
-		parts = append(parts, fmt.Sprintf(">= %.2gx", t.MinRatio))
+		parts = append(parts, fmt.Sprintf(">= %.3gx", t.MinRatio))
 	}
 	if t.MaxRatio > 0 {
-		parts = append(parts, fmt.Sprintf("<= %.2gx", t.MaxRatio))
+		parts = append(parts, fmt.Sprintf("<= %.3gx", t.MaxRatio))
 	}
 	if t.Max > 0 {
 		parts = append(parts, fmt.Sprintf("< %g", t.Max))
