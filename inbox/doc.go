@@ -46,8 +46,10 @@
 // extra would stay in Redis that long. The worker loads the event when the
 // job runs, from PostgreSQL: as stored then (edited, retracted or erased
 // since the commit, perhaps), the events of the jobs running at once in one
-// query by primary key, on a connection of its own. A job of an older
-// version that carried its event still runs, on the stored event.
+// query by primary key, on a connection of its own. An event several of the
+// worker's inboxes take is loaded once for their first attempts (kept at
+// most a second for them); a retry loads anew. A job of an older version
+// that carried its event still runs, on the stored event.
 //
 // The errors asynq stores with a job (last_err, shown by asynqmon) say
 // which delivery failed and what kind of failure it was (permanent, held,
@@ -55,8 +57,11 @@
 // SMTP reply naming a recipient, a webhook's response echoing a name. The
 // text stays in the worker's log and in PostgreSQL, which erasure reaches:
 // the ledger keeps each recipient's (Entry.LastError), the dead letter the
-// final one. The batch flush tasks of package batch carry an inbox name and
-// a window id; a window's items and its errors stay in PostgreSQL.
+// final one. The worker status each worker publishes to Redis (StatusKey)
+// carries its breakers' last errors as kinds too. The batch flush tasks of
+// package batch carry an inbox name and a window id, the scheduled jobs
+// nothing; a window's items and its errors stay in PostgreSQL, and the
+// errors of Config.Tasks handlers reach asynq as kinds, like inboxes'.
 //
 // # How relays are woken
 //
