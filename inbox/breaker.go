@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -112,6 +113,12 @@ type BreakerState struct {
 	// the worker publishes to Redis (WorkerStatus) in place of LastError.
 	LastErrorKind string
 	Held          int64 // attempts held while open, since the worker started
+	// Misconfigured is why the sink refused the app's configuration
+	// (a MisconfiguredError's Reason) at its last refusal, "" when it has
+	// not, or accepted a delivery since: a configuration failure, not an
+	// outage (the breaker stays closed; health reports it as down).
+	Misconfigured      string
+	MisconfiguredSince time.Time
 }
 
 // Breaker states.
@@ -219,6 +226,18 @@ func (bs *breakers) report(sink string, err error) {
 	var level slog.Level
 	var msg string
 	answered := false
+	var mis *MisconfiguredError
+	switch {
+	case errors.As(err, &mis):
+		if b.Misconfigured != mis.Reason {
+			b.Misconfigured, b.MisconfiguredSince = mis.Reason, now
+			b.LastError, b.LastErrorKind = truncate(err.Error(), 500), errorKind(err)
+			level, msg = slog.LevelError, "inbox: the sink refuses the configuration: its deliveries fail (dead letters) until the configuration is fixed"
+		}
+	case err == nil && b.Misconfigured != "":
+		b.Misconfigured, b.MisconfiguredSince = "", time.Time{}
+		level, msg = slog.LevelInfo, "inbox: the sink accepts the configuration again"
+	}
 	if errors.Is(err, ErrSinkDown) {
 		b.Failures++
 		b.LastError, b.LastErrorKind = truncate(err.Error(), 500), errorKind(err)
@@ -233,7 +252,11 @@ func (bs *breakers) report(sink string, err error) {
 		}
 	} else {
 		if b.State != BreakerClosed {
-			level, msg = slog.LevelInfo, "inbox: circuit breaker closed: the sink answers again; held deliveries resume"
+			level = max(level, slog.LevelInfo)
+			msg = strings.TrimPrefix(msg+"; circuit breaker closed: the sink answers again; held deliveries resume", "; ")
+			if !strings.HasPrefix(msg, "inbox: ") {
+				msg = "inbox: " + msg
+			}
 			answered = true
 			b.State, b.Since, b.ProbeAt = BreakerClosed, now, time.Time{}
 		}
@@ -246,7 +269,8 @@ func (bs *breakers) report(sink string, err error) {
 	bs.mu.Unlock()
 	if changed != nil {
 		bs.log.LogAttrs(context.Background(), level, msg, slog.String("sink", sink), slog.String("state", changed.State),
-			slog.Int("failures", changed.Failures), slog.Time("probe_at", changed.ProbeAt), slog.String("last_error", changed.LastError))
+			slog.Int("failures", changed.Failures), slog.Time("probe_at", changed.ProbeAt), slog.String("last_error", changed.LastError),
+			slog.String("misconfigured", changed.Misconfigured))
 		bs.notify(*changed)
 	}
 	if answered && bs.onAnswered != nil {

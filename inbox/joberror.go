@@ -90,6 +90,7 @@ func errorKind(err error) string {
 		down    *UnreachableError
 		unknown *UnknownError
 		ra      *RetryAfterError
+		mis     *MisconfiguredError
 	)
 	switch {
 	case errors.Is(err, ErrPanic):
@@ -102,6 +103,8 @@ func errorKind(err error) string {
 		parts = append(parts, kindHeld)
 	case errors.As(err, &down):
 		parts = append(parts, kindUnreachable)
+	case errors.As(err, &mis):
+		parts = append(parts, "its sink refuses the configuration: "+mis.Reason)
 	case errors.Is(err, ErrInFlight):
 		parts = append(parts, "claimed by another attempt that has not finished")
 	case errors.Is(err, activity.ErrCausationDepth):
@@ -113,7 +116,7 @@ func errorKind(err error) string {
 	default:
 		parts = append(parts, "failed")
 	}
-	if IsPermanent(err) && win == nil {
+	if IsPermanent(err) && win == nil && mis == nil {
 		parts = append(parts, "permanent")
 	}
 	if t := errorType(err); t != "" {
@@ -131,7 +134,7 @@ func errorKind(err error) string {
 func errorType(err error) string {
 	for err != nil {
 		switch err.(type) {
-		case *jobError, *PermanentError, *RetryAfterError, *WindowError, *UnreachableError,
+		case *jobError, *PermanentError, *RetryAfterError, *WindowError, *UnreachableError, *MisconfiguredError,
 			*HeldError, *UnknownError, *InFlightError, *PanicError:
 		default:
 			if t := fmt.Sprintf("%T", err); !plainError(t) {

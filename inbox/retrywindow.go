@@ -52,8 +52,11 @@ func (w *Worker) outages(p Policy, sink string) Middleware {
 			err := next(ctx, d)
 			s := sink
 			var ue *UnreachableError
+			var me *MisconfiguredError
 			if errors.As(err, &ue) && ue.Sink != "" {
 				s = ue.Sink
+			} else if errors.As(err, &me) && me.Sink != "" {
+				s = me.Sink
 			}
 			w.breakers.report(s, err)
 			if err == nil || IsPermanent(err) {

@@ -71,6 +71,11 @@ type BreakerStatus struct {
 	// never its text: Redis holds nothing personal.
 	LastError string `json:"last_error,omitempty"`
 	Held      int64  `json:"held"`
+	// Misconfigured is why the sink refuses the app's configuration
+	// (BreakerState.Misconfigured, the library's words), "" when it does
+	// not.
+	Misconfigured      string    `json:"misconfigured,omitempty"`
+	MisconfiguredSince time.Time `json:"misconfigured_since,omitzero"`
 }
 
 // StatusKey is the Redis hash the workers of app publish their status in.
@@ -95,7 +100,7 @@ func (w *Worker) status(process string, started time.Time) WorkerStatus {
 	slices.SortFunc(bs, func(a, b BreakerState) int { return strings.Compare(a.Sink, b.Sink) })
 	for _, b := range bs {
 		s.Breakers = append(s.Breakers, BreakerStatus{Sink: b.Sink, State: b.State, Failures: b.Failures, Since: b.Since,
-			ProbeAt: b.ProbeAt, LastError: b.LastErrorKind, Held: b.Held})
+			ProbeAt: b.ProbeAt, LastError: b.LastErrorKind, Held: b.Held, Misconfigured: b.Misconfigured, MisconfiguredSince: b.MisconfiguredSince})
 	}
 	return s
 }

@@ -212,7 +212,9 @@ func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 // tried again by any retry of this delivery) and SendTo returns a
 // *RefusedError, which is not itself permanent: the caller goes on with
 // the other recipients and the job need not fail for it. A temporary
-// failure releases the claim, as Send does.
+// failure releases the claim, as Send does, and so does a
+// MisconfiguredError (the sink refused the configuration, not the
+// recipient), which SendTo returns as it is.
 func (d *Delivery) SendTo(ctx context.Context, recipient string, send func(ctx context.Context) error) (bool, error) {
 	key := d.Key(recipient)
 	ok, err := d.Ledger.Claim(ctx, d.DB, key)
@@ -225,6 +227,13 @@ func (d *Delivery) SendTo(ctx context.Context, recipient string, send func(ctx c
 	switch {
 	case serr == nil:
 		return true, d.Ledger.MarkSent(mctx, d.DB, key)
+	case errors.Is(serr, ErrMisconfigured):
+		// The sink refused the app's configuration, not this recipient:
+		// release the claim, so a re-drive after the fix mails them.
+		if rerr := d.Ledger.Release(mctx, d.DB, key, serr); rerr != nil {
+			return false, errors.Join(serr, rerr)
+		}
+		return false, serr
 	case IsPermanent(serr):
 		var pe *PermanentError
 		cause := serr

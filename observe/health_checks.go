@@ -74,20 +74,56 @@ func listenCheck(r interface{ Listening() bool }) Check {
 }
 
 // BreakersCheck reports a worker's circuit breakers (inbox.Worker.Breakers):
-// degraded while any is open or half-open, naming the sinks and their last
-// error. Deliveries to those sinks are held and retried, nothing is lost,
-// so it never reports down.
+// down while a sink refuses the app's configuration (BreakerState.
+// Misconfigured: mandatory TLS without STARTTLS, a refused login or sender;
+// its deliveries fail until the configuration is fixed), naming the sink
+// and the reason; else degraded while any breaker is open or half-open,
+// naming the sinks and their last error (their deliveries are held and
+// retried, nothing is lost).
 func BreakersCheck(w interface{ Breakers() []inbox.BreakerState }) Check {
 	return CheckFunc("breakers", func(context.Context) (Status, string, error) {
-		var held []string
+		var bs []inbox.BreakerStatus
 		for _, b := range w.Breakers() {
-			if b.State != inbox.BreakerClosed {
-				held = append(held, fmt.Sprintf("%s %s since %s (%d held; %s)", b.Sink, b.State, b.Since.UTC().Format(time.RFC3339), b.Held, b.LastError))
-			}
+			bs = append(bs, inbox.BreakerStatus{Sink: b.Sink, State: b.State, Since: b.Since, Held: b.Held, LastError: b.LastError,
+				Misconfigured: b.Misconfigured, MisconfiguredSince: b.MisconfiguredSince})
 		}
-		if len(held) == 0 {
-			return StatusOK, "all closed", nil
-		}
-		return StatusDegraded, strings.Join(held, "; "), nil
+		return breakersVerdict(bs)
 	})
+}
+
+// WorkerBreakersCheck reports the circuit breakers every running worker of
+// app publishes to Redis (inbox.ReadWorkerStatus), as BreakersCheck does
+// for one worker in the process: for a web process, whose workers run
+// elsewhere. Their last errors are kinds, never texts.
+func WorkerBreakersCheck(rdb redis.UniversalClient, app string) Check {
+	return CheckFunc("breakers", func(ctx context.Context) (Status, string, error) {
+		ws, err := inbox.ReadWorkerStatus(ctx, rdb, app, time.Now())
+		if err != nil {
+			return StatusDown, "", err
+		}
+		var bs []inbox.BreakerStatus
+		for _, w := range ws {
+			bs = append(bs, w.Breakers...)
+		}
+		return breakersVerdict(bs)
+	})
+}
+
+func breakersVerdict(bs []inbox.BreakerStatus) (Status, string, error) {
+	var held, refused []string
+	for _, b := range bs {
+		if b.Misconfigured != "" {
+			refused = append(refused, fmt.Sprintf("%s refuses the configuration since %s: %s", b.Sink, b.MisconfiguredSince.UTC().Format(time.RFC3339), b.Misconfigured))
+		}
+		if b.State != inbox.BreakerClosed {
+			held = append(held, fmt.Sprintf("%s %s since %s (%d held; %s)", b.Sink, b.State, b.Since.UTC().Format(time.RFC3339), b.Held, b.LastError))
+		}
+	}
+	switch {
+	case len(refused) > 0:
+		return StatusDown, strings.Join(append(refused, held...), "; "), nil
+	case len(held) > 0:
+		return StatusDegraded, strings.Join(held, "; "), nil
+	}
+	return StatusOK, "all closed", nil
 }

@@ -144,5 +144,17 @@
 // server accepted the data but before its reply reached us makes a retry
 // send the mail again, with the same Message-ID, which clients collapse.
 //
+// A server that answers but refuses the configuration is neither an outage
+// nor a refused recipient, whether or not the app called Check: TLS
+// mandatory and no STARTTLS, a refused login (535), a login required (530),
+// a refused sender address (5xx to MAIL FROM), an untrusted certificate.
+// Send sets SendError.Misconfigured to the reason (the Misconfigured
+// constants); the Inbox fails the job at once as an
+// inbox.MisconfiguredError of its sink: one attempt, a dead letter whose
+// error gives the reason, the recipient neither refused in the ledger nor
+// suppressed (re-drive once fixed), and the worker's breaker for the sink
+// records the reason, which health checks (observe.BreakersCheck,
+// observe.WorkerBreakersCheck) report as down.
+//
 // Package smtptest runs a real SMTP server in-process for tests and dev mode.
 package email

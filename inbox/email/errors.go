@@ -45,8 +45,14 @@ type SendError struct {
 	// Text is the server's reply, or a description of the failure.
 	Text string
 
-	// Permanent is true for 5xx replies: the job must not be retried.
+	// Permanent is true for 5xx replies, and for a refused configuration:
+	// the job must not be retried.
 	Permanent bool
+	// Misconfigured is set when the server answered but refused the
+	// Sender's configuration, not this message or recipient: one of the
+	// Misconfigured reasons (mandatory TLS without STARTTLS, a refused
+	// login or sender address, an untrusted certificate).
+	Misconfigured string
 
 	Err error // the underlying error from the SMTP client
 }

@@ -58,6 +58,11 @@ func (in *Inbox) sendEach(ctx context.Context, d *inbox.Delivery, to []Recipient
 		case errors.As(err, &refused):
 			in.refused(ctx, d, r, refused.Err)
 		default:
+			if errors.Is(err, inbox.ErrMisconfigured) {
+				// The server refuses the configuration: every recipient
+				// would be refused the same way; the job fails at once.
+				return fmt.Errorf("email inbox %s: %w", in.cfg.Name, err)
+			}
 			temporary = append(temporary, err)
 			if errors.Is(err, inbox.ErrSinkDown) {
 				// The server is down: the other recipients would fail the
@@ -73,8 +78,9 @@ func (in *Inbox) sendEach(ctx context.Context, d *inbox.Delivery, to []Recipient
 	return sendResult(in.cfg.Name, temporary, permanent)
 }
 
-// classify turns a Transport error into what the worker acts on: a 5xx is
-// permanent (the recipient is refused), a server that did not answer (no
+// classify turns a Transport error into what the worker acts on: a
+// refused configuration (SendError.Misconfigured) is an
+// inbox.MisconfiguredError of sink, a 5xx is permanent (the recipient is refused), a server that did not answer (no
 // reply code, or 421 "service not available") is a transport failure of
 // sink, a 450-452 waits GreylistWait, anything else is retried with the
 // backoff.
@@ -82,10 +88,13 @@ func (in *Inbox) classify(err error, sink string) error {
 	if err == nil {
 		return nil
 	}
+	var se *SendError
+	if errors.As(err, &se) && se.Misconfigured != "" {
+		return inbox.Misconfigured(sink, se.Misconfigured, err)
+	}
 	if IsPermanent(err) {
 		return inbox.Permanent(err)
 	}
-	var se *SendError
 	if errors.As(err, &se) {
 		switch {
 		case se.Code == 0 || se.Code == 421:

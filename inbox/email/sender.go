@@ -132,7 +132,9 @@ func NewSender(cfg Config) (*Sender, error) {
 
 // Send delivers m. A failure is a *SendError: IsPermanent(err) tells a 5xx
 // refusal, which must not be retried, from a temporary one (4xx, timeout,
-// connection error), which may be.
+// connection error), which may be. A server that refuses the
+// configuration (see misconfigured.go) sets SendError.Misconfigured, and
+// is permanent.
 func (s *Sender) Send(ctx context.Context, m *Message) error {
 	msg, err := m.mailMsg()
 	if err != nil {
@@ -145,7 +147,11 @@ func (s *Sender) Send(ctx context.Context, m *Message) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
-		return classify(err, m)
+		se := classify(err, m)
+		if why := s.misconfiguration(err); why != "" {
+			se.Misconfigured, se.Permanent = why, true
+		}
+		return se
 	}
 	return nil
 }
@@ -234,7 +240,7 @@ func (m *Message) mailMsg() (*mail.Msg, error) {
 
 // classify wraps a delivery failure in a *SendError and decides whether it
 // is permanent: only a 5xx reply is.
-func classify(err error, m *Message) error {
+func classify(err error, m *Message) *SendError {
 	se := &SendError{MessageID: m.MessageID, Recipient: m.To.Email, Text: err.Error(), Err: err}
 	var sendErr *mail.SendError
 	var protoErr *textproto.Error
