@@ -208,6 +208,19 @@ func (p *scanned) calls(tableRE *regexp.Regexp, consts map[string]bool, out map[
 			})
 		}
 	}
+	// activity.Domain's events table and its prepared statements.
+	domainFields := map[*types.Var]bool{}
+	if pkgName == "activity" && pkg != nil {
+		if tn, ok := pkg.Scope().Lookup("Domain").(*types.TypeName); ok {
+			if st, ok := tn.Type().Underlying().(*types.Struct); ok {
+				for i := range st.NumFields() {
+					if f := st.Field(i); f.Name() == "table" || f.Name() == "sql" {
+						domainFields[f] = true
+					}
+				}
+			}
+		}
+	}
 	funcs := map[*types.Func]*scanFunc{}
 	byMethod := map[string][]*types.Func{} // method name -> the package's concrete methods of that name
 	var order []*types.Func
@@ -254,10 +267,8 @@ func (p *scanned) calls(tableRE *regexp.Regexp, consts map[string]bool, out map[
 					if id, ok := x.X.(*ast.Ident); ok && consts[importPath[id.Name]+"."+x.Sel.Name] && info.Uses[id] != nil {
 						where(x.Pos(), id.Name+"."+x.Sel.Name)
 					}
-					if pkgName == "activity" && (x.Sel.Name == "table" || x.Sel.Name == "sql") {
-						if v, ok := info.Uses[x.Sel].(*types.Var); ok && v.IsField() {
-							where(x.Pos(), "a domain's events table")
-						}
+					if v, ok := info.Uses[x.Sel].(*types.Var); ok && domainFields[v] {
+						where(x.Pos(), "a domain's events table")
 					}
 				case *ast.CallExpr:
 					sel, ok := x.Fun.(*ast.SelectorExpr)

@@ -95,8 +95,6 @@ var awaitingCase = map[string]string{
 	"inbox.Delivery.OnceEach":             "the job's event",
 	"inbox.Delivery.Send":                 "the job's event",
 	"inbox.Delivery.SendTo":               "the job's event",
-	"inbox.Defaults.Recipients":           "the event's tenant",
-	"inbox.Recipients":                    "the event's tenant",
 	"inbox/email.Inbox.Process":           "the job's event",
 	"inbox/slack.Inbox.Process":           "the job's event",
 	"inbox/webhook.Subscriptions.Process": "the job's event",
@@ -106,7 +104,6 @@ var awaitingCase = map[string]string{
 	"web/operations.New":                  "none: builds the operations page, tenant-scoped",
 	"workflow.Engine.Process":             "the job's event (the engine's cache holds every tenant's rules)",
 	"inbox/slack.Poster.PostBatch":        "the batch's tenant",
-	"activity.Domain.Resolve":             "the events it is given",
 }
 
 // checkEveryCallCovered fails naming every exported call that runs SQL

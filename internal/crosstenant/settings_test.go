@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"gorm.io/gorm"
+
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/webhook"
@@ -49,6 +51,10 @@ func buildSettings(t *testing.T, w *world) {
 	if err != nil || !wrote || keyed.Tenant != tenantB {
 		t.Fatalf("B's Ensure = %+v, %v, %v", keyed, wrote, err)
 	}
+	// B's users:9 hears of no comment by mail.
+	if err := inbox.Mute(inB, appDB, "9", inbox.ChannelEmail, "ticket", "commented"); err != nil {
+		t.Fatal(err)
+	}
 	w.settings = &settingsWorld{subs: subs, sub: sub, keyed: keyed}
 }
 
@@ -91,8 +97,20 @@ func testSettings(t *testing.T, w *world, ctx context.Context) {
 		t.Errorf("Ensure(welcome) again as A = %+v, %v, %v; want A's rule unchanged", again, wrote, err)
 	}
 
-	// The defaults' Set as A mutes in A only.
+	// Who hears of A's comment by mail is decided by A's preferences:
+	// B's users:9 muted comments, A's did not.
 	defaults := &inbox.Defaults{}
+	cover(inbox.Recipients, defaults.Recipients)
+	comment := w.tenant[tenantA].events[0] // 7's comment on issue 1
+	for name, recipients := range map[string]func(context.Context, *gorm.DB, string, activity.Event, string, []string) ([]string, error){
+		"Recipients": inbox.Recipients, "Defaults.Recipients": defaults.Recipients,
+	} {
+		if got, err := recipients(ctx, appDB, inbox.ChannelEmail, comment, "users", []string{"9"}); err != nil || len(got) != 1 {
+			t.Errorf("%s of A's comment by mail as A = %v, %v; want users:9 (B's users:9 muted comments, A's did not)", name, got, err)
+		}
+	}
+
+	// The defaults' Set as A mutes in A only.
 	cover(defaults.Set)
 	if err := defaults.Set(ctx, appDB, inbox.Preference{Recipient: "8", Channel: inbox.ChannelEmail, Domain: "ticket", Action: "commented", Muted: true}); err != nil {
 		t.Error(err)
