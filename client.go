@@ -102,7 +102,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if err := c.openKeyring(); err != nil {
 		return nil, err
 	}
-	px, err := privacy.New(privacy.Config{Domains: cfg.Domains, Parts: cfg.Privacy.Parts, Now: cfg.Now})
+	px, err := privacy.New(privacy.Config{Domains: cfg.Domains, Parts: cfg.Privacy.Parts, Now: cfg.Now, PersonsAcrossTenants: cfg.Privacy.PersonsAcrossTenants})
 	if err != nil {
 		return nil, err
 	}

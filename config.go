@@ -210,4 +210,10 @@ type PrivacyConfig struct {
 	// AllowErase lets a person erase their own data with POST. Default
 	// false: export only.
 	AllowErase bool
+	// PersonsAcrossTenants says the app's person ids are global across its
+	// tenants (privacy.Config.PersonsAcrossTenants): the page exports and
+	// erases the person's rows of every tenant. Default false: a person is
+	// an identity within their tenant, and only that tenant's rows are
+	// reached.
+	PersonsAcrossTenants bool
 }

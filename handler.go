@@ -3,6 +3,7 @@ package tidings
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
@@ -78,7 +79,8 @@ func (c *Client) makeWeb() error {
 	mux := http.NewServeMux()
 	if c.notify != nil {
 		center, err := notifycenter.New(notifycenter.Config{DB: cfg.DB, Redis: c.rdb, Prefix: p + NotificationsPath,
-			Recipient: recipientOf, Describe: cfg.Describe, Logger: cfg.Logger})
+			Recipient: recipientOf, Describe: cfg.Describe, Logger: cfg.Logger,
+			RequireTenant: slices.ContainsFunc(cfg.Domains, (*activity.Domain).Tenanted)})
 		if err != nil {
 			return err
 		}
