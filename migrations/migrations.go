@@ -53,8 +53,11 @@
 // neither, and run each request's transaction with activity.SetTenant
 // (a statement outside it sees untenanted rows only); the processes that
 // serve every tenant (the inbox relay and worker, the sweepers, retention,
-// privacy exports and erasure, migrations) connect as a role with
-// BYPASSRLS, or as the tables' superuser owner.
+// privacy erasure, which writes the erasure log, and exports across
+// tenants, migrations) connect as a role with BYPASSRLS, or as the tables'
+// superuser owner. An erasure still reaches one tenant's rows only (the
+// library's filters), unless the app's person ids are global
+// (privacy.Config.PersonsAcrossTenants).
 package migrations
 
 import (
