@@ -91,10 +91,6 @@ var operatorCalls = map[string]string{
 var awaitingCase = map[string]string{
 	// Job side: a job's calls for the event it handles, keyed by that
 	// event (its id is unique across tenants) and run under its tenant.
-	"inbox.Delivery.Once":                 "the job's event",
-	"inbox.Delivery.OnceEach":             "the job's event",
-	"inbox.Delivery.Send":                 "the job's event",
-	"inbox.Delivery.SendTo":               "the job's event",
 	"inbox/email.Inbox.Process":           "the job's event",
 	"inbox/slack.Inbox.Process":           "the job's event",
 	"inbox/webhook.Subscriptions.Process": "the job's event",

@@ -131,6 +131,21 @@ AND seen_at IS NULL AND read_at IS NULL AND archived_at IS NULL`, tenant).Row().
 	if ok, _ := l.Send(ctx, appDB, bKey, func(context.Context) error { ran = true; return nil }); ok || ran {
 		t.Errorf("Send(B's %s) as A = %v (ran %v); want not sent", bKey, ok, ran)
 	}
+	// The same through a Delivery of B's event handed to a job whose
+	// context is A's.
+	d := &inbox.Delivery{Inbox: bKey.Inbox, Event: activity.Event{Domain: bKey.Event.Domain, ID: bKey.Event.ID}, DB: appDB, Ledger: l}
+	cover(d.Once, d.OnceEach, d.Send, d.SendTo)
+	if ok, err := d.Once(ctx, appDB, bKey.Recipient, func(*gorm.DB) error { ran = true; return nil }); ok || ran || err != nil {
+		t.Errorf("Delivery.Once(B's %s) as A = %v, %v (ran %v); want skipped", bKey, ok, err, ran)
+	}
+	if fresh, err := d.OnceEach(ctx, appDB, []string{bKey.Recipient}, func(*gorm.DB, []string) error { ran = true; return nil }); len(fresh) != 0 || ran || err != nil {
+		t.Errorf("Delivery.OnceEach(B's %s) as A = %v, %v (ran %v); want skipped", bKey, fresh, err, ran)
+	}
+	for name, send := range map[string]func(context.Context, string, func(context.Context) error) (bool, error){"Send": d.Send, "SendTo": d.SendTo} {
+		if ok, _ := send(ctx, bKey.Recipient, func(context.Context) error { ran = true; return nil }); ok || ran {
+			t.Errorf("Delivery.%s(B's %s) as A = %v (ran %v); want not sent", name, bKey, ok, ran)
+		}
+	}
 
 	if !held {
 		return
