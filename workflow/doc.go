@@ -149,7 +149,7 @@
 // {"all_of": [...]} when all do (for an "and" inside an any_of). Groups
 // nest up to MaxGroupDepth; a rule has at most MaxConditions. In Go:
 //
-//	workflow.Conditions{
+//	conds := workflow.Conditions{
 //		workflow.Cond("subject.created_at", workflow.OpLt, "2022-01-01"),
 //		workflow.AnyOf(
 //			workflow.Cond("extra.body", workflow.OpMatches, `(?i)\bstill broken\b`),

@@ -54,7 +54,7 @@ func runShop(t *testing.T, bin string, roles []string) {
 			t.Fatal(err)
 		}
 	}
-	ana, bob, eve := &http.Cookie{Name: "user", Value: "1"}, &http.Cookie{Name: "user", Value: "2"}, &http.Cookie{Name: "user", Value: "3"}
+	ana, bob, eve := apptest.Cookie(&http.Cookie{Name: "user", Value: "1"}), apptest.Cookie(&http.Cookie{Name: "user", Value: "2"}), apptest.Cookie(&http.Cookie{Name: "user", Value: "3"})
 	base := "http://" + addr
 	stream := apptest.Stream(t, base+"/tidings/notifications/stream", ana)
 	apptest.Next(t, stream, "counts")
@@ -75,9 +75,9 @@ func runShop(t *testing.T, bin string, roles []string) {
 	if views != 1 {
 		t.Errorf("%d view events for two views within 15 minutes, want 1 (throttled)", views)
 	}
-	for _, c := range []struct {
+	for i, c := range []struct {
 		path   string
-		who    *http.Cookie
+		who    apptest.As
 		status int
 		has    string
 	}{
@@ -93,13 +93,13 @@ func runShop(t *testing.T, bin string, roles []string) {
 		{"/tidings/me/data", nil, 403, ""},
 		{"/orders/10", eve, 404, ""},
 	} {
-		var cookies []*http.Cookie
+		var who []apptest.As
 		if c.who != nil {
-			cookies = append(cookies, c.who)
+			who = append(who, c.who)
 		}
-		code, body := apptest.Do(t, "GET", base+c.path, cookies...)
+		code, body := apptest.Do(t, "GET", base+c.path, who...)
 		if code != c.status || !strings.Contains(body, c.has) {
-			t.Errorf("GET %s as %v: %d, want %d with %q:\n%.600s", c.path, c.who, code, c.status, c.has, body)
+			t.Errorf("GET %s (case %d): %d, want %d with %q:\n%.600s", c.path, i, code, c.status, c.has, body)
 		}
 	}
 	if code, body := apptest.Do(t, "GET", base+"/tidings/events/", eve); strings.Contains(body, "Bob") {

@@ -120,16 +120,24 @@ func (p *Process) Stop() (string, error) {
 	return p.log.String(), err
 }
 
-// Do sends a request with the given cookies and returns the status and
-// body.
-func Do(t testing.TB, method, url string, cookies ...*http.Cookie) (int, string) {
+// As sets who a request is: a cookie or a header of the app's sign-in.
+type As func(*http.Request)
+
+// Cookie sends c.
+func Cookie(c *http.Cookie) As { return func(r *http.Request) { r.AddCookie(c) } }
+
+// Header sends the header name: value.
+func Header(name, value string) As { return func(r *http.Request) { r.Header.Set(name, value) } }
+
+// Do sends a request as who says and returns the status and body.
+func Do(t testing.TB, method, url string, who ...As) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range cookies {
-		req.AddCookie(c)
+	for _, as := range who {
+		as(req)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -142,14 +150,14 @@ func Do(t testing.TB, method, url string, cookies ...*http.Cookie) (int, string)
 
 // Stream opens url as a server-sent events stream and sends each "event:"
 // name on the returned channel, until the test ends.
-func Stream(t testing.TB, url string, cookies ...*http.Cookie) <-chan string {
+func Stream(t testing.TB, url string, who ...As) <-chan string {
 	t.Helper()
 	req, err := http.NewRequest("GET", url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range cookies {
-		req.AddCookie(c)
+	for _, as := range who {
+		as(req)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
