@@ -210,7 +210,7 @@ func TestEraseLeavesNothingAnywhere(t *testing.T) {
 	// Zoe's data goes through every path. The first mail is refused with
 	// a reply that names her (a forwarding address): an error text in the
 	// deliveries ledger, a suppression's detail, the mail sink's breaker.
-	smtpSrv.FailNext(1, smtptest.Failure{Code: 550, Message: "5.1.1 forwarding to " + zoe.name + " <" + zoe.email + "> refused"})
+	smtpSrv.FailNext(1, smtptest.Failure{Code: 550, Stage: smtptest.StageRcpt, Message: "5.1.1 forwarding to " + zoe.name + " <" + zoe.email + "> refused"})
 	rec := func(ctx context.Context, action string, opts ...activity.Option) activity.Event {
 		t.Helper()
 		res, err := issues.RecordEvent(ctx, testDB, issueID, action, opts...)
@@ -245,6 +245,9 @@ func TestEraseLeavesNothingAnywhere(t *testing.T) {
 	})
 	waitUntil(t, "the refused mail to Bob about Zoe's comment", func() bool {
 		return count(t, `SELECT count(*) FROM inbox_deliveries WHERE inbox = 'mail' AND status = 'refused'`) >= 1
+	})
+	waitUntil(t, "the notifications of the event the rule recorded (labelled with its name)", func() bool {
+		return count(t, `SELECT count(*) FROM notifications WHERE domain = 'issue' AND action = 'flagged' AND subject_id = ?`, fmt.Sprint(issueID)) >= 1
 	})
 	waitUntil(t, "the notifications of Zoe's comment", func() bool {
 		return count(t, `SELECT count(*) FROM notifications WHERE domain = 'issue' AND event_id = ?`, first.ID) >= 1

@@ -239,7 +239,7 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 	if err := engine.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv.FailNext(1, smtptest.Failure{Code: 550, Message: "5.1.1 <" + ana.email + ">: no such user"})
+	srv.FailNext(1, smtptest.Failure{Code: 550, Stage: smtptest.StageRcpt, Message: "5.1.1 <" + ana.email + ">: no such user"})
 	for _, ev := range evs {
 		for _, in := range []inbox.Inbox{app, digest, escalate, plain, slack, engine, batched, collapsed, slackBatched} {
 			if !in.Accepts(ev.Domain, ev.Action) {
