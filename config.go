@@ -110,6 +110,10 @@ type Config struct {
 	// them and its stylesheet after the default one (web.Theme). Default:
 	// a bare page with the default stylesheet.
 	Theme web.Theme
+	// Words names domains, actions and channels on the mounted pages in
+	// the reader's language (web.Words: the app's locale catalog, then the
+	// action catalog). Default: English.
+	Words web.Words
 	// Privacy configures the person's data page (Prefix + "/me/data":
 	// GET exports, POST erases when AllowErase). Default: export only,
 	// of the library's tables.

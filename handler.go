@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
@@ -14,6 +15,7 @@ import (
 	"github.com/tidingsdev/tidings/web/notifycenter"
 	"github.com/tidingsdev/tidings/web/operations"
 	"github.com/tidingsdev/tidings/web/preferences"
+	"github.com/tidingsdev/tidings/web/rules"
 )
 
 // Paths of the mounted parts, below Config.Prefix.
@@ -63,14 +65,12 @@ func identityOf(r *http.Request) web.Identity {
 	return id
 }
 
-func recipientOf(r *http.Request) (string, bool) {
-	id := identityOf(r)
-	return id.Recipient(), id.SignedIn()
-}
-
-func isAdmin(r *http.Request) bool {
-	id := identityOf(r)
-	return id.SignedIn() && id.Admin
+// ruleHref links a rule's page in the rule editor, "" without one.
+func (c *Client) ruleHref(id int64) string {
+	if c.rules == nil {
+		return ""
+	}
+	return c.cfg.Prefix + RulesPath + "/" + strconv.FormatInt(id, 10)
 }
 
 func (c *Client) makeWeb() error {
@@ -79,7 +79,7 @@ func (c *Client) makeWeb() error {
 	mux := http.NewServeMux()
 	if c.notify != nil {
 		center, err := notifycenter.New(notifycenter.Config{DB: cfg.DB, Redis: c.rdb, Prefix: p + NotificationsPath,
-			Recipient: recipientOf, Describe: cfg.Describe, Logger: cfg.Logger,
+			Describe: cfg.Describe, Logger: cfg.Logger,
 			RequireTenant: slices.ContainsFunc(cfg.Domains, (*activity.Domain).Tenanted)})
 		if err != nil {
 			return err
@@ -89,14 +89,14 @@ func (c *Client) makeWeb() error {
 		mux.Handle(p+NotificationsPath, center)
 	}
 	prefs, err := preferences.New(preferences.Config{DB: cfg.DB, Topics: c.topics(), Channels: c.channels(), Defaults: cfg.Defaults,
-		Prefix: p + PreferencesPath, Recipient: recipientOf, Logger: cfg.Logger})
+		Prefix: p + PreferencesPath, Theme: cfg.Theme, Words: cfg.Words, Logger: cfg.Logger})
 	if err != nil {
 		return err
 	}
 	mux.Handle(p+PreferencesPath+"/", prefs)
 	mux.Handle(p+PreferencesPath, prefs)
 	browser, err := eventbrowser.New(eventbrowser.Config{DB: cfg.DB, Domains: cfg.Domains, Prefix: p + EventsPath,
-		Authorize: isAdmin, Rules: c.rules, Now: cfg.Now, Logger: cfg.Logger})
+		Theme: cfg.Theme, Words: cfg.Words, Rules: c.rules, RuleHref: c.ruleHref, Now: cfg.Now, Logger: cfg.Logger})
 	if err != nil {
 		return err
 	}
@@ -108,6 +108,15 @@ func (c *Client) makeWeb() error {
 		return err
 	}
 	mux.Handle(p+DataPath, data)
+	if c.rules != nil {
+		ed, err := rules.New(rules.Config{DB: cfg.DB, Rules: c.rules, Domains: cfg.Domains, Theme: cfg.Theme, Words: cfg.Words,
+			Prefix: p + RulesPath, EventHref: browser.Permalink, Now: cfg.Now, Logger: cfg.Logger})
+		if err != nil {
+			return err
+		}
+		mux.Handle(p+RulesPath+"/", ed)
+		mux.Handle(p+RulesPath, ed)
+	}
 	var inboxes []inbox.Inbox
 	if c.notify != nil {
 		inboxes = append(inboxes, c.notify)
@@ -120,7 +129,7 @@ func (c *Client) makeWeb() error {
 	}
 	ops, err := operations.New(operations.Config{DB: cfg.DB, Redis: c.redisOpt, App: cfg.App, Domains: cfg.Domains,
 		Inboxes: append(inboxes, cfg.Inboxes...), Theme: cfg.Theme, Prefix: p + OperationsPath,
-		EventHref: func(ref activity.EventRef) string { return browser.Permalink(ref) }, Now: cfg.Now, Logger: cfg.Logger})
+		EventHref: browser.Permalink, Now: cfg.Now, Logger: cfg.Logger})
 	if err != nil {
 		return err
 	}

@@ -147,8 +147,13 @@ func TestRecordNotifyAndServe(t *testing.T) {
 		if err := db.WithContext(r.Context()).Raw(`SELECT id, shop_id, name FROM users WHERE id = ?`, r.Header.Get("X-User")).Scan(&u).Error; err != nil || u.ID == 0 {
 			return web.Identity{}, err
 		}
-		return web.Identity{Person: activity.Ref{Type: "users", ID: fmt.Sprint(u.ID)}, Label: u.Name, Tenant: u.ShopID}, nil
+		return web.Identity{Person: activity.Ref{Type: "users", ID: fmt.Sprint(u.ID)}, Label: u.Name, Tenant: u.ShopID, Admin: r.Header.Get("X-Admin") != ""}, nil
 	}
+	schema, err := workflow.NewSchema(workflow.SchemaConfig{Domain: orders})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Rules, cfg.Secret = &tidings.Rules{Schemas: []*workflow.Schema{schema}}, strings.Repeat("s", 32)
 	c, err := tidings.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -173,10 +178,13 @@ func TestRecordNotifyAndServe(t *testing.T) {
 	}
 	defer c.Stop(ctx)
 
-	do := func(method, path string, user int64) (int, string) {
+	do := func(method, path string, user int64, admin ...bool) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, srv.URL+path, nil)
 		req.Header.Set("X-User", fmt.Sprint(user))
+		if len(admin) > 0 {
+			req.Header.Set("X-Admin", "1")
+		}
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -218,8 +226,19 @@ func TestRecordNotifyAndServe(t *testing.T) {
 	if code, _ := do("GET", "/tidings/preferences/", ana); code != 200 {
 		t.Errorf("preferences: %d", code)
 	}
-	if code, _ := do("GET", "/tidings/events/", ana); code != http.StatusForbidden {
-		t.Errorf("event browser for a non-admin: %d, want 403", code)
+	for _, page := range []string{"/tidings/events/", "/tidings/operations/"} {
+		if code, _ := do("GET", page, ana); code != http.StatusForbidden {
+			t.Errorf("%s for a non-admin: %d, want 403", page, code)
+		}
+		if code, body := do("GET", page, bob, true); code != 200 {
+			t.Errorf("%s for an admin: %d %.300s", page, code, body)
+		}
+	}
+	if code, body := do("GET", "/tidings/rules/", bob, true); code != 200 {
+		t.Errorf("the rule editor for an admin: %d %.300s", code, body)
+	}
+	if code, _ := do("GET", "/tidings/events/", 0, true); code == 200 {
+		t.Errorf("the event browser without a session: %d", code)
 	}
 	if code, body := do("GET", "/tidings/me/data", ana); code != 200 || !strings.Contains(body, `"shipped"`) {
 		t.Errorf("Ana's data export: %d %s", code, body)
