@@ -176,7 +176,16 @@ func TestPageShowsWorkerStateAndScopesTenants(t *testing.T) {
 		case <-tick.C:
 		}
 	}
-	for _, want := range []string{`id="workers"`, "smtp://mail.test:25", "connection refused", `id="ops-links"`, `href="/metrics"`, "tidings.css"} {
+	rdb, err := inbox.RedisClient(rconn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	published, err := inbox.ReadWorkerStatus(ctx, rdb, "", time.Now())
+	if err != nil || len(published) != 1 || len(published[0].Breakers) != 1 || published[0].Breakers[0].LastError == "" {
+		t.Fatalf("published status: %v %+v", err, published)
+	}
+	for _, want := range []string{`id="workers"`, "smtp://mail.test:25", published[0].Breakers[0].LastError, `id="ops-links"`, `href="/metrics"`, "tidings.css"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page lacks %s", want)
 		}
