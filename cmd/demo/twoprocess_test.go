@@ -273,6 +273,17 @@ func TestBrowserTwoProcesses(t *testing.T) {
 	if h := opsGet(base + "/healthz"); !strings.Contains(h, `"status":"ok"`) || strings.Contains(h, "relay_listen") {
 		t.Errorf("the web process's health report: %s", h)
 	}
+	// The Queues page of the web process (the library's operations page)
+	// shows the worker's relay as the worker publishes it, and the Rules
+	// page (the library's rule editor) the rule kept in code.
+	benTab.do("the queues in the web process", chromedp.Navigate(base+"/monitoring"), chromedp.WaitVisible(chromedp.CSS("#workers")))
+	if w := benTab.text("workers", `document.querySelector('#workers').innerText`); !strings.Contains(w, "LISTEN up") || strings.Contains(w, "polling") {
+		t.Errorf("the web process's Queues page shows the workers as %q, want the worker's relay with LISTEN up", w)
+	}
+	benTab.do("the rules in the web process", chromedp.Navigate(base+"/rules"), chromedp.WaitVisible(chromedp.CSS("#code-rules")))
+	if r := benTab.text("rules kept in code", `document.querySelector('#code-rules').innerText`); !strings.Contains(r, "Ping? Pong!") {
+		t.Errorf("the Rules page lists the rules kept in code as %q, want the ping rule", r)
+	}
 	for _, tb := range []*tab{anaTab, benTab} {
 		if got := tb.Dialogs(); len(got) > 0 {
 			t.Errorf("%s: JavaScript dialogs opened: %v", tb.name, got)
