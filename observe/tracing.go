@@ -52,8 +52,8 @@ type TracingConfig struct {
 //
 // The trace context travels with the event: Recording puts the span's
 // W3C traceparent in the event's metadata (activity.Metadata.TraceParent,
-// stored in its trace_parent column), the relay carries the event in the
-// job's payload (or the worker loads it), and Delivery starts each job's
+// stored in its trace_parent column), the worker loads it with the event
+// when the job runs (jobs carry references only), and Delivery starts each job's
 // span as a child of it. A span per delivery attempt: retries show as
 // sibling spans.
 type Tracing struct {
