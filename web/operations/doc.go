@@ -20,4 +20,7 @@
 //		Theme:   web.Theme{Layout: appLayout},
 //	})
 //	mux.Handle("/admin/operations/", web.Middleware(identify, nil)(ops))
+//
+// Protect the POST routes against cross-site requests as the app's other
+// forms are (http.CrossOriginProtection around the mux).
 package operations

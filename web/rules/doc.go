@@ -25,4 +25,7 @@
 //		Theme: web.Theme{Layout: appLayout}, Words: web.Words{Catalog: catalog},
 //	})
 //	mux.Handle("/rules/", web.Middleware(identify, nil)(ed))
+//
+// Protect the POST routes against cross-site requests as the app's other
+// forms are (http.CrossOriginProtection around the mux).
 package rules
