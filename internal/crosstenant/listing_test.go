@@ -97,8 +97,7 @@ var awaitingCase = map[string]string{
 	"projection.Projection.Process":       "the job's event",
 	"inbox/email.NewInbox":                "none: builds the inbox (a method it keeps reaches the table)",
 	"inbox/slack.NewInbox":                "none: builds the inbox (a method it keeps reaches the table)",
-	"web/operations.New":                  "none: builds the operations page, tenant-scoped",
-	"workflow.Engine.Process":             "the job's event (the engine's cache holds every tenant's rules)",
+	"web/operations.New":                  "the outbox backlog, a total like the queue sizes (its doc)",
 	"inbox/slack.Poster.PostBatch":        "the batch's tenant",
 }
 

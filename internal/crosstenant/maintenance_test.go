@@ -11,6 +11,7 @@ import (
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/notify"
+	"github.com/tidingsdev/tidings/internal/pgarray"
 	"github.com/tidingsdev/tidings/migrations"
 	"github.com/tidingsdev/tidings/workflow"
 )
@@ -21,6 +22,30 @@ import (
 // the operator's tables keep their rows from the app's role.
 func testMaintenance(t *testing.T, w *world, ctx context.Context, held bool) {
 	b := w.tenant[tenantB]
+
+	// The engine processed A's events (in build): only A's rules ran on
+	// them, and their runs and action runs are A's.
+	cover(w.engine.Process)
+	var aIDs []int64
+	for _, e := range w.tenant[tenantA].events {
+		aIDs = append(aIDs, e.ID)
+	}
+	var runs []struct {
+		RuleID int64
+		Tenant string
+	}
+	if err := testDB.Raw(`SELECT rule_id, coalesce(tenant_id, '') AS tenant FROM workflow_runs WHERE domain = 'ticket' AND event_id = ANY(?)
+UNION ALL SELECT rule_id, coalesce(tenant_id, '') FROM workflow_action_runs WHERE domain = 'ticket' AND event_id = ANY(?)`, pgarray.Int8(aIDs), pgarray.Int8(aIDs)).Scan(&runs).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) == 0 {
+		t.Fatal("the engine logged no run of A's events: the case would prove nothing")
+	}
+	for _, r := range runs {
+		if r.RuleID != w.tenant[tenantA].rule.ID || r.Tenant != tenantA {
+			t.Errorf("a run of A's event: rule %d of tenant %q, want A's rule %d", r.RuleID, r.Tenant, w.tenant[tenantA].rule.ID)
+		}
+	}
 
 	// PruneRuns deletes A's finished runs, never B's (the snapshot checks
 	// B's runs and action runs are unchanged).
