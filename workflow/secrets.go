@@ -59,8 +59,8 @@ func (s *Rules) sealChanged(r Rule) (Rule, bool, error) {
 }
 
 // openSecrets returns params with a's Secret parameters opened. A value
-// stored in plain text by an earlier version is passed through (SealSecrets
-// rewrites those).
+// stored in plain text by an earlier version is passed through
+// (SealSecretsAllTenants rewrites those).
 func (s *Rules) openSecrets(a Action, params Params) (Params, error) {
 	var out Params
 	for name, p := range a.Params {
