@@ -33,9 +33,21 @@
 // new message whose ts is stored (GormThreads keeps it in the table
 // slack_threads, created by the library's migrations; MemoryThreads in memory); its later events
 // reply in that thread with thread_ts. When the parent was deleted, Slack
-// posts the reply at top level and it becomes the new parent. Two first
-// events of one subject posted at the same moment can open two threads;
-// later events join the one saved last.
+// posts the reply at top level and it becomes the new parent.
+//
+// The posts of one thread are ordered, across goroutines and worker
+// processes: a store that is a ThreadLocker (GormThreads through
+// PostgreSQL advisory locks, MemoryThreads within the process) gives each
+// post the thread's turn in the order of the event IDs, so a reply
+// recorded a millisecond after its parent waits for the parent's ts and
+// goes into its thread, and the parent saved is never overwritten by a
+// later top-level post. A post waits Config.ThreadWait for its turn, then
+// goes back to the job layer as a retry (ErrThreadBusy).
+//
+// Posts to one channel wait their turn (Config.ChannelRate); a 429 whose
+// Retry-After is within Config.MaxWait blocks the channel for every post
+// of the Poster, including those already waiting, which look again when
+// their turn comes. The block is not shared between processes.
 //
 // # Failures and retries
 //

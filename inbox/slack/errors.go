@@ -26,6 +26,12 @@ var (
 
 	// ErrInvalidConfig matches a configuration that cannot work.
 	ErrInvalidConfig = errors.New("slack: invalid configuration")
+
+	// ErrThreadBusy matches a post that waited Config.ThreadWait for an
+	// earlier post of its thread (its parent, an earlier reply) and gave
+	// up: it comes back in a *RateLimitError, so the job retries soon,
+	// still in order. It is temporary.
+	ErrThreadBusy = errors.New("slack: an earlier post of this thread is still in flight")
 )
 
 // permanentCode reports whether a Slack error code is one no retry can fix:

@@ -51,6 +51,11 @@ type Config struct {
 	// or a 429's Retry-After; a longer wait goes back to the job layer as
 	// a retry at that time. Default DefaultMaxWait (10s).
 	MaxWait time.Duration
+	// ThreadWait is how long a post waits in the job for the earlier posts
+	// of its thread (the parent's ts, earlier replies; see ThreadLocker);
+	// a longer wait goes back to the job layer as a retry a second later,
+	// an error matching ErrThreadBusy. Default DefaultThreadWait (30s).
+	ThreadWait time.Duration
 }
 
 // Poster posts events through the Slack Web API (chat.postMessage) with a
@@ -64,6 +69,9 @@ type Poster struct {
 	log      *slog.Logger
 	limiter  *channelLimiter
 	sink     string
+
+	threadWait time.Duration
+	locks      keyLocks // a thread's turn when Threads is no ThreadLocker
 }
 
 // NewPoster checks cfg and returns a Poster. It does not call Slack; use
@@ -84,6 +92,9 @@ func NewPoster(cfg Config) (*Poster, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.ThreadWait <= 0 {
+		cfg.ThreadWait = DefaultThreadWait
+	}
 	opts := []slackapi.Option{slackapi.OptionHTTPClient(cfg.HTTPClient)}
 	if cfg.APIURL != "" {
 		opts = append(opts, slackapi.OptionAPIURL(cfg.APIURL))
@@ -98,6 +109,8 @@ func NewPoster(cfg Config) (*Poster, error) {
 		log:      cfg.Logger,
 		limiter:  newChannelLimiter(cfg.ChannelRate, cfg.MaxWait),
 		sink:     "slack:" + tokenSink(cfg.Token, cfg.APIURL),
+
+		threadWait: cfg.ThreadWait,
 	}, nil
 }
 
@@ -163,14 +176,49 @@ func (p *Poster) PostBatch(ctx context.Context, events []activity.Event, msg Mes
 	return p.post(ctx, events[0], route, msg)
 }
 
-// post posts msg about ev to route, in ev's subject's thread.
+// post posts msg about ev to route, in ev's subject's thread. It takes
+// the thread's turn first (ThreadLocker), so the thread is read after the
+// earlier posts of the subject saved theirs, and nobody else posts for the
+// thread until this post saved its own.
 func (p *Poster) post(ctx context.Context, ev activity.Event, route string, msg Message) (Posted, error) {
-	var err error
 	key := ThreadKey{Domain: ev.Domain, SubjectID: ev.SubjectID, Route: route, Tenant: ev.TenantID}
+	if p.threads == nil {
+		return p.postIn(ctx, ev, key, msg, nil)
+	}
+	locker, ok := p.threads.(ThreadLocker)
+	if !ok {
+		locker = &p.locks
+	}
+	var posted Posted
+	var accepted bool
+	err := locker.LockThread(ctx, key, ev.ID, p.threadWait, func(ctx context.Context, threads ThreadStore) error {
+		if threads == nil {
+			threads = p.threads
+		}
+		var err error
+		posted, err = p.postIn(ctx, ev, key, msg, threads)
+		accepted = err == nil
+		return err
+	})
+	if accepted {
+		if err != nil { // Slack has the message: never fail the job now
+			p.log.WarnContext(ctx, "slack: message posted but its thread's turn not closed cleanly; the thread may not be saved",
+				"event", ev.String(), "channel", posted.Channel, "ts", posted.TS, "error", err)
+		}
+		return posted, nil
+	}
+	return Posted{}, err
+}
+
+// postIn posts msg in key's thread as threads knows it (nil: no threads),
+// and saves a new parent there.
+func (p *Poster) postIn(ctx context.Context, ev activity.Event, key ThreadKey, msg Message, threads ThreadStore) (Posted, error) {
+	var err error
+	route := key.Route
 	var thread Thread
 	var inThread bool
-	if p.threads != nil {
-		if thread, inThread, err = p.threads.Get(ctx, key); err != nil {
+	if threads != nil {
+		if thread, inThread, err = threads.Get(ctx, key); err != nil {
 			return Posted{}, &APIError{Method: "chat.postMessage", Channel: route, Err: err}
 		}
 	}
@@ -201,8 +249,8 @@ func (p *Poster) post(ctx context.Context, ev activity.Event, route string, msg 
 			posted.ThreadTS, reparent = "", true
 		}
 	}
-	if p.threads != nil && reparent {
-		if err := p.threads.Put(ctx, key, ch, ts); err != nil {
+	if threads != nil && reparent {
+		if err := threads.Put(ctx, key, ch, ts); err != nil {
 			p.log.WarnContext(ctx, "slack: message posted but its thread not saved; the next event opens a new thread",
 				"event", ev.String(), "channel", ch, "ts", ts, "error", err)
 		}

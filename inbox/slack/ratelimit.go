@@ -26,14 +26,19 @@ const DefaultMaxWait = 10 * time.Second
 
 // channelLimiter spaces posts to one channel at least interval apart:
 // each post reserves the channel's next slot and waits for it, instead of
-// being refused by Slack and failing. A 429 pushes the channel's next slot
-// out by its Retry-After. Safe for concurrent use.
+// being refused by Slack and failing. A 429 blocks the channel until its
+// Retry-After is over, for every post of the process: those that reserve
+// later, and those already waiting, which look again when their slot
+// comes and wait on while a newer 429 extends the block. Safe for
+// concurrent use. One Poster has one; it is not shared between processes
+// (each learns a channel's 429 from its own answers).
 type channelLimiter struct {
 	interval time.Duration
 	maxWait  time.Duration
 
-	mu   sync.Mutex
-	next map[string]time.Time
+	mu      sync.Mutex
+	next    map[string]time.Time // the channel's next free slot
+	blocked map[string]time.Time // until when the channel's last 429 asked to wait
 }
 
 func newChannelLimiter(interval, maxWait time.Duration) *channelLimiter {
@@ -43,62 +48,85 @@ func newChannelLimiter(interval, maxWait time.Duration) *channelLimiter {
 	if maxWait <= 0 {
 		maxWait = DefaultMaxWait
 	}
-	return &channelLimiter{interval: interval, maxWait: maxWait, next: map[string]time.Time{}}
+	return &channelLimiter{interval: interval, maxWait: maxWait, next: map[string]time.Time{}, blocked: map[string]time.Time{}}
 }
 
-// reserve takes channel's next slot and returns how long to wait for it.
-// When that is over maxWait nothing is reserved and ok is false.
-func (l *channelLimiter) reserve(channel string) (wait time.Duration, ok bool) {
-	if l.interval < 0 {
-		return 0, true
-	}
+// reserve takes channel's next slot (no earlier than its block) and
+// returns it and how long to wait for it. When that is over maxWait
+// nothing is reserved and ok is false.
+func (l *channelLimiter) reserve(channel string) (at time.Time, wait time.Duration, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
-	at := l.next[channel]
-	if at.Before(now) {
-		at = now
+	at = now
+	if b := l.blocked[channel]; b.After(at) {
+		at = b
+	}
+	if n := l.next[channel]; l.interval >= 0 && n.After(at) {
+		at = n
 	}
 	wait = at.Sub(now)
 	if wait > l.maxWait {
-		return wait, false
+		return at, wait, false
 	}
-	l.next[channel] = at.Add(l.interval)
-	if len(l.next) > 10000 { // forget channels idle for a while
-		for c, t := range l.next {
-			if t.Before(now) {
-				delete(l.next, c)
+	if l.interval >= 0 {
+		l.next[channel] = at.Add(l.interval)
+	}
+	if len(l.next)+len(l.blocked) > 10000 { // forget channels idle for a while
+		for _, m := range []map[string]time.Time{l.next, l.blocked} {
+			for c, t := range m {
+				if t.Before(now) {
+					delete(m, c)
+				}
 			}
 		}
 	}
-	return wait, true
+	return at, wait, true
+}
+
+// blockedPast reports whether a 429 seen since the slot at was reserved
+// blocks the channel beyond it.
+func (l *channelLimiter) blockedPast(channel string, at time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.blocked[channel].After(at)
 }
 
 // wait blocks until channel's turn, or returns ctx's error, or, when the
-// turn is further than maxWait, returns false and the wait.
+// turn is further than maxWait, returns false and the wait. A 429 that
+// arrives while it waits (penalize) and asks for longer than its slot
+// makes it take a new slot after the block, and so on until no newer
+// Retry-After extends it.
 func (l *channelLimiter) wait(ctx context.Context, channel string) (time.Duration, bool, error) {
-	d, ok := l.reserve(channel)
-	if !ok {
-		return d, false, nil
-	}
-	if d <= 0 {
-		return 0, true, nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return 0, false, ctx.Err()
-	case <-t.C:
-		return 0, true, nil
+	for {
+		at, d, ok := l.reserve(channel)
+		if !ok {
+			return d, false, nil
+		}
+		if d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return 0, false, ctx.Err()
+			case <-t.C:
+			}
+		}
+		if !l.blockedPast(channel, at) {
+			return 0, true, nil
+		}
 	}
 }
 
-// penalize pushes channel's next slot to at least now + d (a 429).
+// penalize blocks channel until at least now + d (a 429's Retry-After).
 func (l *channelLimiter) penalize(channel string, d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if at := time.Now().Add(d); at.After(l.next[channel]) {
+	at := time.Now().Add(d)
+	if at.After(l.blocked[channel]) {
+		l.blocked[channel] = at
+	}
+	if at.After(l.next[channel]) {
 		l.next[channel] = at
 	}
 }
@@ -121,7 +149,13 @@ func (p *Poster) postPaced(ctx context.Context, channel string, opts []slackapi.
 		}
 		err = classify(err, "chat.postMessage", channel)
 		var rl *RateLimitError
-		if !errors.As(err, &rl) || rl.RetryAfter > p.limiter.maxWait {
+		if errors.As(err, &rl) && rl.RetryAfter <= p.limiter.maxWait {
+			// Every post of the process to the channel waits it, those
+			// already waiting included. A longer one goes back to this
+			// job only: the others learn it from their own 429.
+			p.limiter.penalize(channel, max(rl.RetryAfter, time.Second))
+		}
+		if rl == nil || rl.RetryAfter > p.limiter.maxWait {
 			if !errors.As(err, &rl) && !IsPermanent(err) {
 				var api *APIError
 				if errors.As(err, &api) && api.Code == "" && (api.Status == 0 || api.Status >= 500) {
@@ -130,7 +164,6 @@ func (p *Poster) postPaced(ctx context.Context, channel string, opts []slackapi.
 			}
 			return "", "", slackapi.Message{}, err
 		}
-		p.limiter.penalize(channel, max(rl.RetryAfter, time.Second))
 	}
 }
 

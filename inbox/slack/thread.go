@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // ThreadKey names a subject's thread in one routed channel. A subject whose
@@ -24,7 +25,9 @@ type Thread struct {
 
 // ThreadStore remembers thread parents. Put replaces an existing entry:
 // when a parent was deleted, Slack posts the next reply at top level and
-// that message becomes the thread's new parent.
+// that message becomes the thread's new parent. A store that is also a
+// ThreadLocker orders the posts of a thread; without it, two events of a
+// subject posted at the same moment can open two threads.
 type ThreadStore interface {
 	// Get returns the thread of key, and false when there is none yet.
 	Get(ctx context.Context, key ThreadKey) (Thread, bool, error)
@@ -32,11 +35,19 @@ type ThreadStore interface {
 	Put(ctx context.Context, key ThreadKey, channel, ts string) error
 }
 
-// MemoryThreads is a ThreadStore in memory, for tests and dev mode. Its zero
-// value is ready to use.
+// MemoryThreads is a ThreadStore and ThreadLocker in memory, for tests and
+// dev mode: it orders the posts of one process only. Its zero value is
+// ready to use.
 type MemoryThreads struct {
-	mu sync.Mutex
-	m  map[ThreadKey]Thread
+	mu    sync.Mutex
+	m     map[ThreadKey]Thread
+	locks keyLocks
+}
+
+// LockThread implements ThreadLocker within the process; fn gets nil (the
+// store's own methods).
+func (s *MemoryThreads) LockThread(ctx context.Context, key ThreadKey, eventID int64, wait time.Duration, fn func(ctx context.Context, threads ThreadStore) error) error {
+	return s.locks.LockThread(ctx, key, eventID, wait, fn)
 }
 
 // Get implements ThreadStore.
