@@ -216,6 +216,10 @@ func (b *Browser) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			refuse(http.StatusForbidden, "You may not browse events here.")
 			return
 		}
+		if _, ok := activity.TenantFrom(r.Context()); !ok && b.tenanted() {
+			refuse(http.StatusForbidden, noTenant)
+			return
+		}
 	case err != nil:
 		b.fail(w, r, err)
 		return
@@ -226,7 +230,7 @@ func (b *Browser) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusForbidden, "Only administrators may browse events.")
 		return
 	case id.Tenant == nil && b.tenanted():
-		refuse(http.StatusForbidden, "Events belong to an organisation: sign in as a member of one.")
+		refuse(http.StatusForbidden, noTenant)
 		return
 	default:
 		ctx := web.WithIdentity(r.Context(), id)
@@ -272,7 +276,15 @@ func (b *Browser) render(w http.ResponseWriter, r *http.Request, status int, pag
 	b.cfg.Theme.Render(w, r, web.Page{Title: title, Head: b.cfg.Theme.Head(b.cfg.Prefix), Body: template.HTML(buf.String()), Status: status})
 }
 
+// noTenant is what a session without a tenant reads when a domain is
+// tenanted (403).
+const noTenant = "Events belong to an organisation: sign in as a member of one."
+
 func (b *Browser) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, activity.ErrNoTenant) { // a read without a tenant: the session's, not the server's
+		http.Error(w, noTenant, http.StatusForbidden)
+		return
+	}
 	b.cfg.Logger.ErrorContext(r.Context(), "eventbrowser: request failed", "path", r.URL.Path, "error", err)
 	http.Error(w, "the events could not be read just now; try again", http.StatusInternalServerError)
 }

@@ -205,6 +205,10 @@ func (p *Page) authorized(h func(w http.ResponseWriter, r *http.Request, recipie
 				http.Error(w, "sign in to see your notification preferences", http.StatusForbidden)
 				return
 			}
+			if _, ok := activity.TenantFrom(r.Context()); !ok && p.tenanted() {
+				http.Error(w, noTenant, http.StatusForbidden)
+				return
+			}
 			h(w, r, recipient)
 			return
 		case err != nil:
@@ -213,8 +217,8 @@ func (p *Page) authorized(h func(w http.ResponseWriter, r *http.Request, recipie
 		case !id.SignedIn() || id.Recipient() == "":
 			http.Error(w, "sign in to see your notification preferences", http.StatusUnauthorized)
 			return
-		case id.Tenant == nil && slices.ContainsFunc(p.cfg.Domains, (*activity.Domain).Tenanted):
-			http.Error(w, "notification preferences belong to an organisation: sign in as a member of one", http.StatusForbidden)
+		case id.Tenant == nil && p.tenanted():
+			http.Error(w, noTenant, http.StatusForbidden)
 			return
 		}
 		ctx := web.WithIdentity(r.Context(), id)
@@ -223,6 +227,16 @@ func (p *Page) authorized(h func(w http.ResponseWriter, r *http.Request, recipie
 		}
 		h(w, r.WithContext(ctx), id.Recipient())
 	}
+}
+
+// noTenant is what a session without a tenant reads when a domain of the
+// page is tenanted (403).
+const noTenant = "notification preferences belong to an organisation: sign in as a member of one"
+
+// tenanted reports whether a domain of Config.Domains is tenanted: then a
+// request without a tenant is refused.
+func (p *Page) tenanted() bool {
+	return slices.ContainsFunc(p.cfg.Domains, (*activity.Domain).Tenanted)
 }
 
 // locale is the reader's locale, for Words.
