@@ -61,6 +61,14 @@ type Message struct {
 	ThreadTS string // the parent's ts for a threaded reply, "" otherwise
 	TS       string // the message's own ts ("" for webhooks, which return none)
 	Token    string
+	At       time.Time // when the server accepted it
+}
+
+// Refusal is a call the server answered with a programmed Failure.
+type Refusal struct {
+	Method  string
+	Failure Failure
+	At      time.Time // when the server answered it
 }
 
 // Texts returns the message's top-level text followed by every text object
@@ -103,6 +111,7 @@ type Server struct {
 	calls    map[string]int
 	failures map[string][]Failure
 	deleted  map[string]bool // channel + "/" + ts
+	refused  []Refusal
 	changed  chan struct{}
 }
 
@@ -228,12 +237,22 @@ func (s *Server) begin(method string) *Failure {
 	}
 	f := q[0]
 	s.failures[method] = q[1:]
+	s.refused = append(s.refused, Refusal{Method: method, Failure: f, At: time.Now()})
 	return &f
+}
+
+// Refusals returns the calls answered with a programmed Failure, oldest
+// first.
+func (s *Server) Refusals() []Refusal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Refusal(nil), s.refused...)
 }
 
 func (s *Server) record(m Message) Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	m.At = time.Now()
 	if m.Method == MethodPostMessage {
 		s.seq++
 		m.TS = fmt.Sprintf("1700000000.%06d", s.seq)
