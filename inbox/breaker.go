@@ -72,9 +72,10 @@ type InboxWithSink interface {
 // run, else it opens again for twice as long, up to MaxOpenFor.
 //
 // Held is not failed: a held attempt, and a transport failure of a sink
-// with a breaker, is retried at the sink's next probe time (OpenFor while
-// the breaker is still closed), never after the inbox's exponential
-// Backoff, and counts against no retry window. When a probe succeeds, the
+// with a breaker, is retried at the sink's next probe time (while the
+// breaker is still closed: the inbox's Backoff for the sink's consecutive
+// failures, at most OpenFor), never after a Backoff grown by asynq's count
+// of the job's attempts, and counts against no retry window. When a probe succeeds, the
 // worker releases at once every job held for the sink (they wait in
 // asynq's retry set: it moves them to their queue) and notes in Redis
 // (SinksKey) that the sink answers, so other workers sharing the Redis
@@ -304,8 +305,10 @@ func (bs *breakers) closedElsewhere(sink string, opened, at time.Time) bool {
 
 // sinkDelay is when a delivery that just failed with a transport failure
 // of sink (already reported) runs again: at the breaker's next probe time,
-// not after the inbox's backoff, which would grow with every held attempt.
-func (bs *breakers) sinkDelay(sink string) time.Duration {
+// not after the inbox's backoff for asynq's count, which would grow with
+// every held attempt. While the breaker is still closed, the backoff for
+// the sink's consecutive failures, at most OpenFor.
+func (bs *breakers) sinkDelay(sink string, backoff Backoff) time.Duration {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
 	b := bs.get(sink)
@@ -315,7 +318,7 @@ func (bs *breakers) sinkDelay(sink string) time.Duration {
 	case BreakerHalfOpen:
 		return min(b.openFor, 5*time.Second)
 	}
-	return bs.cfg.OpenFor
+	return min(backoff(max(b.Failures, 1)), bs.cfg.OpenFor)
 }
 
 func (bs *breakers) notify(s BreakerState) {

@@ -68,7 +68,7 @@ func (w *Worker) outages(p Policy, sink string) Middleware {
 				// retried at the sink's next probe, not after a backoff
 				// that asynq's count (held attempts included) would grow.
 				if _, asked := retryAfter(err); !asked {
-					err = RetryAfter(w.breakers.sinkDelay(s), err)
+					err = RetryAfter(w.breakers.sinkDelay(s, p.Backoff), err)
 				}
 				return err
 			}

@@ -199,7 +199,7 @@ func TestDigestRetriesTheSameMail(t *testing.T) {
 		mustDeliver(t, in, eventAt("42", "comment_added", ana, t0.Add(time.Duration(i)*time.Minute), nil))
 	}
 	srv.FailNext(1, smtptest.Failure{Code: 421, Message: "busy"})
-	srv.FailNext(1, smtptest.Failure{Code: 550, Message: "no such user"})
+	srv.FailNext(1, smtptest.Failure{Code: 550, Message: "no such user", Stage: smtptest.StageRcpt})
 	res := flush(t, in, hourEnd)
 	if res.Retrying != 1 || res.Failed != 1 || res.Sent != 0 {
 		t.Fatalf("first flush %+v; want one retrying (421) and one failed (550)", res)

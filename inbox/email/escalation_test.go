@@ -101,7 +101,7 @@ func TestEscalationRetries(t *testing.T) {
 	})
 	mustDeliver(t, in, newEvent("42", "comment_added", ana, nil))
 	srv.FailNext(1, smtptest.Failure{Code: 451, Message: "later"})
-	srv.FailNext(1, smtptest.Failure{Code: 550, Message: "no such user"})
+	srv.FailNext(1, smtptest.Failure{Code: 550, Message: "no such user", Stage: smtptest.StageRcpt})
 	if res := flush(t, in, t0.Add(time.Minute)); res.Retrying != 1 || res.Failed != 1 {
 		t.Fatalf("first flush %+v; want one retrying, one failed", res)
 	}

@@ -240,7 +240,7 @@ func TestInboxPermanentOnlyWhenEveryFailureIs(t *testing.T) {
 	testDB.Exec(`TRUNCATE inbox_suppressions`)
 
 	in2 := newInbox(t, srv, email.InboxConfig{Name: "email2", Recipients: fixed(bob, carol)})
-	srv.FailNext(1, smtptest.Failure{Code: 550, Message: "no such user"})
+	srv.FailNext(1, smtptest.Failure{Code: 550, Message: "no such user", Stage: smtptest.StageRcpt})
 	srv.FailNext(1, smtptest.Failure{Code: 421, Message: "busy"})
 	err = deliver(t, in2, newEvent("42", "comment_added", ana, nil))
 	if err == nil || inbox.IsPermanent(err) || !strings.Contains(err.Error(), "421") {

@@ -91,7 +91,7 @@ func TestWorker550IsNotRetried421Is(t *testing.T) {
 
 	// 550: one attempt; the recipient is refused for good (ledger) and
 	// suppressed; the job is done, not retried and not a dead letter.
-	srv.FailNext(1, smtptest.Failure{Code: 550, Message: "no such user"})
+	srv.FailNext(1, smtptest.Failure{Code: 550, Message: "no such user", Stage: smtptest.StageRcpt})
 	ev1 := record()
 	a := nextAttempt(t, attempts)
 	if a.event != ev1.Ref() || a.n != 1 || a.err != nil {
