@@ -167,3 +167,46 @@ func TestHeldMailGoesWithinAProbeIntervalOfTheServersReturn(t *testing.T) {
 	}
 	t.Logf("all %d mails %v after the server's return (bound %v); %d attempts held; transitions %v", mails, took.Round(time.Millisecond), resumeBound, held, seen())
 }
+
+// The same outage against Debian's aiosmtpd (killed, then started again on
+// its port), an SMTP server this project did not write: every mail once,
+// all within one probe interval of its return.
+func TestHeldMailResumesAgainstAiosmtpd(t *testing.T) {
+	peer := startAiosmtpd(t)
+	s, err := email.NewSender(email.Config{Host: peer.Host(), Port: peer.Port(), TLS: email.TLSNone, Timeout: wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ana, bob := person("Ana"), person("Bob")
+	in := newInbox(t, nil, email.InboxConfig{Name: unique("resume-aiosmtpd"), Recipients: fixed(bob), Transport: s})
+	_, seen := resumeWorkers(t, in, 1)
+
+	peer.stop()
+	issueID := newIssueID(t)
+	const mails = 20
+	var events []activity.Event
+	for range mails {
+		events = append(events, recordComment(t, issueID, ana))
+	}
+	waitUntil(t, 30*time.Second, "failed probes up to MaxOpenFor", func() bool {
+		return count(seen(), inbox.BreakerOpen) >= 3
+	})
+	back := time.Now()
+	peer.start()
+	ids, ok := peer.waitFor(mails, 60*time.Second)
+	if !ok {
+		t.Fatalf("aiosmtpd did not receive %d mails within a minute of its return", mails)
+	}
+	took := time.Since(back)
+	waitUntil(t, wait, "every delivery to be marked done", func() bool { return pendingRowsOf(t, in.Name()) == 0 })
+	for _, ev := range events {
+		if n := ids["<"+email.MessageID("example.com", ev.Ref(), bob.Email)+">"]; n != 1 {
+			t.Errorf("event %d: %d mails, want 1", ev.ID, n)
+		}
+	}
+	// aiosmtpd takes a moment to start: its return is when it said ready.
+	if took > resumeBound+2*time.Second {
+		t.Errorf("the last mail arrived %v after aiosmtpd was started again; want within one probe interval (%v, plus asynq's second and its start)", took, resumeBreakers.MaxOpenFor)
+	}
+	t.Logf("all %d mails %v after aiosmtpd was started again; transitions %v", mails, took.Round(time.Millisecond), seen())
+}

@@ -9,8 +9,8 @@
 // replies:
 //
 //	srv := smtptest.Start(t, smtptest.Config{})
-//	srv.FailNext(1, smtptest.Failure{Code: 550})
-//	// ... send two mails: the first is refused with 550, the second lands ...
+//	srv.FailNext(1, smtptest.Failure{Code: 550, Stage: smtptest.StageRcpt})
+//	// ... send two mails: the first's recipient is refused with 550, the second lands ...
 //	msgs, err := srv.WaitFor(1, 5*time.Second)
 //
 // Waiting is signal based: WaitFor returns as soon as the n-th message has
