@@ -73,6 +73,7 @@ func (a *App) mountWebParts() error {
 	a.center, err = notifycenter.New(notifycenter.Config{
 		DB: a.db, Redis: a.redis, Prefix: centerPrefix, Identity: a.identity,
 		Describe: a.describeNotifications, Logger: a.fan.logger, StreamOpened: a.tel.metrics.PushConnected,
+		RequireTenant: a.issues.Tenanted(), // every notification is an organisation's
 	})
 	if err != nil {
 		return err
