@@ -58,18 +58,18 @@ func (d *Domain) ForPerson(e Event, p Person) Event {
 		out.Extra, dropped = d.dropOthersPaths(e.Extra, p)
 		others = append(others, dropped...)
 	}
-	others = othersValues(others, p)
-	if len(others) > 0 {
-		out.Extra = maskJSON(out.Extra, others)
+	m := newMasker(othersValues(others, p))
+	if len(m) > 0 {
+		out.Extra = m.json(out.Extra)
 		if e.RetractionReason != nil {
-			r := maskText(*e.RetractionReason, others)
+			r := m.text(*e.RetractionReason)
 			out.RetractionReason = &r
 		}
 	}
 	if e.Tags != nil {
 		out.Tags = make(map[string]string, len(e.Tags))
 		for k, v := range e.Tags {
-			out.Tags[maskText(k, others)] = maskText(v, others)
+			out.Tags[m.text(k)] = m.text(v)
 		}
 	}
 	return out
@@ -148,9 +148,9 @@ func (d *Domain) dropOthersPaths(extra json.RawMessage, p Person) (json.RawMessa
 	return b, dropped
 }
 
-// maskJSON masks vals in every string (and object key) of j, as
-// tidings_mask_jsonb does; j that is not JSON comes back as it is.
-func maskJSON(j json.RawMessage, vals []string) json.RawMessage {
+// json masks every string (and object key) of j, as tidings_mask_jsonb
+// does; j that is not JSON comes back as it is.
+func (m masker) json(j json.RawMessage) json.RawMessage {
 	if len(j) == 0 {
 		return j
 	}
@@ -165,9 +165,9 @@ func maskJSON(j json.RawMessage, vals []string) json.RawMessage {
 	walk = func(x any) any {
 		switch t := x.(type) {
 		case string:
-			m := maskText(t, vals)
-			changed = changed || m != t
-			return m
+			masked := m.text(t)
+			changed = changed || masked != t
+			return masked
 		case []any:
 			for i := range t {
 				t[i] = walk(t[i])
@@ -176,7 +176,7 @@ func maskJSON(j json.RawMessage, vals []string) json.RawMessage {
 		case map[string]any:
 			out := make(map[string]any, len(t))
 			for k, e := range t {
-				mk := maskText(k, vals)
+				mk := m.text(k)
 				changed = changed || mk != k
 				out[mk] = walk(e)
 			}
@@ -201,15 +201,26 @@ const maskedText = "[erased]"
 // maskText replaces every occurrence of one of vals in s, ignoring case,
 // as a whole word (not preceded or followed by a letter or digit), with
 // "[erased]": what tidings_mask_text (migration 00017) does in SQL.
-func maskText(s string, vals []string) string {
+func maskText(s string, vals []string) string { return newMasker(vals).text(s) }
+
+// masker masks a set of values, its patterns compiled once.
+type masker []*regexp.Regexp
+
+func newMasker(vals []string) masker {
+	var m masker
 	for _, v := range vals {
 		if len([]rune(v)) < MinPersonValue {
 			continue
 		}
-		re, err := regexp.Compile(`(?i)` + regexp.QuoteMeta(v))
-		if err != nil {
-			continue
+		if re, err := regexp.Compile(`(?i)` + regexp.QuoteMeta(v)); err == nil {
+			m = append(m, re)
 		}
+	}
+	return m
+}
+
+func (m masker) text(s string) string {
+	for _, re := range m {
 		var b strings.Builder
 		i := 0
 		for i < len(s) {
