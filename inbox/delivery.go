@@ -16,6 +16,10 @@ type Delivery struct {
 	// Event is the committed event, loaded from PostgreSQL when the
 	// attempt started.
 	Event activity.Event
+	// Domain is the event's domain (nil outside a worker, as in
+	// inboxtest.Process): an inbox that orders the events of a subject
+	// reads the earlier ones through it.
+	Domain *activity.Domain
 	// Tenant is the event's tenant (Event.TenantID): "" for an untenanted
 	// domain. The job's context carries it too (activity.WithTenant), so
 	// the inbox's reads are scoped to it and the events it records inherit

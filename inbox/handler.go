@@ -74,7 +74,7 @@ func (w *Worker) handleInbox(ctx context.Context, name string, t *asynq.Task) (p
 	id, _ := asynq.GetTaskID(ctx)
 	queue, _ := asynq.GetQueueName(ctx)
 	d := &Delivery{
-		Inbox: name, Event: ev, Tenant: ev.TenantID, Attempt: retried + 1, MaxAttempts: maxRetry + 1,
+		Inbox: name, Event: ev, Domain: dom, Tenant: ev.TenantID, Attempt: retried + 1, MaxAttempts: maxRetry + 1,
 		TaskID: id, Queue: queue, DB: w.db, Ledger: w.ledger,
 		Logger: w.log.With(slog.String("inbox", name), slog.String("event", ev.Ref().String()), slog.Int("attempt", retried+1)),
 	}

@@ -124,6 +124,12 @@ func (in *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 		return in.processBatching(ctx, d, route)
 	}
 	_, err := d.Send(ctx, "", func(ctx context.Context) error {
+		if p, ok := in.cfg.Publisher.(*Poster); ok && p.threads != nil {
+			// A reply whose job started first waits for its parent's.
+			if err := awaitEarlier(ctx, d, in.cfg.Accepts, p.threadWait); err != nil {
+				return JobError(err)
+			}
+		}
 		posted, err := in.cfg.Publisher.Post(ctx, d.Event)
 		if err != nil {
 			return JobError(err)

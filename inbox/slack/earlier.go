@@ -1,0 +1,63 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
+)
+
+// awaitEarlier waits, at most wait, until this inbox has no earlier event
+// of d's subject left to post: an event with a smaller ID that this inbox
+// accepts still in the outbox, or whose delivery to this inbox is pending
+// (inbox.PendingTable, written by the relay when it enqueued the job) and
+// neither sent nor failed in the deliveries ledger. A reply whose job started before its parent's so waits for the
+// parent instead of opening the thread; a predecessor that failed (its job
+// retries later) or is still there after wait is not waited for any
+// longer, and order between them gives way.
+//
+// Without the pending table's rows (PendingConfig.Disable) or outside a
+// worker (no Delivery.Domain) it returns at once, and only posts already
+// in flight are ordered (ThreadLocker). Another route's or tenant's event
+// of the subject is waited for too: it only delays.
+func awaitEarlier(ctx context.Context, d *inbox.Delivery, accepts inbox.Filter, wait time.Duration) error {
+	if d.Domain == nil || d.DB == nil {
+		return nil
+	}
+	// The outbox row (not relayed yet, or being relayed: the relay enqueues
+	// before it commits) or, once relayed, the pending row: the relay swaps
+	// one for the other in one transaction, so one of them is visible.
+	q := fmt.Sprintf(`SELECT o.action FROM %s o WHERE o.domain = ? AND o.subject_id = ? AND o.event_id < ?
+UNION ALL
+SELECT '' WHERE EXISTS (SELECT 1 FROM %s p JOIN %s e ON e.id = p.event_id
+ WHERE p.inbox = ? AND p.domain = ? AND p.event_id < ? AND e.subject_id::text = ?
+   AND NOT EXISTS (SELECT 1 FROM inbox_deliveries l WHERE l.inbox = p.inbox AND l.domain = p.domain
+                   AND l.event_id = p.event_id AND l.recipient = '' AND l.status <> 'sending'))`,
+		activity.OutboxTable, inbox.PendingTable, d.Domain.Table())
+	ev := d.Event
+	args := []any{ev.Domain, ev.SubjectID, ev.ID, d.Inbox, ev.Domain, ev.ID, ev.SubjectID}
+	deadline := time.Now().Add(wait)
+	for poll := 10 * time.Millisecond; ; poll = min(2*poll, 100*time.Millisecond) {
+		var actions []string
+		if err := d.DB.WithContext(ctx).Raw(q, args...).Scan(&actions).Error; err != nil {
+			return &APIError{Method: "chat.postMessage", Err: fmt.Errorf("slack: look for earlier events of %s: %w", ev, err)}
+		}
+		earlier := false
+		for _, a := range actions {
+			earlier = earlier || a == "" || accepts(ev.Domain, a)
+		}
+		left := time.Until(deadline)
+		if !earlier || left <= 0 {
+			return nil
+		}
+		t := time.NewTimer(min(poll, left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return &APIError{Method: "chat.postMessage", Err: ctx.Err()}
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,155 @@
+package slack_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
+	slackinbox "github.com/tidingsdev/tidings/inbox/slack"
+	"github.com/tidingsdev/tidings/inbox/slack/slacktest"
+	"github.com/tidingsdev/tidings/internal/redistest"
+)
+
+// A parent and two replies recorded back to back on one issue land in one
+// thread, in the order recorded: with one worker, and with two workers
+// (each its own Poster, as two processes would have) taking the jobs.
+func TestThreadPostsInOrder(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			ctx := context.Background()
+			if _, err := redistest.Flush(ctx, redisDB); err != nil {
+				t.Fatal(err)
+			}
+			srv := slacktest.Start(t, slacktest.Config{Token: token})
+			name := unique("slack-order")
+			for range workers {
+				p, err := slackinbox.NewPoster(slackinbox.Config{
+					Token: token, APIURL: srv.APIURL(), Threads: slackinbox.NewGormThreads(testDB),
+					ChannelRate: 20 * time.Millisecond, Logger: testLogger(),
+					Router: router(t, slackinbox.RouterConfig{Rules: []slackinbox.Rule{{Domain: "issue", Channel: "#issues"}}}),
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				in, err := slackinbox.NewInbox(slackinbox.InboxConfig{Name: name, Publisher: p})
+				if err != nil {
+					t.Fatal(err)
+				}
+				w, err := inbox.NewWorker(inbox.Config{
+					DB: testDB, Redis: redisOpt, Domains: []*activity.Domain{issues}, Inboxes: []inbox.Inbox{in},
+					DelayedTaskCheckInterval: 50 * time.Millisecond, Logger: testLogger(),
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Start(ctx); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(w.Shutdown)
+			}
+
+			var issueID int64
+			if err := testDB.Raw(`INSERT INTO issues DEFAULT VALUES RETURNING id`).Scan(&issueID).Error; err != nil {
+				t.Fatal(err)
+			}
+			actors := []string{"Ana", "Bob", "Carol"}
+			for i, actor := range actors {
+				action := "comment_added"
+				if i == 1 {
+					action = "label_added"
+				}
+				if _, err := issues.RecordEvent(ctx, testDB, issueID, action, activity.Actor(activity.Ref{Type: "users", ID: fmt.Sprint(i + 1), Label: actor})); err != nil {
+					t.Fatal(err)
+				}
+			}
+			msgs, err := srv.WaitFor(3, wait)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, m := range msgs {
+				got = append(got, fmt.Sprintf("%s thread_ts=%q ts=%s", strings.Fields(m.Text)[0], m.ThreadTS, m.TS))
+			}
+			if len(msgs) != 3 || msgs[0].ThreadTS != "" || msgs[1].ThreadTS != msgs[0].TS || msgs[2].ThreadTS != msgs[0].TS {
+				t.Fatalf("want a parent and two replies in its thread, got:\n%s", strings.Join(got, "\n"))
+			}
+			for i, actor := range actors {
+				if !strings.Contains(msgs[i].Text, actor) {
+					t.Fatalf("message %d is not %s's event; order:\n%s", i, actor, strings.Join(got, "\n"))
+				}
+			}
+			var saved string
+			if err := testDB.Raw(`SELECT ts FROM slack_threads WHERE domain = 'issue' AND subject_id = ?`, fmt.Sprint(issueID)).Scan(&saved).Error; err != nil || saved != msgs[0].TS {
+				t.Fatalf("saved thread %q, %v; want the parent's ts %s", saved, err, msgs[0].TS)
+			}
+		})
+	}
+}
+
+// A post already waiting for its channel's turn honours a 429 that
+// arrives meanwhile: when its turn comes it looks again and waits until
+// the later Retry-After is over. Measured on the server's clock.
+func TestWaitingPostHonoursLaterRetryAfter(t *testing.T) {
+	ctx := context.Background()
+	srv := slacktest.Start(t, slacktest.Config{Token: token})
+	const rate = 500 * time.Millisecond
+	p, err := slackinbox.NewPoster(slackinbox.Config{
+		Token: token, APIURL: srv.APIURL(), ChannelRate: rate,
+		Router: router(t, slackinbox.RouterConfig{Rules: []slackinbox.Rule{{Domain: "issue", Channel: "#issues"}}}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first post takes the channel's turn now; the next two reserve
+	// the turns rate and 2*rate later and wait. The first of them to post
+	// is answered 429 with Retry-After 2s while the other still waits
+	// (its turn is rate later): both must reach Slack after the 2s.
+	if _, err := p.Post(ctx, event(60, unique("ra"), "comment_added", "Ana", nil)); err != nil {
+		t.Fatal(err)
+	}
+	srv.FailNext(slacktest.MethodPostMessage, 1, slacktest.Failure{RetryAfter: 2 * time.Second})
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			_, err := p.Post(ctx, event(int64(61+i), unique("ra"), "comment_added", "Bob", nil))
+			errs <- err
+		})
+	}
+	msgs, err := srv.WaitFor(3, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a post failed: %v", err)
+		}
+	}
+	refusals := srv.Refusals()
+	if len(refusals) != 1 {
+		t.Fatalf("%d refusals, want the one 429", len(refusals))
+	}
+	until := refusals[0].At.Add(2 * time.Second)
+	for _, m := range msgs[1:] {
+		if m.At.Before(until) {
+			t.Errorf("a post reached Slack %v after the 429 asking for 2s", m.At.Sub(refusals[0].At))
+		}
+	}
+	if n := srv.Calls(slacktest.MethodPostMessage); n != 4 {
+		t.Errorf("%d calls, want 4 (3 posts and the 429)", n)
+	}
+	// Nothing was refused for the thread: ErrThreadBusy is not in play.
+	for err := range errs {
+		if errors.Is(err, slackinbox.ErrThreadBusy) {
+			t.Error(err)
+		}
+	}
+}
