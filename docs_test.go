@@ -255,9 +255,12 @@ func newExportImporter(t *testing.T, fset *token.FileSet) *exportImporter {
 	}
 	sort.Strings(paths)
 	args := append([]string{"list", "-export", "-deps", "-f", "{{.ImportPath}} {{.Export}}"}, paths...)
-	out, err := exec.Command("go", args...).Output()
+	var stderr bytes.Buffer
+	cmd := exec.Command("go", args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("go list -export: %v", err)
+		t.Fatalf("go list -export (the packages the docs use must build): %v\n%s", err, stderr.String())
 	}
 	e := &exportImporter{fset: fset, exports: map[string]string{}}
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {

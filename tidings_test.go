@@ -200,8 +200,8 @@ func TestRecordNotifyAndServe(t *testing.T) {
 	if n := asked.Load() - before; n != 1 {
 		t.Errorf("the identity hook ran %d times for one request, want 1", n)
 	}
-	var ev activity.Event
-	if err := db.Raw(`SELECT * FROM order_events WHERE subject_id = ? ORDER BY id DESC LIMIT 1`, order).Scan(&ev).Error; err != nil {
+	var ev struct{ ActorID, ActorLabel, TenantID string }
+	if err := db.Raw(`SELECT actor_id, actor_label, tenant_id::text FROM order_events WHERE subject_id = ? ORDER BY id DESC LIMIT 1`, order).Scan(&ev).Error; err != nil {
 		t.Fatal(err)
 	}
 	if ev.ActorID != fmt.Sprint(bob) || ev.ActorLabel != "Bob" || ev.TenantID != fmt.Sprint(shop) {
