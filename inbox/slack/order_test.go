@@ -153,3 +153,71 @@ func TestWaitingPostHonoursLaterRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// Posts of one subject from two Posters (two processes' worth) and several
+// goroutines at once open one thread: the first to take the thread's turn
+// posts the parent, every other one replies to it, and the saved parent is
+// never replaced. In memory, within one Poster, the same.
+func TestConcurrentPostsOpenOneThread(t *testing.T) {
+	for name, stores := range map[string]func() slackinbox.ThreadStore{
+		"postgres": func() slackinbox.ThreadStore { return slackinbox.NewGormThreads(testDB) },
+		"memory":   func() slackinbox.ThreadStore { return &slackinbox.MemoryThreads{} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			srv := slacktest.Start(t, slacktest.Config{Token: token})
+			posters := 2
+			var shared slackinbox.ThreadStore
+			if name == "memory" {
+				posters, shared = 1, stores()
+			}
+			var ps []*slackinbox.Poster
+			for range posters {
+				threads := shared
+				if threads == nil {
+					threads = stores()
+				}
+				p, err := slackinbox.NewPoster(slackinbox.Config{
+					Token: token, APIURL: srv.APIURL(), Threads: threads, ChannelRate: -1,
+					Router: router(t, slackinbox.RouterConfig{Default: "#activity"}),
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ps = append(ps, p)
+			}
+			subject := unique("burst")
+			const n = 8
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for i := range n {
+				wg.Go(func() {
+					_, err := ps[i%len(ps)].Post(ctx, event(int64(70+i), subject, "comment_added", "Ana", nil))
+					errs <- err
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			msgs := srv.Messages()
+			if len(msgs) != n || msgs[0].ThreadTS != "" {
+				t.Fatalf("%d messages, the first %+v; want %d, the first a parent", len(msgs), msgs[0], n)
+			}
+			for _, m := range msgs[1:] {
+				if m.ThreadTS != msgs[0].TS {
+					t.Errorf("message %s has thread_ts %q, want the parent's %s", m.TS, m.ThreadTS, msgs[0].TS)
+				}
+			}
+			if name == "postgres" {
+				var saved string
+				if err := testDB.Raw(`SELECT ts FROM slack_threads WHERE subject_id = ?`, subject).Scan(&saved).Error; err != nil || saved != msgs[0].TS {
+					t.Errorf("saved parent %q, %v; want %s", saved, err, msgs[0].TS)
+				}
+			}
+		})
+	}
+}
