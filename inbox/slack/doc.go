@@ -41,7 +41,10 @@
 // post the thread's turn in the order of the event IDs, so a reply
 // recorded a millisecond after its parent waits for the parent's ts and
 // goes into its thread, and the parent saved is never overwritten by a
-// later top-level post. A post waits Config.ThreadWait for its turn, then
+// later top-level post. In the worker, the Inbox also waits for the
+// earlier events of the subject that it has still to post (in the outbox,
+// or pending and neither sent nor failed), so a reply whose job started
+// before its parent's waits for it. A post waits Config.ThreadWait for its turn, then
 // goes back to the job layer as a retry (ErrThreadBusy).
 //
 // Posts to one channel wait their turn (Config.ChannelRate); a 429 whose
