@@ -98,7 +98,6 @@ var awaitingCase = map[string]string{
 	"inbox/email.NewInbox":                "none: builds the inbox (a method it keeps reaches the table)",
 	"inbox/slack.NewInbox":                "none: builds the inbox (a method it keeps reaches the table)",
 	"web/operations.New":                  "the outbox backlog, a total like the queue sizes (its doc)",
-	"inbox/slack.Poster.PostBatch":        "the batch's tenant",
 }
 
 // checkEveryCallCovered fails naming every exported call that runs SQL

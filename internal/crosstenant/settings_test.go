@@ -10,6 +10,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/slack"
 	"github.com/tidingsdev/tidings/inbox/webhook"
 	"github.com/tidingsdev/tidings/workflow"
 )
@@ -108,6 +109,21 @@ func testSettings(t *testing.T, w *world, ctx context.Context) {
 		if got, err := recipients(ctx, appDB, inbox.ChannelEmail, comment, "users", []string{"9"}); err != nil || len(got) != 1 {
 			t.Errorf("%s of A's comment by mail as A = %v, %v; want users:9 (B's users:9 muted comments, A's did not)", name, got, err)
 		}
+	}
+
+	// A batch of A's events on issue 1 goes to A's thread of issue 1 (or
+	// opens one anew: the slack case moved A's thread to a parent the fake
+	// Slack never had), never to B's.
+	cover(w.poster.PostBatch)
+	var onIssue1 []activity.Event
+	for _, e := range w.tenant[tenantA].events {
+		if e.SubjectID == "1" {
+			onIssue1 = append(onIssue1, e)
+		}
+	}
+	posted, err := w.poster.PostBatch(ctx, onIssue1, slack.Message{Text: "two comments"})
+	if err != nil || posted.ThreadTS == w.tenant[tenantB].thread.TS {
+		t.Errorf("PostBatch of A's events on issue 1 = %+v, %v; want it outside B's thread %s", posted, err, w.tenant[tenantB].thread.TS)
 	}
 
 	// The defaults' Set as A mutes in A only.
