@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/doc/comment"
+	"go/format"
 	"go/importer"
 	"go/parser"
 	"go/token"
@@ -502,8 +503,11 @@ func TestQuickStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	src := strings.Replace(text, "package snippet", "package main", 1)
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+	src, err := format.Source([]byte(strings.Replace(text, "package snippet", "package main", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), src, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	bin := apptest.Build(t, "./"+dir)

@@ -31,6 +31,9 @@ import (
 var (
 	db     *gorm.DB
 	orders = activity.MustDomain(activity.DomainConfig{Name: "order", Actions: []string{"placed", "shipped", "viewed"}, Tenant: activity.KeyBigint})
+	// payments is partitioned: the worker schedules its maintenance.
+	payments = activity.MustDomain(activity.DomainConfig{Name: "payment", Subject: activity.Subject{Table: "orders"}, Actions: []string{"paid"},
+		Partition: &activity.Partitioning{}, Tenant: activity.KeyBigint})
 )
 
 const schema = `CREATE TABLE shops (id bigserial PRIMARY KEY, name text NOT NULL);
@@ -47,7 +50,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if err := tidings.Migrate(ctx, db, orders); err != nil {
+	if err := tidings.Migrate(ctx, db, orders, payments); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -93,31 +96,38 @@ func config(t *testing.T, redisAddr string) tidings.Config {
 		Worker: workerDefaults()}
 }
 
-// A retention job scheduled through the entry point runs within its first
-// tick on the real worker: it is enqueued on a queue the worker serves
-// and handled by the worker's own task handlers.
-func TestRetentionRunsOnTheWorker(t *testing.T) {
+// A retention job and partition maintenance scheduled through the entry
+// point run within their first tick on the real worker: they are enqueued
+// on a queue the worker serves and handled by the worker's own task
+// handlers.
+func TestScheduledJobsRunOnTheWorker(t *testing.T) {
 	r := redistest.NewPrivate(t)
-	logs := newSignalLog("retention run")
-	cfg := config(t, r.Addr())
-	cfg.Retention = &tidings.Retention{Every: "@every 1s", ReadNotifications: 24 * time.Hour}
-	cfg.Logger = slog.New(logs)
-	c, err := tidings.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx := context.Background()
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-logs.ch:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the scheduled retention job did not run within 10s (its tick is 1s):\n%s", logs)
-	}
-	if err := c.Stop(ctx); err != nil {
-		t.Fatal(err)
+	for _, job := range []string{"retention run", "tidings: partition maintenance"} {
+		t.Run(job, func(t *testing.T) {
+			logs := newSignalLog(job)
+			cfg := config(t, r.Addr())
+			cfg.Domains = []*activity.Domain{orders, payments}
+			cfg.Retention = &tidings.Retention{Every: "@every 1s", ReadNotifications: 24 * time.Hour}
+			cfg.MaintainEvery = "@every 1s"
+			cfg.Logger = slog.New(logs)
+			c, err := tidings.NewClient(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx := context.Background()
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-logs.ch:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the scheduled job did not log %q within 10s (its tick is 1s):\n%s", job, logs)
+			}
+			if err := c.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
