@@ -30,7 +30,8 @@ import (
 // Keys stay (actor, record and subject ids, retracted_by), as erasure
 // keeps them. A string that names a third person the event does not
 // reference (a comment quoting a name) cannot be told apart and stays. e
-// is not changed; the result shares nothing with it.
+// is not changed; what the result shares with it (extra, tags when
+// nothing in them was masked) is not changed either.
 func (d *Domain) ForPerson(e Event, p Person) Event {
 	out := e
 	var others []string
@@ -52,19 +53,22 @@ func (d *Domain) ForPerson(e Event, p Person) Event {
 		erased := ErasedLabel
 		out.RecordLabel = &erased
 	}
-	out.Extra = append(json.RawMessage(nil), e.Extra...)
 	if !isActor && len(d.personal) > 0 && len(e.Extra) > 0 {
 		var dropped []string
 		out.Extra, dropped = d.dropOthersPaths(e.Extra, p)
 		others = append(others, dropped...)
 	}
+	if len(others) == 0 {
+		return out // p's own act about themselves or no one: nothing to mask
+	}
 	m := newMasker(othersValues(others, p))
-	if len(m) > 0 {
-		out.Extra = m.json(out.Extra)
-		if e.RetractionReason != nil {
-			r := m.text(*e.RetractionReason)
-			out.RetractionReason = &r
-		}
+	if len(m) == 0 {
+		return out
+	}
+	out.Extra = m.json(out.Extra)
+	if e.RetractionReason != nil {
+		r := m.text(*e.RetractionReason)
+		out.RetractionReason = &r
 	}
 	if e.Tags != nil {
 		out.Tags = make(map[string]string, len(e.Tags))
