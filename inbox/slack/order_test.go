@@ -99,7 +99,7 @@ func TestWaitingPostHonoursLaterRetryAfter(t *testing.T) {
 	srv := slacktest.Start(t, slacktest.Config{Token: token})
 	const rate = 500 * time.Millisecond
 	p, err := slackinbox.NewPoster(slackinbox.Config{
-		Token: token, APIURL: srv.APIURL(), ChannelRate: rate,
+		Token: token, APIURL: srv.APIURL(), ChannelRate: rate, Threads: &slackinbox.MemoryThreads{},
 		Router: router(t, slackinbox.RouterConfig{Rules: []slackinbox.Rule{{Domain: "issue", Channel: "#issues"}}}),
 	})
 	if err != nil {
@@ -108,16 +108,20 @@ func TestWaitingPostHonoursLaterRetryAfter(t *testing.T) {
 	// The first post takes the channel's turn now; the next two reserve
 	// the turns rate and 2*rate later and wait. The first of them to post
 	// is answered 429 with Retry-After 2s while the other still waits
-	// (its turn is rate later): both must reach Slack after the 2s.
-	if _, err := p.Post(ctx, event(60, unique("ra"), "comment_added", "Ana", nil)); err != nil {
+	// (its turn is rate later): both must reach Slack after the 2s. One
+	// of them replies in the first one's thread (posted to the channel's
+	// ID, CISSUES), the other opens a thread (posted to #issues): one
+	// channel, the same turns.
+	subject := unique("ra")
+	if _, err := p.Post(ctx, event(60, subject, "comment_added", "Ana", nil)); err != nil {
 		t.Fatal(err)
 	}
 	srv.FailNext(slacktest.MethodPostMessage, 1, slacktest.Failure{RetryAfter: 2 * time.Second})
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
-	for i := range 2 {
+	for i, subject := range []string{subject, unique("ra")} {
 		wg.Go(func() {
-			_, err := p.Post(ctx, event(int64(61+i), unique("ra"), "comment_added", "Bob", nil))
+			_, err := p.Post(ctx, event(int64(61+i), subject, "comment_added", "Bob", nil))
 			errs <- err
 		})
 	}
@@ -141,6 +145,9 @@ func TestWaitingPostHonoursLaterRetryAfter(t *testing.T) {
 		if m.At.Before(until) {
 			t.Errorf("a post reached Slack %v after the 429 asking for 2s", m.At.Sub(refusals[0].At))
 		}
+	}
+	if msgs[1].ThreadTS == "" && msgs[2].ThreadTS == "" {
+		t.Error("no post replied in the first one's thread")
 	}
 	if n := srv.Calls(slacktest.MethodPostMessage); n != 4 {
 		t.Errorf("%d calls, want 4 (3 posts and the 429)", n)

@@ -39,6 +39,30 @@ type channelLimiter struct {
 	mu      sync.Mutex
 	next    map[string]time.Time // the channel's next free slot
 	blocked map[string]time.Time // until when the channel's last 429 asked to wait
+	ids     map[string]string    // a routed name ("#issues") to the ID Slack answered
+}
+
+// key is the channel's ID when an answer told it: a parent is posted to
+// the routed name, its replies to the ID, and both take the same turns.
+func (l *channelLimiter) key(channel string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if id, ok := l.ids[channel]; ok {
+		return id
+	}
+	return channel
+}
+
+// learn records that Slack answered id for channel.
+func (l *channelLimiter) learn(channel, id string) {
+	if id == "" || id == channel {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.ids[channel]; !ok && len(l.ids) < 10000 {
+		l.ids[channel] = id
+	}
 }
 
 func newChannelLimiter(interval, maxWait time.Duration) *channelLimiter {
@@ -48,7 +72,7 @@ func newChannelLimiter(interval, maxWait time.Duration) *channelLimiter {
 	if maxWait <= 0 {
 		maxWait = DefaultMaxWait
 	}
-	return &channelLimiter{interval: interval, maxWait: maxWait, next: map[string]time.Time{}, blocked: map[string]time.Time{}}
+	return &channelLimiter{interval: interval, maxWait: maxWait, next: map[string]time.Time{}, blocked: map[string]time.Time{}, ids: map[string]string{}}
 }
 
 // reserve takes channel's next slot (no earlier than its block) and
@@ -137,7 +161,8 @@ func (l *channelLimiter) penalize(channel string, d time.Duration) {
 // *RateLimitError for the job layer to wait.
 func (p *Poster) postPaced(ctx context.Context, channel string, opts []slackapi.MsgOption) (string, string, slackapi.Message, error) {
 	for {
-		if d, ok, err := p.limiter.wait(ctx, channel); err != nil {
+		turn := p.limiter.key(channel)
+		if d, ok, err := p.limiter.wait(ctx, turn); err != nil {
 			return "", "", slackapi.Message{}, &APIError{Method: "chat.postMessage", Channel: channel, Err: err}
 		} else if !ok {
 			return "", "", slackapi.Message{}, &RateLimitError{Method: "chat.postMessage", Channel: channel, RetryAfter: d,
@@ -145,6 +170,7 @@ func (p *Poster) postPaced(ctx context.Context, channel string, opts []slackapi.
 		}
 		ch, ts, reply, err := p.api.PostMessageWithResponseContext(ctx, channel, opts...)
 		if err == nil {
+			p.limiter.learn(channel, ch)
 			return ch, ts, reply, nil
 		}
 		err = classify(err, "chat.postMessage", channel)
@@ -153,7 +179,7 @@ func (p *Poster) postPaced(ctx context.Context, channel string, opts []slackapi.
 			// Every post of the process to the channel waits it, those
 			// already waiting included. A longer one goes back to this
 			// job only: the others learn it from their own 429.
-			p.limiter.penalize(channel, max(rl.RetryAfter, time.Second))
+			p.limiter.penalize(turn, max(rl.RetryAfter, time.Second))
 		}
 		if rl == nil || rl.RetryAfter > p.limiter.maxWait {
 			if !errors.As(err, &rl) && !IsPermanent(err) {
