@@ -9,20 +9,20 @@ import (
 	"github.com/tidingsdev/tidings/inbox"
 )
 
-// awaitEarlier waits, at most wait, until this inbox has no earlier event
+// awaitEarlier waits, until deadline at most, until this inbox has no earlier event
 // of d's subject left to post: an event with a smaller ID that this inbox
 // accepts still in the outbox, or whose delivery to this inbox is pending
 // (inbox.PendingTable, written by the relay when it enqueued the job) and
 // neither sent nor failed in the deliveries ledger. A reply whose job started before its parent's so waits for the
 // parent instead of opening the thread; a predecessor that failed (its job
-// retries later) or is still there after wait is not waited for any
+// retries later) or is still there at deadline is not waited for any
 // longer, and order between them gives way.
 //
 // Without the pending table's rows (PendingConfig.Disable) or outside a
 // worker (no Delivery.Domain) it returns at once, and only posts already
 // in flight are ordered (ThreadLocker). Another route's or tenant's event
 // of the subject is waited for too: it only delays.
-func awaitEarlier(ctx context.Context, d *inbox.Delivery, accepts inbox.Filter, wait time.Duration) error {
+func awaitEarlier(ctx context.Context, d *inbox.Delivery, accepts inbox.Filter, deadline time.Time) error {
 	if d.Domain == nil || d.DB == nil {
 		return nil
 	}
@@ -38,7 +38,6 @@ SELECT '' WHERE EXISTS (SELECT 1 FROM %s p JOIN %s e ON e.id = p.event_id
 		activity.OutboxTable, inbox.PendingTable, d.Domain.Table())
 	ev := d.Event
 	args := []any{ev.Domain, ev.SubjectID, ev.ID, d.Inbox, ev.Domain, ev.ID, ev.SubjectID}
-	deadline := time.Now().Add(wait)
 	for poll := 10 * time.Millisecond; ; poll = min(2*poll, 100*time.Millisecond) {
 		var actions []string
 		if err := d.DB.WithContext(ctx).Raw(q, args...).Scan(&actions).Error; err != nil {
@@ -60,4 +59,22 @@ SELECT '' WHERE EXISTS (SELECT 1 FROM %s p JOIN %s e ON e.id = p.event_id
 		case <-t.C:
 		}
 	}
+}
+
+// threadDeadlineKey carries the time by which a post must have its
+// thread's turn: the inbox's wait for earlier events and the post's wait
+// for its turn share one Config.ThreadWait, within the job's timeout.
+type threadDeadlineKey struct{}
+
+func withThreadDeadline(ctx context.Context, at time.Time) context.Context {
+	return context.WithValue(ctx, threadDeadlineKey{}, at)
+}
+
+// threadWaitFor is how long a post may wait for its thread's turn: what is
+// left of the inbox's deadline, else ThreadWait.
+func (p *Poster) threadWaitFor(ctx context.Context) time.Duration {
+	if at, ok := ctx.Value(threadDeadlineKey{}).(time.Time); ok {
+		return max(time.Until(at), time.Millisecond)
+	}
+	return p.threadWait
 }

@@ -126,9 +126,11 @@ func (in *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 	_, err := d.Send(ctx, "", func(ctx context.Context) error {
 		if p, ok := in.cfg.Publisher.(*Poster); ok && p.threads != nil {
 			// A reply whose job started first waits for its parent's.
-			if err := awaitEarlier(ctx, d, in.cfg.Accepts, p.threadWait); err != nil {
+			deadline := time.Now().Add(p.threadWait)
+			if err := awaitEarlier(ctx, d, in.cfg.Accepts, deadline); err != nil {
 				return JobError(err)
 			}
+			ctx = withThreadDeadline(ctx, deadline)
 		}
 		posted, err := in.cfg.Publisher.Post(ctx, d.Event)
 		if err != nil {

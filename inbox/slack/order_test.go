@@ -2,6 +2,7 @@ package slack_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -217,6 +218,67 @@ func TestConcurrentPostsOpenOneThread(t *testing.T) {
 				if err := testDB.Raw(`SELECT ts FROM slack_threads WHERE subject_id = ?`, subject).Scan(&saved).Error; err != nil || saved != msgs[0].TS {
 					t.Errorf("saved parent %q, %v; want %s", saved, err, msgs[0].TS)
 				}
+			}
+		})
+	}
+}
+
+// A post whose thread's turn does not come within ThreadWait posts
+// nothing and goes back to the job layer as a retry soon (ErrThreadBusy
+// in a RateLimitError); once the turn is free it posts.
+func TestThreadBusyRetriesTheJob(t *testing.T) {
+	// The holder's event is earlier (the post waits for its announcement)
+	// or later (the post waits for the key's lock).
+	for _, c := range []struct {
+		name    string
+		threads slackinbox.ThreadStore
+		holder  int64
+	}{
+		{"postgres/earlier", slackinbox.NewGormThreads(testDB), 80},
+		{"postgres/later", slackinbox.NewGormThreads(testDB), 90},
+		{"memory/earlier", &slackinbox.MemoryThreads{}, 80},
+		{"memory/later", &slackinbox.MemoryThreads{}, 90},
+	} {
+		threads := c.threads
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			srv := slacktest.Start(t, slacktest.Config{Token: token})
+			p, err := slackinbox.NewPoster(slackinbox.Config{
+				Token: token, APIURL: srv.APIURL(), Threads: threads, ThreadWait: 200 * time.Millisecond,
+				Router: router(t, slackinbox.RouterConfig{Default: "#activity"}),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			subject := unique("busy")
+			key := slackinbox.ThreadKey{Domain: "issue", SubjectID: subject, Route: "#activity"}
+			held, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+			go func() {
+				done <- threads.(slackinbox.ThreadLocker).LockThread(ctx, key, c.holder, time.Second, func(context.Context, slackinbox.ThreadStore) error {
+					close(held)
+					<-release
+					return nil
+				})
+			}()
+			select {
+			case <-held:
+			case <-time.After(wait):
+				t.Fatal("the turn was not taken")
+			}
+			_, err = p.Post(ctx, event(81, subject, "comment_added", "Ana", nil))
+			var rl *slackinbox.RateLimitError
+			if !errors.Is(err, slackinbox.ErrThreadBusy) || !errors.As(err, &rl) || rl.RetryAfter != time.Second {
+				t.Errorf("Post while the thread is held: %v; want ErrThreadBusy in a RateLimitError of 1s", err)
+			}
+			if n := srv.Calls(slacktest.MethodPostMessage); n != 0 {
+				t.Fatalf("%d posts while the thread was held", n)
+			}
+			close(release)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Post(ctx, event(81, subject, "comment_added", "Ana", nil)); err != nil {
+				t.Fatalf("the retry: %v", err)
 			}
 		})
 	}

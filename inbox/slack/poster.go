@@ -52,9 +52,11 @@ type Config struct {
 	// a retry at that time. Default DefaultMaxWait (10s).
 	MaxWait time.Duration
 	// ThreadWait is how long a post waits in the job for the earlier posts
-	// of its thread (the parent's ts, earlier replies; see ThreadLocker);
-	// a longer wait goes back to the job layer as a retry a second later,
-	// an error matching ErrThreadBusy. Default DefaultThreadWait (30s).
+	// of its thread (the parent's ts, earlier replies; see ThreadLocker
+	// and Inbox): a longer wait for its turn goes back to the job layer as
+	// a retry a second later, an error matching ErrThreadBusy. Default
+	// DefaultThreadWait (30s); with MaxWait and the HTTP timeout it must
+	// fit in the job's timeout (inbox.Policy.Timeout, 1 minute).
 	ThreadWait time.Duration
 }
 
@@ -191,7 +193,7 @@ func (p *Poster) post(ctx context.Context, ev activity.Event, route string, msg 
 	}
 	var posted Posted
 	var accepted bool
-	err := locker.LockThread(ctx, key, ev.ID, p.threadWait, func(ctx context.Context, threads ThreadStore) error {
+	err := locker.LockThread(ctx, key, ev.ID, p.threadWaitFor(ctx), func(ctx context.Context, threads ThreadStore) error {
 		if threads == nil {
 			threads = p.threads
 		}
