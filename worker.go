@@ -50,7 +50,10 @@ func (c *Client) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := c.worker.Start(ctx); err != nil {
+	// The worker's loops (the relay, the completer marking finished
+	// deliveries) end at Stop, not with ctx: Run and Serve cancel ctx at
+	// SIGTERM, before Stop, and the completer's last marks would fail.
+	if err := c.worker.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	if c.engine != nil {
