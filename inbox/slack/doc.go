@@ -50,7 +50,10 @@
 // Posts to one channel wait their turn (Config.ChannelRate); a 429 whose
 // Retry-After is within Config.MaxWait blocks the channel for every post
 // of the Poster, including those already waiting, which look again when
-// their turn comes. The block is not shared between processes.
+// their turn comes. With Config.Redis the block is shared with the other
+// processes posting to the workspace (a key per channel that lives as
+// long as the Retry-After); without it each process learns a 429 from its
+// own answers.
 //
 // # Failures and retries
 //

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 	slackinbox "github.com/tidingsdev/tidings/inbox/slack"
@@ -281,5 +283,59 @@ func TestThreadBusyRetriesTheJob(t *testing.T) {
 				t.Fatalf("the retry: %v", err)
 			}
 		})
+	}
+}
+
+// With Config.Redis a 429 one process's Poster got holds the other
+// processes' posts to the channel too, those already waiting for their
+// turn included, until its Retry-After is over.
+func TestRetryAfterSharedThroughRedis(t *testing.T) {
+	ctx := context.Background()
+	srv := slacktest.Start(t, slacktest.Config{Token: token})
+	rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr(), DB: redisDB})
+	t.Cleanup(func() { _ = rdb.Close() })
+	const rate = 500 * time.Millisecond
+	var ps []*slackinbox.Poster
+	for range 2 {
+		p, err := slackinbox.NewPoster(slackinbox.Config{
+			Token: token, APIURL: srv.APIURL(), Redis: rdb, ChannelRate: rate,
+			Router: router(t, slackinbox.RouterConfig{Default: "#activity"}),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	// The second process posts, and its next post waits rate for its turn;
+	// meanwhile the first process's post is answered 429 with
+	// Retry-After 2s.
+	if _, err := ps[1].Post(ctx, event(100, unique("shared"), "comment_added", "Ana", nil)); err != nil {
+		t.Fatal(err)
+	}
+	srv.FailNext(slacktest.MethodPostMessage, 1, slacktest.Failure{RetryAfter: 2 * time.Second})
+	errs := make(chan error, 2)
+	for i, p := range []*slackinbox.Poster{ps[1], ps[0]} {
+		go func() {
+			_, err := p.Post(ctx, event(int64(101+i), unique("shared"), "comment_added", "Bob", nil))
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, err := srv.WaitFor(3, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusals := srv.Refusals()
+	if len(refusals) != 1 {
+		t.Fatalf("%d refusals, want the one 429", len(refusals))
+	}
+	for _, m := range msgs[1:] {
+		if d := m.At.Sub(refusals[0].At); d < 2*time.Second {
+			t.Errorf("a post reached Slack %v after the 429 asking for 2s", d)
+		}
 	}
 }

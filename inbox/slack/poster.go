@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/tidingsdev/tidings/activity"
@@ -51,6 +52,12 @@ type Config struct {
 	// or a 429's Retry-After; a longer wait goes back to the job layer as
 	// a retry at that time. Default DefaultMaxWait (10s).
 	MaxWait time.Duration
+	// Redis, when set, shares each channel's 429 with the other Posters of
+	// the workspace (other worker processes) through a key per channel
+	// that lives as long as the Retry-After: a post whose turn comes
+	// waits it too. Optional: without it a 429 holds only this Poster's
+	// posts, and another process learns it from its own 429.
+	Redis redis.UniversalClient
 	// ThreadWait is how long a post waits in the job for the earlier posts
 	// of its thread (the parent's ts, earlier replies; see ThreadLocker
 	// and Inbox): a longer wait for its turn goes back to the job layer as
@@ -103,14 +110,19 @@ func NewPoster(cfg Config) (*Poster, error) {
 	}
 	// No slackapi.OptionRetry: a 429 goes back to the job layer, which waits
 	// Retry-After without holding a worker.
+	sink := "slack:" + tokenSink(cfg.Token, cfg.APIURL)
+	limiter := newChannelLimiter(cfg.ChannelRate, cfg.MaxWait)
+	if cfg.Redis != nil {
+		limiter.shared = newSharedBlocks(cfg.Redis, sink)
+	}
 	return &Poster{
 		api:      slackapi.New(cfg.Token, opts...),
 		router:   cfg.Router,
 		builders: cfg.Builders,
 		threads:  cfg.Threads,
 		log:      cfg.Logger,
-		limiter:  newChannelLimiter(cfg.ChannelRate, cfg.MaxWait),
-		sink:     "slack:" + tokenSink(cfg.Token, cfg.APIURL),
+		limiter:  limiter,
+		sink:     sink,
 
 		threadWait: cfg.ThreadWait,
 	}, nil

@@ -30,8 +30,9 @@ const DefaultMaxWait = 10 * time.Second
 // Retry-After is over, for every post of the process: those that reserve
 // later, and those already waiting, which look again when their slot
 // comes and wait on while a newer 429 extends the block. Safe for
-// concurrent use. One Poster has one; it is not shared between processes
-// (each learns a channel's 429 from its own answers).
+// concurrent use. One Poster has one; with Config.Redis the 429s (not the
+// turns) are shared with the other processes' Posters of the workspace,
+// which look at them when their turn comes.
 type channelLimiter struct {
 	interval time.Duration
 	maxWait  time.Duration
@@ -40,6 +41,8 @@ type channelLimiter struct {
 	next    map[string]time.Time // the channel's next free slot
 	blocked map[string]time.Time // until when the channel's last 429 asked to wait
 	ids     map[string]string    // a routed name ("#issues") to the ID Slack answered
+
+	shared *sharedBlocks // Config.Redis: other processes' 429s; nil without
 }
 
 // key is the channel's ID when an answer told it: a parent is posted to
@@ -53,6 +56,19 @@ func (l *channelLimiter) key(channel string) string {
 	return channel
 }
 
+// names returns channel and every routed name known to stand for it.
+func (l *channelLimiter) names(channel string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := []string{channel}
+	for name, id := range l.ids {
+		if id == channel {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // learn records that Slack answered id for channel.
 func (l *channelLimiter) learn(channel, id string) {
 	if id == "" || id == channel {
@@ -60,8 +76,15 @@ func (l *channelLimiter) learn(channel, id string) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.ids[channel]; !ok && len(l.ids) < 10000 {
-		l.ids[channel] = id
+	if _, ok := l.ids[channel]; ok || len(l.ids) >= 10000 {
+		return
+	}
+	l.ids[channel] = id
+	// The turns taken under the name are the ID's from now on.
+	for _, m := range []map[string]time.Time{l.next, l.blocked} {
+		if t, ok := m[channel]; ok && t.After(m[id]) {
+			m[id] = t
+		}
 	}
 }
 
@@ -136,9 +159,18 @@ func (l *channelLimiter) wait(ctx context.Context, channel string) (time.Duratio
 			case <-t.C:
 			}
 		}
-		if !l.blockedPast(channel, at) {
-			return 0, true, nil
+		if l.blockedPast(channel, at) {
+			continue
 		}
+		if l.shared != nil {
+			// Another process's 429: a Redis that does not answer only
+			// leaves it to Slack to answer 429 again.
+			if d, err := l.shared.blocked(ctx, l.names(channel)); err == nil && d > 0 {
+				l.penalize(channel, d)
+				continue
+			}
+		}
+		return 0, true, nil
 	}
 }
 
@@ -180,6 +212,9 @@ func (p *Poster) postPaced(ctx context.Context, channel string, opts []slackapi.
 			// already waiting included. A longer one goes back to this
 			// job only: the others learn it from their own 429.
 			p.limiter.penalize(turn, max(rl.RetryAfter, time.Second))
+			if p.limiter.shared != nil {
+				_ = p.limiter.shared.block(ctx, []string{turn, channel}, max(rl.RetryAfter, time.Second))
+			}
 		}
 		if rl == nil || rl.RetryAfter > p.limiter.maxWait {
 			if !errors.As(err, &rl) && !IsPermanent(err) {

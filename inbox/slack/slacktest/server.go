@@ -238,7 +238,32 @@ func (s *Server) begin(method string) *Failure {
 	f := q[0]
 	s.failures[method] = q[1:]
 	s.refused = append(s.refused, Refusal{Method: method, Failure: f, At: time.Now()})
+	close(s.changed)
+	s.changed = make(chan struct{})
 	return &f
+}
+
+// WaitRefusals waits until at least n calls were answered with a
+// programmed Failure and returns them all, or fails when timeout passes
+// first.
+func (s *Server) WaitRefusals(n int, timeout time.Duration) ([]Refusal, error) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		got, changed := len(s.refused), s.changed
+		if got >= n {
+			out := append([]Refusal(nil), s.refused...)
+			s.mu.Unlock()
+			return out, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-timer.C:
+			return s.Refusals(), fmt.Errorf("slacktest: waited %s for %d refusals, got %d", timeout, n, got)
+		}
+	}
 }
 
 // Refusals returns the calls answered with a programmed Failure, oldest
