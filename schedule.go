@@ -161,11 +161,15 @@ func (c *Client) maintain(ctx context.Context, _ *asynq.Task) error {
 // sweep flushes every batching inbox's due windows.
 func (c *Client) sweep(ctx context.Context, _ *asynq.Task) error {
 	var errs []error
+	var sent int
 	for _, b := range c.batchers {
-		if _, err := b.Flush(ctx, c.cfg.Now()); err != nil {
+		res, err := b.Flush(ctx, c.cfg.Now())
+		if err != nil {
 			errs = append(errs, fmt.Errorf("tidings: sweep %s: %w", b.Inbox(), err))
 		}
+		sent += res.Sent
 	}
+	c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "tidings: batch sweep", slog.Int("inboxes", len(c.batchers)), slog.Int("sent", sent))
 	return errors.Join(errs...)
 }
 

@@ -22,6 +22,8 @@ import (
 
 	"github.com/tidingsdev/tidings"
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/batch"
 	"github.com/tidingsdev/tidings/internal/pgtest"
 	"github.com/tidingsdev/tidings/internal/redistest"
 	"github.com/tidingsdev/tidings/web"
@@ -102,11 +104,13 @@ func config(t *testing.T, redisAddr string) tidings.Config {
 // handlers.
 func TestScheduledJobsRunOnTheWorker(t *testing.T) {
 	r := redistest.NewPrivate(t)
-	for _, job := range []string{"retention run", "tidings: partition maintenance"} {
+	for _, job := range []string{"retention run", "tidings: partition maintenance", "tidings: batch sweep"} {
 		t.Run(job, func(t *testing.T) {
 			logs := newSignalLog(job)
 			cfg := config(t, r.Addr())
 			cfg.Domains = []*activity.Domain{orders, payments}
+			cfg.Inboxes = []inbox.Inbox{batching(t)}
+			cfg.SweepEvery = "@every 1s"
 			cfg.Retention = &tidings.Retention{Every: "@every 1s", ReadNotifications: 24 * time.Hour}
 			cfg.MaintainEvery = "@every 1s"
 			cfg.Logger = slog.New(logs)
@@ -130,6 +134,23 @@ func TestScheduledJobsRunOnTheWorker(t *testing.T) {
 		})
 	}
 }
+
+// batching is an inbox that batches, as email and Slack can: the worker
+// schedules the sweep of its windows.
+func batching(t *testing.T) inbox.Inbox {
+	b, err := batch.New(batch.Config{Inbox: "digest", DB: db, Deliver: func(context.Context, *batch.Batch) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return batchingInbox{Inbox: inbox.Func("digest", inbox.On("nothing"), func(context.Context, *inbox.Delivery) error { return nil }), b: b}
+}
+
+type batchingInbox struct {
+	inbox.Inbox
+	b *batch.Batcher
+}
+
+func (i batchingInbox) Batcher() *batch.Batcher { return i.b }
 
 // The whole path through the entry point: a handler records in its
 // transaction under the request's identity and tenant, the worker's relay
