@@ -452,6 +452,10 @@ func extraSource(imports, decls map[string]bool, declOf func(string) (string, bo
 // Every Go block of README.md and every code block of a doc.go's package
 // comment compiles (type-checks against the module's packages), with
 // its imports added and the values it assumes (a db, a ctx) declared.
+// A block that uses a value of the app's the docs have not used before
+// ("undefined: x") gets its name in prelude (or preludeIn, for a file or
+// block that uses it otherwise); a block that is not Go gets its first
+// line in notGo.
 func TestDocsCompile(t *testing.T) {
 	modulePackages(t)
 	fset := token.NewFileSet()
