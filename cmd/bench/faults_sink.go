@@ -77,7 +77,9 @@ func sinkFaultBuilder() (*email.Builder, error) {
 	}
 	return email.NewBuilder(email.BuilderConfig{
 		From: "Tidings <notify@example.com>", Templates: tpls,
-		SubjectURL: func(ev activity.Event) string { return fmt.Sprintf("https://tracker.example.com/issues/%s", ev.SubjectID) },
+		SubjectURL: func(ev activity.Event) string {
+			return fmt.Sprintf("https://tracker.example.com/issues/%s", ev.SubjectID)
+		},
 	})
 }
 
@@ -94,9 +96,11 @@ func sinkFaultRun(ctx context.Context, b *bench, srv *smtptest.Server, sender *e
 	to := email.Recipient{ID: "1", Name: "Bob", Email: "bob@example.com"}
 	in, err := email.NewInbox(email.InboxConfig{
 		Name: fmt.Sprintf("bench-sink-%d-%d", time.Now().UnixNano(), run), Builder: builder, Transport: sender,
-		Recipients: func(context.Context, *gorm.DB, activity.Event) ([]email.Recipient, error) { return []email.Recipient{to}, nil },
-		Accepts:    func(_, action string) bool { return action == "label_added" },
-		Logger:     quietLogger(),
+		Recipients: func(context.Context, *gorm.DB, activity.Event) ([]email.Recipient, error) {
+			return []email.Recipient{to}, nil
+		},
+		Accepts: func(_, action string) bool { return action == "label_added" },
+		Logger:  quietLogger(),
 	})
 	if err != nil {
 		return 0, 0, 0, err
