@@ -13,10 +13,15 @@ import "fmt"
 // takes from a model (Referencer, Labeler, a Name or Title field) is a
 // snapshot for display: it is cut to MaxLabelBytes, at a character
 // boundary, instead.
+//
+// Its JSON form is snake_case, like everything the library emits:
+// {"type":"users","id":"42","label":"Ana"} (notifications' actors lists
+// written before the tags read back too: encoding/json matches keys
+// without regard to case).
 type Ref struct {
-	Type  string
-	ID    string
-	Label string
+	Type  string `json:"type"`
+	ID    string `json:"id"`
+	Label string `json:"label"`
 }
 
 func (r Ref) String() string { return r.Type + ":" + r.ID }

@@ -48,13 +48,14 @@ func ErasePerson(ctx context.Context, db *gorm.DB, p activity.Person) (activity.
 	args := []any{p.Type, p.ID, activity.ErasedLabel, vals, p.Type, p.ID, activity.ErasedLabel, vals,
 		p.Type, p.ID, activity.ErasedLabel, vals}
 	args = append(args, targs...)
-	args = append(args, p.Type, p.ID, p.Type, p.ID, pats, pats, p.Type, p.ID, pats)
+	args = append(args, p.Type, p.ID, p.Type, p.ID, pats, pats, p.Type, p.ID, p.Type, p.ID, pats)
 	res = db.Exec(`UPDATE notifications SET
   actor_label = CASE WHEN actor_type = ? AND actor_id = ? THEN ? ELSE tidings_mask_text(actor_label, ?) END,
   record_label = CASE WHEN record_type = ? AND record_id = ? THEN ? ELSE tidings_mask_text(record_label, ?) END,
   actors = `+actorsMask+`
 WHERE `+tenant+` AND ((actor_type = ? AND actor_id = ?) OR (record_type = ? AND record_id = ?)
    OR lower(actor_label) LIKE ANY(?) OR lower(record_label) LIKE ANY(?)
+   OR actors @> jsonb_build_array(jsonb_build_object('type', ?::text, 'id', ?::text))
    OR actors @> jsonb_build_array(jsonb_build_object('Type', ?::text, 'ID', ?::text)) OR lower(actors::text) LIKE ANY(?))`, args...)
 	if res.Error != nil {
 		return out, fmt.Errorf("notify: erase %s from others' notifications: %w", p.Ref(), res.Error)
@@ -119,11 +120,13 @@ ORDER BY seq, coalesce(tenant_id, '') LIMIT ?`, args...).Rows()
 }
 
 // actorsMask is the expression that masks a person in a collapsed
-// notification's actors ([{"Type","ID","Label"}], see Notification.Actors):
-// the entry of the person (its Type and ID, two arguments) takes the
-// erased label (third), then every string mentioning one of the values
-// (fourth) is masked. Other shapes are only masked; NULL stays NULL.
+// notification's actors ([{"type","id","label"}], activity.Ref's JSON;
+// lists written before Ref had its tags use "Type", "ID" and "Label"): the
+// entry of the person (its type and id, two arguments) takes the erased
+// label (third), then every string mentioning one of the values (fourth)
+// is masked. Other shapes are only masked; NULL stays NULL.
 const actorsMask = `tidings_mask_jsonb(CASE WHEN jsonb_typeof(actors) = 'array' THEN coalesce((
-    SELECT jsonb_agg(CASE WHEN a->>'Type' = ? AND a->>'ID' = ? THEN jsonb_set(a, '{Label}', to_jsonb(?::text)) ELSE a END ORDER BY i)
+    SELECT jsonb_agg(CASE WHEN coalesce(a->>'type', a->>'Type') = ? AND coalesce(a->>'id', a->>'ID') = ?
+      THEN a - 'Label' || jsonb_build_object('label', ?::text) ELSE a END ORDER BY i)
       FROM jsonb_array_elements(actors) WITH ORDINALITY AS e(a, i)), '[]'::jsonb)
   ELSE actors END, ?)`

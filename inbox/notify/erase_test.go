@@ -14,7 +14,13 @@ import (
 // Erasing a person masks them among a collapsed notification's actors,
 // found by their key even when the label they had is not among the
 // values given, while the row's newest actor, someone else, stays.
-func TestErasePersonMasksCollapsedActors(t *testing.T) {
+func TestErasePersonMasksCollapsedActors(t *testing.T) { eraseCollapsedActors(t, false) }
+
+// The same with a list written before activity.Ref had its JSON tags
+// ("Type", "ID", "Label" keys): the person is found and masked there too.
+func TestErasePersonMasksLegacyCollapsedActors(t *testing.T) { eraseCollapsedActors(t, true) }
+
+func eraseCollapsedActors(t *testing.T, legacy bool) {
 	ctx := context.Background()
 	p, issue := setup(t) // Ana wrote it; Bo and Cy follow it
 	defaults := &inbox.Defaults{}
@@ -31,6 +37,13 @@ func TestErasePersonMasksCollapsedActors(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := inboxtest.Process(t, db, n, res.Event); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if legacy {
+		err := db.Exec(`UPDATE notifications SET actors = (SELECT jsonb_agg(jsonb_build_object('Type', a->>'type', 'ID', a->>'id', 'Label', a->>'label') ORDER BY i)
+  FROM jsonb_array_elements(actors) WITH ORDINALITY AS e(a, i)) WHERE recipient = ? AND actors IS NOT NULL`, id(p.ana)).Error
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
