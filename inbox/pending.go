@@ -58,6 +58,13 @@ type PendingConfig struct {
 	SweepInterval time.Duration
 	// SweepBatch is how many rows one sweep checks. Default 500.
 	SweepBatch int
+	// LossCheckInterval is how often the relay reads its epoch marker in
+	// Redis (EpochKey, one GET) to notice that Redis lost its data
+	// (flushed, restarted empty): it then makes every pending delivery due
+	// at once instead of waiting for CheckAfter, so deliveries resume
+	// within about LossCheckInterval of Redis answering again. Default 1s;
+	// negative turns the check off (the sweeper alone finds losses).
+	LossCheckInterval time.Duration
 }
 
 func (c *PendingConfig) defaults() error {
@@ -65,6 +72,7 @@ func (c *PendingConfig) defaults() error {
 	setDefault(&c.MaxCheckInterval, 10*time.Minute)
 	setDefault(&c.SweepInterval, time.Second)
 	setDefault(&c.SweepBatch, 500)
+	setDefault(&c.LossCheckInterval, time.Second)
 	switch {
 	case c.CheckAfter < 0 || c.MaxCheckInterval < 0 || c.SweepInterval < 0 || c.SweepBatch < 0:
 		return &ConfigError{Field: "PendingConfig", Reason: "durations and SweepBatch must not be negative"}
@@ -88,12 +96,15 @@ type SweepStats struct {
 	Checked    int64 // pending deliveries checked against Redis
 	Reenqueued int64 // deliveries Redis had lost, enqueued again
 	Finished   int64 // rows dropped: asynq had completed or archived the job
+	// RedisLosses counts the times the relay found its epoch marker gone
+	// or replaced (Redis lost its data) and made every pending delivery due.
+	RedisLosses int64
 }
 
 // SweepStats returns the sweeper's counters.
 func (r *Relay) SweepStats() SweepStats {
 	p := &r.pending
-	return SweepStats{Checked: p.swept.Load(), Reenqueued: p.lost.Load(), Finished: p.finished.Load()}
+	return SweepStats{Checked: p.swept.Load(), Reenqueued: p.lost.Load(), Finished: p.finished.Load(), RedisLosses: r.loss.losses.Load()}
 }
 
 func (r *Relay) initPending() error {
@@ -110,13 +121,14 @@ func (r *Relay) initPending() error {
 	if !r.cfg.Pending.Disable && r.cfg.Redis != nil {
 		r.pending.inspector = asynq.NewInspector(r.cfg.Redis)
 	}
-	return nil
+	return r.initLoss()
 }
 
 func (r *Relay) closePending() {
 	if r.pending.inspector != nil {
 		_ = r.pending.inspector.Close()
 	}
+	r.closeLoss()
 }
 
 func (r *Relay) sweeps() bool { return r.pending.inspector != nil }
@@ -160,6 +172,13 @@ func (r *Relay) sweepLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-r.loss.sweepNow: // Redis lost its data: the rows are due
+			if !t.Stop() {
+				select {
+				case <-t.C:
+				default:
+				}
+			}
 		}
 		n, err := r.SweepOnce(ctx)
 		if ctx.Err() != nil {

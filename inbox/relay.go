@@ -147,6 +147,7 @@ type Relay struct {
 	stats    relayCounters
 	listenUp atomic.Bool
 	pending  pendingState
+	loss     lossState
 	backfill bool // a Backfiller's: its jobs say so (no inbox_pending rows)
 }
 
@@ -338,6 +339,13 @@ func (r *Relay) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			r.sweepLoop(ctx)
+		}()
+	}
+	if r.checksLoss() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.lossLoop(ctx)
 		}()
 	}
 	for k := range r.cfg.Concurrency {
