@@ -31,10 +31,16 @@
 // no longer has (flushed, restarted without persistence, failed over to a
 // replica that missed the last writes) is enqueued again under its task
 // ID, and the deliveries ledger keeps whatever was already done from
-// happening twice. So a Redis that comes back empty loses nothing; it only
-// delays the jobs it held by up to MaxCheckInterval. Persistence
-// (appendonly yes, appendfsync everysec, as asynq advises) still saves that
-// delay.
+// happening twice. So a Redis that comes back empty loses nothing. The
+// relay notices a flush or an empty restart within a second: it keeps an
+// epoch marker in Redis (EpochKey, one per app, shared by its relays),
+// reads it every PendingConfig.LossCheckInterval (1s), and when it is gone
+// makes every pending row due at once, so the jobs Redis held resume
+// within seconds of Redis answering again (cmd/bench, faults group), not
+// CheckAfter later. A failover to a replica that missed the last writes
+// keeps the marker: the jobs it missed wait for their check, up to
+// MaxCheckInterval. Persistence (appendonly yes, appendfsync everysec, as
+// asynq advises) still saves that delay.
 //
 // # Redis holds references
 //
