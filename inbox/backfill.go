@@ -246,6 +246,7 @@ func NewBackfiller(cfg BackfillConfig) (*Backfiller, error) {
 		DB: cfg.DB, Redis: cfg.Redis, Client: cfg.Client, Inboxes: cfg.Inboxes, Domains: cfg.Domains, App: cfg.App,
 		EnqueueConcurrency: cfg.EnqueueConcurrency, EnqueueTimeout: cfg.EnqueueTimeout, Retention: cfg.Retention,
 		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, DisableListen: true, Logger: cfg.Logger,
+		forBackfill: true,
 	})
 	if err != nil {
 		return nil, err

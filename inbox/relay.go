@@ -117,6 +117,11 @@ type RelayConfig struct {
 
 	// Logger receives the relay's logs. Default slog.Default().
 	Logger *slog.Logger
+
+	// forBackfill marks a Backfiller's relay: a paced replay of history
+	// through the app's pool by design, so the warning about sharing it
+	// (meant for the fan-out of new events) does not apply.
+	forBackfill bool
 }
 
 // DefaultRetention is the default RelayConfig.Retention.
@@ -257,7 +262,7 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	if err != nil {
 		return nil, &ConfigError{Field: "RelayConfig.DSN", Reason: err.Error()}
 	}
-	if shared {
+	if shared && !cfg.forBackfill {
 		r.log.Warn("inbox: the relay shares the application's connection pool (DB was opened on an existing pool and RelayConfig.DSN is empty); set DSN so that busy writers cannot delay fan-out")
 	}
 	r.db, r.sharedDB = db, shared

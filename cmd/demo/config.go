@@ -1,10 +1,11 @@
 package main
 
 import (
-	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -52,10 +53,21 @@ type Config struct {
 	SMTPTLS, SMTPUser, SMTPPassword, SMTPAuth string
 	// SlackURL and SlackToken reach a real Slack API when NoDev is set.
 	SlackURL, SlackToken string
-	// Secret signs the one-click unsubscribe links in mail: at least 32
-	// bytes. Default: random at each start (links in older mail stop
-	// working after a restart).
+	// Secret signs the one-click unsubscribe links in mail and seals the
+	// secrets kept in the database (webhook subscriptions', rules'): at
+	// least 32 bytes, the same in every process of the demo (-role web
+	// and -role worker), so what the web process sealed opens in the
+	// worker. Default: derived from DSN (devSecret), the same for every
+	// process of one database and across restarts; a dev default only:
+	// anyone who knows the DSN can derive it, so give -secret in
+	// production.
 	Secret []byte
+	// WebhookReceiver is one more webhook receiver the webhook client may
+	// reach although its address is not public: host:port, with
+	// WebhookCA, a PEM file of the certificate it serves (a receiver on
+	// this machine, outside the demo, that both processes trust). Default:
+	// none (in dev mode, only the process's own receiver).
+	WebhookReceiver, WebhookCA string
 	// Seed fills an empty database with users, projects and issues.
 	// Default true (set NoSeed to turn it off).
 	NoSeed bool
@@ -109,8 +121,7 @@ func (c Config) withDefaults() Config {
 		c.BaseURL = "http://" + c.Addr
 	}
 	if len(c.Secret) == 0 {
-		c.Secret = make([]byte, 32)
-		rand.Read(c.Secret)
+		c.Secret = devSecret(c.DSN)
 	}
 	if c.StaleAfter == 0 {
 		c.StaleAfter = 72 * time.Hour
@@ -131,6 +142,15 @@ func (c Config) withDefaults() Config {
 		c.Log = func(string, ...any) {}
 	}
 	return c
+}
+
+// devSecret is the demo's default secret: a hash of the DSN, so every
+// process of one demo database (web and worker) derives the same one
+// without configuration, and a restart keeps what was sealed openable. Not
+// secret to anyone who knows the DSN: a development default.
+func devSecret(dsn string) []byte {
+	sum := sha256.Sum256([]byte("tidings-demo dev secret\x00" + dsn))
+	return sum[:]
 }
 
 // parseConfig reads flags, with TIDINGS_DEMO_* environment variables as
@@ -176,7 +196,9 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.SMTPAuth, "smtp-auth", env("SMTP_AUTH", ""), "SMTP AUTH mechanism: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256 (default: the strongest offered) (env TIDINGS_DEMO_SMTP_AUTH)")
 	fs.StringVar(&c.SlackURL, "slack-url", env("SLACK_URL", ""), "Slack API base URL, with -no-dev (env TIDINGS_DEMO_SLACK_URL)")
 	fs.StringVar(&c.SlackToken, "slack-token", env("SLACK_TOKEN", ""), "Slack bot token, with -no-dev (env TIDINGS_DEMO_SLACK_TOKEN)")
-	secret := fs.String("secret", env("SECRET", ""), "at least 32 bytes that sign unsubscribe links (default random per start) (env TIDINGS_DEMO_SECRET)")
+	secret := fs.String("secret", env("SECRET", ""), "at least 32 bytes, the same for web and worker, that sign unsubscribe links and seal stored webhook secrets (default: derived from -db, for development only) (env TIDINGS_DEMO_SECRET)")
+	fs.StringVar(&c.WebhookReceiver, "webhook-receiver", env("WEBHOOK_RECEIVER", ""), "host:port of a webhook receiver on a private address that webhook subscriptions may reach, with -webhook-ca (env TIDINGS_DEMO_WEBHOOK_RECEIVER)")
+	fs.StringVar(&c.WebhookCA, "webhook-ca", env("WEBHOOK_CA", ""), "PEM file of the certificate the -webhook-receiver serves (env TIDINGS_DEMO_WEBHOOK_CA)")
 	fs.BoolVar(&c.NoSeed, "no-seed", envBool("NO_SEED"), "do not seed an empty database (env TIDINGS_DEMO_NO_SEED)")
 	fs.DurationVar(&c.StaleAfter, "stale-after", envDur("STALE_AFTER", 72*time.Hour), "record no_activity on open issues untouched this long (env TIDINGS_DEMO_STALE_AFTER)")
 	fs.StringVar(&c.WriteCatalog, "write-catalog", "", "write the event catalog (catalog.md, catalog.json) into this folder and exit, like cmd/demo/catalog")
@@ -190,6 +212,14 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 			return c, errors.New("-secret must be at least 32 bytes")
 		}
 		c.Secret = []byte(*secret)
+	}
+	if (c.WebhookReceiver == "") != (c.WebhookCA == "") {
+		return c, errors.New("-webhook-receiver and -webhook-ca go together: the receiver's address and the PEM file of its certificate")
+	}
+	if c.WebhookReceiver != "" {
+		if _, err := netip.ParseAddrPort(c.WebhookReceiver); err != nil {
+			return c, fmt.Errorf("-webhook-receiver %q: %w (use ip:port)", c.WebhookReceiver, err)
+		}
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q: the demo takes only flags (see -h)", fs.Args())

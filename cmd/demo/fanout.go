@@ -123,8 +123,10 @@ func (a *App) startFanout(ctx context.Context) error {
 			Username: a.cfg.SMTPUser, Password: a.cfg.SMTPPassword, Auth: email.AuthMethod(a.cfg.SMTPAuth)}); err != nil {
 			return err
 		}
-		if err := checkSMTP(ctx, f.mailer, logger); err != nil {
-			return err
+		if !webOnly { // a web process never sends: nothing of its own to check
+			if err := checkSMTP(ctx, f.mailer, logger); err != nil {
+				return err
+			}
 		}
 		tpls := email.NewTemplates(email.TemplatesConfig{})
 		if err := registerMailTemplates(tpls); err != nil {

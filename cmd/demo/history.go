@@ -15,6 +15,8 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,16 +55,34 @@ func (a *App) startHistory(redisOpt asynq.RedisConnOpt) ([]inbox.Inbox, error) {
 		return nil, err
 	}
 	client := webhook.NewClient(webhook.Config{})
+	// The private addresses the webhook client may reach: in dev mode the
+	// process's own receiver (a TLS server on loopback), and the one
+	// configured (-webhook-receiver), which every process of the demo
+	// reaches alike.
+	var allowed []netip.AddrPort
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
 	if !a.cfg.NoDev {
-		// The local receiver: a TLS server on loopback, the only private
-		// address the demo's webhook client may reach.
 		h.receiver = newReceiver()
-		pool := x509.NewCertPool()
 		pool.AddCert(h.receiver.srv.Certificate())
-		allowed := netip.MustParseAddrPort(h.receiver.srv.Listener.Addr().String())
+		allowed = append(allowed, netip.MustParseAddrPort(h.receiver.srv.Listener.Addr().String()))
+	}
+	if a.cfg.WebhookReceiver != "" {
+		pem, err := os.ReadFile(a.cfg.WebhookCA)
+		if err != nil {
+			return nil, fmt.Errorf("-webhook-ca: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-webhook-ca %s: no PEM certificate in it", a.cfg.WebhookCA)
+		}
+		allowed = append(allowed, netip.MustParseAddrPort(a.cfg.WebhookReceiver))
+	}
+	if len(allowed) > 0 {
 		client = webhook.NewClient(webhook.Config{
 			CheckAddr: func(ap netip.AddrPort) error {
-				if ap == allowed {
+				if slices.Contains(allowed, ap) {
 					return nil
 				}
 				return webhook.PublicOnly(ap)
@@ -344,7 +364,7 @@ func (a *App) webhooksPage(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	data := map[string]any{"Subscriptions": subs, "Error": r.URL.Query().Get("error")}
+	data := map[string]any{"Subscriptions": subs, "Error": r.URL.Query().Get("error"), "ExtraReceiver": a.cfg.WebhookReceiver}
 	if rc := a.hist.receiver; rc != nil {
 		data["ReceiverURL"], data["ReceiverSecret"], data["Received"] = rc.url(), rc.secret, rc.list()
 	}

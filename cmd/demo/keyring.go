@@ -11,9 +11,10 @@ import (
 )
 
 // keyring seals the secrets the demo stores (rule webhook secrets, webhook
-// subscription secrets), with a key derived from -secret: a demo started
-// without -secret gets a random one, so what it sealed does not open after
-// a restart; give -secret to keep them.
+// subscription secrets), with a key derived from -secret: the web and the
+// worker process derive the same key (Config.Secret's default comes from
+// the DSN, never random per process), so a subscription the web process
+// sealed is opened by the worker that delivers it.
 func (a *App) keyring() (*webhook.Keyring, error) {
 	if a.hist.keys != nil {
 		return a.hist.keys, nil

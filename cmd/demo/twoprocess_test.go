@@ -3,20 +3,26 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/tidingsdev/tidings/inbox/notify"
+	"github.com/tidingsdev/tidings/inbox/webhook"
 	"github.com/tidingsdev/tidings/internal/pgtest"
 	"github.com/tidingsdev/tidings/internal/redistest"
 )
@@ -39,6 +45,7 @@ func TestMain(m *testing.M) {
 type process struct {
 	cmd  *exec.Cmd
 	line chan string // its stdout, line by line
+	log  *testWriter // its stderr, the demo's log
 }
 
 // startProcess runs the demo with role and env, and waits for the line it
@@ -47,7 +54,8 @@ func startProcess(t *testing.T, role string, env ...string) (*process, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), append([]string{demoProcessEnv + "=1", "TIDINGS_DEMO_ROLE=" + role}, env...)...)
-	cmd.Stderr = &testWriter{t: t, prefix: role + ": "}
+	logw := &testWriter{t: t, prefix: role + ": "}
+	cmd.Stderr = logw
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +63,7 @@ func startProcess(t *testing.T, role string, env ...string) (*process, string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, line: make(chan string, 16)}
+	p := &process{cmd: cmd, line: make(chan string, 16), log: logw}
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -89,13 +97,68 @@ func startProcess(t *testing.T, role string, env ...string) (*process, string) {
 type testWriter struct {
 	t      *testing.T
 	prefix string
+	mu     sync.Mutex
+	lines  []string
 }
 
 func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
 		w.t.Log(w.prefix + l)
+		w.lines = append(w.lines, l)
 	}
 	return len(p), nil
+}
+
+// warnings are the lines logged so far at level WARN or ERROR.
+func (w *testWriter) warnings() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for _, l := range w.lines {
+		if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// hookReceiver is a webhook receiver on loopback outside the demo's
+// processes: an https server whose certificate both processes are told to
+// trust. It passes each delivery whose signature checks with secret on
+// got.
+type hookReceiver struct {
+	srv    *httptest.Server
+	secret string
+	got    chan string // the CloudEvents' types
+}
+
+func newHookReceiver(t *testing.T, secret string) (*hookReceiver, []string) {
+	rc := &hookReceiver{secret: secret, got: make(chan string, 64)}
+	rc.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.VerifySignature([]byte(rc.secret), r.Header.Get(webhook.SignatureHeader), r.Header.Get(webhook.TimestampHeader), body, time.Now(), 5*time.Minute); err != nil {
+			t.Errorf("a webhook delivery whose signature does not check: %v", err)
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var ce struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(body, &ce)
+		select {
+		case rc.got <- ce.Type:
+		default:
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rc.srv.Close)
+	ca := filepath.Join(t.TempDir(), "receiver.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rc.srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return rc, []string{"TIDINGS_DEMO_WEBHOOK_RECEIVER=" + rc.srv.Listener.Addr().String(), "TIDINGS_DEMO_WEBHOOK_CA=" + ca}
 }
 
 // The web and the worker as separate OS processes, as in production: Ben
@@ -114,15 +177,17 @@ func TestBrowserTwoProcesses(t *testing.T) {
 	if _, err := redistest.Flush(ctx, 6); err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"TIDINGS_DEMO_DB=" + pgtest.DSN("tidings_test_demo_2p"), "TIDINGS_DEMO_REDIS=" + redistest.Addr(), "TIDINGS_DEMO_REDIS_DB=6",
-		"TIDINGS_DEMO_STALE_EVERY=1h"}
-	_, ready := startProcess(t, RoleWeb, append(env, "TIDINGS_DEMO_ADDR=127.0.0.1:0")...)
+	// No -secret: each process derives the same default from the DSN.
+	hooks, hookEnv := newHookReceiver(t, "two-process-hook-secret")
+	env := append([]string{"TIDINGS_DEMO_DB=" + pgtest.DSN("tidings_test_demo_2p"), "TIDINGS_DEMO_REDIS=" + redistest.Addr(), "TIDINGS_DEMO_REDIS_DB=6",
+		"TIDINGS_DEMO_STALE_EVERY=1h", "TIDINGS_DEMO_SECRET="}, hookEnv...)
+	web, ready := startProcess(t, RoleWeb, append(env, "TIDINGS_DEMO_ADDR=127.0.0.1:0")...)
 	base, ok := strings.CutPrefix(ready, "tidings demo: open ")
 	if !ok {
 		t.Fatalf("the web process said %q", ready)
 	}
 	base = strings.TrimSuffix(base, "/")
-	_, said := startProcess(t, RoleWorker, append(env, "TIDINGS_DEMO_BASE_URL="+base, "TIDINGS_DEMO_METRICS_ADDR=127.0.0.1:0")...)
+	worker, said := startProcess(t, RoleWorker, append(env, "TIDINGS_DEMO_BASE_URL="+base, "TIDINGS_DEMO_METRICS_ADDR=127.0.0.1:0")...)
 	workerOps, ok := strings.CutPrefix(said, "tidings demo: worker metrics at ")
 	workerOps, _, _ = strings.Cut(workerOps, "/metrics")
 	if !ok {
@@ -167,6 +232,20 @@ func TestBrowserTwoProcesses(t *testing.T) {
 
 	benTab := b.newTab(t, "Ben", shots, 3*time.Minute)
 	benTab.switchUser(base, ben)
+	// Ben subscribes a webhook to comments in the web process; the
+	// worker opens its sealed secret and delivers (a secret of each
+	// process's own would dead-letter it: "cannot open a sealed secret").
+	benTab.do("subscribe a webhook", chromedp.Navigate(base+"/history/webhooks"), chromedp.WaitVisible(chromedp.CSS("#webhook-form")),
+		chromedp.SetValue(chromedp.CSS(`#webhook-form input[name="url"]`), hooks.srv.URL+"/hook"),
+		chromedp.SetValue(chromedp.CSS(`#webhook-form input[name="secret"]`), hooks.secret),
+		chromedp.SetValue(chromedp.CSS(`#webhook-form select[name="action"]`), ActionCommentAdded))
+	benTab.submit("subscribe", `#webhook-form input[name="url"]`)
+	if e := benTab.text("the page's error", `(document.querySelector('#webhook-error') || {innerText: ''}).innerText`); e != "" {
+		t.Fatalf("subscribing the webhook: %s", e)
+	}
+	if subs := benTab.text("subscriptions", `document.querySelector('#subscriptions').innerText`); !strings.Contains(subs, hooks.srv.URL) {
+		t.Fatalf("the subscriptions read %q, want %s", subs, hooks.srv.URL)
+	}
 	const text = "Still failing for me on Safari"
 	benTab.do("open the issue", chromedp.Navigate(issueURL), chromedp.WaitVisible(chromedp.CSS("#comment-form textarea")),
 		chromedp.SendKeys(chromedp.CSS("#comment-form textarea"), text))
@@ -283,6 +362,31 @@ func TestBrowserTwoProcesses(t *testing.T) {
 	benTab.do("the rules in the web process", chromedp.Navigate(base+"/rules"), chromedp.WaitVisible(chromedp.CSS("#code-rules")))
 	if r := benTab.text("rules kept in code", `document.querySelector('#code-rules').innerText`); !strings.Contains(r, "Ping? Pong!") {
 		t.Errorf("the Rules page lists the rules kept in code as %q, want the ping rule", r)
+	}
+	// The webhook subscription made in the web process was delivered by
+	// the worker.
+	select {
+	case typ := <-hooks.got:
+		if !strings.Contains(typ, ActionCommentAdded) {
+			t.Errorf("the webhook delivered a %q, want a comment_added", typ)
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("the webhook subscribed in the web process got no delivery from the worker within 30s of the comments")
+	}
+	// The preference page and the event browser sit inside the app's
+	// layout (its header and navigation around them).
+	for _, page := range []struct{ url, content string }{{base + prefsPrefix + "/", "#preferences"}, {base + eventsPrefix + "/", "#feed-list"}} {
+		benTab.do("open "+page.url, chromedp.Navigate(page.url), chromedp.WaitVisible(chromedp.CSS(page.content)))
+		if in := benTab.eval("in the layout", fmt.Sprintf(`document.querySelector('header.top a.brand') !== null && document.querySelector('main %s') !== null`, page.content)); in != true {
+			t.Errorf("%s is not inside the demo's layout (header.top, main)", page.url)
+		}
+	}
+	// A clean start (and all the above) logged no warning and no error in
+	// either process.
+	for _, p := range []*process{web, worker} {
+		for _, l := range p.log.warnings() {
+			t.Errorf("%slogged %s", p.log.prefix, l)
+		}
 	}
 	for _, tb := range []*tab{anaTab, benTab} {
 		if got := tb.Dialogs(); len(got) > 0 {

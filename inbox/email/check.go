@@ -51,7 +51,7 @@ func (s *Sender) Check(ctx context.Context) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return &SendError{Recipient: "(check)", Text: "connect: " + err.Error(), Err: err}
+		return &SendError{Recipient: checkRecipient, Text: "connect: " + err.Error(), Err: err}
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
@@ -110,7 +110,7 @@ func (s *Sender) Check(ctx context.Context) error {
 		if errors.As(err, &se) || strings.Contains(strings.ToLower(err.Error()), "auth") {
 			return &CheckError{Server: addr, Problem: "refused the login: check Username, Password and Auth", EHLO: ehlo, Err: err}
 		}
-		return classify(err, &Message{MessageID: "(check)", To: Recipient{Email: "(check)"}})
+		return classify(err, &Message{To: Recipient{Email: checkRecipient}})
 	}
 	_ = client.Close()
 	return nil
@@ -137,3 +137,7 @@ func containsFold(list []string, s string) bool {
 	}
 	return false
 }
+
+// checkRecipient stands for the recipient in a SendError of Check, which
+// sends no message (its Error says "checking the server").
+const checkRecipient = "(check)"

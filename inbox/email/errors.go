@@ -62,10 +62,22 @@ func (e *SendError) Error() string {
 	if e.Permanent {
 		kind = "permanent"
 	}
-	if e.Code != 0 {
-		return fmt.Sprintf("email: %s failure sending %s to %s: server replied %d: %s", kind, e.MessageID, e.Recipient, e.Code, e.Text)
+	what := "sending"
+	switch {
+	case e.Recipient == checkRecipient:
+		what = "checking the server" // Sender.Check: no message, no recipient
+	default:
+		if e.MessageID != "" {
+			what += " " + e.MessageID
+		}
+		if e.Recipient != "" {
+			what += " to " + e.Recipient
+		}
 	}
-	return fmt.Sprintf("email: %s failure sending %s to %s: %s", kind, e.MessageID, e.Recipient, e.Text)
+	if e.Code != 0 {
+		return fmt.Sprintf("email: %s failure %s: server replied %d: %s", kind, what, e.Code, e.Text)
+	}
+	return fmt.Sprintf("email: %s failure %s: %s", kind, what, e.Text)
 }
 
 func (e *SendError) Unwrap() error { return e.Err }
