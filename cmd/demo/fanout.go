@@ -161,13 +161,22 @@ func (a *App) startFanout(ctx context.Context) error {
 		slackURL, token = f.devSlack.APIURL(), devSlackToken
 	}
 	f.slackURL, f.slackToken = slackURL, token
+	// Posts to Slack keep its pace (slackinbox.DefaultChannelRate, one a
+	// second per channel). The fake Slack API has no rate limit: pacing it
+	// would only queue the seed's ~30 posts to #issues for half a minute,
+	// and a new event's post waits for its issue's earlier ones (one
+	// thread, in event order), so it would wait for the whole seed.
+	var slackRate time.Duration
+	if !a.cfg.NoDev {
+		slackRate = -1
+	}
 	if token != "" {
 		router, err := slackinbox.NewRouter(slackinbox.RouterConfig{Default: slackChannel})
 		if err != nil {
 			return err
 		}
 		if f.poster, err = slackinbox.NewPoster(slackinbox.Config{
-			Token: token, APIURL: slackURL, Router: router,
+			Token: token, APIURL: slackURL, Router: router, ChannelRate: slackRate,
 			Threads: slackinbox.NewGormThreads(a.db), Logger: logger,
 		}); err != nil {
 			return err
@@ -211,7 +220,7 @@ func (a *App) startFanout(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		digestPoster, err := slackinbox.NewPoster(slackinbox.Config{Token: token, APIURL: slackURL, Router: router, Threads: slackinbox.NewGormThreads(a.db), Logger: logger})
+		digestPoster, err := slackinbox.NewPoster(slackinbox.Config{Token: token, APIURL: slackURL, Router: router, ChannelRate: slackRate, Threads: slackinbox.NewGormThreads(a.db), Logger: logger})
 		if err != nil {
 			return err
 		}
