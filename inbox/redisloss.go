@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tidingsdev/tidings/internal/pgarray"
 )
 
 // EpochKey is the Redis key the relays of app keep their epoch marker in:
@@ -96,9 +98,9 @@ func (r *Relay) lossLoop(ctx context.Context) {
 
 // CheckEpoch reads the epoch marker (EpochKey). When it is missing, or not
 // the value this relay knew, Redis lost its data since the last check: it
-// makes every pending delivery due for a check now (the sweeper then
-// enqueues again the jobs Redis no longer has) and plants a new marker,
-// and reports true. The first check of a relay plants the marker if it is
+// makes every pending delivery of its inboxes due for a check now (the
+// sweeper then enqueues again the jobs Redis no longer has) and plants a
+// new marker, and reports true. The first check of a relay plants the marker if it is
 // missing and treats that as a loss too (Redis may have restarted empty
 // while no relay ran). Run does this every PendingConfig.LossCheckInterval;
 // CheckEpoch is for tests and tools.
@@ -124,7 +126,11 @@ func (r *Relay) CheckEpoch(ctx context.Context) (lost bool, err error) {
 	// Lost (or replanted by a relay that saw the loss first). Make the
 	// pending rows due before planting: a relay that dies in between
 	// leaves the marker missing, and the next check does it again.
-	if err := r.db.WithContext(ctx).Exec(`UPDATE ` + PendingTable + ` SET check_at = now() WHERE check_at > now()`).Error; err != nil {
+	names := make(pgarray.Text, 0, len(r.pending.byName))
+	for name := range r.pending.byName {
+		names = append(names, name)
+	}
+	if err := r.db.WithContext(ctx).Exec(`UPDATE `+PendingTable+` SET check_at = now() WHERE check_at > now() AND inbox = ANY(?::text[])`, names).Error; err != nil {
 		return false, fmt.Errorf("inbox: make pending deliveries due after a Redis data loss: %w", err)
 	}
 	var b [16]byte
