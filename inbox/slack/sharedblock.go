@@ -28,9 +28,12 @@ return 1`)}
 // block records that the channel, under each of its names, is blocked
 // for d.
 func (s *sharedBlocks) block(ctx context.Context, names []string, d time.Duration) error {
+	// EVAL, not Script.Run: in a pipeline Run sends EVALSHA alone and
+	// cannot fall back to EVAL, so a Redis that never saw the script (a
+	// fresh or restarted one) answers NOSCRIPT and the block is lost.
 	pipe := s.rdb.Pipeline()
 	for _, name := range names {
-		s.extend.Run(ctx, pipe, []string{s.prefix + name}, d.Milliseconds())
+		s.extend.Eval(ctx, pipe, []string{s.prefix + name}, d.Milliseconds())
 	}
 	_, err := pipe.Exec(ctx)
 	return err
