@@ -359,6 +359,19 @@ func TestBrowserTwoProcesses(t *testing.T) {
 	if w := benTab.text("workers", `document.querySelector('#workers').innerText`); !strings.Contains(w, "LISTEN up") || strings.Contains(w, "polling") {
 		t.Errorf("the web process's Queues page shows the workers as %q, want the worker's relay with LISTEN up", w)
 	}
+	// Its breakers are the worker's too (the dev SMTP server and Slack API
+	// it delivered to, closed), as the worker publishes them: poll the
+	// page until they are published, with a deadline.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		benTab.do("the breakers in the web process", chromedp.Navigate(base+"/monitoring"), chromedp.WaitVisible(chromedp.CSS("#breakers")))
+		if n := benTab.eval("closed breakers", `document.querySelectorAll('#breakers tr.breaker-closed').length`); n.(float64) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the web process's Queues page shows no breaker of the worker within 30s: %q", benTab.text("breakers", `document.querySelector('#breakers').innerText`))
+			break
+		}
+	}
 	benTab.do("the rules in the web process", chromedp.Navigate(base+"/rules"), chromedp.WaitVisible(chromedp.CSS("#code-rules")))
 	if r := benTab.text("rules kept in code", `document.querySelector('#code-rules').innerText`); !strings.Contains(r, "Ping? Pong!") {
 		t.Errorf("the Rules page lists the rules kept in code as %q, want the ping rule", r)
