@@ -87,3 +87,13 @@ func TestServeStylesheet(t *testing.T) {
 		t.Fatalf("stylesheet: %s %q", rec.Header().Get("Content-Type"), rec.Body.String()[:80])
 	}
 }
+
+// Every mounted page refuses the same prefixes: without a leading slash or
+// with a trailing one.
+func TestBadPrefix(t *testing.T) {
+	for prefix, bad := range map[string]bool{"": false, "/rules": false, "/admin/events": false, "rules": true, "/rules/": true, "/": true} {
+		if got := web.BadPrefix(prefix); got != bad {
+			t.Errorf("BadPrefix(%q) = %v, want %v", prefix, got, bad)
+		}
+	}
+}

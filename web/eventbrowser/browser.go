@@ -135,7 +135,7 @@ func New(cfg Config) (*Browser, error) {
 		return nil, &ConfigError{"Config.DB", "is nil"}
 	case len(cfg.Domains) == 0:
 		return nil, &ConfigError{"Config.Domains", "is empty: give the domains to browse"}
-	case strings.HasSuffix(cfg.Prefix, "/") || (cfg.Prefix != "" && !strings.HasPrefix(cfg.Prefix, "/")):
+	case web.BadPrefix(cfg.Prefix):
 		return nil, &ConfigError{"Config.Prefix", fmt.Sprintf("is %q: start it with a slash and drop the trailing one (\"/admin/events\")", cfg.Prefix)}
 	case cfg.PageSize < 0 || cfg.PageSize > activity.MaxPageSize:
 		return nil, &ConfigError{"Config.PageSize", fmt.Sprintf("is %d: allowed 1 to %d (0 means 25)", cfg.PageSize, activity.MaxPageSize)}

@@ -112,7 +112,7 @@ func New(cfg Config) (*Page, error) {
 		return nil, &ConfigError{"Config.Redis", "is nil: the queues and the workers' status are read from Redis"}
 	case len(cfg.Domains) == 0:
 		return nil, &ConfigError{"Config.Domains", "is empty: give the domains whose events the workers deliver"}
-	case strings.HasSuffix(cfg.Prefix, "/") || (cfg.Prefix != "" && !strings.HasPrefix(cfg.Prefix, "/")):
+	case web.BadPrefix(cfg.Prefix):
 		return nil, &ConfigError{"Config.Prefix", fmt.Sprintf("is %q: start it with a slash and drop the trailing one (\"/admin/operations\")", cfg.Prefix)}
 	}
 	if cfg.Now == nil {

@@ -141,7 +141,7 @@ func New(cfg Config) (*Page, error) {
 		return nil, &ConfigError{"Config.DB", "is nil"}
 	case len(cfg.Topics) == 0:
 		return nil, &ConfigError{"Config.Topics", "is empty: list the actions people may choose about"}
-	case strings.HasSuffix(cfg.Prefix, "/") || (cfg.Prefix != "" && !strings.HasPrefix(cfg.Prefix, "/")):
+	case web.BadPrefix(cfg.Prefix):
 		return nil, &ConfigError{"Config.Prefix", fmt.Sprintf("is %q: start it with a slash and drop the trailing one", cfg.Prefix)}
 	}
 	if err := cfg.Defaults.Check(); err != nil {

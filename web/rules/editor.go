@@ -120,7 +120,7 @@ func New(cfg Config) (*Editor, error) {
 		return nil, &ConfigError{"Config.Rules", "is nil"}
 	case len(cfg.Domains) == 0:
 		return nil, &ConfigError{"Config.Domains", "is empty: give the domains people make rules on"}
-	case strings.HasSuffix(cfg.Prefix, "/") || (cfg.Prefix != "" && !strings.HasPrefix(cfg.Prefix, "/")):
+	case web.BadPrefix(cfg.Prefix):
 		return nil, &ConfigError{"Config.Prefix", fmt.Sprintf("is %q: start it with a slash and drop the trailing one (\"/rules\")", cfg.Prefix)}
 	case cfg.DryRunEvents < 0 || cfg.DryRunEvents > 200:
 		return nil, &ConfigError{"Config.DryRunEvents", fmt.Sprintf("is %d: allowed 1 to 200 (0 means 20)", cfg.DryRunEvents)}
