@@ -274,28 +274,7 @@ func TestEraseLeavesNothingAnywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		e   privacy.Erasure
-		err error
-	}
-	settled := make(chan result, 1)
-	go func() {
-		e, err := px.EraseSettled(ctx, testDB, zoe.person(), privacy.Request{By: "support:9", Reason: "ticket 44"}, 20*time.Second)
-		settled <- result{e, err}
-	}()
-	waitUntil(t, "the first erasure to commit", func() bool {
-		return count(t, `SELECT count(*) FROM tidings_erasures WHERE person_type = 'users' AND person_id = ?`, zoe.key()) >= 1
-	})
-	close(release)
-	var res result
-	select {
-	case res = <-settled:
-	case <-time.After(30 * time.Second):
-		t.Fatal("EraseSettled did not return")
-	}
-	if res.err != nil {
-		t.Fatal(res.err)
-	}
+	eraseSettledOnRelease(t, ctx, px, zoe, privacy.Request{By: "support:9", Reason: "ticket 44"}, release)
 
 	// Work after the erasure: Bob's comment runs the rule the engine had
 	// cached, and is delivered everywhere.

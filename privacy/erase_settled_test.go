@@ -103,28 +103,7 @@ func TestEraseSettledWaitsForEngineJobsOfRulesNamingThePerson(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		e   privacy.Erasure
-		err error
-	}
-	settled := make(chan result, 1)
-	go func() {
-		e, err := px.EraseSettled(ctx, testDB, ana.person(), privacy.Request{By: "support:3"}, 20*time.Second)
-		settled <- result{e, err}
-	}()
-	waitUntil(t, "the first erasure to commit", func() bool {
-		return count(t, `SELECT count(*) FROM tidings_erasures WHERE person_type = 'users' AND person_id = ?`, ana.key()) >= 1
-	})
-	close(release)
-	var r result
-	select {
-	case r = <-settled:
-	case <-time.After(30 * time.Second):
-		t.Fatal("EraseSettled did not return")
-	}
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
+	eraseSettledOnRelease(t, ctx, px, ana, privacy.Request{By: "support:3"}, release)
 	waitUntil(t, "the engine's delivery of Bob's comment to finish", func() bool {
 		return count(t, `SELECT count(*) FROM inbox_pending WHERE domain = 'issue' AND event_id = ?`, res.Event.ID) == 0 &&
 			count(t, `SELECT count(*) FROM workflow_action_runs WHERE domain = 'issue' AND event_id = ? AND status = 'done'`, res.Event.ID) == 1
@@ -212,4 +191,34 @@ func TestEraseSettledCountsDeliveriesFinishingDuringTheErasure(t *testing.T) {
 	if h := dbHits(t, []string{ana.name, ana.ip, ana.ua}); len(h) > 0 {
 		t.Errorf("after EraseSettled, Ana's data is in:\n  %s", strings.Join(h, "\n  "))
 	}
+}
+
+// eraseSettledOnRelease runs EraseSettled for who while a delivery is held,
+// lets the delivery go (closes release) once the first erasure committed,
+// and fails the test unless EraseSettled then returns without an error.
+func eraseSettledOnRelease(t *testing.T, ctx context.Context, px *privacy.Privacy, who someone, req privacy.Request, release chan struct{}) privacy.Erasure {
+	t.Helper()
+	type result struct {
+		e   privacy.Erasure
+		err error
+	}
+	settled := make(chan result, 1)
+	go func() {
+		e, err := px.EraseSettled(ctx, testDB, who.person(), req, 20*time.Second)
+		settled <- result{e, err}
+	}()
+	waitUntil(t, "the first erasure to commit", func() bool {
+		return count(t, `SELECT count(*) FROM tidings_erasures WHERE person_type = 'users' AND person_id = ?`, who.key()) >= 1
+	})
+	close(release)
+	select {
+	case r := <-settled:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		return r.e
+	case <-time.After(30 * time.Second):
+		t.Fatal("EraseSettled did not return")
+	}
+	return privacy.Erasure{}
 }
