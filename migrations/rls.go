@@ -35,6 +35,7 @@ func tenantTables() []tenantTable {
 		{name: "email_escalations"},
 		{name: "slack_threads", keyed: true},
 		{name: "webhook_subscriptions"},
+		{name: "device_addresses", keyed: true},
 		{name: "workflow_rules"},
 		{name: "workflow_runs"},
 		{name: "workflow_action_runs"},

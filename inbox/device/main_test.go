@@ -1,0 +1,30 @@
+package device_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/tidingsdev/tidings/internal/pgtest"
+)
+
+const dbName = "tidings_test_device"
+
+var testDB *gorm.DB
+
+func TestMain(m *testing.M) {
+	db, err := pgtest.Create(context.Background(), dbName)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testDB = db
+	code := m.Run()
+	if sqlDB, err := db.DB(); err == nil {
+		sqlDB.Close()
+	}
+	os.Exit(code)
+}
