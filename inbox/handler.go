@@ -17,6 +17,10 @@ import (
 // of whatever the inbox records. What it returns to asynq is redacted (see
 // jobError): asynq keeps it in Redis.
 func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
+	if id, ok := asynq.GetTaskID(ctx); ok {
+		w.held.add(id)
+		defer w.held.remove(id)
+	}
 	if h := w.cfg.Tasks[t.Type()]; h != nil {
 		err := h.ProcessTask(ctx, t)
 		if err != nil && !errors.Is(err, asynq.RevokeTask) {

@@ -65,6 +65,15 @@ type PendingConfig struct {
 	// within about LossCheckInterval of Redis answering again. Default 1s;
 	// negative turns the check off (the sweeper alone finds losses).
 	LossCheckInterval time.Duration
+	// FailoverCheckInterval is how often the relay reads a Redis
+	// Cluster's slot map (one CLUSTER SLOTS) to notice that one of its
+	// queues has a new master (a replica promoted after its master died):
+	// it then hands back to the queue, within about a second, the jobs that
+	// were active on the dead master and that no running worker holds
+	// (see HeldKey), instead of leaving them to asynq's recoverer (its
+	// 30 s lease, then a pass once a minute). Default 500ms; negative
+	// turns it off. Only on a Redis Cluster.
+	FailoverCheckInterval time.Duration
 }
 
 func (c *PendingConfig) defaults() error {
@@ -73,6 +82,7 @@ func (c *PendingConfig) defaults() error {
 	setDefault(&c.SweepInterval, time.Second)
 	setDefault(&c.SweepBatch, 500)
 	setDefault(&c.LossCheckInterval, time.Second)
+	setDefault(&c.FailoverCheckInterval, 500*time.Millisecond)
 	switch {
 	case c.CheckAfter < 0 || c.MaxCheckInterval < 0 || c.SweepInterval < 0 || c.SweepBatch < 0:
 		return &ConfigError{Field: "PendingConfig", Reason: "durations and SweepBatch must not be negative"}
@@ -99,12 +109,17 @@ type SweepStats struct {
 	// RedisLosses counts the times the relay found its epoch marker gone
 	// or replaced (Redis lost its data) and made every pending delivery due.
 	RedisLosses int64
+	// Failovers counts the times the relay saw one of its queues get a
+	// new Redis Cluster master; Rescued, the active jobs it then handed
+	// back to their queue because no running worker held them.
+	Failovers, Rescued int64
 }
 
 // SweepStats returns the sweeper's counters.
 func (r *Relay) SweepStats() SweepStats {
 	p := &r.pending
-	return SweepStats{Checked: p.swept.Load(), Reenqueued: p.lost.Load(), Finished: p.finished.Load(), RedisLosses: r.loss.losses.Load()}
+	return SweepStats{Checked: p.swept.Load(), Reenqueued: p.lost.Load(), Finished: p.finished.Load(), RedisLosses: r.loss.losses.Load(),
+		Failovers: r.fo.failovers.Load(), Rescued: r.fo.rescued.Load()}
 }
 
 func (r *Relay) initPending() error {

@@ -42,7 +42,7 @@ type lossState struct {
 
 func (r *Relay) initLoss() error {
 	r.loss.sweepNow = make(chan struct{}, 1)
-	if r.pending.inspector == nil || r.cfg.Pending.LossCheckInterval < 0 {
+	if r.pending.inspector == nil || (r.cfg.Pending.LossCheckInterval < 0 && r.cfg.Pending.FailoverCheckInterval < 0) {
 		return nil
 	}
 	rdb, err := RedisClient(r.cfg.Redis)
@@ -50,6 +50,7 @@ func (r *Relay) initLoss() error {
 		return err
 	}
 	r.loss.rdb = rdb
+	r.initFailover(rdb)
 	return nil
 }
 
@@ -59,7 +60,9 @@ func (r *Relay) closeLoss() {
 	}
 }
 
-func (r *Relay) checksLoss() bool { return r.loss.rdb != nil }
+func (r *Relay) checksLoss() bool {
+	return r.loss.rdb != nil && r.cfg.Pending.LossCheckInterval >= 0
+}
 
 // lossLoop checks the epoch marker every LossCheckInterval until ctx is
 // done. A Redis that is down fails the GET: the loop just tries again,

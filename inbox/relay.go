@@ -153,6 +153,7 @@ type Relay struct {
 	listenUp atomic.Bool
 	pending  pendingState
 	loss     lossState
+	fo       failoverState
 	backfill bool // a Backfiller's: its jobs say so (no inbox_pending rows)
 }
 
@@ -351,6 +352,13 @@ func (r *Relay) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			r.lossLoop(ctx)
+		}()
+	}
+	if r.watchesFailover() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.failoverLoop(ctx)
 		}()
 	}
 	for k := range r.cfg.Concurrency {

@@ -95,6 +95,16 @@ type Config struct {
 	// Default DefaultStatusInterval; negative: never.
 	StatusInterval time.Duration
 
+	// HeldInterval is how often a worker on a Redis Cluster reports the
+	// jobs it is running (HeldKey, one HSET); it also reads the relays'
+	// census token every HeldInterval/10 (one HGET) and answers a new one
+	// at once. After a failover the relays hand back the active jobs that
+	// no worker reported. Default DefaultHeldInterval (1s); negative: never
+	// (then do not run such a worker beside relays on the same cluster: a
+	// failover could run its jobs twice, the ledger keeping their effects
+	// once).
+	HeldInterval time.Duration
+
 	// ClaimTimeout is the ledger's claim timeout (LedgerConfig). Default
 	// DefaultClaimTimeout.
 	ClaimTimeout time.Duration
@@ -155,7 +165,9 @@ type Worker struct {
 	breakers  *breakers
 	news      atomic.Pointer[sinkNews] // while started: SinksKey and the release of held jobs
 	strangers strangers
-	statusPub *publisher // publishes the status while started
+	statusPub *publisher    // publishes the status while started
+	held      heldTasks     // the jobs running
+	heldRep   *heldReporter // reports them while started, on a Redis Cluster
 }
 
 // registered is one inbox as the worker runs it.
@@ -185,6 +197,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 	setDefault(&cfg.TaskCheckInterval, DefaultTaskCheckInterval)
 	setDefault(&cfg.DelayedTaskCheckInterval, time.Second)
 	setDefault(&cfg.StatusInterval, DefaultStatusInterval)
+	setDefault(&cfg.HeldInterval, DefaultHeldInterval)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -348,6 +361,9 @@ func (w *Worker) Start(ctx context.Context) error {
 			_ = w.relay.Run(rctx)
 		}()
 	}
+	if err := w.startHeld(); err != nil {
+		w.log.WarnContext(ctx, "inbox: the worker's jobs will not be reported for a failover's rescue", "error", err)
+	}
 	if err := w.startStatus(); err != nil {
 		w.log.WarnContext(ctx, "inbox: the worker's status will not be published", "error", err)
 	}
@@ -371,6 +387,7 @@ func (w *Worker) Shutdown() {
 	}
 	w.stopStatus()
 	w.server.Shutdown()
+	w.stopHeld()
 	w.stopSinkNews()
 	w.done.stop()
 	if w.relay != nil {
