@@ -44,6 +44,7 @@ type Client struct {
 	privacy  *privacy.Privacy
 	worker   *inbox.Worker
 	batchers []*batch.Batcher
+	inboxes  []inbox.Inbox // every inbox the worker runs
 	keep     *retention.Job
 
 	web     webSide
@@ -136,7 +137,7 @@ func (c *Client) makeInboxes() error {
 		}
 		n, err := notify.New(notify.Config{
 			Name: in.Name, Accepts: in.Accepts, Recipients: recipients, RecipientType: in.RecipientType,
-			Defaults: cfg.Defaults, Batching: in.Batching, Now: cfg.Now,
+			Defaults: cfg.Defaults, Batching: in.Batching, Profiles: in.Profiles, Now: cfg.Now,
 			Announcer: announcer,
 		})
 		if err != nil {
@@ -161,7 +162,10 @@ func (c *Client) makeInboxes() error {
 		if err != nil {
 			return err
 		}
-		engine, err := workflow.NewEngine(workflow.EngineConfig{Rules: rules, Logger: cfg.Logger, Now: cfg.Now})
+		// The engine's refreshes use a connection of their own, on the
+		// relay's DSN when the DB was opened on an existing pool.
+		engine, err := workflow.NewEngine(workflow.EngineConfig{Rules: rules, ListenDSN: cfg.Worker.Relay.DSN,
+			Observers: r.Observers, Logger: cfg.Logger, Now: cfg.Now})
 		if err != nil {
 			return err
 		}
@@ -169,7 +173,8 @@ func (c *Client) makeInboxes() error {
 		inboxes = append(inboxes, engine)
 	}
 	if cfg.Webhooks != "" {
-		subs, err := webhook.NewSubscriptions(webhook.SubscriptionsConfig{DB: cfg.DB, Keyring: c.keyring, Domains: cfg.Domains, Source: cfg.Webhooks, Now: cfg.Now})
+		subs, err := webhook.NewSubscriptions(webhook.SubscriptionsConfig{DB: cfg.DB, Keyring: c.keyring, Domains: cfg.Domains, Source: cfg.Webhooks,
+			Client: cfg.WebhookClient, Now: cfg.Now})
 		if err != nil {
 			return err
 		}
@@ -188,6 +193,10 @@ func (c *Client) makeInboxes() error {
 	if len(inboxes) == 0 {
 		return &ConfigError{Field: "InApp", Reason: "is nil and Inboxes is empty: declare where events go (InApp, Inboxes, Rules or Webhooks)"}
 	}
+	if err := c.checkJobs(); err != nil {
+		return err
+	}
+	c.inboxes = inboxes
 	wc := cfg.Worker
 	wc.DB, wc.Redis, wc.App, wc.Domains, wc.Inboxes, wc.Logger, wc.Now = cfg.DB, c.redisOpt, cfg.App, cfg.Domains, inboxes, cfg.Logger, cfg.Now
 	wc.Tasks = c.tasks(wc.Tasks)
@@ -213,6 +222,22 @@ func (c *Client) makeInboxes() error {
 // Worker is the inbox worker the client runs (its relay, dead letters,
 // breakers).
 func (c *Client) Worker() *inbox.Worker { return c.worker }
+
+// Inboxes are every inbox the worker runs: the in-app inbox, the rule
+// engine, the webhook subscriptions and Config.Inboxes.
+func (c *Client) Inboxes() []inbox.Inbox { return c.inboxes }
+
+// NewBackfiller returns a backfiller that replays the domains' recorded
+// history into one of the worker's inboxes (a new inbox catching up, a
+// warehouse filled once): cfg's DB, Redis, App, Domains, Inboxes, Logger
+// and Now are the client's; its Rate, BatchSize and ProgressEvery are
+// cfg's (inbox.BackfillConfig). The backfill's jobs run on the worker
+// side. Close the backfiller when done.
+func (c *Client) NewBackfiller(cfg inbox.BackfillConfig) (*inbox.Backfiller, error) {
+	cfg.DB, cfg.Redis, cfg.Client, cfg.App = c.cfg.DB, c.redisOpt, nil, c.cfg.App
+	cfg.Domains, cfg.Inboxes, cfg.Logger, cfg.Now = c.cfg.Domains, c.inboxes, c.cfg.Logger, c.cfg.Now
+	return inbox.NewBackfiller(cfg)
+}
 
 // Rules is the rule store, nil without Config.Rules.
 func (c *Client) Rules() *workflow.Rules { return c.rules }

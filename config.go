@@ -14,7 +14,10 @@ import (
 	"github.com/tidingsdev/tidings/inbox/webhook"
 	"github.com/tidingsdev/tidings/privacy"
 	"github.com/tidingsdev/tidings/web"
+	"github.com/tidingsdev/tidings/web/feedview"
 	"github.com/tidingsdev/tidings/web/notifycenter"
+	"github.com/tidingsdev/tidings/web/operations"
+	"github.com/tidingsdev/tidings/web/preferences"
 	"github.com/tidingsdev/tidings/workflow"
 )
 
@@ -73,6 +76,10 @@ type Config struct {
 	// (inbox/webhook), delivered as signed CloudEvents from Source ("/myapp").
 	// It needs Secret or Keyring. Default "": none.
 	Webhooks string
+	// WebhookClient posts the webhook deliveries (Webhooks). Default
+	// webhook.NewClient(webhook.Config{}): https to public addresses only;
+	// give one whose CheckAddr admits a receiver on a private network.
+	WebhookClient *webhook.Client
 
 	// Secret seals secrets at rest (webhook subscriptions' and rules'
 	// secrets): at least 32 bytes, the same in every process of the app,
@@ -97,6 +104,12 @@ type Config struct {
 	// flushes batch windows whose scheduled flush Redis lost. Default
 	// "@every 1m" when an inbox batches; "-" runs none.
 	SweepEvery string
+	// Jobs are the app's own periodic jobs (a reminder, a clean-up),
+	// scheduled and run by the worker next to the library's: each tick
+	// enqueues one task on the worker's default queue, unique while it
+	// waits or runs, so the schedulers of several worker processes do not
+	// pile it up (make Run safe to run twice). Default none.
+	Jobs []Job
 
 	// Identity says who a request is (person, label, tenant, admin), once
 	// per request, for every mounted page and for recording (Middleware).
@@ -121,6 +134,33 @@ type Config struct {
 	// Describe gives notifications a sentence and a link in the
 	// notification center. Default nil: the action's name.
 	Describe notifycenter.DescribeFunc
+	// Subjects names and links the subjects of events on the mounted
+	// pages: the event browser, the rule editor's dry run and run log,
+	// and the muted subjects of the preference page. Default: "#key", no
+	// link.
+	Subjects SubjectsFunc
+	// Feed renders events as sentences on the event browser and in the
+	// rule editor's dry run (web/feedview). Default: a renderer naming
+	// each action.
+	Feed *feedview.Renderer
+	// People names who saved a rule on the rule editor, from its saver
+	// ("users:3" -> "Ana"). Default: see rules.Config.People.
+	People func(ctx context.Context, by string) string
+	// Home is a link back to the app in the header of the event browser
+	// and the preference page. Default none.
+	Home string
+	// Deliveries are the ways a person may pick, per channel, on the
+	// preference page (immediately, a daily digest: see
+	// preferences.Config.Deliveries), honoured by inboxes with batching
+	// on. Default none: no such row.
+	Deliveries []preferences.DeliveryOption
+	// OperationsLinks are shown at the top of the operations page (the
+	// app's metrics, its health check). Default none.
+	OperationsLinks []operations.Link
+	// StreamOpened, when set, is called as each notification stream opens,
+	// and the function it returns as it closes: a metrics hook (observe's
+	// Metrics.PushConnected). Default nil.
+	StreamOpened func() (closed func())
 	// Worker tunes the worker (concurrency, queues, middleware, the app's
 	// own task handlers, shutdown timeout, relay); its DB, Redis, App,
 	// Domains, Inboxes, Logger and Now are the Config's. Default: inbox
@@ -178,6 +218,10 @@ type InApp struct {
 	// Batching collapses bursts per (subject, action) for people who
 	// chose a batched delivery. Default false.
 	Batching bool
+	// Profiles gives recipients' language and time zone, for batched
+	// notifications worded in it and windows on their clock ("daily at
+	// 08:00" theirs). Default: the fallback locale and UTC for everyone.
+	Profiles inbox.ProfilesFunc
 }
 
 // Rules turns on user-configured workflow rules.
@@ -191,7 +235,34 @@ type Rules struct {
 	// Tenant tells an event's tenant, for rules scoped to a tenant.
 	// Default: the event's own tenant (activity.Event.TenantID).
 	Tenant workflow.TenantFunc
+	// Observers watch rule verdicts and action runs: metrics, tracing
+	// (package observe). Default none.
+	Observers []workflow.Observer
 }
+
+// Job is one of the app's periodic jobs (Config.Jobs).
+type Job struct {
+	// Name names the job in logs and in its task type (JobTaskType).
+	// Required, unique among Jobs.
+	Name string
+	// Every is its cron spec: "@every 1m", "@hourly", "30 3 * * *".
+	// Required.
+	Every string
+	// Run does the work of one tick. An error is logged and the tick is
+	// retried once. Required.
+	Run func(ctx context.Context) error
+}
+
+// Subject is a subject as the mounted pages show it: its label and a
+// link into the app ("" for none).
+type Subject struct {
+	Label, Href string
+}
+
+// SubjectsFunc names subjects for the mounted pages: for each key of
+// domain, a label and a link. Keys it leaves out show as "#key" (deleted
+// subjects, on the event browser).
+type SubjectsFunc func(ctx context.Context, domain string, keys []string) (map[string]Subject, error)
 
 // Retention says how long the library keeps what it fills, and when the
 // worker prunes it (package retention). Zero durations keep forever;

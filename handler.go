@@ -79,7 +79,7 @@ func (c *Client) makeWeb() error {
 	mux := http.NewServeMux()
 	if c.notify != nil {
 		center, err := notifycenter.New(notifycenter.Config{DB: cfg.DB, Redis: c.rdb, Prefix: p + NotificationsPath,
-			Describe: cfg.Describe, Logger: cfg.Logger,
+			Describe: cfg.Describe, StreamOpened: cfg.StreamOpened, Logger: cfg.Logger,
 			RequireTenant: slices.ContainsFunc(cfg.Domains, (*activity.Domain).Tenanted)})
 		if err != nil {
 			return err
@@ -89,6 +89,7 @@ func (c *Client) makeWeb() error {
 		mux.Handle(p+NotificationsPath, center)
 	}
 	prefs, err := preferences.New(preferences.Config{DB: cfg.DB, Topics: c.topics(), Channels: c.channels(), Defaults: cfg.Defaults,
+		Domains: cfg.Domains, Subjects: c.subjectLabels(), Deliveries: cfg.Deliveries, Home: cfg.Home,
 		Prefix: p + PreferencesPath, Theme: cfg.Theme, Words: cfg.Words, Logger: cfg.Logger})
 	if err != nil {
 		return err
@@ -96,7 +97,8 @@ func (c *Client) makeWeb() error {
 	mux.Handle(p+PreferencesPath+"/", prefs)
 	mux.Handle(p+PreferencesPath, prefs)
 	browser, err := eventbrowser.New(eventbrowser.Config{DB: cfg.DB, Domains: cfg.Domains, Prefix: p + EventsPath,
-		Theme: cfg.Theme, Words: cfg.Words, Rules: c.rules, RuleHref: c.ruleHref, Now: cfg.Now, Logger: cfg.Logger})
+		Theme: cfg.Theme, Words: cfg.Words, Rules: c.rules, RuleHref: c.ruleHref, Feed: cfg.Feed, Subjects: subjectsAs[eventbrowser.Subject](cfg.Subjects),
+		Home: cfg.Home, Now: cfg.Now, Logger: cfg.Logger})
 	if err != nil {
 		return err
 	}
@@ -110,25 +112,16 @@ func (c *Client) makeWeb() error {
 	mux.Handle(p+DataPath, data)
 	if c.rules != nil {
 		ed, err := rules.New(rules.Config{DB: cfg.DB, Rules: c.rules, Domains: cfg.Domains, Theme: cfg.Theme, Words: cfg.Words,
-			Prefix: p + RulesPath, EventHref: browser.Permalink, Now: cfg.Now, Logger: cfg.Logger})
+			Prefix: p + RulesPath, EventHref: browser.Permalink, Feed: cfg.Feed, Subjects: subjectsAs[rules.Subject](cfg.Subjects),
+			People: cfg.People, Now: cfg.Now, Logger: cfg.Logger})
 		if err != nil {
 			return err
 		}
 		mux.Handle(p+RulesPath+"/", ed)
 		mux.Handle(p+RulesPath, ed)
 	}
-	var inboxes []inbox.Inbox
-	if c.notify != nil {
-		inboxes = append(inboxes, c.notify)
-	}
-	if c.engine != nil {
-		inboxes = append(inboxes, c.engine)
-	}
-	if c.webhooks != nil {
-		inboxes = append(inboxes, c.webhooks)
-	}
 	ops, err := operations.New(operations.Config{DB: cfg.DB, Redis: c.redisOpt, App: cfg.App, Domains: cfg.Domains,
-		Inboxes: append(inboxes, cfg.Inboxes...), Theme: cfg.Theme, Prefix: p + OperationsPath,
+		Inboxes: c.inboxes, Theme: cfg.Theme, Prefix: p + OperationsPath, Links: cfg.OperationsLinks,
 		EventHref: browser.Permalink, Now: cfg.Now, Logger: cfg.Logger})
 	if err != nil {
 		return err
@@ -138,6 +131,38 @@ func (c *Client) makeWeb() error {
 	c.web.mux = mux
 	c.web.handler = c.Middleware(mux)
 	return nil
+}
+
+// subjectsAs adapts Config.Subjects to a page's own subject type; nil
+// stays nil (the page's default).
+func subjectsAs[S ~struct{ Label, Href string }](f SubjectsFunc) func(context.Context, string, []string) (map[string]S, error) {
+	if f == nil {
+		return nil
+	}
+	return func(ctx context.Context, domain string, keys []string) (map[string]S, error) {
+		m, err := f(ctx, domain, keys)
+		out := make(map[string]S, len(m))
+		for k, s := range m {
+			out[k] = S(s)
+		}
+		return out, err
+	}
+}
+
+// subjectLabels adapts Config.Subjects to the preference page's labels.
+func (c *Client) subjectLabels() preferences.SubjectsFunc {
+	f := c.cfg.Subjects
+	if f == nil {
+		return nil
+	}
+	return func(ctx context.Context, domain string, keys []string) (map[string]string, error) {
+		m, err := f(ctx, domain, keys)
+		out := make(map[string]string, len(m))
+		for k, s := range m {
+			out[k] = s.Label
+		}
+		return out, err
+	}
 }
 
 // ownData is the data page's authorization: a person's own data only.

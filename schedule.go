@@ -23,7 +23,12 @@ const (
 	// SweepTaskType flushes the due batch windows of every batching
 	// inbox.
 	SweepTaskType = "tidings:batch:sweep"
+	// JobTaskTypePrefix starts the task type of each of Config.Jobs.
+	JobTaskTypePrefix = "tidings:job:"
 )
+
+// JobTaskType is the task type of the app's job name (Config.Jobs).
+func JobTaskType(name string) string { return JobTaskTypePrefix + name }
 
 // Default cron specs of the scheduled jobs.
 const (
@@ -36,19 +41,25 @@ const (
 type entry struct {
 	name, spec, taskType string
 	unique               time.Duration
+	field                string // the Config field of its spec
 }
 
 // schedule lists the jobs Config asks for.
 func (c *Client) schedule() []entry {
 	var out []entry
 	if r := c.cfg.Retention; r != nil {
-		out = append(out, entry{name: "retention", spec: orDefault(r.Every, DefaultRetentionEvery), taskType: retention.TaskType, unique: time.Hour})
+		out = append(out, entry{name: "retention", spec: orDefault(r.Every, DefaultRetentionEvery), taskType: retention.TaskType, unique: time.Hour, field: "Retention.Every"})
 	}
 	if c.partitioned() && c.cfg.MaintainEvery != "-" {
-		out = append(out, entry{name: "partition maintenance", spec: orDefault(c.cfg.MaintainEvery, DefaultMaintainEvery), taskType: MaintainTaskType, unique: time.Hour})
+		out = append(out, entry{name: "partition maintenance", spec: orDefault(c.cfg.MaintainEvery, DefaultMaintainEvery), taskType: MaintainTaskType, unique: time.Hour, field: "MaintainEvery"})
 	}
 	if len(c.batchers) > 0 && c.cfg.SweepEvery != "-" {
-		out = append(out, entry{name: "batch sweep", spec: orDefault(c.cfg.SweepEvery, DefaultSweepEvery), taskType: SweepTaskType, unique: time.Minute})
+		out = append(out, entry{name: "batch sweep", spec: orDefault(c.cfg.SweepEvery, DefaultSweepEvery), taskType: SweepTaskType, unique: time.Minute, field: "SweepEvery"})
+	}
+	for i, j := range c.cfg.Jobs {
+		// Unique while a tick's task waits or runs (the lock is released
+		// when it is done): several schedulers enqueue it once.
+		out = append(out, entry{name: "job " + j.Name, spec: j.Every, taskType: JobTaskType(j.Name), unique: time.Minute, field: fmt.Sprintf("Jobs[%d].Every", i)})
 	}
 	return out
 }
@@ -85,10 +96,40 @@ func (c *Client) tasks(app map[string]asynq.Handler) map[string]asynq.Handler {
 		out[batch.TaskType] = batch.Handler(c.batchers...)
 		out[SweepTaskType] = asynq.HandlerFunc(c.sweep)
 	}
+	for _, j := range c.cfg.Jobs {
+		out[JobTaskType(j.Name)] = asynq.HandlerFunc(func(ctx context.Context, _ *asynq.Task) error {
+			err := j.Run(ctx)
+			if err != nil && ctx.Err() == nil {
+				c.cfg.Logger.ErrorContext(ctx, "tidings: job failed", "job", j.Name, "error", err)
+			}
+			return err
+		})
+	}
 	for k, h := range app {
 		out[k] = h
 	}
 	return out
+}
+
+// checkJobs checks Config.Jobs' names and functions (their specs are
+// checkSchedule's).
+func (c *Client) checkJobs() error {
+	seen := map[string]bool{}
+	for i, j := range c.cfg.Jobs {
+		field := fmt.Sprintf("Jobs[%d]", i)
+		switch {
+		case j.Name == "":
+			return &ConfigError{Field: field + ".Name", Reason: "is empty: name the job (\"reminders\")"}
+		case seen[j.Name]:
+			return &ConfigError{Field: field + ".Name", Reason: fmt.Sprintf("is %q, the name of an earlier job: give each job its own", j.Name)}
+		case j.Every == "":
+			return &ConfigError{Field: field + ".Every", Reason: "is empty: give its cron spec (\"@every 1m\", \"@hourly\", \"30 3 * * *\")"}
+		case j.Run == nil:
+			return &ConfigError{Field: field + ".Run", Reason: "is nil: give the function of one tick"}
+		}
+		seen[j.Name] = true
+	}
+	return nil
 }
 
 // queues makes sure the worker serves the queue the scheduled jobs and
@@ -110,8 +151,7 @@ func (c *Client) checkSchedule() error {
 	s := asynq.NewScheduler(c.redisOpt, &asynq.SchedulerOpts{Logger: quietLogger{}})
 	for _, e := range c.schedule() {
 		if _, err := s.Register(e.spec, asynq.NewTask(e.taskType, nil)); err != nil {
-			field := map[string]string{"retention": "Retention.Every", "partition maintenance": "MaintainEvery", "batch sweep": "SweepEvery"}[e.name]
-			return &ConfigError{Field: field, Reason: fmt.Sprintf("is %q: %v (a cron spec such as \"@daily\", \"30 3 * * *\" or \"@every 1h\")", e.spec, err)}
+			return &ConfigError{Field: e.field, Reason: fmt.Sprintf("is %q: %v (a cron spec such as \"@daily\", \"30 3 * * *\" or \"@every 1h\")", e.spec, err)}
 		}
 	}
 	return nil

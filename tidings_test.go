@@ -135,6 +135,39 @@ func TestScheduledJobsRunOnTheWorker(t *testing.T) {
 	}
 }
 
+// The app's own job (Config.Jobs) runs within its first tick on the real
+// worker, and at the next tick again.
+func TestAppJobRunsOnTheWorker(t *testing.T) {
+	r := redistest.NewPrivate(t)
+	ran := make(chan struct{}, 16)
+	cfg := config(t, r.Addr())
+	cfg.Jobs = []tidings.Job{{Name: "reminders", Every: "@every 1s", Run: func(ctx context.Context) error {
+		ran <- struct{}{}
+		return nil
+	}}}
+	c, err := tidings.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		select {
+		case <-ran:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("the app's job did not run a time %d within 15s (its tick is 1s)", i+1)
+		}
+	}
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func noJob(context.Context) error { return nil }
+
 // batching is an inbox that batches, as email and Slack can: the worker
 // schedules the sweep of its windows.
 func batching(t *testing.T) inbox.Inbox {
@@ -338,6 +371,11 @@ func TestConfigErrors(t *testing.T) {
 		"InApp.Recipients": func(c *tidings.Config) { c.InApp = &tidings.InApp{} },
 		"Prefix":           func(c *tidings.Config) { c.Prefix = "/tidings/" },
 		"Retention.Every":  func(c *tidings.Config) { c.Retention = &tidings.Retention{Every: "every day"} },
+		"Jobs[0].Every":    func(c *tidings.Config) { c.Jobs = []tidings.Job{{Name: "a", Every: "every day", Run: noJob}} },
+		"Jobs[0].Run":      func(c *tidings.Config) { c.Jobs = []tidings.Job{{Name: "a", Every: "@daily"}} },
+		"Jobs[1].Name": func(c *tidings.Config) {
+			c.Jobs = []tidings.Job{{Name: "a", Every: "@daily", Run: noJob}, {Name: "a", Every: "@hourly", Run: noJob}}
+		},
 	} {
 		cfg := ok
 		mod(&cfg)
