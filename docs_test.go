@@ -207,6 +207,12 @@ var preludeIn = map[string]map[string]string{
 	"inbox/locale/doc.go":     {"issue": "var issue *activity.Domain"},
 	"inbox/notify/doc.go":     {"page": "var page notify.Page"},
 	"inbox/webhook/doc.go":    {"keys": "var keys *webhook.Keyring"},
+	"inbox/chat/doc.go":       {"acmeDiscordURL": "var acmeDiscordURL string", "globexDiscordURL": "var globexDiscordURL string"},
+	"inbox/chat/teams/doc.go": {"acmeWorkflowURL": "var acmeWorkflowURL string"},
+	"inbox/device/doc.go": {
+		"sub":      "var sub struct{ Endpoint string; Keys struct{ P256dh, Auth string } }",
+		"endpoint": "var endpoint string",
+	},
 	"workflow/doc.go block 9": {"rules": "var rules []struct{ Matcher *workflow.Matcher }", "log": "var log func(any, bool, string)"},
 }
 
