@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"runtime"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/internal/measure"
 )
 
 // fanoutGroup measures the fan-out: commit-to-inbox-start latency at a
@@ -38,16 +38,7 @@ func fanoutGroup() group {
 }
 
 // quietLogger keeps the worker's and asynq's logs out of the table.
-func quietLogger() *slog.Logger {
-	switch os.Getenv("TIDINGS_BENCH_LOG") {
-	case "":
-	case "debug":
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	default:
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+func quietLogger() *slog.Logger { return measure.QuietLogger() }
 
 func runFanout(ctx context.Context, b *bench) ([]figure, error) {
 	if err := flushBenchRedis(ctx); err != nil {
@@ -93,12 +84,7 @@ func runFanout(ctx context.Context, b *bench) ([]figure, error) {
 
 // clearOutbox empties the outbox (the record groups leave rows in it) and
 // Redis, so each measurement starts from nothing.
-func clearOutbox(ctx context.Context, b *bench) error {
-	if err := b.db.WithContext(ctx).Exec(`TRUNCATE ` + activity.OutboxTable).Error; err != nil {
-		return err
-	}
-	return flushBenchRedis(ctx)
-}
+func clearOutbox(ctx context.Context, b *bench) error { return measure.ClearOutbox(ctx, b.db) }
 
 // startTimes is an inbox that notes when each event's delivery started.
 type startTimes struct {
@@ -135,33 +121,12 @@ func (s *startTimes) Process(_ context.Context, d *inbox.Delivery) error {
 // paced calls fn(i) n times at rate per second, each in its own goroutine,
 // on a fixed schedule (a slow call does not delay the next).
 func paced(ctx context.Context, n int, rate float64, fn func(i int)) {
-	interval := time.Duration(float64(time.Second) / rate)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for i := range n {
-		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-			time.Sleep(d)
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Go(func() { fn(i) })
-	}
-	wg.Wait()
+	measure.Paced(ctx, n, rate, fn)
 }
 
 // waitDone waits for done, or fails after timeout.
 func waitDone(ctx context.Context, done <-chan struct{}, timeout time.Duration, what string) error {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return fmt.Errorf("fanout: %s did not finish within %s", what, timeout)
-	}
+	return measure.WaitDone(ctx, done, timeout, what)
 }
 
 // latencyRun is one commit-to-inbox latency measurement: a rate, how long,
@@ -201,72 +166,16 @@ func fanoutLatency(ctx context.Context, b *bench, run latencyRun, noteIt bool) (
 	}
 	b.logf("fanout: latency, %d events at %s through a worker, then as many raw asynq tasks", n, label)
 
-	// Ours.
-	in := newStartTimes("bench-latency", int64(n))
-	in.accepts = func(action string) bool { return action == "comment_added" }
-	w, err := inbox.NewWorker(inbox.Config{
-		DB: b.db, Redis: benchRedis(), Domains: []*activity.Domain{b.issues}, Inboxes: []inbox.Inbox{in},
-		Logger: quietLogger(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := w.Start(ctx); err != nil {
-		return nil, err
-	}
-	actor := activity.Actor(activity.Ref{Type: "users", ID: "1", Label: "User 1"})
-	var saturated atomic.Int64
-	stopSaturating := func() {}
+	// Ours: measure.Latency, which the peer benchmarks measure too.
+	sat := 0
 	if run.saturate {
-		sctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		for k := range saturators(b) {
-			wg.Go(func() {
-				for i := 0; sctx.Err() == nil; i++ {
-					if _, err := b.issues.RecordEvent(sctx, b.db, int64(1+(k*131+i)%fixtureIssues), "comment_viewed", actor); err == nil {
-						saturated.Add(1)
-					}
-				}
-			})
-		}
-		stopSaturating = func() { cancel(); wg.Wait() }
+		sat = saturators(b)
 	}
-	committed := make([]time.Time, n)
-	ids := make([]int64, n)
-	var recErr atomic.Pointer[error]
-	start := time.Now()
-	paced(ctx, n, run.rate, func(i int) {
-		res, err := b.issues.RecordEvent(ctx, b.db, int64(1+i%fixtureIssues), "comment_added", actor)
-		committed[i] = time.Now()
-		if err != nil {
-			recErr.CompareAndSwap(nil, &err)
-			return
-		}
-		ids[i] = res.Event.ID
-	})
-	paceTook := time.Since(start)
-	if p := recErr.Load(); p != nil {
-		stopSaturating()
-		w.Shutdown()
-		return nil, *p
-	}
-	err = waitDone(ctx, in.done, 60*time.Second, "the latency run")
-	stopSaturating()
-	w.Shutdown()
+	res, err := measure.Latency(ctx, measure.LatencyRun{DB: b.db, Tuning: measure.Defaults, Rate: run.rate, N: n, Warm: warm, Saturators: sat})
 	if err != nil {
 		return nil, err
 	}
-	ours := make([]time.Duration, 0, n-warm)
-	negative := 0
-	for i, id := range ids[warm:] {
-		i += warm
-		d := in.at[id].Sub(committed[i])
-		if d < 0 { // the inbox started before RecordEvent's caller saw the commit
-			negative++
-			d = 0
-		}
-		ours = append(ours, d)
-	}
+	ours, negative, paceTook := res.Latencies, res.Negative, res.Took
 
 	// Baseline: raw asynq at the same rate, same server settings.
 	base, err := rawAsynqLatency(ctx, n, run.rate)
@@ -278,7 +187,7 @@ func fanoutLatency(ctx context.Context, b *bench, run latencyRun, noteIt bool) (
 		label, n, b.poolSize, paceTook.Round(time.Millisecond), activity.DefaultWakeInterval, 5*time.Millisecond, inbox.DefaultTaskCheckInterval, warm, negative)
 	if run.saturate {
 		note += fmt.Sprintf(" Meanwhile %d goroutines recorded comment_viewed (not taken by the inbox) at full speed on the same pool: %d events, %.0f/s.",
-			saturators(b), saturated.Load(), float64(saturated.Load())/paceTook.Seconds())
+			saturators(b), res.Saturated, float64(res.Saturated)/paceTook.Seconds())
 	}
 	if noteIt {
 		b.note("%s (median of %d such runs)", note, min(b.rounds, 5))
@@ -373,14 +282,7 @@ func (quietAsynq) Fatal(...any) {}
 
 // fillOutbox writes n issue events and their outbox rows in one statement,
 // as n RecordEvent calls would have (the fan-out does not care how).
-func fillOutbox(ctx context.Context, b *bench, n int) error {
-	return b.db.WithContext(ctx).Exec(`WITH ev AS (
-  INSERT INTO issue_events (subject_id, action, actor_type, actor_id, actor_label)
-  SELECT 1 + g % ?, 'comment_added', 'users', (1 + g % 1000)::text, 'User' FROM generate_series(1, ?) g
-  RETURNING id, action, subject_id)
-INSERT INTO `+activity.OutboxTable+` (domain, event_id, action, subject_id) SELECT 'issue', id, action, subject_id::text FROM ev ORDER BY id`,
-		fixtureIssues, n).Error
-}
+func fillOutbox(ctx context.Context, b *bench, n int) error { return measure.FillOutbox(ctx, b.db, n) }
 
 // noop is an inbox that does nothing.
 type noop struct {
@@ -410,34 +312,8 @@ func fanoutThroughput(ctx context.Context, b *bench) (figure, error) {
 	deliveries := events * inboxes
 	rounds := min(b.rounds, 3)
 	b.logf("fanout: throughput, %d events x %d inboxes, %d rounds per side", events, inboxes, rounds)
-	ours := func() (float64, error) {
-		if err := clearOutbox(ctx, b); err != nil {
-			return 0, err
-		}
-		if err := fillOutbox(ctx, b, events); err != nil {
-			return 0, err
-		}
-		var count atomic.Int64
-		done := make(chan struct{})
-		var ins []inbox.Inbox
-		for k := range inboxes {
-			ins = append(ins, &noop{name: fmt.Sprintf("bench-noop-%d", k), count: &count, want: int64(deliveries), done: done})
-		}
-		w, err := inbox.NewWorker(inbox.Config{DB: b.db, Redis: benchRedis(), Domains: []*activity.Domain{b.issues}, Inboxes: ins, Logger: quietLogger()})
-		if err != nil {
-			return 0, err
-		}
-		start := time.Now()
-		if err := w.Start(ctx); err != nil {
-			return 0, err
-		}
-		err = waitDone(ctx, done, 5*time.Minute, "the fan-out run")
-		elapsed := time.Since(start)
-		w.Shutdown()
-		if err != nil {
-			return 0, err
-		}
-		return float64(deliveries) / elapsed.Seconds(), nil
+	ours := func() (float64, error) { // measure.Deliveries, which the peer benchmarks measure too
+		return measure.Deliveries(ctx, b.db, measure.Defaults, events, inboxes)
 	}
 	raw := func() (float64, error) {
 		if err := flushBenchRedis(ctx); err != nil {

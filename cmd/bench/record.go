@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/measure"
 )
 
 // recordGroup measures recording throughput against the floor (raw pgx,
@@ -26,26 +27,9 @@ func recordGroup() group {
 	}
 }
 
-// recordSubjects are the issues the recording figures write to: one per
-// worker (workers beyond them share), away from the feed's subjects.
-const (
-	recordSubjectBase = 1101
-	recordSubjects    = 64
-)
-
-// recordCall is the i-th recording of worker w: the worker's issue, a
-// user actor and a comment record that vary, and a small extra.
-func recordCall(w, i int) call {
-	u := 1 + (w*7919+i)%fixtureUsers
-	c := 1 + (w*104729+i*31)%fixtureComments
-	return call{
-		Subject: int64(recordSubjectBase + w%recordSubjects),
-		Action:  "comment_added",
-		Actor:   activity.Ref{Type: "users", ID: strconv.Itoa(u), Label: "User " + strconv.Itoa(u)},
-		Record:  activity.Ref{Type: "comments", ID: strconv.Itoa(c), Label: "Comment " + strconv.Itoa(c)},
-		Extra:   activity.Extra{"chars": 120 + i%50, "lang": "en"},
-	}
-}
+// recordCall is the i-th recording of worker w (measure.RecordCall, which
+// the peer benchmarks record too).
+func recordCall(w, i int) call { return call(measure.RecordCall(w, i)) }
 
 // seedEvent is the events table as the seed's app maps it with gorm.
 type seedEvent struct {
