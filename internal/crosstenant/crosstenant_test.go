@@ -41,7 +41,7 @@ func as(t, user string) context.Context {
 var tenantTables = []string{
 	"ticket_events", "activity_outbox", "inbox_deliveries", "notifications", "notification_preferences",
 	"email_digests", "email_escalations", "slack_threads", "workflow_rules", "workflow_runs", "workflow_action_runs",
-	"webhook_subscriptions", "batch_windows", "batch_items", "notification_delivery", "notification_heads",
+	"webhook_subscriptions", "batch_windows", "batch_items", "notification_delivery", "notification_heads", "device_addresses",
 }
 
 // snapshot returns, per table, the number of tenant t's rows and a digest
@@ -81,6 +81,8 @@ type world struct {
 	batch  *batchWorld
 	// settings are B's webhook subscription and keyed rule
 	settings *settingsWorld
+	// devices are each tenant's addresses of its people outside the app
+	devices *deviceWorld
 }
 
 func build(t *testing.T) *world {
@@ -245,6 +247,7 @@ func build(t *testing.T) *world {
 	buildBatching(t, w)
 	buildStreams(t, w)
 	buildSettings(t, w)
+	buildDevices(t, w)
 	return w
 }
 
@@ -285,7 +288,7 @@ func crossTenant(t *testing.T, held bool) {
 	ctx := as(tenantA, "8")
 	before := snapshot(t, tenantB)
 	for _, table := range []string{"ticket_events", "activity_outbox", "notifications", "notification_preferences", "slack_threads", "workflow_rules", "workflow_runs", "workflow_action_runs", "inbox_deliveries",
-		"webhook_subscriptions", "batch_windows", "batch_items", "notification_delivery", "notification_heads"} {
+		"webhook_subscriptions", "batch_windows", "batch_items", "notification_delivery", "notification_heads", "device_addresses"} {
 		if before[table+" rows"] == "0" {
 			t.Fatalf("tenant B has no %s rows: the suite would prove nothing there", table)
 		}
@@ -586,6 +589,7 @@ func crossTenant(t *testing.T, held bool) {
 
 	t.Run("batching", func(t *testing.T) { testBatching(t, w, ctx) })
 	t.Run("settings", func(t *testing.T) { testSettings(t, w, ctx) })
+	t.Run("device", func(t *testing.T) { testDevices(t, w, ctx) })
 	t.Run("maintenance", func(t *testing.T) { testMaintenance(t, w, ctx, held) })
 	t.Run("person", func(t *testing.T) { testPerson(t, w, ctx) }) // last: it erases A's users:8
 

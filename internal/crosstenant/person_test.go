@@ -13,6 +13,7 @@ import (
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/batch"
+	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/inbox/email"
 	"github.com/tidingsdev/tidings/inbox/notify"
 	"github.com/tidingsdev/tidings/inbox/slack"
@@ -123,9 +124,10 @@ func testPerson(t *testing.T, w *world, ctx context.Context) {
 	}
 
 	// The erasers of A's users:8, whose label "user 8" B's users:8 has
-	// too: B's rows stay as they were (the suite's snapshot).
-	p := activity.Person{Type: "users", ID: "8"}.WithValues("user 8")
-	cover(tickets.Erase, inbox.ErasePerson, notify.ErasePerson, email.ErasePerson, batch.ErasePerson, slack.ErasePerson, webhook.ErasePerson, workflow.ErasePerson)
+	// too, and whose phone number B's users:8 and users:9 have (labelled
+	// with the label): B's rows stay as they were (the suite's snapshot).
+	p := activity.Person{Type: "users", ID: "8"}.WithValues("user 8", sharedPhone)
+	cover(tickets.Erase, inbox.ErasePerson, notify.ErasePerson, email.ErasePerson, batch.ErasePerson, slack.ErasePerson, webhook.ErasePerson, device.ErasePerson, workflow.ErasePerson)
 	if _, err := tickets.Erase(ctx, appDB, p); err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +138,7 @@ func testPerson(t *testing.T, w *world, ctx context.Context) {
 		"batch":    func() (activity.Erased, error) { return batch.ErasePerson(ctx, appDB, p) },
 		"slack":    func() (activity.Erased, error) { return slack.ErasePerson(ctx, appDB, p, []string{"ticket"}) },
 		"webhook":  func() (activity.Erased, error) { return webhook.ErasePerson(ctx, appDB, p) },
+		"device":   func() (activity.Erased, error) { return device.ErasePerson(ctx, appDB, p) },
 		"workflow": func() (activity.Erased, error) { return workflow.ErasePerson(ctx, appDB, p) },
 	} {
 		if _, err := erase(); err != nil {
@@ -145,6 +148,10 @@ func testPerson(t *testing.T, w *world, ctx context.Context) {
 	var left int64
 	if err := testDB.Raw(`SELECT count(*) FROM notifications WHERE tenant_id = ? AND recipient = '8'`, tenantA).Scan(&left).Error; err != nil || left != 0 {
 		t.Errorf("A's users:8 still has %d notifications (%v)", left, err)
+	}
+	var addrs int64
+	if err := testDB.Raw(`SELECT count(*) FROM device_addresses WHERE tenant_id = ? AND (recipient = '8' OR address = ?)`, tenantA, sharedPhone).Scan(&addrs).Error; err != nil || addrs != 0 {
+		t.Errorf("A still has %d addresses of users:8 or their phone (%v)", addrs, err)
 	}
 	cover(px.Erase, px.EraseSettled, px.Reapply)
 	if !tenantfilter.On {
@@ -177,7 +184,7 @@ func exportOnlyA(t *testing.T, what string, b []byte) {
 			Event *struct {
 				TenantID string `json:"tenant_id"`
 			}
-			Notification, Preference, Delivery *struct {
+			Notification, Preference, Delivery, Device *struct {
 				Tenant string `json:"tenant"`
 			}
 		}
@@ -193,10 +200,10 @@ func exportOnlyA(t *testing.T, what string, b []byte) {
 			if l.Event.TenantID != tenantA {
 				t.Errorf("%s as A: event of tenant %q", what, l.Event.TenantID)
 			}
-		case l.Notification != nil || l.Preference != nil || l.Delivery != nil:
+		case l.Notification != nil || l.Preference != nil || l.Delivery != nil || l.Device != nil:
 			for _, x := range []*struct {
 				Tenant string `json:"tenant"`
-			}{l.Notification, l.Preference, l.Delivery} {
+			}{l.Notification, l.Preference, l.Delivery, l.Device} {
 				if x != nil && x.Tenant != tenantA {
 					t.Errorf("%s as A: %s line of tenant %q", what, l.Type, x.Tenant)
 				}
