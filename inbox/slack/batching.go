@@ -132,5 +132,5 @@ func (in *Inbox) deliverBatch(ctx context.Context, b *batch.Batch) error {
 	bc := in.cfg.Batching
 	text := BatchText(bc.Catalog, b.Locale, b.Events)
 	_, err := in.cfg.Publisher.(BatchPublisher).PostBatch(ctx, b.Events, Message{Text: text})
-	return JobError(err)
+	return in.jobError(err)
 }

@@ -81,10 +81,16 @@
 // the post and marked sent after Slack accepted it, so a retried or
 // re-driven job never re-posts. JobError maps failures for the worker: a
 // 429 becomes inbox.RetryAfter with Slack's Retry-After (the worker's
-// retry waits exactly that, not its backoff); a permanent refusal becomes
-// inbox.Permanent with a hint of what to fix ("invite the bot to the
-// channel"), so the job goes straight to the dead letters; anything else
-// is retried with the backoff. Jobs go to the asynq queue DefaultQueue
+// retry waits exactly that, not its backoff); a refusal of the app's
+// configuration (a wrong, revoked or inactive token, a channel that does
+// not exist, is archived or lacks the bot, a missing scope, a removed
+// incoming webhook) becomes an inbox.MisconfiguredError of the inbox's Sink
+// whose reason says what to fix ("invite the bot to the channel"): the job
+// goes straight to the dead letters saying so, and the worker's breaker
+// records it, so health reports the sink down until a post is accepted
+// again; a refusal of one message (invalid_blocks, msg_too_long) becomes
+// inbox.Permanent with its hint; anything else is retried with the
+// backoff. Jobs go to the asynq queue DefaultQueue
 // ("tidings.slack").
 //
 // Package slacktest serves a fake Slack Web API and webhooks on 127.0.0.1

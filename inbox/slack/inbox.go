@@ -57,9 +57,14 @@ type InboxConfig struct {
 // accepted (short of the process dying between the two, see
 // inbox.Ledger.Send). A 429 returns inbox.RetryAfter with Slack's
 // Retry-After, so the worker waits that long, not its backoff. A refusal no
-// retry can fix (channel_not_found, not_in_channel, invalid_auth,
-// is_archived, ...) is inbox.Permanent, with a hint of what to fix, and the
-// job goes to the dead letters at once.
+// retry can fix is permanent, and the job goes to the dead letters at
+// once: a refusal of the app's configuration (invalid_auth, not_authed,
+// account_inactive, token_revoked, channel_not_found, not_in_channel,
+// is_archived, missing_scope, a removed webhook) as an
+// inbox.MisconfiguredError of the inbox's Sink, its reason a hint of what
+// to fix, which the worker's breaker records and health reports; a
+// refusal of one message (invalid_blocks, msg_too_long, ...) as
+// inbox.Permanent with the hint.
 type Inbox struct {
 	cfg     InboxConfig
 	router  *Router
@@ -128,13 +133,13 @@ func (in *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 			// A reply whose job started first waits for its parent's.
 			deadline := time.Now().Add(p.threadWait)
 			if err := awaitEarlier(ctx, d, in.cfg.Accepts, deadline); err != nil {
-				return JobError(err)
+				return in.jobError(err)
 			}
 			ctx = withThreadDeadline(ctx, deadline)
 		}
 		posted, err := in.cfg.Publisher.Post(ctx, d.Event)
 		if err != nil {
-			return JobError(err)
+			return in.jobError(err)
 		}
 		if d.Logger != nil {
 			d.Logger.DebugContext(ctx, "slack: posted", "channel", posted.Channel, "ts", posted.TS, "thread_ts", posted.ThreadTS)
