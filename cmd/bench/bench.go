@@ -41,6 +41,7 @@ type bench struct {
 	poolSize int // connections for gorm's pool and for each baseline pool
 	log      *log.Logger
 	notes    []string
+	tables   []table
 
 	heapProfile string // -heapprofile: the backfill group's heap profile
 	// lifecycleEvents is the lifecycle group's data set (0: 10,000,000

@@ -11,10 +11,11 @@ import (
 )
 
 // TestMain lets the test binary serve as the export group's child process
-// (runExportChild re-executes the running binary), and points the
+// (runExportChild re-executes the running binary) and as the cycles
+// group's worker (startCyclesWorker), and points the
 // figures' Redis (benchRedis) at the test binary's own server.
 func TestMain(m *testing.M) {
-	if exportChildMain() {
+	if exportChildMain() || cyclesChildMain() {
 		return
 	}
 	if _, err := redistest.Flush(context.Background(), benchRedisDB); err != nil {

@@ -160,6 +160,7 @@ type results struct {
 	machine machine
 	figures []figure
 	notes   []string
+	tables  []table
 	cmdline string
 	date    time.Time
 	took    time.Duration
@@ -175,6 +176,12 @@ func (r results) writeText(w io.Writer) error {
 	for _, n := range r.notes {
 		fmt.Fprintf(w, "- %s\n", n)
 	}
+	for _, t := range r.tables {
+		fmt.Fprintln(w)
+		if err := t.writeText(w); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -186,5 +193,9 @@ func (r results) writeMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "\nNotes:\n\n")
 	for _, n := range r.notes {
 		fmt.Fprintf(w, "- %s\n", n)
+	}
+	for _, t := range r.tables {
+		fmt.Fprintln(w)
+		t.writeMarkdown(w)
 	}
 }

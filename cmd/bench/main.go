@@ -19,7 +19,7 @@ import (
 // runs first: it loads the 2,000,000 events, so the recording figures after
 // it write to a table of realistic size.
 func groups() []group {
-	return []group{feedGroup(), recordGroup(), throttleGroup(), fanoutGroup(), durabilityGroup(), payloadGroup(), workflowGroup(), observeGroup(), pushGroup(), backfillGroup(), exportGroup(), batchGroup(), lifecycleGroup(), tenantGroup(), faultsGroup()}
+	return []group{feedGroup(), recordGroup(), throttleGroup(), fanoutGroup(), durabilityGroup(), payloadGroup(), workflowGroup(), observeGroup(), pushGroup(), backfillGroup(), exportGroup(), batchGroup(), lifecycleGroup(), tenantGroup(), faultsGroup(), cyclesGroup(), webpushGroup()}
 }
 
 // config is the command line.
@@ -39,7 +39,7 @@ type config struct {
 }
 
 func main() {
-	if exportChildMain() {
+	if exportChildMain() || cyclesChildMain() {
 		return
 	}
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
@@ -174,7 +174,7 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *log.Logger) err
 		m.Load = loadAtStart + ", " + loadAverage()
 	}
 
-	r := results{machine: m, figures: figs, notes: b.notes, cmdline: commandLine(cfg), date: started, took: elapsed}
+	r := results{machine: m, figures: figs, notes: b.notes, tables: b.tables, cmdline: commandLine(cfg), date: started, took: elapsed}
 	if cfg.Results != "" {
 		f, err := os.Create(cfg.Results)
 		if err != nil {

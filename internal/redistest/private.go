@@ -50,3 +50,30 @@ func (p *Private) Stop(t testing.TB) {
 	t.Helper()
 	p.proc.kill()
 }
+
+// NewServer starts a private server on a free port for a program that is
+// not a test (cmd/bench's fault cycles): where NewPrivate skips or fails
+// the test, it returns the error. Kill stops it; Restart kills it
+// (SIGKILL) and starts it again, empty, on the same port. It dies with the
+// program, however the program ends.
+func NewServer() (*Private, error) {
+	pr, err := spawnFree()
+	if err != nil {
+		return nil, err
+	}
+	return &Private{Port: pr.port, proc: pr}, nil
+}
+
+// Restart kills the server and starts it again, empty, on its port.
+func (p *Private) Restart() error {
+	p.proc.kill()
+	pr, err := spawn(p.Port)
+	if err != nil {
+		return err
+	}
+	p.proc = pr
+	return nil
+}
+
+// Kill stops the server (SIGKILL) and waits for it to exit.
+func (p *Private) Kill() { p.proc.kill() }
