@@ -6,11 +6,13 @@
 // workflow) and calls each one's eraser, so an erasure never forgets a
 // table: activity.Domain.Erase, inbox.ErasePerson, notify.ErasePerson,
 // email.ErasePerson, batch.ErasePerson, slack.ErasePerson,
-// webhook.ErasePerson, workflow.ErasePerson. A test seeds a person through
-// every path (recording, notifications, a digest, an escalation, a refused
-// mail and its suppression, Slack thread bookkeeping, the workflow run log,
-// open batch windows of email and Slack, collapsed in-app rows that list
-// them among their actors), erases, then
+// webhook.ErasePerson, device.ErasePerson, workflow.ErasePerson. A test
+// seeds a person through every path (recording, notifications, a digest,
+// an escalation, a refused mail and its suppression, Slack thread
+// bookkeeping, the workflow run log, open batch windows of email and
+// Slack, collapsed in-app rows that list them among their actors, their
+// push subscription and phone number, a neighbour's address labelled with
+// their name), erases, then
 // scans every text, jsonb, inet and array column of every table of the
 // database (listed from information_schema, so a table added later is
 // covered) and finds none of the person's strings.
@@ -40,11 +42,11 @@
 // Handler, and below them activity.Domain.PersonValues, Erase,
 // PersonEvents and PersonCondition, inbox.ErasePerson, StoredPreferences
 // and StoredChoices, notify.ErasePerson and EachOf, and the email, batch,
-// slack, webhook and workflow erasers. With a tenanted domain and no
-// tenant on the context they return activity.ErrNoTenant before any
-// statement (the Handler answers 403 with NoTenantMessage), never "every
-// tenant". Untenanted domains work as before: their rows have no tenant,
-// and the context's tenant, if any, is ignored. A Config that mixes
+// slack, webhook, device and workflow erasers. With a tenanted domain
+// and no tenant on the context they return activity.ErrNoTenant before
+// any statement (the Handler answers 403 with NoTenantMessage), never
+// "every tenant". Untenanted domains work as before: their rows have no
+// tenant, and the context's tenant, if any, is ignored. A Config that mixes
 // tenanted and untenanted domains is refused: an untenanted domain's
 // "users:9" is every tenant's.
 //
@@ -102,6 +104,10 @@
 //     errors that mention them;
 //   - suppression entries of their addresses; Slack thread bookkeeping of
 //     subjects that are them or routes that name them;
+//   - their addresses outside the app (package inbox/device: web push
+//     subscriptions, mobile push tokens, phone numbers), and anyone's
+//     address that is one of their values (their number registered by a
+//     housemate); in others' address labels, every mention masked;
 //   - error texts (deliveries, dead letters, outbox, backfills), the run
 //     log's explanations, errors and action results, rules' names and
 //     parameters, webhook subscriptions' creators: every mention masked.
@@ -190,10 +196,12 @@
 // once, with their role; their notifications ("notification":
 // NotificationLine); their preferences ("preference":
 // inbox.StoredPreference) and delivery choices ("delivery":
-// inbox.StoredChoice: immediate, or a batching schedule); the lines of the
-// Parts; an "end" line with the counts (an export without it is
-// incomplete). It reads in keyset batches (Config.Batch, 1000) and writes
-// through a 64 KiB buffer, so its memory is flat: 1,000,000 events
+// inbox.StoredChoice: immediate, or a batching schedule); the addresses
+// they registered outside the app ("device": device.Address; not another
+// person's registration of the same number); the lines of the Parts; an
+// "end" line with the counts (an export without it is incomplete). It
+// reads in keyset batches (Config.Batch, 1000) and writes through a 64
+// KiB buffer, so its memory is flat: 1,000,000 events
 // exported with a peak RSS of about 34 MB in a process of its own
 // (cmd/bench), at the speed of a raw COPY of the same rows as JSON.
 //
@@ -210,8 +218,8 @@
 // quoting a name) cannot be told apart and stays. A test seeds two
 // tenants with equal ids and a neighbour in each, exports one person,
 // decodes every line by its shape, compares the events, notifications,
-// preferences and delivery choices with the database, and finds none of
-// the other people's strings in the file.
+// preferences, delivery choices and addresses with the database, and finds
+// none of the other people's strings in the file.
 //
 // # The handler
 //

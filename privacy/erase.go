@@ -16,6 +16,7 @@ import (
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/batch"
+	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/inbox/email"
 	"github.com/tidingsdev/tidings/inbox/notify"
 	"github.com/tidingsdev/tidings/inbox/slack"
@@ -172,6 +173,7 @@ func (x *Privacy) erase(sc scope, db *gorm.DB, p activity.Person, req Request) (
 			func() (activity.Erased, error) { return batch.ErasePerson(ctx, tx, p) },
 			func() (activity.Erased, error) { return slack.ErasePerson(ctx, tx, p, subjectDomains) },
 			func() (activity.Erased, error) { return webhook.ErasePerson(ctx, tx, p) },
+			func() (activity.Erased, error) { return device.ErasePerson(ctx, tx, p) },
 			func() (activity.Erased, error) { return workflow.ErasePerson(ctx, tx, p) },
 		}
 		for _, part := range x.cfg.Parts {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/inbox/email"
 	"github.com/tidingsdev/tidings/inbox/email/smtptest"
 	"github.com/tidingsdev/tidings/inbox/inboxtest"
@@ -23,6 +24,13 @@ import (
 	"github.com/tidingsdev/tidings/inbox/slack/slacktest"
 	"github.com/tidingsdev/tidings/privacy"
 	"github.com/tidingsdev/tidings/workflow"
+)
+
+// pushKey and pushAuth are a browser's push subscription keys (a P-256
+// public key and an auth secret, base64url).
+const (
+	pushKey  = "BDYvPKqWBUSceXbkOtThGc042xkFiedZEDbludiT8OORJNRjx2PliAljf6nWdqA3tUyycfUXsdpL1eJ3lA41Ch8"
+	pushAuth = "Ef-NcZDa2prjUSvIb2nzzA"
 )
 
 // someone is a person of the test app, with every personal string the
@@ -253,12 +261,27 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 	if err := inbox.Mute(ctx, testDB, ana.key(), inbox.ChannelEmail, "issue", "assigned"); err != nil {
 		t.Fatal(err)
 	}
+	// 6. Her addresses outside the app: a browser's push subscription
+	// labelled with her user agent, and her phone number, which Bob
+	// registered too (a shared phone) under a label naming her: his stays
+	// (the app did not name the number among her values), its label masked.
+	anaPhone := "+4930555" + ana.key()[:min(len(ana.key()), 4)]
+	for _, a := range []device.Address{
+		{Recipient: ana.key(), Kind: device.WebPush, Address: "https://push.example/ana", P256dh: pushKey, Auth: pushAuth, Label: ana.ua},
+		{Recipient: ana.key(), Kind: device.Phone, Address: anaPhone},
+		{Recipient: bob.key(), Kind: device.Phone, Address: anaPhone, Label: ana.name + "'s phone"},
+		{Recipient: bob.key(), Kind: device.WebPush, Address: "https://push.example/bob", P256dh: pushKey, Auth: pushAuth, Label: bob.ua},
+	} {
+		if _, err := device.Register(ctx, testDB, a); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// Every path holds Ana's data before: the seeding reached them all.
 	before := hits(t, ana.strings())
 	for _, col := range []string{"issue_events.", "user_events.", "notifications.", "email_escalations.", "inbox_suppressions.",
 		"inbox_deliveries.", "slack_threads.", "workflow_runs.", "workflow_action_runs.", "users.",
-		"batch_items.event", "batch_windows.profile", "batch_windows.recipient", "notifications.actors"} {
+		"batch_items.event", "batch_windows.profile", "batch_windows.recipient", "notifications.actors", "device_addresses.label"} {
 		if !slices.ContainsFunc(before, func(h string) bool { return strings.HasPrefix(h, col) }) {
 			t.Errorf("before erasure, no trace of Ana in %s; the test does not seed that path (hits: %v)", col, before)
 		}
@@ -288,6 +311,13 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 		if len(hits(t, []string{s})) == 0 {
 			t.Errorf("Bob's %q is gone too; erasure must touch only Ana's data", s)
 		}
+	}
+	var phones []string
+	if err := testDB.Raw(`SELECT recipient || ' ' || address FROM device_addresses ORDER BY 1`).Scan(&phones).Error; err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{bob.key() + " " + anaPhone, bob.key() + " https://push.example/bob"}; !slices.Equal(phones, want) {
+		t.Errorf("addresses after erasure = %q, want Bob's two only (Ana's deleted)", phones)
 	}
 	for _, want := range []string{`issue_events.actor_label: "Hana Erasmus"`, `issue_events.extra: "Hana Erasmus"`, `issue_events.extra: "hana.erasmus@example.org"`,
 		`inbox_suppressions.address: "hana.erasmus@example.org"`, `inbox_suppressions.detail: "hana.erasmus@example.org"`,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/inbox/notify"
 )
 
@@ -22,7 +23,9 @@ import (
 // record, the subject (activity.Domain.PersonEvents) or a recipient
 // (notified of it), each once, with p's role; p's notifications; p's
 // notification preferences (inbox.StoredPreferences) and delivery choices
-// (inbox.StoredChoices: immediate, or a batching schedule); the lines of
+// (inbox.StoredChoices: immediate, or a batching schedule); the addresses
+// they are reached at outside the app (device.PersonAddresses: web push
+// subscriptions, mobile push tokens, phone numbers); the lines of
 // the app's Parts; and an end line with the counts, so a reader knows the
 // export is complete.
 //
@@ -106,6 +109,15 @@ func (x *Privacy) Export(ctx context.Context, db *gorm.DB, p activity.Person, w 
 	}
 	for i := range choices {
 		if err := emit(Line{Type: LineDelivery, Delivery: &choices[i]}); err != nil {
+			return err
+		}
+	}
+	addrs, err := device.PersonAddresses(ctx, db, p.ID)
+	if err != nil {
+		return err
+	}
+	for i := range addrs {
+		if err := emit(Line{Type: LineDevice, Device: &addrs[i]}); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/inbox/notify"
 )
 
@@ -15,6 +16,7 @@ const (
 	LineNotification = "notification" // one of the person's notifications
 	LinePreference   = "preference"   // one of the person's notification preferences
 	LineDelivery     = "delivery"     // one of the person's delivery choices (immediate, or a batching schedule)
+	LineDevice       = "device"       // one of the person's addresses outside the app (device.Address)
 	LinePart         = "part"         // a line of an app's Part
 	LineEnd          = "end"          // last line: counts; an export without it is incomplete
 )
@@ -30,6 +32,7 @@ type Line struct {
 	Notification *NotificationLine       `json:"notification,omitempty"`
 	Preference   *inbox.StoredPreference `json:"preference,omitempty"`
 	Delivery     *inbox.StoredChoice     `json:"delivery,omitempty"`
+	Device       *device.Address         `json:"device,omitempty"`
 	Part         string                  `json:"part,omitempty"`
 	Data         any                     `json:"data,omitempty"`
 	Counts       map[string]int64        `json:"counts,omitempty"`

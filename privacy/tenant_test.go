@@ -19,6 +19,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/inbox/email"
 	"github.com/tidingsdev/tidings/inbox/email/smtptest"
 	"github.com/tidingsdev/tidings/inbox/inboxtest"
@@ -110,6 +111,9 @@ CREATE TABLE tickets (id bigserial PRIMARY KEY); INSERT INTO tickets DEFAULT VAL
 	return db
 }
 
+// householdPhone is the phone number users 9 and 8 of each tenant share.
+const householdPhone = "+4930555008"
+
 // seedTenant seeds one tenant: p9 is user 9, p8 user 8.
 func seedTenant(t *testing.T, db *gorm.DB, p9, p8 member) {
 	t.Helper()
@@ -134,6 +138,18 @@ func seedTenant(t *testing.T, db *gorm.DB, p9, p8 member) {
 	// collapses in-app notifications.
 	if err := inbox.Mute(tctx, db, "9", inbox.ChannelEmail, "ticket", "assigned"); err != nil {
 		t.Fatal(err)
+	}
+	// Addresses outside the app: user 9's browser, labelled with their
+	// user agent, and the household phone users 9 and 8 share, which 8
+	// labelled with 8's name (8's row: not in 9's export).
+	for _, a := range []device.Address{
+		{Recipient: "9", Kind: device.WebPush, Address: "https://push.example/" + p9.tenant + "/9", P256dh: pushKey, Auth: pushAuth, Label: p9.ua},
+		{Recipient: "9", Kind: device.Phone, Address: householdPhone},
+		{Recipient: "8", Kind: device.Phone, Address: householdPhone, Label: p8.name},
+	} {
+		if _, err := device.Register(tctx, db, a); err != nil {
+			t.Fatal(err)
+		}
 	}
 	defaults := &inbox.Defaults{}
 	if err := defaults.SetChoice(tctx, db, "9", inbox.ChannelApp, "member", inbox.AnyAction, inbox.BatchedOn(inbox.EveryHour())); err != nil {
@@ -389,6 +405,11 @@ func TestEraseStaysInTheTenant(t *testing.T) {
 	if got := scanDB(t, db, []string{gus.slack}); !slices.ContainsFunc(got, func(h string) bool { return strings.HasPrefix(h, "slack_threads.") }) {
 		t.Errorf("no Slack thread names %s: %v", gus.slack, got)
 	}
+	for _, m := range []member{ana, gus} {
+		if got := scanDB(t, db, []string{m.ua}); !slices.ContainsFunc(got, func(h string) bool { return strings.HasPrefix(h, "device_addresses.label:") }) {
+			t.Errorf("no device address of %s's is labelled %s: %v", m.tenant, m.ua, got)
+		}
+	}
 
 	// Without a tenant: refused before any write.
 	all := snapshot(t, db, "acme")
@@ -417,6 +438,15 @@ func TestEraseStaysInTheTenant(t *testing.T) {
 	}
 	if got := scanDB(t, db, ana.strings()); len(got) > 0 {
 		t.Errorf("after erasure, Ana's data is still in:\n  %s", strings.Join(got, "\n  "))
+	}
+	// Ana's addresses are gone; Ben's registration of the household
+	// phone is his (the app did not name the number among her values).
+	var addrs []string
+	if err := db.Raw(`SELECT tenant_id || ' ' || recipient || ' ' || kind FROM device_addresses ORDER BY 1`).Scan(&addrs).Error; err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"acme 8 phone", "globex 8 phone", "globex 9 phone", "globex 9 webpush"}; !slices.Equal(addrs, want) {
+		t.Errorf("addresses after erasing acme's user 9 = %q, want %q", addrs, want)
 	}
 	for _, m := range []member{ben, gus, gia} {
 		if got := scanDB(t, db, []string{m.name}); len(got) == 0 {
@@ -465,6 +495,8 @@ func TestPersonsAcrossTenants(t *testing.T) {
 			tn = l.Preference.Tenant
 		case privacy.LineDelivery:
 			tn = l.Delivery.Tenant
+		case privacy.LineDevice:
+			tn = l.Device.Tenant
 		case privacy.LinePerson:
 			if !l.Person.AcrossTenants || l.Person.Tenant != "" {
 				t.Errorf("person line %+v; want across_tenants", l.Person)
@@ -478,7 +510,7 @@ func TestPersonsAcrossTenants(t *testing.T) {
 		}
 		tenants[l.Type][tn] = true
 	}
-	for _, kind := range []string{privacy.LineEvent, privacy.LineNotification, privacy.LinePreference, privacy.LineDelivery} {
+	for _, kind := range []string{privacy.LineEvent, privacy.LineNotification, privacy.LinePreference, privacy.LineDelivery, privacy.LineDevice} {
 		if !tenants[kind]["acme"] || !tenants[kind]["globex"] {
 			t.Errorf("%s lines of tenants %v; want acme's and globex's", kind, tenants[kind])
 		}
@@ -505,6 +537,7 @@ type exportedLine struct {
 	Notification *privacy.NotificationLine `json:"notification"`
 	Preference   *inbox.StoredPreference   `json:"preference"`
 	Delivery     *inbox.StoredChoice       `json:"delivery"`
+	Device       *device.Address           `json:"device"`
 	Counts       map[string]int64          `json:"counts"`
 }
 
@@ -561,9 +594,11 @@ func decodeExport(t *testing.T, b []byte) []exportedLine {
 
 // Exporting acme's user 9 gives every row about Ana in acme (each event
 // she is the actor, record or subject of or was notified of, her
-// notifications, preference and delivery choice), each line decoded by
-// its shape with snake_case keys, none of globex's, and no personal field
-// of anyone else: the output holds none of Ben's, Gus's or Gia's strings.
+// notifications, preference, delivery choice and addresses outside the
+// app, but not her neighbour's registration of the phone they share),
+// each line decoded by its shape with snake_case keys, none of globex's,
+// and no personal field of anyone else: the output holds none of Ben's,
+// Gus's or Gia's strings.
 func TestExportIsCompleteAndPrivate(t *testing.T) {
 	db := tenantDB(t)
 	px := newTenantPrivacy(t, false)
@@ -595,6 +630,7 @@ func TestExportIsCompleteAndPrivate(t *testing.T) {
 	wantNotes := ids(`SELECT id FROM notifications WHERE tenant_id = 'acme' AND recipient = '9'`)
 	var gotTickets, gotMembers, gotNotes []int64
 	var prefs, choices int
+	var devices []string
 	var person *privacy.PersonLine
 	for _, l := range lines {
 		switch l.Type {
@@ -618,6 +654,11 @@ func TestExportIsCompleteAndPrivate(t *testing.T) {
 			prefs++
 			if l.Preference.Tenant != "acme" || l.Preference.Action != "assigned" || !l.Preference.Muted {
 				t.Errorf("preference line %+v; want acme's mute of assigned", l.Preference)
+			}
+		case privacy.LineDevice:
+			devices = append(devices, string(l.Device.Kind)+" "+l.Device.Address+" "+l.Device.Label)
+			if l.Device.Tenant != "acme" || l.Device.Recipient != "9" {
+				t.Errorf("device line %+v; want an address of acme's users:9", l.Device)
 			}
 		case privacy.LineDelivery:
 			choices++
@@ -643,6 +684,12 @@ func TestExportIsCompleteAndPrivate(t *testing.T) {
 	}
 	if prefs != 1 || choices != 1 {
 		t.Errorf("%d preference and %d delivery lines; want 1 and 1", prefs, choices)
+	}
+	// Her browser and her registration of the household phone; not Ben's
+	// registration of the same phone, nor globex's user 9's browser.
+	sort.Strings(devices)
+	if want := []string{"phone " + householdPhone + " ", "webpush https://push.example/acme/9 " + ana.ua}; !slices.Equal(devices, want) {
+		t.Errorf("device lines %q, want %q", devices, want)
 	}
 	// Ana's own data is there; nobody else's.
 	for _, s := range []string{ana.name, ana.email, ana.ip, ana.ua} {
