@@ -19,7 +19,7 @@ func riverDeliveries(ctx context.Context, b *bench, t riverTuning, n int) (float
 	if err := clearRiver(ctx, b.pool); err != nil {
 		return 0, err
 	}
-	inserter, err := riverInserter(b.pool)
+	inserter, err := riverInserter(b.pool, t)
 	if err != nil {
 		return 0, err
 	}

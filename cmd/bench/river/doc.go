@@ -26,7 +26,8 @@
 // River's form of the pattern is the app's event row and a River job
 // inserted with InsertTx in one transaction (raw pgx: a pgxpool of the same
 // size as our gorm pool, the event row written by one INSERT returning its
-// id), worked by a River client in the same process. Ours is RecordEvent
+// id), worked by a River client in the same process on a pool of its own
+// (as our worker has its own connections). Ours is RecordEvent
 // (the event row and its outbox row in one statement), fanned out by a
 // worker (relay, Redis, asynq server).
 //

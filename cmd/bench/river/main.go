@@ -142,16 +142,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 // bench is what every group measures with: the bench database through
 // gorm (ours) and a pgx pool on it (River's), and the run's settings.
 type bench struct {
-	db       *gorm.DB
-	pool     *pgxpool.Pool
-	dsn      string
-	issues   *activity.Domain
-	scale    float64
-	rounds   int
-	poolSize int
-	river    riverSettings
-	log      *log.Logger
-	notes    []string
+	db         *gorm.DB
+	pool       *pgxpool.Pool // the app's, River's side: recordings and InsertTx
+	workerPool *pgxpool.Pool // River's worker client's
+	dsn        string
+	issues     *activity.Domain
+	scale      float64
+	rounds     int
+	poolSize   int
+	river      riverSettings
+	log        *log.Logger
+	notes      []string
 }
 
 func (b *bench) note(format string, args ...any) {
@@ -196,6 +197,12 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *log.Logger) err
 	}
 	defer pool.Close()
 	b.pool = pool
+	wpool, err := measure.NewPool(ctx, b.dsn, cfg.Pool)
+	if err != nil {
+		return err
+	}
+	defer wpool.Close()
+	b.workerPool = wpool
 	if err := migrateRiver(ctx, pool); err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func runRecord(ctx context.Context, b *bench) ([]measure.Figure, error) {
 	if err := clearRiver(ctx, b.pool); err != nil {
 		return nil, err
 	}
-	inserter, err := riverInserter(b.pool)
+	inserter, err := riverInserter(b.pool, riverTuning{})
 	if err != nil {
 		return nil, err
 	}

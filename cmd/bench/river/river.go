@@ -65,17 +65,22 @@ func cmpOr(d, def time.Duration) time.Duration {
 }
 
 // riverInserter is an insert-only River client (no queues, no workers)
-// with River's defaults: what an app's request handlers insert with.
-func riverInserter(pool *pgxpool.Pool) (*river.Client[pgx.Tx], error) {
-	return river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: measure.QuietLogger()})
+// on the app's pool: what an app's request handlers insert with. Its
+// FetchCooldown, t's, limits its insert notifications to one per
+// cooldown per queue.
+func riverInserter(pool *pgxpool.Pool, t riverTuning) (*river.Client[pgx.Tx], error) {
+	return river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: measure.QuietLogger(), FetchCooldown: t.FetchCooldown})
 }
 
-// riverWorker is a River client that inserts and works the default queue
-// with b's MaxWorkers, tuned by t, running work for each job.
+// riverWorker is a River client that works the default queue with b's
+// MaxWorkers, tuned by t, running work for each job, on a pool of its own
+// (b.workerPool) as our worker has its own connections: the app's
+// recordings do not wait for its fetches and completions, nor they for
+// the recordings.
 func (b *bench) riverWorker(t riverTuning, work func(ctx context.Context, job *river.Job[eventJob]) error) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.WorkFunc(work))
-	return river.NewClient(riverpgxv5.New(b.pool), &river.Config{
+	return river.NewClient(riverpgxv5.New(b.workerPool), &river.Config{
 		Logger:            measure.QuietLogger(),
 		FetchCooldown:     t.FetchCooldown,
 		FetchPollInterval: t.FetchPoll,
