@@ -25,20 +25,20 @@ func (d *Domain) EventsByID(ctx context.Context, db *gorm.DB, ids []int64) (map[
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.Session(&gorm.Session{NewDB: true, Context: ctx}).Raw(stmt, args...).Rows()
+	// On a pgx connection the ids go as a bigint[] in binary, and the rows
+	// are decoded lean (rowdecode.go); elsewhere as an array literal.
+	pgxArgs := append([]any{ids}, args[1:]...)
+	es := d.eventScan()
+	err = queryRowsWith(ctx, db, stmt, args, pgxArgs, func(s scanner) error {
+		var e Event
+		if err := es.scan(s, &e); err != nil {
+			return err
+		}
+		out[e.ID] = e
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("activity: load %d %s events: %w", len(ids), d.name, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var e Event
-		if err := d.scan(rows, &e); err != nil {
-			return nil, fmt.Errorf("activity: load %s events: %w", d.name, err)
-		}
-		out[e.ID] = e
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("activity: load %s events: %w", d.name, err)
-	}
-	return out, rows.Close()
+	return out, nil
 }

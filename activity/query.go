@@ -49,11 +49,18 @@ func queryRow(ctx context.Context, db *gorm.DB, stmt string, args []any, scan fu
 // and a feed page of 20 events 30 KB of garbage; in a transaction, on the
 // transaction. (gorm callbacks and loggers do not see these statements.)
 func queryRows(ctx context.Context, db *gorm.DB, stmt string, args []any, each func(scanner) error) error {
+	return queryRowsWith(ctx, db, stmt, args, args, each)
+}
+
+// queryRowsWith is queryRows with arguments of their own for a pgx
+// connection (pgxArgs: a []int64 pgx sends in binary, say, where
+// database/sql drivers take an array literal).
+func queryRowsWith(ctx context.Context, db *gorm.DB, stmt string, args, pgxArgs []any, each func(scanner) error) error {
 	if db.Error != nil {
 		return db.Error
 	}
 	direct, err := onPgxConn(ctx, db, func(conn *pgx.Conn) error {
-		rows, err := conn.Query(ctx, stmt, args...)
+		rows, err := conn.Query(ctx, stmt, pgxArgs...)
 		if err != nil {
 			return err
 		}

@@ -76,7 +76,7 @@ func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 	if err != nil {
 		return Result{}, err
 	}
-	tags, err := tagsArg(ctx, opts)
+	tagMap, tags, err := callTags(ctx, opts)
 	if err != nil {
 		return Result{}, err
 	}
@@ -89,41 +89,56 @@ func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 	} else if err := d.checkPartitions(ctx, db, []time.Time{occurred}); err != nil {
 		return Result{}, err
 	}
+	wake := d.wake.take()
+	if c.throttle <= 0 {
+		return d.insert(ctx, db, subject, action, r, md, tagMap, tags, tenant, occurred, now, wake)
+	}
 	args := []any{
 		r.subject, action, r.actor.Type, r.actor.ID, r.actor.Label,
 		r.recType, r.recID, r.recLabel, r.extra,
-		occurred, now, now,
+		now, // p_now: a throttled call happens now (OccurredAt is refused)
 		md.requestID, md.correlationID, md.causeDomain, md.causeID, md.depth,
 		md.source, md.ip, md.userAgent, md.traceParent,
-	}
-	wake := d.wake.take()
-	_, inTx := db.Statement.ConnPool.(gorm.TxCommitter)
-	stmt := d.sql.insert[b2i(inTx || d.onDelete != Cascade)][b2i(wake)]
-	if c.throttle > 0 {
-		stmt = d.sql.throttle
-		args = append(args[:10], args[12:]...) // the function takes p_now once
-		args = append(args, c.throttle.Microseconds(), wake)
-	} else {
-		args = append(args, tags)
+		c.throttle.Microseconds(), wake,
 	}
 	if d.tenant != "" {
 		args = append(args, tenant)
 	}
 	var res Result
-	found, err := queryRow(ctx, db, stmt, args, func(row scanner) error {
+	found, err := queryRow(ctx, db, d.sql.throttle, args, func(row scanner) error {
 		return d.scan(row, &res.Event, &res.Throttled)
 	})
 	if err != nil {
 		return Result{}, d.writeError(subject, action, err)
 	}
 	if !found {
-		return Result{}, d.refused(ctx, db, subject, c.throttle > 0)
+		return Result{}, d.refused(ctx, db, subject, true)
 	}
-	if c.throttle > 0 && tags.Valid && !res.Throttled {
+	if tags.Valid && !res.Throttled {
 		if err := d.tagThrottled(ctx, db, &res.Event, tags); err != nil {
 			return Result{}, d.writeError(subject, action, err)
 		}
 	}
+	return res, nil
+}
+
+// insert runs the domain's insert statement (event and outbox row, and
+// the wake-up when wake): one statement, one round trip.
+func (d *Domain) insert(ctx context.Context, db *gorm.DB, subject any, action string, r row, md meta, tagMap map[string]string, tags sql.NullString, tenant any, occurred, now time.Time, wake bool) (Result, error) {
+	_, inTx := db.Statement.ConnPool.(gorm.TxCommitter)
+	stmt := d.sql.insert[b2i(inTx || d.onDelete != Cascade)][b2i(wake)]
+	a := d.newInsertCall(r, action, md, tags, tenant, occurred, now)
+	var res Result
+	found, err := queryRow(ctx, db, stmt, a.argList(d.tenant != ""), func(row scanner) error {
+		return a.read(row, &res.Event)
+	})
+	if err != nil {
+		return Result{}, d.writeError(subject, action, err)
+	}
+	if !found {
+		return Result{}, d.refused(ctx, db, subject, false)
+	}
+	a.event(d, &res.Event, r.subject, tenant, tagMap)
 	return res, nil
 }
 

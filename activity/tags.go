@@ -65,6 +65,14 @@ func CheckTags(tags map[string]string) error {
 // tagsArg returns the tags of a RecordEvent call (the context's, then the
 // Meta options'), as the jsonb argument: NULL when there are none.
 func tagsArg(ctx context.Context, opts []Option) (sql.NullString, error) {
+	_, arg, err := callTags(ctx, opts)
+	return arg, err
+}
+
+// callTags returns the tags of a RecordEvent call (the context's, then the
+// Meta options'; the context's own map when no option adds any) and the
+// jsonb argument that stores them.
+func callTags(ctx context.Context, opts []Option) (map[string]string, sql.NullString, error) {
 	tags := MetadataFrom(ctx).Tags
 	for _, o := range opts {
 		if m, ok := o.(metaOption); ok && len(m.Tags) > 0 {
@@ -76,16 +84,16 @@ func tagsArg(ctx context.Context, opts []Option) (sql.NullString, error) {
 		}
 	}
 	if len(tags) == 0 {
-		return sql.NullString{}, nil
+		return nil, sql.NullString{}, nil
 	}
 	if err := CheckTags(tags); err != nil {
-		return sql.NullString{}, err
+		return nil, sql.NullString{}, err
 	}
 	b, err := json.Marshal(tags)
 	if err != nil {
-		return sql.NullString{}, &OptionError{Option: "Metadata.Tags", Reason: "cannot be encoded: " + err.Error()}
+		return nil, sql.NullString{}, &OptionError{Option: "Metadata.Tags", Reason: "cannot be encoded: " + err.Error()}
 	}
-	return sql.NullString{String: string(b), Valid: true}, nil
+	return tags, sql.NullString{String: string(b), Valid: true}, nil
 }
 
 // tagThrottled stores the tags of an event a throttled call inserted (the
