@@ -122,6 +122,19 @@
 // median, so drift during the run (checkpoints, autovacuum, a growing
 // table, other work on the machine) falls on both alike.
 //
+// # Peers
+//
+// cmd/bench/river measures tidings beside River (riverqueue/river with
+// riverpgxv5), in the same run on a database of its own
+// (tidings_bench_river): recording in a transaction and on the pool
+// against River's event row + InsertTx, commit-to-start latency with each
+// side's defaults and tuned for latency, backlog deliveries, idle CPU. It
+// is a module of its own, so River never enters the library's go.mod, and
+// it shares this command's measurement code through internal/measure:
+//
+//	cd cmd/bench/river && go run .                     # about 13 minutes on 2 cores
+//	cd cmd/bench/river && go run . -scale 0.1          # a quick run
+//
 // # Adding figures
 //
 // Write a file with a function returning a group (a name, a line saying
