@@ -43,6 +43,7 @@ var notGo = map[string]bool{
 	"go run ./cmd/bench                                  # the issue's sizes, about 2.5 minutes on 2 cores": true,
 	"RecordEvent ── one statement: event row + activity_outbox row (no per-event NOTIFY)":                   true,
 	"go test ./internal/crosstenant/":                                                                       true,
+	"cd cmd/bench/river && go run .":                                                                        true,
 	"go test -tags tidings_rlsonly ./internal/crosstenant/ ./activity/":                                     true,
 	"tidings_events_recorded_total{domain,action,result}   counter: result inserted | throttled | failed;":  true,
 	"groups:": true,
