@@ -39,6 +39,9 @@ func New(cfg Config) (*Center, error) {
 	mux.HandleFunc("DELETE "+p+"/{id}", c.authorized(c.remove))
 	mux.HandleFunc("POST "+p+"/read-all", c.authorized(c.readAll))
 	mux.HandleFunc("POST "+p+"/seen", c.authorized(c.seen))
+	if cfg.Push != nil {
+		c.mountPush(mux)
+	}
 	c.mux = mux
 	return c, nil
 }

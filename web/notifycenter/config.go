@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
+	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/inbox/notify"
 	"github.com/tidingsdev/tidings/web"
 )
@@ -99,6 +100,12 @@ type Config struct {
 	// function it returns as it closes: a metrics hook (observe's
 	// Metrics.PushConnected counts open streams). Default nil.
 	StreamOpened func() (closed func())
+	// Push, when set, offers "notify me on this browser": the center
+	// serves a service worker and stores each browser's push subscription
+	// for the signed-in person (see PushConfig, and package
+	// inbox/webpush for the inbox that pushes). Default nil: no push
+	// routes.
+	Push *PushConfig
 	// Logger reports failures of the subscription and of streams. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -118,6 +125,19 @@ func (c Config) withDefaults() (Config, error) {
 		return c, &ConfigError{Field: "Config.PageSize", Reason: fmt.Sprintf("is %d: allowed 1 to 200 (0 means 20)", c.PageSize)}
 	case c.Recheck < 0 || c.Heartbeat < 0:
 		return c, &ConfigError{Field: "Config.Recheck", Reason: "and Config.Heartbeat must not be negative"}
+	}
+	if c.Push != nil {
+		push := *c.Push
+		if _, err := device.PublicKey(push.PublicKey); err != nil {
+			return c, &ConfigError{Field: "Config.Push.PublicKey", Reason: "is not a VAPID public key (base64url of an uncompressed P-256 point: webpush.VAPID.PublicKey)"}
+		}
+		if push.OpenURL == "" {
+			push.OpenURL = "/"
+		}
+		if localPath(push.OpenURL) == "" {
+			return c, &ConfigError{Field: "Config.Push.OpenURL", Reason: fmt.Sprintf("is %.60q: give a local path (\"/inbox\")", push.OpenURL)}
+		}
+		c.Push = &push
 	}
 	if c.ChannelPrefix == "" {
 		c.ChannelPrefix = DefaultChannelPrefix

@@ -38,6 +38,9 @@
 //	POST   /{id}/read|unread|archive|unarchive|delete -> ChangeResponse
 //	DELETE /{id}             -> ChangeResponse
 //	POST   /read-all, /seen  -> ChangeResponse
+//	GET    /push/sw.js, /push/client.js, /push/key     (with Config.Push)
+//	POST   /push/subscriptions   Subscription -> 201 device.Address
+//	DELETE /push/subscriptions   {"endpoint": ...} -> UnsubscribeResponse
 //
 // A POST from an HTML form with a "back" field (a local path) redirects
 // there instead of answering JSON, so pages work without JavaScript.
@@ -56,6 +59,22 @@
 // id above the stream's head is of an older numbering (a tenant's stream
 // started anew by migration 00020, or heads erased with a person's data):
 // the stream restarts at the head.
+//
+// # Notify me on this browser
+//
+// With Config.Push (the VAPID public key of the app's webpush inbox) the
+// center offers web push: /push/sw.js is a service worker that shows each
+// push of package inbox/webpush as a notification (its title, body and
+// tag; a click opens its url, a local path, or PushConfig.OpenURL), and
+// /push/client.js gives the app's pages tidingsPush.subscribe(label),
+// unsubscribe() and state(), which register the worker, subscribe the
+// browser with the key (the browser asks the person) and POST or DELETE
+// the subscription. Each subscription is stored for the signed-in person
+// in the request's tenant (device.Register; device.Remove takes it
+// away), where the webpush inbox finds it for the events of that tenant.
+// The two routes take JSON only (415 otherwise), which a cross-site form
+// cannot send; a subscription that cannot be stored is a 400 naming the
+// field.
 //
 // # Tenants
 //
