@@ -116,7 +116,9 @@ func TestPushConfig(t *testing.T) {
 		t.Fatalf("an open URL off the site: %v", err)
 	}
 	c, err := notifycenter.New(notifycenter.Config{DB: db, Redis: newRedis(t), ChannelPrefix: channels, Prefix: "/n",
-		Identity: func(*http.Request) (tweb.Identity, error) { return tweb.Identity{Person: activity.Ref{Type: "users", ID: "1"}}, nil }})
+		Identity: func(*http.Request) (tweb.Identity, error) {
+			return tweb.Identity{Person: activity.Ref{Type: "users", ID: "1"}}, nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
