@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -402,5 +403,52 @@ func TestMuteOnTheChannel(t *testing.T) {
 	got := peer.Accepted()
 	if len(got) != 1 || got[0].Sub != otherSub || len(peer.Pushes()) != 1 {
 		t.Fatalf("pushes %+v; want one, to %s (not %s, muted)", got, otherSub, mutedSub)
+	}
+}
+
+// A push service that refuses connections is an outage of the inbox's
+// sink (for the worker's breaker), not a failure of the subscription:
+// the subscription stays.
+func TestRefusedConnectionIsAnOutage(t *testing.T) {
+	peer := webpushtest.Start(t, vapidPublic)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	ana := unique("ana")
+	ctx := activity.WithTenant(context.Background(), "acme")
+	a := peer.Subscribe(t, ana, unique("browser"))
+	a.Address = "https://" + closed + "/push/nobody"
+	if _, err := device.Register(ctx, testDB, a); err != nil {
+		t.Fatal(err)
+	}
+	in := newInbox(t, peer, webpush.Config{Recipients: to(webpush.Recipient{ID: ana})})
+	err = inboxtest.Process(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+	var ue *inbox.UnreachableError
+	if !errors.As(err, &ue) || ue.Sink != in.Sink() || !errors.Is(err, webpush.ErrUnavailable) {
+		t.Fatalf("Process: %v; want the sink %s unreachable", err, in.Sink())
+	}
+	if left, err := device.List(ctx, testDB, ana, device.WebPush); err != nil || len(left) != 1 {
+		t.Fatalf("subscriptions %+v %v; want it kept", left, err)
+	}
+}
+
+// With Batching, a batched person's event joins their window once: the
+// conformance suite's retry adds no window item.
+func TestConformanceBatched(t *testing.T) {
+	peer := webpushtest.Start(t, vapidPublic)
+	ctx := activity.WithTenant(context.Background(), "acme")
+	ana := unique("ana")
+	subscribe(t, peer, "acme", ana)
+	defaults := &inbox.Defaults{}
+	if err := defaults.SetChoice(ctx, testDB, ana, webpush.Channel, "issue", inbox.AnyAction, inbox.BatchedOn(inbox.FixedWindow(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	in := newInbox(t, peer, webpush.Config{Defaults: defaults, Batching: &webpush.BatchingConfig{DB: testDB}, Recipients: to(webpush.Recipient{ID: ana})})
+	inboxtest.Conformance(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"), "batch_items", "batch_windows")
+	if n := len(peer.Pushes()); n != 0 {
+		t.Fatalf("%d pushes while the window is open", n)
 	}
 }
