@@ -346,6 +346,7 @@ func (d *Domain) encodeExtra(v any) (string, error) {
 		return "{}", nil
 	}
 	var b []byte
+	var buf [512]byte // the usual extra's encoding, copied once into the string returned
 	marshalled := true
 	switch x := v.(type) {
 	case json.RawMessage:
@@ -353,6 +354,16 @@ func (d *Domain) encodeExtra(v any) (string, error) {
 			return "", &ExtraError{Limit: d.maxExtra, Reason: "is a json.RawMessage that is not valid JSON"}
 		}
 		b, marshalled = x, false
+	case map[string]any: // Extra
+		var ok bool
+		if b, ok = appendFlatExtra(buf[:0], x); ok {
+			break
+		}
+		var err error
+		b, err = json.Marshal(v)
+		if err != nil {
+			return "", &ExtraError{Limit: d.maxExtra, Reason: "cannot be encoded as JSON", Err: err}
+		}
 	default:
 		var err error
 		b, err = json.Marshal(v)
@@ -364,7 +375,7 @@ func (d *Domain) encodeExtra(v any) (string, error) {
 		if string(t) == "null" {
 			return "{}", nil
 		}
-		return "", &ExtraError{Limit: d.maxExtra, Reason: fmt.Sprintf("must encode as a JSON object, got %.40s", t)}
+		return "", &ExtraError{Limit: d.maxExtra, Reason: fmt.Sprintf("must encode as a JSON object, got %.40s", string(t))}
 	}
 	if len(b) > d.maxExtra {
 		return "", &ExtraError{Size: len(b), Limit: d.maxExtra, Reason: fmt.Sprintf("is %d bytes encoded, over the domain's limit of %d (DomainConfig.MaxExtraBytes)", len(b), d.maxExtra)}

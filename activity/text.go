@@ -75,7 +75,7 @@ func jsonProblem(b []byte, marshalled bool) (problem string, grow int) {
 		case c == '-' || c >= '0' && c <= '9':
 			end, written, ok := jsonNumber(b, i)
 			if !ok {
-				return fmt.Sprintf("has a number PostgreSQL cannot store (%.40s): numeric holds at most 131072 digits before the decimal point and 16383 after it", b[i:end]), 0
+				return fmt.Sprintf("has a number PostgreSQL cannot store (%.40s): numeric holds at most 131072 digits before the decimal point and 16383 after it", string(b[i:end])), 0
 			}
 			if written > end-i {
 				grow += written - (end - i)
@@ -108,11 +108,11 @@ func jsonStringProblem(b []byte, i int, marshalled bool) (end int, problem strin
 				return 0, "contains a string or key that is not valid UTF-8 (encoding/json would store it with U+FFFD replacement characters)"
 			case r >= 0xd800 && r <= 0xdbff:
 				if i+12 > len(b) || b[i+6] != '\\' || b[i+7] != 'u' || !isLowSurrogate(hex4(b[i+8:])) {
-					return 0, fmt.Sprintf(`contains an unpaired UTF-16 surrogate escape (\u%s not followed by a low surrogate \udc00-\udfff), which PostgreSQL jsonb refuses`, b[i+2:i+6])
+					return 0, fmt.Sprintf(`contains an unpaired UTF-16 surrogate escape (\u%s not followed by a low surrogate \udc00-\udfff), which PostgreSQL jsonb refuses`, string(b[i+2:i+6]))
 				}
 				i += 12
 			case isLowSurrogate(r):
-				return 0, fmt.Sprintf(`contains an unpaired UTF-16 surrogate escape (\u%s without a high surrogate \ud800-\udbff before it), which PostgreSQL jsonb refuses`, b[i+2:i+6])
+				return 0, fmt.Sprintf(`contains an unpaired UTF-16 surrogate escape (\u%s without a high surrogate \ud800-\udbff before it), which PostgreSQL jsonb refuses`, string(b[i+2:i+6]))
 			default:
 				i += 6
 			}
