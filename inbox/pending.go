@@ -110,16 +110,19 @@ type SweepStats struct {
 	// or replaced (Redis lost its data) and made every pending delivery due.
 	RedisLosses int64
 	// Failovers counts the times the relay saw one of its queues get a
-	// new Redis Cluster master; Rescued, the active jobs it then handed
-	// back to their queue because no running worker held them.
-	Failovers, Rescued int64
+	// new Redis Cluster master; Censuses, the times it then (or at its
+	// start) asked the workers which active jobs they hold; Rescued, the
+	// active jobs it handed back to their queue because none did;
+	// Deferred, the checks that found another relay rescuing and kept
+	// their queues for the next check.
+	Failovers, Censuses, Rescued, Deferred int64
 }
 
 // SweepStats returns the sweeper's counters.
 func (r *Relay) SweepStats() SweepStats {
 	p := &r.pending
 	return SweepStats{Checked: p.swept.Load(), Reenqueued: p.lost.Load(), Finished: p.finished.Load(), RedisLosses: r.loss.losses.Load(),
-		Failovers: r.fo.failovers.Load(), Rescued: r.fo.rescued.Load()}
+		Failovers: r.fo.failovers.Load(), Censuses: r.fo.censuses.Load(), Rescued: r.fo.rescued.Load(), Deferred: r.fo.deferred.Load()}
 }
 
 func (r *Relay) initPending() error {

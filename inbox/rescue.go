@@ -205,6 +205,8 @@ type failoverState struct {
 	due       map[string]bool   // queues whose active jobs are to be checked
 	failovers atomic.Int64
 	rescued   atomic.Int64
+	censuses  atomic.Int64
+	deferred  atomic.Int64
 }
 
 func (r *Relay) initFailover(rdb redis.UniversalClient) {
@@ -259,10 +261,14 @@ func (r *Relay) failoverLoop(ctx context.Context) {
 
 // CheckFailover reads the cluster's slot map; when the master of one of
 // the relay's queues changed since the last check (a replica promoted,
-// a slot moved), it hands back to the queue the active jobs of the
-// relay's inboxes that no running worker holds (see HeldKey) and returns
-// how many. Run does this every PendingConfig.FailoverCheckInterval on a
-// Redis Cluster; CheckFailover is for tests and tools.
+// a slot moved), and once for every queue at the relay's first check (it
+// may start after a failover that took its worker down), it hands back to
+// the queue the active jobs of the relay's inboxes that no running worker
+// holds (see HeldKey) and returns how many. When another relay is
+// rescuing, it returns 0 and no error, and keeps its queues for the next
+// check. Run does this every PendingConfig.FailoverCheckInterval on a
+// Redis Cluster; CheckFailover is for tests and tools, on a relay that
+// does not Run.
 func (r *Relay) CheckFailover(ctx context.Context) (int, error) {
 	if r.fo.rdb == nil {
 		return 0, &ConfigError{Field: "RelayConfig.Redis", Reason: "is not a Redis Cluster (or Pending.Disable is set, or FailoverCheckInterval is negative)"}
@@ -288,7 +294,11 @@ func (r *Relay) CheckFailover(ctx context.Context) (int, error) {
 		if id == "" {
 			continue // not served now
 		}
-		if was := r.fo.master[q]; was != "" && was != id {
+		if was, seen := r.fo.master[q]; !seen {
+			// A relay starting may come after a failover (its worker
+			// died with the master): its queues are checked once.
+			r.fo.due[q] = true
+		} else if was != id {
 			r.fo.due[q] = true
 			r.fo.failovers.Add(1)
 			r.log.LogAttrs(ctx, slog.LevelWarn, "inbox: a queue has a new Redis Cluster master; checking its active jobs",
@@ -305,12 +315,21 @@ func (r *Relay) CheckFailover(ctx context.Context) (int, error) {
 	}
 	sort.Strings(due)
 	n, err := r.rescue(ctx, due)
+	if errors.Is(err, errRescueBusy) {
+		// Another relay rescues, maybe other queues than these: this one
+		// keeps them due and looks again at its next check.
+		r.fo.deferred.Add(1)
+		return 0, nil
+	}
 	if err != nil {
 		return n, err
 	}
 	clear(r.fo.due)
 	return n, nil
 }
+
+// errRescueBusy: another relay holds the rescue lock.
+var errRescueBusy = errors.New("inbox: another relay is rescuing")
 
 func activeKey(q string) string { return "asynq:{" + q + "}:active" }
 
@@ -338,7 +357,7 @@ func (r *Relay) rescue(ctx context.Context, queues []string) (int, error) {
 		return 0, fmt.Errorf("inbox: rescue: take the lock: %w", err)
 	}
 	if !ok {
-		return 0, nil
+		return 0, errRescueBusy
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
@@ -368,6 +387,7 @@ func (r *Relay) rescue(ctx context.Context, queues []string) (int, error) {
 	if err := r.fo.rdb.HSet(ctx, key, censusField, token).Err(); err != nil {
 		return 0, fmt.Errorf("inbox: rescue: start a census: %w", err)
 	}
+	defer r.fo.censuses.Add(1)
 	held := map[string]bool{}
 	for {
 		all, err := r.fo.rdb.HGetAll(ctx, key).Result()
