@@ -39,8 +39,23 @@ type Delivery struct {
 	// Logger carries the inbox, event and attempt as attributes.
 	Logger *slog.Logger
 
-	suppressed bool       // see Suppress
-	sendHooks  []SendHook // see OnSend
+	suppressed bool              // see Suppress
+	sendHooks  []SendHook        // see OnSend
+	answered   func(sink string) // see Answered
+}
+
+// Answered tells the worker that sink answered this attempt, for an inbox
+// that delivers to several sinks and names them in its errors
+// (UnreachableError, MisconfiguredError) rather than by a Sink method, as
+// webhook subscriptions do: the worker reports each attempt's error to the
+// sink it names, but a success names none. Answered closes sink's breaker
+// and clears a misconfiguration it recorded, as a success of an inbox with
+// a Sink does. Outside a worker (or with the breakers disabled) it does
+// nothing.
+func (d *Delivery) Answered(sink string) {
+	if d.answered != nil && sink != "" {
+		d.answered(sink)
+	}
 }
 
 // SendHook wraps one external send made through Delivery.Send (an email

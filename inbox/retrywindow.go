@@ -49,6 +49,7 @@ func (w *Worker) outages(p Policy, sink string) Middleware {
 			if held := w.breakers.allow(sink, 2*p.Timeout); held != nil && !w.answeredElsewhere(ctx, held) {
 				return held
 			}
+			d.answered = func(s string) { w.breakers.report(s, nil) }
 			err := next(ctx, d)
 			s := sink
 			var ue *UnreachableError

@@ -90,7 +90,9 @@ type Config struct {
 //     records why, and later events routed to it fail the same way
 //     without a request until the route names another webhook (or the
 //     entry is removed with inbox.Unsuppress);
-//   - 403: inbox.Misconfigured (not suppressed);
+//   - 403, a certificate the client does not trust, a TLS handshake the
+//     service refuses, a URL or redirect to a refused address:
+//     inbox.Misconfigured (not suppressed);
 //   - another 4xx: inbox.Permanent (the message is refused as it is);
 //   - 5xx, 408, no answer: inbox.Unreachable of the inbox's Sink, so the
 //     worker's breaker holds the deliveries while the service is down and
@@ -259,9 +261,15 @@ func (in *Inbox) post(ctx context.Context, db *gorm.DB, webhookURL string, msg M
 	if resp == nil {
 		var ae *webhook.AddressError
 		var ue *webhook.URLError
+		var we *webhook.Error
 		switch {
 		case errors.As(err, &ae) || errors.As(err, &ue):
 			return inbox.Misconfigured(in.sink, "the webhook URL is refused (not https, or not a public address): route to a public https webhook", fail(&PostError{Err: err}))
+		case errors.As(err, &we) && we.Misconfigured() != "":
+			// Refused at TLS (an untrusted certificate, a refused
+			// handshake) or by redirects: the service answers, the setup
+			// does not fit.
+			return inbox.Misconfigured(in.sink, we.Misconfigured(), fail(&PostError{Err: err}))
 		case ctx.Err() != nil:
 			return err
 		}

@@ -343,7 +343,7 @@ func (c *Client) dial(ctx context.Context, network, addr string) (net.Conn, erro
 // the dialer checks the addresses they reach.
 func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if c.cfg.MaxRedirects < 0 || len(via) > c.cfg.MaxRedirects {
-		return fmt.Errorf("webhook: redirected more than %d times", max(c.cfg.MaxRedirects, 0))
+		return &errTooManyRedirects{max: max(c.cfg.MaxRedirects, 0)}
 	}
 	if _, err := c.checkURLSyntax(req.URL.String()); err != nil {
 		var ue *URLError
@@ -395,10 +395,13 @@ func (e *Error) Is(target error) bool { return target == ErrFailed }
 func (e *Error) Unwrap() error        { return e.Err }
 
 // Retryable reports whether trying again later may succeed: a 5xx, 408 or
-// 429 answer, or a network failure. A refused URL or address, or another
-// 4xx, is not.
+// 429 answer, or a network failure. A refusal of the configuration
+// (Misconfigured: a refused URL or address, 401, 403, 404, 410, an
+// untrusted certificate, ...), or another 4xx, is not.
 func (e *Error) Retryable() bool {
 	switch {
+	case e.Misconfigured() != "":
+		return false
 	case e.StatusCode >= 500, e.StatusCode == http.StatusRequestTimeout, e.StatusCode == http.StatusTooManyRequests:
 		return true
 	case e.StatusCode != 0:
@@ -428,6 +431,7 @@ func Redact(raw string) string {
 func (c *Client) Post(ctx context.Context, r Request) (*Response, error) {
 	fail := func(err error) error { return &Error{URL: Redact(r.URL), Err: err} }
 	if _, err := c.checkURLSyntax(r.URL); err != nil {
+		redactURLError(err)
 		return nil, fail(err)
 	}
 	if len(r.Body) > c.cfg.MaxRequestBytes {
@@ -460,10 +464,11 @@ func (c *Client) Post(ctx context.Context, r Request) (*Response, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err // its message repeats the full URL
 		}
-		var ae *AddressError
-		if !errors.As(err, &ae) && ctx.Err() == nil {
+		redactURLError(err)
+		if misconfiguredTransport(err) == "" && ctx.Err() == nil {
 			// No answer from the host: a transport failure of its sink, for
-			// the worker's circuit breaker (a refused address is not one).
+			// the worker's circuit breaker (a refusal by the client's rules
+			// or at TLS is the setup's fault, not one: see Misconfigured).
 			err = inbox.Unreachable(Sink(r.URL), err)
 		}
 		return nil, fail(err)

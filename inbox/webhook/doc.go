@@ -16,6 +16,15 @@
 // timestamp (TimestampHeader), a dot and the body; receivers in Go use
 // VerifySignature.
 //
+// A failed Post is an *Error of one kind: no answer, 502, 503 or 504 is an
+// outage of the URL's Sink (an inbox.UnreachableError inside, which the
+// worker's breaker counts); 401, 403, 404, 410, an untrusted certificate, a
+// refused TLS handshake, a port without TLS, a refused address or redirect
+// refuse the setup (Error.Misconfigured says what to fix; Misconfigured
+// makes it an inbox.MisconfiguredError: a dead letter at once, health down
+// naming the sink until it answers again); another 5xx, 408 and 429 are
+// retried (Retryable); another 4xx refuses the one request.
+//
 // # Subscriptions
 //
 // Subscriptions stores domain-wide subscriptions (webhook_subscriptions:
@@ -26,7 +35,9 @@
 // with an Idempotency-Key stable across attempts. Deliveries go through
 // the deliveries ledger (Delivery.Send, once per subscription), are
 // retried with the inbox's policy, and end as dead letters like any inbox
-// job. Subscribe refuses URLs CheckURL refuses; secrets are stored sealed.
+// job; a receiver refusing the setup fails its delivery at once as an
+// inbox.MisconfiguredError of the URL's Sink, and the receiver's next
+// accepted delivery clears it (Delivery.Answered). Subscribe refuses URLs CheckURL refuses; secrets are stored sealed.
 //
 //	subs, err := webhook.NewSubscriptions(webhook.SubscriptionsConfig{
 //		DB: db, Keyring: keys, Domains: []*activity.Domain{issues}, Source: "/tidings/tracker",

@@ -313,7 +313,11 @@ func (s *Subscriptions) Process(ctx context.Context, d *inbox.Delivery) error {
 		var we *Error
 		switch {
 		case err == nil:
+			d.Answered(Sink(sub.URL))
 		case errors.As(err, &we) && !we.Retryable():
+			if mis := Misconfigured(Sink(sub.URL), err); mis != nil {
+				err = mis
+			}
 			permanent = append(permanent, fmt.Errorf("subscription %d: %w", sub.ID, err))
 		default:
 			retry = append(retry, fmt.Errorf("subscription %d: %w", sub.ID, err))
@@ -321,7 +325,13 @@ func (s *Subscriptions) Process(ctx context.Context, d *inbox.Delivery) error {
 	}
 	switch {
 	case len(retry) > 0:
-		return errors.Join(append(retry, permanent...)...)
+		// Retried: the refusals ride along as text, since a permanent
+		// error (a MisconfiguredError) in the join would make the whole
+		// job permanent; the ledger keeps the sent ones from going twice.
+		for _, p := range permanent {
+			retry = append(retry, errors.New(p.Error()))
+		}
+		return errors.Join(retry...)
 	case len(permanent) > 0:
 		return inbox.Permanent(errors.Join(permanent...))
 	}
