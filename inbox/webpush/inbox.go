@@ -282,8 +282,8 @@ func (in *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 		d.Suppress() // nobody to tell, or all muted it
 		return nil
 	}
+	batched := false // some window took the event
 	if in.batcher != nil {
-		var batched bool
 		to, batched, err = in.processBatching(ctx, d, to)
 		if err != nil {
 			return err
@@ -304,7 +304,9 @@ func (in *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 		return fmt.Errorf("webpush inbox %s: subscriptions: %w", in.cfg.Name, err)
 	}
 	if len(subs) == 0 {
-		d.Suppress() // nobody subscribed a browser
+		if !batched {
+			d.Suppress() // nobody subscribed a browser
+		}
 		return nil
 	}
 	var temporary []error
