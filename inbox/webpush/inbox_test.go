@@ -452,3 +452,22 @@ func TestConformanceBatched(t *testing.T) {
 		t.Fatalf("%d pushes while the window is open", n)
 	}
 }
+
+// An event that went into a batched person's window is not a suppressed
+// delivery, even when the people told at once have no browser subscribed.
+func TestBatchedIsNotSuppressed(t *testing.T) {
+	peer := webpushtest.Start(t, vapidPublic)
+	ctx := activity.WithTenant(context.Background(), "acme")
+	ana, bob := unique("ana"), unique("bob") // bob has no browser
+	subscribe(t, peer, "acme", ana)
+	defaults := &inbox.Defaults{}
+	if err := defaults.SetChoice(ctx, testDB, ana, webpush.Channel, "issue", inbox.AnyAction, inbox.BatchedOn(inbox.FixedWindow(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	in := newInbox(t, peer, webpush.Config{Defaults: defaults, Batching: &webpush.BatchingConfig{DB: testDB},
+		Recipients: to(webpush.Recipient{ID: ana}, webpush.Recipient{ID: bob})})
+	d := inboxtest.NewDelivery(testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+	if err := inboxtest.ProcessDelivery(t, in, d); err != nil || d.Suppressed() {
+		t.Fatalf("Process: %v, suppressed %v; want done (ana's window took it)", err, d.Suppressed())
+	}
+}
