@@ -37,6 +37,8 @@ type Client struct {
 	rdb      redis.UniversalClient
 	keyring  *webhook.Keyring
 
+	batchq *asynq.Client // the batchers' flushes (useBatchScheduler)
+
 	notify   *notify.Inbox
 	rules    *workflow.Rules
 	engine   *workflow.Engine
@@ -117,7 +119,24 @@ func NewClient(cfg Config) (*Client, error) {
 		c.rdb.Close()
 		return nil, err
 	}
+	c.useBatchScheduler()
 	return c, nil
+}
+
+// useBatchScheduler gives the batching inboxes that have no flush
+// scheduler of their own one on the client's Redis: each window's flush is
+// an asynq task at its due time, on the batch queue the worker serves
+// (inbox.AppQueue(App, batch.DefaultQueue)), handled by batch.Handler (see
+// tasks); the sweep stays the safety net.
+func (c *Client) useBatchScheduler() {
+	var sched *batch.AsynqScheduler
+	for _, b := range c.batchers {
+		if sched == nil {
+			c.batchq = asynq.NewClient(c.redisOpt)
+			sched = &batch.AsynqScheduler{Client: c.batchq, Queue: inbox.AppQueue(c.cfg.App, batch.DefaultQueue)}
+		}
+		b.UseSchedulerIfNone(sched)
+	}
 }
 
 // makeInboxes builds the in-app inbox, the rule engine and the webhook
@@ -219,6 +238,10 @@ func (c *Client) makeInboxes() error {
 	return c.checkSchedule()
 }
 
+// InApp is the in-app inbox (Config.InApp), nil without one: for the
+// app's tests (inboxtest.Process) and its own pages.
+func (c *Client) InApp() *notify.Inbox { return c.notify }
+
 // Worker is the inbox worker the client runs (its relay, dead letters,
 // breakers).
 func (c *Client) Worker() *inbox.Worker { return c.worker }
@@ -257,7 +280,8 @@ func (c *Client) Redis() redis.UniversalClient { return c.rdb }
 
 // Close stops the worker side if it runs, ends the notification center's
 // open streams (call it before http.Server.Shutdown) and closes the Redis
-// connection. The database is the app's to close.
+// connections (the client's and the operations page's). The database is
+// the app's to close.
 func (c *Client) Close() error {
 	err := c.Stop(context.Background())
 	c.mu.Lock()
@@ -268,6 +292,16 @@ func (c *Client) Close() error {
 	c.closed = true
 	if c.web.center != nil {
 		c.web.center.Close()
+	}
+	if c.web.ops != nil {
+		if cerr := c.web.ops.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if c.batchq != nil {
+		if cerr := c.batchq.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if cerr := c.rdb.Close(); err == nil {
 		err = cerr

@@ -30,6 +30,29 @@
 // Run, which would take the process's SIGTERM. Stop stops it all
 // gracefully: running jobs get Config.Worker.ShutdownTimeout.
 //
+// # The app's own inboxes
+//
+// The app's inboxes (Config.Inboxes: email, Slack, its own) run on the
+// same worker as the in-app inbox. One that batches (email's or Slack's
+// Batching, for people who chose a digest) and has no flush scheduler of
+// its own gets the client's: each window is flushed at its due time by a
+// task on the worker's batch queue (inbox.AppQueue(App,
+// batch.DefaultQueue)), and the batch sweep (Config.SweepEvery) is the
+// safety net. An email inbox also adds the Email column of the
+// preference page:
+//
+//	mail, err := email.NewInbox(email.InboxConfig{Name: "email", Builder: builder, Transport: sender, DB: db,
+//		Recipients: func(ctx context.Context, db *gorm.DB, ev activity.Event) ([]email.Recipient, error) {
+//			return nil, nil // the event's watchers, with their addresses
+//		},
+//		Batching: &email.BatchingConfig{}, // no Scheduler: the client's
+//	})
+//	client, err := tidings.NewClient(tidings.Config{DB: db, Redis: "127.0.0.1:6379", Domains: domains,
+//		InApp: &tidings.InApp{Recipients: "SELECT owner_id FROM orders WHERE id = ?"}, Inboxes: []inbox.Inbox{mail}})
+//
+// The app's tests can run one event through the in-app inbox without a
+// worker (package inboxtest): inboxtest.Process(t, db, client.InApp(), ev).
+//
 // # The web side
 //
 // Handler is one http.Handler for everything the library shows, mounted
@@ -40,6 +63,24 @@
 //	/tidings/events          the event browser (administrators)
 //	/tidings/me/data         the person's data: GET exports, POST erases (Privacy.AllowErase)
 //	/tidings/operations      queues, workers, dead letters with re-drive (administrators)
+//
+// Config.Theme.Layout wraps every page in the app's layout; it gets the
+// request, so the app can highlight the page in its navigation:
+//
+//	layout := func(w http.ResponseWriter, r *http.Request, p web.Page) {
+//		nav := strings.TrimPrefix(r.URL.Path, "/tidings/") // "events/...", "rules/...", "preferences/"
+//		nav, _, _ = strings.Cut(nav, "/")
+//		fmt.Fprintf(w, "<!doctype html><title>%s</title>%s<nav data-current=%q>...</nav><main>%s</main>",
+//			template.HTMLEscapeString(p.Title), p.Head, nav, p.Body)
+//	}
+//	client, err := tidings.NewClient(tidings.Config{DB: db, Redis: "127.0.0.1:6379", Domains: domains,
+//		InApp: &tidings.InApp{Recipients: "SELECT owner_id FROM orders WHERE id = ?"},
+//		Theme: web.Theme{Layout: layout, Stylesheet: "/static/app.css"}})
+//
+// Labels on the pages come from Config.Words: the app's locale catalog
+// (keys tidings.action.<domain>.<action>, tidings.channel.<channel>) in
+// the reader's language (web.Identity.Locale), else the action catalog's
+// Doc.
 //
 // Who asks is answered once per request by Config.Identity (a
 // web.Identity: person, label, tenant, admin). Middleware calls it and

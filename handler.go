@@ -32,6 +32,7 @@ const (
 type webSide struct {
 	mux     *http.ServeMux
 	center  *notifycenter.Center
+	ops     *operations.Page
 	handler http.Handler
 }
 
@@ -126,6 +127,7 @@ func (c *Client) makeWeb() error {
 	if err != nil {
 		return err
 	}
+	c.web.ops = ops
 	mux.Handle(p+OperationsPath+"/", ops)
 	mux.Handle(p+OperationsPath, ops)
 	c.web.mux = mux
@@ -194,15 +196,15 @@ func (c *Client) topics() []preferences.Topic {
 }
 
 // channels are the preference page's columns: only the channels the app
-// delivers on.
+// delivers on, named by Config.Words in the reader's language.
 func (c *Client) channels() []preferences.Channel {
 	var out []preferences.Channel
 	if c.notify != nil {
-		out = append(out, preferences.Channel{Name: inbox.ChannelApp, Label: "In the app"})
+		out = append(out, preferences.Channel{Name: inbox.ChannelApp})
 	}
 	for _, in := range c.cfg.Inboxes {
 		if _, ok := in.(*email.Inbox); ok {
-			out = append(out, preferences.Channel{Name: inbox.ChannelEmail, Label: "By email"})
+			out = append(out, preferences.Channel{Name: inbox.ChannelEmail})
 			break
 		}
 	}

@@ -487,3 +487,52 @@ func child() int {
 	}
 	return 0
 }
+
+// A batching inbox with no flush scheduler of its own gets the client's:
+// a window is flushed at its due time by a task the real worker runs, with
+// no sweep (SweepEvery "-") to do it instead. The window is due at a
+// fraction of a second, which asynq (whole seconds) could run early.
+func TestBatchWindowFlushedByTheClientsScheduler(t *testing.T) {
+	r := redistest.NewPrivate(t)
+	// The windows of an earlier run (an event is batched once per
+	// recipient: its window would be empty).
+	if err := db.Exec(`DELETE FROM batch_items WHERE window_id IN (SELECT id FROM batch_windows WHERE inbox = 'digest-due'); DELETE FROM batch_windows WHERE inbox = 'digest-due'`).Error; err != nil {
+		t.Fatal(err)
+	}
+	flushed := make(chan int, 4)
+	b, err := batch.New(batch.Config{Inbox: "digest-due", DB: db, Deliver: func(_ context.Context, bt *batch.Batch) error {
+		flushed <- len(bt.Events)
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config(t, r.Addr())
+	cfg.App = "flushapp" // the flush goes to the app's batch queue, which its worker serves
+	cfg.Inboxes = []inbox.Inbox{batchingInbox{Inbox: inbox.Func("digest-due", inbox.On("nothing"), func(context.Context, *inbox.Delivery) error { return nil }), b: b}}
+	cfg.SweepEvery = "-"
+	c, err := tidings.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	ev := activity.Event{ID: 424242, Domain: orders.Name(), TenantID: "1", SubjectID: "1", Action: "placed", OccurredAt: time.Now()}
+	joined, err := b.Add(activity.WithTenant(ctx, int64(1)), db, batch.AddRequest{Recipient: "7", Key: "order:1", Schedule: inbox.FixedWindow(time.Second), Event: ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Scheduled(ctx, joined)
+	select {
+	case n := <-flushed:
+		if n != 1 {
+			t.Errorf("the flushed window has %d items, want 1", n)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the window due in 1s was not flushed within 15s: the client gave the batcher no scheduler, its worker does not serve the flush's queue, or the flush ran before the window was due")
+	}
+}

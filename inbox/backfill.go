@@ -303,7 +303,10 @@ func (b *Backfiller) Create(ctx context.Context, spec BackfillSpec) (Backfill, e
 	if len(spec.By) > 128 {
 		return Backfill{}, &ConfigError{Field: "BackfillSpec.By", Reason: "is longer than 128 bytes"}
 	}
-	total, maxID, err := d.Count(activity.AcrossTenants(ctx), b.cfg.DB, spec.Query.history())
+	// Every tenant's, as Run hands them out: a backfill created in a
+	// request (under its tenant) must not stop at that tenant's last
+	// event and skip later events of the others.
+	total, maxID, err := d.Count(activity.AcrossTenants(activity.WithoutTenant(ctx)), b.cfg.DB, spec.Query.history())
 	if err != nil {
 		return Backfill{}, err
 	}

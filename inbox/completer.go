@@ -86,7 +86,12 @@ func (c *completer) run(ctx context.Context) {
 		case <-t.C:
 		case <-c.kick:
 		}
-		c.flush(ctx)
+		// Not cut by the stop: a flush under way when the worker stops
+		// finishes (the stop waits for it) instead of failing with
+		// "context canceled" and warning at every clean shutdown.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		c.flush(fctx)
+		cancel()
 	}
 }
 

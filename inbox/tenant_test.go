@@ -3,6 +3,7 @@ package inbox_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -97,5 +98,44 @@ func TestTenantDefaultPreferences(t *testing.T) {
 	}
 	if got, err := d.Wanted(acme, testDB, inbox.ChannelEmail, "issue", "label_added", "9", append(people, inbox.TenantDefault)); err != nil || len(got) != 3 {
 		t.Errorf("another action in acme: wanted %v, %v; want the three people (never the default's key)", got, err)
+	}
+}
+
+// A backfill created under a request's tenant counts, and runs up to, every
+// tenant's events, as Run hands them out: it does not stop at that
+// tenant's last event and skip the later events of the others.
+func TestBackfillCreatedInATenantsRequestCoversEveryTenant(t *testing.T) {
+	orgIssuesOnce.Do(func() {
+		up, _ := activity.MigrationSQL(orgIssues)
+		if err := testDB.Exec(up).Error; err != nil {
+			t.Fatal(err)
+		}
+	})
+	reset(t)
+	ctx := context.Background()
+	if err := testDB.Exec(`TRUNCATE inbox_backfills`).Error; err != nil {
+		t.Fatal(err)
+	}
+	_, issueID := newIssue(t)
+	var last int64
+	for _, org := range []string{"acme", "acme", "globex", "globex", "globex"} { // globex's are recorded last
+		res, err := orgIssues.RecordEvent(activity.WithTenant(ctx, org), testDB, issueID, "commented", activity.Actor(activity.System("bot")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = res.Event.ID
+	}
+	bf, err := inbox.NewBackfiller(inbox.BackfillConfig{DB: testDB, Redis: redis, Domains: []*activity.Domain{orgIssues},
+		Inboxes: []inbox.Inbox{&warehouse{name: "warehouse"}}, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bf.Close()
+	b, err := bf.Create(activity.WithTenant(ctx, "acme"), inbox.BackfillSpec{Inbox: "warehouse", Query: inbox.BackfillQuery{Domain: orgIssues.Name(), Subjects: []string{strconv.FormatInt(issueID, 10)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Total != 5 || b.MaxID != last {
+		t.Errorf("a backfill created under acme: total %d, max id %d; want every tenant's 5 events, up to %d", b.Total, b.MaxID, last)
 	}
 }

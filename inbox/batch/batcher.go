@@ -60,7 +60,9 @@ type Config struct {
 	// once. Default 100.
 	MaxItems int
 	// Scheduler, when set, is asked after each Add to flush the window at
-	// its due time. Default nil: only Flush and Run flush.
+	// its due time. Default nil: only Flush and Run flush (a
+	// tidings.Client gives the batchers of its inboxes its own: see
+	// UseSchedulerIfNone).
 	Scheduler Scheduler
 	// BatchSize is how many windows one claim takes. Default 100.
 	BatchSize int
@@ -127,6 +129,18 @@ func New(cfg Config) (*Batcher, error) {
 
 // Inbox returns Config.Inbox.
 func (b *Batcher) Inbox() string { return b.cfg.Inbox }
+
+// UseSchedulerIfNone makes s the batcher's Scheduler when Config gave
+// none, and reports whether it did. Call it before the batcher is used
+// (the entry point, tidings.NewClient, does for the batching inboxes it
+// runs, with an AsynqScheduler on its Redis and its worker's queue).
+func (b *Batcher) UseSchedulerIfNone(s Scheduler) bool {
+	if b.cfg.Scheduler != nil || s == nil {
+		return false
+	}
+	b.cfg.Scheduler = s
+	return true
+}
 
 // AddRequest is one event joining a recipient's window.
 type AddRequest struct {

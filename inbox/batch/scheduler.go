@@ -53,6 +53,13 @@ func (s *AsynqScheduler) Schedule(ctx context.Context, inboxName string, window 
 		q = DefaultQueue
 	}
 	payload, _ := json.Marshal(taskPayload{Inbox: inboxName, Window: window})
+	// asynq keeps a task's time in whole seconds and may run it up to a
+	// second early (at 12:00:05.0 for 12:00:05.7), when the window is not
+	// due yet and its flush would do nothing, leaving it to the sweep: run
+	// it at the next whole second instead.
+	if frac := at.Sub(at.Truncate(time.Second)); frac > 0 {
+		at = at.Add(time.Second - frac)
+	}
 	_, err := s.Client.EnqueueContext(ctx, asynq.NewTask(TaskType, payload), asynq.TaskID(TaskID(inboxName, window, full)),
 		asynq.ProcessAt(at), asynq.Queue(q), asynq.MaxRetry(10), asynq.Retention(time.Hour))
 	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {

@@ -19,7 +19,8 @@ type BatchingConfig struct {
 	MaxItems int
 	// Scheduler flushes each window at its due time (a
 	// *batch.AsynqScheduler; serve its tasks with batch.Handler(in.Batcher())).
-	// Default nil: only Flush (RunFlush) sends.
+	// Default nil: only Flush (RunFlush) sends; run by a tidings.Client,
+	// the client's (batch.Batcher.UseSchedulerIfNone).
 	Scheduler batch.Scheduler
 }
 
