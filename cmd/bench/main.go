@@ -19,7 +19,7 @@ import (
 // runs first: it loads the 2,000,000 events, so the recording figures after
 // it write to a table of realistic size.
 func groups() []group {
-	return []group{feedGroup(), recordGroup(), throttleGroup(), fanoutGroup(), durabilityGroup(), payloadGroup(), workflowGroup(), observeGroup(), pushGroup(), backfillGroup(), exportGroup(), batchGroup(), lifecycleGroup(), tenantGroup(), faultsGroup(), cyclesGroup(), webpushGroup()}
+	return []group{feedGroup(), recordGroup(), throttleGroup(), fanoutGroup(), durabilityGroup(), payloadGroup(), workflowGroup(), observeGroup(), pushGroup(), backfillGroup(), exportGroup(), batchGroup(), lifecycleGroup(), tenantGroup(), faultsGroup(), cyclesGroup(), webpushGroup(), smsGroup(), mobilepushGroup()}
 }
 
 // config is the command line.
