@@ -132,7 +132,11 @@
 // and an engine job that loaded a rule naming the person may write the
 // rule's name and parameters into the run log. Erasure.InFlight counts
 // the deliveries that may (those of the person's events, and those of the
-// events such a rule triggers on, pending when the erasure began);
+// events such a rule triggers on, pending when the erasure began; a
+// relay enqueues a batch's jobs before it commits their pending rows, so
+// the erasure first waits for a batch that holds those events' outbox
+// rows, and keeps the person's locked until it commits: no relay hands
+// them out meanwhile);
 // EraseSettled waits for them (at most a given time) and erases again.
 // Use it while a worker runs; jobs only queued or waiting for a retry
 // load the erased event when they run (Redis holds references), so

@@ -265,31 +265,70 @@ func (x *Privacy) EraseSettled(ctx context.Context, db *gorm.DB, p activity.Pers
 // those of p's events, in the scope ctx carries (p's events of the tenant:
 // see activity.Domain.PersonCondition), and those of the events that the
 // workflow rules mentioning p trigger on (ruleTriggers). Pass p
-// with its values (PersonValues), before the rules are masked.
+// with its values (PersonValues), before the rules are masked, and db in
+// the erasure's transaction (READ COMMITTED: each statement sees what
+// committed before it).
+//
+// A relay enqueues a batch's jobs before it commits their inbox_pending
+// rows (in the statement that deletes their outbox rows): a job may be
+// running, holding the old data, while its row is not visible yet. So
+// first the outbox rows of those events are locked (FOR SHARE), which
+// waits for a relay batch that claimed them (FOR UPDATE) to commit; then
+// the pending rows are read. p's own outbox rows stay locked until the
+// erasure commits, so no relay claims them meanwhile (it skips locked
+// rows) and their jobs load the erased events; the rule triggers' rows
+// (anyone's events, of every tenant) are only waited for: their locks are
+// released at once (a savepoint rolled back).
 func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) ([]pendingKey, error) {
-	var out []pendingKey
-	for _, d := range x.cfg.Domains {
+	db = db.WithContext(ctx)
+	conds := make([]string, len(x.cfg.Domains))
+	condArgs := make([][]any, len(x.cfg.Domains))
+	for i, d := range x.cfg.Domains {
 		cond, args, err := d.PersonCondition(ctx, p)
 		if err != nil {
 			return nil, err
 		}
-		var keys []pendingKey
-		err = db.WithContext(ctx).Raw(`SELECT ip.domain, ip.event_id, ip.inbox FROM inbox_pending ip WHERE ip.domain = ? AND EXISTS (SELECT 1 FROM `+d.Table()+` WHERE id = ip.event_id AND `+cond+`)`,
-			append([]any{d.Name()}, args...)...).Scan(&keys).Error
-		if err != nil {
-			return nil, fmt.Errorf("privacy: list deliveries in flight: %w", err)
+		conds[i], condArgs[i] = cond, args
+		if err := db.Exec(`SELECT o.id FROM `+activity.OutboxTable+` o WHERE o.domain = ? AND EXISTS (SELECT 1 FROM `+d.Table()+` WHERE id = o.event_id AND `+cond+`) FOR SHARE OF o`,
+			append([]any{d.Name()}, args...)...).Error; err != nil {
+			return nil, fmt.Errorf("privacy: wait for the relay's batches of the person's events: %w", err)
 		}
-		out = append(out, keys...)
 	}
 	triggers, err := ruleTriggers(ctx, db, p)
 	if err != nil {
 		return nil, err
 	}
+	if len(triggers) > 0 {
+		domains, actions := make(pgarray.Text, len(triggers)), make(pgarray.Text, len(triggers))
+		for i, t := range triggers {
+			domains[i], actions[i] = t.Domain, t.Action
+		}
+		err := db.Exec(`SAVEPOINT tidings_in_flight`).Error
+		if err == nil {
+			err = db.Exec(`SELECT o.id FROM `+activity.OutboxTable+` o JOIN unnest(?::text[], ?::text[]) AS t(d, a) ON o.domain = t.d AND o.action = t.a FOR SHARE OF o`, domains, actions).Error
+		}
+		if err == nil {
+			err = db.Exec(`ROLLBACK TO SAVEPOINT tidings_in_flight`).Error
+		}
+		if err != nil {
+			return nil, fmt.Errorf("privacy: wait for the relay's batches of the events rules naming the person trigger on: %w", err)
+		}
+	}
+	var out []pendingKey
+	for i, d := range x.cfg.Domains {
+		var keys []pendingKey
+		err := db.Raw(`SELECT ip.domain, ip.event_id, ip.inbox FROM inbox_pending ip WHERE ip.domain = ? AND EXISTS (SELECT 1 FROM `+d.Table()+` WHERE id = ip.event_id AND `+conds[i]+`)`,
+			append([]any{d.Name()}, condArgs[i]...)...).Scan(&keys).Error
+		if err != nil {
+			return nil, fmt.Errorf("privacy: list deliveries in flight: %w", err)
+		}
+		out = append(out, keys...)
+	}
 	for _, t := range triggers {
 		// Every tenant's: they are only waited for, never changed, and
 		// inbox_pending (an operator table) does not say whose they are.
 		var keys []pendingKey
-		err = db.WithContext(ctx).Raw(`SELECT domain, event_id, inbox FROM inbox_pending WHERE domain = ? AND action = ?`, t.Domain, t.Action).Scan(&keys).Error
+		err = db.Raw(`SELECT domain, event_id, inbox FROM inbox_pending WHERE domain = ? AND action = ?`, t.Domain, t.Action).Scan(&keys).Error
 		if err != nil {
 			return nil, fmt.Errorf("privacy: list deliveries in flight: %w", err)
 		}

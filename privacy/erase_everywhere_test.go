@@ -274,7 +274,7 @@ func TestEraseLeavesNothingAnywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eraseSettledOnRelease(t, ctx, px, zoe, privacy.Request{By: "support:9", Reason: "ticket 44"}, release)
+	eraseSettledOnRelease(t, ctx, px, zoe, privacy.Request{By: "support:9", Reason: "ticket 44"}, release, nil)
 
 	// Work after the erasure: Bob's comment runs the rule the engine had
 	// cached, and is delivered everywhere.

@@ -25,11 +25,26 @@ import (
 // rule's parameter into its action's result after the erasure. The
 // erasure counts that delivery in flight (the rule triggers on the event's
 // action), and EraseSettled waits for it and erases again: nothing of Ana
-// is left once the job is done.
+// is left once the job is done. Also when the relay had not committed the
+// job's inbox_pending row yet as the erasure began (gateRelay): the
+// erasure waits for the relay's batch (it failed about 1 run in 13 under
+// load before: Ana's email stayed in the action's result).
 func TestEraseSettledWaitsForEngineJobsOfRulesNamingThePerson(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		gated bool
+	}{{"relay-committed", false}, {"relay-batch-not-committed", true}} {
+		t.Run(c.name, func(t *testing.T) { engineJobOfRuleNamingThePerson(t, c.gated) })
+	}
+}
+
+func engineJobOfRuleNamingThePerson(t *testing.T, gated bool) {
 	ctx := context.Background()
-	ana := newUser(t, someone{name: "Ana Settled", email: "ana.settled@example.net"})
-	bob := newUser(t, someone{name: "Bob Commenter", email: "bob.commenter@example.net"})
+	anaIs, bobIs := someone{name: "Ana Settled", email: "ana.settled@example.net"}, someone{name: "Bob Commenter", email: "bob.commenter@example.net"}
+	if gated {
+		anaIs, bobIs = someone{name: "Ana Gated", email: "ana.gated@example.net"}, someone{name: "Bob Gatecomment", email: "bob.gatecomment@example.net"}
+	}
+	ana, bob := newUser(t, anaIs), newUser(t, bobIs)
 	var issueID int64
 	if err := testDB.Raw(`INSERT INTO issues (title) VALUES ('Settled') RETURNING id`).Scan(&issueID).Error; err != nil {
 		t.Fatal(err)
@@ -61,8 +76,9 @@ func TestEraseSettledWaitsForEngineJobsOfRulesNamingThePerson(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rules.Create(ctx, "users:"+bob.key(), workflow.Rule{Name: "Comments, for Ana", Domain: "issue", TriggeredOn: "comment_added",
-		Actions: []workflow.RuleAction{workflow.Do("note", workflow.Params{"for": ana.email})}, Enabled: true}); err != nil {
+	rule, err := rules.Create(ctx, "users:"+bob.key(), workflow.Rule{Name: "Comments, for Ana", Domain: "issue", TriggeredOn: "comment_added",
+		Actions: []workflow.RuleAction{workflow.Do("note", workflow.Params{"for": ana.email})}, Enabled: true})
+	if err != nil {
 		t.Fatal(err)
 	}
 	engine, err := workflow.NewEngine(workflow.EngineConfig{Rules: rules, Logger: discard()})
@@ -89,6 +105,10 @@ func TestEraseSettledWaitsForEngineJobsOfRulesNamingThePerson(t *testing.T) {
 		w.Shutdown()
 	})
 
+	var open func()
+	if gated {
+		open = gateRelay(t)
+	}
 	res, err := issues.RecordEvent(bob.ctx(bob.name), testDB, issueID, "comment_added", activity.Extra(map[string]any{"body": "hello"}))
 	if err != nil {
 		t.Fatal(err)
@@ -103,10 +123,10 @@ func TestEraseSettledWaitsForEngineJobsOfRulesNamingThePerson(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eraseSettledOnRelease(t, ctx, px, ana, privacy.Request{By: "support:3"}, release)
+	eraseSettledOnRelease(t, ctx, px, ana, privacy.Request{By: "support:3"}, release, open)
 	waitUntil(t, "the engine's delivery of Bob's comment to finish", func() bool {
 		return count(t, `SELECT count(*) FROM inbox_pending WHERE domain = 'issue' AND event_id = ?`, res.Event.ID) == 0 &&
-			count(t, `SELECT count(*) FROM workflow_action_runs WHERE domain = 'issue' AND event_id = ? AND status = 'done'`, res.Event.ID) == 1
+			count(t, `SELECT count(*) FROM workflow_action_runs WHERE domain = 'issue' AND event_id = ? AND rule_id = ? AND status = 'done'`, res.Event.ID, rule.ID) == 1
 	})
 	if h := dbHits(t, []string{ana.name, ana.email}); len(h) > 0 {
 		t.Errorf("after EraseSettled and the engine's job, Ana's data is in:\n  %s", strings.Join(h, "\n  "))
@@ -193,20 +213,146 @@ func TestEraseSettledCountsDeliveriesFinishingDuringTheErasure(t *testing.T) {
 	}
 }
 
+// A relay enqueues a batch's jobs before it commits their inbox_pending
+// rows: a delivery of Ana's event can be running, with her old label,
+// while its pending row is not visible yet. The erasure waits for that
+// batch to commit (it locks the outbox rows the relay claimed), so the
+// delivery is counted in flight and EraseSettled erases what it writes.
+// The test holds the relay's batch open after its enqueue (gateRelay)
+// until the erasure waits for it, or EraseSettled returned without
+// waiting (the bug: the name came back in Bob's notification).
+func TestEraseSettledWaitsForARelayBatchNotCommittedYet(t *testing.T) {
+	ctx := context.Background()
+	ana := newUser(t, someone{name: "Ana Uncommitted", email: "ana.uncommitted@example.net", ip: "192.0.2.78", ua: "UncommittedAgent/1.0"})
+	bob := newUser(t, someone{name: "Bob Listener", email: "bob.listener@example.net"})
+	var issueID int64
+	if err := testDB.Raw(`INSERT INTO issues (title) VALUES ('Uncommitted') RETURNING id`).Scan(&issueID).Error; err != nil {
+		t.Fatal(err)
+	}
+	rds := redistest.NewPrivate(t)
+	app, err := notify.New(notify.Config{Name: "app", RecipientType: "users",
+		Recipients: func(context.Context, *gorm.DB, activity.Event) ([]string, error) { return []string{bob.key()}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		entered = make(chan struct{})
+		release = make(chan struct{})
+		once    sync.Once
+	)
+	hold := func(next inbox.ProcessFunc) inbox.ProcessFunc {
+		return func(ctx context.Context, d *inbox.Delivery) error {
+			if d.Event.Domain == "issue" && d.Event.SubjectID == strconv.FormatInt(issueID, 10) {
+				once.Do(func() { close(entered); <-release })
+			}
+			return next(ctx, d)
+		}
+	}
+	w, err := inbox.NewWorker(inbox.Config{DB: testDB, Redis: asynq.RedisClientOpt{Addr: rds.Addr()}, Domains: []*activity.Domain{issues, users},
+		Inboxes: []inbox.Inbox{app}, Middleware: []inbox.Middleware{hold}, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+		w.Shutdown()
+	})
+	open := gateRelay(t)
+
+	res, err := issues.RecordEvent(ana.ctx(ana.name), testDB, issueID, "comment_added", activity.Extra(map[string]any{"body": "uncommitted"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the in-app delivery never started")
+	}
+	px, err := privacy.New(privacy.Config{Domains: []*activity.Domain{issues, users}, Parts: []privacy.Part{usersPart}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eraseSettledOnRelease(t, ctx, px, ana, privacy.Request{By: "support:5"}, release, open)
+	if n := count(t, `SELECT count(*) FROM tidings_erasures WHERE person_type = 'users' AND person_id = ?`, ana.key()); n != 2 {
+		t.Errorf("%d erasures of Ana; want 2 (the first counted the running delivery in flight)", n)
+	}
+	waitUntil(t, "the in-app delivery of Ana's comment to finish", func() bool {
+		return count(t, `SELECT count(*) FROM inbox_pending WHERE domain = 'issue' AND event_id = ?`, res.Event.ID) == 0 &&
+			count(t, `SELECT count(*) FROM notifications WHERE domain = 'issue' AND event_id = ?`, res.Event.ID) == 1
+	})
+	if h := dbHits(t, []string{ana.name, ana.ip, ana.ua}); len(h) > 0 {
+		t.Errorf("after EraseSettled, Ana's data is in:\n  %s", strings.Join(h, "\n  "))
+	}
+}
+
+// gateRelay holds the relays' batches open after their enqueue: until
+// open is called (at the latest when the test ends, before the cleanups
+// registered earlier), a relay's insert of its batch's inbox_pending rows
+// waits for this SHARE lock on the table, so the batch's jobs run while
+// their pending rows are not visible, as when a relay is slow to commit.
+func gateRelay(t *testing.T) (open func()) {
+	t.Helper()
+	gate := testDB.Begin()
+	if err := gate.Exec(`LOCK TABLE inbox_pending IN SHARE MODE`).Error; err != nil {
+		gate.Rollback()
+		t.Fatal(err)
+	}
+	var opened sync.Once
+	open = func() { opened.Do(func() { gate.Rollback() }) }
+	t.Cleanup(open)
+	return open
+}
+
+// settledResult is what EraseSettled returned.
+type settledResult struct {
+	e   privacy.Erasure
+	err error
+}
+
+// erasureWaitsForRelay waits until an erasure waits for a relay's batch
+// (privacy's lock of the outbox rows a relay claimed: a lock wait on a
+// statement "... FOR SHARE OF o"), or until settled gives EraseSettled's
+// result, which it returns (returned: it did not wait).
+func erasureWaitsForRelay(t *testing.T, settled <-chan settledResult) (r settledResult, returned bool) {
+	t.Helper()
+	waitUntil(t, "the erasure to wait for the relay's batch, or EraseSettled to return", func() bool {
+		select {
+		case r = <-settled:
+			returned = true
+			return true
+		default:
+		}
+		return count(t, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FOR SHARE OF o%'`) > 0
+	})
+	return r, returned
+}
+
 // eraseSettledOnRelease runs EraseSettled for who while a delivery is held,
 // lets the delivery go (closes release) once the first erasure committed,
 // and fails the test unless EraseSettled then returns without an error.
-func eraseSettledOnRelease(t *testing.T, ctx context.Context, px *privacy.Privacy, who someone, req privacy.Request, release chan struct{}) privacy.Erasure {
+// With open (gateRelay's), the relay's batch of the delivery is held
+// open: the erasure must wait for it (erasureWaitsForRelay) before open
+// lets it commit.
+func eraseSettledOnRelease(t *testing.T, ctx context.Context, px *privacy.Privacy, who someone, req privacy.Request, release chan struct{}, open func()) privacy.Erasure {
 	t.Helper()
-	type result struct {
-		e   privacy.Erasure
-		err error
-	}
-	settled := make(chan result, 1)
+	settled := make(chan settledResult, 1)
 	go func() {
 		e, err := px.EraseSettled(ctx, testDB, who.person(), req, 20*time.Second)
-		settled <- result{e, err}
+		settled <- settledResult{e, err}
 	}()
+	if open != nil {
+		if r, returned := erasureWaitsForRelay(t, settled); returned {
+			t.Fatalf("EraseSettled returned while a delivery was running whose inbox_pending row the relay had not committed: %+v, %v", r.e, r.err)
+		}
+		open()
+	}
 	waitUntil(t, "the first erasure to commit", func() bool {
 		return count(t, `SELECT count(*) FROM tidings_erasures WHERE person_type = 'users' AND person_id = ?`, who.key()) >= 1
 	})
