@@ -362,3 +362,25 @@ func TestPreferencesAndChoices(t *testing.T) {
 		t.Fatalf("the batched person's pushes %+v; want one listing both events", got)
 	}
 }
+
+// An event that went into a batched person's window is not a suppressed
+// delivery, even when the people told at once have no device.
+func TestBatchedIsNotSuppressed(t *testing.T) {
+	p, _ := fcmPeer(t)
+	ctx := activity.WithTenant(context.Background(), "acme")
+	ana, bob := unique("ana"), unique("bob") // bob has no device
+	register(t, "acme", ana, p.kind, p.token())
+	defaults := &inbox.Defaults{}
+	if err := defaults.SetChoice(ctx, testDB, ana, mobilepush.Channel, "issue", inbox.AnyAction, inbox.BatchedOn(inbox.FixedWindow(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	in := newInbox(t, p.provider(nil), mobilepush.Config{Defaults: defaults, Batching: &mobilepush.BatchingConfig{DB: testDB},
+		Recipients: to(mobilepush.Recipient{ID: ana}, mobilepush.Recipient{ID: bob})})
+	d := inboxtest.NewDelivery(testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+	if err := inboxtest.ProcessDelivery(t, in, d); err != nil || d.Suppressed() {
+		t.Fatalf("Process: %v, suppressed %v; want done (ana's window took it)", err, d.Suppressed())
+	}
+	if n := len(p.pushes()); n != 0 {
+		t.Fatalf("%d pushes while the window is open", n)
+	}
+}

@@ -310,8 +310,8 @@ func (in *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 		d.Suppress()
 		return nil
 	}
+	batched := false // some window took the event
 	if in.batcher != nil {
-		var batched bool
 		to, batched, err = in.processBatching(ctx, d, to)
 		if err != nil {
 			return err
@@ -332,7 +332,9 @@ func (in *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
 		return err
 	}
 	if len(nums) == 0 {
-		d.Suppress() // nobody has a number (left)
+		if !batched {
+			d.Suppress() // nobody has a number (left)
+		}
 		return nil
 	}
 	link := ""

@@ -409,3 +409,25 @@ func TestStatusCallback(t *testing.T) {
 	default:
 	}
 }
+
+// An event that went into a batched person's window is not a suppressed
+// delivery, even when the people told at once have no number.
+func TestBatchedIsNotSuppressed(t *testing.T) {
+	peer := twiliotest.Start(t)
+	ctx := activity.WithTenant(context.Background(), "acme")
+	ana, bob := unique("ana"), unique("bob") // bob has no number
+	register(t, "acme", ana, newNumber())
+	defaults := &inbox.Defaults{}
+	if err := defaults.SetChoice(ctx, testDB, ana, sms.Channel, "issue", inbox.AnyAction, inbox.BatchedOn(inbox.FixedWindow(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	in := newInbox(t, provider(t, peer, ""), sms.Config{Defaults: defaults, Batching: &sms.BatchingConfig{DB: testDB},
+		Recipients: to(sms.Recipient{ID: ana}, sms.Recipient{ID: bob})})
+	d := inboxtest.NewDelivery(testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+	if err := inboxtest.ProcessDelivery(t, in, d); err != nil || d.Suppressed() {
+		t.Fatalf("Process: %v, suppressed %v; want done (ana's window took it)", err, d.Suppressed())
+	}
+	if n := len(peer.Messages()); n != 0 {
+		t.Fatalf("%d messages while the window is open", n)
+	}
+}
