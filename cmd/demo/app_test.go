@@ -133,7 +133,7 @@ func TestFeedLines(t *testing.T) {
 	if want := []int{2, 1, 1, 1}; !equal(sizes, want) {
 		t.Fatalf("group sizes %v, want %v", sizes, want)
 	}
-	if got[0].Summary != "added 2 labels" || !got[0].Inline || got[0].First.Href != "/admin/events/issue/6" {
+	if got[0].Summary != "added 2 labels" || !got[0].Inline || got[0].First.Href != eventsPrefix+"/issue/6" {
 		t.Errorf("the label group reads %q (inline %v, link %q)", got[0].Summary, got[0].Inline, got[0].First.Href)
 	}
 	opened := r.Line(ev(1, ActionIssueOpened, "1", 0, `{"title":"Login fails"}`), map[string]string{"1": "Login fails"})

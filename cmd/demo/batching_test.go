@@ -109,7 +109,7 @@ func TestBurstForTheGermanReader(t *testing.T) {
 	}
 	slices.Reverse(evs) // oldest first, as they were delivered
 	for _, ev := range evs {
-		if err := inboxtest.Process(t, app.db, app.fan.notify, ev); err != nil {
+		if err := inboxtest.Process(t, app.db, app.client.InApp(), ev); err != nil {
 			t.Fatal(err)
 		}
 		if err := inboxtest.Process(t, app.db, app.fan.mail, ev); err != nil {

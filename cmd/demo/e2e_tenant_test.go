@@ -32,9 +32,9 @@ func TestBrowserOrganisations(t *testing.T) {
 			{fmt.Sprintf("%s/issue/%d", eventsPrefix, f.event[own]), "main"},
 			{"/notifications", "#notifications"},
 			{prefsPrefix + "/", "body"},
-			{"/rules", "main"},
-			{fmt.Sprintf("/rules/%d", f.rule[own]), "main"},
-			{"/monitoring", "main"},
+			{rulesPrefix, "main"},
+			{fmt.Sprintf(rulesPrefix+"/%d", f.rule[own]), "main"},
+			{opsPrefix, "main"},
 			{"/history", "main"},
 			{"/dev/mail", "main"},
 			{"/dev/slack", "main"},
@@ -60,7 +60,7 @@ func TestBrowserOrganisations(t *testing.T) {
 		}
 		tb.shot(fmt.Sprintf("org-%d-notifications.png", own))
 		// The other organisation's issue, event and rule by URL: not found.
-		for _, p := range []string{fmt.Sprintf("/issues/%d", f.issue[other]), fmt.Sprintf("%s/issue/%d", eventsPrefix, f.event[other]), fmt.Sprintf("/rules/%d", f.rule[other])} {
+		for _, p := range []string{fmt.Sprintf("/issues/%d", f.issue[other]), fmt.Sprintf("%s/issue/%d", eventsPrefix, f.event[other]), fmt.Sprintf(rulesPrefix+"/%d", f.rule[other])} {
 			tb.do(me.Name+" opens "+p, chromedp.Navigate(d.url+p), chromedp.WaitReady(chromedp.CSS("body")))
 			text := tb.text(p+": text", pageText)
 			for _, m := range f.marks[other] {

@@ -403,7 +403,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// The event browser, filtered to label_added, shows Ben's label first.
-	benTab.do("event browser", chromedp.Navigate(d.url+"/admin/events/?action=label_added"), chromedp.WaitVisible(chromedp.CSS("#feed-list")))
+	benTab.do("event browser", chromedp.Navigate(d.url+eventsPrefix+"/?action=label_added"), chromedp.WaitVisible(chromedp.CSS("#feed-list")))
 	benTab.noMarkup("event browser", imgPayload)
 	benTab.shot("events.png")
 	first := benTab.text("first event", `document.querySelector('#feed-list > li.entry .line').innerText`)
@@ -436,13 +436,13 @@ func TestBrowser(t *testing.T) {
 	benTab.noMarkup("project feed", scriptPayload, imgPayload)
 	benTab.do("Ben's feed", chromedp.Navigate(fmt.Sprintf("%s/users/%d", d.url, ben.ID)), chromedp.WaitVisible(chromedp.CSS("#feed-list")))
 	benTab.noMarkup("user feed", scriptPayload, imgPayload)
-	benTab.do("queues", chromedp.Navigate(d.url+"/monitoring"), chromedp.WaitVisible(chromedp.CSS("#queues")), chromedp.WaitVisible(chromedp.CSS("#breakers")))
+	benTab.do("queues", chromedp.Navigate(d.url+opsPrefix), chromedp.WaitVisible(chromedp.CSS("#queues")), chromedp.WaitVisible(chromedp.CSS("#breakers")))
 	// The Queues page links to the health report and the metrics.
 	benTab.navigate("follow the health link", chromedp.Click(chromedp.CSS(`#ops-links a[href="/healthz"]`)))
 	if h := benTab.text("health report", `document.body.innerText`); !strings.Contains(h, `"status":"ok"`) || !strings.Contains(h, `"name":"postgres"`) {
 		t.Errorf("/healthz from the Queues page shows %.300q, want an ok report with its checks", h)
 	}
-	benTab.do("queues again", chromedp.Navigate(d.url+"/monitoring"), chromedp.WaitVisible(chromedp.CSS("#queues")))
+	benTab.do("queues again", chromedp.Navigate(d.url+opsPrefix), chromedp.WaitVisible(chromedp.CSS("#queues")))
 	benTab.navigate("follow the metrics link", chromedp.Click(chromedp.CSS(`#ops-links a[href="/metrics"]`)))
 	if m := benTab.text("metrics", `document.body.innerText`); !strings.Contains(m, `tidings_events_recorded_total{action="comment_added",domain="issue",result="inserted"}`) {
 		t.Errorf("/metrics from the Queues page lacks the recording counter: %.300q", m)
@@ -455,7 +455,7 @@ func TestBrowser(t *testing.T) {
 	cond := func(field string) chromedp.CSS {
 		return chromedp.CSS(`#conditions tr.cond-row[data-row="0"] [name="` + field + `"]`)
 	}
-	benTab.do("new rule", chromedp.Navigate(d.url+"/rules/new"), chromedp.WaitVisible(chromedp.CSS("#rule-form")),
+	benTab.do("new rule", chromedp.Navigate(d.url+rulesPrefix+"/new"), chromedp.WaitVisible(chromedp.CSS("#rule-form")),
 		chromedp.SendKeys(chromedp.CSS(`#rule-form input[name="name"]`), ruleName),
 		chromedp.SetValue(chromedp.CSS(`#rule-form select[name="triggered_on"]`), ActionCommentAdded),
 		chromedp.SetValue(cond("cond_attribute"), "subject.created_at"),
@@ -468,7 +468,7 @@ func TestBrowser(t *testing.T) {
 	if msg := benTab.text("error", `document.querySelector('[data-field="conditions[0].value"]').textContent`); !strings.Contains(msg, "banana") {
 		t.Errorf("the value's error reads %q, want it to name the bad value", msg)
 	}
-	if rs, err := d.app.rules.List(context.Background(), workflow.RuleQuery{}); err != nil || len(rs) != 1 || rs[0].Key != pingRuleKey {
+	if rs, err := d.app.client.Rules().List(context.Background(), workflow.RuleQuery{}); err != nil || len(rs) != 1 || rs[0].Key != pingRuleKey {
 		t.Fatalf("after a refused save the store holds %d rules (err %v), want only the one kept in code", len(rs), err)
 	}
 	benTab.do("fix the condition",
@@ -480,7 +480,7 @@ func TestBrowser(t *testing.T) {
 	benTab.navigate("save the rule", chromedp.Click(chromedp.CSS("#save-rule")))
 	benTab.do("see the rule", chromedp.WaitVisible(chromedp.CSS("#runs")))
 	benTab.noMarkup("rule page", ruleName)
-	benTab.do("rules list", chromedp.Navigate(d.url+"/rules"), chromedp.WaitVisible(chromedp.CSS("#rules")))
+	benTab.do("rules list", chromedp.Navigate(d.url+rulesPrefix), chromedp.WaitVisible(chromedp.CSS("#rules")))
 	benTab.noMarkup("rules list", ruleName)
 
 	// The next comment that says marco gets the rule's reply.
@@ -513,7 +513,7 @@ func TestBrowser(t *testing.T) {
 	if !strings.Contains(runs, ruleName) || !strings.Contains(runs, "done") || !strings.Contains(caused, "Workflow: "+ruleName+" commented") {
 		t.Errorf("the comment's permalink shows runs %q and caused %q; want the rule's done run and its reply", runs, caused)
 	}
-	benTab.do("rules list", chromedp.Navigate(d.url+"/rules"), chromedp.WaitVisible(chromedp.CSS("#rules")))
+	benTab.do("rules list", chromedp.Navigate(d.url+rulesPrefix), chromedp.WaitVisible(chromedp.CSS("#rules")))
 	benTab.navigate("open the rule", chromedp.Click(chromedp.CSS("#rules tbody tr:last-child a")))
 	benTab.do("run log", chromedp.WaitVisible(chromedp.CSS("#runs tr.run-done")))
 	benTab.shot("rule.png")

@@ -9,20 +9,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
-	"github.com/tidingsdev/tidings/inbox/batch"
 	"github.com/tidingsdev/tidings/inbox/email"
 	"github.com/tidingsdev/tidings/inbox/email/smtptest"
 	"github.com/tidingsdev/tidings/inbox/locale"
-	"github.com/tidingsdev/tidings/inbox/notify"
 	slackinbox "github.com/tidingsdev/tidings/inbox/slack"
 	"github.com/tidingsdev/tidings/inbox/slack/slacktest"
-	"github.com/tidingsdev/tidings/inbox/webhook"
-	"github.com/tidingsdev/tidings/web/notifycenter"
 )
 
 // Inbox names: part of task IDs and ledger rows, so they stay fixed.
@@ -39,26 +34,22 @@ const slackDigestChannel = "#issues-digest"
 // slackChannel is where the demo posts issue events.
 const slackChannel = "#issues"
 
-// fanout is the after-commit side of the demo: the asynq worker and relay
-// running the in-app, email and Slack inboxes, and in dev mode the local
-// SMTP server and fake Slack API they deliver to.
+// fanout is the demo's own inboxes (email, Slack, the Slack digest), which
+// the tidings client's worker runs next to its in-app inbox, and in dev
+// mode the local SMTP server and fake Slack API they deliver to.
 type fanout struct {
-	worker   *inbox.Worker
-	redisOpt asynq.RedisConnOpt // the workers' Redis (the operations page reads it)
-	inboxes  []inbox.Inbox      // every inbox (re-driven dead letters take their policies)
+	inboxes []inbox.Inbox // for tidings.Config.Inboxes
 
 	mailer      *email.Sender
 	builder     *email.Builder
 	unsubscribe *email.UnsubscribeHandler
 	poster      *slackinbox.Poster
 
-	// Batching: the wording catalog, the inboxes that batch, and the
-	// client scheduling their flushes.
+	// Batching: the wording catalog and the inboxes that batch (their
+	// flushes are scheduled and swept by the tidings client).
 	catalog     *locale.Catalog
-	notify      *notify.Inbox
 	mail        *email.Inbox
 	slackDigest *slackinbox.Inbox
-	batchClient *asynq.Client
 
 	logger *slog.Logger
 
@@ -80,17 +71,12 @@ func quietFilter(d *activity.Domain) inbox.Filter {
 func (a *App) startFanout(ctx context.Context) error {
 	f := &fanout{}
 	a.fan = f
-	redisOpt, err := inbox.ParseRedis(a.cfg.RedisAddr, a.cfg.RedisDB) // one server or a cluster
-	if err != nil {
-		return err
-	}
+	var err error
 	logger := slog.New(slog.NewTextHandler(logWriter(a.cfg.Log), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	f.logger = logger
 	if f.catalog, err = newCatalog(); err != nil {
 		return err
 	}
-	f.batchClient = asynq.NewClient(redisOpt)
-	scheduler := &batch.AsynqScheduler{Client: f.batchClient}
 
 	// Email: the dev SMTP server, or the configured one.
 	smtpHost, smtpPort, tlsPolicy := "", 0, email.TLSMandatory
@@ -183,31 +169,19 @@ func (a *App) startFanout(ctx context.Context) error {
 		}
 	}
 
-	announcer, err := notifycenter.NewAnnouncer(a.redis, "")
-	if err != nil {
-		return err
-	}
-	n, err := notify.New(notify.Config{Name: inboxNotify, Accepts: quietFilter(a.issues), Recipients: a.recipients, Now: a.cfg.Now,
-		Defaults: a.defaults, Announcer: announcer, Batching: true, Profiles: a.profiles})
-	if err != nil {
-		return err
-	}
-	f.notify = n
-	var batchers []*batch.Batcher
-	inboxes := []inbox.Inbox{n}
+	var inboxes []inbox.Inbox
 	if f.mailer != nil {
 		mail, err := email.NewInbox(email.InboxConfig{
 			Name: inboxEmail, Accepts: inbox.On(a.issues.Name(), mailActions...),
 			Builder: f.builder, Transport: f.mailer, Recipients: a.mailRecipients,
 			Logger: logger, Now: a.cfg.Now, Defaults: a.defaults, // retried for a day (email's window)
-			DB: a.db, Batching: &email.BatchingConfig{Scheduler: scheduler}, // who chose a daily digest gets one
+			DB: a.db, Batching: &email.BatchingConfig{}, // who chose a daily digest gets one
 		})
 		if err != nil {
 			return err
 		}
 		inboxes = append(inboxes, mail)
 		f.mail = mail
-		batchers = append(batchers, mail.Batcher())
 	}
 	if f.poster != nil {
 		sl, err := slackinbox.NewInbox(slackinbox.InboxConfig{Name: inboxSlack, Accepts: quietFilter(a.issues), Publisher: f.poster}) // retried for 4h (Slack's window)
@@ -225,49 +199,19 @@ func (a *App) startFanout(ctx context.Context) error {
 			return err
 		}
 		f.slackDigest, err = slackinbox.NewInbox(slackinbox.InboxConfig{Name: inboxSlackDigest, Accepts: quietFilter(a.issues), Publisher: digestPoster,
-			Batching: &slackinbox.BatchingConfig{DB: a.db, Schedule: inbox.FixedWindow(5 * time.Minute), Catalog: f.catalog, Scheduler: scheduler, Now: a.cfg.Now}})
+			Batching: &slackinbox.BatchingConfig{DB: a.db, Schedule: inbox.FixedWindow(5 * time.Minute), Catalog: f.catalog, Now: a.cfg.Now}})
 		if err != nil {
 			return err
 		}
 		inboxes = append(inboxes, f.slackDigest)
-		batchers = append(batchers, f.slackDigest.Batcher())
 	}
-	if err := a.startWorkflow(); err != nil {
-		return err
-	}
-	inboxes = append(inboxes, a.engine)
-	hist, err := a.startHistory(redisOpt)
-	if err != nil {
-		return err
-	}
-	inboxes = append(inboxes, hist...)
-	f.worker, err = inbox.NewWorker(inbox.Config{
-		DB: a.db, Redis: redisOpt, Domains: []*activity.Domain{a.issues}, Inboxes: inboxes,
-		App:        a.cfg.App, // several demos (or environments) on one Redis DB
-		Middleware: []inbox.Middleware{a.tel.tracing.Delivery(), a.tel.metrics.Delivery(), a.live.middleware},
-		Queues:     map[string]int{inbox.DefaultQueue: 6, email.DefaultQueue: 2, slackinbox.DefaultQueue: 2, webhook.DefaultSubscriptionsQueue: 1, batch.DefaultQueue: 1},
-		Tasks:      map[string]asynq.Handler{batch.TaskType: batch.Handler(batchers...)}, // scheduled flushes of batch windows
-		// The engine's jobs are in the default queue: a rule's reply shows
-		// up as soon as the comment's notifications do.
-		ShutdownTimeout: 3 * time.Second,
-		Relay:           inbox.RelayConfig{DSN: a.cfg.DSN}, // its own pool and LISTEN connection, off the app's pool
-		Logger:          logger,
-		Now:             a.cfg.Now,
-	})
-	if err != nil {
-		return err
-	}
-	if !webOnly { // a web process runs no worker: its counters would stay 0
-		if err := a.tel.metrics.Worker(f.worker); err != nil {
-			return err
-		}
-	}
-	f.redisOpt, f.inboxes = redisOpt, inboxes
-	return nil
+	f.inboxes = inboxes
+	return a.startHistory()
 }
 
 // recipients are the issue's subscribers (author, assignee, commenters),
-// as user IDs; the inboxes drop the actor.
+// as user IDs; the inboxes drop the actor. (The in-app inbox asks the same
+// in SQL: tidings.InApp.Recipients.)
 func (a *App) recipients(ctx context.Context, db *gorm.DB, ev activity.Event) ([]string, error) {
 	id, err := strconv.ParseInt(ev.SubjectID, 10, 64)
 	if err != nil {
@@ -308,9 +252,6 @@ func (a *App) mailRecipients(ctx context.Context, db *gorm.DB, ev activity.Event
 func (f *fanout) close() {
 	if f == nil {
 		return
-	}
-	if f.batchClient != nil {
-		f.batchClient.Close()
 	}
 	if f.devSMTP != nil {
 		f.devSMTP.Close()
@@ -370,29 +311,4 @@ Stop mails about comments: {{.}}
 {{with .URL}}<p><a href="{{.}}">Open the issue</a></p>{{end}}
 {{with .UnsubscribeURL}}<p><small><a href="{{.}}">Stop mails about comments</a></small></p>{{end}}`,
 	})
-}
-
-// sweep flushes due batch windows every minute until ctx ends, the safety
-// net under the scheduled flush tasks (a Redis that lost them). The
-// returned channel closes when it stopped.
-func (f *fanout) sweep(ctx context.Context) <-chan struct{} {
-	done := make(chan struct{})
-	var runs []func(context.Context) error
-	if f.mail != nil {
-		runs = append(runs, func(ctx context.Context) error { return f.mail.Batcher().Run(ctx, time.Minute) })
-	}
-	if f.slackDigest != nil {
-		runs = append(runs, func(ctx context.Context) error { return f.slackDigest.Batcher().Run(ctx, time.Minute) })
-	}
-	go func() {
-		defer close(done)
-		ch := make(chan struct{}, len(runs))
-		for _, run := range runs {
-			go func() { _ = run(ctx); ch <- struct{}{} }()
-		}
-		for range runs {
-			<-ch
-		}
-	}()
-	return done
 }

@@ -23,7 +23,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/hibiken/asynq"
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
@@ -36,29 +35,27 @@ import (
 // domain's history into it.
 const inboxArchive = "archive"
 
-// startHistory makes the history tools' inboxes (the archive and the
-// webhook subscriptions) and the backfiller, for startFanout to add to the
-// worker.
-func (a *App) startHistory(redisOpt asynq.RedisConnOpt) ([]inbox.Inbox, error) {
-	h := &a.hist
+// startHistory makes the archive inbox (one of the demo's inboxes; the
+// History page backfills it through the client's backfiller).
+func (a *App) startHistory() error {
 	// The archive takes no live events: it is the "new inbox" of the demo,
 	// filled by backfills only.
-	h.archive = inbox.Func(inboxArchive, func(string, string) bool { return false }, func(ctx context.Context, d *inbox.Delivery) error {
+	a.hist.archive = inbox.Func(inboxArchive, func(string, string) bool { return false }, func(ctx context.Context, d *inbox.Delivery) error {
 		_, err := d.Once(ctx, d.DB, "", func(tx *gorm.DB) error {
 			return tx.Exec(`INSERT INTO event_archive (event_id, action, subject_id, archived_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 				d.Event.ID, d.Event.Action, d.Event.SubjectID, a.cfg.Now()).Error
 		})
 		return err
 	})
-	keys, err := a.keyring()
-	if err != nil {
-		return nil, err
-	}
-	client := webhook.NewClient(webhook.Config{})
-	// The private addresses the webhook client may reach: in dev mode the
-	// process's own receiver (a TLS server on loopback), and the one
-	// configured (-webhook-receiver), which every process of the demo
-	// reaches alike.
+	return nil
+}
+
+// webhookClient posts the webhook subscriptions' deliveries. The private
+// addresses it may reach: in dev mode the process's own receiver (a TLS
+// server on loopback), and the one configured (-webhook-receiver), which
+// every process of the demo reaches alike.
+func (a *App) webhookClient() (*webhook.Client, error) {
+	h := &a.hist
 	var allowed []netip.AddrPort
 	pool, err := x509.SystemCertPool()
 	if err != nil {
@@ -79,31 +76,18 @@ func (a *App) startHistory(redisOpt asynq.RedisConnOpt) ([]inbox.Inbox, error) {
 		}
 		allowed = append(allowed, netip.MustParseAddrPort(a.cfg.WebhookReceiver))
 	}
-	if len(allowed) > 0 {
-		client = webhook.NewClient(webhook.Config{
-			CheckAddr: func(ap netip.AddrPort) error {
-				if slices.Contains(allowed, ap) {
-					return nil
-				}
-				return webhook.PublicOnly(ap)
-			},
-			TLSConfig: &tls.Config{RootCAs: pool},
-		})
+	if len(allowed) == 0 {
+		return webhook.NewClient(webhook.Config{}), nil
 	}
-	h.subs, err = webhook.NewSubscriptions(webhook.SubscriptionsConfig{
-		DB: a.db, Keyring: keys, Domains: []*activity.Domain{a.issues}, Source: "/tidings/demo", Client: client,
-		Policy: inbox.Policy{MaxRetry: 5}, Now: a.cfg.Now,
-	})
-	if err != nil {
-		return nil, err
-	}
-	ins := []inbox.Inbox{h.archive, h.subs}
-	h.backfiller, err = inbox.NewBackfiller(inbox.BackfillConfig{DB: a.db, Redis: redisOpt, App: a.cfg.App, Domains: []*activity.Domain{a.issues},
-		Inboxes: ins, Rate: 50, ProgressEvery: 2 * time.Second, Logger: a.fan.logger, Now: a.cfg.Now})
-	if err != nil {
-		return nil, err
-	}
-	return ins, nil
+	return webhook.NewClient(webhook.Config{
+		CheckAddr: func(ap netip.AddrPort) error {
+			if slices.Contains(allowed, ap) {
+				return nil
+			}
+			return webhook.PublicOnly(ap)
+		},
+		TLSConfig: &tls.Config{RootCAs: pool},
+	}), nil
 }
 
 func (a *App) historyRoutes(mux *http.ServeMux) {
@@ -359,7 +343,7 @@ func (a *App) retractImport(w http.ResponseWriter, r *http.Request) {
 // webhooksPage lists the webhook subscriptions and, in dev mode, what the
 // local receiver got.
 func (a *App) webhooksPage(w http.ResponseWriter, r *http.Request) {
-	subs, err := a.hist.subs.List(r.Context(), a.issues.Name())
+	subs, err := a.client.Webhooks().List(r.Context(), a.issues.Name())
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -381,7 +365,7 @@ func (a *App) subscribeWebhook(w http.ResponseWriter, r *http.Request) {
 	if act := r.FormValue("action"); act != "" {
 		actions = []string{act}
 	}
-	_, err := a.hist.subs.Subscribe(r.Context(), "users:"+strconv.FormatInt(me.ID, 10), webhook.SubscriptionSpec{
+	_, err := a.client.Webhooks().Subscribe(r.Context(), "users:"+strconv.FormatInt(me.ID, 10), webhook.SubscriptionSpec{
 		Domain: a.issues.Name(), Actions: actions, URL: strings.TrimSpace(r.FormValue("url")), Secret: r.FormValue("secret"),
 	})
 	if err != nil {

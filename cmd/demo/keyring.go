@@ -34,7 +34,6 @@ func (a *App) keyring() (*webhook.Keyring, error) {
 type history struct {
 	keys       *webhook.Keyring
 	archive    inbox.Inbox
-	subs       *webhook.Subscriptions
 	backfiller *inbox.Backfiller
 	receiver   *receiver // dev mode only
 	wg         sync.WaitGroup

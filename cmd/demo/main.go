@@ -102,9 +102,9 @@ func run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
-	// Open event streams end with the center, so Shutdown need not wait
+	// Open event streams end with the client, so Shutdown need not wait
 	// for them.
-	app.center.Close()
+	app.client.Close()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)

@@ -61,6 +61,24 @@ var digestSubjects = map[string][]string{
 	"de": {"one", "1 Neuigkeit zu deinen Issues", "other", "%[1]d Neuigkeiten zu deinen Issues"},
 }
 
+// topicLabels name the issue domain's actions on the library's pages (the
+// preference page's rows, the rule editor's triggers): the catalog's
+// tidings.action.issue.<action> keys (web.Words).
+var topicLabels = map[string]map[string]string{
+	"en": {
+		ActionIssueOpened: "New issues", ActionCommentAdded: "Comments", ActionCommentDeleted: "Deleted comments",
+		ActionLabelAdded: "Labels added", ActionLabelRemoved: "Labels removed", ActionAssigned: "Assignments",
+		ActionStatusChanged: "Status changes", ActionIssueClosed: "Closed issues", ActionNoActivity: "Issues gone quiet",
+		ActionImportRetracted: "Retracted imports",
+	},
+	"de": {
+		ActionIssueOpened: "Neue Issues", ActionCommentAdded: "Kommentare", ActionCommentDeleted: "Gelöschte Kommentare",
+		ActionLabelAdded: "Neue Labels", ActionLabelRemoved: "Entfernte Labels", ActionAssigned: "Zuweisungen",
+		ActionStatusChanged: "Statusänderungen", ActionIssueClosed: "Geschlossene Issues", ActionNoActivity: "Stille Issues",
+		ActionImportRetracted: "Zurückgezogene Importe",
+	},
+}
+
 // newCatalog builds the demo's message catalog.
 func newCatalog() (*locale.Catalog, error) {
 	cat, err := locale.New("en", demoLocales...)
@@ -78,6 +96,11 @@ func newCatalog() (*locale.Catalog, error) {
 		}
 		if err := cat.SetPlural(loc, locale.DigestSubject, 1, digestSubjects[loc]...); err != nil {
 			return nil, err
+		}
+		for action, label := range topicLabels[loc] {
+			if err := cat.Set(loc, "tidings.action.issue."+action, label); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return cat, nil

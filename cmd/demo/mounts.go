@@ -8,18 +8,8 @@ import (
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/notify"
-	"github.com/tidingsdev/tidings/web"
-	"github.com/tidingsdev/tidings/web/eventbrowser"
 	"github.com/tidingsdev/tidings/web/feedview"
 	"github.com/tidingsdev/tidings/web/notifycenter"
-	"github.com/tidingsdev/tidings/web/preferences"
-)
-
-// Where the demo mounts the library's web parts.
-const (
-	eventsPrefix = "/admin/events"
-	centerPrefix = "/api/notifications"
-	prefsPrefix  = "/settings/notifications"
 )
 
 // notificationDefaults are the demo's choices before anyone chooses:
@@ -46,62 +36,6 @@ func (a *App) signedIn(r *http.Request) bool {
 	}
 	var n int64
 	return a.db.WithContext(r.Context()).Model(&User{}).Where("id = ?", id).Count(&n).Error == nil && n == 1
-}
-
-// mountWebParts makes the event browser, the notification center and the
-// preference page.
-func (a *App) mountWebParts() error {
-	var err error
-	a.browser, err = eventbrowser.New(eventbrowser.Config{
-		DB: a.db, Domains: []*activity.Domain{a.issues}, Prefix: eventsPrefix,
-		Identity: a.identity, Theme: web.Theme{Layout: a.layout("events")}, Words: web.Words{Catalog: a.fan.catalog},
-		Feed: a.feedr, Rules: a.rules,
-		RuleHref: func(id int64) string { return "/rules/" + strconv.FormatInt(id, 10) },
-		Subjects: func(ctx context.Context, _ string, ids []string) (map[string]eventbrowser.Subject, error) {
-			titles, err := a.titlesOf(ctx, parseIDs(ids))
-			out := make(map[string]eventbrowser.Subject, len(titles))
-			for id, t := range titles {
-				out[id] = eventbrowser.Subject{Label: t, Href: "/issues/" + id}
-			}
-			return out, err
-		},
-		Now: a.cfg.Now, Logger: a.fan.logger,
-	})
-	if err != nil {
-		return err
-	}
-	a.center, err = notifycenter.New(notifycenter.Config{
-		DB: a.db, Redis: a.redis, Prefix: centerPrefix, Identity: a.identity,
-		Describe: a.describeNotifications, Logger: a.fan.logger, StreamOpened: a.tel.metrics.PushConnected,
-		RequireTenant: a.issues.Tenanted(), // every notification is an organisation's
-	})
-	if err != nil {
-		return err
-	}
-	var topics []preferences.Topic
-	for _, act := range feedActions(a.issues) {
-		topics = append(topics, preferences.Topic{Domain: a.issues.Name(), Action: act, Label: topicLabels[act]})
-	}
-	a.prefs, err = preferences.New(preferences.Config{
-		DB: a.db, Topics: topics, Defaults: a.defaults, Prefix: prefsPrefix, Home: "/notifications",
-		Identity: a.identity, Theme: web.Theme{Layout: a.layout("notifications")}, Words: web.Words{Catalog: a.fan.catalog},
-		Domains:  []*activity.Domain{a.issues},
-		Channels: []preferences.Channel{{Name: inbox.ChannelApp}, {Name: inbox.ChannelEmail}}, // the demo's in-app and email inboxes
-		Subjects: func(ctx context.Context, _ string, ids []string) (map[string]string, error) {
-			return a.titlesOf(ctx, parseIDs(ids))
-		},
-		Logger: a.fan.logger,
-		// Each person picks, per channel, each event at once or a digest
-		// at 08:00 their time (in the app: one row per burst until then).
-		Deliveries: []preferences.DeliveryOption{{Label: "Immediately", Choice: inbox.ImmediateChoice}, {Label: "Daily digest at 08:00", Choice: dailyDigest}},
-	})
-	return err
-}
-
-var topicLabels = map[string]string{
-	ActionIssueOpened: "New issues", ActionCommentAdded: "Comments", ActionCommentDeleted: "Deleted comments",
-	ActionLabelAdded: "Labels added", ActionLabelRemoved: "Labels removed", ActionAssigned: "Assignments",
-	ActionStatusChanged: "Status changes", ActionIssueClosed: "Closed issues", ActionNoActivity: "Issues gone quiet",
 }
 
 func parseIDs(ids []string) []int64 {

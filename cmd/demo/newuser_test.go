@@ -43,7 +43,7 @@ func TestNewUserBugs(t *testing.T) {
 		"20 MB comment":         {comments, "body=" + strings.Repeat("a", 20<<20), 413, "keep comments under 10,000 characters"},
 		"NUL in a label":        {fmt.Sprintf("/issues/%d/labels", issue.ID), "name=" + url.QueryEscape("x\x00"), 422, "NUL character"},
 		"NUL in a title":        {"/issues", "project_id=1&title=" + url.QueryEscape("t\x00"), 422, "NUL character"},
-		"invalid UTF-8 rule":    {"/rules/new", "name=" + url.QueryEscape("r\xff") + "&triggered_on=comment_added", 422, "invalid UTF-8"},
+		"invalid UTF-8 rule":    {rulesPrefix + "/new", "name=" + url.QueryEscape("r\xff") + "&triggered_on=comment_added", 422, "invalid UTF-8"},
 	} {
 		status, body := post(c.path, c.body)
 		if status != c.status || !strings.Contains(body, c.want) || strings.Contains(body, "SQLSTATE") {

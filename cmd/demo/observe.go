@@ -23,13 +23,13 @@ type telemetry struct {
 
 // startTelemetry makes the metrics and tracing; the domain, the worker and
 // the engine are wired to them as they are made.
-func (a *App) startTelemetry() error {
+func (a *App) startTelemetry(redis asynq.RedisConnOpt) error {
 	t := &telemetry{registry: prometheus.NewRegistry()}
 	a.tel = t
 	t.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var err error
 	t.metrics, err = observe.NewMetrics(observe.MetricsConfig{
-		Registerer: t.registry, DB: a.db, Redis: asynq.RedisClientOpt{Addr: a.cfg.RedisAddr, DB: a.cfg.RedisDB},
+		Registerer: t.registry, DB: a.db, Redis: redis,
 	})
 	if err != nil {
 		return err
@@ -42,14 +42,14 @@ func (a *App) startTelemetry() error {
 // process runs no relay, so it reports none. The demo shows the details to
 // everyone: it runs on your machine. An app behind the internet authorizes
 // its operators only.
-func (a *App) startHealth() {
+func (a *App) startHealth(redis asynq.RedisConnOpt) {
 	hc := observe.HealthConfig{
-		DB: a.db, Redis: asynq.RedisClientOpt{Addr: a.cfg.RedisAddr, DB: a.cfg.RedisDB},
+		DB: a.db, Redis: redis,
 		Authorize: func(*http.Request) bool { return true },
 	}
 	if a.cfg.Role != RoleWeb {
-		hc.Relay = a.fan.worker.Relay()
-		hc.Checks = append(hc.Checks, observe.BreakersCheck(a.fan.worker))
+		hc.Relay = a.client.Worker().Relay()
+		hc.Checks = append(hc.Checks, observe.BreakersCheck(a.client.Worker()))
 	}
 	a.tel.health = observe.NewHealth(hc)
 }

@@ -51,11 +51,11 @@ func TestTraceFollowsARequestToEachDelivery(t *testing.T) {
 	}
 	// The counters below count this test's rule only: the rule the demo
 	// keeps in code goes before the engine starts.
-	if rs, err := app.rules.List(ctx, workflow.RuleQuery{}); err != nil {
+	if rs, err := app.client.Rules().List(ctx, workflow.RuleQuery{}); err != nil {
 		t.Fatal(err)
 	} else {
 		for _, r := range rs {
-			if err := app.rules.Delete(ctx, r.ID); err != nil {
+			if err := app.client.Rules().Delete(ctx, r.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -80,7 +80,7 @@ func TestTraceFollowsARequestToEachDelivery(t *testing.T) {
 		}
 		return n == 0
 	})
-	if _, err := app.rules.Create(ctx, "users:1", workflow.Rule{
+	if _, err := app.client.Rules().Create(ctx, "users:1", workflow.Rule{
 		Name: "Thank commenters", Domain: "issue", TriggeredOn: ActionCommentAdded, Enabled: true,
 		Conditions: workflow.Conditions{workflow.Cond("extra.length", workflow.OpGt, 0)},
 		Actions:    []workflow.RuleAction{workflow.Do(actionReply, workflow.Params{"message": "Thanks for the report!"})},
@@ -206,8 +206,8 @@ func TestTraceFollowsARequestToEachDelivery(t *testing.T) {
 			`tidings_workflow_actions_total{outcome="done",type="reply"} 1`,
 			`tidings_deliveries_total{inbox="workflow",outcome="done"} 2`,
 		},
-		"/healthz":    {`"status":"ok"`, `"name":"redis"`, `"name":"relay_listen"`},
-		"/monitoring": {`href="/metrics"`, `href="/healthz"`},
+		"/healthz": {`"status":"ok"`, `"name":"redis"`, `"name":"relay_listen"`},
+		opsPrefix:  {`href="/metrics"`, `href="/healthz"`},
 	} {
 		code, body := get(path)
 		for _, want := range wants {

@@ -31,14 +31,12 @@ func personOf(u *User) activity.Person {
 	return activity.Person{Type: "users", ID: strconv.FormatInt(u.ID, 10)}.WithValues(u.Name, u.Email, u.SlackHandle)
 }
 
-// mountPersonData makes the privacy handlers: export (GET) and erase
-// (POST), both for the signed-in user only.
+// mountPersonData makes the demo's own privacy handlers over the client's
+// Privacy (the library's tables and usersPart): export (GET) and erase
+// (POST), both for the signed-in user only, and erasure for the demo's
+// made-up people only (the client's own DataPath cannot say so).
 func (a *App) mountPersonData() error {
 	var err error
-	a.privacy, err = privacy.New(privacy.Config{Domains: []*activity.Domain{a.issues}, Parts: []privacy.Part{usersPart}, Now: a.cfg.Now})
-	if err != nil {
-		return err
-	}
 	authorize := func(r *http.Request, action string) (activity.Person, string, error) {
 		if !a.signedIn(r) {
 			return activity.Person{}, "", fmt.Errorf("%w: pick who you are first", privacy.ErrForbidden)
@@ -53,11 +51,11 @@ func (a *App) mountPersonData() error {
 		p := personOf(u)
 		return p, "users:" + p.ID, nil
 	}
-	a.dataExport, err = privacy.NewHandler(privacy.HandlerConfig{Privacy: a.privacy, DB: a.db, Authorize: authorize, Logger: a.fan.logger})
+	a.dataExport, err = privacy.NewHandler(privacy.HandlerConfig{Privacy: a.client.Privacy(), DB: a.db, Authorize: authorize, Logger: a.fan.logger})
 	if err != nil {
 		return err
 	}
-	a.dataErase, err = privacy.NewHandler(privacy.HandlerConfig{Privacy: a.privacy, DB: a.db, Authorize: authorize, AllowErase: true, Logger: a.fan.logger, Settle: 30 * time.Second,
+	a.dataErase, err = privacy.NewHandler(privacy.HandlerConfig{Privacy: a.client.Privacy(), DB: a.db, Authorize: authorize, AllowErase: true, Logger: a.fan.logger, Settle: 30 * time.Second,
 		AfterErase: func(w http.ResponseWriter, r *http.Request, e privacy.Erasure) {
 			http.Redirect(w, r, personDataPath+"?erased="+strconv.FormatInt(e.ID, 10), http.StatusSeeOther)
 		}})

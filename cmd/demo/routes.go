@@ -24,10 +24,10 @@ func (a *App) routes() {
 	mux.HandleFunc("GET "+personDataPath, a.personPage)
 	mux.Handle("GET "+personExportPath, a.dataExport)
 	mux.Handle("POST "+personErasePath, a.dataErase)
-	// The library's web parts (mounts.go); old event links redirect.
-	mux.Handle(eventsPrefix+"/", a.browser)
-	mux.Handle(centerPrefix+"/", a.center)
-	mux.Handle(prefsPrefix+"/", a.prefs)
+	// The library's pages (the notification center, preferences, the
+	// event browser, the rule editor, the operations page), in one
+	// handler; old event links redirect.
+	mux.Handle(tidingsPrefix+"/", a.client.Handler())
 	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, eventsPrefix+"/?"+r.URL.RawQuery, http.StatusMovedPermanently)
 	})
@@ -41,11 +41,6 @@ func (a *App) routes() {
 	if a.fan.unsubscribe != nil {
 		mux.Handle("/unsubscribe", a.fan.unsubscribe)
 	}
-	// The rule editor and the operations page (mounted.go).
-	mux.Handle(rulesPrefix, a.ruleEditor)
-	mux.Handle(rulesPrefix+"/", a.ruleEditor)
-	mux.Handle(opsPrefix, a.ops)
-	mux.Handle(opsPrefix+"/", a.ops)
 	mux.Handle("GET /metrics", a.tel.metricsHandler())
 	mux.Handle("GET /healthz", a.tel.health)
 	a.historyRoutes(mux)

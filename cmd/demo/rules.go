@@ -17,13 +17,10 @@ const (
 	actionClose    = "close"
 )
 
-// startWorkflow makes the rule store and the engine (one more inbox) with
-// the demo's actions: reply with a comment, add a label, close.
-func (a *App) startWorkflow() error {
-	schema, err := a.newRuleSchema()
-	if err != nil {
-		return err
-	}
+// ruleRegistry holds the actions rules may use: the built-in ones (with
+// the demo's mail and Slack) and the demo's own: reply with a comment,
+// add a label, close.
+func (a *App) ruleRegistry() (*workflow.Registry, error) {
 	cfg := workflow.RegistryConfig{}
 	if f := a.fan; f.mailer != nil {
 		cfg.Email = &workflow.EmailConfig{Sender: f.mailer, From: "tidings workflow <workflow@tidings-demo.localhost>", Now: a.cfg.Now}
@@ -34,19 +31,10 @@ func (a *App) startWorkflow() error {
 	reg := workflow.NewRegistry(cfg)
 	for name, act := range a.demoActions() {
 		if err := reg.Register(name, act); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	keys, err := a.keyring()
-	if err != nil {
-		return err
-	}
-	if a.rules, err = workflow.NewRules(workflow.RulesConfig{DB: a.db, Schemas: []*workflow.Schema{schema}, Registry: reg, Now: a.cfg.Now, Secrets: keys}); err != nil {
-		return err
-	}
-	a.engine, err = workflow.NewEngine(workflow.EngineConfig{Rules: a.rules, ListenDSN: a.cfg.DSN, Logger: a.fan.logger, Now: a.cfg.Now,
-		Observers: []workflow.Observer{a.tel.metrics.Workflow(), a.tel.tracing.Workflow()}})
-	return err
+	return reg, nil
 }
 
 func (a *App) demoActions() map[string]workflow.Action {
@@ -142,7 +130,7 @@ const pingRuleKey = "demo-ping"
 // saves each by its key: one rule however often the demo starts, in how
 // many processes): a comment saying "ping" gets the reply "pong".
 func (a *App) ensureRules(ctx context.Context) error {
-	_, _, err := a.rules.Ensure(ctx, "app:demo", workflow.Rule{
+	_, _, err := a.client.Rules().Ensure(ctx, "app:demo", workflow.Rule{
 		Key: pingRuleKey, Name: "Ping? Pong! (kept in code)", Domain: a.issues.Name(), TriggeredOn: ActionCommentAdded,
 		Conditions: workflow.Conditions{workflow.Cond("record.body", workflow.OpMatches, `(?i)^\s*ping\b`)},
 		Actions:    []workflow.RuleAction{workflow.Do(actionReply, workflow.Params{"message": "pong"})},

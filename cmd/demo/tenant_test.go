@@ -57,7 +57,7 @@ func seedOrgs(t *testing.T, d *demo) *orgFixture {
 		if o.ID == f.globex.ID {
 			name = "Globex: escalate billing"
 		}
-		r, err := d.app.rules.Create(activity.WithTenant(ctx, o.ID), "app:test", workflow.Rule{
+		r, err := d.app.client.Rules().Create(activity.WithTenant(ctx, o.ID), "app:test", workflow.Rule{
 			Name: name, Domain: "issue", TriggeredOn: ActionLabelAdded, Enabled: true,
 			Actions: []workflow.RuleAction{workflow.Do(actionReply, workflow.Params{"message": name})},
 		})
@@ -128,8 +128,8 @@ func TestOrganisationsSeeNothingOfEachOther(t *testing.T) {
 				eventsPrefix + "/", eventsPrefix + "/?domain=issue", eventsPrefix + "/?domain=issue&subject=" + fmt.Sprint(f.issue[c.other]),
 				fmt.Sprintf("%s/issue/%d", eventsPrefix, f.event[c.own]),
 				"/notifications", "/notifications?archived=1", centerPrefix + "/", centerPrefix + "/counts",
-				prefsPrefix + "/", "/rules", "/rules/new", fmt.Sprintf("/rules/%d", f.rule[c.own]),
-				"/monitoring", "/history", "/dev/mail", "/dev/slack", personDataPath,
+				prefsPrefix + "/", rulesPrefix, rulesPrefix + "/new", fmt.Sprintf(rulesPrefix+"/%d", f.rule[c.own]),
+				opsPrefix, "/history", "/dev/mail", "/dev/slack", personDataPath,
 			}
 			sawOwn := map[string]bool{}
 			for _, p := range pages {
@@ -152,7 +152,7 @@ func TestOrganisationsSeeNothingOfEachOther(t *testing.T) {
 					t.Errorf("GET %s as %s lacks its own organisation's %q", p, c.me.Name, c.ownMark)
 				}
 			}
-			if _, body := get(c.me, "GET", "/rules"); !strings.Contains(body, map[bool]string{true: "Acme: thank commenters", false: "Globex: escalate billing"}[c.own == f.acme.ID]) {
+			if _, body := get(c.me, "GET", rulesPrefix); !strings.Contains(body, map[bool]string{true: "Acme: thank commenters", false: "Globex: escalate billing"}[c.own == f.acme.ID]) {
 				t.Errorf("/rules as %s lacks the organisation's own rule", c.me.Name)
 			}
 			if _, body := get(c.me, "GET", centerPrefix+"/"); !strings.Contains(body, fmt.Sprintf(`"id":%d`, f.notification[c.own])) && !strings.Contains(body, fmt.Sprintf(`"id": %d`, f.notification[c.own])) {
@@ -168,7 +168,7 @@ func TestOrganisationsSeeNothingOfEachOther(t *testing.T) {
 				fmt.Sprintf("/projects/%d", f.project[c.other]), fmt.Sprintf("/users/%d", other.ID),
 				fmt.Sprintf("%s/issue/%d", eventsPrefix, f.event[c.other]),
 				fmt.Sprintf("%s/%d", centerPrefix, f.notification[c.other]),
-				fmt.Sprintf("/rules/%d", f.rule[c.other]), fmt.Sprintf("/rules/%d/edit", f.rule[c.other]),
+				fmt.Sprintf(rulesPrefix+"/%d", f.rule[c.other]), fmt.Sprintf(rulesPrefix+"/%d/edit", f.rule[c.other]),
 			} {
 				if code, body := get(c.me, "GET", p); code != http.StatusNotFound {
 					t.Errorf("GET %s (the other organisation's) as %s: %d, want 404\n%.300s", p, c.me.Name, code, body)
@@ -179,10 +179,10 @@ func TestOrganisationsSeeNothingOfEachOther(t *testing.T) {
 				fmt.Sprintf("/issues/%d/comments?body=%s", f.issue[c.other], url.QueryEscape("sneaky")),
 				fmt.Sprintf("/issues/%d/status?status=closed", f.issue[c.other]),
 				fmt.Sprintf("/issues/%d/delete", f.issue[c.other]),
-				fmt.Sprintf("/rules/%d/toggle", f.rule[c.other]), fmt.Sprintf("/rules/%d/delete", f.rule[c.other]),
+				fmt.Sprintf(rulesPrefix+"/%d/toggle", f.rule[c.other]), fmt.Sprintf(rulesPrefix+"/%d/delete", f.rule[c.other]),
 				fmt.Sprintf("%s/%d/read", centerPrefix, f.notification[c.other]),
-				fmt.Sprintf("/monitoring/run?queue=default&id=%s:issue:%d", inboxNotify, f.event[c.other]),
-				fmt.Sprintf("/monitoring/redrive?inbox=%s&domain=issue&event=%d", inboxNotify, f.event[c.other]),
+				fmt.Sprintf(opsPrefix+"/run?queue=default&id=%s:issue:%d", inboxNotify, f.event[c.other]),
+				fmt.Sprintf(opsPrefix+"/redrive?inbox=%s&domain=issue&event=%d", inboxNotify, f.event[c.other]),
 			} {
 				if code, body := get(c.me, "POST", p); code != http.StatusNotFound {
 					t.Errorf("POST %s (the other organisation's) as %s: %d, want 404\n%.300s", p, c.me.Name, code, body)

@@ -165,7 +165,7 @@ func newHookReceiver(t *testing.T, secret string) (*hookReceiver, []string) {
 // comments on Ana's issue and Ana's open page shows the notification and
 // the badge within a second (pushed from the worker through Redis); she
 // reads, archives, marks unread and deletes it; the event browser, mounted
-// under /admin/events, leads from the rule's reply to the comment that
+// under /tidings/events, leads from the rule's reply to the comment that
 // caused it and back; a request without a session gets 403.
 func TestBrowserTwoProcesses(t *testing.T) {
 	b := newBrowser(t)
@@ -355,7 +355,7 @@ func TestBrowserTwoProcesses(t *testing.T) {
 	// The Queues page of the web process (the library's operations page)
 	// shows the worker's relay as the worker publishes it, and the Rules
 	// page (the library's rule editor) the rule kept in code.
-	benTab.do("the queues in the web process", chromedp.Navigate(base+"/monitoring"), chromedp.WaitVisible(chromedp.CSS("#workers")))
+	benTab.do("the queues in the web process", chromedp.Navigate(base+opsPrefix), chromedp.WaitVisible(chromedp.CSS("#workers")))
 	if w := benTab.text("workers", `document.querySelector('#workers').innerText`); !strings.Contains(w, "LISTEN up") || strings.Contains(w, "polling") {
 		t.Errorf("the web process's Queues page shows the workers as %q, want the worker's relay with LISTEN up", w)
 	}
@@ -363,7 +363,7 @@ func TestBrowserTwoProcesses(t *testing.T) {
 	// it delivered to, closed), as the worker publishes them: poll the
 	// page until they are published, with a deadline.
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		benTab.do("the breakers in the web process", chromedp.Navigate(base+"/monitoring"), chromedp.WaitVisible(chromedp.CSS("#breakers")))
+		benTab.do("the breakers in the web process", chromedp.Navigate(base+opsPrefix), chromedp.WaitVisible(chromedp.CSS("#breakers")))
 		if n := benTab.eval("closed breakers", `document.querySelectorAll('#breakers tr.breaker-closed').length`); n.(float64) > 0 {
 			break
 		}
@@ -372,7 +372,7 @@ func TestBrowserTwoProcesses(t *testing.T) {
 			break
 		}
 	}
-	benTab.do("the rules in the web process", chromedp.Navigate(base+"/rules"), chromedp.WaitVisible(chromedp.CSS("#code-rules")))
+	benTab.do("the rules in the web process", chromedp.Navigate(base+rulesPrefix), chromedp.WaitVisible(chromedp.CSS("#code-rules")))
 	if r := benTab.text("rules kept in code", `document.querySelector('#code-rules').innerText`); !strings.Contains(r, "Ping? Pong!") {
 		t.Errorf("the Rules page lists the rules kept in code as %q, want the ping rule", r)
 	}
