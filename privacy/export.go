@@ -25,7 +25,8 @@ import (
 // notification preferences (inbox.StoredPreferences) and delivery choices
 // (inbox.StoredChoices: immediate, or a batching schedule); the addresses
 // they are reached at outside the app (device.PersonAddresses: web push
-// subscriptions, mobile push tokens, phone numbers); the lines of
+// subscriptions without their auth secret, mobile push tokens, phone
+// numbers); the lines of
 // the app's Parts; and an end line with the counts, so a reader knows the
 // export is complete.
 //
@@ -117,6 +118,10 @@ func (x *Privacy) Export(ctx context.Context, db *gorm.DB, p activity.Person, w 
 		return err
 	}
 	for i := range addrs {
+		// A web push subscription's auth secret is a credential (with the
+		// endpoint and the public key, anyone could push to that browser),
+		// not data about the person: it stays out of the file.
+		addrs[i].Auth = ""
 		if err := emit(Line{Type: LineDevice, Device: &addrs[i]}); err != nil {
 			return err
 		}

@@ -660,6 +660,9 @@ func TestExportIsCompleteAndPrivate(t *testing.T) {
 			if l.Device.Tenant != "acme" || l.Device.Recipient != "9" {
 				t.Errorf("device line %+v; want an address of acme's users:9", l.Device)
 			}
+			if l.Device.Auth != "" {
+				t.Errorf("device line %+v carries the push subscription's auth secret; an export leaves credentials out", l.Device)
+			}
 		case privacy.LineDelivery:
 			choices++
 			if l.Delivery.Tenant != "acme" || l.Delivery.Domain != "member" {
