@@ -91,11 +91,11 @@ func TestFigureVerdicts(t *testing.T) {
 		{figure{Ours: 1, Unit: "ms"}, "-"},
 		{figure{Ours: 1, Target: target{MinRatio: 0.8}}, "no"}, // no baseline: no ratio to meet
 	} {
-		if got := c.f.ok(); got != c.want {
+		if got := c.f.OK(); got != c.want {
 			t.Errorf("%+v: ok %q, want %q", c.f, got, c.want)
 		}
 	}
-	if r := (figure{Ours: 1}).ratio(); !math.IsNaN(r) {
+	if r := (figure{Ours: 1}).Ratio(); !math.IsNaN(r) {
 		t.Errorf("ratio without a baseline = %v, want NaN", r)
 	}
 }

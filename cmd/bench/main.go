@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tidingsdev/tidings/internal/measure"
 )
 
 // groups lists the figure groups in the order they run. The feed group
@@ -149,11 +151,11 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *log.Logger) err
 	if sqlDB, err := db.DB(); err == nil {
 		defer sqlDB.Close()
 	}
-	m, err := describeMachine(ctx, db)
+	m, err := measure.DescribeMachine(ctx, db)
 	if err != nil {
 		return err
 	}
-	loadAtStart := loadAverage()
+	loadAtStart := measure.LoadAverage()
 
 	var figs []figure
 	for _, g := range groups() {
@@ -171,10 +173,10 @@ func run(ctx context.Context, cfg config, out io.Writer, logger *log.Logger) err
 	}
 	elapsed := time.Since(started).Round(time.Second)
 	if loadAtStart != "" {
-		m.Load = loadAtStart + ", " + loadAverage()
+		m.Load = loadAtStart + ", " + measure.LoadAverage()
 	}
 
-	r := results{machine: m, figures: figs, notes: b.notes, tables: b.tables, cmdline: commandLine(cfg), date: started, took: elapsed}
+	r := results{Results: measure.Results{Machine: m, Figures: figs, Notes: b.notes, Cmdline: commandLine(cfg), Date: started, Took: elapsed}, tables: b.tables}
 	if cfg.Results != "" {
 		f, err := os.Create(cfg.Results)
 		if err != nil {
