@@ -161,6 +161,13 @@ type Config struct {
 	// and the function it returns as it closes: a metrics hook (observe's
 	// Metrics.PushConnected). Default nil.
 	StreamOpened func() (closed func())
+	// Push offers "notify me on this browser" on the notification center
+	// (with InApp): its service worker, its client script and the routes
+	// storing each browser's push subscription for the person
+	// (notifycenter.PushConfig). The app's web push inbox (inbox/webpush,
+	// in Inboxes) pushes with the VAPID key pair whose public key this is.
+	// Default nil: no push routes.
+	Push *notifycenter.PushConfig
 	// Worker tunes the worker (concurrency, queues, middleware, the app's
 	// own task handlers, shutdown timeout, relay); its DB, Redis, App,
 	// Domains, Inboxes, Logger and Now are the Config's. Default: inbox
