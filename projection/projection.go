@@ -144,7 +144,7 @@ func (pr *Projection) Accepts(domain, action string) bool {
 func (pr *Projection) Process(ctx context.Context, d *inbox.Delivery) error {
 	ev := d.Event
 	if ids, ok := retracted(ev); ok {
-		return pr.revert(ctx, ev.Domain, ids)
+		return pr.revert(ctx, ev, ids)
 	}
 	if !pr.p.Accepts(ev.Domain, ev.Action) {
 		return nil
@@ -208,7 +208,8 @@ func (pr *Projection) ensure(ctx context.Context) error {
 // revert takes the retracted events out of the current generation: under
 // the exclusive lock, every application that could have missed the
 // retraction has committed, and every later one sees it.
-func (pr *Projection) revert(ctx context.Context, domain string, ids []int64) error {
+func (pr *Projection) revert(ctx context.Context, retraction activity.Event, ids []int64) error {
+	domain := retraction.Domain
 	dom := pr.domains[domain]
 	if dom == nil {
 		return nil
@@ -223,6 +224,21 @@ func (pr *Projection) revert(ctx context.Context, domain string, ids []int64) er
 		if err := tx.Raw(`SELECT generation FROM projections WHERE name = ? FOR UPDATE`, pr.name).Scan(&gen).Error; err != nil {
 			return fmt.Errorf("projection %s: lock: %w", pr.name, err)
 		}
+		// Only the retraction's own tenant's events are its to take back:
+		// its extra names ids, and one of another tenant's events (a
+		// recorded "_retracted" event whose extra an app filled, a wrong
+		// id) stays applied.
+		named, err := dom.EventsByID(activity.AcrossTenants(ctx), tx, ids)
+		if err != nil {
+			return err
+		}
+		ids = slices.DeleteFunc(slices.Clone(ids), func(id int64) bool {
+			ev, ok := named[id]
+			return !ok || ev.TenantID != retraction.TenantID
+		})
+		if len(ids) == 0 {
+			return nil
+		}
 		var gone []int64
 		if err := tx.Raw(`DELETE FROM projection_applied WHERE name = ? AND generation = ? AND domain = ? AND event_id = ANY(?::bigint[]) RETURNING event_id`,
 			pr.name, gen[0], domain, pgarray.Int8(ids)).Scan(&gone).Error; err != nil {
@@ -235,13 +251,9 @@ func (pr *Projection) revert(ctx context.Context, domain string, ids []int64) er
 			needRebuild = true
 			return errRollback
 		}
-		evs, err := dom.EventsByID(activity.AcrossTenants(ctx), tx, gone)
-		if err != nil {
-			return err
-		}
 		slices.Sort(gone)
 		for _, id := range gone {
-			if ev, ok := evs[id]; ok {
+			if ev, ok := named[id]; ok {
 				if err := rev.Revert(ctx, tx, ev); err != nil {
 					return err
 				}

@@ -20,8 +20,10 @@ import (
 //
 // Without the pending table's rows (PendingConfig.Disable) or outside a
 // worker (no Delivery.Domain) it returns at once, and only posts already
-// in flight are ordered (ThreadLocker). Another route's or tenant's event
-// of the subject is waited for too: it only delays.
+// in flight are ordered (ThreadLocker). Another route's event of the
+// subject is waited for too: it only delays. Another tenant's never is: a
+// subject is the tenant's (its issue 1 is not another tenant's issue 1),
+// and one tenant's backlog must not hold up another's posts.
 func awaitEarlier(ctx context.Context, d *inbox.Delivery, accepts inbox.Filter, deadline time.Time) error {
 	if d.Domain == nil || d.DB == nil {
 		return nil
@@ -29,15 +31,28 @@ func awaitEarlier(ctx context.Context, d *inbox.Delivery, accepts inbox.Filter, 
 	// The outbox row (not relayed yet, or being relayed: the relay enqueues
 	// before it commits) or, once relayed, the pending row: the relay swaps
 	// one for the other in one transaction, so one of them is visible.
-	q := fmt.Sprintf(`SELECT o.action FROM %s o WHERE o.domain = ? AND o.subject_id = ? AND o.event_id < ?
+	ev := d.Event
+	// The event's own tenant (NULL for none), in both tables: the outbox
+	// keeps it as text, a tenanted domain's events table in its key type.
+	var tenant any
+	if ev.TenantID != "" {
+		tenant = ev.TenantID
+	}
+	eventTenant := ""
+	if d.Domain.Tenanted() {
+		eventTenant = " AND e.tenant_id::text IS NOT DISTINCT FROM ?"
+	}
+	q := fmt.Sprintf(`SELECT o.action FROM %s o WHERE o.domain = ? AND o.subject_id = ? AND o.event_id < ? AND o.tenant_id IS NOT DISTINCT FROM ?
 UNION ALL
 SELECT '' WHERE EXISTS (SELECT 1 FROM %s p JOIN %s e ON e.id = p.event_id
- WHERE p.inbox = ? AND p.domain = ? AND p.event_id < ? AND e.subject_id::text = ?
+ WHERE p.inbox = ? AND p.domain = ? AND p.event_id < ? AND e.subject_id::text = ?%s
    AND NOT EXISTS (SELECT 1 FROM inbox_deliveries l WHERE l.inbox = p.inbox AND l.domain = p.domain
                    AND l.event_id = p.event_id AND l.recipient = '' AND l.status <> 'sending'))`,
-		activity.OutboxTable, inbox.PendingTable, d.Domain.Table())
-	ev := d.Event
-	args := []any{ev.Domain, ev.SubjectID, ev.ID, d.Inbox, ev.Domain, ev.ID, ev.SubjectID}
+		activity.OutboxTable, inbox.PendingTable, d.Domain.Table(), eventTenant)
+	args := []any{ev.Domain, ev.SubjectID, ev.ID, tenant, d.Inbox, ev.Domain, ev.ID, ev.SubjectID}
+	if eventTenant != "" {
+		args = append(args, tenant)
+	}
 	for poll := 10 * time.Millisecond; ; poll = min(2*poll, 100*time.Millisecond) {
 		var actions []string
 		if err := d.DB.WithContext(ctx).Raw(q, args...).Scan(&actions).Error; err != nil {

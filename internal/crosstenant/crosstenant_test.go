@@ -83,6 +83,10 @@ type world struct {
 	settings *settingsWorld
 	// devices are each tenant's addresses of its people outside the app
 	devices *deviceWorld
+	// slack is the Slack peer the tenants' threads were opened on
+	slack *slacktest.Server
+	// process is what the job-side cases need of B
+	process *processWorld
 }
 
 func build(t *testing.T) *world {
@@ -128,7 +132,7 @@ func build(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{notify: n, rules: rules, engine: engine, poster: poster, unsub: unsub, tenant: map[string]*tenantWorld{}}
+	w := &world{notify: n, rules: rules, engine: engine, poster: poster, unsub: unsub, slack: srv, tenant: map[string]*tenantWorld{}}
 
 	for _, tn := range []string{tenantA, tenantB} {
 		tw := &tenantWorld{}
@@ -248,6 +252,7 @@ func build(t *testing.T) *world {
 	buildStreams(t, w)
 	buildSettings(t, w)
 	buildDevices(t, w)
+	buildProcess(t, w)
 	return w
 }
 
@@ -590,6 +595,7 @@ func crossTenant(t *testing.T, held bool) {
 	t.Run("batching", func(t *testing.T) { testBatching(t, w, ctx) })
 	t.Run("settings", func(t *testing.T) { testSettings(t, w, ctx) })
 	t.Run("device", func(t *testing.T) { testDevices(t, w, ctx) })
+	t.Run("process", func(t *testing.T) { testProcess(t, w, ctx) })
 	t.Run("maintenance", func(t *testing.T) { testMaintenance(t, w, ctx, held) })
 	t.Run("person", func(t *testing.T) { testPerson(t, w, ctx) }) // last: it erases A's users:8
 
