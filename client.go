@@ -225,6 +225,9 @@ func (c *Client) makeInboxes() error {
 		return err
 	}
 	c.worker = w
+	// A batching inbox's flushes go through the breaker of its sink that
+	// its single deliveries go through.
+	batch.UseWorkerBreakers(w, cfg.Inboxes...)
 	if r := cfg.Retention; r != nil {
 		keep, err := retention.New(retention.Config{DB: cfg.DB, Domains: cfg.Domains,
 			ReadNotifications: r.ReadNotifications, UnreadNotifications: r.UnreadNotifications,

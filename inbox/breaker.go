@@ -148,6 +148,9 @@ type breakers struct {
 	// onAnswered, when set, is called (outside the lock) when a probe
 	// closes a breaker: the worker releases the held jobs.
 	onAnswered func(sink string, at time.Time)
+	// answered holds, by sink, what SinkBreaker.OnAnswered registered:
+	// called after onAnswered.
+	answered map[string][]func(at time.Time)
 }
 
 type breaker struct {
@@ -274,8 +277,16 @@ func (bs *breakers) report(sink string, err error) {
 			slog.String("misconfigured", changed.Misconfigured))
 		bs.notify(*changed)
 	}
-	if answered && bs.onAnswered != nil {
-		bs.onAnswered(sink, now)
+	if answered {
+		if bs.onAnswered != nil {
+			bs.onAnswered(sink, now)
+		}
+		bs.mu.Lock()
+		fs := bs.answered[sink]
+		bs.mu.Unlock()
+		for _, f := range fs {
+			f(now)
+		}
 	}
 }
 

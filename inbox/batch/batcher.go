@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -75,6 +76,15 @@ type Config struct {
 	// flusher before another takes it over. Keep it above Deliver's
 	// longest run. Default 5 minutes.
 	ClaimTimeout time.Duration
+	// Breaker, when set, is the circuit breaker of the sink the windows
+	// are delivered to, the one the worker's single deliveries to it go
+	// through (inbox.Worker.SinkBreaker; see UseBreakerIfNone): while it
+	// is open a due window is held (not delivered, no attempt counted)
+	// until its next probe, a transport failure is retried at that probe
+	// (not after Backoff), and a probe that finds the sink answering
+	// flushes every window held for it at once. Default nil: every
+	// failure is retried after Backoff.
+	Breaker *inbox.SinkBreaker
 	// Logger reports flush failures. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -84,6 +94,9 @@ type Config struct {
 // Batcher gathers events into windows and flushes them.
 type Batcher struct {
 	cfg Config
+
+	releasing atomic.Bool // a flush of released windows is under way
+	again     atomic.Bool // windows were released since it claimed
 }
 
 // New checks cfg and returns a Batcher.
@@ -124,7 +137,11 @@ func New(cfg Config) (*Batcher, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Batcher{cfg: cfg}, nil
+	b := &Batcher{cfg: cfg}
+	if cfg.Breaker != nil {
+		cfg.Breaker.OnAnswered(b.release)
+	}
+	return b, nil
 }
 
 // Inbox returns Config.Inbox.

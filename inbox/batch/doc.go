@@ -24,6 +24,18 @@
 // and a periodic sweep (Batcher.Run, or Flush from a cron job) as the
 // safety net for a task lost with Redis.
 //
+// Outages: a window goes through the circuit breaker of its sink that the
+// sink's single deliveries go through (Config.Breaker, the worker's
+// inbox.Worker.SinkBreaker; a tidings.Client wires it, else call
+// UseWorkerBreakers). While the breaker is open a due window is held: not
+// delivered, no attempt spent, due again at the breaker's next probe
+// (scheduled then by a Retrier such as AsynqScheduler); a transport
+// failure is retried at that probe too, never after a Backoff grown by the
+// outage; a probe that finds the sink answering, the worker's or a
+// flush's, flushes every window held for it at once. A sink that refuses
+// the configuration (inbox.MisconfiguredError) fails the window at once,
+// saying why, and the breaker records the reason for health checks.
+//
 // At flush time Config.Wanted drops the items the recipient muted while
 // the window was open; a window left empty is 'dropped'.
 //

@@ -131,6 +131,8 @@ func (b *Batcher) deliverAll(ctx context.Context, rows []claimed, now time.Time)
 		// dies re-delivers at most the window it was delivering.
 		if err := b.mark(ctx, c, o, now); err != nil {
 			errs = append(errs, err)
+		} else if o.uncounted {
+			b.retryAtProbe(ctx, c, o.next)
 		}
 	}
 	return res, errors.Join(errs...)
@@ -140,6 +142,9 @@ type outcome struct {
 	status string // sent, dropped, retry, failed
 	err    error
 	next   time.Time
+	// uncounted: held by the sink's breaker, or failed by a transport
+	// failure of the sink: no attempt spent (Config.Breaker).
+	uncounted bool
 }
 
 func (b *Batcher) retry(c claimed, now time.Time, err error) outcome {
@@ -182,10 +187,10 @@ func (b *Batcher) deliver(ctx context.Context, c claimed, snaps []string, now ti
 	if len(bt.Events) == 0 {
 		return outcome{status: "dropped"}
 	}
-	if err := b.cfg.Deliver(ctx, bt); err != nil {
-		return retry(err)
+	if o, ok := b.allow(ctx, c, now); !ok {
+		return o
 	}
-	return outcome{status: "sent"}
+	return b.report(c, now, b.cfg.Deliver(ctx, bt))
 }
 
 // tenantContext is ctx in tenant (activity.WithTenant), or without any
@@ -202,13 +207,11 @@ func tenantContext(ctx context.Context, tenant string) context.Context {
 func (b *Batcher) mark(ctx context.Context, c claimed, o outcome, now time.Time) error {
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	var lastErr, next any
-	if o.err != nil {
-		msg := o.err.Error()
-		if len(msg) > 2000 {
-			msg = msg[:2000]
-		}
-		lastErr = msg
+	var next any
+	lastErr := o.lastError()
+	spent := 0
+	if o.uncounted {
+		spent = 1 // the claim counted an attempt the breaker did not make
 	}
 	if !o.next.IsZero() {
 		next = o.next
@@ -222,9 +225,9 @@ func (b *Batcher) mark(ctx context.Context, c claimed, o outcome, now time.Time)
 	// set_config(..., true) holds for the statement's own transaction, so
 	// the mark stays one round trip.
 	res := b.cfg.DB.WithContext(mctx).Exec(`WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
-UPDATE batch_windows SET status = ?, last_error = ?, next_attempt_at = ?,
+UPDATE batch_windows SET status = ?, last_error = ?, next_attempt_at = ?, attempts = attempts - ?,
   sent_at = CASE WHEN ? = 'sent' THEN ?::timestamptz ELSE sent_at END, updated_at = ?
-FROM async WHERE id = ? AND status = 'sending' AND attempts = ?`, o.status, lastErr, next, o.status, now, now, c.ID, c.Attempts)
+FROM async WHERE id = ? AND status = 'sending' AND attempts = ?`, o.status, lastErr, next, spent, o.status, now, now, c.ID, c.Attempts)
 	if res.Error != nil {
 		return fmt.Errorf("batch %s: mark window %d %s: %w", b.cfg.Inbox, c.ID, o.status, res.Error)
 	}

@@ -16,6 +16,14 @@ type Scheduler interface {
 	Schedule(ctx context.Context, inbox string, window int64, at time.Time, full bool) error
 }
 
+// Retrier is a Scheduler that also flushes a window again at the time it
+// was put off to: the next probe of its sink's breaker, when the breaker
+// held it or the sink did not answer (Config.Breaker). Without it, the
+// sweep or a probe that finds the sink answering flushes the window.
+type Retrier interface {
+	ScheduleRetry(ctx context.Context, inbox string, window int64, at time.Time) error
+}
+
 // TaskType is the asynq task type of a scheduled flush.
 const TaskType = "tidings:batch:flush"
 
@@ -48,6 +56,16 @@ func TaskID(inboxName string, window int64, full bool) string {
 
 // Schedule implements Scheduler.
 func (s *AsynqScheduler) Schedule(ctx context.Context, inboxName string, window int64, at time.Time, full bool) error {
+	return s.enqueue(ctx, inboxName, window, at, TaskID(inboxName, window, full))
+}
+
+// ScheduleRetry implements Retrier: one task per window and retry time
+// ("batch:<inbox>:<window>:retry:<unix seconds>").
+func (s *AsynqScheduler) ScheduleRetry(ctx context.Context, inboxName string, window int64, at time.Time) error {
+	return s.enqueue(ctx, inboxName, window, at, fmt.Sprintf("%s:retry:%d", TaskID(inboxName, window, false), at.Unix()))
+}
+
+func (s *AsynqScheduler) enqueue(ctx context.Context, inboxName string, window int64, at time.Time, id string) error {
 	q := s.Queue
 	if q == "" {
 		q = DefaultQueue
@@ -60,7 +78,7 @@ func (s *AsynqScheduler) Schedule(ctx context.Context, inboxName string, window 
 	if frac := at.Sub(at.Truncate(time.Second)); frac > 0 {
 		at = at.Add(time.Second - frac)
 	}
-	_, err := s.Client.EnqueueContext(ctx, asynq.NewTask(TaskType, payload), asynq.TaskID(TaskID(inboxName, window, full)),
+	_, err := s.Client.EnqueueContext(ctx, asynq.NewTask(TaskType, payload), asynq.TaskID(id),
 		asynq.ProcessAt(at), asynq.Queue(q), asynq.MaxRetry(10), asynq.Retention(time.Hour))
 	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
 		return nil

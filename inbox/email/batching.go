@@ -105,11 +105,9 @@ func (in *Inbox) deliverBatch(ctx context.Context, b *batch.Batch) error {
 	if err != nil {
 		return inbox.Permanent(err)
 	}
-	if err := in.cfg.Transport.Send(ctx, msg); err != nil {
-		if IsPermanent(err) {
-			return inbox.Permanent(err)
-		}
-		return err
-	}
-	return nil
+	// Classified as a single mail's send is: a server that does not
+	// answer is a transport failure of the sink (its breaker holds the
+	// window, batch.Config.Breaker), a refused configuration fails it
+	// with the reason.
+	return in.classify(in.cfg.Transport.Send(ctx, msg), in.Sink())
 }

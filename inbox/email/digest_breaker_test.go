@@ -1,0 +1,236 @@
+package email_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/batch"
+	"github.com/tidingsdev/tidings/inbox/email"
+	"github.com/tidingsdev/tidings/inbox/email/smtptest"
+	"github.com/tidingsdev/tidings/inbox/inboxtest"
+	"github.com/tidingsdev/tidings/internal/redistest"
+	"github.com/tidingsdev/tidings/observe"
+)
+
+// digestWorker returns a digest inbox (each of to chose a digest of a
+// one-second window) whose windows are flushed by their scheduled tasks,
+// served by a worker that shares its breaker of the SMTP server with the
+// flushes (batch.UseWorkerBreakers, as tidings.NewClient does), and the
+// breaker's transitions.
+func digestWorker(t *testing.T, transport email.Transport, breakers inbox.BreakerConfig, to ...email.Recipient) (*email.Inbox, *inbox.Worker, func() []string) {
+	t.Helper()
+	ctx := context.Background()
+	defaults := &inbox.Defaults{}
+	for _, r := range to {
+		if err := defaults.SetChoice(ctx, testDB, r.ID, inbox.ChannelEmail, "issue", inbox.AnyAction, inbox.BatchedOn(inbox.FixedWindow(time.Second))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client := asynq.NewClient(redisOpt)
+	t.Cleanup(func() { _ = client.Close() })
+	in := newInbox(t, nil, email.InboxConfig{Name: unique("digest-breaker"), Recipients: fixed(to...), Transport: transport,
+		DB: testDB, Defaults: defaults, Batching: &email.BatchingConfig{Scheduler: &batch.AsynqScheduler{Client: client}}})
+	ws, seen := resumeWorkersWith(t, in, 1, func(c *inbox.Config) {
+		c.DisableRelay = true
+		c.Breakers = breakers
+		c.Queues = map[string]int{batch.DefaultQueue: 1}
+		c.Tasks = map[string]asynq.Handler{batch.TaskType: batch.Handler(in.Batcher())}
+	}, func(w *inbox.Worker) {
+		if n := batch.UseWorkerBreakers(w, in); n != 1 {
+			t.Fatalf("UseWorkerBreakers gave %d batchers a breaker; want 1", n)
+		}
+	})
+	return in, ws[0], seen
+}
+
+type windowRow struct {
+	Recipient     string
+	Status        string
+	Attempts      int
+	NextAttemptAt *time.Time
+	LastError     *string
+}
+
+func windowsOf(t *testing.T, inboxName string) []windowRow {
+	t.Helper()
+	var rows []windowRow
+	if err := testDB.Raw(`SELECT recipient, status, attempts, next_attempt_at, last_error FROM batch_windows WHERE inbox = ? ORDER BY id`, inboxName).Scan(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// Held is not failed, for digests too. The SMTP server is down when the
+// digests of five people fall due: their flushes go through the breaker
+// the worker's single mails go through (it opens, its probes fail up to
+// MaxOpenFor), no window spends an attempt, each waits for the next probe
+// (not the batcher's one-minute backoff), and nothing fails. When the
+// server answers again every digest arrives once, within the bound of the
+// single mails (TestHeldMailGoesWithinAProbeIntervalOfTheServersReturn).
+func TestHeldDigestGoesWithinAProbeIntervalOfTheServersReturn(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Config{})
+	var to []email.Recipient
+	for i := range 5 {
+		to = append(to, person(fmt.Sprintf("Digest%d", i)))
+	}
+	in, w, seen := digestWorker(t, sender(t, srv), resumeBreakers, to...)
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	eve := person("Eve")
+	for range 3 {
+		if err := inboxtest.Process(t, testDB, in, newEvent("42", "comment_added", eve, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, 30*time.Second, "failed probes up to MaxOpenFor", func() bool {
+		return count(seen(), inbox.BreakerOpen) >= 3
+	})
+	rows := windowsOf(t, in.Name())
+	if len(rows) != len(to) {
+		t.Fatalf("%d windows, want %d", len(rows), len(to))
+	}
+	for _, r := range rows {
+		if r.Status == "failed" || r.Status == "sent" {
+			t.Fatalf("window of %s is %s during the outage (last error %v)", r.Recipient, r.Status, deref(r.LastError))
+		}
+		if r.Status != "retry" {
+			continue // being flushed (a probe) right now
+		}
+		if r.Attempts != 0 {
+			t.Errorf("window of %s spent %d attempts on the outage; want 0 (held is not failed)", r.Recipient, r.Attempts)
+		}
+		if d := time.Until(*r.NextAttemptAt); d > resumeBreakers.MaxOpenFor+time.Second {
+			t.Errorf("window of %s retries in %v (last error %q); want by the next probe (%v)", r.Recipient, d.Round(time.Second), deref(r.LastError), resumeBreakers.MaxOpenFor)
+		}
+	}
+	back := time.Now()
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.WaitFor(len(to), 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(back)
+	got := map[string]int{}
+	for _, m := range srv.Messages() {
+		got[m.To[0]]++
+	}
+	for _, r := range to {
+		if got[r.Email] != 1 {
+			t.Errorf("%s got %d digests, want 1", r.Email, got[r.Email])
+		}
+	}
+	if took > resumeBound {
+		t.Errorf("the last digest arrived %v after the server answered again; want within %v (one probe interval of %v plus asynq's second, three times over for a loaded machine)", took, resumeBound, resumeBreakers.MaxOpenFor)
+	}
+	waitUntil(t, wait, "every window marked sent", func() bool {
+		for _, r := range windowsOf(t, in.Name()) {
+			if r.Status != "sent" {
+				return false
+			}
+		}
+		return true
+	})
+	var held int64
+	for _, b := range w.Breakers() {
+		held += b.Held
+		if b.State != inbox.BreakerClosed {
+			t.Errorf("the breaker is %s after the return", b.State)
+		}
+	}
+	if held == 0 {
+		t.Error("the breaker held no flush")
+	}
+	t.Logf("%d digests %v after the server's return (bound %v); %d flushes held; transitions %v", len(to), took.Round(time.Millisecond), resumeBound, held, seen())
+}
+
+// A server that refuses the configuration (mandatory TLS, no STARTTLS) is
+// not an outage for a digest either: its window fails at once, saying
+// why, and health reports the sink down with the reason, as for a single
+// mail (TestMisconfiguredSinkFailsAtOnceWithTheReason).
+func TestMisconfiguredDigestFailsAtOnceWithTheReason(t *testing.T) {
+	ctx := context.Background()
+	plain := smtptest.Start(t, smtptest.Config{})
+	s, err := email.NewSender(email.Config{Host: plain.Host(), Port: plain.Port(), TLS: email.TLSMandatory, Timeout: wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := person("Bob")
+	in, w, _ := digestWorker(t, s, inbox.BreakerConfig{Failures: 1}, bob)
+	if err := inboxtest.Process(t, testDB, in, newEvent("42", "comment_added", person("Eve"), nil)); err != nil {
+		t.Fatal(err)
+	}
+	var rows []windowRow
+	waitUntil(t, 30*time.Second, "the window to fail", func() bool {
+		rows = windowsOf(t, in.Name())
+		return len(rows) == 1 && rows[0].Status != "open" && rows[0].Status != "sending"
+	})
+	if r := rows[0]; r.Status != "failed" || r.Attempts != 1 || !strings.Contains(deref(r.LastError), email.MisconfiguredNoSTARTTLS) {
+		t.Errorf("window %s after %d attempts, last error %q; want failed after one, saying %q", r.Status, r.Attempts, deref(r.LastError), email.MisconfiguredNoSTARTTLS)
+	}
+	r := observe.BreakersCheck(w).Check(ctx)
+	if r.Status != observe.StatusDown || !strings.Contains(r.Detail, s.Sink()) || !strings.Contains(r.Detail, email.MisconfiguredNoSTARTTLS) {
+		t.Errorf("health %+v; want down naming %s and %q", r, s.Sink(), email.MisconfiguredNoSTARTTLS)
+	}
+	if n := len(plain.Messages()); n != 0 {
+		t.Errorf("%d mails sent", n)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// resumeWorkersWith is resumeWorkers with the worker's Config changed by
+// change, and prepare run on each worker before it starts.
+func resumeWorkersWith(t *testing.T, in inbox.Inbox, n int, change func(*inbox.Config), prepare func(*inbox.Worker)) ([]*inbox.Worker, func() []string) {
+	t.Helper()
+	if _, err := redistest.Flush(context.Background(), redisDB); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var transitions []string
+	var ws []*inbox.Worker
+	for range n {
+		cfg := inbox.Config{
+			DB: testDB, Redis: redisOpt, Domains: []*activity.Domain{issues}, Inboxes: []inbox.Inbox{in},
+			DelayedTaskCheckInterval: 50 * time.Millisecond,
+			Breakers:                 resumeBreakers,
+			Relay:                    inbox.RelayConfig{PollInterval: 50 * time.Millisecond},
+			Logger:                   testLogger(),
+		}
+		change(&cfg)
+		w, err := inbox.NewWorker(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.OnBreakerChange(func(s inbox.BreakerState) {
+			mu.Lock()
+			transitions = append(transitions, s.State)
+			mu.Unlock()
+		})
+		prepare(w)
+		if err := w.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Shutdown)
+		ws = append(ws, w)
+	}
+	return ws, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), transitions...)
+	}
+}
