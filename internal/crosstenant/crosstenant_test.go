@@ -596,6 +596,7 @@ func crossTenant(t *testing.T, held bool) {
 	t.Run("settings", func(t *testing.T) { testSettings(t, w, ctx) })
 	t.Run("device", func(t *testing.T) { testDevices(t, w, ctx) })
 	t.Run("process", func(t *testing.T) { testProcess(t, w, ctx) })
+	t.Run("operations", func(t *testing.T) { testOperations(t, w, ctx) })
 	t.Run("maintenance", func(t *testing.T) { testMaintenance(t, w, ctx, held) })
 	t.Run("person", func(t *testing.T) { testPerson(t, w, ctx) }) // last: it erases A's users:8
 

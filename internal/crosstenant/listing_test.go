@@ -82,9 +82,6 @@ var operatorCalls = map[string]string{
 	"inbox/email.Inbox.RunFlush": "the digest flusher",
 	// Health checks read the outbox's lag across tenants.
 	"observe.NewHealth": "health",
-	// The operations page is the operator's: queue sizes and the outbox
-	// backlog are totals over every tenant (its doc says so).
-	"web/operations.New": "the operator's page",
 }
 
 // awaitingCase are calls found by the scan that no case covers yet, each

@@ -11,8 +11,9 @@
 // that nothing is being delivered rather than guessing.
 //
 // Only an admin (web.Identity.Admin) may see it. A tenant's admin sees and
-// acts on the jobs and dead letters of their tenant's events only; an
-// admin without a tenant is an operator and sees everything:
+// acts on the jobs and dead letters of their tenant's events only, and the
+// outbox backlog of their tenant's events; an admin without a tenant is an
+// operator and sees everything (queue sizes are totals for both):
 //
 //	ops, err := operations.New(operations.Config{
 //		DB: db, Redis: asynq.RedisClientOpt{Addr: "127.0.0.1:6379"},

@@ -309,17 +309,23 @@ func (p *Page) show(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	if d.Outbox, err = p.outbox(ctx); err != nil {
+	if d.Outbox, err = p.outbox(ctx, id); err != nil {
 		p.fail(w, r, err)
 		return
 	}
 	p.render(w, r, http.StatusOK, "Operations", d)
 }
 
-// outbox reads the relay's backlog from PostgreSQL.
-func (p *Page) outbox(ctx context.Context) (Outbox, error) {
+// outbox reads the relay's backlog from PostgreSQL: a tenant's admin
+// sees their tenant's events waiting, an operator everyone's.
+func (p *Page) outbox(ctx context.Context, id web.Identity) (Outbox, error) {
 	var o Outbox
-	row := p.cfg.DB.WithContext(ctx).Raw(`SELECT count(*), min(created_at) FROM activity_outbox`).Row()
+	q, args := `SELECT count(*), min(created_at) FROM activity_outbox`, []any(nil)
+	if id.Tenant != nil {
+		cond, cargs := inbox.TenantCondition(activity.WithTenant(ctx, id.Tenant), "")
+		q, args = q+` WHERE `+cond, cargs
+	}
+	row := p.cfg.DB.WithContext(ctx).Raw(q, args...).Row()
 	if err := row.Scan(&o.Rows, &o.Oldest); err != nil {
 		return o, fmt.Errorf("operations: read the outbox: %w", err)
 	}
