@@ -12,10 +12,11 @@ import (
 
 // TestMain lets the test binary serve as the export group's child process
 // (runExportChild re-executes the running binary) and as the cycles
-// group's worker (startCyclesWorker), and points the
+// group's worker (startCyclesWorker) and the cluster fault's victim
+// (startClusterVictim), and points the
 // figures' Redis (benchRedis) at the test binary's own server.
 func TestMain(m *testing.M) {
-	if exportChildMain() || cyclesChildMain() {
+	if exportChildMain() || cyclesChildMain() || clusterChildMain() {
 		return
 	}
 	if _, err := redistest.Flush(context.Background(), benchRedisDB); err != nil {

@@ -41,7 +41,7 @@ type config struct {
 }
 
 func main() {
-	if exportChildMain() || cyclesChildMain() {
+	if exportChildMain() || cyclesChildMain() || clusterChildMain() {
 		return
 	}
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
