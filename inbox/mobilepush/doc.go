@@ -50,4 +50,8 @@
 // inbox's Sink, so the worker's breaker holds the deliveries through an
 // outage and each is pushed once when the service answers again (after
 // its Retry-After when it sent one).
+//
+// The recipients, preferences, delivery choices, ledger, pruning,
+// breaker and rate-limit waits are package inbox/address's, which every
+// address channel shares; this package gives its Sender.
 package mobilepush

@@ -2,20 +2,14 @@ package mobilepush
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
-
-	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
-	"github.com/tidingsdev/tidings/inbox/batch"
+	"github.com/tidingsdev/tidings/inbox/address"
 	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/inbox/locale"
 )
@@ -46,21 +40,21 @@ type Provider interface {
 	Push(ctx context.Context, token string, m Message) error
 }
 
-// Recipient is a person an event may be pushed to.
-type Recipient struct {
-	// ID is the person's key, as device.Register stored their device
-	// tokens ("7"). Required.
-	ID string
-	// Locale words their messages (BCP 47); "" for Config.Locale.
-	Locale string
-	// Location is the clock of their batched windows. Default UTC.
-	Location *time.Location
-}
+// Recipient is a person an event may be pushed to (see
+// address.Recipient): ID as device.Register stored their device tokens,
+// their Locale, the Location of their batched windows.
+type Recipient = address.Recipient
 
 // RecipientsFunc returns who may be told of ev. It may return the actor,
-// duplicates and people who muted mobile push: the inbox drops them. An error is
-// retried.
-type RecipientsFunc func(ctx context.Context, db *gorm.DB, ev activity.Event) ([]Recipient, error)
+// duplicates and people who muted mobile push: the inbox drops them. An
+// error is retried.
+type RecipientsFunc = address.RecipientsFunc
+
+// BatchingConfig makes an Inbox honour each recipient's delivery choice
+// on its Channel (see address.BatchingConfig): a batched recipient's
+// window goes out as one notification to each device token they have
+// when it closes.
+type BatchingConfig = address.BatchingConfig
 
 // Config configures an Inbox. Zero fields take the documented defaults.
 type Config struct {
@@ -114,7 +108,8 @@ type Config struct {
 }
 
 // Inbox pushes events to people's phones through one push service: an
-// inbox.Inbox for the worker. For each event it reads the recipients'
+// inbox.Inbox for the worker, the mobile push Sender of package
+// inbox/address. For each event it reads the recipients'
 // device tokens of the provider's kind in the event's tenant
 // (device.ListFor), words the notification in each recipient's language
 // and pushes it to each token, once.
@@ -138,39 +133,17 @@ type Config struct {
 //     each is pushed once when the service answers again; a Retry-After
 //     the service sent with it is waited.
 type Inbox struct {
-	cfg     Config
-	batcher *batch.Batcher
-	ledger  *inbox.Ledger
-
-	mu      sync.Mutex
-	blocked time.Time // no send before (a 429's Retry-After)
+	*address.Inbox[Message]
+	cfg Config
 }
 
 // NewInbox checks cfg and returns the inbox.
 func NewInbox(cfg Config) (*Inbox, error) {
-	bad := func(field, reason string) error {
-		return &inbox.ConfigError{Field: "mobilepush.Config." + field, Reason: reason}
-	}
 	if cfg.Provider == nil {
-		return nil, bad("Provider", "is nil: fcm.New or apns.New makes one")
-	}
-	if cfg.Recipients == nil {
-		return nil, bad("Recipients", "is nil: say who is told of an event")
-	}
-	if err := cfg.Defaults.Check(); err != nil {
-		return nil, err
+		return nil, &inbox.ConfigError{Field: "mobilepush.Config.Provider", Reason: "is nil: fcm.New or apns.New makes one"}
 	}
 	if cfg.Name == "" {
 		cfg.Name = cfg.Provider.Name()
-	}
-	if cfg.Accepts == nil {
-		cfg.Accepts = func(string, string) bool { return true }
-	}
-	if cfg.RecipientType == "" {
-		cfg.RecipientType = "users"
-	}
-	if cfg.Channel == "" {
-		cfg.Channel = Channel
 	}
 	if cfg.Catalog == nil {
 		cat, err := locale.New("en")
@@ -185,242 +158,69 @@ func NewInbox(cfg Config) (*Inbox, error) {
 	if cfg.Sink == "" {
 		cfg.Sink = "mobilepush:" + cfg.Provider.Name()
 	}
-	if cfg.Policy.Queue == "" {
-		cfg.Policy.Queue = DefaultQueue
-	}
-	if cfg.Policy.MaxRetry == 0 && cfg.Policy.RetryWindow == 0 {
-		cfg.Policy.RetryWindow = inbox.ChatRetryWindow
-		if cfg.Policy.Backoff == nil {
-			cfg.Policy.Backoff = inbox.ExponentialBackoff(5*time.Second, 15*time.Minute)
-		}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	in := &Inbox{cfg: cfg}
-	if cfg.Batching != nil {
-		if err := in.newBatcher(); err != nil {
-			return nil, err
-		}
+	core, err := address.NewInbox(address.Config[Message]{Package: "mobilepush", Kind: cfg.Provider.Kind(), Sender: pusher{in},
+		Name: cfg.Name, Accepts: cfg.Accepts, Recipients: cfg.Recipients, RecipientType: cfg.RecipientType, Channel: cfg.Channel,
+		Defaults: cfg.Defaults, Locale: cfg.Locale, Sink: cfg.Sink, Policy: cfg.Policy, Batching: cfg.Batching, Logger: cfg.Logger, Now: cfg.Now})
+	if err != nil {
+		return nil, err
 	}
+	in.Inbox = core
 	return in, nil
 }
 
-// Name implements inbox.Inbox.
-func (in *Inbox) Name() string { return in.cfg.Name }
+// pusher is the mobile push Sender of the address core.
+type pusher struct{ in *Inbox }
 
-// Accepts implements inbox.Inbox with Config.Accepts.
-func (in *Inbox) Accepts(domain, action string) bool { return in.cfg.Accepts(domain, action) }
-
-// Policy implements inbox.InboxWithPolicy.
-func (in *Inbox) Policy() inbox.Policy { return in.cfg.Policy }
-
-// Sink implements inbox.InboxWithSink with Config.Sink.
-func (in *Inbox) Sink() string { return in.cfg.Sink }
-
-// Recipients returns who ev is pushed to: Config.Recipients' answer
-// without recipients without an ID, the actor, duplicates (the first
-// wins), and whoever does not want ev on Config.Channel
-// (inbox.Defaults.Wanted).
-func (in *Inbox) Recipients(ctx context.Context, db *gorm.DB, ev activity.Event) ([]Recipient, error) {
-	got, err := in.cfg.Recipients(ctx, db, ev)
-	if err != nil {
-		return nil, fmt.Errorf("mobilepush inbox %s: recipients of %s: %w", in.cfg.Name, ev.Ref(), err)
+func (p pusher) Render(loc string, ev activity.Event) (Message, error) {
+	m := Render(p.in.cfg.Catalog, loc, ev)
+	if p.in.cfg.URL != nil {
+		m.URL = p.in.cfg.URL(ev)
 	}
-	byID := make(map[string]Recipient, len(got))
-	ids := make([]string, 0, len(got))
-	for _, r := range got {
-		if _, dup := byID[r.ID]; r.ID == "" || dup || (ev.ActorType == in.cfg.RecipientType && ev.ActorID == r.ID) {
-			continue
-		}
-		byID[r.ID] = r
-		ids = append(ids, r.ID)
-	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	ids, err = in.cfg.Defaults.Wanted(ctx, db, in.cfg.Channel, ev.Domain, ev.Action, ev.SubjectID, ids)
-	if err != nil || len(ids) == 0 {
-		return nil, err
-	}
-	out := make([]Recipient, len(ids))
-	for i, id := range ids {
-		out[i] = byID[id]
-	}
-	return out, nil
+	return m, nil
 }
 
-// tokens returns each recipient's device tokens of the provider's kind
-// in the context's tenant.
-func (in *Inbox) tokens(ctx context.Context, db *gorm.DB, ids []string) (map[string][]string, error) {
-	byPerson, err := device.ListFor(ctx, db, ids, in.cfg.Provider.Kind())
-	if err != nil {
-		return nil, fmt.Errorf("mobilepush inbox %s: device tokens: %w", in.cfg.Name, err)
-	}
-	out := make(map[string][]string, len(byPerson))
-	for id, as := range byPerson {
-		for _, a := range as {
-			out[id] = append(out[id], a.Address)
-		}
-	}
-	return out, nil
+func (p pusher) RenderBatch(loc string, events []activity.Event) (Message, error) {
+	return RenderBatch(p.in.cfg.Catalog, loc, events), nil
 }
 
-// Process implements inbox.Inbox: it pushes the event to each token of
-// each recipient who wants it now (and, with Batching, puts it in the
-// window of each who chose a batched delivery), once.
-func (in *Inbox) Process(ctx context.Context, d *inbox.Delivery) error {
-	to, err := in.Recipients(ctx, d.DB, d.Event)
-	if err != nil {
-		return err
-	}
-	if len(to) == 0 {
-		d.Suppress()
-		return nil
-	}
-	batched := false // some window took the event
-	if in.batcher != nil {
-		to, batched, err = in.processBatching(ctx, d, to)
-		if err != nil {
-			return err
-		}
-		if len(to) == 0 {
-			if !batched {
-				d.Suppress()
-			}
-			return nil
-		}
-	}
-	ids := make([]string, len(to))
-	for i, r := range to {
-		ids[i] = r.ID
-	}
-	toks, err := in.tokens(ctx, d.DB, ids)
-	if err != nil {
-		return err
-	}
-	if len(toks) == 0 {
-		if !batched {
-			d.Suppress() // nobody has a device (left)
-		}
-		return nil
-	}
-	link := ""
-	if in.cfg.URL != nil {
-		link = in.cfg.URL(d.Event)
-	}
-	var temporary []error
-	var wait time.Duration
-	for _, r := range to {
-		if len(toks[r.ID]) == 0 {
-			continue
-		}
-		m := Render(in.cfg.Catalog, in.locale(r.Locale), d.Event)
-		m.URL = link
-		for _, tok := range toks[r.ID] {
-			_, err := d.SendTo(ctx, TokenKey(r.ID, tok), func(ctx context.Context) error { return in.push(ctx, d.DB, tok, m) })
-			var refused *inbox.RefusedError
-			switch {
-			case err == nil, errors.As(err, &refused):
-			case errors.Is(err, inbox.ErrMisconfigured), errors.Is(err, inbox.ErrSinkDown), ctx.Err() != nil:
-				// Every other token would fail the same way: the retry
-				// (or the breaker) takes them all; the ledger keeps those
-				// sent already from being sent again.
-				return fmt.Errorf("mobilepush inbox %s: %w", in.cfg.Name, errors.Join(append(temporary, err)...))
-			default:
-				var ra *inbox.RetryAfterError
-				if errors.As(err, &ra) {
-					wait = max(wait, ra.Delay)
-				}
-				temporary = append(temporary, err)
-			}
-		}
-	}
-	if len(temporary) == 0 {
-		return nil
-	}
-	err = fmt.Errorf("mobilepush inbox %s: %w", in.cfg.Name, errors.Join(temporary...))
-	if wait > 0 && len(temporary) > 1 {
-		return inbox.RetryAfter(wait, err)
-	}
-	return err
-}
-
-func (in *Inbox) locale(loc string) string {
-	if loc == "" {
-		return in.cfg.Locale
-	}
-	return loc
-}
-
-// TokenKey is the ledger recipient of a push to one device token of a
-// person: their ID, "/", and 16 hex digits of the SHA-256 of the token.
-func TokenKey(recipient, token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return recipient + "/" + hex.EncodeToString(sum[:8])
-}
-
-// push sends m to token and turns a refusal into what the worker acts on
-// (see Inbox).
-func (in *Inbox) push(ctx context.Context, db *gorm.DB, token string, m Message) error {
-	name := in.cfg.Provider.Name()
-	if wait := in.waitFor(); wait > 0 {
-		return inbox.RetryAfter(wait, &PushError{Provider: name, Status: 429, Message: "waiting for the service's rate limit", RetryAfter: wait, Class: ErrRateLimited})
-	}
-	err := in.cfg.Provider.Push(ctx, token, m)
+// Send pushes m to one device token through the Provider.
+func (p pusher) Send(ctx context.Context, to device.Address, m Message) error {
+	name := p.in.cfg.Provider.Name()
+	err := p.in.cfg.Provider.Push(ctx, to.Address, m)
 	if err == nil {
 		return nil
 	}
 	var pe *PushError
 	if !errors.As(err, &pe) {
-		if ctx.Err() != nil {
-			return err
-		}
-		return inbox.Unreachable(in.cfg.Sink, &PushError{Provider: name, Err: err})
+		return &PushError{Provider: name, Err: err}
 	}
 	if pe.Provider == "" {
 		pe.Provider = name
 	}
+	return err
+}
+
+func (p pusher) Classify(err error) address.Verdict {
+	var pe *PushError
+	if !errors.As(err, &pe) {
+		return address.Verdict{}
+	}
 	switch {
 	case errors.Is(pe, ErrRateLimited):
-		if pe.RetryAfter <= 0 {
-			pe.RetryAfter = time.Minute
-		}
-		in.block(pe.RetryAfter)
-		return inbox.RetryAfter(pe.RetryAfter, pe)
+		return address.Verdict{Class: address.RateLimited, RetryAfter: pe.RetryAfter}
 	case errors.Is(pe, ErrGone):
-		n, err := device.Gone(context.WithoutCancel(ctx), db, in.cfg.Provider.Kind(), token)
-		if err != nil {
-			return errors.Join(pe, err) // retried: removed next time
-		}
-		in.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "mobilepush: device token gone; removed", slog.String("inbox", in.cfg.Name),
-			slog.String("provider", name), slog.String("reason", pe.Reason), slog.Int64("removed", n))
-		return inbox.Permanent(pe)
+		return address.Verdict{Class: address.Gone}
 	case errors.Is(pe, ErrUnauthorized):
-		return inbox.Misconfigured(in.cfg.Sink, name+" refuses the app's credentials (HTTP "+strconv.Itoa(pe.Status)+" "+pe.Reason+
-			"): check the key, its project or team, and the app's ID", pe)
+		return address.Verdict{Class: address.Unauthorized, Reason: pe.Provider + " refuses the app's credentials (HTTP " +
+			strconv.Itoa(pe.Status) + " " + pe.Reason + "): check the key, its project or team, and the app's ID"}
 	case errors.Is(pe, ErrRejected):
-		return inbox.Permanent(pe)
+		return address.Verdict{Class: address.Rejected}
 	}
-	if pe.RetryAfter > 0 {
-		return inbox.RetryAfter(pe.RetryAfter, inbox.Unreachable(in.cfg.Sink, pe))
-	}
-	return inbox.Unreachable(in.cfg.Sink, pe)
+	return address.Verdict{RetryAfter: pe.RetryAfter} // an outage; a Retry-After the service sent is waited
 }
 
-func (in *Inbox) waitFor() time.Duration {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return max(in.blocked.Sub(in.cfg.Now()), 0)
-}
-
-func (in *Inbox) block(d time.Duration) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if until := in.cfg.Now().Add(d); until.After(in.blocked) {
-		in.blocked = until
-	}
-}
+// TokenKey is the ledger recipient of a push to one device token of a
+// person: their ID, "/", and 16 hex digits of the SHA-256 of the token.
+// See address.Key.
+func TokenKey(recipient, token string) string { return address.Key(recipient, token) }

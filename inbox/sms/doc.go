@@ -48,4 +48,8 @@
 // and each is sent once when the provider answers again. Delivery
 // reports that come later (Twilio's status callback) remove a number
 // that proved dead: see twilio.StatusHandler.
+//
+// The recipients, preferences, delivery choices, ledger, pruning,
+// breaker and rate-limit waits are package inbox/address's, which every
+// address channel shares; this package gives its Sender.
 package sms

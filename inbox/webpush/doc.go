@@ -46,9 +46,15 @@
 // later event tries it; a 429 waits its Retry-After (and so do later
 // pushes to that push service in this process); a refused VAPID token
 // (401, 403) is a misconfiguration (a dead letter saying why); 5xx and
-// no answer are inbox.Unreachable of the inbox's Sink, so the worker's
-// breaker holds the deliveries through an outage and each is pushed once
-// when the push service answers again.
+// no answer are inbox.Unreachable of the push service's origin. Each
+// origin has a circuit breaker of its own in the inbox (Config.Breakers,
+// Inbox.Breakers): while fcm.googleapis.com is down its pushes are held,
+// without a request, while Mozilla's autopush's go on; each held push
+// goes once when its push service answers a probe again.
+//
+// The recipients, preferences, delivery choices, ledger, pruning,
+// breakers and rate-limit waits are package inbox/address's, which every
+// address channel shares; this package gives its web push Sender.
 //
 // # Why no library
 //

@@ -217,9 +217,10 @@ func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
 	ana := unique("ana")
 	a1, _ := subscribe(t, peer, "acme", ana)
 	a2, _ := subscribe(t, peer, "acme", ana)
-	in := newInbox(t, peer, webpush.Config{Recipients: to(webpush.Recipient{ID: ana}),
+	breakers := inbox.BreakerConfig{Failures: 3, OpenFor: 200 * time.Millisecond, MaxOpenFor: 400 * time.Millisecond}
+	in := newInbox(t, peer, webpush.Config{Recipients: to(webpush.Recipient{ID: ana}), Breakers: breakers,
 		Policy: inbox.Policy{RetryWindow: 300 * time.Millisecond, Backoff: func(int) time.Duration { return 20 * time.Millisecond }}})
-	w, _ := startWorker(t, in, inbox.BreakerConfig{Failures: 3, OpenFor: 200 * time.Millisecond, MaxOpenFor: 400 * time.Millisecond})
+	w, _ := startWorker(t, in, breakers)
 	peer.Down(t, http.StatusServiceUnavailable)
 	issue := newIssue(t)
 	const n = 6
@@ -228,8 +229,8 @@ func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
 		want[record(t, "acme", issue, "comment_added", "Cy").ID] = true
 	}
 	opened := func() bool {
-		for _, b := range w.Breakers() {
-			if b.Sink == in.Sink() && b.State == inbox.BreakerOpen {
+		for _, b := range in.Breakers() { // the push service's own, in the inbox
+			if b.Sink == peer.Origin && b.State == inbox.BreakerOpen {
 				return true
 			}
 		}
@@ -427,8 +428,8 @@ func TestRefusedConnectionIsAnOutage(t *testing.T) {
 	in := newInbox(t, peer, webpush.Config{Recipients: to(webpush.Recipient{ID: ana})})
 	err = inboxtest.Process(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
 	var ue *inbox.UnreachableError
-	if !errors.As(err, &ue) || ue.Sink != in.Sink() || !errors.Is(err, webpush.ErrUnavailable) {
-		t.Fatalf("Process: %v; want the sink %s unreachable", err, in.Sink())
+	if !errors.As(err, &ue) || ue.Sink != webpush.Origin(a.Address) || !errors.Is(err, webpush.ErrUnavailable) {
+		t.Fatalf("Process: %v; want the push service %s unreachable", err, webpush.Origin(a.Address))
 	}
 	if left, err := device.List(ctx, testDB, ana, device.WebPush); err != nil || len(left) != 1 {
 		t.Fatalf("subscriptions %+v %v; want it kept", left, err)

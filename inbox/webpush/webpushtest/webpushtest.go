@@ -75,6 +75,7 @@ type Server struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	roots  *x509.CertPool
+	cert   *x509.Certificate
 	ctl    *http.Client
 
 	mu      sync.Mutex
@@ -92,7 +93,7 @@ func Start(t testing.TB, vapidPublic string) *Server {
 	node, npm := tools(t)
 	modules := install(t, npm)
 	dir := t.TempDir()
-	roots, certFile, keyFile := certificate(t, dir)
+	roots, cert, certFile, keyFile := certificate(t, dir)
 	script := filepath.Join(dir, "peer.js")
 	if err := os.WriteFile(script, peerJS, 0o644); err != nil {
 		t.Fatal(err)
@@ -111,7 +112,7 @@ func Start(t testing.TB, vapidPublic string) *Server {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("webpushtest: start node: %v", err)
 	}
-	s := &Server{cmd: cmd, stdin: stdin, roots: roots, changed: make(chan struct{}), exited: make(chan struct{})}
+	s := &Server{cmd: cmd, stdin: stdin, roots: roots, cert: cert, changed: make(chan struct{}), exited: make(chan struct{})}
 	s.ctl = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	t.Cleanup(func() {
 		_ = stdin.Close() // the script exits when its stdin ends
@@ -210,7 +211,7 @@ func install(t testing.TB, npm string) string {
 }
 
 // certificate makes a self-signed certificate for 127.0.0.1.
-func certificate(t testing.TB, dir string) (*x509.CertPool, string, string) {
+func certificate(t testing.TB, dir string) (*x509.CertPool, *x509.Certificate, string, string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -245,7 +246,7 @@ func certificate(t testing.TB, dir string) (*x509.CertPool, string, string) {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
-	return pool, certFile, keyFile
+	return pool, cert, certFile, keyFile
 }
 
 // Client is a webhook client that trusts the service's certificate and
@@ -261,6 +262,14 @@ func (s *Server) Client() *webhook.Client {
 		TLSConfig: &tls.Config{RootCAs: s.roots},
 		UserAgent: "tidings-webpush-test/1",
 	})
+}
+
+// Trust makes s's Client and TLSConfig trust the others' certificates
+// too: one client for several push services, as a real inbox has.
+func (s *Server) Trust(others ...*Server) {
+	for _, o := range others {
+		s.roots.AddCert(o.cert)
+	}
 }
 
 // TLSConfig trusts the service's certificate, for a client of one's own.

@@ -1,8 +1,7 @@
-package mobilepush
+package address
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -16,11 +15,13 @@ import (
 
 // BatchingConfig makes an Inbox honour each recipient's delivery choice
 // on its Channel (see Config.Batching): immediate, batched on a schedule
-// (inbox.Defaults.SetChoice; the app's default in inbox.Defaults.Delivery),
-// or off. A batched recipient's events gather in one window per person;
-// when it closes, each of their device tokens (those they have then) gets
-// one notification listing the window's events, at most once per token.
-// Zero fields take the defaults.
+// (inbox.Defaults.SetChoice; the app's default in
+// inbox.Defaults.Delivery), or off. A batched recipient's events gather
+// in one window per person, closed on the schedule they chose; when it
+// closes, each of their addresses (those they have then, less the
+// suppressed) gets one message listing the window's events, at most once
+// per address (a ledger row per window and address). Zero fields take
+// the defaults.
 type BatchingConfig struct {
 	// DB holds the windows (batch_windows, batch_items) and the flush's
 	// ledger rows. Required.
@@ -38,10 +39,10 @@ type BatchingConfig struct {
 	Now func() time.Time
 }
 
-func (in *Inbox) newBatcher() error {
+func (in *Inbox[M]) newBatcher() error {
 	bc := in.cfg.Batching
 	if bc.DB == nil {
-		return &inbox.ConfigError{Field: "mobilepush.Config.Batching.DB", Reason: "is nil: windows live in PostgreSQL"}
+		return &inbox.ConfigError{Field: in.cfg.Package + ".Config.Batching.DB", Reason: "is nil: windows live in PostgreSQL"}
 	}
 	b, err := batch.New(batch.Config{Inbox: in.cfg.Name, DB: bc.DB, Deliver: in.deliverBatch, Wanted: batch.WantedOn(in.cfg.Defaults, in.cfg.Channel),
 		MaxItems: bc.MaxItems, Scheduler: bc.Scheduler, ClaimTimeout: bc.FlushClaimTimeout, Logger: in.cfg.Logger, Now: bc.Now})
@@ -55,10 +56,10 @@ func (in *Inbox) newBatcher() error {
 
 // Batcher returns the inbox's batching step (nil without Batching): for
 // batch.Handler, and for its Run sweep.
-func (in *Inbox) Batcher() *batch.Batcher { return in.batcher }
+func (in *Inbox[M]) Batcher() *batch.Batcher { return in.batcher }
 
 // Flush sends the windows due at now; see batch.Batcher.Flush.
-func (in *Inbox) Flush(ctx context.Context, now time.Time) (batch.Result, error) {
+func (in *Inbox[M]) Flush(ctx context.Context, now time.Time) (batch.Result, error) {
 	if in.batcher == nil {
 		return batch.Result{}, nil
 	}
@@ -66,9 +67,10 @@ func (in *Inbox) Flush(ctx context.Context, now time.Time) (batch.Result, error)
 }
 
 // processBatching puts the event into the window of each recipient who
-// chose a batched delivery, once, and returns those who chose immediate
-// delivery, and whether anyone's window took the event.
-func (in *Inbox) processBatching(ctx context.Context, d *inbox.Delivery, to []Recipient) ([]Recipient, bool, error) {
+// chose a batched delivery, once (in the ledger's transaction), and
+// returns those who chose immediate delivery, and whether anyone's window
+// took the event. Who chose off was left out by Recipients.
+func (in *Inbox[M]) processBatching(ctx context.Context, d *inbox.Delivery, to []Recipient) ([]Recipient, bool, error) {
 	ev := d.Event
 	ids := make([]string, len(to))
 	byID := make(map[string]Recipient, len(to))
@@ -77,7 +79,7 @@ func (in *Inbox) processBatching(ctx context.Context, d *inbox.Delivery, to []Re
 	}
 	choices, err := in.cfg.Defaults.Choices(ctx, d.DB, in.cfg.Channel, ev.Domain, ev.Action, ev.SubjectID, ids)
 	if err != nil {
-		return nil, false, fmt.Errorf("mobilepush inbox %s: choices for %s: %w", in.cfg.Name, ev.Ref(), err)
+		return nil, false, fmt.Errorf("%s inbox %s: choices for %s: %w", in.cfg.Package, in.cfg.Name, ev.Ref(), err)
 	}
 	var now []Recipient
 	var batched []string
@@ -105,47 +107,42 @@ func (in *Inbox) processBatching(ctx context.Context, d *inbox.Delivery, to []Re
 			return nil
 		})
 		if err != nil {
-			return nil, false, fmt.Errorf("mobilepush inbox %s: batch %s: %w", in.cfg.Name, ev.Ref(), err)
+			return nil, false, fmt.Errorf("%s inbox %s: batch %s: %w", in.cfg.Package, in.cfg.Name, ev.Ref(), err)
 		}
 		in.batcher.Scheduled(ctx, joined...)
 	}
 	return now, len(batched) > 0, nil
 }
 
-// deliverBatch pushes one closed window to each token its recipient has
-// now, each at most once (a ledger row per window and token).
-func (in *Inbox) deliverBatch(ctx context.Context, b *batch.Batch) error {
+// deliverBatch sends one closed window to each address its recipient has
+// now, each at most once (a ledger row per window and address, keyed by
+// the window's first event).
+func (in *Inbox[M]) deliverBatch(ctx context.Context, b *batch.Batch) error {
 	if len(b.Events) == 0 {
 		return nil
 	}
-	db := in.cfg.Batching.DB
 	if b.Tenant != "" {
 		ctx = activity.WithTenant(ctx, b.Tenant)
 	}
-	toks, err := in.tokens(ctx, db, []string{b.Recipient})
+	db := in.cfg.Batching.DB
+	addrs, err := in.addresses(ctx, db, []string{b.Recipient})
 	if err != nil {
 		return err
 	}
-	if len(toks[b.Recipient]) == 0 {
-		return nil
+	if len(addrs[b.Recipient]) == 0 {
+		return nil // no address any more: nobody to tell
 	}
-	m := RenderBatch(in.cfg.Catalog, b.Locale, b.Events)
+	m, err := in.cfg.Sender.RenderBatch(b.Locale, b.Events)
+	if err != nil {
+		return inbox.Permanent(err)
+	}
+	sends := make([]send[M], len(addrs[b.Recipient]))
+	for i, a := range addrs[b.Recipient] {
+		sends[i] = send[M]{key: Key(b.Recipient, a.Address) + "/w" + strconv.FormatInt(b.ID, 10), to: a, msg: m}
+	}
 	d := &inbox.Delivery{Inbox: in.cfg.Name, Event: b.Events[0], Tenant: b.Tenant, DB: db, Ledger: in.ledger}
-	var failed []error
-	for _, tok := range toks[b.Recipient] {
-		key := TokenKey(b.Recipient, tok) + "/w" + strconv.FormatInt(b.ID, 10)
-		_, err := d.SendTo(ctx, key, func(ctx context.Context) error { return in.push(ctx, db, tok, m) })
-		var refused *inbox.RefusedError
-		switch {
-		case err == nil, errors.As(err, &refused):
-		case errors.Is(err, inbox.ErrMisconfigured):
-			return err
-		default:
-			failed = append(failed, err)
-		}
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("mobilepush inbox %s: window %d: %w", in.cfg.Name, b.ID, errors.Join(failed...))
+	if err := in.deliver(ctx, d, sends); err != nil {
+		return fmt.Errorf("%s inbox %s: window %d: %w", in.cfg.Package, in.cfg.Name, b.ID, err)
 	}
 	return nil
 }
