@@ -202,52 +202,8 @@ func TestNewInboxChecksConfig(t *testing.T) {
 // job is not posted again afterwards.
 func TestWorkerRateLimitDelaysTheRetry(t *testing.T) {
 	ctx := context.Background()
-	if _, err := redistest.Flush(ctx, redisDB); err != nil {
-		t.Fatal(err)
-	}
 	srv := slacktest.Start(t, slacktest.Config{Token: token})
-	in, err := slackinbox.NewInbox(slackinbox.InboxConfig{
-		Name: unique("slack"), Publisher: poster(t, srv, slackinbox.NewGormThreads(testDB)),
-		Policy: inbox.Policy{Backoff: func(int) time.Duration { return 10 * time.Millisecond }},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	type attempt struct {
-		n   int
-		err error
-		at  time.Time
-	}
-	attempts := make(chan attempt, 8)
-	w, err := inbox.NewWorker(inbox.Config{
-		DB: testDB, Redis: redisOpt, Domains: []*activity.Domain{issues}, Inboxes: []inbox.Inbox{in},
-		Middleware: []inbox.Middleware{func(next inbox.ProcessFunc) inbox.ProcessFunc {
-			return func(ctx context.Context, d *inbox.Delivery) error {
-				err := next(ctx, d)
-				attempts <- attempt{n: d.Attempt, err: err, at: time.Now()}
-				return err
-			}
-		}},
-		DelayedTaskCheckInterval: 50 * time.Millisecond,
-		Logger:                   testLogger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Shutdown)
-	next := func() attempt {
-		t.Helper()
-		select {
-		case a := <-attempts:
-			return a
-		case <-time.After(wait):
-			t.Fatal("no attempt within the deadline")
-		}
-		return attempt{}
-	}
+	in, _, attempts := startWorker(t, poster(t, srv, slackinbox.NewGormThreads(testDB)), nil)
 
 	var issueID int64
 	if err := testDB.Raw(`INSERT INTO issues DEFAULT VALUES RETURNING id`).Scan(&issueID).Error; err != nil {
@@ -260,7 +216,7 @@ func TestWorkerRateLimitDelaysTheRetry(t *testing.T) {
 	}
 	ev := res.Event
 
-	a := next()
+	a := nextAttempt(t, attempts)
 	var ra *inbox.RetryAfterError
 	if a.n != 1 || !errors.As(a.err, &ra) || ra.Delay != 30*time.Second {
 		t.Fatalf("attempt %d: %v; want attempt 1 asking inbox.RetryAfter(30s)", a.n, a.err)
@@ -284,7 +240,7 @@ func TestWorkerRateLimitDelaysTheRetry(t *testing.T) {
 	if err := insp.RunTask(slackinbox.DefaultQueue, id); err != nil {
 		t.Fatal(err)
 	}
-	if a := next(); a.n != 2 || a.err != nil {
+	if a := nextAttempt(t, attempts); a.n != 2 || a.err != nil {
 		t.Fatalf("attempt %d: %v; want attempt 2 to post", a.n, a.err)
 	}
 	msgs, err := srv.WaitFor(1, wait)
@@ -296,6 +252,70 @@ func TestWorkerRateLimitDelaysTheRetry(t *testing.T) {
 	if n := srv.Calls(slacktest.MethodPostMessage); n != 2 || len(srv.Messages()) != 1 {
 		t.Fatalf("%d calls, %d messages; want the 429 and one post", n, len(srv.Messages()))
 	}
+}
+
+// attempt is one run of a delivery by the worker startWorker starts.
+type attempt struct {
+	n   int // the delivery's attempt, from 1
+	err error
+	at  time.Time
+}
+
+// startWorker empties the package's Redis database and starts a worker
+// of its own (stopped when the test ends) with one Slack inbox publishing
+// through pub, retrying after 10 ms and checking for due retries every
+// 50 ms; tune, when not nil, changes the worker's configuration first.
+// Each attempt the worker runs comes on attempts (nextAttempt).
+func startWorker(t *testing.T, pub slackinbox.Publisher, tune func(*inbox.Config)) (in *slackinbox.Inbox, w *inbox.Worker, attempts <-chan attempt) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := redistest.Flush(ctx, redisDB); err != nil {
+		t.Fatal(err)
+	}
+	in, err := slackinbox.NewInbox(slackinbox.InboxConfig{
+		Name: unique("slack"), Publisher: pub,
+		Policy: inbox.Policy{Backoff: func(int) time.Duration { return 10 * time.Millisecond }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan attempt, 16)
+	cfg := inbox.Config{
+		DB: testDB, Redis: redisOpt, Domains: []*activity.Domain{issues}, Inboxes: []inbox.Inbox{in},
+		Middleware: []inbox.Middleware{func(next inbox.ProcessFunc) inbox.ProcessFunc {
+			return func(ctx context.Context, d *inbox.Delivery) error {
+				err := next(ctx, d)
+				ran <- attempt{n: d.Attempt, err: err, at: time.Now()}
+				return err
+			}
+		}},
+		DelayedTaskCheckInterval: 50 * time.Millisecond,
+		Logger:                   testLogger(),
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	if w, err = inbox.NewWorker(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Shutdown)
+	return in, w, ran
+}
+
+// nextAttempt returns the worker's next attempt, failing the test unless
+// one comes within wait.
+func nextAttempt(t *testing.T, attempts <-chan attempt) attempt {
+	t.Helper()
+	select {
+	case a := <-attempts:
+		return a
+	case <-time.After(wait):
+		t.Fatal("no attempt within the deadline")
+	}
+	return attempt{}
 }
 
 // waitUntil re-checks cond every few milliseconds until it holds, failing

@@ -78,40 +78,12 @@ func TestMisconfigurationIsNotAnOutage(t *testing.T) {
 // publishes), and the sink's next accepted post clears it.
 func TestWorkerReportsMisconfiguredSlack(t *testing.T) {
 	ctx := context.Background()
-	if _, err := redistest.Flush(ctx, redisDB); err != nil {
-		t.Fatal(err)
-	}
 	srv := slacktest.Start(t, slacktest.Config{Token: token})
 	p := unpacedPoster(t, srv)
-	in, err := slackinbox.NewInbox(slackinbox.InboxConfig{
-		Name: unique("slack"), Publisher: p,
-		Policy: inbox.Policy{Backoff: func(int) time.Duration { return 10 * time.Millisecond }},
+	in, w, attempts := startWorker(t, p, func(c *inbox.Config) {
+		c.Breakers = inbox.BreakerConfig{Failures: 1}
+		c.StatusInterval = 100 * time.Millisecond
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attempts := make(chan error, 16)
-	w, err := inbox.NewWorker(inbox.Config{
-		DB: testDB, Redis: redisOpt, Domains: []*activity.Domain{issues}, Inboxes: []inbox.Inbox{in},
-		Middleware: []inbox.Middleware{func(next inbox.ProcessFunc) inbox.ProcessFunc {
-			return func(ctx context.Context, d *inbox.Delivery) error {
-				err := next(ctx, d)
-				attempts <- err
-				return err
-			}
-		}},
-		Breakers:                 inbox.BreakerConfig{Failures: 1},
-		DelayedTaskCheckInterval: 50 * time.Millisecond,
-		StatusInterval:           100 * time.Millisecond,
-		Logger:                   testLogger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Shutdown)
 	record := func() activity.Event {
 		t.Helper()
 		var issueID int64
@@ -124,21 +96,11 @@ func TestWorkerReportsMisconfiguredSlack(t *testing.T) {
 		}
 		return res.Event
 	}
-	next := func() error {
-		t.Helper()
-		select {
-		case err := <-attempts:
-			return err
-		case <-time.After(wait):
-			t.Fatal("no attempt within the deadline")
-		}
-		return nil
-	}
 
 	srv.FailNext(slacktest.MethodPostMessage, 1, slacktest.Failure{Error: "token_revoked"})
 	ev := record()
 	var mis *inbox.MisconfiguredError
-	if err := next(); !errors.As(err, &mis) || mis.Sink != p.Sink() {
+	if err := nextAttempt(t, attempts).err; !errors.As(err, &mis) || mis.Sink != p.Sink() {
 		t.Fatalf("the delivery failed with %v; want a MisconfiguredError of %s", err, p.Sink())
 	}
 	reason := mis.Reason
@@ -155,8 +117,8 @@ func TestWorkerReportsMisconfiguredSlack(t *testing.T) {
 		t.Errorf("dead letter %+v; want one attempt of %v saying %q", l, ev.Ref(), reason)
 	}
 	select {
-	case err := <-attempts:
-		t.Errorf("another attempt after the configuration failure: %v", err)
+	case a := <-attempts:
+		t.Errorf("another attempt after the configuration failure: %v", a.err)
 	default:
 	}
 	r := observe.BreakersCheck(w).Check(ctx)
@@ -173,7 +135,7 @@ func TestWorkerReportsMisconfiguredSlack(t *testing.T) {
 
 	// Fixed: the next post is accepted and health is up again.
 	record()
-	if err := next(); err != nil {
+	if err := nextAttempt(t, attempts).err; err != nil {
 		t.Fatalf("after the fix: %v", err)
 	}
 	if r := observe.BreakersCheck(w).Check(ctx); r.Status != observe.StatusOK {
