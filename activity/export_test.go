@@ -2,6 +2,8 @@ package activity
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 
 	"gorm.io/gorm"
 )
@@ -22,3 +24,14 @@ func (d *Domain) FeedSQL(ctx context.Context, db *gorm.DB, q FeedQuery) (string,
 
 // CursorAt is the cursor of a page ending at e.
 func CursorAt(e Event) Cursor { return newCursor(e) }
+
+// QueryRowOnTx is queryRowOnTx on a gorm transaction, for a statement of
+// one text column.
+func QueryRowOnTx(ctx context.Context, tx *gorm.DB, stmt string) (direct, found bool, value string, err error) {
+	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+	if !ok {
+		return false, false, "", errors.New("not a database/sql transaction")
+	}
+	direct, found, err = queryRowOnTx(ctx, sqlTx, stmt, nil, func(s scanner) error { return s.Scan(&value) })
+	return direct, found, value, err
+}

@@ -141,8 +141,9 @@ func (a *insertCall) argList(tenanted bool) []any {
 }
 
 // read reads the insert's one row (id, extra, host(ip)) into e. On a pgx
-// connection it decodes the row's raw values, whose types it knows, in
-// either format; elsewhere (database/sql, in a transaction) it scans.
+// connection (the pool's, or a transaction's: see queryRowOnTx) it decodes
+// the row's raw values, whose types it knows, in either format; elsewhere
+// (database/sql on another driver) it scans.
 func (a *insertCall) read(s scanner, e *Event) error {
 	if r, ok := s.(pgx.Rows); ok {
 		if a.decode(r, e) {

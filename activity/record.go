@@ -128,18 +128,33 @@ func (d *Domain) insert(ctx context.Context, db *gorm.DB, subject any, action st
 	_, inTx := db.Statement.ConnPool.(gorm.TxCommitter)
 	stmt := d.sql.insert[b2i(inTx || d.onDelete != Cascade)][b2i(wake)]
 	a := d.newInsertCall(r, action, md, tags, tenant, occurred, now)
-	var res Result
-	found, err := queryRow(ctx, db, stmt, a.argList(d.tenant != ""), func(row scanner) error {
-		return a.read(row, &res.Event)
-	})
+	args := a.argList(d.tenant != "")
+	if tx, ok := db.Statement.ConnPool.(*sql.Tx); ok {
+		// On the transaction's pgx connection (queryRowOnTx), into an
+		// event of this branch's own on the heap: the pool's path keeps
+		// its event and closure on the stack.
+		e := new(Event)
+		direct, found, err := queryRowOnTx(ctx, tx, stmt, args, func(row scanner) error { return a.read(row, e) })
+		if direct || err != nil {
+			return d.inserted(ctx, db, subject, action, r, a, e, tenant, tagMap, found, err)
+		}
+	}
+	var e Event
+	found, err := queryRow(ctx, db, stmt, args, func(row scanner) error { return a.read(row, &e) })
+	return d.inserted(ctx, db, subject, action, r, a, &e, tenant, tagMap, found, err)
+}
+
+// inserted is insert's result from what its statement returned: found
+// and, read into e, the new row's id and what else the database decided.
+func (d *Domain) inserted(ctx context.Context, db *gorm.DB, subject any, action string, r row, a *insertCall, e *Event, tenant any, tagMap map[string]string, found bool, err error) (Result, error) {
 	if err != nil {
 		return Result{}, d.writeError(subject, action, err)
 	}
 	if !found {
 		return Result{}, d.refused(ctx, db, subject, false)
 	}
-	a.event(d, &res.Event, r.subject, tenant, tagMap)
-	return res, nil
+	a.event(d, e, r.subject, tenant, tagMap)
+	return Result{Event: *e}, nil
 }
 
 // refused explains a recording statement that returned no row: it writes
