@@ -15,8 +15,8 @@ import (
 	"github.com/tidingsdev/tidings/internal/redistest"
 )
 
-// Redis is down while 1,000 events are recorded: every RecordEvent
-// succeeds, and once Redis is back every event reaches every accepting
+// Redis is down while 600 events are recorded (more than the relay's
+// batch of 500): every RecordEvent succeeds, and once Redis is back every event reaches every accepting
 // inbox, and the notifications are exactly the expected set.
 func TestRedisDownWhileRecording(t *testing.T) {
 	reset(t)
@@ -44,7 +44,7 @@ func TestRedisDownWhileRecording(t *testing.T) {
 
 	rds.Stop(t)
 
-	const events = 1000
+	const events = 600
 	var mu sync.Mutex
 	want := map[string]bool{"7/" + fmt.Sprint(first.ID): true}
 	ids := []int64{first.ID}
