@@ -17,9 +17,10 @@ import (
 	"github.com/tidingsdev/tidings/internal/redistest"
 )
 
-// Redis loses every job (FLUSHDB) after the relay enqueued 1,000 events'
-// jobs and before any worker ran them: PostgreSQL still knows each
-// delivery (inbox_pending), the sweeper enqueues them again, and every
+// Redis loses every job (FLUSHDB) after the relay enqueued 300 events'
+// jobs (600 deliveries: more than one sweep's batch of 500) and before
+// any worker ran them: PostgreSQL still knows each delivery
+// (inbox_pending), the sweeper enqueues them again, and every
 // notification and every mail arrives exactly once.
 func TestFlushDBAfterEnqueueLosesNothing(t *testing.T) {
 	ctx := context.Background()
@@ -41,7 +42,7 @@ func TestFlushDBAfterEnqueueLosesNothing(t *testing.T) {
 	inboxes := []inbox.Inbox{mail, notes}
 	pending := inbox.PendingConfig{CheckAfter: 200 * time.Millisecond, MaxCheckInterval: time.Second, SweepInterval: 50 * time.Millisecond}
 
-	// A relay alone (no worker) hands 1,000 events to Redis.
+	// A relay alone (no worker) hands 300 events to Redis.
 	relay, err := inbox.NewRelay(inbox.RelayConfig{DB: testDB, Redis: redisOpt, Inboxes: inboxes, Domains: []*activity.Domain{issues},
 		Pending: pending, Logger: testLogger()})
 	if err != nil {
@@ -52,7 +53,7 @@ func TestFlushDBAfterEnqueueLosesNothing(t *testing.T) {
 	if err := testDB.Raw(`INSERT INTO issues DEFAULT VALUES RETURNING id`).Scan(&issueID).Error; err != nil {
 		t.Fatal(err)
 	}
-	const events = 1000
+	const events = 300
 	entries := make([]activity.NewEvent, events)
 	for i := range entries {
 		entries[i] = activity.NewEvent{Subject: issueID, Action: "comment_added", Options: []activity.Option{
