@@ -155,6 +155,9 @@ type Relay struct {
 	loss     lossState
 	fo       failoverState
 	backfill bool // a Backfiller's: its jobs say so (no inbox_pending rows)
+	// wakeWorker, when set, wakes the in-process worker's asynq server
+	// (its dequeueGate) after each enqueue and on each notification.
+	wakeWorker func()
 }
 
 // route is one inbox as the relay sees it.
@@ -715,6 +718,9 @@ func (r *Relay) enqueue(ctx context.Context, batch []activity.OutboxRow, jobs []
 				switch {
 				case err == nil:
 					ok.Add(1)
+					if r.wakeWorker != nil {
+						r.wakeWorker() // the job is in Redis: take it now, not at the next poll
+					}
 				case errors.Is(err, asynq.ErrTaskIDConflict):
 					j.dup = true
 					ok.Add(1)

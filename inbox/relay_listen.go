@@ -21,7 +21,12 @@ func (r *Relay) listen(ctx context.Context) {
 			r.listenUp.Store(true)
 			r.Wake() // rows committed while nobody listened
 		},
-		Notified: r.Wake,
+		Notified: func() {
+			r.Wake()
+			if r.wakeWorker != nil {
+				r.wakeWorker() // another relay may enqueue these rows: poll Redis meanwhile
+			}
+		},
 		Down: func(err error, failures int, retryIn time.Duration) {
 			r.listenUp.Store(false)
 			if failures == 1 || failures%20 == 0 {

@@ -72,9 +72,22 @@ type Config struct {
 	// per queue, so 5ms costs about 200 cheap Redis calls per second per
 	// idle worker and queue: measured with cmd/bench (an idle worker, the
 	// process and Redis together), 5ms costs 7-8% of a core, 20ms 3-3.5%,
-	// 100ms 1.5-2%, each close to a bare asynq server's. Raise it on
-	// workers that can wait. Default DefaultTaskCheckInterval (5ms).
+	// 100ms 1.5-2%, each close to a bare asynq server's. That was the
+	// idle cost before IdleCheckInterval: now the worker polls this often
+	// only for a second after a wake-up or a job (0.5% of a core idle at
+	// the defaults, measured the same way). Default
+	// DefaultTaskCheckInterval (5ms).
 	TaskCheckInterval time.Duration
+	// IdleCheckInterval is how long an idle worker waits for a wake-up
+	// before asking Redis for jobs anyway. A worker running its relay
+	// does not poll Redis while idle: its relay wakes it after each
+	// enqueue, and so do an outbox notification and a retry coming due;
+	// for a second after one it polls every TaskCheckInterval as asynq
+	// does. This is the ceiling for jobs that come without a wake-up (a
+	// re-driven dead letter, another app's enqueue). Default
+	// DefaultIdleCheckInterval (1s); negative, or with DisableRelay:
+	// asynq's polling every TaskCheckInterval. See dequeue_gate.go.
+	IdleCheckInterval time.Duration
 	// DelayedTaskCheckInterval is how often retries that are due are
 	// moved back to their queue: the granularity of backoff and
 	// RetryAfter. Default 1s (asynq's is 5s).
@@ -134,12 +147,16 @@ func loaderSettings() map[string]string {
 // DefaultTaskCheckInterval is the default Config.TaskCheckInterval.
 const DefaultTaskCheckInterval = 5 * time.Millisecond
 
+// DefaultIdleCheckInterval is the default Config.IdleCheckInterval.
+const DefaultIdleCheckInterval = time.Second
+
 // Worker runs inboxes: an asynq server processing their jobs, and a relay
 // feeding it from the outbox.
 type Worker struct {
 	cfg     Config
 	db      *gorm.DB
 	server  *asynq.Server
+	gate    *dequeueGate // holds the idle server's polls until a wake-up; nil: asynq polls
 	relay   *Relay
 	ledger  *Ledger
 	metrics *Metrics
@@ -196,6 +213,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 	setDefault(&cfg.ShutdownTimeout, 10*time.Second)
 	setDefault(&cfg.TaskCheckInterval, DefaultTaskCheckInterval)
 	setDefault(&cfg.DelayedTaskCheckInterval, time.Second)
+	setDefault(&cfg.IdleCheckInterval, DefaultIdleCheckInterval)
 	setDefault(&cfg.StatusInterval, DefaultStatusInterval)
 	setDefault(&cfg.HeldInterval, DefaultHeldInterval)
 	if cfg.Logger == nil {
@@ -290,7 +308,17 @@ func NewWorker(cfg Config) (*Worker, error) {
 	}
 	w.loader = newLoader(pool, w.domains)
 	w.loaderPool, w.loaderShared = pool, shared
-	w.server = asynq.NewServer(cfg.Redis, asynq.Config{
+	serverRedis := cfg.Redis
+	if w.relay != nil && cfg.IdleCheckInterval > 0 {
+		names := make([]string, 0, len(queues))
+		for q := range queues {
+			names = append(names, q)
+		}
+		w.gate = newDequeueGate(names, cfg.TaskCheckInterval, cfg.IdleCheckInterval)
+		w.relay.wakeWorker = w.gate.Wake
+		serverRedis = gatedRedis{RedisConnOpt: cfg.Redis, gate: w.gate}
+	}
+	w.server = asynq.NewServer(serverRedis, asynq.Config{
 		Concurrency:              cfg.Concurrency,
 		Queues:                   queues,
 		StrictPriority:           cfg.StrictPriority,
@@ -386,6 +414,9 @@ func (w *Worker) Shutdown() {
 		w.relayWG.Wait()
 	}
 	w.stopStatus()
+	if w.gate != nil {
+		w.gate.close() // asynq's shutdown waits for its processor, which may be waiting in the gate
+	}
 	w.server.Shutdown()
 	w.stopHeld()
 	w.stopSinkNews()
