@@ -194,14 +194,14 @@ func TestRateLimitUnderTheWorker(t *testing.T) {
 	peer.Fail(t, http.StatusTooManyRequests, 1, "1")
 	record(t, "acme", newIssue(t), "comment_added", "Cy")
 	first := nextAttempt(t, attempts)
-	if !errors.Is(first.err, webpush.ErrRateLimited) {
-		t.Fatalf("first attempt: %v; want a rate limit", first.err)
+	if !errors.Is(first.Err, webpush.ErrRateLimited) {
+		t.Fatalf("first attempt: %v; want a rate limit", first.Err)
 	}
 	second := nextAttempt(t, attempts)
-	if second.err != nil {
-		t.Fatalf("second attempt: %v", second.err)
+	if second.Err != nil {
+		t.Fatalf("second attempt: %v", second.Err)
 	}
-	if waited := second.at.Sub(first.at); waited < 900*time.Millisecond {
+	if waited := second.At.Sub(first.At); waited < 900*time.Millisecond {
 		t.Errorf("retried after %v; the push service asked for 1s", waited)
 	}
 	if got := len(peer.Accepted()); got != 1 || len(peer.Pushes()) != 2 {

@@ -29,6 +29,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tidingsdev/tidings/inbox/address/addresstest"
 )
 
 // The credentials the server expects.
@@ -60,8 +62,7 @@ type Server struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
-	changed  chan struct{}
-	pushes   []Push
+	log      addresstest.Log[Push] // what it answered
 	failures []failure
 	down     int
 	gone     map[string]bool
@@ -81,7 +82,7 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{key: key, changed: make(chan struct{}), gone: map[string]bool{}, bad: map[string]bool{}}
+	s := &Server{key: key, gone: map[string]bool{}, bad: map[string]bool{}}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.srv.EnableHTTP2 = true
 	s.srv.StartTLS()
@@ -128,50 +129,24 @@ func (s *Server) Down(status int) { s.mu.Lock(); s.down = status; s.mu.Unlock() 
 // Up ends Down.
 func (s *Server) Up() { s.mu.Lock(); s.down = 0; s.mu.Unlock() }
 
-// Pushes returns every request answered, in order.
-func (s *Server) Pushes() []Push {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Push(nil), s.pushes...)
-}
+// Pushes returns every one of the requests answered, in order.
+func (s *Server) Pushes() []Push { return s.log.All() }
 
-// Accepted returns the pushes accepted (200).
+// Accepted returns the requests accepted, in order.
 func (s *Server) Accepted() []Push {
-	var out []Push
-	for _, p := range s.Pushes() {
-		if p.Status == http.StatusOK {
-			out = append(out, p)
-		}
-	}
-	return out
+	return s.log.Filter(func(p Push) bool { return p.Status == http.StatusOK })
 }
 
 // WaitFor waits until cond holds of the requests answered, at most d.
 func (s *Server) WaitFor(d time.Duration, cond func([]Push) bool) ([]Push, error) {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		ps, ch := append([]Push(nil), s.pushes...), s.changed
-		s.mu.Unlock()
-		if cond(ps) {
-			return ps, nil
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			return ps, fmt.Errorf("apnstest: condition not met within %v (%d pushes)", d, len(ps))
-		}
+	got, err := s.log.WaitFor(d, cond)
+	if err != nil {
+		return got, fmt.Errorf("apnstest: %w", err)
 	}
+	return got, nil
 }
 
-func (s *Server) record(p Push) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.pushes = append(s.pushes, p)
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
+func (s *Server) record(p Push) { s.log.Add(p) }
 
 var tokenRE = regexp.MustCompile(`^[0-9a-f]{64,200}$`)
 

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tidingsdev/tidings/inbox/address/addresstest"
 )
 
 // Push is one send request the server answered.
@@ -50,8 +52,7 @@ type Server struct {
 	srv   *httptest.Server
 
 	mu          sync.Mutex
-	changed     chan struct{}
-	pushes      []Push
+	log         addresstest.Log[Push] // what it answered
 	issued      map[string]bool
 	tokenCalls  int
 	failures    []failure
@@ -75,7 +76,7 @@ func Start(t testing.TB) *Server {
 	}
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	s := &Server{ProjectID: "tidings-test-" + hex.EncodeToString(b), key: key, changed: make(chan struct{}),
+	s := &Server{ProjectID: "tidings-test-" + hex.EncodeToString(b), key: key,
 		issued: map[string]bool{}, gone: map[string]bool{}}
 	s.email = "push@" + s.ProjectID + ".iam.gserviceaccount.com"
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -131,50 +132,24 @@ func (s *Server) TokenEndpoint(status int) { s.mu.Lock(); s.tokenStatus = status
 // TokenCalls is how many access tokens were asked for.
 func (s *Server) TokenCalls() int { s.mu.Lock(); defer s.mu.Unlock(); return s.tokenCalls }
 
-// Pushes returns every send answered, in order.
-func (s *Server) Pushes() []Push {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Push(nil), s.pushes...)
-}
+// Pushes returns every one of the sends answered, in order.
+func (s *Server) Pushes() []Push { return s.log.All() }
 
-// Accepted returns the sends accepted (200).
+// Accepted returns the sends accepted, in order.
 func (s *Server) Accepted() []Push {
-	var out []Push
-	for _, p := range s.Pushes() {
-		if p.Status == http.StatusOK {
-			out = append(out, p)
-		}
-	}
-	return out
+	return s.log.Filter(func(p Push) bool { return p.Status == http.StatusOK })
 }
 
 // WaitFor waits until cond holds of the sends answered, at most d.
 func (s *Server) WaitFor(d time.Duration, cond func([]Push) bool) ([]Push, error) {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		ps, ch := append([]Push(nil), s.pushes...), s.changed
-		s.mu.Unlock()
-		if cond(ps) {
-			return ps, nil
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			return ps, fmt.Errorf("fcmtest: condition not met within %v (%d sends)", d, len(ps))
-		}
+	got, err := s.log.WaitFor(d, cond)
+	if err != nil {
+		return got, fmt.Errorf("fcmtest: %w", err)
 	}
+	return got, nil
 }
 
-func (s *Server) record(p Push) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.pushes = append(s.pushes, p)
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
+func (s *Server) record(p Push) { s.log.Add(p) }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
@@ -327,9 +302,7 @@ func (s *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusNotFound, "NOT_FOUND", "UNREGISTERED", "Requested entity was not found.")
 	default:
 		p.Status = http.StatusOK
-		s.mu.Lock()
-		n := len(s.pushes) + 1
-		s.mu.Unlock()
+		n := len(s.log.All()) + 1
 		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 		_ = json.NewEncoder(w).Encode(map[string]string{"name": fmt.Sprintf("projects/%s/messages/0:%d", s.ProjectID, n)})
 		s.record(p)

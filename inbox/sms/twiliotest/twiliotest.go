@@ -27,6 +27,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tidingsdev/tidings/inbox/address/addresstest"
 )
 
 // Message is one request the server answered.
@@ -49,8 +51,7 @@ type Server struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
-	changed  chan struct{}
-	messages []Message
+	log      addresstest.Log[Message] // what it answered
 	failures []failure
 	down     int
 	optedOut map[string]bool
@@ -70,7 +71,7 @@ var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 // the test's end.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{AccountSID: "AC" + hexOf(16), AuthToken: hexOf(16), changed: make(chan struct{}),
+	s := &Server{AccountSID: "AC" + hexOf(16), AuthToken: hexOf(16),
 		optedOut: map[string]bool{}, invalid: map[string]bool{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
@@ -114,51 +115,24 @@ func (s *Server) Down(status int) { s.mu.Lock(); s.down = status; s.mu.Unlock() 
 // Up ends Down.
 func (s *Server) Up() { s.mu.Lock(); s.down = 0; s.mu.Unlock() }
 
-// Messages returns every request answered, in order.
-func (s *Server) Messages() []Message {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Message(nil), s.messages...)
-}
+// Messages returns every one of the messages answered, in order.
+func (s *Server) Messages() []Message { return s.log.All() }
 
-// Accepted returns the messages accepted (201), in order.
+// Accepted returns the messages accepted, in order.
 func (s *Server) Accepted() []Message {
-	var out []Message
-	for _, m := range s.Messages() {
-		if m.Status == http.StatusCreated {
-			out = append(out, m)
-		}
-	}
-	return out
+	return s.log.Filter(func(m Message) bool { return m.Status == http.StatusCreated })
 }
 
-// WaitFor waits until cond holds of the requests answered, at most d, and
-// returns them.
+// WaitFor waits until cond holds of the messages answered, at most d.
 func (s *Server) WaitFor(d time.Duration, cond func([]Message) bool) ([]Message, error) {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		ms, ch := append([]Message(nil), s.messages...), s.changed
-		s.mu.Unlock()
-		if cond(ms) {
-			return ms, nil
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			return ms, fmt.Errorf("twiliotest: condition not met within %v (%d requests)", d, len(ms))
-		}
+	got, err := s.log.WaitFor(d, cond)
+	if err != nil {
+		return got, fmt.Errorf("twiliotest: %w", err)
 	}
+	return got, nil
 }
 
-func (s *Server) record(m Message) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.messages = append(s.messages, m)
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
+func (s *Server) record(m Message) { s.log.Add(m) }
 
 // answer writes Twilio's error body.
 func answer(w http.ResponseWriter, status, code int, msg string) {

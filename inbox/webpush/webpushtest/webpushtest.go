@@ -37,6 +37,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidingsdev/tidings/inbox/address/addresstest"
 	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/inbox/webhook"
 )
@@ -78,10 +79,9 @@ type Server struct {
 	cert   *x509.Certificate
 	ctl    *http.Client
 
-	mu      sync.Mutex
-	pushes  []Push
-	changed chan struct{} // closed and replaced on each push
-	exited  chan struct{}
+	mu     sync.Mutex
+	log    addresstest.Log[Push] // what it answered
+	exited chan struct{}
 }
 
 // Start runs the push service until the test ends. vapidPublic is the
@@ -112,7 +112,7 @@ func Start(t testing.TB, vapidPublic string) *Server {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("webpushtest: start node: %v", err)
 	}
-	s := &Server{cmd: cmd, stdin: stdin, roots: roots, cert: cert, changed: make(chan struct{}), exited: make(chan struct{})}
+	s := &Server{cmd: cmd, stdin: stdin, roots: roots, cert: cert, exited: make(chan struct{})}
 	s.ctl = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	t.Cleanup(func() {
 		_ = stdin.Close() // the script exits when its stdin ends
@@ -136,7 +136,7 @@ func Start(t testing.TB, vapidPublic string) *Server {
 }
 
 func (s *Server) read(stdout io.Reader, listening chan<- string) {
-	defer func() { _ = s.cmd.Wait(); close(s.exited) }()
+	defer func() { _ = s.cmd.Wait(); s.log.Close(); close(s.exited) }()
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -152,11 +152,7 @@ func (s *Server) read(stdout io.Reader, listening chan<- string) {
 		case "listening":
 			listening <- line.Origin
 		case "push":
-			s.mu.Lock()
-			s.pushes = append(s.pushes, line.Push)
-			close(s.changed)
-			s.changed = make(chan struct{})
-			s.mu.Unlock()
+			s.log.Add(line.Push)
 		}
 	}
 }
@@ -325,41 +321,19 @@ func (s *Server) Down(t testing.TB, status int) {
 // Up ends Down and drops what Fail queued.
 func (s *Server) Up(t testing.TB) { s.control(t, "up", nil) }
 
-// Pushes returns every push received so far, in order.
-func (s *Server) Pushes() []Push {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Push(nil), s.pushes...)
-}
+// Pushes returns every one of the pushes answered, in order.
+func (s *Server) Pushes() []Push { return s.log.All() }
 
-// Accepted returns the pushes answered 201, in order.
+// Accepted returns the pushes accepted, in order.
 func (s *Server) Accepted() []Push {
-	var out []Push
-	for _, p := range s.Pushes() {
-		if p.Status == http.StatusCreated {
-			out = append(out, p)
-		}
-	}
-	return out
+	return s.log.Filter(func(p Push) bool { return p.Status == http.StatusCreated })
 }
 
-// WaitFor waits until cond holds for the pushes received, or timeout.
-func (s *Server) WaitFor(timeout time.Duration, cond func([]Push) bool) ([]Push, error) {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		got, changed := append([]Push(nil), s.pushes...), s.changed
-		s.mu.Unlock()
-		if cond(got) {
-			return got, nil
-		}
-		select {
-		case <-changed:
-		case <-s.exited:
-			return got, fmt.Errorf("webpushtest: the push service exited")
-		case <-deadline.C:
-			return got, fmt.Errorf("webpushtest: timed out after %v (%d pushes)", timeout, len(got))
-		}
+// WaitFor waits until cond holds of the pushes received, at most d.
+func (s *Server) WaitFor(d time.Duration, cond func([]Push) bool) ([]Push, error) {
+	got, err := s.log.WaitFor(d, cond)
+	if err != nil {
+		return got, fmt.Errorf("webpushtest: %w", err)
 	}
+	return got, nil
 }
