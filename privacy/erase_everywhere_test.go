@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -172,16 +171,12 @@ func TestEraseLeavesNothingAnywhere(t *testing.T) {
 
 	// A delivery that loads Zoe's second comment and writes its label
 	// only after the erasure: the in-app one, held in a middleware.
-	var (
-		armed    atomic.Bool
-		entered  = make(chan struct{})
-		release  = make(chan struct{})
-		blockOne sync.Once
-	)
+	var armed atomic.Bool
+	h := newHold()
 	blockIt := func(next inbox.ProcessFunc) inbox.ProcessFunc {
 		return func(ctx context.Context, d *inbox.Delivery) error {
 			if armed.Load() && d.Inbox == "app" && ours(d.Event) && d.Event.ActorID == zoe.key() && d.Event.Action == "comment_added" {
-				blockOne.Do(func() { close(entered); <-release })
+				h.stop()
 			}
 			return next(ctx, d)
 		}
@@ -198,14 +193,7 @@ func TestEraseLeavesNothingAnywhere(t *testing.T) {
 	if err := w.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		select {
-		case <-release:
-		default:
-			close(release)
-		}
-		w.Shutdown()
-	})
+	t.Cleanup(func() { h.letGo(); w.Shutdown() })
 
 	// Zoe's data goes through every path. The first mail is refused with
 	// a reply that names her (a forwarding address): an error text in the
@@ -254,11 +242,7 @@ func TestEraseLeavesNothingAnywhere(t *testing.T) {
 	})
 	armed.Store(true)
 	rec(zoe.ctx(zoe.name), "comment_added", activity.Extra(map[string]any{"body": "and again"}))
-	select {
-	case <-entered:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the in-app delivery of Zoe's second comment never started")
-	}
+	h.waitEntered(t, "the in-app delivery of Zoe's second comment")
 
 	// The seeding reached the database and Redis.
 	before := dbHits(t, zoeStrings)
@@ -274,7 +258,7 @@ func TestEraseLeavesNothingAnywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eraseSettledOnRelease(t, ctx, px, zoe, privacy.Request{By: "support:9", Reason: "ticket 44"}, release, nil)
+	eraseSettledOnRelease(t, ctx, px, zoe, privacy.Request{By: "support:9", Reason: "ticket 44"}, h, nil)
 
 	// Work after the erasure: Bob's comment runs the rule the engine had
 	// cached, and is delivered everywhere.

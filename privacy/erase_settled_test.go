@@ -52,11 +52,7 @@ func engineJobOfRuleNamingThePerson(t *testing.T, gated bool) {
 	rds := redistest.NewPrivate(t)
 	redisOpt := asynq.RedisClientOpt{Addr: rds.Addr()}
 
-	var (
-		entered = make(chan struct{})
-		release = make(chan struct{})
-		once    sync.Once
-	)
+	h := newHold()
 	schema, err := workflow.NewSchema(workflow.SchemaConfig{Domain: issues})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +63,7 @@ func engineJobOfRuleNamingThePerson(t *testing.T, gated bool) {
 		Params: workflow.ParamSchema{"for": {Type: workflow.String, Required: true}},
 		Run: func(_ context.Context, ac workflow.ActionContext) (workflow.Result, error) {
 			if ac.Event.SubjectID == strconv.FormatInt(issueID, 10) {
-				once.Do(func() { close(entered); <-release })
+				h.stop()
 			}
 			return workflow.Result{Summary: "noted for " + ac.Params.String("for")}, nil
 		},
@@ -96,14 +92,7 @@ func engineJobOfRuleNamingThePerson(t *testing.T, gated bool) {
 	if err := w.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		select {
-		case <-release:
-		default:
-			close(release)
-		}
-		w.Shutdown()
-	})
+	t.Cleanup(func() { h.letGo(); w.Shutdown() })
 
 	var open func()
 	if gated {
@@ -113,17 +102,13 @@ func engineJobOfRuleNamingThePerson(t *testing.T, gated bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-entered:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the engine's action never ran")
-	}
+	h.waitEntered(t, "the engine's action")
 
 	px, err := privacy.New(privacy.Config{Domains: []*activity.Domain{issues, users}, Parts: []privacy.Part{usersPart}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eraseSettledOnRelease(t, ctx, px, ana, privacy.Request{By: "support:3"}, release, open)
+	eraseSettledOnRelease(t, ctx, px, ana, privacy.Request{By: "support:3"}, h, open)
 	waitUntil(t, "the engine's delivery of Bob's comment to finish", func() bool {
 		return count(t, `SELECT count(*) FROM inbox_pending WHERE domain = 'issue' AND event_id = ?`, res.Event.ID) == 0 &&
 			count(t, `SELECT count(*) FROM workflow_action_runs WHERE domain = 'issue' AND event_id = ? AND rule_id = ? AND status = 'done'`, res.Event.ID, rule.ID) == 1
@@ -142,52 +127,9 @@ func TestEraseSettledCountsDeliveriesFinishingDuringTheErasure(t *testing.T) {
 	ctx := context.Background()
 	ana := newUser(t, someone{name: "Ana Midway", email: "ana.midway@example.net", ip: "192.0.2.77", ua: "MidwayAgent/1.0"})
 	bob := newUser(t, someone{name: "Bob Reader", email: "bob.reader@example.net"})
-	var issueID int64
-	if err := testDB.Raw(`INSERT INTO issues (title) VALUES ('Midway') RETURNING id`).Scan(&issueID).Error; err != nil {
-		t.Fatal(err)
-	}
-	rds := redistest.NewPrivate(t)
-	app, err := notify.New(notify.Config{Name: "app", RecipientType: "users",
-		Recipients: func(context.Context, *gorm.DB, activity.Event) ([]string, error) { return []string{bob.key()}, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		entered = make(chan struct{})
-		release = make(chan struct{})
-		once    sync.Once
-	)
-	hold := func(next inbox.ProcessFunc) inbox.ProcessFunc {
-		return func(ctx context.Context, d *inbox.Delivery) error {
-			if d.Event.Domain == "issue" && d.Event.SubjectID == strconv.FormatInt(issueID, 10) {
-				once.Do(func() { close(entered); <-release })
-			}
-			return next(ctx, d)
-		}
-	}
-	w, err := inbox.NewWorker(inbox.Config{DB: testDB, Redis: asynq.RedisClientOpt{Addr: rds.Addr()}, Domains: []*activity.Domain{issues, users},
-		Inboxes: []inbox.Inbox{app}, Middleware: []inbox.Middleware{hold}, Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var released sync.Once
-	letGo := func() { released.Do(func() { close(release) }) }
-	t.Cleanup(func() { letGo(); w.Shutdown() })
-
-	res, err := issues.RecordEvent(ana.ctx(ana.name), testDB, issueID, "comment_added", activity.Extra(map[string]any{"body": "midway"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-entered:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the in-app delivery never started")
-	}
+	res, h := heldInAppDelivery(t, ana, bob, "Midway", nil)
 	finishes := privacy.Part{Name: "finishes-a-delivery", Erase: func(ctx context.Context, db *gorm.DB, p activity.Person) (activity.Erased, error) {
-		letGo()
+		h.letGo()
 		deadline := time.Now().Add(20 * time.Second)
 		for count(t, `SELECT count(*) FROM inbox_pending WHERE domain = 'issue' AND event_id = ?`, res.Event.ID) > 0 {
 			if time.Now().After(deadline) {
@@ -225,61 +167,13 @@ func TestEraseSettledWaitsForARelayBatchNotCommittedYet(t *testing.T) {
 	ctx := context.Background()
 	ana := newUser(t, someone{name: "Ana Uncommitted", email: "ana.uncommitted@example.net", ip: "192.0.2.78", ua: "UncommittedAgent/1.0"})
 	bob := newUser(t, someone{name: "Bob Listener", email: "bob.listener@example.net"})
-	var issueID int64
-	if err := testDB.Raw(`INSERT INTO issues (title) VALUES ('Uncommitted') RETURNING id`).Scan(&issueID).Error; err != nil {
-		t.Fatal(err)
-	}
-	rds := redistest.NewPrivate(t)
-	app, err := notify.New(notify.Config{Name: "app", RecipientType: "users",
-		Recipients: func(context.Context, *gorm.DB, activity.Event) ([]string, error) { return []string{bob.key()}, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		entered = make(chan struct{})
-		release = make(chan struct{})
-		once    sync.Once
-	)
-	hold := func(next inbox.ProcessFunc) inbox.ProcessFunc {
-		return func(ctx context.Context, d *inbox.Delivery) error {
-			if d.Event.Domain == "issue" && d.Event.SubjectID == strconv.FormatInt(issueID, 10) {
-				once.Do(func() { close(entered); <-release })
-			}
-			return next(ctx, d)
-		}
-	}
-	w, err := inbox.NewWorker(inbox.Config{DB: testDB, Redis: asynq.RedisClientOpt{Addr: rds.Addr()}, Domains: []*activity.Domain{issues, users},
-		Inboxes: []inbox.Inbox{app}, Middleware: []inbox.Middleware{hold}, Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		select {
-		case <-release:
-		default:
-			close(release)
-		}
-		w.Shutdown()
-	})
-	open := gateRelay(t)
-
-	res, err := issues.RecordEvent(ana.ctx(ana.name), testDB, issueID, "comment_added", activity.Extra(map[string]any{"body": "uncommitted"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-entered:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the in-app delivery never started")
-	}
+	open := func() {}
+	res, h := heldInAppDelivery(t, ana, bob, "Uncommitted", func() { open = gateRelay(t) })
 	px, err := privacy.New(privacy.Config{Domains: []*activity.Domain{issues, users}, Parts: []privacy.Part{usersPart}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eraseSettledOnRelease(t, ctx, px, ana, privacy.Request{By: "support:5"}, release, open)
+	eraseSettledOnRelease(t, ctx, px, ana, privacy.Request{By: "support:5"}, h, open)
 	if n := count(t, `SELECT count(*) FROM tidings_erasures WHERE person_type = 'users' AND person_id = ?`, ana.key()); n != 2 {
 		t.Errorf("%d erasures of Ana; want 2 (the first counted the running delivery in flight)", n)
 	}
@@ -290,6 +184,78 @@ func TestEraseSettledWaitsForARelayBatchNotCommittedYet(t *testing.T) {
 	if h := dbHits(t, []string{ana.name, ana.ip, ana.ua}); len(h) > 0 {
 		t.Errorf("after EraseSettled, Ana's data is in:\n  %s", strings.Join(h, "\n  "))
 	}
+}
+
+// hold keeps one delivery in flight: the first call of stop (from the
+// delivery) signals entered and blocks until letGo.
+type hold struct {
+	entered, release chan struct{}
+	stopped, let     sync.Once
+}
+
+func newHold() *hold { return &hold{entered: make(chan struct{}), release: make(chan struct{})} }
+
+func (h *hold) stop() { h.stopped.Do(func() { close(h.entered); <-h.release }) }
+
+// letGo lets the held delivery go on; it may be called more than once.
+func (h *hold) letGo() { h.let.Do(func() { close(h.release) }) }
+
+// waitEntered fails the test unless the delivery is held within 20 s.
+func (h *hold) waitEntered(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-h.entered:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s never ran", what)
+	}
+}
+
+// heldInAppDelivery records a comment by ana on a new issue (titled
+// title) and returns once a worker of its own (a private Redis, an in-app
+// inbox telling bob) holds the delivery of that event in flight, until
+// the hold's letGo (at the latest when the test ends). beforeRecord, when
+// not nil, runs once the worker started, just before the event is
+// recorded (gateRelay).
+func heldInAppDelivery(t *testing.T, ana, bob someone, title string, beforeRecord func()) (activity.Result, *hold) {
+	t.Helper()
+	ctx := context.Background()
+	var issueID int64
+	if err := testDB.Raw(`INSERT INTO issues (title) VALUES (?) RETURNING id`, title).Scan(&issueID).Error; err != nil {
+		t.Fatal(err)
+	}
+	rds := redistest.NewPrivate(t)
+	app, err := notify.New(notify.Config{Name: "app", RecipientType: "users",
+		Recipients: func(context.Context, *gorm.DB, activity.Event) ([]string, error) { return []string{bob.key()}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHold()
+	held := func(next inbox.ProcessFunc) inbox.ProcessFunc {
+		return func(ctx context.Context, d *inbox.Delivery) error {
+			if d.Event.Domain == "issue" && d.Event.SubjectID == strconv.FormatInt(issueID, 10) {
+				h.stop()
+			}
+			return next(ctx, d)
+		}
+	}
+	w, err := inbox.NewWorker(inbox.Config{DB: testDB, Redis: asynq.RedisClientOpt{Addr: rds.Addr()}, Domains: []*activity.Domain{issues, users},
+		Inboxes: []inbox.Inbox{app}, Middleware: []inbox.Middleware{held}, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.letGo(); w.Shutdown() })
+	if beforeRecord != nil {
+		beforeRecord()
+	}
+	res, err := issues.RecordEvent(ana.ctx(ana.name), testDB, issueID, "comment_added", activity.Extra(map[string]any{"body": strings.ToLower(title)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitEntered(t, "the in-app delivery")
+	return res, h
 }
 
 // gateRelay holds the relays' batches open after their enqueue: until
@@ -335,12 +301,12 @@ func erasureWaitsForRelay(t *testing.T, settled <-chan settledResult) (r settled
 }
 
 // eraseSettledOnRelease runs EraseSettled for who while a delivery is held,
-// lets the delivery go (closes release) once the first erasure committed,
+// lets the delivery go (h.letGo) once the first erasure committed,
 // and fails the test unless EraseSettled then returns without an error.
 // With open (gateRelay's), the relay's batch of the delivery is held
 // open: the erasure must wait for it (erasureWaitsForRelay) before open
 // lets it commit.
-func eraseSettledOnRelease(t *testing.T, ctx context.Context, px *privacy.Privacy, who someone, req privacy.Request, release chan struct{}, open func()) privacy.Erasure {
+func eraseSettledOnRelease(t *testing.T, ctx context.Context, px *privacy.Privacy, who someone, req privacy.Request, h *hold, open func()) privacy.Erasure {
 	t.Helper()
 	settled := make(chan settledResult, 1)
 	go func() {
@@ -356,7 +322,7 @@ func eraseSettledOnRelease(t *testing.T, ctx context.Context, px *privacy.Privac
 	waitUntil(t, "the first erasure to commit", func() bool {
 		return count(t, `SELECT count(*) FROM tidings_erasures WHERE person_type = 'users' AND person_id = ?`, who.key()) >= 1
 	})
-	close(release)
+	h.letGo()
 	select {
 	case r := <-settled:
 		if r.err != nil {
