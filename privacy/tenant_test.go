@@ -3,6 +3,7 @@ package privacy_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 	slackinbox "github.com/tidingsdev/tidings/inbox/slack"
 	"github.com/tidingsdev/tidings/inbox/slack/slacktest"
 	"github.com/tidingsdev/tidings/internal/pgtest"
+	"github.com/tidingsdev/tidings/internal/scratchdb"
 	"github.com/tidingsdev/tidings/privacy"
 	"github.com/tidingsdev/tidings/workflow"
 )
@@ -82,33 +85,89 @@ var (
 	gia = member{tenant: "globex", id: "8", name: "Gia Globexneighbour", email: "gia.globex@globex.test", ip: "198.51.100.81", ua: "GiaGlobexAgent/8.2", slack: "U0GIAGLOB8"}
 )
 
-// tenantDB creates the tenanted app's database (a new one for each test)
-// and seeds both tenants the same way, each through every path the library
-// copies a person's data along: events as actor, record, subject and in
-// personal paths; in-app notifications, plain and collapsed; an email
-// digest and an escalation; Slack thread bookkeeping; a workflow rule
-// named after user 9, with its run log and action results; preferences
-// and delivery choices.
+// tenantDB gives each test a new copy of the tenanted app's database
+// (tenantTemplate), in which both tenants are seeded the same way, each
+// through every path the library copies a person's data along: events as
+// actor, record, subject and in personal paths; in-app notifications,
+// plain and collapsed; an email digest and an escalation; Slack thread
+// bookkeeping; a workflow rule named after user 9, with its run log and
+// action results; preferences and delivery choices.
 func tenantDB(t *testing.T) *gorm.DB {
 	t.Helper()
-	ctx := context.Background()
-	upT, _ := activity.MigrationSQL(tenantTickets)
-	upM, _ := activity.MigrationSQL(tenantMembers)
-	db, err := pgtest.Create(ctx, "tidings_test_privacy_tenants",
-		`CREATE TABLE users (id bigint PRIMARY KEY); INSERT INTO users VALUES (8), (9);
-CREATE TABLE tickets (id bigserial PRIMARY KEY); INSERT INTO tickets DEFAULT VALUES; INSERT INTO tickets DEFAULT VALUES;`, upT, upM)
+	copyDatabase(t, tenantTemplate(t), pgtest.Name("tidings_test_privacy_tenants"))
+	db, err := pgtest.Open("tidings_test_privacy_tenants")
 	if err != nil {
-		t.Fatal("privacy tests need PostgreSQL:", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if s, err := db.DB(); err == nil {
 			s.Close()
 		}
 	})
+	return db
+}
+
+// tenants is the database tenantDB copies, made and seeded by the first
+// test that asks for it (closed then: a template is copied only with no
+// one connected). Seeding took most of each tenant test; a copy takes
+// about half a second.
+var tenants struct {
+	sync.Mutex
+	template string
+}
+
+// tenantTemplate returns the name of the seeded template, making it on
+// the first call (a call that fails the test leaves it to the next).
+func tenantTemplate(t *testing.T) string {
+	t.Helper()
+	tenants.Lock()
+	defer tenants.Unlock()
+	if tenants.template != "" {
+		return tenants.template
+	}
+	ctx := context.Background()
+	upT, _ := activity.MigrationSQL(tenantTickets)
+	upM, _ := activity.MigrationSQL(tenantMembers)
+	db, err := pgtest.Create(ctx, "tidings_test_privacy_tenants_template",
+		`CREATE TABLE users (id bigint PRIMARY KEY); INSERT INTO users VALUES (8), (9);
+CREATE TABLE tickets (id bigserial PRIMARY KEY); INSERT INTO tickets DEFAULT VALUES; INSERT INTO tickets DEFAULT VALUES;`, upT, upM)
+	if err != nil {
+		t.Fatal("privacy tests need PostgreSQL:", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlDB.Close()
 	for _, people := range [][2]member{{ana, ben}, {gus, gia}} {
 		seedTenant(t, db, people[0], people[1])
 	}
-	return db
+	if err := sqlDB.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tenants.template = pgtest.Name("tidings_test_privacy_tenants_template")
+	return tenants.template
+}
+
+// copyDatabase makes database name a copy of template, marked as a
+// scratch database (scratchdb: an earlier run's copy is dropped, any
+// other database of that name is left alone and fails the test).
+func copyDatabase(t *testing.T, template, name string) {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := sql.Open("pgx", pgtest.BaseDSN()+" dbname=postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := scratchdb.Recreate(ctx, admin, name); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{"DROP DATABASE " + name, "CREATE DATABASE " + name + " TEMPLATE " + template, "COMMENT ON DATABASE " + name + " IS '" + scratchdb.Marker + "'"} {
+		if _, err := admin.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
 }
 
 // householdPhone is the phone number users 9 and 8 of each tenant share.
