@@ -60,7 +60,7 @@ func (w *Worker) handleInbox(ctx context.Context, name string, t *asynq.Task) (p
 		ev.Domain = p.Domain
 	} else {
 		retried, _ := asynq.GetRetryCount(ctx)
-		ev, err = w.loader.load(ctx, p.ref(), w.siblings(name, p), retried > 0)
+		ev, err = w.loader.load(ctx, p.ref(), p.Action, w.siblings(name, p), retried > 0)
 	}
 	if errors.Is(err, activity.ErrEventNotFound) {
 		// Committed events are only ever deleted (a subject deleted with

@@ -1,0 +1,131 @@
+package inbox
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/internal/pgarray"
+	"github.com/tidingsdev/tidings/internal/pgtest"
+)
+
+// loaderFixture records n comment_added events of a new issue in the inbox
+// tests' database (made by their TestMain) and returns a loader on it with
+// the events' ids, in order.
+func loaderFixture(t *testing.T, n int) (*loader, []int64) {
+	t.Helper()
+	db, err := pgtest.Open("tidings_test_inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sqlDB, err := db.DB(); err == nil {
+		t.Cleanup(func() { _ = sqlDB.Close() })
+	}
+	dom := activity.MustDomain(activity.DomainConfig{Name: "issue", Actions: []string{"comment_added", "comment_deleted", "label_added", "looped"}})
+	var issue int64
+	if err := db.Raw(`INSERT INTO issues (title) VALUES ('read ahead') RETURNING id`).Scan(&issue).Error; err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int64, n)
+	for i := range ids {
+		res, err := dom.RecordEvent(context.Background(), db, issue, "comment_added",
+			activity.Actor(activity.Ref{Type: "users", ID: "7", Label: "Ana"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = res.Event.ID
+	}
+	return newLoader(db, map[string]*activity.Domain{"issue": dom}), ids
+}
+
+func loadAll(t *testing.T, l *loader, ids []int64) {
+	t.Helper()
+	for _, id := range ids {
+		ev, err := l.load(context.Background(), activity.EventRef{Domain: "issue", ID: id}, "comment_added", 0, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.ID != id || ev.ActorLabel != "Ana" {
+			t.Fatalf("load %d: got event %d by %q", id, ev.ID, ev.ActorLabel)
+		}
+	}
+}
+
+// A worker draining a backlog (the loader reading ahead since jobs found
+// their events read ahead before) loads the jobs' events in order with a
+// query per growing window of ids, not one per job; each job still gets its
+// own event.
+func TestLoaderReadsAheadUnderLoad(t *testing.T) {
+	l, ids := loaderFixture(t, 200)
+	l.ahead["issue"] = &readAhead{hits: 1} // as after a job found its event read ahead
+	loadAll(t, l, ids)
+	// 1 + 16 + 32 + 64 + 128 >= 200: five queries.
+	if l.stats.Queries > 5 || l.stats.Hits < 190 {
+		t.Errorf("200 jobs in order: %+v, want at most 5 queries and 190 events read ahead taken", l.stats)
+	}
+}
+
+// A quiet worker (a job at a time, nothing read ahead used) reads no more
+// than its jobs ask for.
+func TestLoaderQuietReadsNoFurther(t *testing.T) {
+	l, ids := loaderFixture(t, 20)
+	loadAll(t, l, ids)
+	if l.stats.Queries != 20 || l.stats.ReadAhead != 0 || len(l.shared) != 0 {
+		t.Errorf("20 jobs one at a time: %+v, %d kept, want 20 queries and nothing read ahead or kept", l.stats, len(l.shared))
+	}
+}
+
+// An event read ahead is kept for its time and no longer: after it, a job
+// loads the event as stored (an edit, an erasure since), a retry never
+// takes the copy, and a worker that goes quiet drops every copy without a
+// job coming.
+func TestLoaderReadAheadIsShortLived(t *testing.T) {
+	l, ids := loaderFixture(t, 40)
+	l.keep = 100 * time.Millisecond
+	swept := make(chan int, 100)
+	l.afterSweep = func(kept int) { swept <- kept }
+	l.ahead["issue"] = &readAhead{hits: 1}
+	loadAll(t, l, ids[:1])
+	l.mu.Lock()
+	kept := len(l.shared)
+	l.mu.Unlock()
+	if kept < 16 {
+		t.Fatalf("%d events read ahead kept, want 16", kept)
+	}
+	if err := l.db.Exec(`UPDATE issue_events SET actor_label = 'erased' WHERE id = ANY(?)`, pgarray.Int8(ids)).Error; err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if ev, err := l.load(ctx, activity.EventRef{Domain: "issue", ID: ids[1]}, "comment_added", 0, true); err != nil || ev.ActorLabel != "erased" {
+		t.Errorf("a retry got %q (%v), want the stored event", ev.ActorLabel, err)
+	}
+	if ev, err := l.load(ctx, activity.EventRef{Domain: "issue", ID: ids[2]}, "comment_added", 0, false); err != nil || ev.ActorLabel != "Ana" {
+		t.Errorf("a first attempt within the time got %q (%v), want the copy read ahead", ev.ActorLabel, err)
+	}
+	// The sweep timer drops the copies once their time is up.
+	deadline := time.After(5 * time.Second)
+	for kept > 0 {
+		select {
+		case kept = <-swept:
+		case <-deadline:
+			t.Fatalf("%d copies still kept 5s after their time", kept)
+		}
+	}
+	if ev, err := l.load(ctx, activity.EventRef{Domain: "issue", ID: ids[3]}, "comment_added", 0, false); err != nil || ev.ActorLabel != "erased" {
+		t.Errorf("a first attempt after the time got %q (%v), want the stored event", ev.ActorLabel, err)
+	}
+}
+
+// Forget drops every copy at once.
+func TestLoaderForget(t *testing.T) {
+	l, ids := loaderFixture(t, 20)
+	l.ahead["issue"] = &readAhead{hits: 1}
+	loadAll(t, l, ids[:1])
+	l.Forget()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.shared) != 0 {
+		t.Errorf("%d copies kept after Forget", len(l.shared))
+	}
+}
