@@ -180,7 +180,7 @@ func TestFlags(t *testing.T) {
 
 // groupsTestedAlone are the groups a test of their own runs (TestFanout,
 // TestLifecycle, ...), at scales their checks need.
-var groupsTestedAlone = []string{"fanout", "durability", "payload", "workflow", "observe", "push", "backfill", "export", "batch", "lifecycle", "tenant"}
+var groupsTestedAlone = []string{"cycles", "fanout", "durability", "payload", "workflow", "observe", "push", "backfill", "export", "batch", "lifecycle", "tenant"}
 
 // TestRun runs the program at a small scale against the real server, with
 // the groups that have no test of their own (the others' tests run them):

@@ -13,7 +13,7 @@ func TestLifecycle(t *testing.T) {
 		t.Skip("runs the lifecycle figures against PostgreSQL")
 	}
 	b := testBench(t, "tidings_test_bench_lifecycle", 0.02, 8)
-	b.lifecycleEvents = 48_000
+	b.lifecycleEvents = 24_000
 	figs, err := runLifecycle(context.Background(), b)
 	checkFigures(t, b, figs, err, 15)
 }
