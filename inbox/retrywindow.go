@@ -59,7 +59,13 @@ func (w *Worker) outages(p Policy, sink string) Middleware {
 			} else if errors.As(err, &me) && me.Sink != "" {
 				s = me.Sink
 			}
-			w.breakers.report(s, err)
+			named := sinkErrors(err)
+			for _, se := range named {
+				w.breakers.report(sinkOf(se), se)
+			}
+			if len(named) == 0 {
+				w.breakers.report(s, err)
+			}
 			if err == nil || IsPermanent(err) {
 				return err
 			}
@@ -121,4 +127,56 @@ func (p Policy) windowRetries() int {
 		total += p.Backoff(n)
 	}
 	return n
+}
+
+// sinkErrors returns the first UnreachableError and MisconfiguredError of
+// each sink named in err's tree, so that a job delivering to several
+// sinks (webhook subscriptions, a rule engine running several webhook
+// actions) reports each to its own breaker. It also looks into errors
+// that keep such an error without unwrapping to it (a SinkErrors() []error
+// method: a rule engine's permanent error riding along a retried job,
+// which must not make the job permanent).
+func sinkErrors(err error) []error {
+	var out []error
+	seen := map[string]bool{}
+	var walk func(error, int)
+	walk = func(e error, depth int) {
+		if e == nil || depth > 64 {
+			return
+		}
+		if s := sinkOf(e); s != "" {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, e)
+			}
+			return
+		}
+		if h, ok := e.(interface{ SinkErrors() []error }); ok {
+			for _, c := range h.SinkErrors() {
+				walk(c, depth+1)
+			}
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, c := range u.Unwrap() {
+				walk(c, depth+1)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap(), depth+1)
+		}
+	}
+	walk(err, 0)
+	return out
+}
+
+// sinkOf is the sink an UnreachableError or MisconfiguredError names, ""
+// for any other error.
+func sinkOf(err error) string {
+	switch e := err.(type) {
+	case *UnreachableError:
+		return e.Sink
+	case *MisconfiguredError:
+		return e.Sink
+	}
+	return ""
 }

@@ -116,6 +116,7 @@ type ActionContext struct {
 
 	engineName string
 	ledger     *inbox.Ledger
+	answered   func(sink string) // inbox.Delivery.Answered of the engine's attempt
 }
 
 // SubjectID returns the triggering event's subject key, as events store it.

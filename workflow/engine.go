@@ -357,14 +357,33 @@ func jobError(errs []error) error {
 	if permanent {
 		return inbox.Permanent(errors.Join(errs...))
 	}
-	// One permanent error must not make the whole job permanent.
+	// One permanent error must not make the whole job permanent: it rides
+	// along as text, but a sink's refusal of the configuration in it stays
+	// visible to the worker's breakers (flattened.SinkErrors).
 	for i, err := range errs {
 		if inbox.IsPermanent(err) {
-			errs[i] = errors.New(err.Error())
+			f := &flattened{msg: err.Error()}
+			var mis *inbox.MisconfiguredError
+			if errors.As(err, &mis) {
+				f.sinks = []error{mis}
+			}
+			errs[i] = f
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// flattened is a permanent error of one rule in a job that is retried for
+// another's: its text, and the sinks' refusals in it, which the worker
+// reports to their breakers (inbox's SinkErrors) without making the job
+// permanent (it does not unwrap).
+type flattened struct {
+	msg   string
+	sinks []error
+}
+
+func (f *flattened) Error() string       { return f.msg }
+func (f *flattened) SinkErrors() []error { return f.sinks }
 
 // runRule runs a matched rule's actions in order, skipping those that ran
 // on an earlier attempt, and records the run's outcome.

@@ -45,6 +45,7 @@ func (e *Engine) runAction(ctx context.Context, d *inbox.Delivery, log *runLog, 
 		Logger:         e.log.With(slog.Int64("rule", c.rule.ID), slog.String("event", k.ev.String()), slog.Int("action", i), slog.String("type", ra.Type)),
 		engineName:     e.name,
 		ledger:         e.ledger,
+		answered:       d.Answered,
 	}
 	if a.External {
 		return e.runExternal(ctx, log, k, ra.Type, a, ac)

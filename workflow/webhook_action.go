@@ -107,12 +107,26 @@ func webhookAction(c *WebhookClient) Action {
 				Secret: []byte(ac.Params.String("secret")),
 				Header: http.Header{IdempotencyHeader: {ac.IdempotencyKey}},
 			})
+			// The receiver's failures reach the worker's breaker of its
+			// sink (webhook.Sink), as a webhook subscription's do: a
+			// receiver that does not answer is an outage (an
+			// inbox.UnreachableError inside err), one that refuses the
+			// setup (401, 403, 404, 410, an untrusted certificate) a
+			// misconfiguration, failed at once with the reason and
+			// reported by health until it answers again.
+			sink := webhook.Sink(url)
 			var we *WebhookError
 			if errors.As(err, &we) && !we.Retryable() {
+				if mis := webhook.Misconfigured(sink, err); mis != nil {
+					return Result{}, mis
+				}
 				return Result{}, inbox.Permanent(err)
 			}
 			if err != nil {
 				return Result{}, err
+			}
+			if ac.answered != nil {
+				ac.answered(sink)
 			}
 			return Result{
 				Summary: fmt.Sprintf("POST %s answered %d", webhook.Redact(url), resp.StatusCode),
