@@ -104,10 +104,27 @@ func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 	if d.tenant != "" {
 		args = append(args, tenant)
 	}
+	if tx, ok := db.Statement.ConnPool.(*sql.Tx); ok {
+		// On the transaction's pgx connection, as insert does.
+		res := new(Result)
+		direct, found, err := queryRowOnTx(ctx, tx, d.sql.throttle, args, func(row scanner) error {
+			return d.scan(row, &res.Event, &res.Throttled)
+		})
+		if direct || err != nil {
+			return d.throttledResult(ctx, db, subject, action, res, tags, found, err)
+		}
+	}
 	var res Result
 	found, err := queryRow(ctx, db, d.sql.throttle, args, func(row scanner) error {
 		return d.scan(row, &res.Event, &res.Throttled)
 	})
+	return d.throttledResult(ctx, db, subject, action, &res, tags, found, err)
+}
+
+// throttledResult is a throttled call's result from what the throttle
+// function returned: found and, read into res, the event and whether it
+// was touched rather than inserted.
+func (d *Domain) throttledResult(ctx context.Context, db *gorm.DB, subject any, action string, res *Result, tags sql.NullString, found bool, err error) (Result, error) {
 	if err != nil {
 		return Result{}, d.writeError(subject, action, err)
 	}
@@ -119,7 +136,7 @@ func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, acti
 			return Result{}, d.writeError(subject, action, err)
 		}
 	}
-	return res, nil
+	return *res, nil
 }
 
 // insert runs the domain's insert statement (event and outbox row, and
