@@ -67,19 +67,16 @@ func (in *Inbox[M]) Flush(ctx context.Context, now time.Time) (batch.Result, err
 }
 
 // processBatching puts the event into the window of each recipient who
-// chose a batched delivery, once (in the ledger's transaction), and
+// chose a batched delivery (choices: inbox.Defaults.Choices), once (in
+// the ledger's transaction), and
 // returns those who chose immediate delivery, and whether anyone's window
 // took the event. Who chose off was left out by Recipients.
-func (in *Inbox[M]) processBatching(ctx context.Context, d *inbox.Delivery, to []Recipient) ([]Recipient, bool, error) {
+func (in *Inbox[M]) processBatching(ctx context.Context, d *inbox.Delivery, to []Recipient, choices map[string]inbox.Choice) ([]Recipient, bool, error) {
 	ev := d.Event
 	ids := make([]string, len(to))
 	byID := make(map[string]Recipient, len(to))
 	for i, r := range to {
 		ids[i], byID[r.ID] = r.ID, r
-	}
-	choices, err := in.cfg.Defaults.Choices(ctx, d.DB, in.cfg.Channel, ev.Domain, ev.Action, ev.SubjectID, ids)
-	if err != nil {
-		return nil, false, fmt.Errorf("%s inbox %s: choices for %s: %w", in.cfg.Package, in.cfg.Name, ev.Ref(), err)
 	}
 	var now []Recipient
 	var batched []string
@@ -125,7 +122,7 @@ func (in *Inbox[M]) deliverBatch(ctx context.Context, b *batch.Batch) error {
 		ctx = activity.WithTenant(ctx, b.Tenant)
 	}
 	db := in.cfg.Batching.DB
-	addrs, err := in.addresses(ctx, db, []string{b.Recipient})
+	addrs, err := in.reachable(ctx, db, []string{b.Recipient})
 	if err != nil {
 		return err
 	}

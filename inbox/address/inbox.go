@@ -192,54 +192,92 @@ func (in *Inbox[M]) Sink() string { return in.cfg.Sink }
 // Process implements inbox.Inbox: it delivers the event to each address
 // of each recipient who wants it now (and, with Batching, puts it in the
 // window of each who chose a batched delivery), once.
+//
+// The recipients' preferences, their delivery choices (with Batching) and
+// their addresses are read at once, each statement on a connection of
+// its own: the delivery waits for one round trip, not three.
 func (in *Inbox[M]) Process(ctx context.Context, d *inbox.Delivery) error {
-	to, err := in.Recipients(ctx, d.DB, d.Event)
+	ev := d.Event
+	byID, ids, err := in.candidates(ctx, d.DB, ev)
 	if err != nil {
 		return err
 	}
+	if len(ids) == 0 {
+		d.Suppress() // nobody to tell
+		return nil
+	}
+	var (
+		wg               sync.WaitGroup
+		wanted           []string
+		choices          map[string]inbox.Choice
+		addrs            map[string][]device.Address
+		werr, cerr, aerr error
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		wanted, werr = in.cfg.Defaults.Wanted(ctx, d.DB, in.cfg.Channel, ev.Domain, ev.Action, ev.SubjectID, ids)
+	}()
+	go func() {
+		defer wg.Done()
+		addrs, aerr = in.reachable(ctx, d.DB, ids)
+	}()
+	if in.batcher != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			choices, cerr = in.cfg.Defaults.Choices(ctx, d.DB, in.cfg.Channel, ev.Domain, ev.Action, ev.SubjectID, ids)
+		}()
+	}
+	wg.Wait()
+	if werr != nil {
+		return werr
+	}
+	if cerr != nil {
+		return fmt.Errorf("%s inbox %s: choices for %s: %w", in.cfg.Package, in.cfg.Name, ev.Ref(), cerr)
+	}
+	if aerr != nil {
+		return aerr
+	}
+	to := make([]Recipient, len(wanted))
+	for i, id := range wanted {
+		to[i] = byID[id]
+	}
 	if len(to) == 0 {
-		d.Suppress() // nobody to tell, or all muted it
+		d.Suppress() // all muted it
 		return nil
 	}
 	batched := false // some window took the event
 	if in.batcher != nil {
-		to, batched, err = in.processBatching(ctx, d, to)
+		to, batched, err = in.processBatching(ctx, d, to, choices)
 		if err != nil {
 			return err
 		}
-		if len(to) == 0 {
-			if !batched {
-				d.Suppress()
+	}
+	var sends []send[M]
+	seen := map[string]bool{} // one send per address: the first recipient who has it
+	for _, r := range to {
+		var m M
+		rendered := false
+		for _, a := range addrs[r.ID] {
+			if seen[a.Address] {
+				continue
 			}
-			return nil
+			seen[a.Address] = true
+			if !rendered {
+				if m, err = in.cfg.Sender.Render(in.locale(r.Locale), ev); err != nil {
+					return inbox.Permanent(fmt.Errorf("%s inbox %s: %s: %w", in.cfg.Package, in.cfg.Name, ev.Ref(), err))
+				}
+				rendered = true
+			}
+			sends = append(sends, send[M]{key: Key(r.ID, a.Address), to: a, msg: m})
 		}
 	}
-	ids := make([]string, len(to))
-	for i, r := range to {
-		ids[i] = r.ID
-	}
-	addrs, err := in.addresses(ctx, d.DB, ids)
-	if err != nil {
-		return err
-	}
-	if len(addrs) == 0 {
+	if len(sends) == 0 {
 		if !batched {
 			d.Suppress() // nobody has an address (left)
 		}
 		return nil
-	}
-	var sends []send[M]
-	for _, r := range to {
-		if len(addrs[r.ID]) == 0 {
-			continue
-		}
-		m, err := in.cfg.Sender.Render(in.locale(r.Locale), d.Event)
-		if err != nil {
-			return inbox.Permanent(fmt.Errorf("%s inbox %s: %s: %w", in.cfg.Package, in.cfg.Name, d.Event.Ref(), err))
-		}
-		for _, a := range addrs[r.ID] {
-			sends = append(sends, send[M]{key: Key(r.ID, a.Address), to: a, msg: m})
-		}
 	}
 	if err := in.deliver(ctx, d, sends); err != nil {
 		return fmt.Errorf("%s inbox %s: %w", in.cfg.Package, in.cfg.Name, err)
@@ -247,38 +285,37 @@ func (in *Inbox[M]) Process(ctx context.Context, d *inbox.Delivery) error {
 	return nil
 }
 
-// addresses returns each recipient's addresses of the inbox's kind in the
-// context's tenant, without the suppressed ones (Config.Suppressed) and
-// without an address an earlier recipient has (one send per address).
-func (in *Inbox[M]) addresses(ctx context.Context, db *gorm.DB, ids []string) (map[string][]device.Address, error) {
+// reachable returns each recipient's addresses of the inbox's kind in the
+// context's tenant, the most recently registered first, without the
+// suppressed ones (Config.Suppressed).
+func (in *Inbox[M]) reachable(ctx context.Context, db *gorm.DB, ids []string) (map[string][]device.Address, error) {
 	byPerson, err := device.ListFor(ctx, db, ids, in.cfg.Kind)
 	if err != nil {
 		return nil, fmt.Errorf("%s inbox %s: addresses: %w", in.cfg.Package, in.cfg.Name, err)
 	}
-	var stopped map[string]inbox.Suppression
-	if in.cfg.Suppressed && len(byPerson) > 0 {
-		var all []string
-		for _, as := range byPerson {
-			for _, a := range as {
-				all = append(all, a.Address)
-			}
-		}
-		if stopped, err = inbox.Suppressed(ctx, db, in.cfg.Channel, all); err != nil {
-			return nil, fmt.Errorf("%s inbox %s: %w", in.cfg.Package, in.cfg.Name, err)
+	if !in.cfg.Suppressed || len(byPerson) == 0 {
+		return byPerson, nil
+	}
+	var all []string
+	for _, as := range byPerson {
+		for _, a := range as {
+			all = append(all, a.Address)
 		}
 	}
-	seen := map[string]bool{}
-	out := make(map[string][]device.Address, len(byPerson))
-	for _, id := range ids {
-		for _, a := range byPerson[id] {
-			if _, s := stopped[a.Address]; s || seen[a.Address] {
-				continue
-			}
-			seen[a.Address] = true
-			out[id] = append(out[id], a)
-		}
+	stopped, err := inbox.Suppressed(ctx, db, in.cfg.Channel, all)
+	if err != nil {
+		return nil, fmt.Errorf("%s inbox %s: %w", in.cfg.Package, in.cfg.Name, err)
 	}
-	return out, nil
+	for id, as := range byPerson {
+		kept := as[:0]
+		for _, a := range as {
+			if _, s := stopped[a.Address]; !s {
+				kept = append(kept, a)
+			}
+		}
+		byPerson[id] = kept
+	}
+	return byPerson, nil
 }
 
 // send is one message to one address, keyed in the ledger.
