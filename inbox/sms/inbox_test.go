@@ -431,3 +431,25 @@ func TestBatchedIsNotSuppressed(t *testing.T) {
 		t.Fatalf("%d messages while the window is open", n)
 	}
 }
+
+// A number two people share, the first of whom muted SMS: the one who
+// wants the event is texted on it (the muted person does not claim it).
+func TestSharedNumberOfAMutedPerson(t *testing.T) {
+	peer := twiliotest.Start(t)
+	ctx := activity.WithTenant(context.Background(), "acme")
+	muted, wants := unique("muted"), unique("wants")
+	shared := newNumber()
+	register(t, "acme", muted, shared)
+	register(t, "acme", wants, shared)
+	if err := inbox.Mute(ctx, testDB, muted, sms.Channel, "issue", inbox.AnyAction); err != nil {
+		t.Fatal(err)
+	}
+	in := newInbox(t, provider(t, peer, ""), sms.Config{Recipients: to(sms.Recipient{ID: muted}, sms.Recipient{ID: wants})})
+	d := inboxtest.NewDelivery(testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+	if err := inboxtest.ProcessDelivery(t, in, d); err != nil || d.Suppressed() {
+		t.Fatalf("Process: %v, suppressed %v; want the shared number texted", err, d.Suppressed())
+	}
+	if got := peer.Accepted(); len(got) != 1 || got[0].To != shared {
+		t.Fatalf("texts %+v; want one to the shared number", got)
+	}
+}
