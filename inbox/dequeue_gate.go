@@ -154,26 +154,23 @@ func (g *dequeueGate) dequeue(ctx context.Context, next redis.ProcessHook, cmd r
 	if !ok {
 		return err
 	}
-	// Woken: every queue again, this one first.
+	// Woken: every queue again, this one first, each in a command of its
+	// own whose answer becomes this one's.
 	args := cmd.Args()
-	for i, q := range append([]string{queueOfKey(args[3])}, g.queues...) {
-		if i > 0 && q == queueOfKey(args[3]) {
+	this := queueOfKey(args[3])
+	for i, q := range append([]string{this}, g.queues...) {
+		if i > 0 && q == this {
 			continue
 		}
-		try := c
-		if i > 0 {
-			a := append([]any(nil), args...)
-			a[3], a[4], a[5], a[6] = asynqKey(q, "pending"), asynqKey(q, "paused"), asynqKey(q, "active"), asynqKey(q, "lease")
-			a[8] = asynqKey(q, "t:")
-			try = redis.NewCmd(ctx, a...)
-		}
+		a := append([]any(nil), args...)
+		a[3], a[4], a[5], a[6] = asynqKey(q, "pending"), asynqKey(q, "paused"), asynqKey(q, "active"), asynqKey(q, "lease")
+		a[8] = asynqKey(q, "t:")
+		try := redis.NewCmd(ctx, a...)
 		g.dequeues.Add(1)
 		if e := next(ctx, try); e == nil {
 			g.lastActive.Store(time.Now().UnixNano())
-			if try != c {
-				c.SetVal(try.Val())
-				c.SetErr(nil)
-			}
+			c.SetVal(try.Val())
+			c.SetErr(nil)
 			return nil
 		} else if !errors.Is(e, redis.Nil) {
 			c.SetErr(e)
