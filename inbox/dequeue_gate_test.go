@@ -77,3 +77,24 @@ func TestDequeueGateIdle(t *testing.T) {
 		t.Fatal("Shutdown did not return within 15s: asynq's processor is stuck in the gate")
 	}
 }
+
+// TestDequeueGateQueues: with several queues the gate waits only after a
+// round that found all of them empty, and a wake-up's dequeues cover each
+// (their keys rewritten per queue): an event for two inboxes on two queues
+// is delivered on both with IdleCheckInterval an hour, twice.
+func TestDequeueGateQueues(t *testing.T) {
+	reset(t)
+	a := newCollector("a", inbox.Everything)
+	b := newCollector("b", inbox.Everything)
+	startWorker(t, inbox.Config{
+		Inboxes:           []inbox.Inbox{inbox.WithPolicy(a, inbox.Policy{Queue: "gate-a"}), inbox.WithPolicy(b, inbox.Policy{Queue: "gate-b"})},
+		TaskCheckInterval: time.Millisecond, IdleCheckInterval: time.Hour,
+	})
+	_, issueID := newIssue(t)
+	for range 2 {
+		ev := record(t, testDB, issueID, "comment_added")
+		waitFor(t, 10*time.Second, "the event delivered on both queues", func() bool {
+			return a.count(ev.ID) == 1 && b.count(ev.ID) == 1
+		}, a.changed, b.changed)
+	}
+}
