@@ -1,6 +1,9 @@
 package address
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Class is what a provider's answer to one send means for the core: the
 // channel's Sender.Classify says which.
@@ -41,4 +44,19 @@ type Verdict struct {
 	// Reason says what to check when the provider refuses the app
 	// (Unauthorized): the misconfiguration's text.
 	Reason string
+}
+
+// Sentinels are a channel's error sentinels by the class each means
+// (webpush.ErrGone for Gone, ...): Class reads an error by them.
+type Sentinels map[Class]error
+
+// Class is the class of the sentinel err matches (errors.Is),
+// Unavailable when it matches none.
+func (s Sentinels) Class(err error) Class {
+	for c, sentinel := range s {
+		if errors.Is(err, sentinel) {
+			return c
+		}
+	}
+	return Unavailable
 }

@@ -201,23 +201,20 @@ func (p pusher) Send(ctx context.Context, to device.Address, m Message) error {
 	return err
 }
 
+// sentinels are the classes of the package's errors.
+var sentinels = address.Sentinels{address.Gone: ErrGone, address.Unauthorized: ErrUnauthorized, address.RateLimited: ErrRateLimited, address.Rejected: ErrRejected}
+
 func (p pusher) Classify(err error) address.Verdict {
-	var pe *PushError
-	if !errors.As(err, &pe) {
-		return address.Verdict{}
+	v := address.Verdict{Class: sentinels.Class(err)}
+	var e *PushError
+	if errors.As(err, &e) {
+		v.RetryAfter = e.RetryAfter
+		if v.Class == address.Unauthorized {
+			v.Reason = e.Provider + " refuses the app's credentials (HTTP " + strconv.Itoa(e.Status) + " " + e.Reason +
+				"): check the key, its project or team, and the app's ID"
+		}
 	}
-	switch {
-	case errors.Is(pe, ErrRateLimited):
-		return address.Verdict{Class: address.RateLimited, RetryAfter: pe.RetryAfter}
-	case errors.Is(pe, ErrGone):
-		return address.Verdict{Class: address.Gone}
-	case errors.Is(pe, ErrUnauthorized):
-		return address.Verdict{Class: address.Unauthorized, Reason: pe.Provider + " refuses the app's credentials (HTTP " +
-			strconv.Itoa(pe.Status) + " " + pe.Reason + "): check the key, its project or team, and the app's ID"}
-	case errors.Is(pe, ErrRejected):
-		return address.Verdict{Class: address.Rejected}
-	}
-	return address.Verdict{RetryAfter: pe.RetryAfter} // an outage; a Retry-After the service sent is waited
+	return v
 }
 
 // TokenKey is the ledger recipient of a push to one device token of a

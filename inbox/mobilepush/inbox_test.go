@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/address/addresstest"
 	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/inbox/inboxtest"
 	"github.com/tidingsdev/tidings/inbox/locale"
@@ -35,7 +36,7 @@ func TestPushPerLocale(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		ana, bob := unique("ana"), unique("bob")
+		ana, bob := world.Unique("ana"), world.Unique("bob")
 		phone, tablet, bobs, globex := p.token(), p.token(), p.token(), p.token()
 		register(t, "acme", ana, p.kind, phone)
 		register(t, "acme", ana, p.kind, tablet)
@@ -48,8 +49,8 @@ func TestPushPerLocale(t *testing.T) {
 		register(t, "acme", bob, other, map[device.Kind]string{device.FCM: "other-kind-token", device.APNs: strings.Repeat("ab", 32)}[other])
 		in := newInbox(t, p.provider(nil), mobilepush.Config{Catalog: cat,
 			Recipients: to(mobilepush.Recipient{ID: ana, Locale: "de"}, mobilepush.Recipient{ID: bob})})
-		issue := newIssue(t)
-		if err := inboxtest.Process(t, testDB, in, record(t, "acme", issue, "comment_added", "Cy")); err != nil {
+		issue := world.NewIssue(t)
+		if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", issue, "comment_added", "Cy")); err != nil {
 			t.Fatal(err)
 		}
 		want := map[string]string{phone: fmt.Sprintf("Cy hat #%d kommentiert", issue), tablet: fmt.Sprintf("Cy hat #%d kommentiert", issue),
@@ -73,11 +74,11 @@ func TestPushPerLocale(t *testing.T) {
 // more.
 func TestConformance(t *testing.T) {
 	eachPeer(t, func(t *testing.T, p peer) {
-		ana := unique("ana")
+		ana := world.Unique("ana")
 		register(t, "acme", ana, p.kind, p.token())
 		register(t, "acme", ana, p.kind, p.token())
 		in := newInbox(t, p.provider(nil), mobilepush.Config{Recipients: to(mobilepush.Recipient{ID: ana})})
-		inboxtest.Conformance(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+		inboxtest.Conformance(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
 		if got, all := len(p.accepted()), len(p.pushes()); got != 2 || all != 2 {
 			t.Fatalf("%d pushes accepted of %d, want 2 of 2", got, all)
 		}
@@ -89,14 +90,14 @@ func TestConformance(t *testing.T) {
 // device, and the next event does not try the gone one.
 func TestGoneTokenIsRemoved(t *testing.T) {
 	eachPeer(t, func(t *testing.T, p peer) {
-		ana := unique("ana")
+		ana := world.Unique("ana")
 		gone, kept := p.token(), p.token()
 		register(t, "acme", ana, p.kind, gone)
 		register(t, "acme", ana, p.kind, kept)
 		p.gone(gone)
 		in := newInbox(t, p.provider(nil), mobilepush.Config{Recipients: to(mobilepush.Recipient{ID: ana})})
-		issue := newIssue(t)
-		if err := inboxtest.Process(t, testDB, in, record(t, "acme", issue, "comment_added", "Cy")); err != nil {
+		issue := world.NewIssue(t)
+		if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", issue, "comment_added", "Cy")); err != nil {
 			t.Fatalf("Process: %v; a gone token fails nobody", err)
 		}
 		left, err := device.List(activity.WithTenant(context.Background(), "acme"), testDB, ana, p.kind)
@@ -106,7 +107,7 @@ func TestGoneTokenIsRemoved(t *testing.T) {
 		if len(left) != 1 || left[0].Address != kept {
 			t.Fatalf("tokens left %+v; want only the kept one", left)
 		}
-		if err := inboxtest.Process(t, testDB, in, record(t, "acme", issue, "comment_added", "Dee")); err != nil {
+		if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", issue, "comment_added", "Dee")); err != nil {
 			t.Fatal(err)
 		}
 		tried := map[string][]string{}
@@ -124,12 +125,12 @@ func TestGoneTokenIsRemoved(t *testing.T) {
 // the token too.
 func TestAPNsBadDeviceTokenIsRemoved(t *testing.T) {
 	p, s := apnsPeer(t)
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	bad := p.token()
 	register(t, "acme", ana, p.kind, bad)
 	s.Bad(bad)
 	in := newInbox(t, p.provider(nil), mobilepush.Config{Recipients: to(mobilepush.Recipient{ID: ana})})
-	if err := inboxtest.Process(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy")); err != nil {
+	if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy")); err != nil {
 		t.Fatal(err)
 	}
 	if left, err := device.List(activity.WithTenant(context.Background(), "acme"), testDB, ana, p.kind); err != nil || len(left) != 0 {
@@ -142,7 +143,7 @@ func TestAPNsBadDeviceTokenIsRemoved(t *testing.T) {
 // once. APNs sends no Retry-After: the inbox waits a minute.
 func TestRateLimitWaitsRetryAfter(t *testing.T) {
 	eachPeer(t, func(t *testing.T, p peer) {
-		ana := unique("ana")
+		ana := world.Unique("ana")
 		register(t, "acme", ana, p.kind, p.token())
 		now := time.Now()
 		clock := func() time.Time { return now }
@@ -152,7 +153,7 @@ func TestRateLimitWaitsRetryAfter(t *testing.T) {
 			retryAfter, want = "", time.Minute
 		}
 		p.fail(http.StatusTooManyRequests, 1, retryAfter)
-		ev := record(t, "acme", newIssue(t), "comment_added", "Cy")
+		ev := world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy")
 		err := inboxtest.Process(t, testDB, in, ev)
 		var ra *inbox.RetryAfterError
 		if !errors.As(err, &ra) || ra.Delay != want || !errors.Is(err, mobilepush.ErrRateLimited) {
@@ -182,11 +183,11 @@ func TestRateLimitWaitsRetryAfter(t *testing.T) {
 // also waits the service's Retry-After.
 func TestUnavailableWithRetryAfter(t *testing.T) {
 	eachPeer(t, func(t *testing.T, p peer) {
-		ana := unique("ana")
+		ana := world.Unique("ana")
 		register(t, "acme", ana, p.kind, p.token())
 		in := newInbox(t, p.provider(nil), mobilepush.Config{Recipients: to(mobilepush.Recipient{ID: ana})})
 		p.fail(http.StatusServiceUnavailable, 1, "30")
-		err := inboxtest.Process(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+		err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
 		var ra *inbox.RetryAfterError
 		if !errors.Is(err, inbox.ErrSinkDown) || !errors.Is(err, mobilepush.ErrUnavailable) || !errors.As(err, &ra) || ra.Delay != 30*time.Second {
 			t.Fatalf("Process: %v; want the sink down, retried after 30s", err)
@@ -199,22 +200,22 @@ func TestUnavailableWithRetryAfter(t *testing.T) {
 // answers, each event reaches each device exactly once.
 func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
 	eachPeer(t, func(t *testing.T, p peer) {
-		ana := unique("ana")
+		ana := world.Unique("ana")
 		t1, t2 := p.token(), p.token()
 		register(t, "acme", ana, p.kind, t1)
 		register(t, "acme", ana, p.kind, t2)
 		in := newInbox(t, p.provider(nil), mobilepush.Config{Recipients: to(mobilepush.Recipient{ID: ana}),
 			Policy: inbox.Policy{RetryWindow: 300 * time.Millisecond, Backoff: func(int) time.Duration { return 20 * time.Millisecond }}})
-		w, _ := startWorker(t, in, inbox.BreakerConfig{Failures: 3, OpenFor: 200 * time.Millisecond, MaxOpenFor: 400 * time.Millisecond})
+		w, _ := world.StartWorker(t, in, inbox.BreakerConfig{Failures: 3, OpenFor: 200 * time.Millisecond, MaxOpenFor: 400 * time.Millisecond})
 		p.down(http.StatusServiceUnavailable)
-		issue := newIssue(t)
+		issue := world.NewIssue(t)
 		const n = 6
 		want := map[string]bool{}
 		for i := range n {
-			record(t, "acme", issue, "comment_added", fmt.Sprintf("Actor%d", i))
+			world.Record(t, "acme", issue, "comment_added", fmt.Sprintf("Actor%d", i))
 			want[fmt.Sprintf("Actor%d", i)] = true
 		}
-		waitUntil(t, "the breaker to open", func() bool {
+		addresstest.WaitUntil(t, "the breaker to open", func() bool {
 			for _, b := range w.Breakers() {
 				if b.Sink == in.Sink() && b.State == inbox.BreakerOpen {
 					return true
@@ -223,14 +224,14 @@ func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
 			return false
 		})
 		before := len(p.pushes())
-		waitUntil(t, "probes during the outage", func() bool { return len(p.pushes()) > before+1 })
+		addresstest.WaitUntil(t, "probes during the outage", func() bool { return len(p.pushes()) > before+1 })
 		ctx := context.Background()
 		if l, err := w.DeadLetters().List(ctx, inbox.DeadLetterQuery{Inbox: in.Name()}); err != nil || len(l.Letters) != 0 {
 			t.Fatalf("dead letters during the outage: %+v %v", l.Letters, err)
 		}
 		p.up()
-		waitUntil(t, "every push after the outage", func() bool { return len(p.accepted()) >= 2*n })
-		waitUntil(t, "every delivery to be done", func() bool {
+		addresstest.WaitUntil(t, "every push after the outage", func() bool { return len(p.accepted()) >= 2*n })
+		addresstest.WaitUntil(t, "every delivery to be done", func() bool {
 			var left int64
 			testDB.Raw(`SELECT count(*) FROM inbox_pending WHERE inbox = ?`, in.Name()).Scan(&left)
 			return left == 0
@@ -263,11 +264,11 @@ func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
 func TestRefusedCredentialsAreMisconfigured(t *testing.T) {
 	t.Run("fcm", func(t *testing.T) {
 		p, s := fcmPeer(t)
-		ana := unique("ana")
+		ana := world.Unique("ana")
 		register(t, "acme", ana, p.kind, p.token())
 		s.TokenEndpoint(http.StatusBadRequest)
 		in := newInbox(t, p.provider(nil), mobilepush.Config{Recipients: to(mobilepush.Recipient{ID: ana})})
-		err := inboxtest.Process(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+		err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
 		if !errors.Is(err, inbox.ErrMisconfigured) || !errors.Is(err, mobilepush.ErrUnauthorized) {
 			t.Fatalf("Process: %v; want misconfigured", err)
 		}
@@ -275,7 +276,7 @@ func TestRefusedCredentialsAreMisconfigured(t *testing.T) {
 	t.Run("apns", func(t *testing.T) {
 		p, _ := apnsPeer(t)
 		other := apnstest.Start(t) // another key
-		ana := unique("ana")
+		ana := world.Unique("ana")
 		register(t, "acme", ana, p.kind, p.token())
 		s := apnstest.Start(t)
 		prov, err := apns.New(apns.Config{TeamID: apnstest.TeamID, KeyID: apnstest.KeyID, PrivateKey: other.PrivateKey(t), Topic: apnstest.Topic,
@@ -284,7 +285,7 @@ func TestRefusedCredentialsAreMisconfigured(t *testing.T) {
 			t.Fatal(err)
 		}
 		in := newInbox(t, prov, mobilepush.Config{Recipients: to(mobilepush.Recipient{ID: ana})})
-		err = inboxtest.Process(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+		err = inboxtest.Process(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
 		var pe *mobilepush.PushError
 		if !errors.Is(err, inbox.ErrMisconfigured) || !errors.As(err, &pe) || pe.Reason != "InvalidProviderToken" {
 			t.Fatalf("Process: %v; want misconfigured, InvalidProviderToken", err)
@@ -324,7 +325,7 @@ func TestPreferencesAndChoices(t *testing.T) {
 	p, _ := fcmPeer(t)
 	ctx := activity.WithTenant(context.Background(), "acme")
 	now := time.Now()
-	muted, batched, immediate := unique("muted"), unique("batched"), unique("now")
+	muted, batched, immediate := world.Unique("muted"), world.Unique("batched"), world.Unique("now")
 	mutedT, batchedT, nowT := p.token(), p.token(), p.token()
 	register(t, "acme", muted, p.kind, mutedT)
 	register(t, "acme", batched, p.kind, batchedT)
@@ -338,9 +339,9 @@ func TestPreferencesAndChoices(t *testing.T) {
 	}
 	in := newInbox(t, p.provider(nil), mobilepush.Config{Defaults: defaults, Batching: &mobilepush.BatchingConfig{DB: testDB, Now: func() time.Time { return now }},
 		Recipients: to(mobilepush.Recipient{ID: muted}, mobilepush.Recipient{ID: batched}, mobilepush.Recipient{ID: immediate})})
-	issue := newIssue(t)
+	issue := world.NewIssue(t)
 	for _, who := range []string{"Cy", "Dee"} {
-		if err := inboxtest.Process(t, testDB, in, record(t, "acme", issue, "comment_added", who)); err != nil {
+		if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", issue, "comment_added", who)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -368,7 +369,7 @@ func TestPreferencesAndChoices(t *testing.T) {
 func TestBatchedIsNotSuppressed(t *testing.T) {
 	p, _ := fcmPeer(t)
 	ctx := activity.WithTenant(context.Background(), "acme")
-	ana, bob := unique("ana"), unique("bob") // bob has no device
+	ana, bob := world.Unique("ana"), world.Unique("bob") // bob has no device
 	register(t, "acme", ana, p.kind, p.token())
 	defaults := &inbox.Defaults{}
 	if err := defaults.SetChoice(ctx, testDB, ana, mobilepush.Channel, "issue", inbox.AnyAction, inbox.BatchedOn(inbox.FixedWindow(time.Hour))); err != nil {
@@ -376,7 +377,7 @@ func TestBatchedIsNotSuppressed(t *testing.T) {
 	}
 	in := newInbox(t, p.provider(nil), mobilepush.Config{Defaults: defaults, Batching: &mobilepush.BatchingConfig{DB: testDB},
 		Recipients: to(mobilepush.Recipient{ID: ana}, mobilepush.Recipient{ID: bob})})
-	d := inboxtest.NewDelivery(testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+	d := inboxtest.NewDelivery(testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
 	if err := inboxtest.ProcessDelivery(t, in, d); err != nil || d.Suppressed() {
 		t.Fatalf("Process: %v, suppressed %v; want done (ana's window took it)", err, d.Suppressed())
 	}

@@ -18,19 +18,6 @@ var world = addresstest.NewWorld("mobilepush", 11)
 
 var testDB *gorm.DB // world.DB
 
-const wait = addresstest.Wait
-
-// The world's helpers, by the names the tests use.
-var (
-	testLogger  = addresstest.Logger
-	unique      = world.Unique
-	newIssue    = world.NewIssue
-	record      = world.Record
-	startWorker = world.StartWorker
-	nextAttempt = addresstest.NextAttempt
-	waitUntil   = addresstest.WaitUntil
-)
-
 func TestMain(m *testing.M) {
 	os.Exit(world.Run(m, func() error { testDB = world.DB; return nil }))
 }
@@ -43,11 +30,11 @@ func to(people ...mobilepush.Recipient) mobilepush.RecipientsFunc {
 func newInbox(t *testing.T, p mobilepush.Provider, cfg mobilepush.Config) *mobilepush.Inbox {
 	t.Helper()
 	if cfg.Name == "" {
-		cfg.Name = unique(p.Name())
+		cfg.Name = world.Unique(p.Name())
 	}
 	cfg.Provider = p
 	if cfg.Logger == nil {
-		cfg.Logger = testLogger()
+		cfg.Logger = addresstest.Logger()
 	}
 	in, err := mobilepush.NewInbox(cfg)
 	if err != nil {

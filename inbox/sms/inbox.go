@@ -212,25 +212,20 @@ func (t texter) Send(ctx context.Context, to device.Address, body string) error 
 	return err
 }
 
+// sentinels are the classes of the package's errors.
+var sentinels = address.Sentinels{address.Gone: ErrGone, address.OptedOut: ErrOptedOut, address.Unauthorized: ErrUnauthorized, address.RateLimited: ErrRateLimited, address.Rejected: ErrRejected}
+
 func (t texter) Classify(err error) address.Verdict {
-	var se *SendError
-	if !errors.As(err, &se) {
-		return address.Verdict{}
+	v := address.Verdict{Class: sentinels.Class(err)}
+	var e *SendError
+	if errors.As(err, &e) {
+		v.RetryAfter = e.RetryAfter
+		if v.Class == address.Unauthorized {
+			v.Reason = e.Provider + " refuses the app's credentials or sender (HTTP " + strconv.Itoa(e.Status) + ", code " + e.Code +
+				"): check the account, its token and the From number or messaging service"
+		}
 	}
-	switch {
-	case errors.Is(se, ErrRateLimited):
-		return address.Verdict{Class: address.RateLimited, RetryAfter: se.RetryAfter}
-	case errors.Is(se, ErrOptedOut):
-		return address.Verdict{Class: address.OptedOut}
-	case errors.Is(se, ErrGone):
-		return address.Verdict{Class: address.Gone}
-	case errors.Is(se, ErrUnauthorized):
-		return address.Verdict{Class: address.Unauthorized, Reason: se.Provider + " refuses the app's credentials or sender (HTTP " +
-			strconv.Itoa(se.Status) + ", code " + se.Code + "): check the account, its token and the From number or messaging service"}
-	case errors.Is(se, ErrRejected):
-		return address.Verdict{Class: address.Rejected}
-	}
-	return address.Verdict{}
+	return v
 }
 
 // NumberKey is the ledger recipient of a text to one number of a person:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/address/addresstest"
 	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/inbox/inboxtest"
 	"github.com/tidingsdev/tidings/inbox/locale"
@@ -35,7 +36,7 @@ func TestTextPerLocale(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ana, bob, cy := unique("ana"), unique("bob"), unique("cy")
+	ana, bob, cy := world.Unique("ana"), world.Unique("bob"), world.Unique("cy")
 	anaMobile, anaWork, bobs, shared, globex := newNumber(), newNumber(), newNumber(), newNumber(), newNumber()
 	register(t, "acme", ana, anaMobile)
 	register(t, "acme", ana, anaWork)
@@ -46,8 +47,8 @@ func TestTextPerLocale(t *testing.T) {
 	in := newInbox(t, provider(t, peer, ""), sms.Config{Catalog: cat,
 		Recipients: to(sms.Recipient{ID: ana, Locale: "de"}, sms.Recipient{ID: bob}, sms.Recipient{ID: cy}),
 		URL:        func(ev activity.Event) string { return "https://app.test/i/" + ev.SubjectID }})
-	issue := newIssue(t)
-	if err := inboxtest.Process(t, testDB, in, record(t, "acme", issue, "comment_added", "Dee")); err != nil {
+	issue := world.NewIssue(t)
+	if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", issue, "comment_added", "Dee")); err != nil {
 		t.Fatal(err)
 	}
 	de := fmt.Sprintf("Dee hat #%d kommentiert https://app.test/i/%d", issue, issue)
@@ -82,11 +83,11 @@ func TestLongTextIsCut(t *testing.T) {
 // more.
 func TestConformance(t *testing.T) {
 	peer := twiliotest.Start(t)
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	register(t, "acme", ana, newNumber())
 	register(t, "acme", ana, newNumber())
 	in := newInbox(t, provider(t, peer, ""), sms.Config{Recipients: to(sms.Recipient{ID: ana})})
-	inboxtest.Conformance(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+	inboxtest.Conformance(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
 	if got, all := len(peer.Accepted()), len(peer.Messages()); got != 2 || all != 2 {
 		t.Fatalf("%d messages accepted of %d, want 2 of 2 (one per number, once)", got, all)
 	}
@@ -96,14 +97,14 @@ func TestConformance(t *testing.T) {
 // not as an outage.
 func TestWrongTokenIsMisconfigured(t *testing.T) {
 	peer := twiliotest.Start(t)
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	register(t, "acme", ana, newNumber())
 	p, err := twilio.New(twilio.Config{AccountSID: peer.AccountSID, AuthToken: "not-the-token", From: "+15005550006", BaseURL: peer.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := newInbox(t, p, sms.Config{Recipients: to(sms.Recipient{ID: ana})})
-	err = inboxtest.Process(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+	err = inboxtest.Process(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
 	var se *sms.SendError
 	if !errors.Is(err, inbox.ErrMisconfigured) || !errors.Is(err, sms.ErrUnauthorized) || !errors.As(err, &se) || se.Code != "20003" {
 		t.Fatalf("Process: %v; want misconfigured, code 20003", err)
@@ -116,7 +117,7 @@ func TestWrongTokenIsMisconfigured(t *testing.T) {
 // registers the opted-out number again.
 func TestStopAndInvalidNumbersAreRemoved(t *testing.T) {
 	peer := twiliotest.Start(t)
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	stopped, invalid, kept := newNumber(), newNumber(), newNumber()
 	for _, n := range []string{stopped, invalid, kept} {
 		register(t, "acme", ana, n)
@@ -124,8 +125,8 @@ func TestStopAndInvalidNumbersAreRemoved(t *testing.T) {
 	peer.OptOut(stopped)
 	peer.Invalid(invalid)
 	in := newInbox(t, provider(t, peer, ""), sms.Config{Recipients: to(sms.Recipient{ID: ana})})
-	issue := newIssue(t)
-	if err := inboxtest.Process(t, testDB, in, record(t, "acme", issue, "comment_added", "Cy")); err != nil {
+	issue := world.NewIssue(t)
+	if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", issue, "comment_added", "Cy")); err != nil {
 		t.Fatalf("Process: %v; a dead number fails nobody", err)
 	}
 	ctx := activity.WithTenant(context.Background(), "acme")
@@ -140,7 +141,7 @@ func TestStopAndInvalidNumbersAreRemoved(t *testing.T) {
 		t.Fatalf("suppressed %+v %v; want the STOP number, reason unsubscribe", s, err)
 	}
 	register(t, "acme", ana, stopped) // the app syncs the person's profile again
-	if err := inboxtest.Process(t, testDB, in, record(t, "acme", issue, "comment_added", "Dee")); err != nil {
+	if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", issue, "comment_added", "Dee")); err != nil {
 		t.Fatal(err)
 	}
 	tried := map[string][]int{}
@@ -156,12 +157,12 @@ func TestStopAndInvalidNumbersAreRemoved(t *testing.T) {
 // too, without a request; after the wait the event is sent, once.
 func TestRateLimitWaitsRetryAfter(t *testing.T) {
 	peer := twiliotest.Start(t)
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	register(t, "acme", ana, newNumber())
 	now := time.Now()
 	in := newInbox(t, provider(t, peer, ""), sms.Config{Recipients: to(sms.Recipient{ID: ana}), Now: func() time.Time { return now }})
 	peer.Fail(http.StatusTooManyRequests, 1, "7")
-	ev := record(t, "acme", newIssue(t), "comment_added", "Cy")
+	ev := world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy")
 	err := inboxtest.Process(t, testDB, in, ev)
 	var ra *inbox.RetryAfterError
 	if !errors.As(err, &ra) || ra.Delay != 7*time.Second || !errors.Is(err, sms.ErrRateLimited) {
@@ -189,18 +190,18 @@ func TestRateLimitWaitsRetryAfter(t *testing.T) {
 // Under the worker, the retry of a 429 comes after Twilio's Retry-After.
 func TestRateLimitUnderTheWorker(t *testing.T) {
 	peer := twiliotest.Start(t)
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	register(t, "acme", ana, newNumber())
 	in := newInbox(t, provider(t, peer, ""), sms.Config{Recipients: to(sms.Recipient{ID: ana}),
 		Policy: inbox.Policy{RetryWindow: time.Hour, Backoff: func(int) time.Duration { return 10 * time.Millisecond }}})
-	_, attempts := startWorker(t, in, inbox.BreakerConfig{})
+	_, attempts := world.StartWorker(t, in, inbox.BreakerConfig{})
 	peer.Fail(http.StatusTooManyRequests, 1, "1")
-	record(t, "acme", newIssue(t), "comment_added", "Cy")
-	first := nextAttempt(t, attempts)
+	world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy")
+	first := addresstest.NextAttempt(t, attempts)
 	if !errors.Is(first.Err, sms.ErrRateLimited) {
 		t.Fatalf("first attempt: %v; want a rate limit", first.Err)
 	}
-	second := nextAttempt(t, attempts)
+	second := addresstest.NextAttempt(t, attempts)
 	if second.Err != nil {
 		t.Fatalf("second attempt: %v", second.Err)
 	}
@@ -217,22 +218,22 @@ func TestRateLimitUnderTheWorker(t *testing.T) {
 // answers, each event reaches each number exactly once.
 func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
 	peer := twiliotest.Start(t)
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	n1, n2 := newNumber(), newNumber()
 	register(t, "acme", ana, n1)
 	register(t, "acme", ana, n2)
 	in := newInbox(t, provider(t, peer, ""), sms.Config{Recipients: to(sms.Recipient{ID: ana}), MaxRunes: 400,
 		Policy: inbox.Policy{RetryWindow: 300 * time.Millisecond, Backoff: func(int) time.Duration { return 20 * time.Millisecond }}})
-	w, _ := startWorker(t, in, inbox.BreakerConfig{Failures: 3, OpenFor: 200 * time.Millisecond, MaxOpenFor: 400 * time.Millisecond})
+	w, _ := world.StartWorker(t, in, inbox.BreakerConfig{Failures: 3, OpenFor: 200 * time.Millisecond, MaxOpenFor: 400 * time.Millisecond})
 	peer.Down(http.StatusServiceUnavailable)
-	issue := newIssue(t)
+	issue := world.NewIssue(t)
 	const n = 6
 	want := map[string]bool{}
 	for i := range n {
-		record(t, "acme", issue, "comment_added", fmt.Sprintf("Actor%d", i))
+		world.Record(t, "acme", issue, "comment_added", fmt.Sprintf("Actor%d", i))
 		want[fmt.Sprintf("Actor%d", i)] = true
 	}
-	waitUntil(t, "the breaker to open", func() bool {
+	addresstest.WaitUntil(t, "the breaker to open", func() bool {
 		for _, b := range w.Breakers() {
 			if b.Sink == in.Sink() && b.State == inbox.BreakerOpen {
 				return true
@@ -241,7 +242,7 @@ func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
 		return false
 	})
 	sent := len(peer.Messages())
-	if _, err := peer.WaitFor(wait, func(ms []twiliotest.Message) bool { return len(ms) > sent+1 }); err != nil {
+	if _, err := peer.WaitFor(addresstest.Wait, func(ms []twiliotest.Message) bool { return len(ms) > sent+1 }); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -249,10 +250,10 @@ func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
 		t.Fatalf("dead letters during the outage: %+v %v", l.Letters, err)
 	}
 	peer.Up()
-	if _, err := peer.WaitFor(wait, func(ms []twiliotest.Message) bool { return countAccepted(ms) >= 2*n }); err != nil {
+	if _, err := peer.WaitFor(addresstest.Wait, func(ms []twiliotest.Message) bool { return countAccepted(ms) >= 2*n }); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "every delivery to be done", func() bool {
+	addresstest.WaitUntil(t, "every delivery to be done", func() bool {
 		var left int64
 		testDB.Raw(`SELECT count(*) FROM inbox_pending WHERE inbox = ?`, in.Name()).Scan(&left)
 		return left == 0
@@ -295,7 +296,7 @@ func TestPreferencesAndChoices(t *testing.T) {
 	peer := twiliotest.Start(t)
 	ctx := activity.WithTenant(context.Background(), "acme")
 	now := time.Now()
-	muted, batched, immediate := unique("muted"), unique("batched"), unique("now")
+	muted, batched, immediate := world.Unique("muted"), world.Unique("batched"), world.Unique("now")
 	mutedN, batchedN, nowN := newNumber(), newNumber(), newNumber()
 	register(t, "acme", muted, mutedN)
 	register(t, "acme", batched, batchedN)
@@ -312,9 +313,9 @@ func TestPreferencesAndChoices(t *testing.T) {
 	}
 	in := newInbox(t, provider(t, peer, ""), sms.Config{Defaults: defaults, Batching: &sms.BatchingConfig{DB: testDB, Now: func() time.Time { return now }},
 		Recipients: to(sms.Recipient{ID: muted}, sms.Recipient{ID: batched}, sms.Recipient{ID: immediate})})
-	issue := newIssue(t)
+	issue := world.NewIssue(t)
 	for _, who := range []string{"Cy", "Dee"} {
-		if err := inboxtest.Process(t, testDB, in, record(t, "acme", issue, "comment_added", who)); err != nil {
+		if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", issue, "comment_added", who)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -348,18 +349,18 @@ func TestStatusCallback(t *testing.T) {
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(cb.Close)
 	h, err := twilio.NewStatusHandler(twilio.StatusConfig{AuthToken: peer.AuthToken, URL: cb.URL + "/twilio/status", DB: testDB,
-		Logger: testLogger(), OnStatus: func(_ context.Context, s twilio.Status) { got <- s }})
+		Logger: addresstest.Logger(), OnStatus: func(_ context.Context, s twilio.Status) { got <- s }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	handler = h
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	dead, off := newNumber(), newNumber()
 	register(t, "acme", ana, dead)
 	register(t, "acme", ana, off)
 	register(t, "globex", ana, dead) // the same number in another tenant
 	in := newInbox(t, provider(t, peer, cb.URL+"/twilio/status"), sms.Config{Recipients: to(sms.Recipient{ID: ana})})
-	if err := inboxtest.Process(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy")); err != nil {
+	if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy")); err != nil {
 		t.Fatal(err)
 	}
 	sid := map[string]string{}
@@ -415,7 +416,7 @@ func TestStatusCallback(t *testing.T) {
 func TestBatchedIsNotSuppressed(t *testing.T) {
 	peer := twiliotest.Start(t)
 	ctx := activity.WithTenant(context.Background(), "acme")
-	ana, bob := unique("ana"), unique("bob") // bob has no number
+	ana, bob := world.Unique("ana"), world.Unique("bob") // bob has no number
 	register(t, "acme", ana, newNumber())
 	defaults := &inbox.Defaults{}
 	if err := defaults.SetChoice(ctx, testDB, ana, sms.Channel, "issue", inbox.AnyAction, inbox.BatchedOn(inbox.FixedWindow(time.Hour))); err != nil {
@@ -423,7 +424,7 @@ func TestBatchedIsNotSuppressed(t *testing.T) {
 	}
 	in := newInbox(t, provider(t, peer, ""), sms.Config{Defaults: defaults, Batching: &sms.BatchingConfig{DB: testDB},
 		Recipients: to(sms.Recipient{ID: ana}, sms.Recipient{ID: bob})})
-	d := inboxtest.NewDelivery(testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+	d := inboxtest.NewDelivery(testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
 	if err := inboxtest.ProcessDelivery(t, in, d); err != nil || d.Suppressed() {
 		t.Fatalf("Process: %v, suppressed %v; want done (ana's window took it)", err, d.Suppressed())
 	}
@@ -437,7 +438,7 @@ func TestBatchedIsNotSuppressed(t *testing.T) {
 func TestSharedNumberOfAMutedPerson(t *testing.T) {
 	peer := twiliotest.Start(t)
 	ctx := activity.WithTenant(context.Background(), "acme")
-	muted, wants := unique("muted"), unique("wants")
+	muted, wants := world.Unique("muted"), world.Unique("wants")
 	shared := newNumber()
 	register(t, "acme", muted, shared)
 	register(t, "acme", wants, shared)
@@ -445,7 +446,7 @@ func TestSharedNumberOfAMutedPerson(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := newInbox(t, provider(t, peer, ""), sms.Config{Recipients: to(sms.Recipient{ID: muted}, sms.Recipient{ID: wants})})
-	d := inboxtest.NewDelivery(testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+	d := inboxtest.NewDelivery(testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
 	if err := inboxtest.ProcessDelivery(t, in, d); err != nil || d.Suppressed() {
 		t.Fatalf("Process: %v, suppressed %v; want the shared number texted", err, d.Suppressed())
 	}

@@ -23,19 +23,6 @@ var world = addresstest.NewWorld("sms", 12)
 
 var testDB *gorm.DB // world.DB
 
-const wait = addresstest.Wait
-
-// The world's helpers, by the names the tests use.
-var (
-	testLogger  = addresstest.Logger
-	unique      = world.Unique
-	newIssue    = world.NewIssue
-	record      = world.Record
-	startWorker = world.StartWorker
-	nextAttempt = addresstest.NextAttempt
-	waitUntil   = addresstest.WaitUntil
-)
-
 var phone atomic.Int64 // the last number newNumber gave
 
 func TestMain(m *testing.M) {
@@ -66,11 +53,11 @@ func provider(t *testing.T, peer *twiliotest.Server, callback string) *twilio.Pr
 func newInbox(t *testing.T, p sms.Provider, cfg sms.Config) *sms.Inbox {
 	t.Helper()
 	if cfg.Name == "" {
-		cfg.Name = unique("sms")
+		cfg.Name = world.Unique("sms")
 	}
 	cfg.Provider = p
 	if cfg.Logger == nil {
-		cfg.Logger = testLogger()
+		cfg.Logger = addresstest.Logger()
 	}
 	in, err := sms.NewInbox(cfg)
 	if err != nil {

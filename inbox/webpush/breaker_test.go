@@ -38,17 +38,17 @@ func TestBreakerPerPushService(t *testing.T) {
 		t.Fatalf("both push services at %s", up.Origin)
 	}
 	up.Trust(down) // one client for both, as a real inbox's
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	subscribe(t, down, "acme", ana)
 	subscribe(t, up, "acme", ana)
 	c := &clock{now: time.Now()}
 	in := newInbox(t, up, webpush.Config{Recipients: to(webpush.Recipient{ID: ana}), Now: c.Now,
 		Breakers: inbox.BreakerConfig{Failures: 2, OpenFor: time.Minute}})
 	down.Down(t, http.StatusServiceUnavailable)
-	issue := newIssue(t)
+	issue := world.NewIssue(t)
 	var events []activity.Event
 	for i := range 4 {
-		ev := record(t, "acme", issue, "comment_added", "Cy")
+		ev := world.Record(t, "acme", issue, "comment_added", "Cy")
 		events = append(events, ev)
 		err := inboxtest.Process(t, testDB, in, ev)
 		var ue *inbox.UnreachableError

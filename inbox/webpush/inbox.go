@@ -243,23 +243,20 @@ func (p pusher) Send(ctx context.Context, sub device.Address, payload []byte) er
 	return pe
 }
 
+// sentinels are the classes of the package's errors.
+var sentinels = address.Sentinels{address.Gone: ErrGone, address.Unauthorized: ErrUnauthorized, address.RateLimited: ErrRateLimited, address.Rejected: ErrRejected}
+
 func (p pusher) Classify(err error) address.Verdict {
-	var pe *PushError
-	if !errors.As(err, &pe) {
-		return address.Verdict{}
+	v := address.Verdict{Class: sentinels.Class(err)}
+	var e *PushError
+	if errors.As(err, &e) {
+		v.RetryAfter = e.RetryAfter
+		if v.Class == address.Unauthorized {
+			v.Reason = "the push service refuses the app's VAPID key or token (HTTP " + strconv.Itoa(e.Status) +
+				"): keep the key pair browsers subscribed with, and a Subject of mailto: or https"
+		}
 	}
-	switch {
-	case errors.Is(pe, ErrRateLimited):
-		return address.Verdict{Class: address.RateLimited, RetryAfter: pe.RetryAfter}
-	case errors.Is(pe, ErrGone):
-		return address.Verdict{Class: address.Gone}
-	case errors.Is(pe, ErrUnauthorized):
-		return address.Verdict{Class: address.Unauthorized, Reason: "the push service refuses the app's VAPID key or token (HTTP " +
-			strconv.Itoa(pe.Status) + "): keep the key pair browsers subscribed with, and a Subject of mailto: or https"}
-	case errors.Is(pe, ErrRejected):
-		return address.Verdict{Class: address.Rejected}
-	}
-	return address.Verdict{}
+	return v
 }
 
 // SubscriptionKey is the ledger recipient of a push to one subscription

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/address/addresstest"
 	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/inbox/inboxtest"
 	"github.com/tidingsdev/tidings/inbox/locale"
@@ -34,19 +35,19 @@ func TestPushIsDecryptedByAnIndependentPeer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ana, bob := unique("ana"), unique("bob")
+	ana, bob := world.Unique("ana"), world.Unique("bob")
 	laptop, _ := subscribe(t, peer, "acme", ana)
 	phone, _ := subscribe(t, peer, "acme", ana)
 	bobs, _ := subscribe(t, peer, "acme", bob)
 	other, _ := subscribe(t, peer, "globex", ana) // the same key in another tenant
 	in := newInbox(t, peer, webpush.Config{Catalog: cat, Recipients: to(webpush.Recipient{ID: ana, Locale: "de"}, webpush.Recipient{ID: bob}),
 		URL: func(ev activity.Event) string { return "/issues/" + ev.SubjectID }})
-	issue := newIssue(t)
-	ev := record(t, "acme", issue, "comment_added", "Cy")
+	issue := world.NewIssue(t)
+	ev := world.Record(t, "acme", issue, "comment_added", "Cy")
 	if err := inboxtest.Process(t, testDB, in, ev); err != nil {
 		t.Fatal(err)
 	}
-	got, err := peer.WaitFor(wait, func(ps []webpushtest.Push) bool { return len(ps) >= 3 })
+	got, err := peer.WaitFor(addresstest.Wait, func(ps []webpushtest.Push) bool { return len(ps) >= 3 })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,11 +81,11 @@ func TestPushIsDecryptedByAnIndependentPeer(t *testing.T) {
 // more.
 func TestConformance(t *testing.T) {
 	peer := webpushtest.Start(t, vapidPublic)
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	subscribe(t, peer, "acme", ana)
 	subscribe(t, peer, "acme", ana)
 	in := newInbox(t, peer, webpush.Config{Recipients: to(webpush.Recipient{ID: ana})})
-	inboxtest.Conformance(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+	inboxtest.Conformance(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
 	if got, all := len(peer.Accepted()), len(peer.Pushes()); got != 2 || all != 2 {
 		t.Fatalf("%d pushes accepted of %d, want 2 of 2 (one per browser, once)", got, all)
 	}
@@ -98,10 +99,10 @@ func TestWrongVAPIDKeyIsMisconfigured(t *testing.T) {
 		t.Fatal(err)
 	}
 	peer := webpushtest.Start(t, other)
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	subscribe(t, peer, "acme", ana)
 	in := newInbox(t, peer, webpush.Config{Recipients: to(webpush.Recipient{ID: ana})})
-	err = inboxtest.Process(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+	err = inboxtest.Process(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
 	if !errors.Is(err, inbox.ErrMisconfigured) || !errors.Is(err, webpush.ErrUnauthorized) {
 		t.Fatalf("Process: %v; want misconfigured, VAPID refused", err)
 	}
@@ -115,13 +116,13 @@ func TestWrongVAPIDKeyIsMisconfigured(t *testing.T) {
 // does not try the gone one.
 func TestGoneSubscriptionIsRemoved(t *testing.T) {
 	peer := webpushtest.Start(t, vapidPublic)
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	gone, _ := subscribe(t, peer, "acme", ana)
 	kept, _ := subscribe(t, peer, "acme", ana)
 	in := newInbox(t, peer, webpush.Config{Recipients: to(webpush.Recipient{ID: ana})})
 	peer.Unsubscribe(t, gone)
-	issue := newIssue(t)
-	if err := inboxtest.Process(t, testDB, in, record(t, "acme", issue, "comment_added", "Cy")); err != nil {
+	issue := world.NewIssue(t)
+	if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", issue, "comment_added", "Cy")); err != nil {
 		t.Fatalf("Process: %v; a gone subscription fails nobody", err)
 	}
 	ctx := activity.WithTenant(context.Background(), "acme")
@@ -132,7 +133,7 @@ func TestGoneSubscriptionIsRemoved(t *testing.T) {
 	if len(left) != 1 || !strings.HasSuffix(left[0].Address, "/push/"+kept) {
 		t.Fatalf("subscriptions left %+v; want only %s", left, kept)
 	}
-	if err := inboxtest.Process(t, testDB, in, record(t, "acme", issue, "comment_added", "Dee")); err != nil {
+	if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", issue, "comment_added", "Dee")); err != nil {
 		t.Fatal(err)
 	}
 	tried := map[string][]int{}
@@ -149,13 +150,13 @@ func TestGoneSubscriptionIsRemoved(t *testing.T) {
 // wait the event is pushed, once.
 func TestRateLimitWaitsRetryAfter(t *testing.T) {
 	peer := webpushtest.Start(t, vapidPublic)
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	subscribe(t, peer, "acme", ana)
 	now := time.Now()
 	clock := func() time.Time { return now }
 	in := newInbox(t, peer, webpush.Config{Recipients: to(webpush.Recipient{ID: ana}), Now: clock})
 	peer.Fail(t, http.StatusTooManyRequests, 1, "7")
-	ev := record(t, "acme", newIssue(t), "comment_added", "Cy")
+	ev := world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy")
 	err := inboxtest.Process(t, testDB, in, ev)
 	var ra *inbox.RetryAfterError
 	if !errors.As(err, &ra) || ra.Delay != 7*time.Second || !errors.Is(err, webpush.ErrRateLimited) {
@@ -186,18 +187,18 @@ func TestRateLimitWaitsRetryAfter(t *testing.T) {
 // Retry-After, not the inbox's backoff.
 func TestRateLimitUnderTheWorker(t *testing.T) {
 	peer := webpushtest.Start(t, vapidPublic)
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	subscribe(t, peer, "acme", ana)
 	in := newInbox(t, peer, webpush.Config{Recipients: to(webpush.Recipient{ID: ana}),
 		Policy: inbox.Policy{RetryWindow: time.Hour, Backoff: func(int) time.Duration { return 10 * time.Millisecond }}})
-	_, attempts := startWorker(t, in, inbox.BreakerConfig{})
+	_, attempts := world.StartWorker(t, in, inbox.BreakerConfig{})
 	peer.Fail(t, http.StatusTooManyRequests, 1, "1")
-	record(t, "acme", newIssue(t), "comment_added", "Cy")
-	first := nextAttempt(t, attempts)
+	world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy")
+	first := addresstest.NextAttempt(t, attempts)
 	if !errors.Is(first.Err, webpush.ErrRateLimited) {
 		t.Fatalf("first attempt: %v; want a rate limit", first.Err)
 	}
-	second := nextAttempt(t, attempts)
+	second := addresstest.NextAttempt(t, attempts)
 	if second.Err != nil {
 		t.Fatalf("second attempt: %v", second.Err)
 	}
@@ -214,19 +215,19 @@ func TestRateLimitUnderTheWorker(t *testing.T) {
 // answers, each event reaches each browser exactly once.
 func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
 	peer := webpushtest.Start(t, vapidPublic)
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	a1, _ := subscribe(t, peer, "acme", ana)
 	a2, _ := subscribe(t, peer, "acme", ana)
 	breakers := inbox.BreakerConfig{Failures: 3, OpenFor: 200 * time.Millisecond, MaxOpenFor: 400 * time.Millisecond}
 	in := newInbox(t, peer, webpush.Config{Recipients: to(webpush.Recipient{ID: ana}), Breakers: breakers,
 		Policy: inbox.Policy{RetryWindow: 300 * time.Millisecond, Backoff: func(int) time.Duration { return 20 * time.Millisecond }}})
-	w, _ := startWorker(t, in, breakers)
+	w, _ := world.StartWorker(t, in, breakers)
 	peer.Down(t, http.StatusServiceUnavailable)
-	issue := newIssue(t)
+	issue := world.NewIssue(t)
 	const n = 6
 	want := map[int64]bool{}
 	for range n {
-		want[record(t, "acme", issue, "comment_added", "Cy").ID] = true
+		want[world.Record(t, "acme", issue, "comment_added", "Cy").ID] = true
 	}
 	opened := func() bool {
 		for _, b := range in.Breakers() { // the push service's own, in the inbox
@@ -236,10 +237,10 @@ func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
 		}
 		return false
 	}
-	waitUntil(t, "the breaker to open", opened)
+	addresstest.WaitUntil(t, "the breaker to open", opened)
 	// Stay down past several windows and probes.
 	pushes := len(peer.Pushes())
-	if _, err := peer.WaitFor(wait, func(ps []webpushtest.Push) bool { return len(ps) > pushes+1 }); err != nil {
+	if _, err := peer.WaitFor(addresstest.Wait, func(ps []webpushtest.Push) bool { return len(ps) > pushes+1 }); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -247,10 +248,10 @@ func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
 		t.Fatalf("dead letters during the outage: %+v %v", l.Letters, err)
 	}
 	peer.Up(t)
-	if _, err := peer.WaitFor(wait, func(ps []webpushtest.Push) bool { return countAccepted(ps) >= 2*n }); err != nil {
+	if _, err := peer.WaitFor(addresstest.Wait, func(ps []webpushtest.Push) bool { return countAccepted(ps) >= 2*n }); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "every delivery to be done", func() bool {
+	addresstest.WaitUntil(t, "every delivery to be done", func() bool {
 		var left int64
 		testDB.Raw(`SELECT count(*) FROM inbox_pending WHERE inbox = ?`, in.Name()).Scan(&left)
 		return left == 0
@@ -296,7 +297,7 @@ func TestPreferencesAndChoices(t *testing.T) {
 	ctx := activity.WithTenant(context.Background(), "acme")
 	now := time.Now()
 	clock := func() time.Time { return now }
-	muted, batched, immediate := unique("muted"), unique("batched"), unique("now")
+	muted, batched, immediate := world.Unique("muted"), world.Unique("batched"), world.Unique("now")
 	mutedSub, _ := subscribe(t, peer, "acme", muted)
 	batchedSub, _ := subscribe(t, peer, "acme", batched)
 	nowSub, _ := subscribe(t, peer, "acme", immediate)
@@ -312,10 +313,10 @@ func TestPreferencesAndChoices(t *testing.T) {
 	}
 	in := newInbox(t, peer, webpush.Config{Defaults: defaults, Batching: &webpush.BatchingConfig{DB: testDB, Now: clock},
 		Recipients: to(webpush.Recipient{ID: muted}, webpush.Recipient{ID: batched}, webpush.Recipient{ID: immediate})})
-	issue := newIssue(t)
+	issue := world.NewIssue(t)
 	var evs []activity.Event
 	for _, who := range []string{"Cy", "Dee"} {
-		ev := record(t, "acme", issue, "comment_added", who)
+		ev := world.Record(t, "acme", issue, "comment_added", who)
 		evs = append(evs, ev)
 		if err := inboxtest.Process(t, testDB, in, ev); err != nil {
 			t.Fatal(err)
@@ -355,7 +356,7 @@ func TestPreferencesAndChoices(t *testing.T) {
 	if err := inbox.Mute(ctx, testDB, batched, webpush.Channel, "issue", inbox.AnyAction); err != nil {
 		t.Fatal(err)
 	}
-	d := inboxtest.NewDelivery(testDB, in, record(t, "acme", issue, "comment_added", "Eve"))
+	d := inboxtest.NewDelivery(testDB, in, world.Record(t, "acme", issue, "comment_added", "Eve"))
 	if err := inboxtest.ProcessDelivery(t, in, d); err != nil || !d.Suppressed() {
 		t.Fatalf("everyone muted: %v, suppressed %v; want suppressed", err, d.Suppressed())
 	}
@@ -388,7 +389,7 @@ func TestLongBatchIsCutToFit(t *testing.T) {
 func TestMuteOnTheChannel(t *testing.T) {
 	peer := webpushtest.Start(t, vapidPublic)
 	ctx := activity.WithTenant(context.Background(), "acme")
-	muted, emailMuted := unique("muted"), unique("email-muted")
+	muted, emailMuted := world.Unique("muted"), world.Unique("email-muted")
 	mutedSub, _ := subscribe(t, peer, "acme", muted)
 	otherSub, _ := subscribe(t, peer, "acme", emailMuted)
 	if err := inbox.Mute(ctx, testDB, muted, webpush.Channel, "issue", "comment_added"); err != nil {
@@ -398,7 +399,7 @@ func TestMuteOnTheChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := newInbox(t, peer, webpush.Config{Recipients: to(webpush.Recipient{ID: muted}, webpush.Recipient{ID: emailMuted})})
-	if err := inboxtest.Process(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy")); err != nil {
+	if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy")); err != nil {
 		t.Fatal(err)
 	}
 	got := peer.Accepted()
@@ -418,15 +419,15 @@ func TestRefusedConnectionIsAnOutage(t *testing.T) {
 	}
 	closed := l.Addr().String()
 	l.Close()
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	ctx := activity.WithTenant(context.Background(), "acme")
-	a := peer.Subscribe(t, ana, unique("browser"))
+	a := peer.Subscribe(t, ana, world.Unique("browser"))
 	a.Address = "https://" + closed + "/push/nobody"
 	if _, err := device.Register(ctx, testDB, a); err != nil {
 		t.Fatal(err)
 	}
 	in := newInbox(t, peer, webpush.Config{Recipients: to(webpush.Recipient{ID: ana})})
-	err = inboxtest.Process(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+	err = inboxtest.Process(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
 	var ue *inbox.UnreachableError
 	if !errors.As(err, &ue) || ue.Sink != webpush.Origin(a.Address) || !errors.Is(err, webpush.ErrUnavailable) {
 		t.Fatalf("Process: %v; want the push service %s unreachable", err, webpush.Origin(a.Address))
@@ -441,14 +442,14 @@ func TestRefusedConnectionIsAnOutage(t *testing.T) {
 func TestConformanceBatched(t *testing.T) {
 	peer := webpushtest.Start(t, vapidPublic)
 	ctx := activity.WithTenant(context.Background(), "acme")
-	ana := unique("ana")
+	ana := world.Unique("ana")
 	subscribe(t, peer, "acme", ana)
 	defaults := &inbox.Defaults{}
 	if err := defaults.SetChoice(ctx, testDB, ana, webpush.Channel, "issue", inbox.AnyAction, inbox.BatchedOn(inbox.FixedWindow(time.Hour))); err != nil {
 		t.Fatal(err)
 	}
 	in := newInbox(t, peer, webpush.Config{Defaults: defaults, Batching: &webpush.BatchingConfig{DB: testDB}, Recipients: to(webpush.Recipient{ID: ana})})
-	inboxtest.Conformance(t, testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"), "batch_items", "batch_windows")
+	inboxtest.Conformance(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"), "batch_items", "batch_windows")
 	if n := len(peer.Pushes()); n != 0 {
 		t.Fatalf("%d pushes while the window is open", n)
 	}
@@ -459,7 +460,7 @@ func TestConformanceBatched(t *testing.T) {
 func TestBatchedIsNotSuppressed(t *testing.T) {
 	peer := webpushtest.Start(t, vapidPublic)
 	ctx := activity.WithTenant(context.Background(), "acme")
-	ana, bob := unique("ana"), unique("bob") // bob has no browser
+	ana, bob := world.Unique("ana"), world.Unique("bob") // bob has no browser
 	subscribe(t, peer, "acme", ana)
 	defaults := &inbox.Defaults{}
 	if err := defaults.SetChoice(ctx, testDB, ana, webpush.Channel, "issue", inbox.AnyAction, inbox.BatchedOn(inbox.FixedWindow(time.Hour))); err != nil {
@@ -467,7 +468,7 @@ func TestBatchedIsNotSuppressed(t *testing.T) {
 	}
 	in := newInbox(t, peer, webpush.Config{Defaults: defaults, Batching: &webpush.BatchingConfig{DB: testDB},
 		Recipients: to(webpush.Recipient{ID: ana}, webpush.Recipient{ID: bob})})
-	d := inboxtest.NewDelivery(testDB, in, record(t, "acme", newIssue(t), "comment_added", "Cy"))
+	d := inboxtest.NewDelivery(testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
 	if err := inboxtest.ProcessDelivery(t, in, d); err != nil || d.Suppressed() {
 		t.Fatalf("Process: %v, suppressed %v; want done (ana's window took it)", err, d.Suppressed())
 	}

@@ -20,19 +20,6 @@ var world = addresstest.NewWorld("webpush", 13)
 
 var testDB *gorm.DB // world.DB
 
-const wait = addresstest.Wait
-
-// The world's helpers, by the names the tests use.
-var (
-	testLogger  = addresstest.Logger
-	unique      = world.Unique
-	newIssue    = world.NewIssue
-	record      = world.Record
-	startWorker = world.StartWorker
-	nextAttempt = addresstest.NextAttempt
-	waitUntil   = addresstest.WaitUntil
-)
-
 // The app's VAPID key pair, which the peer's subscriptions are made with.
 var vapidPublic, vapidPrivate string
 
@@ -61,14 +48,14 @@ func to(people ...webpush.Recipient) webpush.RecipientsFunc {
 func newInbox(t *testing.T, peer *webpushtest.Server, cfg webpush.Config) *webpush.Inbox {
 	t.Helper()
 	if cfg.Name == "" {
-		cfg.Name = unique("webpush")
+		cfg.Name = world.Unique("webpush")
 	}
 	if cfg.VAPID == nil {
 		cfg.VAPID = vapid(t)
 	}
 	cfg.Client = peer.Client()
 	if cfg.Logger == nil {
-		cfg.Logger = testLogger()
+		cfg.Logger = addresstest.Logger()
 	}
 	in, err := webpush.NewInbox(cfg)
 	if err != nil {
@@ -81,7 +68,7 @@ func newInbox(t *testing.T, peer *webpushtest.Server, cfg webpush.Config) *webpu
 // recipient in tenant.
 func subscribe(t *testing.T, peer *webpushtest.Server, tenant, recipient string) (id string, a device.Address) {
 	t.Helper()
-	id = unique("browser")
+	id = world.Unique("browser")
 	a, err := device.Register(activity.WithTenant(context.Background(), tenant), testDB, peer.Subscribe(t, recipient, id))
 	if err != nil {
 		t.Fatal(err)
