@@ -106,11 +106,12 @@ func (b *Batcher) retryAtProbe(ctx context.Context, c claimed, at time.Time) {
 // (the probe's delivery does not wait for them). A worker that dies
 // meanwhile leaves them to the sweep, and those it claimed to a flusher
 // after ClaimTimeout.
-func (b *Batcher) release(at time.Time) {
+func (b *Batcher) release(time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	now := b.cfg.Now() // the batcher's clock, which its flushes compare with
 	res := b.cfg.DB.WithContext(ctx).Exec(`UPDATE batch_windows SET next_attempt_at = ?, updated_at = ?
-WHERE inbox = ? AND status = 'retry' AND next_attempt_at > ? AND starts_with(last_error, ?)`, at, at, b.cfg.Inbox, at, heldMark)
+WHERE inbox = ? AND status = 'retry' AND next_attempt_at > ? AND starts_with(last_error, ?)`, now, now, b.cfg.Inbox, now, heldMark)
 	if res.Error != nil {
 		b.cfg.Logger.WarnContext(ctx, "batch: windows held for a sink not released; the sweep flushes them at their probe time", "inbox", b.cfg.Inbox, "error", res.Error)
 		return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,6 +53,7 @@ func digestWorker(t *testing.T, transport email.Transport, breakers inbox.Breake
 }
 
 type windowRow struct {
+	ID            int64
 	Recipient     string
 	Status        string
 	Attempts      int
@@ -62,7 +64,7 @@ type windowRow struct {
 func windowsOf(t *testing.T, inboxName string) []windowRow {
 	t.Helper()
 	var rows []windowRow
-	if err := testDB.Raw(`SELECT recipient, status, attempts, next_attempt_at, last_error FROM batch_windows WHERE inbox = ? ORDER BY id`, inboxName).Scan(&rows).Error; err != nil {
+	if err := testDB.Raw(`SELECT id, recipient, status, attempts, next_attempt_at, last_error FROM batch_windows WHERE inbox = ? ORDER BY id`, inboxName).Scan(&rows).Error; err != nil {
 		t.Fatal(err)
 	}
 	return rows
@@ -233,4 +235,78 @@ func resumeWorkersWith(t *testing.T, in inbox.Inbox, n int, change func(*inbox.C
 		defer mu.Unlock()
 		return append([]string(nil), transitions...)
 	}
+}
+
+// A probe by a single mail releases the digests held for the same server.
+// The breaker's probe interval is an hour, so the windows held while the
+// server is down are due again an hour out: only the release brings them
+// back within the bound. The worker's clock then jumps past the probe
+// time, the server answers again, and the next event's immediate mail is
+// the probe: every held digest arrives within seconds.
+func TestProbeReleasesHeldDigests(t *testing.T) {
+	ctx := context.Background()
+	srv := smtptest.Start(t, smtptest.Config{})
+	carol := person("Carol") // immediate
+	var digests []email.Recipient
+	for i := range 3 {
+		digests = append(digests, person(fmt.Sprintf("Released%d", i)))
+	}
+	defaults := &inbox.Defaults{}
+	for _, r := range digests {
+		if err := defaults.SetChoice(ctx, testDB, r.ID, inbox.ChannelEmail, "issue", inbox.AnyAction, inbox.BatchedOn(inbox.FixedWindow(time.Second))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client := asynq.NewClient(redisOpt)
+	t.Cleanup(func() { _ = client.Close() })
+	in := newInbox(t, srv, email.InboxConfig{Name: unique("digest-release"), Recipients: fixed(append([]email.Recipient{carol}, digests...)...),
+		DB: testDB, Defaults: defaults, Batching: &email.BatchingConfig{Scheduler: &batch.AsynqScheduler{Client: client}}})
+	const probeEvery = time.Hour
+	var skew atomic.Int64
+	ws, _ := resumeWorkersWith(t, in, 1, func(c *inbox.Config) {
+		c.Breakers = inbox.BreakerConfig{Failures: 1, OpenFor: probeEvery, MaxOpenFor: probeEvery}
+		c.Queues = map[string]int{batch.DefaultQueue: 1}
+		c.Tasks = map[string]asynq.Handler{batch.TaskType: batch.Handler(in.Batcher())}
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	}, func(w *inbox.Worker) { batch.UseWorkerBreakers(w, in) })
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	issueID := newIssueID(t)
+	recordComment(t, issueID, person("Eve"))
+	waitUntil(t, 30*time.Second, "every digest held an hour out", func() bool {
+		rows := windowsOf(t, in.Name())
+		for _, r := range rows {
+			if r.Status != "retry" || r.NextAttemptAt == nil || time.Until(*r.NextAttemptAt) < probeEvery-time.Minute {
+				return false
+			}
+		}
+		return len(rows) == len(digests)
+	})
+	if b := ws[0].Breakers(); len(b) != 1 || b[0].State != inbox.BreakerOpen {
+		t.Fatalf("breakers %+v; want the server's open", b)
+	}
+	held := map[int64]bool{}
+	for _, r := range windowsOf(t, in.Name()) {
+		held[r.ID] = true
+	}
+
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	skew.Store(int64(probeEvery + time.Second))
+	back := time.Now()
+	recordComment(t, issueID, person("Eve")) // Carol's mail probes
+	const bound = 10 * time.Second           // without the release: an hour
+	// The next event opens new windows for them: the held ones must go.
+	waitUntil(t, bound, "the held digests", func() bool {
+		sent := 0
+		for _, r := range windowsOf(t, in.Name()) {
+			if held[r.ID] && r.Status == "sent" {
+				sent++
+			}
+		}
+		return sent == len(held)
+	})
+	t.Logf("%d held digests %v after the server's return", len(digests), time.Since(back).Round(time.Millisecond))
 }
