@@ -34,8 +34,9 @@ import (
 // APNs's over HTTP/2 with TLS.
 //
 // Ours is the inbox's whole delivery, as the worker calls it: the
-// recipients' preferences (one query), their device tokens
-// (device.ListFor), the ledger's claim and mark, the notification worded
+// recipients' preferences and their device tokens (device.ListFor), two
+// queries read at once (package inbox/address), the ledger's claim and
+// mark, the notification worded
 // and encoded, the cached OAuth access token (FCM) or provider token
 // (APNs), and the POST. A middle row is the provider's Push alone (no
 // database). Two peers, as in the sms group.

@@ -26,8 +26,9 @@ import (
 // server, which reads each form and answers 201 with a message resource.
 //
 // Ours is the inbox's whole delivery, as the worker calls it: the
-// recipients' preferences (one query), their numbers (device.ListFor),
-// the suppression list (one query), the ledger's claim and mark, the text
+// recipients' preferences (one query) read at once with their numbers
+// (device.ListFor, then the suppression list: package inbox/address),
+// the ledger's claim and mark, the text
 // worded and cut, and the POST. A middle row is the provider's Send
 // alone (no database), which splits the HTTP client's cost from the
 // database's. Two peers: one answering at once, and one

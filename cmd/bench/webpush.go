@@ -31,8 +31,9 @@ import (
 //
 // Ours is the inbox's whole delivery, called as the worker calls it
 // (Process on a Delivery, without asynq): the recipients' preferences
-// (one query), their subscriptions (device.ListFor, one query), the
-// ledger's claim and mark (two statements), the message worded, a fresh
+// and their subscriptions (device.ListFor), two queries read at once
+// (package inbox/address), the ledger's claim and mark (two statements),
+// the message worded, a fresh
 // ECDH key and salt per message (RFC 8291), the VAPID header (cached per
 // push service) and the POST through the safe webhook client. A middle
 // row is the send alone (encrypt, VAPID, POST; no database), which
