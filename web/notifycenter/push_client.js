@@ -7,6 +7,18 @@
   const PREFIX = "{{PREFIX}}";
   const supported = () => 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
   const registration = () => navigator.serviceWorker.register(PREFIX + '/push/sw.js', { scope: PREFIX + '/push/' });
+  // active resolves once reg's worker is active. Not
+  // navigator.serviceWorker.ready: that waits for a worker controlling
+  // this page, and the app's pages are outside the worker's scope.
+  const active = (reg) => new Promise((resolve, reject) => {
+    if (reg.active) return resolve(reg);
+    const w = reg.installing || reg.waiting;
+    if (!w) return reject(new Error('tidings push: the service worker did not install'));
+    w.addEventListener('statechange', () => {
+      if (w.state === 'activated') resolve(reg);
+      else if (w.state === 'redundant') reject(new Error('tidings push: the service worker failed to install'));
+    });
+  });
   const send = (method, body) => fetch(PREFIX + '/push/subscriptions', {
     method, credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
   }).then((r) => { if (!r.ok) throw new Error('tidings push: the server answered ' + r.status); return r.json(); });
@@ -21,8 +33,7 @@
     async subscribe(label) {
       if (!supported()) throw new Error('tidings push: this browser has no web push');
       if ((await Notification.requestPermission()) !== 'granted') throw new Error('tidings push: notifications not allowed');
-      const reg = await registration();
-      await navigator.serviceWorker.ready;
+      const reg = await active(await registration());
       const key = (await (await fetch(PREFIX + '/push/key', { credentials: 'same-origin' })).json()).public_key;
       const sub = (await reg.pushManager.getSubscription()) || (await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }));
       const body = sub.toJSON();
