@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tidingsdev/tidings/inbox/webhook"
 )
 
 // Config is the demo's configuration. Zero fields take the defaults
@@ -68,6 +70,10 @@ type Config struct {
 	// this machine, outside the demo, that both processes trust). Default:
 	// none (in dev mode, only the process's own receiver).
 	WebhookReceiver, WebhookCA string
+	// VAPIDPublic and VAPIDPrivate are the key pair web pushes are
+	// signed with (webpush.GenerateVAPIDKeys; base64url). Default: a pair
+	// derived from Secret, for development only.
+	VAPIDPublic, VAPIDPrivate string
 	// Seed fills an empty database with users, projects and issues.
 	// Default true (set NoSeed to turn it off).
 	NoSeed bool
@@ -92,6 +98,10 @@ type Config struct {
 	// deliveries. Default: OpenTelemetry's global provider (a no-op
 	// unless the program sets one).
 	TracerProvider trace.TracerProvider
+
+	// pushClient posts web pushes; tests give one that reaches their
+	// local push service. Default: https to public addresses only.
+	pushClient *webhook.Client
 }
 
 // The processes the demo runs as (-role).
@@ -199,6 +209,8 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	secret := fs.String("secret", env("SECRET", ""), "at least 32 bytes, the same for web and worker, that sign unsubscribe links and seal stored webhook secrets (default: derived from -db, for development only) (env TIDINGS_DEMO_SECRET)")
 	fs.StringVar(&c.WebhookReceiver, "webhook-receiver", env("WEBHOOK_RECEIVER", ""), "host:port of a webhook receiver on a private address that webhook subscriptions may reach, with -webhook-ca (env TIDINGS_DEMO_WEBHOOK_RECEIVER)")
 	fs.StringVar(&c.WebhookCA, "webhook-ca", env("WEBHOOK_CA", ""), "PEM file of the certificate the -webhook-receiver serves (env TIDINGS_DEMO_WEBHOOK_CA)")
+	fs.StringVar(&c.VAPIDPublic, "vapid-public", env("VAPID_PUBLIC", ""), "VAPID public key web pushes are signed with, base64url (default: derived from -secret, for development only) (env TIDINGS_DEMO_VAPID_PUBLIC)")
+	fs.StringVar(&c.VAPIDPrivate, "vapid-private", env("VAPID_PRIVATE", ""), "VAPID private key, with -vapid-public (prefer env TIDINGS_DEMO_VAPID_PRIVATE)")
 	fs.BoolVar(&c.NoSeed, "no-seed", envBool("NO_SEED"), "do not seed an empty database (env TIDINGS_DEMO_NO_SEED)")
 	fs.DurationVar(&c.StaleAfter, "stale-after", envDur("STALE_AFTER", 72*time.Hour), "record no_activity on open issues untouched this long (env TIDINGS_DEMO_STALE_AFTER)")
 	fs.StringVar(&c.WriteCatalog, "write-catalog", "", "write the event catalog (catalog.md, catalog.json) into this folder and exit, like cmd/demo/catalog")
@@ -220,6 +232,9 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		if _, err := netip.ParseAddrPort(c.WebhookReceiver); err != nil {
 			return c, fmt.Errorf("-webhook-receiver %q: %w (use ip:port)", c.WebhookReceiver, err)
 		}
+	}
+	if (c.VAPIDPublic == "") != (c.VAPIDPrivate == "") {
+		return c, errors.New("-vapid-public and -vapid-private go together: a key pair from webpush.GenerateVAPIDKeys")
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q: the demo takes only flags (see -h)", fs.Args())

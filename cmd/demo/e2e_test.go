@@ -40,7 +40,7 @@ type demo struct {
 	url string
 }
 
-func startDemo(t *testing.T) *demo {
+func startDemo(t *testing.T, opts ...func(*Config)) *demo {
 	t.Helper()
 	ctx := context.Background()
 	db, err := pgtest.Create(ctx, "tidings_test_demo")
@@ -57,7 +57,7 @@ func startDemo(t *testing.T) *demo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := NewApp(ctx, Config{
+	cfg := Config{
 		BaseURL:      "http://" + ln.Addr().String(),
 		DSN:          pgtest.DSN("tidings_test_demo"),
 		RedisAddr:    redistest.Addr(),
@@ -66,7 +66,11 @@ func startDemo(t *testing.T) *demo {
 		FeedPageSize: 5,
 		StaleEvery:   time.Hour,
 		Log:          testLog(t),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	app, err := NewApp(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

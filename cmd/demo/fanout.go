@@ -18,6 +18,7 @@ import (
 	"github.com/tidingsdev/tidings/inbox/locale"
 	slackinbox "github.com/tidingsdev/tidings/inbox/slack"
 	"github.com/tidingsdev/tidings/inbox/slack/slacktest"
+	"github.com/tidingsdev/tidings/web/notifycenter"
 )
 
 // Inbox names: part of task IDs and ledger rows, so they stay fixed.
@@ -57,6 +58,8 @@ type fanout struct {
 	devSlack *slacktest.Server // nil unless dev mode in a worker process
 
 	slackURL, slackToken string // the Slack API the inbox and actions use
+
+	push *notifycenter.PushConfig // "notify me on this browser" (push.go)
 }
 
 // devSlackToken is the fake Slack API's token in dev mode.
@@ -205,7 +208,12 @@ func (a *App) startFanout(ctx context.Context) error {
 		}
 		inboxes = append(inboxes, f.slackDigest)
 	}
-	f.inboxes = inboxes
+	push, pushConfig, err := a.newWebPush()
+	if err != nil {
+		return err
+	}
+	f.push = pushConfig
+	f.inboxes = append(inboxes, push)
 	return a.startHistory()
 }
 

@@ -28,6 +28,7 @@ type notificationsData struct {
 	Center   string // the notification center's path, where the buttons post
 	Back     string // where the buttons come back to
 	Fragment string // this list alone, for the live refresh
+	Push     bool   // the center offers "notify me on this browser"
 }
 
 // listNotifications shows the current user's notifications, newest first,
@@ -39,7 +40,7 @@ func (a *App) listNotifications(w http.ResponseWriter, r *http.Request) {
 	me := a.currentUser(r)
 	recipient := strconv.FormatInt(me.ID, 10)
 	qs := r.URL.Query()
-	d := notificationsData{Archived: qs.Get("archived") == "1", Center: centerPrefix, Back: "/notifications", Fragment: "/notifications?fragment=1"}
+	d := notificationsData{Archived: qs.Get("archived") == "1", Center: centerPrefix, Back: "/notifications", Fragment: "/notifications?fragment=1", Push: a.fan.push != nil}
 	if d.Archived {
 		d.Back, d.Fragment = "/notifications?archived=1", "/notifications?archived=1&fragment=1"
 	}

@@ -79,6 +79,7 @@ func (a *App) tidingsConfig(redis string) (tidings.Config, error) {
 		Deliveries:      []preferences.DeliveryOption{{Label: "Immediately", Choice: inbox.ImmediateChoice}, {Label: "Daily digest at 08:00", Choice: dailyDigest}},
 		OperationsLinks: []operations.Link{{Label: "Prometheus metrics", Href: "/metrics"}, {Label: "health (JSON)", Href: "/healthz"}},
 		StreamOpened:    a.tel.metrics.PushConnected,
+		Push:            a.fan.push,
 		Worker: inbox.Config{
 			Middleware: []inbox.Middleware{a.tel.tracing.Delivery(), a.tel.metrics.Delivery(), a.live.middleware},
 			// The engine's jobs are in the default queue: a rule's reply

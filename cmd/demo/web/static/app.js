@@ -102,3 +102,50 @@ document.addEventListener("change", (ev) => {
 // until the server stops asking.
 const refresh = document.querySelector("[data-refresh-ms]");
 if (refresh) setTimeout(() => location.reload(), Number(refresh.dataset.refreshMs) || 1000);
+
+// "Notify me on this browser": the notification center's client script
+// (tidingsPush, loaded here from the box's data-client) registers its service worker, subscribes with the VAPID
+// key and stores the subscription for the person; the web push inbox
+// then pushes each event to it.
+document.addEventListener("DOMContentLoaded", async () => {
+  const box = document.getElementById("push");
+  if (!box) return;
+  await new Promise((resolve) => {
+    const s = document.createElement("script");
+    s.src = box.dataset.client;
+    s.onload = s.onerror = resolve;
+    document.head.append(s);
+  });
+  if (!window.tidingsPush) return;
+  const on = document.getElementById("push-subscribe"), off = document.getElementById("push-unsubscribe");
+  const state = document.getElementById("push-state");
+  const words = {
+    unsupported: "This browser has no web push.", denied: "Notifications are blocked for this site.",
+    subscribed: "This browser is notified of your events.", off: "",
+  };
+  const show = (s) => {
+    state.textContent = words[s] ?? s;
+    on.hidden = s !== "off";
+    off.hidden = s !== "subscribed";
+    box.dataset.state = s;
+  };
+  box.hidden = false;
+  show(await tidingsPush.state());
+  on.addEventListener("click", async () => {
+    on.disabled = true;
+    try {
+      const ua = navigator.userAgentData;
+      const brand = ua?.brands?.find((b) => !/not.a.brand/i.test(b.brand))?.brand;
+      await tidingsPush.subscribe(brand ? brand + (ua.platform ? " on " + ua.platform : "") : "this browser");
+      show("subscribed");
+    } catch (err) {
+      show(err.message);
+      box.dataset.state = "failed";
+    } finally {
+      on.disabled = false;
+    }
+  });
+  off.addEventListener("click", async () => {
+    try { await tidingsPush.unsubscribe(); show("off"); } catch (err) { show(err.message); }
+  });
+});
