@@ -63,8 +63,11 @@ type loader struct {
 type takerKey struct{ domain, action string }
 
 // readAhead is a domain's read-ahead: how many ids after a batch's
-// highest the next batch asks for, and how many jobs found their event
-// read ahead since the last batch.
+// highest the next batch asks for, and how many events read ahead jobs
+// took since the last batch. The window grows to twice what was taken
+// (minAhead to maxAhead): where the worker's jobs are a few of the
+// domain's events (other actions recorded at full speed), it stays small
+// and reads little it does not keep.
 type readAhead struct {
 	n, hits int
 }
@@ -93,6 +96,7 @@ type sharedEvent struct {
 	left  int
 	until time.Time
 	ahead bool // read ahead, not asked for
+	taken bool // by a job already
 }
 
 // aheadEvent is an event read ahead.
@@ -141,9 +145,10 @@ func (l *loader) take(ref activity.EventRef) (activity.Event, bool) {
 	}
 	if s.ahead {
 		l.stats.Hits++
-		if a := l.ahead[ref.Domain]; a != nil {
+		if a := l.ahead[ref.Domain]; a != nil && !s.taken {
 			a.hits++
 		}
+		s.taken = true
 	}
 	return s.ev, true
 }
@@ -249,7 +254,7 @@ func (l *loader) plan(batch map[activity.EventRef]*request) (byDomain map[string
 			l.ahead[name] = a
 		}
 		if len(ids) > 1 || a.hits > 0 {
-			a.n = min(max(2*a.n, minAhead), maxAhead)
+			a.n = min(max(2*a.hits, minAhead), maxAhead)
 		} else {
 			a.n = 0
 		}

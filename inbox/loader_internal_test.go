@@ -14,6 +14,11 @@ import (
 // tests' database (made by their TestMain) and returns a loader on it with
 // the events' ids, in order.
 func loaderFixture(t *testing.T, n int) (*loader, []int64) {
+	return loaderFixtureOf(t, n, func(int) string { return "comment_added" })
+}
+
+// loaderFixtureOf is loaderFixture with the i-th event's action.
+func loaderFixtureOf(t *testing.T, n int, action func(i int) string) (*loader, []int64) {
 	t.Helper()
 	db, err := pgtest.Open("tidings_test_inbox")
 	if err != nil {
@@ -29,7 +34,7 @@ func loaderFixture(t *testing.T, n int) (*loader, []int64) {
 	}
 	ids := make([]int64, n)
 	for i := range ids {
-		res, err := dom.RecordEvent(context.Background(), db, issue, "comment_added",
+		res, err := dom.RecordEvent(context.Background(), db, issue, action(i),
 			activity.Actor(activity.Ref{Type: "users", ID: "7", Label: "Ana"}))
 		if err != nil {
 			t.Fatal(err)
@@ -63,6 +68,27 @@ func TestLoaderReadsAheadUnderLoad(t *testing.T) {
 	// 1 + 16 + 32 + 64 + 128 >= 200: five queries.
 	if l.stats.Queries > 5 || l.stats.Hits < 190 {
 		t.Errorf("200 jobs in order: %+v, want at most 5 queries and 190 events read ahead taken", l.stats)
+	}
+}
+
+// Where the worker's jobs are a few of the domain's events (another action
+// recorded at full speed), the window stays at its smallest: it grows with
+// what jobs took, not with what it read.
+func TestLoaderReadAheadStaysSmallWhenSparse(t *testing.T) {
+	l, all := loaderFixtureOf(t, 160, func(i int) string {
+		if i%4 == 0 {
+			return "comment_added"
+		}
+		return "label_added"
+	})
+	var ids []int64
+	for i := 0; i < len(all); i += 4 {
+		ids = append(ids, all[i])
+	}
+	l.ahead["issue"] = &readAhead{hits: 1}
+	loadAll(t, l, ids)
+	if n := l.ahead["issue"].n; n != minAhead || l.stats.Queries > 12 || l.stats.ReadAhead > 40 {
+		t.Errorf("40 jobs among 160 events: window %d, %+v; want %d, at most 12 queries, only the jobs' events kept", n, l.stats, minAhead)
 	}
 }
 
