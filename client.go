@@ -228,6 +228,13 @@ func (c *Client) makeInboxes() error {
 	// A batching inbox's flushes go through the breaker of its sink that
 	// its single deliveries go through.
 	batch.UseWorkerBreakers(w, cfg.Inboxes...)
+	// So do the mails an inbox sends on its own schedule (email's
+	// escalations: email.Inbox.UseWorkerBreaker).
+	for _, in := range cfg.Inboxes {
+		if u, ok := in.(interface{ UseWorkerBreaker(*inbox.Worker) bool }); ok {
+			u.UseWorkerBreaker(w)
+		}
+	}
 	if r := cfg.Retention; r != nil {
 		keep, err := retention.New(retention.Config{DB: cfg.DB, Domains: cfg.Domains,
 			ReadNotifications: r.ReadNotifications, UnreadNotifications: r.UnreadNotifications,

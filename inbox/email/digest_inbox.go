@@ -156,12 +156,16 @@ func (in *Inbox) mark(ctx context.Context, table string, c claimed, o outcome, n
 	if table == "email_digests" {
 		sentAt = ", sent_at = CASE WHEN ? = 'sent' THEN ?::timestamptz ELSE sent_at END"
 	}
-	args := []any{o.status, nullable(o.messageID), o.lastError(), o.nextAttempt()}
+	spent := 0
+	if o.uncounted {
+		spent = 1 // the claim counted an attempt the breaker did not make
+	}
+	args := []any{o.status, nullable(o.messageID), o.lastError(), o.nextAttempt(), spent}
 	if sentAt != "" {
 		args = append(args, o.status, now)
 	}
 	args = append(args, now, c.ID, c.Attempts)
-	res := in.cfg.DB.WithContext(mctx).Exec(`UPDATE `+table+` SET status = ?, message_id = coalesce(?, message_id), last_error = ?, next_attempt_at = ?`+sentAt+`, updated_at = ?
+	res := in.cfg.DB.WithContext(mctx).Exec(`UPDATE `+table+` SET status = ?, message_id = coalesce(?, message_id), last_error = ?, next_attempt_at = ?, attempts = attempts - ?`+sentAt+`, updated_at = ?
 WHERE id = ? AND status = 'sending' AND attempts = ?`, args...)
 	if res.Error != nil {
 		return fmt.Errorf("email inbox %s: mark %s %d %s: %w", in.cfg.Name, table, c.ID, o.status, res.Error)

@@ -69,5 +69,5 @@ func (in *Inbox) sendDigest(ctx context.Context, c claimed, now time.Time) outco
 	if err != nil {
 		return outcome{status: "failed", err: err}
 	}
-	return in.sendOutcome(in.cfg.Transport.Send(ctx, msg), c.Attempts, now, msg.MessageID)
+	return in.send(ctx, msg, c.Attempts, now)
 }

@@ -145,5 +145,5 @@ func (in *Inbox) sendEscalation(ctx context.Context, c claimed, now time.Time) o
 	if err != nil {
 		return outcome{status: "failed", err: err}
 	}
-	return in.sendOutcome(in.cfg.Transport.Send(ctx, msg), c.Attempts, now, msg.MessageID)
+	return in.send(ctx, msg, c.Attempts, now)
 }

@@ -134,6 +134,9 @@ type outcome struct {
 	messageID string
 	err       error
 	next      time.Time // for retry
+	// uncounted: held by the sink's breaker, or failed by a transport
+	// failure of the sink: no attempt spent (UseWorkerBreaker).
+	uncounted bool
 }
 
 // sendOutcome classifies a send (or build) error for a mail on its
@@ -164,6 +167,9 @@ func (o outcome) count(r *FlushResult) {
 func (o outcome) lastError() any {
 	if o.err == nil {
 		return nil
+	}
+	if o.uncounted {
+		return truncate(heldError(o.err.Error()), 2000)
 	}
 	return truncate(o.err.Error(), 2000)
 }

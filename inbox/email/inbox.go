@@ -112,6 +112,7 @@ type Inbox struct {
 	log     *slog.Logger
 	now     func() time.Time
 	batcher *batch.Batcher // with Batching
+	breaker flushBreaker   // UseWorkerBreaker
 }
 
 // NewInbox checks cfg and returns the inbox.
