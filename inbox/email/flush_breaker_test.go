@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/email"
 	"github.com/tidingsdev/tidings/inbox/email/smtptest"
+	"github.com/tidingsdev/tidings/observe"
 )
 
 // flushWorker starts a worker running in whose breaker of the SMTP server
@@ -167,4 +170,105 @@ func TestHeldLegacyDigestGoesWithinAProbeIntervalOfTheServersReturn(t *testing.T
 	}
 	w, seen := flushWorker(t, in)
 	heldThroughOutage(t, srv, w, seen, "email_digests", in, to)
+}
+
+// A server that refuses the configuration (mandatory TLS, no STARTTLS) is
+// not an outage for an escalation either: it fails at once, saying why,
+// and health reports the sink down with the reason.
+func TestMisconfiguredEscalationFailsAtOnceWithTheReason(t *testing.T) {
+	ctx := context.Background()
+	plain := smtptest.Start(t, smtptest.Config{})
+	s, err := email.NewSender(email.Config{Host: plain.Host(), Port: plain.Port(), TLS: email.TLSMandatory, Timeout: wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := person("Bob")
+	in := newInbox(t, nil, email.InboxConfig{Name: unique("escalate-misconfigured"), Recipients: fixed(bob), Transport: s,
+		Escalation: &email.EscalationConfig{Delay: time.Millisecond}})
+	w, _ := flushWorker(t, in)
+	mustDeliver(t, in, newEvent("42", "comment_added", person("Eve"), nil))
+	var rows []flushRow
+	waitUntil(t, 30*time.Second, "the escalation to fail", func() bool {
+		rows = flushRows(t, "email_escalations", in.Name())
+		return len(rows) == 1 && rows[0].Status != "pending" && rows[0].Status != "sending"
+	})
+	if r := rows[0]; r.Status != "failed" || r.Attempts != 1 || !strings.Contains(deref(r.LastError), email.MisconfiguredNoSTARTTLS) {
+		t.Errorf("escalation %s after %d attempts, last error %q; want failed after one, saying %q", r.Status, r.Attempts, deref(r.LastError), email.MisconfiguredNoSTARTTLS)
+	}
+	r := observe.BreakersCheck(w).Check(ctx)
+	if r.Status != observe.StatusDown || !strings.Contains(r.Detail, s.Sink()) || !strings.Contains(r.Detail, email.MisconfiguredNoSTARTTLS) {
+		t.Errorf("health %+v; want down naming %s and %q", r, s.Sink(), email.MisconfiguredNoSTARTTLS)
+	}
+	if n := len(plain.Messages()); n != 0 {
+		t.Errorf("%d mails sent", n)
+	}
+}
+
+// A probe by a single mail releases the escalations held for the same
+// server. The probe interval is an hour, so the escalations held while the
+// server is down are due again an hour out: only the release brings them
+// back within the bound. The worker's clock then jumps past the probe
+// time, the server answers again, and the next event's immediate mail (by
+// another inbox of the same server) is the probe.
+func TestProbeReleasesHeldEscalations(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Config{})
+	carol := person("Carol") // immediate
+	var escalated []email.Recipient
+	for i := range 3 {
+		escalated = append(escalated, person(fmt.Sprintf("Released%d", i)))
+	}
+	transport := sender(t, srv)
+	esc := newInbox(t, nil, email.InboxConfig{Name: unique("escalate-release"), Recipients: fixed(escalated...), Transport: transport,
+		Escalation: &email.EscalationConfig{Delay: time.Millisecond}})
+	imm := newInbox(t, nil, email.InboxConfig{Name: unique("immediate-release"), Recipients: fixed(carol), Transport: transport})
+	const probeEvery = time.Hour
+	var skew atomic.Int64
+	ws, _ := resumeWorkersWith(t, esc, 1, func(c *inbox.Config) {
+		c.Inboxes = []inbox.Inbox{esc, imm}
+		c.Breakers = inbox.BreakerConfig{Failures: 1, OpenFor: probeEvery, MaxOpenFor: probeEvery}
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	}, func(w *inbox.Worker) {
+		if !esc.UseWorkerBreaker(w) {
+			t.Fatal("UseWorkerBreaker gave the inbox no breaker")
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = esc.RunFlush(ctx, 100*time.Millisecond)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	mustDeliver(t, esc, newEvent("42", "comment_added", person("Eve"), nil))
+	waitUntil(t, 30*time.Second, "every escalation held an hour out", func() bool {
+		rows := flushRows(t, "email_escalations", esc.Name())
+		for _, r := range rows {
+			if r.Status != "retry" || r.NextAttemptAt == nil || time.Until(*r.NextAttemptAt) < probeEvery-time.Minute {
+				return false
+			}
+		}
+		return len(rows) == len(escalated)
+	})
+	if b := ws[0].Breakers(); len(b) != 1 || b[0].State != inbox.BreakerOpen {
+		t.Fatalf("breakers %+v; want the server's open", b)
+	}
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	skew.Store(int64(probeEvery + time.Second))
+	back := time.Now()
+	recordComment(t, newIssueID(t), person("Eve")) // Carol's mail probes
+	const bound = 10 * time.Second                 // without the release: an hour
+	waitUntil(t, bound, "the held escalations", func() bool {
+		for _, r := range flushRows(t, "email_escalations", esc.Name()) {
+			if r.Status != "sent" {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("%d held escalations %v after the server's return", len(escalated), time.Since(back).Round(time.Millisecond))
 }
