@@ -88,6 +88,23 @@
 // task (ProcessIn) for the same reasons: durable, transactional with the
 // ledger, and no handler to register outside the inbox worker.
 //
+// # Held is not failed: Flush's mails and the breaker
+//
+// The mails Flush sends (escalations, digests left in the old
+// email_digests tables) and the batched digests go through the worker's
+// circuit breaker of the SMTP server (inbox.Worker.SinkBreaker), the one
+// the inbox's single mails go through: Inbox.UseWorkerBreaker gives it to
+// them (tidings.NewClient calls it; an app that builds its own worker calls
+// it before the worker starts). While the breaker is open a mail is held,
+// not attempted: it spends no attempt (FlushPolicy.MaxAttempts) and is put
+// off to the breaker's next probe; a server that does not answer puts the
+// mail off the same way instead of growing FlushPolicy.Backoff. A probe
+// that finds the server answering (a single mail's or a flush's) makes
+// every held mail due and flushes it at once, so all of them go within one
+// probe interval of the server's return. A refused configuration fails the
+// mail at once with its reason, which health reports (see Sending).
+// Without UseWorkerBreaker, Flush retries with FlushPolicy.Backoff.
+//
 // # One-click unsubscribe
 //
 // An UnsubscribeHandler serves RFC 8058 links: its UnsubscribeURL method is
