@@ -84,7 +84,10 @@ var operatorCalls = map[string]string{
 	"inbox/batch.New":                      "the batch flusher (release on probe)",
 	"inbox/batch.Batcher.UseBreakerIfNone": "the batch flusher (release on probe)",
 	"inbox/email.Inbox.Flush":              "the digest flusher",
-	"inbox/email.Inbox.RunFlush":           "the digest flusher",
+	// The same release for the escalations and old-table digests an email
+	// inbox's Flush sends (email.Inbox.UseWorkerBreaker).
+	"inbox/email.Inbox.UseWorkerBreaker": "the digest flusher (release on probe)",
+	"inbox/email.Inbox.RunFlush":         "the digest flusher",
 	// Health checks read the outbox's lag across tenants.
 	"observe.NewHealth": "health",
 }
