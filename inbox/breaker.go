@@ -342,6 +342,23 @@ func (bs *breakers) notify(s BreakerState) {
 }
 
 // states returns every breaker's state, by sink.
+// notClosed returns, by sink, when each breaker that is not closed left
+// closed.
+func (bs *breakers) notClosed() map[string]time.Time {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	var out map[string]time.Time
+	for sink, b := range bs.sinks {
+		if b.State != BreakerClosed {
+			if out == nil {
+				out = map[string]time.Time{}
+			}
+			out[sink] = b.openedAt
+		}
+	}
+	return out
+}
+
 func (bs *breakers) states() []BreakerState {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()

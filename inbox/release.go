@@ -79,6 +79,35 @@ func (w *Worker) answeredElsewhere(ctx context.Context, held error) bool {
 	return w.breakers.closedElsewhere(he.Sink, he.openedAt, time.Unix(0, ns))
 }
 
+// closeAnsweredElsewhere closes each breaker of this worker whose sink
+// another worker has seen answer since it opened (SinksKey), before the
+// worker publishes its status: a worker that no job reached since the
+// sink's return would otherwise show it down (the operations page,
+// WorkerBreakersCheck) until its next job found out (answeredElsewhere).
+func (w *Worker) closeAnsweredElsewhere(ctx context.Context, rdb redis.UniversalClient) {
+	open := w.breakers.notClosed()
+	if len(open) == 0 {
+		return
+	}
+	sinks := make([]string, 0, len(open))
+	for sink := range open {
+		sinks = append(sinks, sink)
+	}
+	vals, err := rdb.HMGet(ctx, SinksKey(w.cfg.App), sinks...).Result()
+	if err != nil {
+		return
+	}
+	for i, v := range vals {
+		text, ok := v.(string)
+		if !ok {
+			continue
+		}
+		if ns, err := strconv.ParseInt(text, 10, 64); err == nil {
+			w.breakers.closedElsewhere(sinks[i], open[sinks[i]], time.Unix(0, ns))
+		}
+	}
+}
+
 func asHeld(err error, he **HeldError) bool {
 	for err != nil {
 		if h, ok := err.(*HeldError); ok {

@@ -152,3 +152,41 @@ func TestProbeReleasesEveryHeldJob(t *testing.T) {
 		t.Errorf("breakers %+v; want the sink's closed", b)
 	}
 }
+
+// A worker whose breaker is open closes it when another worker notes the
+// sink answering (SinksKey), without a job of its own to find out: its
+// published status, which the operations page and WorkerBreakersCheck
+// read, does not show a sink down that answers. Here the probe is an hour
+// away and no job comes; the note alone closes it, at the next status.
+func TestBreakerClosesWhenAnotherWorkerSawTheSinkAnswer(t *testing.T) {
+	reset(t)
+	sink := &loopbackSink{addr: "127.0.0.1:0", delivered: make(chan int64, 10)}
+	sink.listen(t)
+	sink.stop()
+	w := startWorker(t, inbox.Config{
+		Inboxes:        []inbox.Inbox{sink},
+		Relay:          inbox.RelayConfig{PollInterval: 50 * time.Millisecond},
+		Breakers:       inbox.BreakerConfig{Failures: 1, OpenFor: time.Hour, MaxOpenFor: time.Hour},
+		StatusInterval: 50 * time.Millisecond,
+		Logger:         testLogger(),
+	})
+	_, issueID := newIssue(t)
+	record(t, testDB, issueID, "comment_added")
+	state := func() string {
+		if b := w.Breakers(); len(b) == 1 {
+			return b[0].State
+		}
+		return ""
+	}
+	waitFor(t, 30*time.Second, "the sink's breaker to open", func() bool { return state() == inbox.BreakerOpen })
+
+	rdb, err := inbox.RedisClient(redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	if err := rdb.HSet(context.Background(), inbox.SinksKey(""), sink.Sink(), time.Now().UnixNano()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the breaker to close on the other worker's note", func() bool { return state() == inbox.BreakerClosed })
+}

@@ -134,9 +134,10 @@ func (w *Worker) startStatus() error {
 	p := &publisher{rdb: rdb, key: StatusKey(w.cfg.App), process: processName(), stop: cancel}
 	started := w.now()
 	publish := func() {
-		b, _ := json.Marshal(w.status(p.process, started))
 		pctx, cancel := context.WithTimeout(ctx, w.cfg.StatusInterval)
 		defer cancel()
+		w.closeAnsweredElsewhere(pctx, rdb)
+		b, _ := json.Marshal(w.status(p.process, started))
 		pipe := rdb.TxPipeline()
 		pipe.HSet(pctx, p.key, p.process, b)
 		pipe.Expire(pctx, p.key, 3*w.cfg.StatusInterval+time.Minute)

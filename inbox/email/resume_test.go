@@ -139,6 +139,18 @@ func TestHeldMailGoesWithinAProbeIntervalOfTheServersReturn(t *testing.T) {
 	}
 	took := time.Since(back)
 	waitUntil(t, wait, "every delivery to be marked done", func() bool { return pendingRowsOf(t, in.Name()) == 0 })
+	// A worker that no job reached since the return closes its breaker on
+	// the other's note in Redis, at its next status (2s).
+	waitUntil(t, wait, "every worker's breaker to close", func() bool {
+		for _, w := range ws {
+			for _, b := range w.Breakers() {
+				if b.State != inbox.BreakerClosed {
+					return false
+				}
+			}
+		}
+		return true
+	})
 	for _, w := range ws {
 		w.Shutdown()
 	}
