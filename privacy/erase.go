@@ -223,9 +223,12 @@ var ErrInFlight = errors.New("privacy: deliveries of the person's events still i
 // the person before the erasure (or a workflow rule that names them) may
 // write the old data after it, once: an in-app notification's label, a
 // digest's snapshot, a run log's rule name, an action's result. Jobs
-// queued or waiting for a retry load the event when they run, and so see
-// it erased (the jobs in Redis hold references); only those running
-// across the erasure copy. A delivery waiting for a retry still counts
+// waiting for a retry load the event when they run, and so see it erased
+// (the jobs in Redis hold references); a queued job's first attempt may
+// take a copy the worker read ahead or loaded for a sibling job up to a
+// second before (inbox's loader), so those and the jobs running across
+// the erasure are what may copy. EraseSettled waits for every pending
+// delivery of the person's events, queued ones included. A delivery waiting for a retry still counts
 // until it is done, so a sink that is down keeps EraseSettled waiting
 // until maxWait. Without a worker running (a maintenance window, a
 // script), Erase is enough. The privacy Handler uses it with
