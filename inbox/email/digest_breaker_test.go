@@ -93,66 +93,9 @@ func TestHeldDigestGoesWithinAProbeIntervalOfTheServersReturn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, 30*time.Second, "failed probes up to MaxOpenFor", func() bool {
-		return count(seen(), inbox.BreakerOpen) >= 3
-	})
-	rows := windowsOf(t, in.Name())
-	if len(rows) != len(to) {
-		t.Fatalf("%d windows, want %d", len(rows), len(to))
-	}
-	for _, r := range rows {
-		if r.Status == "failed" || r.Status == "sent" {
-			t.Fatalf("window of %s is %s during the outage (last error %v)", r.Recipient, r.Status, deref(r.LastError))
-		}
-		if r.Status != "retry" {
-			continue // being flushed (a probe) right now
-		}
-		if r.Attempts != 0 {
-			t.Errorf("window of %s spent %d attempts on the outage; want 0 (held is not failed)", r.Recipient, r.Attempts)
-		}
-		if d := time.Until(*r.NextAttemptAt); d > resumeBreakers.MaxOpenFor+time.Second {
-			t.Errorf("window of %s retries in %v (last error %q); want by the next probe (%v)", r.Recipient, d.Round(time.Second), deref(r.LastError), resumeBreakers.MaxOpenFor)
-		}
-	}
-	back := time.Now()
-	if err := srv.Resume(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.WaitFor(len(to), 60*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	took := time.Since(back)
-	got := map[string]int{}
-	for _, m := range srv.Messages() {
-		got[m.To[0]]++
-	}
-	for _, r := range to {
-		if got[r.Email] != 1 {
-			t.Errorf("%s got %d digests, want 1", r.Email, got[r.Email])
-		}
-	}
-	if took > resumeBound {
-		t.Errorf("the last digest arrived %v after the server answered again; want within %v (one probe interval of %v plus asynq's second, three times over for a loaded machine)", took, resumeBound, resumeBreakers.MaxOpenFor)
-	}
-	waitUntil(t, wait, "every window marked sent", func() bool {
-		for _, r := range windowsOf(t, in.Name()) {
-			if r.Status != "sent" {
-				return false
-			}
-		}
-		return true
-	})
-	var held int64
-	for _, b := range w.Breakers() {
-		held += b.Held
-		if b.State != inbox.BreakerClosed {
-			t.Errorf("the breaker is %s after the return", b.State)
-		}
-	}
-	if held == 0 {
-		t.Error("the breaker held no flush")
-	}
-	t.Logf("%d digests %v after the server's return (bound %v); %d flushes held; transitions %v", len(to), took.Round(time.Millisecond), resumeBound, held, seen())
+	// The digests' windows (batch_windows) go through the outage as the
+	// escalations' rows do.
+	heldThroughOutage(t, srv, w, seen, "batch_windows", in, to)
 }
 
 // A server that refuses the configuration (mandatory TLS, no STARTTLS) is
