@@ -92,11 +92,15 @@ func FuzzStatusCallback(f *testing.F) {
 			return
 		}
 		q, _ := url.ParseQuery(query)
-		if rec.Code == http.StatusInternalServerError && len(got) == 0 && (unstorable(form.Get("To")) || unstorable(q.Get(twilio.TenantParam))) {
+		if rec.Code == http.StatusBadRequest && wrote == 0 && len(got) == 0 && strings.HasPrefix(rec.Body.String(), "bad number\n") {
+			return // a number the suppression list refuses, refused before any write
+		}
+		if unstorable(form.Get("To")) || unstorable(q.Get(twilio.TenantParam)) {
 			// A number or tenant PostgreSQL cannot hold as text (NUL,
-			// invalid UTF-8): the removal fails and Twilio is asked to
-			// retry. Only a request signed with the auth token gets here,
-			// and Twilio sends neither; the handler could answer 400.
+			// invalid UTF-8), signed: refused as bad, before any write.
+			if rec.Code != http.StatusBadRequest || wrote != 0 || len(got) != 0 {
+				t.Fatalf("signed callback with an unstorable number or tenant answered %d, wrote %d statements, OnStatus %d times; want 400, none, none", rec.Code, wrote, len(got))
+			}
 			return
 		}
 		if rec.Code != http.StatusOK || len(got) != 1 {

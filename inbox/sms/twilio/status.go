@@ -5,10 +5,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -153,6 +156,13 @@ func (h *StatusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if st.Status == "" {
 		st.Status = f.Get("SmsStatus")
 	}
+	// Twilio sends neither a NUL nor invalid UTF-8; a number or tenant
+	// with one cannot be stored as text, so the request is refused as bad
+	// (a 5xx would ask for retries that fail the same way).
+	if !storable(st.To) || !storable(st.Tenant) {
+		http.Error(w, "bad number or tenant", http.StatusBadRequest)
+		return
+	}
 	ctx := r.Context()
 	if st.Tenant != "" {
 		ctx = activity.WithTenant(ctx, st.Tenant)
@@ -168,7 +178,14 @@ func (h *StatusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case slices.Contains(h.cfg.GoneCodes, st.ErrorCode):
 			st.Removed, err = device.Gone(ctx, h.cfg.DB, device.Phone, st.To)
 		}
-		if err != nil {
+		var bad *inbox.SuppressionError
+		switch {
+		case errors.As(err, &bad):
+			// A number the suppression list refuses (" "): asking Twilio
+			// to retry would fail the same way.
+			http.Error(w, "bad number", http.StatusBadRequest)
+			return
+		case err != nil:
 			// Twilio retries a callback that fails: the removal is tried again.
 			http.Error(w, "could not record the status", http.StatusInternalServerError)
 			return
@@ -183,3 +200,6 @@ func (h *StatusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 }
+
+// storable reports whether PostgreSQL can hold s as text.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
