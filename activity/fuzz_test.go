@@ -277,15 +277,8 @@ func checkStored(t *testing.T, in fuzzInput, d *activity.Domain, ev, back activi
 // its coordinator created) and returns it with the key of its issue.
 func fuzzDB(f *testing.F) (*gorm.DB, string) {
 	const name = "tidings_test_activity_fuzz"
-	if fuzzWorker() {
-		db, err := pgtest.Open(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		return db, firstIssue(f, db)
-	}
 	issueUp, _ := activity.MigrationSQL(issues)
-	db, err := pgtest.Create(context.Background(), name, appSchema, issueUp,
+	db, err := pgtest.CreateForFuzz(context.Background(), name, appSchema, issueUp,
 		"INSERT INTO users (name) VALUES ('Ana'); INSERT INTO issues (title) VALUES ('Fuzzed')")
 	if err != nil {
 		f.Fatal(err)

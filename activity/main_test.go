@@ -92,27 +92,13 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	issueUp, _ := activity.MigrationSQL(issues)
 	accountUp, _ := activity.MigrationSQL(accounts)
-	var db *gorm.DB
-	var err error
-	if fuzzWorker() {
-		db, err = pgtest.Open("tidings_test_activity")
-	} else {
-		db, err = pgtest.Create(ctx, "tidings_test_activity", appSchema, issueUp, accountUp)
-	}
+	db, err := pgtest.CreateForFuzz(ctx, "tidings_test_activity", appSchema, issueUp, accountUp)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	testDB = db
 	os.Exit(m.Run())
-}
-
-// fuzzWorker reports whether this process is a worker `go test -fuzz`
-// started: the coordinator has created the databases already, and creating
-// them again (drop, create) would cut off the other workers mid-input.
-func fuzzWorker() bool {
-	f := flag.Lookup("test.fuzzworker")
-	return f != nil && f.Value.String() == "true"
 }
 
 // fixture creates a user and an issue for one test.

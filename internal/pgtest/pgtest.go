@@ -13,6 +13,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -80,6 +81,17 @@ func Create(ctx context.Context, name string, extra ...string) (*gorm.DB, error)
 		}
 	}
 	return db, nil
+}
+
+// CreateForFuzz is Create, except in a worker process that `go test
+// -fuzz` started (the test.fuzzworker flag; call flag.Parse first): the
+// coordinator has made the database already, and making it again (drop,
+// create) would cut off the other workers mid-input, so it opens it.
+func CreateForFuzz(ctx context.Context, name string, extra ...string) (*gorm.DB, error) {
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		return Open(name)
+	}
+	return Create(ctx, name, extra...)
 }
 
 // Open returns a gorm handle on database name, logging only errors.

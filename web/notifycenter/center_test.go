@@ -41,23 +41,12 @@ func TestMain(m *testing.M) {
 	up, _ := activity.MigrationSQL(issues)
 	var err error
 	flag.Parse()
-	if fuzzWorker() {
-		db, err = pgtest.Open("tidings_test_notifycenter") // the coordinator made it (FuzzSubscribe); making it again would cut off the other workers
-	} else {
-		db, err = pgtest.Create(ctx, "tidings_test_notifycenter", "CREATE TABLE issues (id bigserial PRIMARY KEY)", "INSERT INTO issues DEFAULT VALUES", "INSERT INTO issues DEFAULT VALUES", up)
-	}
+	db, err = pgtest.CreateForFuzz(ctx, "tidings_test_notifycenter", "CREATE TABLE issues (id bigserial PRIMARY KEY)", "INSERT INTO issues DEFAULT VALUES", "INSERT INTO issues DEFAULT VALUES", up)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	os.Exit(m.Run())
-}
-
-// fuzzWorker reports whether this process is a worker `go test -fuzz`
-// started.
-func fuzzWorker() bool {
-	f := flag.Lookup("test.fuzzworker")
-	return f != nil && f.Value.String() == "true"
 }
 
 func newRedis(t *testing.T) *redis.Client {

@@ -20,13 +20,7 @@ var testDB *gorm.DB
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	var db *gorm.DB
-	var err error
-	if fuzzWorker() {
-		db, err = pgtest.Open(dbName) // the coordinator made it; making it again would cut off the other workers
-	} else {
-		db, err = pgtest.Create(context.Background(), dbName)
-	}
+	db, err := pgtest.CreateForFuzz(context.Background(), dbName)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -37,11 +31,4 @@ func TestMain(m *testing.M) {
 		sqlDB.Close()
 	}
 	os.Exit(code)
-}
-
-// fuzzWorker reports whether this process is a worker `go test -fuzz`
-// started.
-func fuzzWorker() bool {
-	f := flag.Lookup("test.fuzzworker")
-	return f != nil && f.Value.String() == "true"
 }
