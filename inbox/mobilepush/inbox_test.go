@@ -279,7 +279,7 @@ func TestRefusedCredentialsAreMisconfigured(t *testing.T) {
 		ana := world.Unique("ana")
 		register(t, "acme", ana, p.kind, p.token())
 		s := apnstest.Start(t)
-		prov, err := apns.New(apns.Config{TeamID: apnstest.TeamID, KeyID: apnstest.KeyID, PrivateKey: other.PrivateKey(t), Topic: apnstest.Topic,
+		prov, err := apns.New(apns.Config{TeamID: apnstest.TeamID, KeyID: apnstest.KeyID, PrivateKey: other.PrivateKey(), Topic: apnstest.Topic,
 			BaseURL: s.URL, HTTPClient: s.Client()})
 		if err != nil {
 			t.Fatal(err)

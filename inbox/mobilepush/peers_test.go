@@ -55,7 +55,7 @@ func randHex(n int) string {
 
 func fcmPeer(t *testing.T) (peer, *fcmtest.Server) {
 	s := fcmtest.Start(t)
-	sa := s.ServiceAccount(t)
+	sa := s.ServiceAccount()
 	return peer{
 		name: "fcm", kind: device.FCM, okStatus: http.StatusOK,
 		provider: func(now func() time.Time) mobilepush.Provider {
@@ -79,7 +79,7 @@ func fcmPeer(t *testing.T) (peer, *fcmtest.Server) {
 
 func apnsPeer(t *testing.T) (peer, *apnstest.Server) {
 	s := apnstest.Start(t)
-	key := s.PrivateKey(t)
+	key := s.PrivateKey()
 	return peer{
 		name: "apns", kind: device.APNs, okStatus: http.StatusOK,
 		provider: func(now func() time.Time) mobilepush.Provider {

@@ -1,12 +1,13 @@
 // Package apnstest is a local Apple Push Notification service on
 // loopback speaking HTTP/2 over TLS (and refusing HTTP/1.1, as APNs
-// does), for tests of inbox/mobilepush/apns and of apps: it makes a
-// P-256 key of its own (the .p8 an app would download), checks each
-// request's provider token (ES256 signature, kid, iss, an iat under an
-// hour old), apns-topic and apns-push-type, the device token and the
-// payload (at most 4 KiB, with aps), and answers with APNs's statuses and
-// reasons: 410 Unregistered, 400 BadDeviceToken, 403
-// InvalidProviderToken, 429 TooManyRequests, 5xx on demand.
+// does), for tests of inbox/mobilepush/apns and of apps (Start in a test,
+// NewServer in an app's dev mode): it makes a P-256 key of its own (the
+// .p8 an app would download), checks each request's provider token
+// (ES256 signature, kid, iss, an iat under an hour old), apns-topic and
+// apns-push-type, the device token and the payload (at most 4 KiB, with
+// aps), and answers with APNs's statuses and reasons: 410 Unregistered,
+// 400 BadDeviceToken, 403 InvalidProviderToken, 429 TooManyRequests, 5xx
+// on demand.
 package apnstest
 
 import (
@@ -31,6 +32,7 @@ import (
 	"time"
 
 	"github.com/tidingsdev/tidings/inbox/address/addresstest"
+	"github.com/tidingsdev/tidings/internal/loopback"
 )
 
 // The credentials the server expects.
@@ -59,6 +61,7 @@ type Server struct {
 	URL string
 
 	key *ecdsa.PrivateKey
+	p8  []byte // PrivateKey's file
 	srv *httptest.Server
 
 	mu       sync.Mutex
@@ -74,32 +77,43 @@ type failure struct {
 	retryAfter string
 }
 
-// Start starts a server (HTTP/2, TLS) with a new key, closed at the
-// test's end.
+// NewServer starts a server on 127.0.0.1 (HTTP/2, TLS) with a new key.
+// Close stops it.
+func NewServer() (*Server, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("apnstest: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("apnstest: the key's .p8: %w", err)
+	}
+	s := &Server{key: key, p8: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
+		gone: map[string]bool{}, bad: map[string]bool{}}
+	if s.srv, err = loopback.Serve(http.HandlerFunc(s.serve), loopback.HTTP2); err != nil {
+		return nil, fmt.Errorf("apnstest: %w", err)
+	}
+	s.URL = s.srv.URL
+	return s, nil
+}
+
+// Start is NewServer for tests: it fails t when the server cannot start
+// and closes the server at the test's end.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s, err := NewServer()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{key: key, gone: map[string]bool{}, bad: map[string]bool{}}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.srv.EnableHTTP2 = true
-	s.srv.StartTLS()
-	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
+	t.Cleanup(s.Close)
 	return s
 }
 
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
+
 // PrivateKey is the .p8 file of the key the server checks tokens with.
-func (s *Server) PrivateKey(t testing.TB) []byte {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(s.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
+func (s *Server) PrivateKey() []byte { return append([]byte(nil), s.p8...) }
 
 // Client is an HTTP client trusting the server's certificate, speaking
 // HTTP/2 to it.

@@ -1,8 +1,9 @@
 // Package fcmtest is a local Firebase Cloud Messaging on loopback
-// (HTTP/1.1), for tests of inbox/mobilepush/fcm and of apps: a service
-// account's key of its own (ServiceAccount), an OAuth token endpoint that
-// checks the key's RS256 assertion (RFC 7523: signature, iss, scope, aud,
-// exp) before it hands out access tokens, and the HTTP v1 send endpoint
+// (HTTP/1.1), for tests of inbox/mobilepush/fcm and of apps (Start in a
+// test, NewServer in an app's dev mode): a service account's key of its
+// own (ServiceAccount), an OAuth token endpoint that checks the key's
+// RS256 assertion (RFC 7523: signature, iss, scope, aud, exp) before it
+// hands out access tokens, and the HTTP v1 send endpoint
 // (POST /v1/projects/{project}/messages:send) that checks the bearer
 // token and the message's shape and answers as FCM does: UNREGISTERED
 // (404) for tokens made gone, QUOTA_EXCEEDED (429) and UNAVAILABLE (503)
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"github.com/tidingsdev/tidings/inbox/address/addresstest"
+	"github.com/tidingsdev/tidings/internal/loopback"
 )
 
 // Push is one send request the server answered.
@@ -47,9 +49,10 @@ type Server struct {
 	URL       string
 	ProjectID string
 
-	key   *rsa.PrivateKey
-	email string
-	srv   *httptest.Server
+	key     *rsa.PrivateKey
+	email   string
+	account []byte // ServiceAccount's JSON
+	srv     *httptest.Server
 
 	mu          sync.Mutex
 	log         addresstest.Log[Push] // what it answered
@@ -66,41 +69,53 @@ type failure struct {
 	retryAfter string
 }
 
-// Start starts a server with a new project and service account, closed at
-// the test's end.
-func Start(t testing.TB) *Server {
-	t.Helper()
+// NewServer starts a server on 127.0.0.1 with a new project and service
+// account. Close stops it.
+func NewServer() (*Server, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("fcmtest: %w", err)
 	}
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	s := &Server{ProjectID: "tidings-test-" + hex.EncodeToString(b), key: key,
 		issued: map[string]bool{}, gone: map[string]bool{}}
 	s.email = "push@" + s.ProjectID + ".iam.gserviceaccount.com"
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	if s.srv, err = loopback.Serve(http.HandlerFunc(s.serve), loopback.HTTP); err != nil {
+		return nil, fmt.Errorf("fcmtest: %w", err)
+	}
 	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err == nil {
+		s.account, err = json.Marshal(map[string]string{"type": "service_account", "project_id": s.ProjectID, "private_key_id": "k1",
+			"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "client_email": s.email,
+			"token_uri": s.URL + "/token"})
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("fcmtest: the service account's key: %w", err)
+	}
+	return s, nil
+}
+
+// Start is NewServer for tests: it fails t when the server cannot start
+// and closes the server at the test's end.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s, err := NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
 	return s
 }
 
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
+
 // ServiceAccount is the account's JSON key, as Firebase's console gives
 // it, with token_uri this server's token endpoint.
-func (s *Server) ServiceAccount(t testing.TB) []byte {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(s.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(map[string]string{"type": "service_account", "project_id": s.ProjectID, "private_key_id": "k1",
-		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "client_email": s.email,
-		"token_uri": s.URL + "/token"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func (s *Server) ServiceAccount() []byte { return append([]byte(nil), s.account...) }
 
 // Unregister makes token gone: pushes to it answer 404 UNREGISTERED.
 func (s *Server) Unregister(token string) { s.mu.Lock(); s.gone[token] = true; s.mu.Unlock() }

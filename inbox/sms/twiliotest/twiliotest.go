@@ -1,11 +1,12 @@
 // Package twiliotest is a local server speaking Twilio's Messages API on
-// loopback, for tests of inbox/sms/twilio and of apps: it checks each
-// request as Twilio does (the account's path, HTTP basic auth with the
-// account SID and auth token, the form's To in E.164, From or
-// MessagingServiceSid, a Body of at most 1,600 characters), answers with
-// Twilio's status codes and error bodies (20003, 21211, 21610, 429 with
-// Retry-After, 5xx), records the messages it accepted, and posts signed
-// delivery-status callbacks to a message's StatusCallback.
+// loopback, for tests of inbox/sms/twilio and of apps (Start in a test,
+// NewServer in an app's dev mode): it checks each request as Twilio does
+// (the account's path, HTTP basic auth with the account SID and auth
+// token, the form's To in E.164, From or MessagingServiceSid, a Body of
+// at most 1,600 characters), answers with Twilio's status codes and error
+// bodies (20003, 21211, 21610, 429 with Retry-After, 5xx), records the
+// messages it accepted, and posts signed delivery-status callbacks to a
+// message's StatusCallback.
 package twiliotest
 
 import (
@@ -29,6 +30,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tidingsdev/tidings/inbox/address/addresstest"
+	"github.com/tidingsdev/tidings/internal/loopback"
 )
 
 // Message is one request the server answered.
@@ -67,17 +69,33 @@ type failure struct {
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
-// Start starts a server with a new account SID and auth token, closed at
-// the test's end.
-func Start(t testing.TB) *Server {
-	t.Helper()
+// NewServer starts a server on 127.0.0.1 with a new account SID and auth
+// token. Close stops it.
+func NewServer() (*Server, error) {
 	s := &Server{AccountSID: "AC" + hexOf(16), AuthToken: hexOf(16),
 		optedOut: map[string]bool{}, invalid: map[string]bool{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
+	srv, err := loopback.Serve(http.HandlerFunc(s.serve), loopback.HTTP)
+	if err != nil {
+		return nil, fmt.Errorf("twiliotest: %w", err)
+	}
+	s.srv, s.URL = srv, srv.URL
+	return s, nil
+}
+
+// Start is NewServer for tests: it fails t when the server cannot start
+// and closes the server at the test's end.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s, err := NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
 	return s
 }
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
 
 func hexOf(n int) string {
 	b := make([]byte, n)

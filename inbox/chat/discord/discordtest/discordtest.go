@@ -22,6 +22,7 @@ import (
 
 	"github.com/tidingsdev/tidings/inbox/chat/discord"
 	"github.com/tidingsdev/tidings/inbox/webhook"
+	"github.com/tidingsdev/tidings/internal/loopback"
 )
 
 // Message is a post the server accepted.
@@ -46,14 +47,32 @@ type Server struct {
 	down     int // status answered to every post while non-zero
 }
 
-// Start serves a fake Discord until the test ends.
-func Start(t testing.TB) *Server {
+// NewServer starts a fake Discord on 127.0.0.1. Close stops it.
+func NewServer() (*Server, error) {
 	s := &Server{hooks: map[string]string{}}
 	s.cond = sync.NewCond(&s.mu)
-	s.srv = httptest.NewTLSServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	srv, err := loopback.Serve(http.HandlerFunc(s.serve), loopback.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("discordtest: %w", err)
+	}
+	s.srv = srv
+	return s, nil
+}
+
+// Start is NewServer for tests: it fails t when the server cannot start
+// and closes the server at the test's end.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s, err := NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
 	return s
 }
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
 
 // Webhook registers a webhook and returns its URL.
 func (s *Server) Webhook(id, token string) string {

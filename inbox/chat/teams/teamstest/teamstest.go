@@ -24,6 +24,7 @@ import (
 
 	"github.com/tidingsdev/tidings/inbox/chat/teams"
 	"github.com/tidingsdev/tidings/inbox/webhook"
+	"github.com/tidingsdev/tidings/internal/loopback"
 )
 
 // Payload is a posted message, as Teams reads it.
@@ -96,14 +97,33 @@ type Server struct {
 	down     int
 }
 
-// Start serves until the test ends.
-func Start(t testing.TB, cfg Config) *Server {
+// NewServer starts a fake Teams webhook host on 127.0.0.1. Close stops
+// it.
+func NewServer(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, hooks: map[string]string{}}
 	s.cond = sync.NewCond(&s.mu)
-	s.srv = httptest.NewTLSServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	srv, err := loopback.Serve(http.HandlerFunc(s.serve), loopback.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("teamstest: %w", err)
+	}
+	s.srv = srv
+	return s, nil
+}
+
+// Start is NewServer for tests: it fails t when the server cannot start
+// and closes the server at the test's end.
+func Start(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	s, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
 	return s
 }
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
 
 // Webhook registers a webhook and returns its URL.
 func (s *Server) Webhook(id, sig string) string {
