@@ -122,7 +122,7 @@ func (c *Client) makeWeb() error {
 		mux.Handle(p+RulesPath, ed)
 	}
 	ops, err := operations.New(operations.Config{DB: cfg.DB, Redis: c.redisOpt, App: cfg.App, Domains: cfg.Domains,
-		Inboxes: c.inboxes, Theme: cfg.Theme, Prefix: p + OperationsPath, Links: cfg.OperationsLinks,
+		Inboxes: c.inboxes, Theme: cfg.Theme, Words: cfg.Words, Prefix: p + OperationsPath, Links: cfg.OperationsLinks,
 		EventHref: browser.Permalink, Now: cfg.Now, Logger: cfg.Logger})
 	if err != nil {
 		return err

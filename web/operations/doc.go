@@ -22,6 +22,25 @@
 //	})
 //	mux.Handle("/admin/operations/", web.Middleware(identify, nil)(ops))
 //
+// # In the reader's words
+//
+// Every text of the page (headings, column names, buttons, empty lists,
+// notices, refusals) is a key of Messages, "operations.title",
+// "operations.col.queue", "operations.run_now", ... with its English
+// default; a breaker's state is "operations.breaker.<state>". The page
+// speaks the reader's locale (web.Identity.Locale, else Accept-Language)
+// through Config.Words: the app's locale catalog translates or rewords
+// any key, and English fills the rest:
+//
+//	cat, _ := locale.New("en", "de")
+//	cat.Set("de", "operations.queues", "Warteschlangen")
+//	cat.Set("de", "operations.outbox", "Ausgang: %d Ereignisse warten auf das Relay.")
+//	ops, err := operations.New(operations.Config{DB: db, Redis: redisOpt, Domains: []*activity.Domain{issues},
+//		Words: web.Words{Catalog: cat}})
+//
+// Relative times and stamps come from web/feedview; queue, worker and job
+// names, sinks and errors are shown as they are.
+//
 // Protect the POST routes against cross-site requests as the app's other
 // forms are (http.CrossOriginProtection around the mux).
 package operations

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -64,6 +65,9 @@ type Config struct {
 	Identity web.IdentityFunc
 	// Theme wraps the page in the app's layout and stylesheet.
 	Theme web.Theme
+	// Words says the page's texts in the reader's language: the app's
+	// locale catalog over the page's Messages. Default: English.
+	Words web.Words
 	// Prefix is the path the page is mounted at ("/admin/operations"), no
 	// trailing slash. Default "".
 	Prefix string
@@ -115,6 +119,9 @@ func New(cfg Config) (*Page, error) {
 	case web.BadPrefix(cfg.Prefix):
 		return nil, &ConfigError{"Config.Prefix", fmt.Sprintf("is %q: start it with a slash and drop the trailing one (\"/admin/operations\")", cfg.Prefix)}
 	}
+	defaults := Messages()
+	maps.Copy(defaults, cfg.Words.Defaults)
+	cfg.Words.Defaults = defaults
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -173,29 +180,48 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, err := web.Identify(r, p.cfg.Identity)
+	if err == nil {
+		r = r.WithContext(web.WithIdentity(r.Context(), id)) // a refusal speaks their language too
+	}
 	switch {
 	case err != nil && !errors.Is(err, web.ErrNoIdentity):
 		p.fail(w, r, err)
 		return
 	case err != nil || !id.SignedIn():
-		p.refuse(w, r, http.StatusUnauthorized, "Sign in to see the operations page.")
+		p.refuse(w, r, http.StatusUnauthorized, "operations.refused.sign_in")
 		return
 	case !id.Admin:
-		p.refuse(w, r, http.StatusForbidden, "Only administrators may see the operations page.")
+		p.refuse(w, r, http.StatusForbidden, "operations.refused.admin")
 		return
 	}
 	if r.URL.Path == p.cfg.Prefix { // mounted at "/rules" as well as "/rules/": the index
 		r = r.Clone(r.Context())
 		r.URL.Path = p.cfg.Prefix + "/"
 	}
-	p.mux.ServeHTTP(w, r.WithContext(web.WithIdentity(r.Context(), id)))
+	p.mux.ServeHTTP(w, r)
 }
 
-func (p *Page) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	p.render(w, r, status, "Operations", data{Refused: msg})
+// refuse shows the message of key instead of the page.
+func (p *Page) refuse(w http.ResponseWriter, r *http.Request, status int, key string) {
+	d := p.words(r, data{})
+	d.Refused = d.T(key)
+	p.render(w, r, status, "operations.title", d)
 }
 
-func (p *Page) render(w http.ResponseWriter, r *http.Request, status int, title string, d data) {
+// words gives d the reader's words: the page's texts through
+// Config.Words in the request's locale.
+func (p *Page) words(r *http.Request, d data) data {
+	id, _ := web.IdentityFrom(r.Context())
+	d.words, d.locale, d.now, d.worded = p.cfg.Words, p.cfg.Words.Locale(r, id), p.cfg.Now(), true
+	return d
+}
+
+// render shows d under the title of key.
+func (p *Page) render(w http.ResponseWriter, r *http.Request, status int, titleKey string, d data) {
+	if !d.worded {
+		d = p.words(r, d)
+	}
+	title := d.T(titleKey)
 	d.Prefix, d.Links = p.cfg.Prefix, p.cfg.Links
 	var buf bytes.Buffer
 	if err := p.tmpl.ExecuteTemplate(&buf, "page", d); err != nil {
@@ -226,6 +252,11 @@ type Outbox struct {
 }
 
 type data struct {
+	words  web.Words
+	locale string
+	now    time.Time
+	worded bool
+
 	Prefix  string
 	Links   []Link
 	Refused string
@@ -240,6 +271,32 @@ type data struct {
 	Workers []inbox.WorkerStatus
 	Outbox  Outbox
 }
+
+// T renders a text of the page in the reader's words.
+func (d data) T(key string, args ...any) string { return d.words.Text(d.locale, key, args...) }
+
+// OutboxText says the relay's backlog in the reader's words.
+func (d data) OutboxText() string {
+	key := "operations.outbox"
+	args := []any{d.Outbox.Rows}
+	if d.Outbox.Oldest != nil {
+		key += "_oldest"
+		args = append(args, feedview.Ago(d.now, *d.Outbox.Oldest), d.Outbox.Lag)
+	}
+	if d.Outbox.Rows == 1 {
+		key += "_one"
+	}
+	return d.T(key, args...)
+}
+
+// tasks is the data of the "tasks" template: a list and the page.
+type tasks struct {
+	Page  data
+	Tasks []Task
+}
+
+// Tasks pairs a list of jobs with the page, for the "tasks" template.
+func (d data) Tasks(ts []Task) tasks { return tasks{Page: d, Tasks: ts} }
 
 // Breakers lists every worker's breakers.
 func (d data) Breakers() []breakerRow {
@@ -261,7 +318,10 @@ func (p *Page) show(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id, _ := web.IdentityFrom(ctx)
 	qs := r.URL.Query()
-	d := data{Error: qs.Get("error"), Notice: qs.Get("notice"), Tenant: id.Tenant != nil}
+	d := p.words(r, data{Error: qs.Get("error"), Tenant: id.Tenant != nil})
+	if n := qs.Get("notice"); n == "ran" || n == "redriven" {
+		d.Notice = d.T("operations.notice." + n)
+	}
 	names, err := p.insp.Queues()
 	if err != nil {
 		p.fail(w, r, err)
@@ -313,7 +373,7 @@ func (p *Page) show(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	p.render(w, r, http.StatusOK, "Operations", d)
+	p.render(w, r, http.StatusOK, "operations.title", d)
 }
 
 // outbox reads the relay's backlog from PostgreSQL: a tenant's admin
@@ -405,6 +465,8 @@ func (p *Page) keepOwn(ctx context.Context, id web.Identity, d *data) error {
 	return nil
 }
 
+// back redirects to the page with err's text, else the notice of key
+// (operations.notice.<key>).
 func (p *Page) back(w http.ResponseWriter, r *http.Request, err error, notice string) {
 	q := url.Values{}
 	if err != nil {
@@ -415,8 +477,11 @@ func (p *Page) back(w http.ResponseWriter, r *http.Request, err error, notice st
 	http.Redirect(w, r, p.cfg.Prefix+"/?"+q.Encode(), http.StatusSeeOther)
 }
 
-func (p *Page) notFound(w http.ResponseWriter, r *http.Request, what string) {
-	p.render(w, r, http.StatusNotFound, "Not found", data{Refused: what + " does not exist."})
+// notFound says that what (the message of key with arg) does not exist.
+func (p *Page) notFound(w http.ResponseWriter, r *http.Request, key, arg string) {
+	d := p.words(r, data{})
+	d.Refused = d.T(key, arg)
+	p.render(w, r, http.StatusNotFound, "operations.not_found", d)
 }
 
 // run runs a retrying or archived job now.
@@ -426,7 +491,7 @@ func (p *Page) run(w http.ResponseWriter, r *http.Request) {
 	taskID, queue := r.FormValue("id"), r.FormValue("queue")
 	_, ev, err := inbox.ParseTaskID(stripApp(taskID))
 	if err != nil {
-		p.notFound(w, r, "Job "+taskID)
+		p.notFound(w, r, "operations.missing.job", taskID)
 		return
 	}
 	own, err := p.own(ctx, id, []activity.EventRef{ev})
@@ -435,10 +500,10 @@ func (p *Page) run(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !own[ev] {
-		p.notFound(w, r, "Job "+taskID)
+		p.notFound(w, r, "operations.missing.job", taskID)
 		return
 	}
-	p.back(w, r, p.insp.RunTask(queue, taskID), "The job runs again now.")
+	p.back(w, r, p.insp.RunTask(queue, taskID), "ran")
 }
 
 // redrive re-enqueues a dead letter.
@@ -453,8 +518,8 @@ func (p *Page) redrive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n <= 0 || p.domains[ev.Domain] == nil || !own[ev] {
-		p.notFound(w, r, "The dead letter of event "+r.FormValue("event"))
+		p.notFound(w, r, "operations.missing.dead_letter", r.FormValue("event"))
 		return
 	}
-	p.back(w, r, p.dead.Redrive(ctx, r.FormValue("inbox"), ev), "The delivery was enqueued again.")
+	p.back(w, r, p.dead.Redrive(ctx, r.FormValue("inbox"), ev), "redriven")
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/internal/pgtest"
 	"github.com/tidingsdev/tidings/internal/redistest"
+	"github.com/tidingsdev/tidings/internal/wordstest"
 	"github.com/tidingsdev/tidings/web"
 	"github.com/tidingsdev/tidings/web/operations"
 )
@@ -106,9 +107,11 @@ func TestPageShowsWorkerStateAndScopesTenants(t *testing.T) {
 		"acme-admin": {Person: activity.Ref{Type: "users", ID: "1"}, Tenant: "acme", Admin: true},
 		"acme-user":  {Person: activity.Ref{Type: "users", ID: "2"}, Tenant: "acme"},
 		"operator":   {Person: activity.Ref{Type: "users", ID: "9"}, Admin: true},
+		"greta":      {Person: activity.Ref{Type: "users", ID: "3"}, Tenant: "acme", Admin: true, Locale: wordstest.Locale},
+		"gustav":     {Person: activity.Ref{Type: "users", ID: "4"}, Tenant: "acme", Locale: wordstest.Locale},
 	}
 	page, err := operations.New(operations.Config{DB: db, Redis: rconn, Domains: []*activity.Domain{issues}, Prefix: "/ops",
-		Inboxes: []inbox.Inbox{mailer{}}, Logger: quiet(),
+		Inboxes: []inbox.Inbox{mailer{}}, Logger: quiet(), Words: web.Words{Catalog: wordstest.Catalog(t, operations.Messages())},
 		Identity:  func(r *http.Request) (web.Identity, error) { return identities[r.Header.Get("X-As")], nil },
 		EventHref: func(ref activity.EventRef) string { return "/events/" + ref.String() },
 		Links:     []operations.Link{{Label: "Metrics", Href: "/metrics"}}})
@@ -210,6 +213,8 @@ VALUES ('mailer', 'orgissue', ?, 'commented', 'tidings', ?, 3, 'gave up', now())
 	if _, body := as("operator").do("GET", "/ops/", nil); !strings.Contains(body, acmeRef) || !strings.Contains(body, globexRef) {
 		t.Errorf("the operator sees every tenant's dead letters")
 	}
+	german(t, as, "/ops/", published)
+
 	redrive := func(ev activity.Event) url.Values {
 		return url.Values{"inbox": {"mailer"}, "domain": {"orgissue"}, "event": {fmt.Sprint(ev.ID)}}
 	}
@@ -267,6 +272,60 @@ func TestConfigErrors(t *testing.T) {
 	} {
 		if _, err := operations.New(cfg); !errors.Is(err, operations.ErrInvalidConfig) {
 			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
+		}
+	}
+}
+
+// german checks that the page, every refusal and a notice speak the
+// reader's locale (the marker catalog of wordstest): no English text
+// left but the data the page shows (workers, queues, jobs, letters).
+func german(t *testing.T, as func(string) client, path string, published []inbox.WorkerStatus) {
+	t.Helper()
+	data := []string{"Metrics", "mailer", "orgissue", "commented", "gave up", "tidings", "nope"}
+	for _, w := range published {
+		data = append(data, w.Process)
+		for _, b := range w.Breakers {
+			data = append(data, b.Sink, b.LastError, b.Misconfigured)
+		}
+	}
+	insp := asynq.NewInspector(rconn)
+	defer insp.Close()
+	queues, err := insp.Queues()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range queues {
+		data = append(data, q)
+		for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){insp.ListRetryTasks, insp.ListArchivedTasks} {
+			tasks, err := list(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, task := range tasks {
+				data = append(data, task.ID, task.LastErr)
+			}
+		}
+	}
+	for _, c := range []struct {
+		who, method, path string
+		want              int
+	}{
+		{"greta", "GET", path, http.StatusOK},
+		{"greta", "GET", path + "?notice=ran", http.StatusOK},
+		{"greta", "GET", path + "?notice=redriven", http.StatusOK},
+		{"greta", "POST", path + "run", http.StatusNotFound},
+		{"greta", "POST", path + "redrive", http.StatusNotFound},
+		{"gustav", "GET", path, http.StatusForbidden},
+	} {
+		code, body := as(c.who).do(c.method, c.path, url.Values{"id": {"nope"}, "event": {"0"}})
+		if code != c.want {
+			t.Errorf("%s %s as %s: %d, want %d", c.method, c.path, c.who, code, c.want)
+		}
+		if left := wordstest.Untranslated(body, data...); len(left) > 0 {
+			t.Errorf("%s %s as %s: English left in a German page: %q", c.method, c.path, c.who, left)
+		}
+		if !strings.Contains(body, "⟦operations.title⟧") {
+			t.Errorf("%s %s as %s: no title in the reader's locale", c.method, c.path, c.who)
 		}
 	}
 }
