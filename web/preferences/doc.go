@@ -28,6 +28,25 @@
 // reaches them; choosing otherwise writes an override. Turning a critical
 // kind off is refused (409 from the API, a locked checkbox on the page).
 //
+// # In the reader's words
+//
+// Every text of the page (heading, column head, buttons, notes, notices,
+// the plain-text refusals) is a key of Messages ("preferences.title",
+// "preferences.col.topic", "preferences.save", ...) with its English
+// default; rows are named by tidings.action.<domain>.<action> (else the
+// action catalog's Doc), columns by tidings.channel.<name>, delivery
+// rows by the channel and tidings.domain.<domain>. The page speaks the
+// reader's locale (web.Identity.Locale) through Config.Words: the app's
+// locale catalog translates or rewords any key, English fills the rest:
+//
+//	cat, _ := locale.New("en", "de")
+//	cat.Set("de", "preferences.title", "Benachrichtigungen")
+//	cat.Set("de", "preferences.unsubscribed", "Abgemeldet von %s.")
+//	page, err := preferences.New(preferences.Config{DB: db, Topics: topics, Words: web.Words{Catalog: cat}})
+//
+// The labels an app gives itself (Topic.Label, Channel.Label,
+// DeliveryOption.Label) are shown as they are.
+//
 // A one-click unsubscribe link (package inbox/email, with
 // UnsubscribeConfig.PreferencesURL) lands on this page after a person
 // confirmed in the browser, saying what they left.

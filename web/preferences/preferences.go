@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -85,8 +86,9 @@ type Config struct {
 	// default layout the page sends a Content-Security-Policy allowing no
 	// script; with the app's, the app's own headers stand.
 	Theme web.Theme
-	// Words names topics and channels in the reader's language. Default:
-	// English.
+	// Words says the page's texts (Messages) and names topics and
+	// channels in the reader's language: the app's locale catalog over
+	// the English defaults. Default: English.
 	Words web.Words
 	// Domains are the topics' domains, for their action catalog (labels)
 	// and tenancy (a person without a tenant is refused a tenanted
@@ -168,6 +170,9 @@ func New(cfg Config) (*Page, error) {
 			return nil, &ConfigError{fmt.Sprintf("Config.Deliveries[%d]", i), "needs a Label and an immediate or batched Choice (off is the checkboxes' job)"}
 		}
 	}
+	defaults := Messages()
+	maps.Copy(defaults, cfg.Words.Defaults)
+	cfg.Words.Defaults = defaults
 	p := &Page{cfg: cfg}
 	p.page = template.Must(template.New("").Funcs(template.FuncMap{"path": func(s string) string { return cfg.Prefix + s }}).ParseFS(files, "templates/page.html"))
 	mux := http.NewServeMux()
@@ -202,11 +207,11 @@ func (p *Page) authorized(h func(w http.ResponseWriter, r *http.Request, recipie
 			}
 			recipient, ok := p.cfg.Recipient(r)
 			if !ok || recipient == "" {
-				http.Error(w, "sign in to see your notification preferences", http.StatusForbidden)
+				http.Error(w, p.cfg.Words.Text(p.cfg.Words.Locale(r, id), "preferences.refused.sign_in"), http.StatusForbidden)
 				return
 			}
 			if _, ok := activity.TenantFrom(r.Context()); !ok && p.tenanted() {
-				http.Error(w, noTenant, http.StatusForbidden)
+				http.Error(w, p.cfg.Words.Text(p.cfg.Words.Locale(r, id), "preferences.refused.tenant"), http.StatusForbidden)
 				return
 			}
 			h(w, r, recipient)
@@ -215,10 +220,10 @@ func (p *Page) authorized(h func(w http.ResponseWriter, r *http.Request, recipie
 			p.fail(w, r, err)
 			return
 		case !id.SignedIn() || id.Recipient() == "":
-			http.Error(w, "sign in to see your notification preferences", http.StatusUnauthorized)
+			http.Error(w, p.cfg.Words.Text(p.cfg.Words.Locale(r, id), "preferences.refused.sign_in"), http.StatusUnauthorized)
 			return
 		case id.Tenant == nil && p.tenanted():
-			http.Error(w, noTenant, http.StatusForbidden)
+			http.Error(w, p.cfg.Words.Text(p.cfg.Words.Locale(r, id), "preferences.refused.tenant"), http.StatusForbidden)
 			return
 		}
 		ctx := web.WithIdentity(r.Context(), id)
@@ -228,10 +233,6 @@ func (p *Page) authorized(h func(w http.ResponseWriter, r *http.Request, recipie
 		h(w, r.WithContext(ctx), id.Recipient())
 	}
 }
-
-// noTenant is what a session without a tenant reads when a domain of the
-// page is tenanted (403).
-const noTenant = "notification preferences belong to an organisation: sign in as a member of one"
 
 // tenanted reports whether a domain of Config.Domains is tenanted: then a
 // request without a tenant is refused.
@@ -510,6 +511,21 @@ type pageData struct {
 	State
 	Prefix, Home string
 	Flash        string
+	words        web.Words
+	locale       string
+}
+
+// T renders a text of the page in the reader's words.
+func (d pageData) T(key string, args ...any) string { return d.words.Text(d.locale, key, args...) }
+
+// ChannelLabel names channel as its column does.
+func (d pageData) ChannelLabel(channel string) string {
+	for _, c := range d.Channels {
+		if c.Name == channel {
+			return c.Label
+		}
+	}
+	return channel
 }
 
 func (p *Page) show(w http.ResponseWriter, r *http.Request, recipient string) {
@@ -518,12 +534,12 @@ func (p *Page) show(w http.ResponseWriter, r *http.Request, recipient string) {
 		p.fail(w, r, err)
 		return
 	}
-	d := pageData{State: st, Prefix: p.cfg.Prefix, Home: p.cfg.Home}
+	d := pageData{State: st, Prefix: p.cfg.Prefix, Home: p.cfg.Home, words: p.cfg.Words, locale: p.locale(r.Context())}
 	switch q := r.URL.Query(); {
 	case q.Get("saved") == "1":
-		d.Flash = "Saved."
+		d.Flash = d.T("preferences.saved")
 	case q.Get("unsubscribed") != "":
-		d.Flash = "You unsubscribed from " + q.Get("unsubscribed") + ". Here is everything you get, to change more."
+		d.Flash = d.T("preferences.unsubscribed", q.Get("unsubscribed"))
 	}
 	var buf bytes.Buffer
 	if err := p.page.ExecuteTemplate(&buf, "page", d); err != nil {
@@ -533,7 +549,7 @@ func (p *Page) show(w http.ResponseWriter, r *http.Request, recipient string) {
 	if p.cfg.Theme.Layout == nil {
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 	}
-	p.cfg.Theme.Render(w, r, web.Page{Title: "Notification preferences", Head: p.cfg.Theme.Head(p.cfg.Prefix), Body: template.HTML(buf.String())})
+	p.cfg.Theme.Render(w, r, web.Page{Title: d.T("preferences.title"), Head: p.cfg.Theme.Head(p.cfg.Prefix), Body: template.HTML(buf.String())})
 }
 
 // cellField is a checkbox's name: on|channel|domain|action.
@@ -544,7 +560,7 @@ func cellField(channel, domain, action string) string {
 func (p *Page) saveForm(w http.ResponseWriter, r *http.Request, recipient string) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "the form is too large or malformed", http.StatusBadRequest)
+		http.Error(w, p.cfg.Words.Text(p.locale(r.Context()), "preferences.refused.too_large"), http.StatusBadRequest)
 		return
 	}
 	st, err := p.State(r.Context(), recipient)
