@@ -49,13 +49,19 @@ type BulkResult struct {
 // caller's to decide. An empty entries slice records nothing. At most
 // DefaultMaxBulk entries per call.
 func (d *Domain) RecordEvents(ctx context.Context, db *gorm.DB, entries []NewEvent, opts ...Option) (BulkResult, error) {
+	var res BulkResult
+	var err error
 	if b, ok := d.observer.(BulkObserver); ok { // metrics, tracing (see Observer)
 		octx, end := b.RecordEventsStart(ctx, d, entries)
-		res, err := d.recordEvents(octx, db, entries, opts)
+		res, err = d.recordEvents(octx, db, entries, opts)
 		end(res, err)
-		return res, err
+	} else {
+		res, err = d.recordEvents(ctx, db, entries, opts)
 	}
-	return d.recordEvents(ctx, db, entries, opts)
+	if err == nil && len(res.Events) > 0 {
+		d.committed.fire(db) // a relay in this process (OnCommitted)
+	}
+	return res, err
 }
 
 func (d *Domain) recordEvents(ctx context.Context, db *gorm.DB, entries []NewEvent, opts []Option) (BulkResult, error) {

@@ -53,7 +53,10 @@
 // which would serialize every recording commit of the server. At most one
 // recording per DomainConfig.WakeInterval (100ms) per Domain value carries
 // a wake-up, inside its own statement; relays poll for the rest (package
-// inbox explains how, with figures). DisableNotify: poll only.
+// inbox explains how, with figures). DisableNotify: poll only. A relay in
+// the recording process learns of that process's own recordings on the
+// pool at once, with nothing sent to PostgreSQL: it registers with
+// Domain.OnCommitted, called right after each such commit.
 //
 // # Bulk recording
 //

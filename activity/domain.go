@@ -119,6 +119,7 @@ type Domain struct {
 	maxExtra  int
 	maxDepth  int
 	wake      waker
+	committed committedHooks // OnCommitted
 	now       func() time.Time
 	resolvers map[string]Resolver
 	sql       domainSQL

@@ -40,13 +40,19 @@ type Result struct {
 // ErrInvalidSubject, ErrInvalidRef, ErrNoActor, ErrInvalidExtra,
 // ErrInvalidOption, ErrCausationDepth, ErrNilDB).
 func (d *Domain) RecordEvent(ctx context.Context, db *gorm.DB, subject any, action string, opts ...Option) (Result, error) {
+	var res Result
+	var err error
 	if d.observer != nil { // metrics, tracing (see Observer)
 		octx, end := d.observer.RecordStart(ctx, d, action)
-		res, err := d.recordEvent(octx, db, subject, action, opts)
+		res, err = d.recordEvent(octx, db, subject, action, opts)
 		end(res, err)
-		return res, err
+	} else {
+		res, err = d.recordEvent(ctx, db, subject, action, opts)
 	}
-	return d.recordEvent(ctx, db, subject, action, opts)
+	if err == nil && !res.Throttled {
+		d.committed.fire(db) // a relay in this process (OnCommitted)
+	}
+	return res, err
 }
 
 func (d *Domain) recordEvent(ctx context.Context, db *gorm.DB, subject any, action string, opts []Option) (Result, error) {
