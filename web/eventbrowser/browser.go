@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -75,8 +76,9 @@ type Config struct {
 	// default layout the pages send a Content-Security-Policy allowing no
 	// script; with the app's, the app's own headers stand.
 	Theme web.Theme
-	// Words names domains and actions in the reader's language (the app's
-	// locale catalog, then the action catalog's Doc). Default: English.
+	// Words says the browser's texts (Messages) and names domains and
+	// actions in the reader's language: the app's locale catalog, then
+	// the English defaults and the action catalog's Doc. Default: English.
 	Words web.Words
 	// Authorize admits requests that carry no identity.
 	//
@@ -161,6 +163,9 @@ func New(cfg Config) (*Browser, error) {
 	if b.cfg.Feed == nil {
 		b.cfg.Feed = feedview.New(feedview.Config{})
 	}
+	defaults := Messages()
+	maps.Copy(defaults, cfg.Words.Defaults)
+	b.cfg.Words.Defaults = defaults
 	funcs := template.FuncMap{
 		"ago":   func(t time.Time) string { return feedview.Ago(b.cfg.Now(), t) },
 		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
@@ -206,38 +211,39 @@ func (b *Browser) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		web.ServeStylesheet(w, r)
 		return
 	}
-	refuse := func(status int, msg string) {
-		b.render(w, r, status, "list", "Events", listData{Error: msg, NoList: true})
-	}
 	id, err := web.Identify(r, b.cfg.Identity)
+	if err == nil {
+		r = r.WithContext(web.WithIdentity(r.Context(), id)) // a refusal speaks their language too
+	}
+	refuse := func(status int, key string) {
+		b.render(w, r, status, "list", "eventbrowser.title", listData{Error: b.text(r, key), NoList: true})
+	}
 	switch {
 	case errors.Is(err, web.ErrNoIdentity):
 		if b.cfg.Authorize == nil || !b.cfg.Authorize(r) {
-			refuse(http.StatusForbidden, "You may not browse events here.")
+			refuse(http.StatusForbidden, "eventbrowser.refused.admin_only")
 			return
 		}
 		if _, ok := activity.TenantFrom(r.Context()); !ok && b.tenanted() {
-			refuse(http.StatusForbidden, noTenant)
+			refuse(http.StatusForbidden, "eventbrowser.refused.tenant")
 			return
 		}
 	case err != nil:
 		b.fail(w, r, err)
 		return
 	case !id.SignedIn():
-		refuse(http.StatusUnauthorized, "Sign in to browse events.")
+		refuse(http.StatusUnauthorized, "eventbrowser.refused.sign_in")
 		return
 	case !id.Admin:
-		refuse(http.StatusForbidden, "Only administrators may browse events.")
+		refuse(http.StatusForbidden, "eventbrowser.refused.admin")
 		return
 	case id.Tenant == nil && b.tenanted():
-		refuse(http.StatusForbidden, noTenant)
+		refuse(http.StatusForbidden, "eventbrowser.refused.tenant")
 		return
 	default:
-		ctx := web.WithIdentity(r.Context(), id)
 		if id.Tenant != nil {
-			ctx = activity.WithTenant(ctx, id.Tenant)
+			r = r.WithContext(activity.WithTenant(r.Context(), id.Tenant))
 		}
-		r = r.WithContext(ctx)
 	}
 	b.mux.ServeHTTP(w, r)
 }
@@ -252,6 +258,11 @@ func (b *Browser) locale(r *http.Request) string {
 	return b.cfg.Words.Locale(r, id)
 }
 
+// text renders a text of the browser in the reader's words.
+func (b *Browser) text(r *http.Request, key string, args ...any) string {
+	return b.cfg.Words.Text(b.locale(r), key, args...)
+}
+
 // path joins the prefix and p.
 func (b *Browser) path(p string) string { return b.cfg.Prefix + p }
 
@@ -260,29 +271,78 @@ func (b *Browser) Permalink(ref activity.EventRef) string {
 	return b.path(fmt.Sprintf("/%s/%d", url.PathEscape(ref.Domain), ref.ID))
 }
 
+// layout is every template's data: the page's and the reader's words.
 type layout struct {
 	Title  string
 	Prefix string
 	Home   string
 	Data   any
+	words  web.Words
+	locale string
 }
 
-func (b *Browser) render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any) {
+// T renders a text of the browser in the reader's words.
+func (l layout) T(key string, args ...any) string { return l.words.Text(l.locale, key, args...) }
+
+// Status names a workflow run's or action's status in the reader's words.
+func (l layout) Status(s any) string { return l.T(fmt.Sprint("eventbrowser.status.", s)) }
+
+// lineData is the "line" template's data: a line and the page.
+type lineData struct {
+	P layout
+	L feedview.Line
+}
+
+// Line pairs a line with the page, for the "line" template.
+func (l layout) Line(line any) lineData {
+	switch v := line.(type) {
+	case *feedview.Line:
+		return lineData{P: l, L: *v}
+	case feedview.Line:
+		return lineData{P: l, L: v}
+	}
+	panic(fmt.Sprintf("eventbrowser: Line of %T", line))
+}
+
+// linesData is the "lines" template's data.
+type linesData struct {
+	P     layout
+	Lines []feedview.Line
+}
+
+// Lines pairs lines with the page, for the "lines" template.
+func (l layout) Lines(lines []feedview.Line) linesData { return linesData{P: l, Lines: lines} }
+
+var subjectLink = template.Must(template.New("a").Parse(`<a href="{{.Href}}">{{.Label}}</a>`))
+
+// On says "on <subject>" in the reader's words, the subject a link to
+// href.
+func (l layout) On(subject, href string) (template.HTML, error) {
+	const slot = "\ue000"
+	var a bytes.Buffer
+	if err := subjectLink.Execute(&a, Subject{Label: subject, Href: href}); err != nil {
+		return "", err
+	}
+	text := template.HTMLEscapeString(l.T("eventbrowser.on", slot))
+	return template.HTML(strings.Replace(text, slot, a.String(), 1)), nil
+}
+
+// render shows page with data under the title of key (with args).
+func (b *Browser) render(w http.ResponseWriter, r *http.Request, status int, page, titleKey string, data any, args ...any) {
 	var buf bytes.Buffer
-	if err := b.pages[page].ExecuteTemplate(&buf, "layout", layout{Title: title, Prefix: b.cfg.Prefix, Home: b.cfg.Home, Data: data}); err != nil {
+	l := layout{Prefix: b.cfg.Prefix, Home: b.cfg.Home, Data: data, words: b.cfg.Words, locale: b.locale(r)}
+	title := l.T(titleKey, args...)
+	l.Title = title
+	if err := b.pages[page].ExecuteTemplate(&buf, "layout", l); err != nil {
 		b.fail(w, r, err)
 		return
 	}
 	b.cfg.Theme.Render(w, r, web.Page{Title: title, Head: b.cfg.Theme.Head(b.cfg.Prefix), Body: template.HTML(buf.String()), Status: status})
 }
 
-// noTenant is what a session without a tenant reads when a domain is
-// tenanted (403).
-const noTenant = "Events belong to an organisation: sign in as a member of one."
-
 func (b *Browser) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, activity.ErrNoTenant) { // a read without a tenant: the session's, not the server's
-		http.Error(w, noTenant, http.StatusForbidden)
+		http.Error(w, b.text(r, "eventbrowser.refused.tenant"), http.StatusForbidden)
 		return
 	}
 	b.cfg.Logger.ErrorContext(r.Context(), "eventbrowser: request failed", "path", r.URL.Path, "error", err)
@@ -290,14 +350,14 @@ func (b *Browser) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // lines renders entries of one domain with their subjects' names.
-func (b *Browser) lines(ctx context.Context, domain string, entries []activity.Entry) ([]feedview.Line, error) {
+func (b *Browser) lines(ctx context.Context, loc, domain string, entries []activity.Entry) ([]feedview.Line, error) {
 	keys := make([]string, 0, len(entries))
 	for _, e := range entries {
 		if !slices.Contains(keys, e.SubjectID) {
 			keys = append(keys, e.SubjectID)
 		}
 	}
-	names, err := b.subjects(ctx, domain, keys)
+	names, err := b.subjects(ctx, loc, domain, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -317,8 +377,9 @@ func (b *Browser) lines(ctx context.Context, domain string, entries []activity.E
 
 // subjects names keys through Config.Subjects. A key it leaves out is a
 // deleted subject (the domain keeps its history, activity.KeepHistory):
-// it shows as "deleted <domain> #key", with no link.
-func (b *Browser) subjects(ctx context.Context, domain string, keys []string) (map[string]Subject, error) {
+// it shows as "deleted <domain> #key" (eventbrowser.deleted_subject in
+// the reader's words), with no link.
+func (b *Browser) subjects(ctx context.Context, loc, domain string, keys []string) (map[string]Subject, error) {
 	if b.cfg.Subjects == nil || len(keys) == 0 {
 		return nil, nil
 	}
@@ -331,14 +392,15 @@ func (b *Browser) subjects(ctx context.Context, domain string, keys []string) (m
 	}
 	for _, k := range keys {
 		if _, ok := names[k]; !ok {
-			names[k] = Subject{Label: DeletedSubjectLabel(domain, k)}
+			names[k] = Subject{Label: b.cfg.Words.Text(loc, "eventbrowser.deleted_subject", b.cfg.Words.Domain(loc, domain), k)}
 		}
 	}
 	return names, nil
 }
 
-// DeletedSubjectLabel is how the browser names a subject its Subjects
-// function no longer finds: "deleted issue #12".
+// DeletedSubjectLabel is how the browser names, in English, a subject its
+// Subjects function no longer finds: "deleted issue #12" (the message
+// eventbrowser.deleted_subject, which an app's catalog may reword).
 func DeletedSubjectLabel(domain, key string) string {
 	return "deleted " + strings.ReplaceAll(domain, "_", " ") + " #" + key
 }

@@ -31,4 +31,28 @@
 // The list shows one domain at a time (a select when there are several),
 // paged by the feed's keyset cursor. Bad filters answer 400 with what was
 // wrong and what is allowed; unknown events 404.
+//
+// # In the reader's words
+//
+// Every text of the browser (headings, filter labels, buttons, the
+// permalink's rows, empty lists, refusals, a bad filter's message, a
+// workflow run's status) is a key of Messages ("eventbrowser.title",
+// "eventbrowser.filter.actor", "eventbrowser.prop.who",
+// "eventbrowser.status.done", ...) with its English default; domains and
+// actions are named by tidings.domain.<domain> and
+// tidings.action.<domain>.<action> (else the action catalog's Doc). The
+// browser speaks the reader's locale (web.Identity.Locale, else
+// Accept-Language) through Config.Words: the app's locale catalog
+// translates or rewords any key, English fills the rest:
+//
+//	cat, _ := locale.New("en", "de")
+//	cat.Set("de", "eventbrowser.title", "Ereignisse")
+//	cat.Set("de", "eventbrowser.on", "zu %s")
+//	browser, err := eventbrowser.New(eventbrowser.Config{DB: db, Domains: []*activity.Domain{Issues},
+//		Words: web.Words{Catalog: cat}})
+//
+// The sentences of events are the Feed renderer's, their relative times
+// and stamps web/feedview's; an event's data (actor, source, request,
+// extra) and errors of the activity package (an unknown action, a broken
+// page link) are shown as they are.
 package eventbrowser

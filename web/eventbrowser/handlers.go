@@ -2,7 +2,6 @@ package eventbrowser
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -39,19 +38,20 @@ type listData struct {
 // maxFilter caps each filter field, in bytes.
 const maxFilter = 200
 
-// parseTime reads a filter time: a date (2026-11-17, midnight UTC), a
+// parseTime reads the filter time field: a date (2026-11-17, midnight UTC), a
 // datetime-local value (2026-11-17T09:30) or RFC 3339. today is the
 // date its error gives as an example.
-func parseTime(field, v, today string) (time.Time, error) {
+func (b *Browser) parseTime(loc, field, v, today string) (time.Time, error) {
+	name := b.cfg.Words.Text(loc, "eventbrowser.filter."+field)
 	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
 		if t, err := time.Parse(layout, v); err == nil {
 			if t.Year() < 1970 || t.Year() > 9999 {
-				return time.Time{}, fmt.Errorf("%s: %q is out of range; give a date from 1970 to 9999", field, v)
+				return time.Time{}, errors.New(b.cfg.Words.Text(loc, "eventbrowser.error.time_range", name, v))
 			}
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%s: %q is not a time; give a date (%s), a date and time (%sT09:30) or RFC 3339", field, v, today, today)
+	return time.Time{}, errors.New(b.cfg.Words.Text(loc, "eventbrowser.error.time", name, v, today, today))
 }
 
 func (b *Browser) list(w http.ResponseWriter, r *http.Request) {
@@ -78,12 +78,12 @@ func (b *Browser) list(w http.ResponseWriter, r *http.Request) {
 		if d.Actions == nil && b.domains[f.Domain] != nil {
 			d.Actions = actions(b.domains[f.Domain])
 		}
-		b.render(w, r, http.StatusBadRequest, "list", "Events", d)
+		b.render(w, r, http.StatusBadRequest, "list", "eventbrowser.title", d)
 	}
 	for name, v := range map[string]string{"domain": f.Domain, "action": f.Action, "actor": f.Actor, "subject": f.Subject,
 		"correlation": f.Correlation, "since": f.Since, "until": f.Until, "after": qs.Get("after")} {
 		if len(v) > maxFilter || !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
-			bad(fmt.Sprintf("%s: use valid text without NUL bytes, at most %d bytes", name, maxFilter))
+			bad(b.cfg.Words.Text(loc, "eventbrowser.error.text", b.cfg.Words.Text(loc, "eventbrowser.filter."+name), maxFilter))
 			return
 		}
 	}
@@ -93,7 +93,7 @@ func (b *Browser) list(w http.ResponseWriter, r *http.Request) {
 	}
 	dom := b.domains[f.Domain]
 	if dom == nil {
-		bad(fmt.Sprintf("domain: %q is not browsable here; choose one of %s", f.Domain, strings.Join(b.names, ", ")))
+		bad(b.cfg.Words.Text(loc, "eventbrowser.error.domain", f.Domain, strings.Join(b.names, ", ")))
 		return
 	}
 	d.Actions = actions(dom)
@@ -111,7 +111,7 @@ func (b *Browser) list(w http.ResponseWriter, r *http.Request) {
 	if f.Actor != "" {
 		typ, id, ok := strings.Cut(f.Actor, ":")
 		if !ok || typ == "" || id == "" {
-			bad(fmt.Sprintf("actor: %q is not type:id (users:7, system:workflow)", f.Actor))
+			bad(b.cfg.Words.Text(loc, "eventbrowser.error.actor", f.Actor))
 			return
 		}
 		q.Actor = activity.Ref{Type: typ, ID: id}
@@ -121,13 +121,13 @@ func (b *Browser) list(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	if f.Since != "" {
-		if q.Since, err = parseTime("since", f.Since, today); err != nil {
+		if q.Since, err = b.parseTime(loc, "since", f.Since, today); err != nil {
 			bad(err.Error())
 			return
 		}
 	}
 	if f.Until != "" {
-		if q.Until, err = parseTime("until", f.Until, today); err != nil {
+		if q.Until, err = b.parseTime(loc, "until", f.Until, today); err != nil {
 			bad(err.Error())
 			return
 		}
@@ -141,7 +141,7 @@ func (b *Browser) list(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, r, err)
 		return
 	}
-	lines, err := b.lines(r.Context(), dom.Name(), page.Entries)
+	lines, err := b.lines(r.Context(), loc, dom.Name(), page.Entries)
 	if err != nil {
 		b.fail(w, r, err)
 		return
@@ -155,7 +155,7 @@ func (b *Browser) list(w http.ResponseWriter, r *http.Request) {
 		next.Set("after", page.Next.String())
 		d.Next = b.path("/?" + next.Encode())
 	}
-	b.render(w, r, http.StatusOK, "list", "Events", d)
+	b.render(w, r, http.StatusOK, "list", "eventbrowser.title", d)
 }
 
 func isInputError(err error) bool {
@@ -188,8 +188,9 @@ func (d eventData) RuleLink(id int64) string {
 	return d.RuleHref(id)
 }
 
-func (b *Browser) notFound(w http.ResponseWriter, r *http.Request, what string) {
-	b.render(w, r, http.StatusNotFound, "list", "Not found", listData{Error: what + " does not exist.", NoList: true})
+// notFound says that the event of key (with args) does not exist.
+func (b *Browser) notFound(w http.ResponseWriter, r *http.Request, key string, args ...any) {
+	b.render(w, r, http.StatusNotFound, "list", "eventbrowser.not_found", listData{Error: b.text(r, key, args...), NoList: true})
 }
 
 func (b *Browser) event(w http.ResponseWriter, r *http.Request) {
@@ -197,12 +198,12 @@ func (b *Browser) event(w http.ResponseWriter, r *http.Request) {
 	dom := b.domains[r.PathValue("domain")]
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if dom == nil || err != nil || id <= 0 {
-		b.notFound(w, r, "That event")
+		b.notFound(w, r, "eventbrowser.missing.event")
 		return
 	}
 	ev, err := dom.Event(ctx, b.cfg.DB, id)
 	if errors.Is(err, activity.ErrEventNotFound) {
-		b.notFound(w, r, fmt.Sprintf("Event %s#%d", dom.Name(), id))
+		b.notFound(w, r, "eventbrowser.missing.event_ref", dom.Name(), id)
 		return
 	}
 	if err != nil {
@@ -213,7 +214,7 @@ func (b *Browser) event(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, r, err)
 		return
 	} else if !ok {
-		b.notFound(w, r, fmt.Sprintf("Event %s#%d", dom.Name(), id)) // not another tenant's either
+		b.notFound(w, r, "eventbrowser.missing.event_ref", dom.Name(), id) // not another tenant's either
 		return
 	}
 	entries, err := dom.Resolve(ctx, b.cfg.DB, []activity.Event{ev})
@@ -221,15 +222,16 @@ func (b *Browser) event(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, r, err)
 		return
 	}
-	lines, err := b.lines(ctx, dom.Name(), entries)
+	loc := b.locale(r)
+	lines, err := b.lines(ctx, loc, dom.Name(), entries)
 	if err != nil {
 		b.fail(w, r, err)
 		return
 	}
 	d := eventData{Line: lines[0], Extra: prettyJSON(ev.Extra), ShowRuns: b.cfg.Rules != nil, RuleHref: b.cfg.RuleHref,
-		Action: b.cfg.Words.Action(b.locale(r), dom, ev.Action)}
+		Action: b.cfg.Words.Action(loc, dom, ev.Action)}
 	d.Line.Subject, d.Line.SubjectHref = "", ""
-	if names, err := b.subjects(ctx, dom.Name(), []string{ev.SubjectID}); err != nil {
+	if names, err := b.subjects(ctx, loc, dom.Name(), []string{ev.SubjectID}); err != nil {
 		b.fail(w, r, err)
 		return
 	} else if s, ok := names[ev.SubjectID]; ok {
@@ -260,7 +262,7 @@ func (b *Browser) event(w http.ResponseWriter, r *http.Request) {
 					b.fail(w, r, err)
 					return
 				}
-				cl, err := b.lines(ctx, cd.Name(), ces)
+				cl, err := b.lines(ctx, loc, cd.Name(), ces)
 				if err != nil {
 					b.fail(w, r, err)
 					return
@@ -277,7 +279,7 @@ func (b *Browser) event(w http.ResponseWriter, r *http.Request) {
 			b.fail(w, r, err)
 			return
 		}
-		ls, err := b.lines(ctx, name, page.Entries)
+		ls, err := b.lines(ctx, loc, name, page.Entries)
 		if err != nil {
 			b.fail(w, r, err)
 			return
@@ -290,5 +292,5 @@ func (b *Browser) event(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	b.render(w, r, http.StatusOK, "event", fmt.Sprintf("Event %s#%d", dom.Name(), id), d)
+	b.render(w, r, http.StatusOK, "event", "eventbrowser.event_title", d, dom.Name(), id)
 }
