@@ -46,7 +46,8 @@ type Client struct {
 	privacy  *privacy.Privacy
 	worker   *inbox.Worker
 	batchers []*batch.Batcher
-	inboxes  []inbox.Inbox // every inbox the worker runs
+	periodic []periodicTask // the periodic inboxes' tasks (inbox.Periodic)
+	inboxes  []inbox.Inbox  // every inbox the worker runs
 	keep     *retention.Job
 
 	web     webSide
@@ -213,6 +214,9 @@ func (c *Client) makeInboxes() error {
 		return &ConfigError{Field: "InApp", Reason: "is nil and Inboxes is empty: declare where events go (InApp, Inboxes, Rules or Webhooks)"}
 	}
 	if err := c.checkJobs(); err != nil {
+		return err
+	}
+	if err := c.findPeriodic(); err != nil {
 		return err
 	}
 	c.inboxes = inboxes

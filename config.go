@@ -56,7 +56,12 @@ type Config struct {
 	Domains []*activity.Domain
 	// Inboxes are the app's own inboxes (email, Slack, webhooks, its
 	// own), run by the worker next to the in-app inbox and the rule
-	// engine that InApp and Rules declare. Default none.
+	// engine that InApp and Rules declare. The worker's scheduler runs
+	// the periodic task of each that has one (inbox.Periodic: an email
+	// inbox's escalations and old-table digests, every
+	// email.FlushPolicy.Every) on the worker's default queue, unique while
+	// it waits or runs, as Jobs; and the batch sweep of each that batches.
+	// Default none.
 	Inboxes []inbox.Inbox
 	// InApp declares the in-app inbox: who hears of which events. It
 	// runs in the worker, announces each delivery on Redis, and the

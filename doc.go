@@ -22,8 +22,10 @@
 // subscriptions (Config.Webhooks) and the app's own inboxes
 // (Config.Inboxes), and a scheduler enqueueing the retention job
 // (Config.Retention, "@daily"), partition maintenance ("@hourly", for
-// partitioned domains) and batch sweeps ("@every 1m", when an inbox
-// batches). Each scheduled job goes to the worker's own queue
+// partitioned domains), batch sweeps ("@every 1m", when an inbox
+// batches), the periodic task of each inbox that has one (inbox.Periodic:
+// an email inbox's escalations, every email.FlushPolicy.Every) and the
+// app's Config.Jobs. Each scheduled job goes to the worker's own queue
 // (inbox.DefaultQueue) and is served by its task handlers, so it runs on
 // the first tick; it is unique per tick, so several worker processes may
 // run at once. The scheduler is started with Start, never with asynq's
@@ -38,7 +40,10 @@
 // its own gets the client's: each window is flushed at its due time by a
 // task on the worker's batch queue (inbox.AppQueue(App,
 // batch.DefaultQueue)), and the batch sweep (Config.SweepEvery) is the
-// safety net. An email inbox also adds the Email column of the
+// safety net. An email inbox with Escalation (or Digest) has its Flush
+// scheduled by the client too (its inbox.Periodic task, every
+// email.FlushPolicy.Every, default a minute): the app runs no RunFlush. An
+// email inbox also adds the Email column of the
 // preference page:
 //
 //	mail, err := email.NewInbox(email.InboxConfig{Name: "email", Builder: builder, Transport: sender, DB: db,

@@ -25,10 +25,17 @@ const (
 	SweepTaskType = "tidings:batch:sweep"
 	// JobTaskTypePrefix starts the task type of each of Config.Jobs.
 	JobTaskTypePrefix = "tidings:job:"
+	// PeriodicTaskTypePrefix starts the task type of each periodic
+	// inbox's task (inbox.Periodic).
+	PeriodicTaskTypePrefix = "tidings:periodic:"
 )
 
 // JobTaskType is the task type of the app's job name (Config.Jobs).
 func JobTaskType(name string) string { return JobTaskTypePrefix + name }
+
+// PeriodicTaskType is the task type of the periodic task of the inbox
+// named name (inbox.Periodic: an email inbox's escalations).
+func PeriodicTaskType(name string) string { return PeriodicTaskTypePrefix + name }
 
 // Default cron specs of the scheduled jobs.
 const (
@@ -55,6 +62,11 @@ func (c *Client) schedule() []entry {
 	}
 	if len(c.batchers) > 0 && c.cfg.SweepEvery != "-" {
 		out = append(out, entry{name: "batch sweep", spec: orDefault(c.cfg.SweepEvery, DefaultSweepEvery), taskType: SweepTaskType, unique: time.Minute, field: "SweepEvery"})
+	}
+	for _, p := range c.periodic {
+		// Unique while a tick's task waits or runs, as the app's jobs.
+		out = append(out, entry{name: "inbox " + p.name, spec: fmt.Sprintf("@every %s", p.task.Every), taskType: PeriodicTaskType(p.name),
+			unique: max(p.task.Every, time.Minute), field: p.field})
 	}
 	for i, j := range c.cfg.Jobs {
 		// Unique while a tick's task waits or runs (the lock is released
@@ -105,10 +117,49 @@ func (c *Client) tasks(app map[string]asynq.Handler) map[string]asynq.Handler {
 			return err
 		})
 	}
+	for _, p := range c.periodic {
+		out[PeriodicTaskType(p.name)] = asynq.HandlerFunc(func(ctx context.Context, _ *asynq.Task) error {
+			err := p.task.Run(ctx)
+			if err != nil && ctx.Err() == nil {
+				c.cfg.Logger.ErrorContext(ctx, "tidings: periodic task failed", "inbox", p.name, "error", err)
+			}
+			return err
+		})
+	}
 	for k, h := range app {
 		out[k] = h
 	}
 	return out
+}
+
+// periodicTask is a periodic inbox's task the worker schedules.
+type periodicTask struct {
+	name, field string // the inbox's name, its Config field
+	task        inbox.PeriodicTask
+}
+
+// findPeriodic lists the tasks of the periodic inboxes of Config.Inboxes
+// (inbox.Periodic).
+func (c *Client) findPeriodic() error {
+	for i, in := range c.cfg.Inboxes {
+		p, ok := in.(inbox.Periodic)
+		if !ok {
+			continue
+		}
+		task, ok := p.Periodic()
+		if !ok {
+			continue
+		}
+		field := fmt.Sprintf("Inboxes[%d]", i)
+		switch {
+		case task.Every <= 0:
+			return &ConfigError{Field: field, Reason: fmt.Sprintf("is inbox %q, whose periodic task's interval is %v: give it a positive one", in.Name(), task.Every)}
+		case task.Run == nil:
+			return &ConfigError{Field: field, Reason: fmt.Sprintf("is inbox %q, whose periodic task's Run is nil", in.Name())}
+		}
+		c.periodic = append(c.periodic, periodicTask{name: in.Name(), field: field, task: task})
+	}
+	return nil
 }
 
 // checkJobs checks Config.Jobs' names and functions (their specs are

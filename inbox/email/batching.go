@@ -19,8 +19,8 @@ type BatchingConfig struct {
 	MaxItems int
 	// Scheduler flushes each window at its due time (a
 	// *batch.AsynqScheduler; serve its tasks with batch.Handler(in.Batcher())).
-	// Default nil: only Flush (RunFlush) sends; run by a tidings.Client,
-	// the client's (batch.Batcher.UseSchedulerIfNone).
+	// Default nil: only Flush (RunFlush) and the batch sweep send; run by
+	// a tidings.Client, the client's (batch.Batcher.UseSchedulerIfNone).
 	Scheduler batch.Scheduler
 }
 

@@ -41,8 +41,10 @@
 // ledger's transaction it adds the event to the recipient's open window of
 // the shared batching step (package inbox/batch: tables batch_windows and
 // batch_items, migration 00018; the older email_digests tables are no
-// longer written), so a retried job never lists an event twice. Flush, called on a schedule
-// (RunFlush, cron, an asynq periodic task), claims the digests whose
+// longer written), so a retried job never lists an event twice. The
+// windows are flushed by the batch step's scheduler and sweep (Batcher; a
+// tidings.Client runs both); Flush also sends the digests left in the old
+// tables: it claims the digests whose
 // period ended with FOR UPDATE SKIP LOCKED and marks them 'sending'. That
 // seals them: an event processed later goes to the next period (the
 // queueing upsert locks an open digest's row, so a digest cannot be sealed
@@ -84,7 +86,13 @@
 // recipient, exactly once; Flush claims the due rows, drops those whose
 // notification was read (EscalationConfig.IsRead, by default a look-up in
 // the notifications table) or whose mail was muted since, and sends the
-// rest as the event's usual mail. A table was chosen over a delayed asynq
+// rest as the event's usual mail. A tidings.Client runs that Flush for
+// the app: the inbox is an inbox.Periodic, whose task the client schedules
+// on its worker every FlushPolicy.Every (default a minute), unique while
+// it waits or runs, so no escalation waits for app code. RunFlush stays
+// for apps that build their own worker (inbox.NewWorker): they run it (or
+// Flush from a cron job or an asynq periodic task), or no escalation is
+// ever sent. A table was chosen over a delayed asynq
 // task (ProcessIn) for the same reasons: durable, transactional with the
 // ledger, and no handler to register outside the inbox worker.
 //

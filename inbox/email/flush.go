@@ -24,6 +24,11 @@ type FlushPolicy struct {
 	// flusher before another may take it over, presuming the first died.
 	// Keep it above the Sender's timeout. Default 5 minutes.
 	ClaimTimeout time.Duration
+	// Every is how often the inbox's periodic task (Periodic: the
+	// escalations and old-table digests Flush sends) runs when a
+	// tidings.Client schedules it. RunFlush takes its own interval.
+	// Default 1 minute.
+	Every time.Duration
 }
 
 func (p FlushPolicy) withDefaults() FlushPolicy {
@@ -38,6 +43,9 @@ func (p FlushPolicy) withDefaults() FlushPolicy {
 	}
 	if p.ClaimTimeout <= 0 {
 		p.ClaimTimeout = 5 * time.Minute
+	}
+	if p.Every <= 0 {
+		p.Every = time.Minute
 	}
 	return p
 }
@@ -61,8 +69,9 @@ func (r *FlushResult) add(o FlushResult) {
 // that ended, in escalation mode the escalations whose delay passed and
 // whose notification is still unread. It does nothing in the default mode.
 //
-// Call it on a schedule (RunFlush, a cron job, an asynq periodic task).
-// Several flushers may run at once, in one process or many: each claims
+// A tidings.Client schedules it (Periodic, every FlushPolicy.Every); an
+// app that runs its own worker calls it on a schedule (RunFlush, a cron
+// job, an asynq periodic task). Several flushers may run at once, in one process or many: each claims
 // rows with FOR UPDATE SKIP LOCKED and marks them 'sending' before it
 // sends, so no mail is sent by two. A failed mail is retried by a later
 // Flush with FlushPolicy.Backoff; one whose flusher died is taken over
@@ -72,6 +81,12 @@ func (r *FlushResult) add(o FlushResult) {
 // The error reports what could not be claimed or marked; failed sends are
 // counted in the result and recorded on their rows, not returned.
 func (in *Inbox) Flush(ctx context.Context, now time.Time) (FlushResult, error) {
+	return in.flush(ctx, now, true)
+}
+
+// flush is Flush; without windows it leaves the batch windows to the
+// batch scheduler and sweep that flush them (Periodic).
+func (in *Inbox) flush(ctx context.Context, now time.Time, windows bool) (FlushResult, error) {
 	var total FlushResult
 	legacyDone := false
 	for {
@@ -87,7 +102,7 @@ func (in *Inbox) Flush(ctx context.Context, now time.Time) (FlushResult, error) 
 				legacyDone = true
 				n = in.cfg.Flush.BatchSize // go on with the windows
 			}
-		case in.batcher != nil:
+		case in.batcher != nil && windows:
 			br, err := in.batcher.Flush(ctx, now) // claims in batches until none is due
 			total.add(FlushResult{Sent: br.Sent, Dropped: br.Dropped, Retrying: br.Retrying, Failed: br.Failed})
 			return total, err

@@ -88,6 +88,8 @@ var operatorCalls = map[string]string{
 	// inbox's Flush sends (email.Inbox.UseWorkerBreaker).
 	"inbox/email.Inbox.UseWorkerBreaker": "the digest flusher (release on probe)",
 	"inbox/email.Inbox.RunFlush":         "the digest flusher",
+	// The same flush, as the periodic task tidings.Client schedules.
+	"inbox/email.Inbox.Periodic": "the digest flusher (scheduled by the client)",
 	// Health checks read the outbox's lag across tenants.
 	"observe.NewHealth": "health",
 }
