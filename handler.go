@@ -80,7 +80,7 @@ func (c *Client) makeWeb() error {
 	mux := http.NewServeMux()
 	if c.notify != nil {
 		center, err := notifycenter.New(notifycenter.Config{DB: cfg.DB, Redis: c.rdb, Prefix: p + NotificationsPath,
-			Describe: cfg.Describe, StreamOpened: cfg.StreamOpened, Push: cfg.Push, Logger: cfg.Logger,
+			Describe: cfg.Describe, Words: cfg.Words, StreamOpened: cfg.StreamOpened, Push: cfg.Push, Logger: cfg.Logger,
 			RequireTenant: slices.ContainsFunc(cfg.Domains, (*activity.Domain).Tenanted)})
 		if err != nil {
 			return err

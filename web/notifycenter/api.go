@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tidingsdev/tidings/inbox/notify"
+	"github.com/tidingsdev/tidings/web"
 )
 
 // Ref is an actor or record as the API shows it.
@@ -67,6 +68,13 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, ErrorResponse{Error: code, Message: msg})
 }
 
+// refuse answers the JSON error code with the message of key (with args)
+// in the reader's words.
+func (c *Center) refuse(w http.ResponseWriter, r *http.Request, status int, code, key string, args ...any) {
+	id, _ := web.IdentityFrom(r.Context())
+	writeError(w, status, code, c.cfg.Words.Text(c.cfg.Words.Locale(r, id), key, args...))
+}
+
 func (c *Center) items(ctx context.Context, ns []notify.Notification) ([]Item, error) {
 	out := make([]Item, len(ns))
 	var ds []Description
@@ -93,7 +101,7 @@ func (c *Center) items(ctx context.Context, ns []notify.Notification) ([]Item, e
 
 func (c *Center) fail(w http.ResponseWriter, r *http.Request, err error) {
 	c.cfg.Logger.ErrorContext(r.Context(), "notifycenter: request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-	writeError(w, http.StatusInternalServerError, "internal", "the notifications could not be read or changed just now; try again")
+	c.refuse(w, r, http.StatusInternalServerError, "internal", "notifycenter.error.internal")
 }
 
 // list serves GET {prefix}/?after=&limit=&unread=1&archived=1.
@@ -104,14 +112,14 @@ func (c *Center) list(w http.ResponseWriter, r *http.Request, recipient string) 
 	if v := qs.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 200 {
-			writeError(w, http.StatusBadRequest, "bad_request", "limit must be a whole number from 1 to 200")
+			c.refuse(w, r, http.StatusBadRequest, "bad_request", "notifycenter.error.limit")
 			return
 		}
 		q.Limit = n
 	}
 	page, err := notify.List(r.Context(), c.cfg.DB, q)
 	if errors.Is(err, notify.ErrInvalidCursor) {
-		writeError(w, http.StatusBadRequest, "bad_request", "after is not a cursor this API made: start from the first page")
+		c.refuse(w, r, http.StatusBadRequest, "bad_request", "notifycenter.error.cursor")
 		return
 	}
 	if err != nil {
@@ -141,23 +149,23 @@ func (c *Center) counts(w http.ResponseWriter, r *http.Request, recipient string
 
 // parseID reads the {id} path value; a malformed or overflowing one is
 // no notification of anyone's.
-func parseID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+func (c *Center) parseID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		writeError(w, http.StatusNotFound, "not_found", "no notification has that id (ids are positive whole numbers)")
+		c.refuse(w, r, http.StatusNotFound, "not_found", "notifycenter.error.bad_id")
 		return 0, false
 	}
 	return id, true
 }
 
 func (c *Center) get(w http.ResponseWriter, r *http.Request, recipient string) {
-	id, ok := parseID(w, r)
+	id, ok := c.parseID(w, r)
 	if !ok {
 		return
 	}
 	n, err := notify.Get(r.Context(), c.cfg.DB, recipient, id)
 	if errors.Is(err, notify.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "you have no notification "+strconv.FormatInt(id, 10))
+		c.refuse(w, r, http.StatusNotFound, "not_found", "notifycenter.error.not_yours", strconv.FormatInt(id, 10))
 		return
 	}
 	if err != nil {
@@ -194,10 +202,10 @@ var ops = map[string]func(ctx context.Context, c *Center, recipient string, id i
 func (c *Center) change(w http.ResponseWriter, r *http.Request, recipient string) {
 	op, ok := ops[r.PathValue("op")]
 	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", "unknown change "+strconv.Quote(r.PathValue("op"))+"; allowed: read, unread, archive, unarchive, delete")
+		c.refuse(w, r, http.StatusNotFound, "not_found", "notifycenter.error.unknown_change", r.PathValue("op"))
 		return
 	}
-	id, ok := parseID(w, r)
+	id, ok := c.parseID(w, r)
 	if !ok {
 		return
 	}
@@ -239,7 +247,7 @@ func (c *Center) apply(w http.ResponseWriter, r *http.Request, recipient string,
 	}
 	n, err := f(r.Context())
 	if errors.Is(err, notify.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "you have no notification "+r.PathValue("id"))
+		c.refuse(w, r, http.StatusNotFound, "not_found", "notifycenter.error.not_yours", r.PathValue("id"))
 		return
 	}
 	if err != nil {

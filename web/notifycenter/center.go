@@ -73,41 +73,42 @@ func (c *Center) authorized(h func(w http.ResponseWriter, r *http.Request, recip
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		var recipient string
 		id, err := web.Identify(r, c.cfg.Identity)
+		if err == nil {
+			r = r.WithContext(web.WithIdentity(r.Context(), id)) // a refusal speaks their language too
+		}
 		switch {
 		case errors.Is(err, web.ErrNoIdentity): // no identity: the deprecated hook
 			if c.cfg.Recipient == nil {
-				writeError(w, http.StatusForbidden, "forbidden", "the notification center refuses every request until the app gives an identity (Config.Identity or web.Middleware)")
+				c.refuse(w, r, http.StatusForbidden, "forbidden", "notifycenter.error.no_identity")
 				return
 			}
 			var ok bool
 			if recipient, ok = c.cfg.Recipient(r); !ok || recipient == "" {
-				writeError(w, http.StatusForbidden, "forbidden", "sign in to see your notifications")
+				c.refuse(w, r, http.StatusForbidden, "forbidden", "notifycenter.error.sign_in")
 				return
 			}
 		case err != nil:
 			c.cfg.Logger.ErrorContext(r.Context(), "notifycenter: identity lookup failed", "error", err)
-			writeError(w, http.StatusInternalServerError, "internal", "who you are could not be checked just now; try again")
+			c.refuse(w, r, http.StatusInternalServerError, "internal", "notifycenter.error.identity")
 			return
 		case !id.SignedIn() || id.Recipient() == "":
-			writeError(w, http.StatusUnauthorized, "unauthorized", "sign in to see your notifications")
+			c.refuse(w, r, http.StatusUnauthorized, "unauthorized", "notifycenter.error.sign_in")
 			return
 		default:
 			recipient = id.Recipient()
-			ctx := web.WithIdentity(r.Context(), id)
 			if id.Tenant != nil {
-				ctx = activity.WithTenant(ctx, id.Tenant)
+				r = r.WithContext(activity.WithTenant(r.Context(), id.Tenant))
 			}
-			r = r.WithContext(ctx)
 		}
 		if _, ok := activity.TenantFrom(r.Context()); !ok && c.cfg.RequireTenant {
-			writeError(w, http.StatusForbidden, "no_tenant", NoTenantMessage)
+			c.refuse(w, r, http.StatusForbidden, "no_tenant", "notifycenter.error.no_tenant")
 			return
 		}
 		// PostgreSQL text holds no NUL byte: no notification can be
 		// such a recipient's or tenant's, and the byte separates the two
 		// in a stream's channel (Announcer.Channel).
 		if strings.ContainsRune(recipient, 0) || strings.ContainsRune(inbox.TenantOf(r.Context()), 0) {
-			writeError(w, http.StatusForbidden, "forbidden", "the recipient or tenant holds a NUL byte")
+			c.refuse(w, r, http.StatusForbidden, "forbidden", "notifycenter.error.nul")
 			return
 		}
 		h(w, r, recipient)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -87,6 +88,10 @@ type Config struct {
 	// Describe adds a sentence and a link to each listed or streamed
 	// notification. Default nil: none.
 	Describe DescribeFunc
+	// Words says the message of each JSON error (Messages) in the
+	// reader's language: the app's locale catalog over the English
+	// defaults. The error codes stay as they are. Default: English.
+	Words web.Words
 	// PageSize is the list's default page size. Default 20.
 	PageSize int
 	// Recheck is how often an open stream reads the database without being
@@ -151,6 +156,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Heartbeat == 0 {
 		c.Heartbeat = 15 * time.Second
 	}
+	defaults := Messages()
+	maps.Copy(defaults, c.Words.Defaults)
+	c.Words.Defaults = defaults
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

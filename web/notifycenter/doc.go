@@ -48,6 +48,21 @@
 // Last-Event-ID, 403 unauthorized, 404 for another person's or a missing
 // notification.
 //
+// The center has no page of its own: the app's pages show the
+// notifications (with the sentences and links of Config.Describe). What
+// it says itself is each error's "message", a key of Messages
+// ("notifycenter.error.sign_in", "notifycenter.error.limit", ...) with
+// its English default, in the reader's locale (web.Identity.Locale, else
+// Accept-Language) through Config.Words; the "error" code stays the same
+// in every language, for the app's code to branch on:
+//
+//	cat, _ := locale.New("en", "de")
+//	cat.Set("de", "notifycenter.error.sign_in", "Melden Sie sich an, um Ihre Benachrichtigungen zu sehen.")
+//	center, err := notifycenter.New(notifycenter.Config{DB: db, Redis: rdb, Words: web.Words{Catalog: cat}})
+//
+// A push subscription the device store refuses answers with that store's
+// own (English) reason.
+//
 // # The stream
 //
 //	event: notification   id: <Seq>   data: Item

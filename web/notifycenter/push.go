@@ -84,13 +84,13 @@ func (c *Center) serveScript(src string, worker bool) http.HandlerFunc {
 // readJSON decodes a JSON body of at most 16 KiB. It requires
 // Content-Type application/json, which a cross-site form cannot send
 // without the browser asking first (CORS).
-func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+func (c *Center) readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, "bad_request", "send the subscription as JSON (Content-Type: application/json)")
+		c.refuse(w, r, http.StatusUnsupportedMediaType, "bad_request", "notifycenter.error.json")
 		return false
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", "the body is not a JSON push subscription: {\"endpoint\": ..., \"keys\": {\"p256dh\": ..., \"auth\": ...}}")
+		c.refuse(w, r, http.StatusBadRequest, "bad_request", "notifycenter.error.subscription")
 		return false
 	}
 	return true
@@ -101,7 +101,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 // subscription another person of the tenant had moves to this one).
 func (c *Center) subscribe(w http.ResponseWriter, r *http.Request, recipient string) {
 	var s Subscription
-	if !readJSON(w, r, &s) {
+	if !c.readJSON(w, r, &s) {
 		return
 	}
 	a, err := device.Register(r.Context(), c.cfg.DB, device.Address{Recipient: recipient, Kind: device.WebPush,
@@ -121,7 +121,7 @@ func (c *Center) subscribe(w http.ResponseWriter, r *http.Request, recipient str
 // is no longer pushed to for the person.
 func (c *Center) unsubscribe(w http.ResponseWriter, r *http.Request, recipient string) {
 	var s Subscription
-	if !readJSON(w, r, &s) {
+	if !c.readJSON(w, r, &s) {
 		return
 	}
 	ok, err := device.Remove(r.Context(), c.cfg.DB, recipient, device.WebPush, s.Endpoint)

@@ -38,7 +38,7 @@ const readyWait = 5 * time.Second
 func (c *Center) stream(w http.ResponseWriter, r *http.Request, recipient string) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
-		writeError(w, http.StatusInternalServerError, "internal", "this server cannot stream responses")
+		c.refuse(w, r, http.StatusInternalServerError, "internal", "notifycenter.error.no_stream")
 		return
 	}
 	last := int64(-1)
@@ -49,7 +49,7 @@ func (c *Center) stream(w http.ResponseWriter, r *http.Request, recipient string
 	if lastID != "" {
 		n, err := strconv.ParseInt(strings.TrimSpace(lastID), 10, 64)
 		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, "bad_request", "Last-Event-ID must be an id this stream sent (a whole number of 0 or more)")
+			c.refuse(w, r, http.StatusBadRequest, "bad_request", "notifycenter.error.last_event_id")
 			return
 		}
 		last = n
