@@ -93,6 +93,12 @@
 //     then doubles the pause per empty poll up to PollInterval (1s). An
 //     event that carried no wake-up was recorded within WakeInterval of one
 //     that did, so the relay is still polling tightly when it commits.
+//   - In-process wake-ups. A relay registers its Wake with
+//     activity.Domain.OnCommitted on each of RelayConfig.Domains (a
+//     worker's Domains): the events its own process records on the pool
+//     wake it right after their commit, with nothing sent to PostgreSQL.
+//     Recordings in the caller's transaction and other processes' still
+//     go by the two above.
 //
 // A wake-up lost (its transaction rolled back, the LISTEN connection down)
 // only delays: polling finds the rows. activity.DomainConfig.DisableNotify

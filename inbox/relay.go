@@ -67,7 +67,9 @@ type RelayConfig struct {
 	// Recording wakes relays at most once per activity.DomainConfig.
 	// WakeInterval per process (never one notification per event, which
 	// would serialize every recording commit); the relay finds the events
-	// recorded in between by polling, tightly while events keep coming:
+	// recorded in between by polling, tightly while events keep coming.
+	// (Events recorded on the pool in the relay's own process, through
+	// Domains, wake it as they commit: activity.Domain.OnCommitted.)
 	//
 	// After a batch that found rows, the relay polls every MinPollInterval
 	// for ActivePeriod; then the pause doubles per empty poll up to
@@ -336,6 +338,12 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// This process's own recordings wake the relay as they commit, with
+	// nothing sent to PostgreSQL (activity.Domain.OnCommitted); other
+	// processes' through LISTEN and the polls.
+	for _, d := range r.cfg.Domains {
+		defer d.OnCommitted(r.Wake)()
+	}
 	if !r.cfg.DisableListen {
 		wg.Add(1)
 		go func() {

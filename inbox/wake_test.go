@@ -127,3 +127,31 @@ func TestRelayHasItsOwnPool(t *testing.T) {
 		t.Errorf("%d connections named %q; want 1 to 3 (RelayConfig.MaxConns: Concurrency + 1)", relays, inbox.RelayApplicationName)
 	}
 }
+
+// TestRelayWokenByItsProcessRecordings: a relay learns of the events its
+// own process records on the pool as they commit (it registers its Wake
+// with activity.Domain.OnCommitted), with LISTEN off, its polls an hour
+// apart and the worker's idle check an hour: each event is delivered
+// within the deadline only through that wake-up. The events are recorded
+// with no wake-up of their own (DisableNotify), so nothing else could
+// deliver them.
+func TestRelayWokenByItsProcessRecordings(t *testing.T) {
+	reset(t)
+	quiet := activity.MustDomain(activity.DomainConfig{Name: "issue", Actions: []string{"comment_added"}, DisableNotify: true})
+	all := newCollector("all", inbox.Everything)
+	cfg := inbox.Config{Domains: []*activity.Domain{quiet}, Inboxes: []inbox.Inbox{all}, IdleCheckInterval: time.Hour}
+	cfg.Relay.DisableListen = true
+	cfg.Relay.PollInterval, cfg.Relay.MinPollInterval, cfg.Relay.ActivePeriod = time.Hour, time.Hour, time.Millisecond
+	startWorker(t, cfg)
+	_, issueID := newIssue(t) // the relay's first poll (at its start) may find the first event: the next two cannot
+
+	for range 3 {
+		res, err := quiet.RecordEvent(context.Background(), testDB, issueID, "comment_added", activity.Actor(activity.Ref{Type: "users", ID: "1"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the event delivered through its commit's in-process wake-up", func() bool {
+			return all.count(res.Event.ID) == 1
+		}, all.changed)
+	}
+}
