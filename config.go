@@ -128,9 +128,10 @@ type Config struct {
 	// them and its stylesheet after the default one (web.Theme). Default:
 	// a bare page with the default stylesheet.
 	Theme web.Theme
-	// Words names domains, actions and channels on the mounted pages in
-	// the reader's language (web.Words: the app's locale catalog, then the
-	// action catalog). Default: English.
+	// Words says every text of the mounted pages and names domains,
+	// actions and channels in the reader's language (web.Words: the app's
+	// locale catalog over each page's English Messages, then the action
+	// catalog; see package web). Default: English.
 	Words web.Words
 	// Privacy configures the person's data page (Prefix + "/me/data":
 	// GET exports, POST erases when AllowErase). Default: export only,

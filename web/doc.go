@@ -39,6 +39,28 @@
 // stylesheet linked after it. The default stylesheet reads the app's
 // colours and font from CSS custom properties (--tidings-accent, ...).
 //
+// # What it says: one Words
+//
+// Every text a part shows (headings, column names, buttons, empty lists,
+// notices, refusals, errors) is a key with an English default, listed by
+// the part's Messages (rules.Messages, eventbrowser.Messages,
+// operations.Messages, preferences.Messages, notifycenter.Messages);
+// domains, actions and channels are named by tidings.domain.<domain>,
+// tidings.action.<domain>.<action> (else the action catalog's Doc) and
+// tidings.channel.<name>. Each part takes a Words: the app's locale
+// catalog (package inbox/locale), read in the reader's locale
+// (Identity.Locale, else Accept-Language), over the English defaults. An
+// app translates or rewords any key, and English fills the rest:
+//
+//	cat, _ := locale.New("en", "de")
+//	cat.Set("de", "tidings.channel.app", "In der App")
+//	cat.Set("de", "preferences.title", "Benachrichtigungen")
+//	cat.Set("de", "eventbrowser.title", "Ereignisse")
+//	words := web.Words{Catalog: cat} // Config.Words of each part, or of the entry point
+//
+// cat.Missing(keys...) lists what a locale still lacks: pass it the keys
+// of the parts' Messages.
+//
 // Nothing here knows the app's routing, sessions or users: the app says
 // who asks (the Identity) and how to name things (the describers).
 package web

@@ -17,8 +17,13 @@ import (
 //	tidings.action.<domain>.<action>   "comment_added" -> "Comments"
 //	tidings.channel.<channel>          "app" -> "In the app"
 //
-// and each page's own texts (the keys its package lists, with their
-// English defaults). The zero Words speaks the English defaults.
+// and each page's own texts, the keys its package's Messages lists with
+// their English defaults: rules.* (web/rules), eventbrowser.*
+// (web/eventbrowser), operations.* (web/operations), preferences.*
+// (web/preferences) and notifycenter.* (web/notifycenter, its JSON
+// errors' messages). Give every page the same Words (the entry point
+// does): each New adds its own defaults under the app's Defaults. The
+// zero Words speaks the English defaults.
 type Words struct {
 	// Catalog holds the app's messages. Default nil: English defaults.
 	Catalog *locale.Catalog
