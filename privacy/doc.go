@@ -138,6 +138,11 @@
 // rows, and keeps the person's locked until it commits: no relay hands
 // them out meanwhile);
 // EraseSettled waits for them (at most a given time) and erases again.
+// The triggers' outbox rows are anyone's, so they are only waited for and
+// a relay may hand one out before the erasure commits, its engine job
+// reading the rule as it was: EraseSettled lists those deliveries again
+// after the commit, waits for them too, and always erases twice when a
+// rule named the person.
 // Use it while a worker runs; jobs only queued or waiting for a retry
 // load the erased event when they run (Redis holds references), so
 // without a running worker one Erase is enough. The demo test saw this

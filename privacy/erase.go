@@ -82,7 +82,8 @@ type Erasure struct {
 	// Erase again once they are done: EraseSettled does.
 	InFlight int64
 
-	pending []pendingKey // the deliveries InFlight counts
+	pending  []pendingKey // the deliveries InFlight counts
+	triggers []trigger    // what the rules that named the person trigger on
 }
 
 // pendingKey names one delivery (an inbox_pending row).
@@ -152,11 +153,11 @@ func (x *Privacy) erase(sc scope, db *gorm.DB, p activity.Person, req Request) (
 		// Deliveries in flight, taken before anything is masked (one that
 		// finishes while the erasure runs may have written after the
 		// table it wrote was masked): they may copy the old data once more.
-		pending, err := x.inFlight(ctx, tx, p)
+		pending, triggers, err := x.inFlight(ctx, tx, p)
 		if err != nil {
 			return err
 		}
-		rec.InFlight, rec.pending = int64(len(pending)), pending
+		rec.InFlight, rec.pending, rec.triggers = int64(len(pending)), pending, triggers
 		// 2. The events.
 		for _, d := range x.cfg.Domains {
 			n, err := d.Erase(ctx, tx, p)
@@ -228,25 +229,45 @@ var ErrInFlight = errors.New("privacy: deliveries of the person's events still i
 // take a copy the worker read ahead or loaded for a sibling job up to a
 // second before (inbox's loader), so those and the jobs running across
 // the erasure are what may copy. EraseSettled waits for every pending
-// delivery of the person's events, queued ones included. A delivery waiting for a retry still counts
+// delivery of the person's events, queued ones included. When a rule
+// named the person, it also lists again, once the erasure committed, the
+// deliveries of the events the rule triggers on (a relay may have claimed
+// one after the first listing and before the commit, and its engine job
+// read the rule as it was), waits for those too, and erases again even
+// when none was left: a job that read the old rule may have finished
+// between the commit and that listing. A delivery waiting for a retry still counts
 // until it is done, so a sink that is down keeps EraseSettled waiting
 // until maxWait. Without a worker running (a maintenance window, a
 // script), Erase is enough. The privacy Handler uses it with
 // HandlerConfig.Settle; the demo's person page does.
 func (x *Privacy) EraseSettled(ctx context.Context, db *gorm.DB, p activity.Person, req Request, maxWait time.Duration) (Erasure, error) {
 	rec, err := x.Erase(ctx, db, p, req)
-	if err != nil || rec.InFlight == 0 {
+	if err != nil || (rec.InFlight == 0 && len(rec.triggers) == 0) {
 		return rec, err
 	}
 	sc, err := x.scope(ctx) // Erase checked it
 	if err != nil {
 		return rec, err
 	}
+	keys := rec.pending
+	if len(rec.triggers) > 0 {
+		// An engine job whose relay claimed its event after the erasure
+		// listed the deliveries and before it committed read the rule
+		// before the masked one was committed: list them again now.
+		if err := waitForRelays(sc.ctx, db, rec.triggers, false); err != nil {
+			return rec, err
+		}
+		more, err := triggerDeliveries(sc.ctx, db, rec.triggers)
+		if err != nil {
+			return rec, err
+		}
+		keys = compactKeys(append(slices.Clip(keys), more...))
+	}
 	deadline := time.Now().Add(maxWait)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		n, err := stillPending(sc.ctx, db, rec.pending)
+		n, err := stillPending(sc.ctx, db, keys)
 		if err != nil {
 			return rec, err
 		}
@@ -281,41 +302,30 @@ func (x *Privacy) EraseSettled(ctx context.Context, db *gorm.DB, p activity.Pers
 // erasure commits, so no relay claims them meanwhile (it skips locked
 // rows) and their jobs load the erased events; the rule triggers' rows
 // (anyone's events, of every tenant) are only waited for: their locks are
-// released at once (a savepoint rolled back).
-func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) ([]pendingKey, error) {
+// released at once (a savepoint rolled back), so a relay may claim one
+// before the erasure commits; EraseSettled lists those deliveries again
+// after the commit. It returns the deliveries and the rules' triggers.
+func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) ([]pendingKey, []trigger, error) {
 	db = db.WithContext(ctx)
 	conds := make([]string, len(x.cfg.Domains))
 	condArgs := make([][]any, len(x.cfg.Domains))
 	for i, d := range x.cfg.Domains {
 		cond, args, err := d.PersonCondition(ctx, p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		conds[i], condArgs[i] = cond, args
 		if err := db.Exec(`SELECT o.id FROM `+activity.OutboxTable+` o WHERE o.domain = ? AND EXISTS (SELECT 1 FROM `+d.Table()+` WHERE id = o.event_id AND `+cond+`) FOR SHARE OF o`,
 			append([]any{d.Name()}, args...)...).Error; err != nil {
-			return nil, fmt.Errorf("privacy: wait for the relay's batches of the person's events: %w", err)
+			return nil, nil, fmt.Errorf("privacy: wait for the relay's batches of the person's events: %w", err)
 		}
 	}
 	triggers, err := ruleTriggers(ctx, db, p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if len(triggers) > 0 {
-		domains, actions := make(pgarray.Text, len(triggers)), make(pgarray.Text, len(triggers))
-		for i, t := range triggers {
-			domains[i], actions[i] = t.Domain, t.Action
-		}
-		err := db.Exec(`SAVEPOINT tidings_in_flight`).Error
-		if err == nil {
-			err = db.Exec(`SELECT o.id FROM `+activity.OutboxTable+` o JOIN unnest(?::text[], ?::text[]) AS t(d, a) ON o.domain = t.d AND o.action = t.a FOR SHARE OF o`, domains, actions).Error
-		}
-		if err == nil {
-			err = db.Exec(`ROLLBACK TO SAVEPOINT tidings_in_flight`).Error
-		}
-		if err != nil {
-			return nil, fmt.Errorf("privacy: wait for the relay's batches of the events rules naming the person trigger on: %w", err)
-		}
+	if err := waitForRelays(ctx, db, triggers, true); err != nil {
+		return nil, nil, err
 	}
 	var out []pendingKey
 	for i, d := range x.cfg.Domains {
@@ -323,24 +333,80 @@ func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) 
 		err := db.Raw(`SELECT ip.domain, ip.event_id, ip.inbox FROM inbox_pending ip WHERE ip.domain = ? AND EXISTS (SELECT 1 FROM `+d.Table()+` WHERE id = ip.event_id AND `+conds[i]+`)`,
 			append([]any{d.Name()}, condArgs[i]...)...).Scan(&keys).Error
 		if err != nil {
-			return nil, fmt.Errorf("privacy: list deliveries in flight: %w", err)
+			return nil, nil, fmt.Errorf("privacy: list deliveries in flight: %w", err)
 		}
 		out = append(out, keys...)
 	}
-	for _, t := range triggers {
-		// Every tenant's: they are only waited for, never changed, and
-		// inbox_pending (an operator table) does not say whose they are.
-		var keys []pendingKey
-		err = db.Raw(`SELECT domain, event_id, inbox FROM inbox_pending WHERE domain = ? AND action = ?`, t.Domain, t.Action).Scan(&keys).Error
-		if err != nil {
-			return nil, fmt.Errorf("privacy: list deliveries in flight: %w", err)
-		}
-		out = append(out, keys...)
+	keys, err := triggerDeliveries(ctx, db, triggers)
+	if err != nil {
+		return nil, nil, err
 	}
-	slices.SortFunc(out, func(a, b pendingKey) int {
+	return compactKeys(append(out, keys...)), triggers, nil
+}
+
+// waitForRelays waits for the relay batches that claimed an outbox row of
+// an event the triggers name to commit (their inbox_pending rows): it
+// locks those rows FOR SHARE and lets go of them at once (in a savepoint
+// rolled back when inTx, db being a transaction; else the statement's
+// own). They are anyone's events, of every tenant: an erasure does not
+// hold their fan-out.
+func waitForRelays(ctx context.Context, db *gorm.DB, triggers []trigger, inTx bool) error {
+	if len(triggers) == 0 {
+		return nil
+	}
+	db = db.WithContext(ctx)
+	domains, actions := make(pgarray.Text, len(triggers)), make(pgarray.Text, len(triggers))
+	for i, t := range triggers {
+		domains[i], actions[i] = t.Domain, t.Action
+	}
+	lock := func() error {
+		return db.Exec(`SELECT o.id FROM `+activity.OutboxTable+` o JOIN unnest(?::text[], ?::text[]) AS t(d, a) ON o.domain = t.d AND o.action = t.a FOR SHARE OF o`, domains, actions).Error
+	}
+	var err error
+	if inTx {
+		err = db.Exec(`SAVEPOINT tidings_in_flight`).Error
+		if err == nil {
+			err = lock()
+		}
+		if err == nil {
+			err = db.Exec(`ROLLBACK TO SAVEPOINT tidings_in_flight`).Error
+		}
+	} else {
+		err = lock()
+	}
+	if err != nil {
+		return fmt.Errorf("privacy: wait for the relay's batches of the events rules naming the person trigger on: %w", err)
+	}
+	return nil
+}
+
+// triggerDeliveries lists the deliveries not finished yet of the events
+// the triggers name. Every tenant's: they are only waited for, never
+// changed, and inbox_pending (an operator table) does not say whose they
+// are.
+func triggerDeliveries(ctx context.Context, db *gorm.DB, triggers []trigger) ([]pendingKey, error) {
+	if len(triggers) == 0 {
+		return nil, nil
+	}
+	domains, actions := make(pgarray.Text, len(triggers)), make(pgarray.Text, len(triggers))
+	for i, t := range triggers {
+		domains[i], actions[i] = t.Domain, t.Action
+	}
+	var keys []pendingKey
+	err := db.WithContext(ctx).Raw(`SELECT ip.domain, ip.event_id, ip.inbox FROM inbox_pending ip JOIN unnest(?::text[], ?::text[]) AS t(d, a) ON ip.domain = t.d AND ip.action = t.a`,
+		domains, actions).Scan(&keys).Error
+	if err != nil {
+		return nil, fmt.Errorf("privacy: list deliveries in flight: %w", err)
+	}
+	return keys, nil
+}
+
+// compactKeys sorts keys and drops the repeated ones.
+func compactKeys(keys []pendingKey) []pendingKey {
+	slices.SortFunc(keys, func(a, b pendingKey) int {
 		return cmp.Or(strings.Compare(a.Domain, b.Domain), cmp.Compare(a.EventID, b.EventID), strings.Compare(a.Inbox, b.Inbox))
 	})
-	return slices.Compact(out), nil
+	return slices.Compact(keys)
 }
 
 // trigger is a (domain, action) pair a workflow rule triggers on.

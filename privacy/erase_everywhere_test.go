@@ -258,7 +258,7 @@ func TestEraseLeavesNothingAnywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eraseSettledOnRelease(t, ctx, px, zoe, privacy.Request{By: "support:9", Reason: "ticket 44"}, h, nil)
+	eraseSettledOnRelease(t, ctx, px, zoe.person(), privacy.Request{By: "support:9", Reason: "ticket 44"}, h, nil)
 
 	// Work after the erasure: Bob's comment runs the rule the engine had
 	// cached, and is delivered everywhere.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,7 +109,106 @@ func engineJobOfRuleNamingThePerson(t *testing.T, gated bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eraseSettledOnRelease(t, ctx, px, ana, privacy.Request{By: "support:3"}, h, open)
+	eraseSettledOnRelease(t, ctx, px, ana.person(), privacy.Request{By: "support:3"}, h, open)
+	waitUntil(t, "the engine's delivery of Bob's comment to finish", func() bool {
+		return count(t, `SELECT count(*) FROM inbox_pending WHERE domain = 'issue' AND event_id = ?`, res.Event.ID) == 0 &&
+			count(t, `SELECT count(*) FROM workflow_action_runs WHERE domain = 'issue' AND event_id = ? AND rule_id = ? AND status = 'done'`, res.Event.ID, rule.ID) == 1
+	})
+	if h := dbHits(t, []string{ana.name, ana.email}); len(h) > 0 {
+		t.Errorf("after EraseSettled and the engine's job, Ana's data is in:\n  %s", strings.Join(h, "\n  "))
+	}
+}
+
+// A relay may claim an event a rule naming Ana triggers on after the
+// erasure listed the deliveries in flight (it only waits for the batches
+// that claimed such events already, and lets go of the rest at once, so
+// as not to hold every tenant's events) and before it commits: the
+// engine's job reads the rule's version before the masked rule is
+// committed, and writes Ana's email into its action's result after the
+// erasure. EraseSettled lists those jobs again once the erasure committed,
+// waits for them and erases again. The test starts the worker inside the
+// erasure (a Part, run after the library's tables): its relay claims Bob's
+// comment, and its engine job holds in its action, before the erasure
+// commits. Before the fix, EraseSettled returned at once (nothing in flight)
+// and the email stayed in workflow_action_runs.result.
+func TestEraseSettledWaitsForEngineJobsClaimedDuringTheErasure(t *testing.T) {
+	ctx := context.Background()
+	ana := newUser(t, someone{name: "Ana Claimed", email: "ana.claimed@example.net"})
+	bob := newUser(t, someone{name: "Bob Latecomer", email: "bob.latecomer@example.net"})
+	var issueID int64
+	if err := testDB.Raw(`INSERT INTO issues (title) VALUES ('Claimed during') RETURNING id`).Scan(&issueID).Error; err != nil {
+		t.Fatal(err)
+	}
+	rds := redistest.NewPrivate(t)
+	h := newHold()
+	schema, err := workflow.NewSchema(workflow.SchemaConfig{Domain: issues})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := workflow.NewRegistry(workflow.RegistryConfig{})
+	reg.MustRegister("note", workflow.Action{
+		Doc:    "Note a comment for someone.",
+		Params: workflow.ParamSchema{"for": {Type: workflow.String, Required: true}},
+		Run: func(_ context.Context, ac workflow.ActionContext) (workflow.Result, error) {
+			if ac.Event.SubjectID == strconv.FormatInt(issueID, 10) {
+				h.stop()
+			}
+			return workflow.Result{Summary: "noted for " + ac.Params.String("for")}, nil
+		},
+	})
+	rules, err := workflow.NewRules(workflow.RulesConfig{DB: testDB, Schemas: []*workflow.Schema{schema}, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule, err := rules.Create(ctx, "users:"+bob.key(), workflow.Rule{Name: "Comments, noted for Ana", Domain: "issue", TriggeredOn: "comment_added",
+		Actions: []workflow.RuleAction{workflow.Do("note", workflow.Params{"for": ana.email})}, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := workflow.NewEngine(workflow.EngineConfig{Rules: rules, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w, err := inbox.NewWorker(inbox.Config{DB: testDB, Redis: asynq.RedisClientOpt{Addr: rds.Addr()}, Domains: []*activity.Domain{issues, users},
+		Inboxes: []inbox.Inbox{engine}, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bob's comment waits in the outbox: no relay runs yet.
+	res, err := issues.RecordEvent(bob.ctx(bob.name), testDB, issueID, "comment_added", activity.Extra(map[string]any{"body": "late"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running atomic.Bool
+	t.Cleanup(func() {
+		h.letGo()
+		if running.Load() {
+			w.Shutdown()
+		}
+	})
+	relaysDuring := privacy.Part{Name: "relays-during-the-erasure", Erase: func(ctx context.Context, _ *gorm.DB, _ activity.Person) (activity.Erased, error) {
+		if running.CompareAndSwap(false, true) {
+			if err := w.Start(context.Background()); err != nil {
+				return nil, err
+			}
+		}
+		select {
+		case <-h.entered: // the engine's job loaded the rule and holds in its action
+			return activity.Erased{}, nil
+		case <-time.After(20 * time.Second):
+			return nil, errors.New("the engine's job of Bob's comment never ran")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}}
+	px, err := privacy.New(privacy.Config{Domains: []*activity.Domain{issues, users}, Parts: []privacy.Part{usersPart, relaysDuring}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eraseSettledOnRelease(t, ctx, px, ana.person(), privacy.Request{By: "support:6"}, h, nil)
 	waitUntil(t, "the engine's delivery of Bob's comment to finish", func() bool {
 		return count(t, `SELECT count(*) FROM inbox_pending WHERE domain = 'issue' AND event_id = ?`, res.Event.ID) == 0 &&
 			count(t, `SELECT count(*) FROM workflow_action_runs WHERE domain = 'issue' AND event_id = ? AND rule_id = ? AND status = 'done'`, res.Event.ID, rule.ID) == 1
@@ -173,7 +273,7 @@ func TestEraseSettledWaitsForARelayBatchNotCommittedYet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eraseSettledOnRelease(t, ctx, px, ana, privacy.Request{By: "support:5"}, h, open)
+	eraseSettledOnRelease(t, ctx, px, ana.person(), privacy.Request{By: "support:5"}, h, open)
 	if n := count(t, `SELECT count(*) FROM tidings_erasures WHERE person_type = 'users' AND person_id = ?`, ana.key()); n != 2 {
 		t.Errorf("%d erasures of Ana; want 2 (the first counted the running delivery in flight)", n)
 	}
@@ -306,11 +406,11 @@ func erasureWaitsForRelay(t *testing.T, settled <-chan settledResult) (r settled
 // With open (gateRelay's), the relay's batch of the delivery is held
 // open: the erasure must wait for it (erasureWaitsForRelay) before open
 // lets it commit.
-func eraseSettledOnRelease(t *testing.T, ctx context.Context, px *privacy.Privacy, who someone, req privacy.Request, h *hold, open func()) privacy.Erasure {
+func eraseSettledOnRelease(t *testing.T, ctx context.Context, px *privacy.Privacy, who activity.Person, req privacy.Request, h *hold, open func()) privacy.Erasure {
 	t.Helper()
 	settled := make(chan settledResult, 1)
 	go func() {
-		e, err := px.EraseSettled(ctx, testDB, who.person(), req, 20*time.Second)
+		e, err := px.EraseSettled(ctx, testDB, who, req, 20*time.Second)
 		settled <- settledResult{e, err}
 	}()
 	if open != nil {
@@ -320,7 +420,7 @@ func eraseSettledOnRelease(t *testing.T, ctx context.Context, px *privacy.Privac
 		open()
 	}
 	waitUntil(t, "the first erasure to commit", func() bool {
-		return count(t, `SELECT count(*) FROM tidings_erasures WHERE person_type = 'users' AND person_id = ?`, who.key()) >= 1
+		return count(t, `SELECT count(*) FROM tidings_erasures WHERE person_type = ? AND person_id = ?`, who.Type, who.ID) >= 1
 	})
 	h.letGo()
 	select {
