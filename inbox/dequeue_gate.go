@@ -28,9 +28,13 @@ import (
 //     job is taken as soon as it is in Redis, not at the next poll;
 //   - an outbox notification (LISTEN) wakes it too, and so does asynq's
 //     forwarder moving due retries or scheduled tasks to a queue;
-//   - for ActivePeriod after a wake-up or a job it waits TaskCheckInterval
-//     at most (then asynq's own sleep follows, as before), so jobs another
-//     process's relay enqueued are still found about as soon as before;
+//   - for ActivePeriod after a wake-up or a job it waits TaskCheckInterval,
+//     then polls the queues itself every twice that (asynq's wait plus its
+//     mean sleep: Redis sees no more polls than before), each wait ended by
+//     a wake-up, rather than answering "empty": asynq's own sleep, which
+//     no wake-up ends, made about half the jobs of the worker's own relay
+//     wait for it (0.5-1.5x TaskCheckInterval); jobs another process's
+//     relay enqueued are found about as soon as before;
 //   - idle, it waits IdleCheckInterval at most: the ceiling for jobs that
 //     arrive without a wake-up (another app's enqueue, a re-driven dead
 //     letter).
@@ -131,32 +135,65 @@ func (g *dequeueGate) dequeue(ctx context.Context, next redis.ProcessHook, cmd r
 		return err // more queues to try in this round
 	}
 	g.empty.Store(0)
-	wait := g.idleWait
-	if time.Since(time.Unix(0, g.lastActive.Load())) < g.activeFor {
-		wait = g.activeWait
-	}
-	if wait <= 0 {
-		return err
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-g.wake:
-	case <-t.C:
-		return err
-	case <-g.stop:
-		return err
-	case <-ctx.Done():
-		return err
-	}
-	g.waits.Add(1)
 	c, ok := cmd.(*redis.Cmd)
 	if !ok {
 		return err
 	}
-	// Woken: every queue again, this one first, each in a command of its
-	// own whose answer becomes this one's.
-	args := cmd.Args()
+	for polled := false; ; polled = true {
+		wait := g.idleWait
+		active := time.Since(time.Unix(0, g.lastActive.Load())) < g.activeFor
+		if active {
+			wait = g.activeWait
+			if polled {
+				// After a poll of its own: the wait plus asynq's mean
+				// sleep, so it polls Redis no more often than before.
+				wait *= 2
+			}
+		}
+		if wait <= 0 {
+			return err
+		}
+		t := time.NewTimer(wait)
+		woken := false
+		select {
+		case <-g.wake:
+			woken = true
+		case <-t.C:
+		case <-g.stop:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		if !woken && (!active || ctx.Err() != nil || g.stopped()) {
+			return err // idle (asynq's own sleep follows, as before), or stopping
+		}
+		if woken {
+			g.waits.Add(1)
+		}
+		// Woken, or active: every queue again, this one first. While
+		// active the gate polls here instead of answering "empty": asynq
+		// would then sleep TaskCheckInterval (half to one and a half of
+		// it), a sleep no wake-up ends, and a job enqueued meanwhile would
+		// wait it out.
+		if found, e := g.retry(ctx, next, c); found || e != nil {
+			return e
+		}
+	}
+}
+
+// stopped reports whether close was called.
+func (g *dequeueGate) stopped() bool {
+	select {
+	case <-g.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// retry runs the dequeue of every queue, c's first, each in a command of
+// its own whose answer becomes c's: found when one had a job.
+func (g *dequeueGate) retry(ctx context.Context, next redis.ProcessHook, c *redis.Cmd) (found bool, err error) {
+	args := c.Args()
 	this := queueOfKey(args[3])
 	for i, q := range append([]string{this}, g.queues...) {
 		if i > 0 && q == this {
@@ -171,15 +208,15 @@ func (g *dequeueGate) dequeue(ctx context.Context, next redis.ProcessHook, cmd r
 			g.lastActive.Store(time.Now().UnixNano())
 			c.SetVal(try.Val())
 			c.SetErr(nil)
-			return nil
+			return true, nil
 		} else if !errors.Is(e, redis.Nil) {
 			c.SetErr(e)
-			return e
+			return false, e
 		}
 	}
 	c.SetVal(nil)
 	c.SetErr(redis.Nil)
-	return redis.Nil
+	return false, nil
 }
 
 // asynqKey is asynq's key of queue q: "asynq:{q}:pending".
