@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -33,8 +34,10 @@ type completer struct {
 	mu        sync.Mutex
 	keys      []pendingKey
 	missing   []missingKey
-	delivered []pendingKey // succeeded: a dead letter of theirs is resolved
-	kick      chan struct{}
+	delivered []pendingKey  // succeeded: a dead letter of theirs is resolved
+	kick      chan struct{} // maxBatch keys wait: flush now
+	arm       chan struct{} // the first key after none waited: flush in interval
+	wakes     atomic.Int64  // flushes run (timer or kick), for tests
 }
 
 type missingKey struct {
@@ -46,7 +49,8 @@ func newCompleter(db *gorm.DB, log *slog.Logger, interval time.Duration) *comple
 	if interval <= 0 {
 		interval = 100 * time.Millisecond
 	}
-	return &completer{db: db, log: log, interval: interval, keepMissing: 5 * time.Second, maxBatch: 2000, kick: make(chan struct{}, 1)}
+	return &completer{db: db, log: log, interval: interval, keepMissing: 5 * time.Second, maxBatch: 2000,
+		kick: make(chan struct{}, 1), arm: make(chan struct{}, 1)}
 }
 
 // add notes that a job finished (delivered: it succeeded; tracked: an
@@ -56,6 +60,7 @@ func (c *completer) add(k pendingKey, delivered, tracked bool) {
 		return
 	}
 	c.mu.Lock()
+	first := c.idleLocked()
 	if tracked {
 		c.keys = append(c.keys, k)
 	}
@@ -64,18 +69,33 @@ func (c *completer) add(k pendingKey, delivered, tracked bool) {
 	}
 	full := len(c.keys) >= c.maxBatch
 	c.mu.Unlock()
+	signal := c.arm
 	if full {
-		select {
-		case c.kick <- struct{}{}:
-		default:
-		}
+		signal = c.kick
+	} else if !first {
+		return // the timer runs already
+	}
+	select {
+	case signal <- struct{}{}:
+	default:
 	}
 }
 
-// run flushes every interval until ctx is done, then once more.
+// idleLocked reports whether nothing waits for a flush (c.mu held).
+func (c *completer) idleLocked() bool {
+	return len(c.keys) == 0 && len(c.missing) == 0 && len(c.delivered) == 0
+}
+
+// run flushes until ctx is done, then once more: interval after the
+// first key that found nothing waiting (at once when maxBatch wait), and
+// again every interval while keys remain (rows not there yet). With
+// nothing to flush no timer runs: an idle worker's completer does not
+// wake (a 100ms ticker was a third of an idle worker's wake-ups).
 func (c *completer) run(ctx context.Context) {
-	t := time.NewTicker(c.interval)
+	t := time.NewTimer(c.interval)
+	t.Stop()
 	defer t.Stop()
+	armed := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -83,15 +103,31 @@ func (c *completer) run(ctx context.Context) {
 			c.flush(fctx)
 			cancel()
 			return
+		case <-c.arm:
+			if !armed {
+				t.Reset(c.interval)
+				armed = true
+			}
+			continue
 		case <-t.C:
 		case <-c.kick:
+			t.Stop() // Go 1.23+: no stale tick is left to drain
 		}
+		armed = false
+		c.wakes.Add(1)
 		// Not cut by the stop: a flush under way when the worker stops
 		// finishes (the stop waits for it) instead of failing with
 		// "context canceled" and warning at every clean shutdown.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		c.flush(fctx)
 		cancel()
+		c.mu.Lock()
+		again := !c.idleLocked() // gathered meanwhile, or kept for a retry
+		c.mu.Unlock()
+		if again {
+			t.Reset(c.interval)
+			armed = true
+		}
 	}
 }
 
