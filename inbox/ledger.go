@@ -86,14 +86,27 @@ const DefaultClaimTimeout = 2 * time.Minute
 //     sent. If the process dies between the send and the mark, the next
 //     attempt after ClaimTimeout sends again: at least once, with a
 //     duplicate only in that window.
+//
+// A claim and a mark made on the pool (not in a caller's transaction)
+// commit without waiting for PostgreSQL's WAL flush (synchronous_commit
+// off for their own one-statement transaction, as the relay's batches and
+// the batch windows' marks do): they are visible to every other attempt
+// at once, so claims still shut each other out, and a worker that dies
+// loses none of them. Only a crash of PostgreSQL itself may lose the last
+// few (within about three wal_writer_delay), and a lost claim or mark is
+// then what a worker dying between the send and the mark is: a later
+// attempt, if the job runs again, sends once more. Waiting for the flush
+// made each external delivery wait for two disk flushes (cmd/bench, the
+// channel groups). Called in a transaction, they commit with it.
 type Ledger struct {
 	claimTimeout time.Duration
 	now          func() time.Time
+	marks        *marks
 }
 
 // NewLedger returns a Ledger.
 func NewLedger(cfg LedgerConfig) *Ledger {
-	l := &Ledger{claimTimeout: cfg.ClaimTimeout, now: cfg.Now}
+	l := &Ledger{claimTimeout: cfg.ClaimTimeout, now: cfg.Now, marks: &marks{queues: map[markQueueKey]*markQueue{}}}
 	if l.claimTimeout <= 0 {
 		l.claimTimeout = DefaultClaimTimeout
 	}
@@ -167,6 +180,18 @@ RETURNING inbox, domain, event_id, recipient`, now, now, tenantArg(TenantOf(ctx)
 	return fresh, nil
 }
 
+// asyncCommit is the head of a claim's or mark's statement: a CTE named
+// async that the statement joins, which on the pool turns the WAL flush
+// wait off for the statement's own transaction (set_config(..., true)
+// lasts as long as it), and in a caller's transaction does nothing (its
+// commit is the caller's: a claim must not weaken it).
+func asyncCommit(db *gorm.DB) string {
+	if _, inTx := db.Statement.ConnPool.(gorm.TxCommitter); inTx {
+		return `WITH async AS (SELECT NULL)`
+	}
+	return `WITH async AS (SELECT set_config('synchronous_commit', 'off', true))`
+}
+
 // Claim records that an attempt is about to apply an external effect. It
 // returns true when the caller should go ahead, false when the effect was
 // sent (or done) already, and an error wrapping ErrInFlight, with a
@@ -197,8 +222,9 @@ func (l *Ledger) claim(ctx context.Context, db *gorm.DB, key Key, again bool) (b
 	if tenantfilter.On {
 		same = "d.tenant_id IS NOT DISTINCT FROM EXCLUDED.tenant_id"
 	}
-	err := db.WithContext(ctx).Raw(`INSERT INTO inbox_deliveries AS d (inbox, domain, event_id, recipient, status, attempts, created_at, updated_at, tenant_id)
-VALUES (?, ?, ?, ?, 'sending', 1, ?, ?, ?)
+	err := db.WithContext(ctx).Raw(asyncCommit(db)+`
+INSERT INTO inbox_deliveries AS d (inbox, domain, event_id, recipient, status, attempts, created_at, updated_at, tenant_id)
+SELECT ?::text, ?::text, ?::bigint, ?::text, 'sending', 1, ?::timestamptz, ?::timestamptz, ?::text FROM async
 ON CONFLICT (inbox, domain, event_id, recipient) DO UPDATE
    SET status = 'sending', attempts = d.attempts + 1, updated_at = EXCLUDED.updated_at
  WHERE (d.status = 'failed' OR (d.status = 'sending' AND d.updated_at <= ?)) AND `+same+`
@@ -226,9 +252,19 @@ RETURNING d.attempts`, key.Inbox, key.Event.Domain, key.Event.ID, key.Recipient,
 	}
 }
 
-// MarkSent records that a claimed external effect happened.
+// MarkSent records that a claimed external effect happened. It returns
+// once the mark has committed. Marks made at once on the pool share
+// statements: while one is in flight, the next ones wait and go together
+// in one (per database handle and tenant), so many concurrent deliveries
+// pay for one statement and one commit, and a lone mark for its own.
 func (l *Ledger) MarkSent(ctx context.Context, db *gorm.DB, key Key) error {
-	return l.finish(ctx, db, key, StatusSent, "")
+	if db == nil {
+		return errNilDB
+	}
+	if _, inTx := db.Statement.ConnPool.(gorm.TxCommitter); inTx || l.marks == nil {
+		return l.finish(ctx, db, key, StatusSent, "")
+	}
+	return l.markSent(ctx, db, key)
 }
 
 // Release records that a claimed external effect failed, so the next
@@ -250,8 +286,9 @@ func (l *Ledger) finish(ctx context.Context, db *gorm.DB, key Key, status Status
 		le = truncate(lastError, 2000)
 	}
 	cond, targs := TenantCondition(ctx, "")
-	res := db.WithContext(ctx).Exec(`UPDATE inbox_deliveries SET status = ?, last_error = ?, updated_at = ?
-WHERE inbox = ? AND domain = ? AND event_id = ? AND recipient = ? AND status = 'sending' AND `+cond,
+	res := db.WithContext(ctx).Exec(asyncCommit(db)+`
+UPDATE inbox_deliveries SET status = ?, last_error = ?, updated_at = ?
+FROM async WHERE inbox = ? AND domain = ? AND event_id = ? AND recipient = ? AND status = 'sending' AND `+cond,
 		append([]any{string(status), le, l.now(), key.Inbox, key.Event.Domain, key.Event.ID, key.Recipient}, targs...)...)
 	if res.Error != nil {
 		return fmt.Errorf("inbox: ledger mark %s %s: %w", key, status, res.Error)

@@ -3,6 +3,7 @@ package inbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -149,5 +150,127 @@ func TestLedgerClaimAndSend(t *testing.T) {
 	// PruneAllTenants keeps nothing older than asked.
 	if n, err := l.PruneAllTenants(ctx, testDB, now.Add(time.Hour)); err != nil || n != 2 {
 		t.Errorf("PruneAllTenants = %d, %v; want 2", n, err)
+	}
+}
+
+// A claim and its mark in a caller's transaction leave the transaction's
+// commit as it was (synchronous): the WAL flush is skipped only for the
+// ledger's own one-statement transactions on the pool.
+func TestLedgerClaimInTransactionKeepsItsCommitSynchronous(t *testing.T) {
+	reset(t)
+	ctx := context.Background()
+	l := inbox.NewLedger(inbox.LedgerConfig{})
+	err := testDB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if ok, err := l.Claim(ctx, tx, ledgerKey("tx")); err != nil || !ok {
+			t.Fatalf("Claim in a transaction = %v, %v; want true", ok, err)
+		}
+		if err := l.MarkSent(ctx, tx, ledgerKey("tx")); err != nil {
+			t.Fatal(err)
+		}
+		var setting string
+		if err := tx.Raw(`SELECT current_setting('synchronous_commit')`).Row().Scan(&setting); err != nil {
+			t.Fatal(err)
+		}
+		if setting == "off" {
+			t.Errorf("after a claim and a mark in the caller's transaction, synchronous_commit = %q: its commit would not wait for the WAL flush", setting)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// On the pool: claimed and marked as before.
+	if ok, err := l.Claim(ctx, testDB, ledgerKey("pool")); err != nil || !ok {
+		t.Fatalf("Claim on the pool = %v, %v; want true", ok, err)
+	}
+	if err := l.MarkSent(ctx, testDB, ledgerKey("pool")); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"tx", "pool"} {
+		if e, found, err := l.Lookup(ctx, testDB, ledgerKey(r)); err != nil || !found || e.Status != inbox.StatusSent {
+			t.Errorf("%s: Lookup = %+v %v %v; want sent", r, e, found, err)
+		}
+	}
+}
+
+// MarkSent calls made while a mark's statement is in flight wait and go
+// together in the next statement, each with its own outcome: a claimed
+// key is marked, an unclaimed one is an error, and a second mark of one
+// key (a statement takes a key once) finds it marked, as ungrouped marks
+// do.
+func TestLedgerMarksMadeAtOnceShareAStatement(t *testing.T) {
+	reset(t)
+	ctx := context.Background()
+	l := inbox.NewLedger(inbox.LedgerConfig{})
+	claimed := []string{"blocker", "dup"}
+	for i := range 20 {
+		claimed = append(claimed, fmt.Sprintf("r%02d", i))
+	}
+	for _, r := range claimed {
+		if ok, err := l.Claim(ctx, testDB, ledgerKey(r)); err != nil || !ok {
+			t.Fatalf("Claim(%s) = %v, %v", r, ok, err)
+		}
+	}
+	// Hold the blocker's row, so that its mark's statement stays in
+	// flight while the others are made.
+	tx := testDB.Begin()
+	defer tx.Rollback()
+	if err := tx.Exec(`SELECT 1 FROM inbox_deliveries WHERE recipient = 'blocker' FOR UPDATE`).Error; err != nil {
+		t.Fatal(err)
+	}
+	errs := map[string]chan error{}
+	mark := func(name, recipient string) {
+		ch := make(chan error, 1)
+		errs[name] = ch
+		go func() { ch <- l.MarkSent(ctx, testDB, ledgerKey(recipient)) }()
+	}
+	mark("blocker", "blocker")
+	waitFor(t, 10*time.Second, "the blocker's mark waiting for its row", func() bool {
+		var waiting int64
+		testDB.Raw(`SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()`).Scan(&waiting)
+		return waiting > 0
+	})
+	for _, r := range claimed[2:] {
+		mark(r, r)
+	}
+	mark("unclaimed", "nobody")
+	mark("dup1", "dup")
+	mark("dup2", "dup")
+	waitFor(t, 10*time.Second, "23 marks waiting", func() bool { return l.PendingMarks() == 23 })
+	if err := tx.Rollback().Error; err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]error{}
+	for name, ch := range errs {
+		select {
+		case err := <-ch:
+			got[name] = err
+		case <-time.After(10 * time.Second):
+			t.Fatalf("MarkSent %s: no answer within 10s", name)
+		}
+	}
+	for _, r := range claimed[2:] {
+		if got[r] != nil {
+			t.Errorf("MarkSent(%s) = %v, want nil", r, got[r])
+		}
+	}
+	if got["blocker"] != nil {
+		t.Errorf("MarkSent(blocker) = %v, want nil", got["blocker"])
+	}
+	if got["unclaimed"] == nil {
+		t.Errorf("MarkSent of an unclaimed key in a shared statement = nil, want an error")
+	}
+	if (got["dup1"] == nil) == (got["dup2"] == nil) {
+		t.Errorf("two marks of one key = %v and %v; want one nil and one error", got["dup1"], got["dup2"])
+	}
+	var sent int64
+	testDB.Raw(`SELECT count(*) FROM inbox_deliveries WHERE status = 'sent'`).Scan(&sent)
+	if sent != int64(len(claimed)) {
+		t.Errorf("%d rows sent, want %d", sent, len(claimed))
+	}
+	// The blocker's statement, the 22 others' (20, the unclaimed key,
+	// one mark of dup), the second mark of dup.
+	if n := l.MarkStatements(); n != 3 {
+		t.Errorf("%d statements for 24 marks, want 3", n)
 	}
 }
