@@ -3,8 +3,9 @@
 // inbox/device, kind device.Phone), words a short message through the
 // locale catalogs and sends it through a Provider. Package
 // inbox/sms/twilio is the provider for Twilio's Messages API (and the
-// handler of its signed delivery reports); another service fits behind
-// the same interface (Name and Send).
+// handler of its signed delivery reports), package inbox/sms/vonage the
+// one for Vonage's SMS API (and its signed delivery receipts); another
+// service fits behind the same interface (Name and Send).
 //
 //	p, err := twilio.New(twilio.Config{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: token, From: "+14155550100"})
 //	in, err := sms.NewInbox(sms.Config{Provider: p, Catalog: cat, Defaults: defaults,
@@ -37,17 +38,19 @@
 //
 // Each number gets an event at most once per accepted send (a ledger row
 // per event, recipient and number). A number the provider says cannot
-// receive (Twilio 21211 invalid, 21614 not a mobile) is removed
-// (device.Gone) so no later event tries it; one whose owner texted STOP
-// (21610) is also put on the suppression list, so registering it again
-// does not text it until inbox.Unsuppress (after the owner texts START).
+// receive (Twilio 21211 invalid, 21614 not a mobile; Vonage 6, 33) is
+// removed (device.Gone) so no later event tries it; one whose owner
+// texted STOP (Twilio 21610, Vonage 7 barred) is also put on the
+// suppression list, so registering it again does not text it until
+// inbox.Unsuppress (after the owner texts START).
 // A 429 waits the provider's Retry-After (and so do later sends in this
 // process); refused credentials are a misconfiguration (a dead letter
 // saying why); 5xx and no answer are inbox.Unreachable of the inbox's
 // Sink, so the worker's breaker holds the deliveries through an outage
 // and each is sent once when the provider answers again. Delivery
-// reports that come later (Twilio's status callback) remove a number
-// that proved dead: see twilio.StatusHandler.
+// reports that come later (Twilio's status callback, Vonage's delivery
+// receipts) remove a number that proved dead: see twilio.StatusHandler
+// and vonage.StatusHandler.
 //
 // The recipients, preferences, delivery choices, ledger, pruning,
 // breaker and rate-limit waits are package inbox/address's, which every

@@ -28,8 +28,8 @@ const DefaultQueue = "tidings.sms"
 const DefaultMaxRunes = 160
 
 // Provider is one SMS service's API: package inbox/sms/twilio implements
-// it for Twilio's Messages API; another service (Vonage, MessageBird)
-// fits behind the same two methods.
+// it for Twilio's Messages API, package inbox/sms/vonage for Vonage's SMS
+// API; another service (MessageBird) fits behind the same two methods.
 type Provider interface {
 	// Name names the provider ("twilio"): the default Sink, the
 	// suppression entries' source, the errors' prefix.

@@ -307,12 +307,12 @@ func Sign(method, secret string, params map[string]string) string {
 	sort.Strings(keys)
 	var buf bytes.Buffer
 	for _, k := range keys {
-		v := strings.Map(func(r rune) rune {
-			if r == '&' || r == '=' {
-				return '_'
+		v := []byte(params[k]) // bytes, not runes: a byte that is not UTF-8 is signed as it is
+		for i, c := range v {
+			if c == '&' || c == '=' {
+				v[i] = '_'
 			}
-			return r
-		}, params[k])
+		}
 		fmt.Fprintf(&buf, "&%s=%s", k, v)
 	}
 	var h func() hash.Hash
