@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/internal/pgarray"
+	"github.com/tidingsdev/tidings/internal/rawscan"
 )
 
 // ErrCritical is returned (inside a *CriticalError) when a user tries to
@@ -199,10 +200,10 @@ func (d *Defaults) Wanted(ctx context.Context, db *gorm.DB, channel, domain, act
 	// The tenant's default (Recipient TenantDefault) is read with the
 	// recipients' own rows, and applies to those without one.
 	cond, targs := TenantKeyCondition(ctx, "")
-	err := db.WithContext(ctx).Raw(`SELECT DISTINCT ON (recipient) recipient, muted FROM notification_preferences
+	err := rawscan.All(db.WithContext(ctx).Raw(`SELECT DISTINCT ON (recipient) recipient, muted FROM notification_preferences
  WHERE `+cond+` AND recipient = ANY(?::text[]) AND domain = ? AND channel IN (?, '*') AND action IN (?, ?, '*')
  ORDER BY recipient, (action <> ?), (action = '*'), (channel = '*')`,
-		append(targs, pgarray.Text(append(slices.Clip(recipients), TenantDefault)), domain, channel, action, subject, subject)...).Scan(&prefs).Error
+		append(targs, pgarray.Text(append(slices.Clip(recipients), TenantDefault)), domain, channel, action, subject, subject)...), &prefs)
 	if err != nil {
 		return nil, fmt.Errorf("inbox: preferences: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/internal/pgarray"
+	"github.com/tidingsdev/tidings/internal/rawscan"
 	"github.com/tidingsdev/tidings/internal/tenantfilter"
 )
 
@@ -222,13 +223,13 @@ func (l *Ledger) claim(ctx context.Context, db *gorm.DB, key Key, again bool) (b
 	if tenantfilter.On {
 		same = "d.tenant_id IS NOT DISTINCT FROM EXCLUDED.tenant_id"
 	}
-	err := db.WithContext(ctx).Raw(asyncCommit(db)+`
+	err := rawscan.All(db.WithContext(ctx).Raw(asyncCommit(db)+`
 INSERT INTO inbox_deliveries AS d (inbox, domain, event_id, recipient, status, attempts, created_at, updated_at, tenant_id)
 SELECT ?::text, ?::text, ?::bigint, ?::text, 'sending', 1, ?::timestamptz, ?::timestamptz, ?::text FROM async
 ON CONFLICT (inbox, domain, event_id, recipient) DO UPDATE
    SET status = 'sending', attempts = d.attempts + 1, updated_at = EXCLUDED.updated_at
  WHERE (d.status = 'failed' OR (d.status = 'sending' AND d.updated_at <= ?)) AND `+same+`
-RETURNING d.attempts`, key.Inbox, key.Event.Domain, key.Event.ID, key.Recipient, now, now, tenantArg(TenantOf(ctx)), now.Add(-l.claimTimeout)).Scan(&attempts).Error
+RETURNING d.attempts`, key.Inbox, key.Event.Domain, key.Event.ID, key.Recipient, now, now, tenantArg(TenantOf(ctx)), now.Add(-l.claimTimeout)), &attempts)
 	if err != nil {
 		return false, fmt.Errorf("inbox: ledger claim %s: %w", key, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/internal/pgarray"
+	"github.com/tidingsdev/tidings/internal/rawscan"
 )
 
 // ErrSuppressed matches the outcome of a recipient on the suppression
@@ -145,8 +146,8 @@ func Suppressed(ctx context.Context, db *gorm.DB, channel string, addresses []st
 		back[norm[i]] = append(back[norm[i]], a)
 	}
 	var rows []Suppression
-	err := db.WithContext(ctx).Raw(`SELECT channel, address, reason, source, detail, created_at FROM inbox_suppressions
-WHERE channel = ? AND address = ANY(?::text[])`, channel, norm).Scan(&rows).Error
+	err := rawscan.All(db.WithContext(ctx).Raw(`SELECT channel, address, reason, source, detail, created_at FROM inbox_suppressions
+WHERE channel = ? AND address = ANY(?::text[])`, channel, norm), &rows)
 	if err != nil {
 		return nil, fmt.Errorf("inbox: read suppressions: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/internal/pgarray"
+	"github.com/tidingsdev/tidings/internal/rawscan"
 )
 
 // MaxPerKind is how many addresses of one kind a person keeps: Register
@@ -138,9 +139,9 @@ func ListFor(ctx context.Context, db *gorm.DB, recipients []string, kinds ...Kin
 		ks[i] = string(k)
 	}
 	var rows []Address
-	err := session(ctx, db).Raw(`SELECT `+columns+` FROM device_addresses
+	err := rawscan.All(session(ctx, db).Raw(`SELECT `+columns+` FROM device_addresses
 WHERE `+cond+` AND recipient = ANY(?) AND (cardinality(?::text[]) = 0 OR kind = ANY(?))
-ORDER BY recipient, updated_at DESC, id DESC`, append(cargs, pgarray.Text(recipients), pgarray.Text(ks), pgarray.Text(ks))...).Scan(&rows).Error
+ORDER BY recipient, updated_at DESC, id DESC`, append(cargs, pgarray.Text(recipients), pgarray.Text(ks), pgarray.Text(ks))...), &rows)
 	if err != nil {
 		return nil, fmt.Errorf("device: list: %w", err)
 	}
