@@ -73,6 +73,15 @@
 // and inbox_pending are the operator's tables (migrations.OperatorTables):
 // Erase writes and reads them, so under row-level security it runs as the
 // operator, and only the library's tenant filters keep it to the tenant.
+// Given a handle whose role row-level security holds on them (the app's
+// request role), Erase, EraseSettled, Reapply and Erasures return
+// ErrNeedsOperator before any other statement (PostgreSQL's
+// row_security_active): that role sees none of their rows, so
+// EraseSettled would find no delivery in flight and return while jobs
+// copy the data again, Reapply would find nothing to re-apply, Erasures no
+// record, and Erase could not record itself (it failed with PostgreSQL's
+// "new row violates row-level security policy" after doing all its work).
+// Export reads only tenant tables and runs under the app's role.
 //
 // # Erase
 //

@@ -136,6 +136,9 @@ func (x *Privacy) Erase(ctx context.Context, db *gorm.DB, p activity.Person, req
 // erase is Erase in scope sc.
 func (x *Privacy) erase(sc scope, db *gorm.DB, p activity.Person, req Request) (Erasure, error) {
 	ctx := sc.ctx
+	if err := operator(ctx, db); err != nil {
+		return Erasure{}, err
+	}
 	rec := Erasure{Person: p.Ref(), Tenant: sc.tenant, RequestedBy: req.By, Reason: req.Reason, StartedAt: x.cfg.Now(), Counts: activity.Erased{}}
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// 1. Every personal string the library holds of p.
@@ -460,6 +463,9 @@ func Erasures(ctx context.Context, db *gorm.DB, person activity.Ref) ([]Erasure,
 	if db == nil {
 		return nil, activity.ErrNilDB
 	}
+	if err := operator(ctx, db); err != nil {
+		return nil, err
+	}
 	cond, args := "tenant_id IS NULL", []any{}
 	if _, ok := activity.TenantFrom(ctx); ok {
 		cond, args = "tenant_id = ?", []any{activity.TenantText(ctx)}
@@ -504,6 +510,9 @@ func (x *Privacy) Reapply(ctx context.Context, db *gorm.DB, by string) (int, err
 	if db == nil {
 		return 0, activity.ErrNilDB
 	}
+	if err := operator(ctx, db); err != nil {
+		return 0, err
+	}
 	var people []struct{ TenantID, PersonType, PersonID string }
 	if err := db.WithContext(ctx).Raw(`SELECT DISTINCT coalesce(tenant_id, '') AS tenant_id, person_type, person_id FROM tidings_erasures ORDER BY 1, 2, 3`).Scan(&people).Error; err != nil {
 		return 0, fmt.Errorf("privacy: read erasures: %w", err)
@@ -534,4 +543,33 @@ func (x *Privacy) Reapply(ctx context.Context, db *gorm.DB, by string) (int, err
 		}
 	}
 	return len(people), nil
+}
+
+// ErrNeedsOperator is returned (wrapped) by Erase, EraseSettled, Reapply
+// and Erasures when db's role is held to row-level security on the
+// operator's tables (tidings_erasures, inbox_pending: see
+// migrations.OperatorTables), before any other statement. Such a role
+// sees no row of them: EraseSettled would find no delivery in flight and
+// return while jobs copy the person's data again, Reapply would find no
+// erasure to re-apply and Erasures no record, and Erase could not record
+// itself. Call them with the operator's handle (a superuser, a role with
+// BYPASSRLS, or the tables' owner when row-level security is not forced),
+// as the relay and the worker run.
+var ErrNeedsOperator = errors.New("privacy: needs the operator's role (row-level security hides tidings_erasures and inbox_pending from this one)")
+
+// operator returns an error wrapping ErrNeedsOperator when db's role is
+// held to row-level security on the operator's tables.
+func operator(ctx context.Context, db *gorm.DB) error {
+	var row struct {
+		Role string
+		Held bool
+	}
+	err := db.WithContext(ctx).Raw(`SELECT current_user AS role, row_security_active('tidings_erasures') OR row_security_active('inbox_pending') AS held`).Scan(&row).Error
+	switch {
+	case err != nil:
+		return fmt.Errorf("privacy: check the role: %w", err)
+	case row.Held:
+		return fmt.Errorf("%w: role %q is held to it: call with the operator's handle (a superuser or a BYPASSRLS role), the one the worker uses", ErrNeedsOperator, row.Role)
+	}
+	return nil
 }

@@ -31,7 +31,10 @@ var ErrForbidden = errors.New("privacy: forbidden")
 type HandlerConfig struct {
 	// Privacy does the work. Required.
 	Privacy *Privacy
-	// DB is the pool. Required.
+	// DB is the pool. Required. With AllowErase under row-level
+	// security, it is the operator's (an erasure writes the operator's
+	// tables: as the app's role, POST answers 500, having changed nothing,
+	// and logs ErrNeedsOperator); an export alone runs as the app's role.
 	DB *gorm.DB
 	// Authorize says whose data the request may export or erase (action
 	// is ActionExport or ActionErase), and who is asking (recorded with

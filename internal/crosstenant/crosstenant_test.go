@@ -598,7 +598,7 @@ func crossTenant(t *testing.T, held bool) {
 	t.Run("process", func(t *testing.T) { testProcess(t, w, ctx) })
 	t.Run("operations", func(t *testing.T) { testOperations(t, w, ctx) })
 	t.Run("maintenance", func(t *testing.T) { testMaintenance(t, w, ctx, held) })
-	t.Run("person", func(t *testing.T) { testPerson(t, w, ctx) }) // last: it erases A's users:8
+	t.Run("person", func(t *testing.T) { testPerson(t, w, ctx, held) }) // last: it erases A's users:8
 
 	after := snapshot(t, tenantB)
 	for k, v := range before {

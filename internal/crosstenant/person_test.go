@@ -36,7 +36,7 @@ import (
 // migrations.OperatorTables): they run as the operator (testDB), whom no
 // policy holds, so only the library's filters keep them to A; in the
 // tidings_rlsonly build, where those are compiled out, they are not run.
-func testPerson(t *testing.T, w *world, ctx context.Context) {
+func testPerson(t *testing.T, w *world, ctx context.Context, held bool) {
 	onlyA := func(what, tenant string) {
 		t.Helper()
 		if tenant != tenantA {
@@ -154,6 +154,9 @@ func testPerson(t *testing.T, w *world, ctx context.Context) {
 		t.Errorf("A still has %d addresses of users:8 or their phone (%v)", addrs, err)
 	}
 	cover(px.Erase, px.EraseSettled, px.Reapply)
+	if held {
+		operatorOnly(t, px, ctx, p)
+	}
 	if !tenantfilter.On {
 		return // the operator's calls: only the library's filters hold them (see above)
 	}
@@ -167,6 +170,39 @@ func testPerson(t *testing.T, w *world, ctx context.Context) {
 	}
 	if n, err := px.Reapply(context.Background(), testDB, "crosstenant"); err != nil || n != 1 {
 		t.Errorf("Reapply = %d, %v; want A's users:8 again", n, err)
+	}
+}
+
+// operatorOnly calls privacy's erasure calls on appDB, the app's role held
+// to row-level security, which hides the operator's tables: an erasure
+// there would list no delivery in flight (inbox_pending has no row for
+// it: EraseSettled would return at once, the jobs running across it free
+// to copy the data again) and could not write its record. Each refuses
+// with privacy.ErrNeedsOperator before any statement that writes, and no
+// erasure is recorded.
+func operatorOnly(t *testing.T, px *privacy.Privacy, ctx context.Context, p activity.Person) {
+	t.Helper()
+	records := func() int64 {
+		var n int64
+		if err := testDB.Raw(`SELECT count(*) FROM tidings_erasures`).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := records()
+	req := privacy.Request{By: "crosstenant"}
+	for name, call := range map[string]func() error{
+		"Erase":        func() error { _, err := px.Erase(ctx, appDB, p, req); return err },
+		"EraseSettled": func() error { _, err := px.EraseSettled(ctx, appDB, p, req, time.Second); return err },
+		"Reapply":      func() error { _, err := px.Reapply(ctx, appDB, "crosstenant"); return err },
+		"Erasures":     func() error { _, err := privacy.Erasures(ctx, appDB, p.Ref()); return err },
+	} {
+		if err := call(); !errors.Is(err, privacy.ErrNeedsOperator) {
+			t.Errorf("privacy %s as the app's role = %v; want privacy.ErrNeedsOperator", name, err)
+		}
+	}
+	if after := records(); after != before {
+		t.Errorf("%d erasure records written as the app's role", after-before)
 	}
 }
 
