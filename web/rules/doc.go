@@ -15,6 +15,21 @@
 //	When this happens  Choose what the rule reacts to.
 //	Value              “banana” is not a date (2024-01-31) or an age (365d).
 //
+// Besides the keys of Messages, the editor looks up names for what the
+// app's rules are made of, each falling back to its declaration's words:
+//
+//	tidings.domain.<domain>                "issue"           (else the name)
+//	tidings.action.<domain>.<action>       a trigger         (else ActionSpec.Doc)
+//	rules.attribute.<domain>.<attribute>   a condition field (else the schema's Doc)
+//	rules.action.<type>                    an action to do   (else the registry's Doc)
+//	rules.param.<type>.<param>             its parameter     (else the name)
+//	rules.hint.<type>.<param>              the parameter's hint (else its Doc)
+//
+// The built-in attributes (event.*) and actions (notify, record, webhook)
+// carry English Docs: an app in another language gives them keys too
+// (Rules.Schema(domain).Attributes() and Rules.Registry().Describe() list
+// them; locale.Catalog.Missing says which a locale lacks).
+//
 // Who asks is a web.Identity: a signed-in person sees the rules of their
 // tenant (and those the app keeps in code, read only); only an Admin
 // creates, edits, turns on or off and deletes them. In a tenanted app a

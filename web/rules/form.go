@@ -169,7 +169,11 @@ func (e *Editor) decorate(q request, f *form) {
 				if label == lk {
 					label = capitalize(strings.ReplaceAll(pname, "_", " "))
 				}
-				t.Params = append(t.Params, paramField{Name: pname, Label: label, Hint: p.Doc, Value: a.Params[key], Err: a.Err[key], Required: p.Required})
+				hint := q.t(e.cfg.Words, "rules.hint."+key)
+				if hint == "rules.hint."+key {
+					hint = p.Doc
+				}
+				t.Params = append(t.Params, paramField{Name: pname, Label: label, Hint: hint, Value: a.Params[key], Err: a.Err[key], Required: p.Required})
 			}
 			a.Fields = append(a.Fields, t)
 		}
