@@ -18,12 +18,13 @@
 // Besides the keys of Messages, the editor looks up names for what the
 // app's rules are made of, each falling back to its declaration's words:
 //
-//	tidings.domain.<domain>                "issue"           (else the name)
-//	tidings.action.<domain>.<action>       a trigger         (else ActionSpec.Doc)
-//	rules.attribute.<domain>.<attribute>   a condition field (else the schema's Doc)
-//	rules.action.<type>                    an action to do   (else the registry's Doc)
-//	rules.param.<type>.<param>             its parameter     (else the name)
-//	rules.hint.<type>.<param>              the parameter's hint (else its Doc)
+//   - tidings.domain.<domain>: a domain (else its name);
+//   - tidings.action.<domain>.<action>: a trigger (else ActionSpec.Doc);
+//   - rules.attribute.<domain>.<attribute>: a condition's field (else the
+//     schema's Doc);
+//   - rules.action.<type>: an action to do (else the registry's Doc);
+//   - rules.param.<type>.<param>: its parameter (else the name);
+//   - rules.hint.<type>.<param>: the parameter's hint (else its Doc).
 //
 // The built-in attributes (event.*) and actions (notify, record, webhook)
 // carry English Docs: an app in another language gives them keys too
