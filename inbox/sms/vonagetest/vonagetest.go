@@ -1,14 +1,14 @@
 // Package vonagetest is a local server speaking Vonage's SMS API on
-// loopback, for tests of inbox/sms/vonage and of apps: it checks each
-// request as Vonage does (POST /sms/json, a form with api_key and
-// api_secret, or a signature with the account's signature secret and a
-// timestamp; from, to in E.164 without "+", text), answers with the SMS
-// API's JSON (messages[].status: 0, 1 throttled, 2, 3, 4 bad
-// credentials, 6 for an invalid number, 7 for a barred one, 14 bad
-// signature, 32 signature and secret), or HTTP 429 with Retry-After and
-// 5xx, records the messages it accepted, and sends signed delivery
-// receipts to a message's callback, as a GET query, a POST form or a POST
-// JSON object.
+// loopback, for tests of inbox/sms/vonage and of apps (Start in a test,
+// NewServer in an app's dev mode): it checks each request as Vonage does
+// (POST /sms/json, a form with api_key and api_secret, or a signature
+// with the account's signature secret and a timestamp; from, to in E.164
+// without "+", text), answers with the SMS API's JSON (messages[].status:
+// 0, 1 throttled, 2, 3, 4 bad credentials, 6 for an invalid number, 7 for
+// a barred one, 14 bad signature, 32 signature and secret), or HTTP 429
+// with Retry-After and 5xx, records the messages it accepted, and sends
+// signed delivery receipts to a message's callback, as a GET query, a
+// POST form or a POST JSON object.
 package vonagetest
 
 import (
@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/tidingsdev/tidings/inbox/address/addresstest"
+	"github.com/tidingsdev/tidings/internal/loopback"
 )
 
 // Message is one request the server answered.
@@ -83,17 +84,33 @@ type failure struct {
 
 var msisdn = regexp.MustCompile(`^[1-9][0-9]{6,14}$`)
 
-// Start starts a server with a new API key, API secret and signature
-// secret, closed at the test's end.
-func Start(t testing.TB) *Server {
-	t.Helper()
+// NewServer starts a server on 127.0.0.1 with a new API key, API secret
+// and signature secret. Close stops it.
+func NewServer() (*Server, error) {
 	s := &Server{APIKey: hexOf(4), APISecret: hexOf(8), SignatureSecret: hexOf(16), SignatureMethod: "md5hash",
 		ReceiptMethod: "POST", barred: map[string]bool{}, invalid: map[string]bool{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
+	srv, err := loopback.Serve(http.HandlerFunc(s.serve), loopback.HTTP)
+	if err != nil {
+		return nil, fmt.Errorf("vonagetest: %w", err)
+	}
+	s.srv, s.URL = srv, srv.URL
+	return s, nil
+}
+
+// Start is NewServer for tests: it fails t when the server cannot start
+// and closes the server at the test's end.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s, err := NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
 	return s
 }
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
 
 func hexOf(n int) string {
 	b := make([]byte, n)
