@@ -207,7 +207,10 @@
 // wake-up or IdleCheckInterval (1s): an idle worker costs about 0.5% of a
 // core instead of 4-8% (see Config for the measurements).
 // Shutdown stops the relay, lets running jobs finish for ShutdownTimeout,
-// and hands the others back to the queue for the next worker.
+// and hands the others back to the queue for the next worker. A job
+// waiting for its turn (a Slack post waiting for its thread's) hears of the
+// stop at once (Stopping) and goes back to the queue quietly (Stopped),
+// without spending an attempt.
 //
 // # The relay
 //

@@ -29,6 +29,13 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 		}
 		return redactTask(t.Type(), err)
 	}
+	// An inbox's job may give up a wait when the worker stops (Stopping);
+	// the tasks of Config.Tasks are not told.
+	if ch := w.stopping.Load(); ch != nil {
+		retried, _ := asynq.GetRetryCount(ctx)
+		maxRetry, _ := asynq.GetMaxRetry(ctx)
+		ctx = withStopping(ctx, *ch, retried, maxRetry)
+	}
 	name := inboxOfType(t.Type())
 	p, err := w.handleInbox(ctx, name, t)
 	return redact(name, p.ref(), err)

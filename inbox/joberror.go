@@ -95,6 +95,8 @@ func errorKind(err error) string {
 	switch {
 	case errors.Is(err, ErrPanic):
 		parts = append(parts, "panic in Process")
+	case errors.Is(err, ErrStopping):
+		parts = append(parts, "handed back: the worker was stopping")
 	case errors.As(err, &unknown):
 		parts = append(parts, unknown.Error())
 	case errors.As(err, &win):
@@ -135,7 +137,7 @@ func errorType(err error) string {
 	for err != nil {
 		switch err.(type) {
 		case *jobError, *PermanentError, *RetryAfterError, *WindowError, *UnreachableError, *MisconfiguredError,
-			*HeldError, *UnknownError, *InFlightError, *PanicError:
+			*HeldError, *UnknownError, *InFlightError, *PanicError, *StoppingError:
 		default:
 			if t := fmt.Sprintf("%T", err); !plainError(t) {
 				return t

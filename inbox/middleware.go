@@ -77,6 +77,8 @@ func Logging(logger *slog.Logger) Middleware {
 				attrs = append(attrs, slog.String("stack", string(pe.Stack)))
 			}
 			switch {
+			case errors.Is(err, ErrStopping):
+				logger.LogAttrs(ctx, slog.LevelDebug, "inbox: handed back to the queue: the worker is stopping", attrs...)
 			case errors.Is(err, ErrHeld):
 				logger.LogAttrs(ctx, slog.LevelDebug, "inbox: held while the sink is down", attrs...)
 			case errors.Is(err, activity.ErrCausationDepth):

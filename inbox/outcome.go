@@ -18,7 +18,7 @@ const (
 	OutcomeDone       Outcome = "done"       // Process returned nil
 	OutcomeSuppressed Outcome = "suppressed" // returned nil after Delivery.Suppress: nothing to deliver
 	OutcomeRetried    Outcome = "retried"    // failed; will be retried
-	OutcomeHeld       Outcome = "held"       // held back (ErrHeld); will be retried
+	OutcomeHeld       Outcome = "held"       // held back (ErrHeld), or handed back at a graceful stop (ErrStopping); will be retried
 	OutcomeDead       Outcome = "dead"       // failed for good (permanent, or the last attempt): a dead letter
 )
 
@@ -35,7 +35,7 @@ func OutcomeOf(d *Delivery, err error) Outcome {
 		return OutcomeDone
 	case IsPermanent(err) || d.LastAttempt():
 		return OutcomeDead
-	case errors.Is(err, ErrHeld):
+	case errors.Is(err, ErrHeld), errors.Is(err, ErrStopping): // ErrStopping: handed back at a graceful stop
 		return OutcomeHeld
 	default:
 		return OutcomeRetried

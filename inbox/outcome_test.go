@@ -26,6 +26,7 @@ func TestOutcomeOf(t *testing.T) {
 		{"failure", 1, false, errors.New("smtp: 451"), inbox.OutcomeRetried},
 		{"held by a breaker", 1, false, held, inbox.OutcomeHeld},
 		{"held on the last attempt", 3, false, held, inbox.OutcomeDead},
+		{"handed back at a graceful stop", 1, false, fmt.Errorf("slack: %w", inbox.Stopped("waiting for the thread's turn", nil)), inbox.OutcomeHeld},
 		{"permanent", 1, false, inbox.Permanent(errors.New("550 no such user")), inbox.OutcomeDead},
 		{"last attempt", 3, false, errors.New("timeout"), inbox.OutcomeDead},
 	} {

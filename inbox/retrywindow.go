@@ -51,6 +51,9 @@ func (w *Worker) outages(p Policy, sink string) Middleware {
 			}
 			d.answered = func(s string) { w.breakers.report(s, nil) }
 			err := next(ctx, d)
+			if errors.Is(err, ErrStopping) && !IsPermanent(err) {
+				return err // handed back at a graceful stop: no outcome of the sink's
+			}
 			s := sink
 			var ue *UnreachableError
 			var me *MisconfiguredError

@@ -178,6 +178,9 @@ type Worker struct {
 	stop    context.CancelFunc
 	relayWG sync.WaitGroup
 	done    completion
+	// stopping is closed when Shutdown begins (Stopping); a new one per
+	// Start.
+	stopping atomic.Pointer[chan struct{}]
 
 	breakers  *breakers
 	news      atomic.Pointer[sinkNews] // while started: SinksKey and the release of held jobs
@@ -329,6 +332,8 @@ func NewWorker(cfg Config) (*Worker, error) {
 		ErrorHandler:             asynq.ErrorHandlerFunc(w.handleError),
 		Logger:                   asynqLogger{w.log},
 		LogLevel:                 asynq.InfoLevel,
+		// A job handed back at a graceful stop (Stopped) spends no attempt.
+		IsFailure: func(err error) bool { return !errors.Is(err, ErrStopping) },
 	})
 	return w, nil
 }
@@ -373,6 +378,8 @@ func (w *Worker) Start(ctx context.Context) error {
 		return errors.New("inbox: worker already started")
 	}
 	w.carry = carryevents.On(ctx)
+	stopping := make(chan struct{})
+	w.stopping.Store(&stopping)
 	w.startSinkNews()
 	if err := w.server.Start(asynq.HandlerFunc(w.handle)); err != nil {
 		w.stopSinkNews()
@@ -408,6 +415,11 @@ func (w *Worker) Shutdown() {
 	defer w.mu.Unlock()
 	if !w.started {
 		return
+	}
+	// Jobs waiting for their turn give up and go back to the queue
+	// (Stopping) rather than hold the shutdown until ShutdownTimeout.
+	if ch := w.stopping.Load(); ch != nil {
+		close(*ch)
 	}
 	if w.stop != nil {
 		w.stop()
@@ -446,6 +458,9 @@ func (w *Worker) Run(ctx context.Context) error {
 // come up to a second early; a RetryAfter is a "not before", so it is
 // rounded up to the next whole second.
 func (w *Worker) retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	if errors.Is(err, ErrStopping) {
+		return 0 // handed back at a graceful stop: due at once for the next worker
+	}
 	if d, ok := retryAfter(err); ok {
 		now := time.Now()
 		at := now.Add(d)

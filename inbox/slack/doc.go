@@ -45,7 +45,11 @@
 // earlier events of the subject that it has still to post (in the outbox,
 // or pending and neither sent nor failed), so a reply whose job started
 // before its parent's waits for it. A post waits Config.ThreadWait for its turn, then
-// goes back to the job layer as a retry (ErrThreadBusy).
+// goes back to the job layer as a retry (ErrThreadBusy). When the worker
+// stops gracefully (inbox.Stopping) a post still waiting for the earlier
+// events, its thread's turn or its channel's gives up at once and its job
+// goes back to the queue without spending an attempt (inbox.Stopped), so a
+// clean stop logs no "Quitting worker" warning; once posting, it finishes.
 //
 // Posts to one channel wait their turn (Config.ChannelRate); a 429 whose
 // Retry-After is within Config.MaxWait blocks the channel for every post

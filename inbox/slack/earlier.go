@@ -71,6 +71,9 @@ SELECT '' WHERE EXISTS (SELECT 1 FROM %s p JOIN %s e ON e.id = p.event_id
 		case <-ctx.Done():
 			t.Stop()
 			return &APIError{Method: "chat.postMessage", Err: ctx.Err()}
+		case <-inbox.Stopping(ctx):
+			t.Stop()
+			return inbox.Stopped("slack: waiting for earlier events of "+ev.String(), nil)
 		case <-t.C:
 		}
 	}

@@ -156,6 +156,9 @@ func (l *channelLimiter) wait(ctx context.Context, channel string) (time.Duratio
 			case <-ctx.Done():
 				t.Stop()
 				return 0, false, ctx.Err()
+			case <-inbox.Stopping(ctx):
+				t.Stop()
+				return 0, false, inbox.Stopped("slack: waiting for the turn of channel "+channel, nil)
 			case <-t.C:
 			}
 		}
@@ -194,7 +197,9 @@ func (l *channelLimiter) penalize(channel string, d time.Duration) {
 func (p *Poster) postPaced(ctx context.Context, channel string, opts []slackapi.MsgOption) (string, string, slackapi.Message, error) {
 	for {
 		turn := p.limiter.key(channel)
-		if d, ok, err := p.limiter.wait(ctx, turn); err != nil {
+		if d, ok, err := p.limiter.wait(ctx, turn); errors.Is(err, inbox.ErrStopping) {
+			return "", "", slackapi.Message{}, err
+		} else if err != nil {
 			return "", "", slackapi.Message{}, &APIError{Method: "chat.postMessage", Channel: channel, Err: err}
 		} else if !ok {
 			return "", "", slackapi.Message{}, &RateLimitError{Method: "chat.postMessage", Channel: channel, RetryAfter: d,

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/internal/tenantfilter"
 )
 
@@ -126,6 +127,9 @@ func (s *GormThreads) LockThread(ctx context.Context, key ThreadKey, eventID int
 		case <-ctx.Done():
 			t.Stop()
 			return fail(ctx.Err())
+		case <-inbox.Stopping(ctx):
+			t.Stop()
+			return threadStopped(key)
 		case <-t.C:
 		}
 	}
@@ -133,10 +137,18 @@ func (s *GormThreads) LockThread(ctx context.Context, key ThreadKey, eventID int
 	if err := tx.Exec(fmt.Sprintf(`SET LOCAL lock_timeout = %d`, left.Milliseconds()+1)).Error; err != nil {
 		return fail(err)
 	}
-	if err := tx.Exec(`SELECT pg_advisory_xact_lock(?::bigint)`, int64(h)).Error; err != nil {
+	// The wait for the lock gives up when the worker stops (the statement
+	// is cancelled, the transaction and its connection dropped).
+	lctx, stopped := inbox.UntilStopping(ctx)
+	err := tx.WithContext(lctx).Exec(`SELECT pg_advisory_xact_lock(?::bigint)`, int64(h)).Error
+	stopped()
+	if err != nil {
 		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+		switch {
+		case errors.As(err, &pgErr) && pgErr.Code == "55P03": // lock_not_available
 			return threadBusy(key, wait)
+		case ctx.Err() == nil && lctx.Err() != nil:
+			return threadStopped(key)
 		}
 		return fail(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/tidingsdev/tidings/inbox"
 )
 
 // DefaultThreadWait is how long a post waits inside the job for the
@@ -102,6 +104,9 @@ func (k *keyLocks) LockThread(ctx context.Context, key ThreadKey, eventID int64,
 		case <-ctx.Done():
 			leave(false)
 			return &APIError{Method: "chat.postMessage", Channel: key.Route, Err: ctx.Err()}
+		case <-inbox.Stopping(ctx):
+			leave(false)
+			return threadStopped(key)
 		case <-timer.C:
 			leave(false)
 			return threadBusy(key, wait)
@@ -109,6 +114,13 @@ func (k *keyLocks) LockThread(ctx context.Context, key ThreadKey, eventID int64,
 	}
 	defer leave(true)
 	return fn(ctx, nil)
+}
+
+// threadStopped is the error of a post that gave up waiting for its turn
+// because the worker is stopping (inbox.Stopping): its job goes back to
+// the queue.
+func threadStopped(key ThreadKey) error {
+	return inbox.Stopped(fmt.Sprintf("slack: waiting for the turn of thread %s %s in %s", key.Domain, key.SubjectID, key.Route), nil)
 }
 
 // threadBusy is the error of a post that waited wait for its turn.
