@@ -30,7 +30,18 @@
 // the first tick; it is unique per tick, so several worker processes may
 // run at once. The scheduler is started with Start, never with asynq's
 // Run, which would take the process's SIGTERM. Stop stops it all
-// gracefully: running jobs get Config.Worker.ShutdownTimeout.
+// gracefully: running jobs get Config.Worker.ShutdownTimeout, and a job
+// still waiting for its turn (a Slack post waiting for its thread's) goes
+// back to the queue at once, without spending an attempt (inbox.Stopping).
+//
+// While Redis (or a node of a Redis Cluster) is down, the worker reports it
+// once (its breakers, the relay's lag, the health checks), but go-redis
+// also logs every failed dial of every connection ("redis: connection
+// pool: failed to dial after 5 attempts", many a second) through its
+// process-wide logger. go-redis has no logger per client, and the library
+// never replaces the process's (redis.SetLogger is global state that
+// belongs to the app): an app that wants those lines dropped or
+// rate-limited calls redis.SetLogger once in main, as cmd/demo does.
 //
 // # The app's own inboxes
 //
