@@ -35,9 +35,10 @@ const slackDigestChannel = "#issues-digest"
 // slackChannel is where the demo posts issue events.
 const slackChannel = "#issues"
 
-// fanout is the demo's own inboxes (email, Slack, the Slack digest), which
-// the tidings client's worker runs next to its in-app inbox, and in dev
-// mode the local SMTP server and fake Slack API they deliver to.
+// fanout is the demo's own inboxes (email, Slack, the Slack digest, web
+// push, SMS, mobile push, chat), which the tidings client's worker runs
+// next to its in-app inbox, and in dev mode the local SMTP server, fake
+// Slack API and channel peers they deliver to.
 type fanout struct {
 	inboxes []inbox.Inbox // for tidings.Config.Inboxes
 
@@ -56,6 +57,7 @@ type fanout struct {
 
 	devSMTP  *smtptest.Server  // nil unless dev mode in a worker process
 	devSlack *slacktest.Server // nil unless dev mode in a worker process
+	peers    *devPeers         // SMS, mobile push and chat peers; nil unless dev mode in a worker process
 
 	slackURL, slackToken string // the Slack API the inbox and actions use
 
@@ -214,6 +216,11 @@ func (a *App) startFanout(ctx context.Context) error {
 	}
 	f.push = pushConfig
 	f.inboxes = append(inboxes, push)
+	channels, err := a.channelInboxes(ctx) // SMS, mobile push, chat (channels.go)
+	if err != nil {
+		return err
+	}
+	f.inboxes = append(f.inboxes, channels...)
 	return a.startHistory()
 }
 
@@ -267,6 +274,7 @@ func (f *fanout) close() {
 	if f.devSlack != nil {
 		f.devSlack.Close()
 	}
+	f.peers.close()
 }
 
 // logWriter adapts Config.Log to the io.Writer slog's handler wants.

@@ -60,8 +60,9 @@ func (a *App) newWebPush() (*webpush.Inbox, *notifycenter.PushConfig, error) {
 }
 
 // pushRecipients are the subscribers, in their language and time
-// zone; the inbox drops the actor and whoever muted web push, and pushes
-// to each browser they subscribed.
+// zone, for every address channel (web push; SMS and mobile push,
+// channels.go); each inbox drops the actor and whoever muted its channel,
+// and delivers to each browser, number or phone they registered.
 func (a *App) pushRecipients(ctx context.Context, db *gorm.DB, ev activity.Event) ([]webpush.Recipient, error) {
 	ids, err := a.recipients(ctx, db, ev)
 	if err != nil || len(ids) == 0 {

@@ -38,6 +38,7 @@ func (a *App) routes() {
 	mux.HandleFunc("GET /notifications", a.listNotifications)
 	mux.HandleFunc("GET /dev/mail", a.devMailbox)
 	mux.HandleFunc("GET /dev/slack", a.devSlack)
+	mux.HandleFunc("GET /dev/channels", a.devChannels)
 	if a.fan.unsubscribe != nil {
 		mux.Handle("/unsubscribe", a.fan.unsubscribe)
 	}

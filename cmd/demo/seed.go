@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
+	"github.com/tidingsdev/tidings/inbox/device"
 )
 
 // seedLock is the advisory lock key that keeps two demos starting at once
@@ -116,6 +120,22 @@ func (s *seeder) status(is *Issue, actor *User, at time.Time, to string) {
 	s.record(at, is, actor, action, activity.Extra{"from": from, "to": to})
 }
 
+// devices registers u's phone number and a device token of each mobile
+// push service, in org (the dev pages show what they received).
+func (s *seeder) devices(org int64, u *User, phone string) {
+	id := strconv.FormatInt(u.ID, 10)
+	apnsToken := sha256.Sum256([]byte("tidings demo apns " + u.Email))
+	for _, d := range []device.Address{
+		{Recipient: id, Kind: device.Phone, Address: phone, Label: "phone"},
+		{Recipient: id, Kind: device.FCM, Address: "demo-fcm:" + strings.ReplaceAll(u.Email, "@", "."), Label: "Android"},
+		{Recipient: id, Kind: device.APNs, Address: hex.EncodeToString(apnsToken[:]), Label: "iPhone"},
+	} {
+		if s.err == nil {
+			_, s.err = device.Register(activity.WithTenant(s.ctx, org), s.tx, d)
+		}
+	}
+}
+
 func (s *seeder) run() error {
 	// Two organisations, the demo's tenants: Acme's people see nothing of
 	// Globex's projects, issues, events, notifications and rules, and the
@@ -138,6 +158,10 @@ func (s *seeder) run() error {
 			s.err = s.a.defaults.SetChoice(activity.WithTenant(s.ctx, acme.ID), s.tx, strconv.FormatInt(chloe.ID, 10), ch, "issue", inbox.AnyAction, dailyDigest)
 		}
 	}
+	// Ana has a phone: her number for SMS and her app's device tokens
+	// (Android through FCM, iOS through APNs), so an event for her goes
+	// out on every channel the demo has.
+	s.devices(acme.ID, ana, "+1 415 555 0142")
 	web := &Project{OrgID: acme.ID, Key: "WEB", Name: "Web app"}
 	mob := &Project{OrgID: acme.ID, Key: "MOB", Name: "Mobile app"}
 	s.create(web)
@@ -180,6 +204,7 @@ func (s *seeder) globex(org *Organisation) {
 	hiro := &User{OrgID: org.ID, Name: "Hiro Tanaka", Email: "hiro@globex.example", SlackHandle: "hiro"}
 	s.create(greta)
 	s.create(hiro)
+	s.devices(org.ID, hiro, "+81 3 5555 0199")
 	ops := &Project{OrgID: org.ID, Key: "OPS", Name: "Globex operations"}
 	s.create(ops)
 	day := 24 * time.Hour
