@@ -47,7 +47,9 @@
 // operations.Messages, preferences.Messages, notifycenter.Messages);
 // domains, actions and channels are named by tidings.domain.<domain>,
 // tidings.action.<domain>.<action> (else the action catalog's Doc) and
-// tidings.channel.<name>. Each part takes a Words: the app's locale
+// tidings.channel.<name>; relative times and stamps by the keys of
+// TimeMessages (tidings.ago.minutes "%d min ago", ..., and the layouts
+// tidings.ago.date and tidings.stamp). Each part takes a Words: the app's locale
 // catalog (package inbox/locale), read in the reader's locale
 // (Identity.Locale, else Accept-Language), over the English defaults. An
 // app translates or rewords any key, and English fills the rest:

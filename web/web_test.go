@@ -7,9 +7,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox/locale"
 	"github.com/tidingsdev/tidings/web"
+	"github.com/tidingsdev/tidings/web/feedview"
 )
 
 func TestIdentifyRefusesWithoutIdentity(t *testing.T) {
@@ -95,5 +98,39 @@ func TestBadPrefix(t *testing.T) {
 		if got := web.BadPrefix(prefix); got != bad {
 			t.Errorf("BadPrefix(%q) = %v, want %v", prefix, got, bad)
 		}
+	}
+}
+
+// Words.Ago says in English what feedview.Ago says, at each of its
+// steps, and a catalog's words where it has them.
+func TestWordsAgoAndStamp(t *testing.T) {
+	now := time.Date(2030, 5, 10, 12, 0, 0, 0, time.UTC)
+	var w web.Words
+	for _, d := range []time.Duration{10 * time.Second, 5 * time.Minute, 3 * time.Hour, 30 * time.Hour, 5 * 24 * time.Hour, 90 * 24 * time.Hour} {
+		if got, want := w.Ago("", now, now.Add(-d)), feedview.Ago(now, now.Add(-d)); got != want {
+			t.Errorf("%v ago: %q, want feedview's %q", d, got, want)
+		}
+	}
+	if got := w.Stamp("", now); got != "10 May 2030 12:00:00 UTC" {
+		t.Errorf("stamp: %q", got)
+	}
+	cat, err := locale.New("en", "de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"tidings.ago.minutes": "vor %d Min.", "tidings.stamp": "02.01.2006 15:04:05 UTC"} {
+		if err := cat.Set("de", k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w = web.Words{Catalog: cat}
+	if got := w.Ago("de", now, now.Add(-5*time.Minute)); got != "vor 5 Min." {
+		t.Errorf("German minutes: %q", got)
+	}
+	if got := w.Stamp("de", now); got != "10.05.2030 12:00:00 UTC" {
+		t.Errorf("German stamp: %q", got)
+	}
+	if got := w.Ago("en", now, now.Add(-5*time.Minute)); got != "5 min ago" {
+		t.Errorf("English minutes with a catalog: %q", got)
 	}
 }

@@ -21,7 +21,8 @@ import (
 // their English defaults: rules.* (web/rules), eventbrowser.*
 // (web/eventbrowser), operations.* (web/operations), preferences.*
 // (web/preferences) and notifycenter.* (web/notifycenter, its JSON
-// errors' messages). Give every page the same Words (the entry point
+// errors' messages), and relative times and stamps: tidings.ago.* and
+// tidings.stamp (TimeMessages, Ago, Stamp). Give every page the same Words (the entry point
 // does): each New adds its own defaults under the app's Defaults. The
 // zero Words speaks the English defaults.
 type Words struct {

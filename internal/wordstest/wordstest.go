@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/tidingsdev/tidings/inbox/locale"
+	"github.com/tidingsdev/tidings/web"
 )
 
 // Locale is the marker locale's name.
@@ -22,15 +23,16 @@ const Locale = "de"
 var verb = regexp.MustCompile(`%(\[\d+\])?[-+# 0]*\d*(\.\d+)?[a-zA-Z%]`)
 
 // Catalog returns a catalog with the fallback "en" and Locale, where
-// every key of the messages reads ⟦key⟧ followed by the English
-// message's arguments (its verbs, in order).
+// every key of the messages, and of web.TimeMessages (relative times
+// and stamps), reads ⟦key⟧ followed by the English message's arguments
+// (its verbs, in order).
 func Catalog(t testing.TB, messages ...map[string]string) *locale.Catalog {
 	t.Helper()
 	cat, err := locale.New("en", Locale)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range messages {
+	for _, m := range append(messages, web.TimeMessages()) {
 		for k, f := range m {
 			if err := cat.Set(Locale, k, Marker(k, f)); err != nil {
 				t.Fatal(err)
@@ -56,7 +58,7 @@ var (
 	attr     = regexp.MustCompile(`\s(?:title|placeholder|aria-label|alt)="([^"]*)"`)
 	marked   = regexp.MustCompile(`⟦[^⟧]*⟧`)
 	hasWord  = regexp.MustCompile(`\pL`)
-	timeWord = regexp.MustCompile(`\b(just now|\d+ (min|h|days) ago|yesterday|\d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}( \d\d:\d\d:\d\d UTC)?|(\d+h)?(\d+m)?\d+(\.\d+)?(s|ms|µs))\b`)
+	duration = regexp.MustCompile(`\b(\d+h)?(\d+m)?\d+(\.\d+)?(s|ms|µs)\b`)
 )
 
 // Texts returns the HTML's text nodes and the texts of its title,
@@ -81,9 +83,8 @@ func Texts(body string) []string {
 
 // Untranslated returns the texts of body (Texts) that still hold a letter
 // once the markers, the data strings (the test's fixtures: names, codes,
-// the app's labels, longest first) and relative times and time stamps
-// (web/feedview's) are taken out: what the page wrote in English
-// without asking web.Words.
+// the app's labels, longest first) and durations ("1m30s") are taken
+// out: what the page wrote in English without asking web.Words.
 func Untranslated(body string, data ...string) []string {
 	data = slices.Clone(data)
 	slices.SortFunc(data, func(a, b string) int { return len(b) - len(a) })
@@ -95,7 +96,7 @@ func Untranslated(body string, data ...string) []string {
 				rest = strings.ReplaceAll(rest, d, " ")
 			}
 		}
-		rest = timeWord.ReplaceAllString(rest, " ")
+		rest = duration.ReplaceAllString(rest, " ")
 		if hasWord.MatchString(rest) {
 			out = append(out, s)
 		}

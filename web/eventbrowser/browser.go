@@ -167,9 +167,7 @@ func New(cfg Config) (*Browser, error) {
 	maps.Copy(defaults, cfg.Words.Defaults)
 	b.cfg.Words.Defaults = defaults
 	funcs := template.FuncMap{
-		"ago":   func(t time.Time) string { return feedview.Ago(b.cfg.Now(), t) },
-		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"stamp": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04:05 UTC") },
+		"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"deref": func(s *string) string {
 			if s == nil {
 				return ""
@@ -279,7 +277,14 @@ type layout struct {
 	Data   any
 	words  web.Words
 	locale string
+	now    time.Time
 }
+
+// Ago says how long ago t was, in the reader's words.
+func (l layout) Ago(t time.Time) string { return l.words.Ago(l.locale, l.now, t) }
+
+// Stamp writes t in the reader's layout.
+func (l layout) Stamp(t time.Time) string { return l.words.Stamp(l.locale, t) }
 
 // T renders a text of the browser in the reader's words.
 func (l layout) T(key string, args ...any) string { return l.words.Text(l.locale, key, args...) }
@@ -330,7 +335,7 @@ func (l layout) On(subject, href string) (template.HTML, error) {
 // render shows page with data under the title of key (with args).
 func (b *Browser) render(w http.ResponseWriter, r *http.Request, status int, page, titleKey string, data any, args ...any) {
 	var buf bytes.Buffer
-	l := layout{Prefix: b.cfg.Prefix, Home: b.cfg.Home, Data: data, words: b.cfg.Words, locale: b.locale(r)}
+	l := layout{Prefix: b.cfg.Prefix, Home: b.cfg.Home, Data: data, words: b.cfg.Words, locale: b.locale(r), now: b.cfg.Now()}
 	title := l.T(titleKey, args...)
 	l.Title = title
 	if err := b.pages[page].ExecuteTemplate(&buf, "layout", l); err != nil {

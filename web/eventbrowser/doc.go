@@ -51,8 +51,8 @@
 //	browser, err := eventbrowser.New(eventbrowser.Config{DB: db, Domains: []*activity.Domain{Issues},
 //		Words: web.Words{Catalog: cat}})
 //
-// The sentences of events are the Feed renderer's, their relative times
-// and stamps web/feedview's; an event's data (actor, source, request,
+// Relative times and stamps are said by the keys of web.TimeMessages.
+// The sentences of events are the Feed renderer's; an event's data (actor, source, request,
 // extra) and errors of the activity package (an unknown action, a broken
 // page link) are shown as they are.
 package eventbrowser

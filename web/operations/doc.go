@@ -38,8 +38,8 @@
 //	ops, err := operations.New(operations.Config{DB: db, Redis: redisOpt, Domains: []*activity.Domain{issues},
 //		Words: web.Words{Catalog: cat}})
 //
-// Relative times and stamps come from web/feedview; queue, worker and job
-// names, sinks and errors are shown as they are.
+// Relative times and stamps are said by the keys of web.TimeMessages;
+// queue, worker and job names, sinks and errors are shown as they are.
 //
 // Protect the POST routes against cross-site requests as the app's other
 // forms are (http.CrossOriginProtection around the mux).

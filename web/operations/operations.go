@@ -24,7 +24,6 @@ import (
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/web"
-	"github.com/tidingsdev/tidings/web/feedview"
 )
 
 //go:embed templates/page.html
@@ -146,9 +145,7 @@ func New(cfg Config) (*Page, error) {
 		return nil, err
 	}
 	p.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
-		"path":  func(s string) string { return cfg.Prefix + s },
-		"ago":   func(t time.Time) string { return feedview.Ago(cfg.Now(), t) },
-		"stamp": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04:05 UTC") },
+		"path": func(s string) string { return cfg.Prefix + s },
 		"event": func(ref activity.EventRef) string {
 			if cfg.EventHref == nil {
 				return ""
@@ -275,13 +272,19 @@ type data struct {
 // T renders a text of the page in the reader's words.
 func (d data) T(key string, args ...any) string { return d.words.Text(d.locale, key, args...) }
 
+// Ago says how long ago t was, in the reader's words.
+func (d data) Ago(t time.Time) string { return d.words.Ago(d.locale, d.now, t) }
+
+// Stamp writes t in the reader's layout.
+func (d data) Stamp(t time.Time) string { return d.words.Stamp(d.locale, t) }
+
 // OutboxText says the relay's backlog in the reader's words.
 func (d data) OutboxText() string {
 	key := "operations.outbox"
 	args := []any{d.Outbox.Rows}
 	if d.Outbox.Oldest != nil {
 		key += "_oldest"
-		args = append(args, feedview.Ago(d.now, *d.Outbox.Oldest), d.Outbox.Lag)
+		args = append(args, d.Ago(*d.Outbox.Oldest), d.Outbox.Lag)
 	}
 	if d.Outbox.Rows == 1 {
 		key += "_one"

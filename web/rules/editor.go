@@ -180,7 +180,6 @@ func New(cfg Config) (*Editor, error) {
 func (e *Editor) funcs() template.FuncMap {
 	return template.FuncMap{
 		"path":  func(s string) string { return e.cfg.Prefix + s },
-		"ago":   func(t time.Time) string { return feedview.Ago(e.cfg.Now(), t) },
 		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"event": e.eventHref,
 		"has":   func(m map[string]string, k string) bool { _, ok := m[k]; return ok },
@@ -262,15 +261,19 @@ type page struct {
 	Admin  bool
 	words  web.Words
 	locale string
+	now    time.Time
 	Data   any
 }
+
+// Ago says how long ago t was, in the reader's words.
+func (p page) Ago(t time.Time) string { return p.words.Ago(p.locale, p.now, t) }
 
 // T renders a text in the reader's words.
 func (p page) T(key string, args ...any) string { return p.words.Text(p.locale, key, args...) }
 
 func (e *Editor) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
 	q := e.req(r)
-	p := page{Title: title, Prefix: e.cfg.Prefix, Admin: q.id.Admin, words: e.cfg.Words, locale: q.locale, Data: data}
+	p := page{Title: title, Prefix: e.cfg.Prefix, Admin: q.id.Admin, words: e.cfg.Words, locale: q.locale, now: e.cfg.Now(), Data: data}
 	var buf bytes.Buffer
 	if err := e.pages[name].ExecuteTemplate(&buf, name, p); err != nil {
 		e.fail(w, r, err)

@@ -644,7 +644,7 @@ func (e *Editor) save(w http.ResponseWriter, r *http.Request) {
 		var conflict *workflow.ConflictError
 		switch {
 		case errors.As(err, &conflict):
-			f.Other = append(f.Other, q.t(e.cfg.Words, "rules.conflict", e.who(ctx, q, conflict.UpdatedBy), feedview.Ago(e.cfg.Now(), conflict.UpdatedAt)))
+			f.Other = append(f.Other, q.t(e.cfg.Words, "rules.conflict", e.who(ctx, q, conflict.UpdatedBy), e.cfg.Words.Ago(q.locale, e.cfg.Now(), conflict.UpdatedAt)))
 			status = http.StatusConflict
 		case errors.Is(err, workflow.ErrInvalidRule):
 			e.place(q, f, err)
