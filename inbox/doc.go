@@ -90,9 +90,11 @@
 //     announced at once.
 //   - Adaptive polling. After a batch that found rows, the relay polls every
 //     RelayConfig.MinPollInterval (5ms) for RelayConfig.ActivePeriod (200ms),
-//     then doubles the pause per empty poll up to PollInterval (1s). An
-//     event that carried no wake-up was recorded within WakeInterval of one
-//     that did, so the relay is still polling tightly when it commits.
+//     then doubles the pause per empty poll up to PollInterval (1s), and
+//     on up to ListeningPollInterval (5s) while its LISTEN connection is
+//     up (then a poll is only the safety net). An event that carried no
+//     wake-up was recorded within WakeInterval of one that did, so the
+//     relay is still polling tightly when it commits.
 //   - In-process wake-ups. A relay registers its Wake with
 //     activity.Domain.OnCommitted on each of RelayConfig.Domains (a
 //     worker's Domains): the events its own process records on the pool
@@ -103,7 +105,9 @@
 // A wake-up lost (its transaction rolled back, the LISTEN connection down)
 // only delays: polling finds the rows. activity.DomainConfig.DisableNotify
 // turns wake-ups off (poll only: an event after a quiet spell then waits up
-// to PollInterval). Measured figures are in the README (cmd/bench).
+// to ListeningPollInterval, 5s, or PollInterval with the relay's
+// DisableListen or ListeningPollInterval set to it). Measured figures are
+// in the README (cmd/bench).
 //
 // # Connections of their own
 //
@@ -226,7 +230,8 @@
 // (MinBackoff doubling to MaxBackoff); when a whole batch fails (Redis down)
 // the relay pauses as long. A dedicated LISTEN connection on
 // activity.OutboxChannel wakes it right after each commit; it polls every
-// PollInterval (1s) whatever happens to that connection, and reconnects it.
+// ListeningPollInterval (5s) while that connection is up, every
+// PollInterval (1s) while it is down, and reconnects it.
 // Any number of relays can run against one database: SKIP LOCKED gives each
 // its own rows, the task ID dedupes the rest. A relay holds one batch in
 // memory, so a backlog of millions of rows drains in flat memory.

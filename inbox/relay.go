@@ -81,6 +81,19 @@ type RelayConfig struct {
 	// PollInterval is the idle ceiling, also the safety net when a LISTEN
 	// connection is down. Default time.Second.
 	PollInterval time.Duration
+	// ListeningPollInterval is the idle ceiling while the LISTEN
+	// connection is up: the pause keeps doubling past PollInterval up to
+	// it. Recordings announce themselves then (a notification at most
+	// every WakeInterval, the events in between found by the active
+	// polls), so this poll is only the safety net for rows nothing
+	// announced: a wake-up lost with its rolled-back transaction, a
+	// transaction that commits after the active period, rows written by
+	// hand. Rows whose enqueue failed are polled for when their backoff
+	// ends, and LISTEN going down brings the ceiling back to PollInterval
+	// at once. Default 5s (an idle relay's claim every second was a
+	// third of the PostgreSQL CPU an idle worker costs); below
+	// PollInterval: PollInterval.
+	ListeningPollInterval time.Duration
 	// MinPollInterval is the pause between polls while active.
 	// Default 5ms.
 	MinPollInterval time.Duration
@@ -126,6 +139,10 @@ type RelayConfig struct {
 	forBackfill bool
 }
 
+// DefaultListeningPollInterval is the default
+// RelayConfig.ListeningPollInterval.
+const DefaultListeningPollInterval = 5 * time.Second
+
 // DefaultRetention is the default RelayConfig.Retention.
 const DefaultRetention = 2 * time.Minute
 
@@ -153,6 +170,7 @@ type Relay struct {
 	wake     chan struct{}
 	stats    relayCounters
 	listenUp atomic.Bool
+	retryAt  atomic.Int64 // unix nanoseconds: the earliest backoff of rows this relay rescheduled
 	pending  pendingState
 	loss     lossState
 	fo       failoverState
@@ -173,6 +191,7 @@ type route struct {
 
 // RelayStats are a relay's counters since it was made.
 type RelayStats struct {
+	Polls      int64 // claims tried, whether they found rows or not
 	Batches    int64 // transactions that claimed at least one row
 	Rows       int64 // outbox rows claimed
 	Enqueued   int64 // tasks enqueued
@@ -183,7 +202,7 @@ type RelayStats struct {
 }
 
 type relayCounters struct {
-	batches, rows, enqueued, duplicates, failed, deleted, unwanted atomic.Int64
+	polls, batches, rows, enqueued, duplicates, failed, deleted, unwanted atomic.Int64
 }
 
 // NewRelay checks cfg and returns a relay; Run starts it.
@@ -202,6 +221,8 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	setDefault(&cfg.EnqueueTimeout, 10*time.Second)
 	setDefault(&cfg.Retention, DefaultRetention)
 	setDefault(&cfg.PollInterval, time.Second)
+	setDefault(&cfg.ListeningPollInterval, DefaultListeningPollInterval)
+	cfg.ListeningPollInterval = max(cfg.ListeningPollInterval, cfg.PollInterval)
 	setDefault(&cfg.MinPollInterval, 5*time.Millisecond)
 	setDefault(&cfg.ActivePeriod, 200*time.Millisecond)
 	setDefault(&cfg.Concurrency, 1)
@@ -313,7 +334,7 @@ func (r *Relay) Close() error {
 func (r *Relay) Stats() RelayStats {
 	s := &r.stats
 	return RelayStats{
-		Batches: s.batches.Load(), Rows: s.rows.Load(), Enqueued: s.enqueued.Load(), Duplicates: s.duplicates.Load(),
+		Polls: s.polls.Load(), Batches: s.batches.Load(), Rows: s.rows.Load(), Enqueued: s.enqueued.Load(), Duplicates: s.duplicates.Load(),
 		Failed: s.failed.Load(), Deleted: s.deleted.Load(), Unwanted: s.unwanted.Load(),
 	}
 }
@@ -426,6 +447,13 @@ func (r *Relay) pollLoop(ctx context.Context, delay time.Duration) {
 			}
 			failures = 0
 			pause, idle = r.nextPoll(b.Rows > 0, &lastFound, idle)
+			if at := r.retryAt.Load(); at != 0 {
+				if until := time.Until(time.Unix(0, at)); until > 0 {
+					pause = min(pause, until)
+				} else {
+					r.retryAt.CompareAndSwap(at, 0)
+				}
+			}
 		}
 		timer.Reset(pause)
 		select {
@@ -448,7 +476,8 @@ func (r *Relay) pollLoop(ctx context.Context, delay time.Duration) {
 
 // nextPoll returns the pause before the next poll and the empty-poll pause
 // to carry on: MinPollInterval within ActivePeriod of the last batch that
-// found rows, then doubling per empty poll up to PollInterval.
+// found rows, then doubling per empty poll up to PollInterval, or up to
+// ListeningPollInterval while the LISTEN connection is up.
 func (r *Relay) nextPoll(found bool, lastFound *time.Time, idle time.Duration) (pause, nextIdle time.Duration) {
 	now := time.Now()
 	if found {
@@ -457,7 +486,26 @@ func (r *Relay) nextPoll(found bool, lastFound *time.Time, idle time.Duration) (
 	if now.Sub(*lastFound) < r.cfg.ActivePeriod {
 		return r.cfg.MinPollInterval, r.cfg.MinPollInterval
 	}
-	return idle, min(idle*2, r.cfg.PollInterval)
+	ceiling := r.cfg.PollInterval
+	if r.listenUp.Load() {
+		ceiling = r.cfg.ListeningPollInterval
+	}
+	return min(idle, ceiling), min(idle*2, ceiling)
+}
+
+// noteRetry keeps the earliest time a row this relay rescheduled is due
+// again, so that an idle relay polls for it then.
+func (r *Relay) noteRetry(delay time.Duration) {
+	at := time.Now().Add(delay).UnixNano()
+	for {
+		old := r.retryAt.Load()
+		if old != 0 && old <= at && old > time.Now().UnixNano() {
+			return
+		}
+		if r.retryAt.CompareAndSwap(old, at) {
+			return
+		}
+	}
 }
 
 // backoff returns min(lo * 2^(n-1), hi).
@@ -509,6 +557,7 @@ type job struct {
 // jobs and settles the rows, in one transaction.
 func (r *Relay) RelayOnce(ctx context.Context) (Batch, error) {
 	var b Batch
+	r.stats.polls.Add(1)
 	tx := r.db.WithContext(ctx).Begin()
 	if tx.Error != nil {
 		return b, fmt.Errorf("inbox: relay: begin: %w", tx.Error)
@@ -609,6 +658,7 @@ WHERE available_at <= now() ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`, r.cfg.B
 				d = r.cfg.MaxBackoff
 			}
 			delays = append(delays, d.Milliseconds())
+			r.noteRetry(d)
 			msgs = append(msgs, truncate(rowErr[i], 1000))
 			continue
 		}

@@ -29,6 +29,7 @@ func (r *Relay) listen(ctx context.Context) {
 		},
 		Down: func(err error, failures int, retryIn time.Duration) {
 			r.listenUp.Store(false)
+			r.Wake() // its pause may be ListeningPollInterval's: poll at PollInterval from now
 			if failures == 1 || failures%20 == 0 {
 				r.log.LogAttrs(ctx, slog.LevelWarn, "inbox: relay LISTEN connection lost; polling meanwhile, reconnecting",
 					slog.Any("error", err), slog.Duration("poll_interval", r.cfg.PollInterval), slog.Duration("retry_in", retryIn))
