@@ -39,7 +39,7 @@ import (
 // mark, the notification worded
 // and encoded, the cached OAuth access token (FCM) or provider token
 // (APNs), and the POST. A middle row is the provider's Push alone (no
-// database). Two peers, as in the sms group.
+// database). The peers are channelPeers, as in the sms group.
 func mobilepushGroup() group {
 	return group{
 		name:  "mobilepush",
@@ -47,8 +47,8 @@ func mobilepushGroup() group {
 		run: func(ctx context.Context, b *bench) ([]figure, error) {
 			var figs []figure
 			for _, service := range []string{"fcm", "apns"} {
-				for _, s := range channelPeers {
-					f, err := mobilepushFigures(ctx, b, service, s.name, s.latency, s.workers)
+				for _, p := range channelPeers {
+					f, err := mobilepushFigures(ctx, b, service, p)
 					if err != nil {
 						return nil, err
 					}
@@ -60,7 +60,8 @@ func mobilepushGroup() group {
 	}
 }
 
-func mobilepushFigures(ctx context.Context, b *bench, service, name string, latency time.Duration, workers int) ([]figure, error) {
+func mobilepushFigures(ctx context.Context, b *bench, service string, p channelPeer) ([]figure, error) {
+	name, latency, workers := p.name, p.latency, p.workers
 	peer := &capturePeer{}
 	var provider mobilepush.Provider
 	var srv *httptest.Server
@@ -173,26 +174,23 @@ func mobilepushFigures(ctx context.Context, b *bench, service, name string, late
 			return nil, err
 		}
 	}
-	d := b.duration(roundLength, 500*time.Millisecond)
+	d := p.round(b)
 	b.logf("%s: peer %s: %d rounds of %v per side", service, name, b.rounds, d)
 	before := peer.received.Load()
 	msg := mobilepush.Message{Title: "Ana commented on #12", Tag: "issue/12", Events: []mobilepush.Ref{{Domain: "issue", ID: 1}}}
+	var ours, alone, raw cpuMeter
 	m, err := alternateN(b.rounds,
-		func() (float64, error) { return throughput(ctx, workers, d, process) },
-		func() (float64, error) {
-			return throughput(ctx, workers, d, func(ctx context.Context, _, _ int) error { return provider.Push(ctx, token, msg) })
-		},
-		func() (float64, error) {
-			return throughput(ctx, workers, d, func(ctx context.Context, _, _ int) error {
-				return peer.replay(ctx, rawClient, srv.URL, http.StatusOK)
-			})
-		})
+		ours.side(ctx, b, workers, d, process),
+		alone.side(ctx, b, workers, d, func(ctx context.Context, _, _ int) error { return provider.Push(ctx, token, msg) }),
+		raw.side(ctx, b, workers, d, func(ctx context.Context, _, _ int) error {
+			return peer.replay(ctx, rawClient, srv.URL, http.StatusOK)
+		}))
 	if err != nil {
 		return nil, err
 	}
 	var sent int64
 	b.db.WithContext(ctx).Raw(`SELECT count(*) FROM inbox_deliveries WHERE inbox = ? AND status = 'sent'`, inboxName).Scan(&sent)
-	b.note("%s, peer %s: %d requests received; %d deliveries marked sent in the ledger (each event once)", service, name, peer.received.Load()-before, sent)
+	b.note("%s, peer %s: %d requests received; %d deliveries marked sent in the ledger (each event once); CPU per delivery %s; per push alone %s; per raw POST %s", service, name, peer.received.Load()-before, sent, &ours, &alone, &raw)
 	return []figure{
 		{Name: service + " deliveries/s (Process), peer " + name, Unit: "ev/s", Ours: m[0], Baseline: m[2], Target: target{MinRatio: 0.8}},
 		{Name: service + " pushes/s (provider.Push alone; no database), peer " + name, Unit: "ev/s", Ours: m[1], Baseline: m[2]},

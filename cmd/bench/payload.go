@@ -268,6 +268,7 @@ func redisBytesPerJob(ctx context.Context) (float64, error) {
 type cpuUse struct {
 	process, postgres, redis float64
 	backends                 map[int]float64
+	redisless                bool // taken by takeDBCPU
 }
 
 // takeCPU reads the CPU time used so far by the bench process
@@ -275,17 +276,11 @@ type cpuUse struct {
 // (/proc/<pid>/stat: utime + stime) and by the bench's Redis server (INFO
 // cpu). On a Redis shared with other work, its figure includes that work.
 func takeCPU(ctx context.Context, b *bench) (cpuUse, error) {
-	u := cpuUse{process: processCPU(), backends: map[int]float64{}}
-	var pids []int
-	if err := b.db.WithContext(ctx).Raw(`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`).Scan(&pids).Error; err != nil {
+	u, err := takeDBCPU(ctx, b)
+	if err != nil {
 		return u, err
 	}
-	for _, pid := range pids {
-		if s, ok := procCPU(pid); ok {
-			u.backends[pid] = s
-			u.postgres += s
-		}
-	}
+	u.redisless = false
 	c, err := inbox.RedisClient(benchRedis())
 	if err != nil {
 		return u, err
@@ -305,10 +300,31 @@ func takeCPU(ctx context.Context, b *bench) (cpuUse, error) {
 	return u, nil
 }
 
+// takeDBCPU is takeCPU without Redis: the bench process and its
+// database's PostgreSQL backends.
+func takeDBCPU(ctx context.Context, b *bench) (cpuUse, error) {
+	u := cpuUse{process: processCPU(), backends: map[int]float64{}, redisless: true}
+	var pids []int
+	if err := b.db.WithContext(ctx).Raw(`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`).Scan(&pids).Error; err != nil {
+		return u, err
+	}
+	for _, pid := range pids {
+		if s, ok := procCPU(pid); ok {
+			u.backends[pid] = s
+			u.postgres += s
+		}
+	}
+	return u, nil
+}
+
 // since returns the CPU used since u was taken: a backend that was not
 // connected then counts from zero (one that exited meanwhile is lost).
 func (u cpuUse) since(ctx context.Context, b *bench) (cpuUse, error) {
-	now, err := takeCPU(ctx, b)
+	take := takeCPU
+	if u.redisless {
+		take = takeDBCPU
+	}
+	now, err := take(ctx, b)
 	if err != nil {
 		return cpuUse{}, err
 	}

@@ -31,17 +31,17 @@ import (
 // the ledger's claim and mark, the text
 // worded and cut, and the POST. A middle row is the provider's Send
 // alone (no database), which splits the HTTP client's cost from the
-// database's. Two peers: one answering at once, and one
-// holding each answer 20 ms (Twilio's API answers in tens to hundreds of
-// milliseconds), 64 in flight.
+// database's. The peers are channelPeers: at once, 20 ms with 64 in
+// flight, and 50 and 100 ms with a worker's 20 in flight (Twilio's API
+// answers in tens to hundreds of milliseconds).
 func smsGroup() group {
 	return group{
 		name:  "sms",
 		about: "SMS deliveries/s (inbox Process: preferences, numbers, suppression list, ledger, Twilio form POST) against a raw POST of the same form to the same local Twilio",
 		run: func(ctx context.Context, b *bench) ([]figure, error) {
 			var figs []figure
-			for _, s := range channelPeers {
-				f, err := smsFigures(ctx, b, s.name, s.latency, s.workers)
+			for _, p := range channelPeers {
+				f, err := smsFigures(ctx, b, p)
 				if err != nil {
 					return nil, err
 				}
@@ -51,14 +51,6 @@ func smsGroup() group {
 		},
 	}
 }
-
-// channelPeers are the local peers' answer times and concurrency of the
-// sms and mobilepush groups.
-var channelPeers = []struct {
-	name    string
-	latency time.Duration
-	workers int
-}{{"answers at once, 8 in flight", 0, 8}, {"answers in 20 ms, 64 in flight", 20 * time.Millisecond, 64}}
 
 // capturePeer is a local server that answers every request with status
 // and body after latency, counting them, and keeps the first request's
@@ -117,7 +109,8 @@ func (c *capturePeer) replay(ctx context.Context, client *http.Client, base stri
 	return nil
 }
 
-func smsFigures(ctx context.Context, b *bench, name string, latency time.Duration, workers int) ([]figure, error) {
+func smsFigures(ctx context.Context, b *bench, p channelPeer) ([]figure, error) {
+	name, latency, workers := p.name, p.latency, p.workers
 	const account = "AC0123456789abcdef0123456789abcdef"
 	peer := &capturePeer{}
 	srv := httptest.NewServer(peer.handler(latency, func(w http.ResponseWriter, r *http.Request, body []byte) {
@@ -172,26 +165,23 @@ func smsFigures(ctx context.Context, b *bench, name string, latency time.Duratio
 	}
 	rawClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	defer rawClient.CloseIdleConnections()
-	d := b.duration(roundLength, 500*time.Millisecond)
+	d := p.round(b)
 	b.logf("sms: peer %s: %d rounds of %v per side", name, b.rounds, d)
 	before := peer.received.Load()
 	msg := sms.Message{To: number, Body: "Ana commented on #12"}
+	var ours, alone, raw cpuMeter
 	m, err := alternateN(b.rounds,
-		func() (float64, error) { return throughput(ctx, workers, d, process) },
-		func() (float64, error) {
-			return throughput(ctx, workers, d, func(ctx context.Context, _, _ int) error { _, err := provider.Send(ctx, msg); return err })
-		},
-		func() (float64, error) {
-			return throughput(ctx, workers, d, func(ctx context.Context, _, _ int) error {
-				return peer.replay(ctx, rawClient, srv.URL, http.StatusCreated)
-			})
-		})
+		ours.side(ctx, b, workers, d, process),
+		alone.side(ctx, b, workers, d, func(ctx context.Context, _, _ int) error { _, err := provider.Send(ctx, msg); return err }),
+		raw.side(ctx, b, workers, d, func(ctx context.Context, _, _ int) error {
+			return peer.replay(ctx, rawClient, srv.URL, http.StatusCreated)
+		}))
 	if err != nil {
 		return nil, err
 	}
 	var sent int64
 	b.db.WithContext(ctx).Raw(`SELECT count(*) FROM inbox_deliveries WHERE inbox = ? AND status = 'sent'`, inboxName).Scan(&sent)
-	b.note("sms, peer %s: %d requests received; %d deliveries marked sent in the ledger (each event once)", name, peer.received.Load()-before, sent)
+	b.note("sms, peer %s: %d requests received; %d deliveries marked sent in the ledger (each event once); CPU per delivery %s; per send alone %s; per raw POST %s", name, peer.received.Load()-before, sent, &ours, &alone, &raw)
 	return []figure{
 		{Name: "sms deliveries/s (Process, Twilio), peer " + name, Unit: "ev/s", Ours: m[0], Baseline: m[2], Target: target{MinRatio: 0.8}},
 		{Name: "sms sends/s (provider.Send alone; no database), peer " + name, Unit: "ev/s", Ours: m[1], Baseline: m[2]},

@@ -32,18 +32,19 @@ import (
 // Ours is the inbox's whole delivery, called as the worker calls it
 // (Process on a Delivery, without asynq): the recipients' preferences
 // and their subscriptions (device.ListFor), two queries read at once
-// (package inbox/address), the ledger's claim and mark (two statements),
+// (package inbox/address), the ledger's claim and mark (concurrent marks
+// share a statement),
 // the message worded, a fresh
 // ECDH key and salt per message (RFC 8291), the VAPID header (cached per
 // push service) and the POST through the safe webhook client. A middle
 // row is the send alone (encrypt, VAPID, POST; no database), which
 // splits the cost of the crypto from the database's.
 //
-// Two peers: one that answers at once (the library's cost laid bare:
-// loopback TLS is far cheaper than any push service), and one that holds
-// each answer 20 ms, a push service's round trip over the internet
-// (FCM's and Mozilla's answer in tens of milliseconds), with 64 in
-// flight.
+// The peers are channelPeers: at once (the library's cost laid bare:
+// loopback TLS is far cheaper than any push service), 20 ms with 64 in
+// flight, and a push service's round trip over the internet (FCM's and
+// Mozilla's answer in tens of milliseconds), 50 and 100 ms with a
+// worker's 20 in flight.
 func webpushGroup() group {
 	return group{
 		name:  "webpush",
@@ -54,12 +55,8 @@ func webpushGroup() group {
 
 func runWebpush(ctx context.Context, b *bench) ([]figure, error) {
 	var figs []figure
-	for _, s := range []struct {
-		name    string
-		latency time.Duration
-		workers int
-	}{{"answers at once, 8 in flight", 0, 8}, {"answers in 20 ms, 64 in flight", 20 * time.Millisecond, 64}} {
-		f, err := webpushFigures(ctx, b, s.name, s.latency, s.workers)
+	for _, p := range channelPeers {
+		f, err := webpushFigures(ctx, b, p)
 		if err != nil {
 			return nil, err
 		}
@@ -68,7 +65,8 @@ func runWebpush(ctx context.Context, b *bench) ([]figure, error) {
 	return figs, nil
 }
 
-func webpushFigures(ctx context.Context, b *bench, name string, latency time.Duration, workers int) ([]figure, error) {
+func webpushFigures(ctx context.Context, b *bench, p channelPeer) ([]figure, error) {
+	name, latency, workers := p.name, p.latency, p.workers
 	var received atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.Copy(io.Discard, r.Body); err != nil || r.Header.Get("Content-Encoding") != "aes128gcm" || r.Header.Get("Authorization") == "" {
@@ -155,55 +153,50 @@ func webpushFigures(ctx context.Context, b *bench, name string, latency time.Dur
 	}
 	rawClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true, MaxIdleConns: 32}}
 	defer rawClient.CloseIdleConnections()
-	d := b.duration(roundLength, 500*time.Millisecond)
+	d := p.round(b)
+	var ours, alone, rawCPU cpuMeter
 	ok := func(status int) error {
 		if status != http.StatusCreated {
 			return fmt.Errorf("webpush bench: the push service answered %d", status)
 		}
 		return nil
 	}
-	process := func() (float64, error) {
-		return throughput(ctx, workers, d, func(ctx context.Context, _, _ int) error {
-			ev := event()
-			del := &inbox.Delivery{Inbox: inboxName, Event: ev, Attempt: 1, MaxAttempts: 1, DB: b.db, Ledger: ledger}
-			if err := in.Process(ctx, del); err != nil {
-				return err
-			}
-			if del.Suppressed() {
-				return fmt.Errorf("webpush bench: the delivery was suppressed")
-			}
-			return nil
-		})
-	}
-	send := func() (float64, error) {
-		return throughput(ctx, workers, d, func(ctx context.Context, _, _ int) error {
-			req, err := in.Request(sub, payload) // a fresh key, salt and encryption
-			if err != nil {
-				return err
-			}
-			resp, err := client.Post(ctx, req)
-			if err != nil {
-				return err
-			}
-			return ok(resp.StatusCode)
-		})
-	}
-	post := func() (float64, error) {
-		return throughput(ctx, workers, d, func(ctx context.Context, _, _ int) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, raw.URL, bytes.NewReader(raw.Body))
-			if err != nil {
-				return err
-			}
-			req.Header = raw.Header.Clone()
-			resp, err := rawClient.Do(req)
-			if err != nil {
-				return err
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			return ok(resp.StatusCode)
-		})
-	}
+	process := ours.side(ctx, b, workers, d, func(ctx context.Context, _, _ int) error {
+		ev := event()
+		del := &inbox.Delivery{Inbox: inboxName, Event: ev, Attempt: 1, MaxAttempts: 1, DB: b.db, Ledger: ledger}
+		if err := in.Process(ctx, del); err != nil {
+			return err
+		}
+		if del.Suppressed() {
+			return fmt.Errorf("webpush bench: the delivery was suppressed")
+		}
+		return nil
+	})
+	send := alone.side(ctx, b, workers, d, func(ctx context.Context, _, _ int) error {
+		req, err := in.Request(sub, payload) // a fresh key, salt and encryption
+		if err != nil {
+			return err
+		}
+		resp, err := client.Post(ctx, req)
+		if err != nil {
+			return err
+		}
+		return ok(resp.StatusCode)
+	})
+	post := rawCPU.side(ctx, b, workers, d, func(ctx context.Context, _, _ int) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, raw.URL, bytes.NewReader(raw.Body))
+		if err != nil {
+			return err
+		}
+		req.Header = raw.Header.Clone()
+		resp, err := rawClient.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return ok(resp.StatusCode)
+	})
 	b.logf("webpush: peer %s: %d rounds of %v per side", name, b.rounds, d)
 	before := received.Load()
 	m, err := alternateN(b.rounds, process, send, post)
@@ -212,7 +205,7 @@ func webpushFigures(ctx context.Context, b *bench, name string, latency time.Dur
 	}
 	var sent int64
 	b.db.WithContext(ctx).Raw(`SELECT count(*) FROM inbox_deliveries WHERE inbox = ? AND status = 'sent'`, inboxName).Scan(&sent)
-	b.note("webpush, peer %s: %d pushes received; %d deliveries marked sent in the ledger (each event once)", name, received.Load()-before, sent)
+	b.note("webpush, peer %s: %d pushes received; %d deliveries marked sent in the ledger (each event once); CPU per delivery %s; per send alone %s; per raw POST %s", name, received.Load()-before, sent, &ours, &alone, &rawCPU)
 	return []figure{
 		{Name: "webpush deliveries/s (Process), peer " + name, Unit: "ev/s", Ours: m[0], Baseline: m[2], Target: target{MinRatio: 0.8}},
 		{Name: "webpush sends/s (encrypt, VAPID, POST; no database), peer " + name, Unit: "ev/s", Ours: m[1], Baseline: m[2]},
