@@ -211,6 +211,8 @@ var preludeIn = map[string]map[string]string{
 	"inbox/webhook/doc.go":    {"keys": "var keys *webhook.Keyring"},
 	"inbox/chat/doc.go":       {"acmeDiscordURL": "var acmeDiscordURL string", "globexDiscordURL": "var globexDiscordURL string"},
 	"inbox/chat/teams/doc.go": {"acmeWorkflowURL": "var acmeWorkflowURL string"},
+	"inbox/sms/vonage/doc.go": {"key": "var key string", "sigSecret": "var sigSecret string"},
+	"internal/rawscan/doc.go": {"x": "var x int"},
 	"inbox/device/doc.go": {
 		"sub":      "var sub struct{ Endpoint string; Keys struct{ P256dh, Auth string } }",
 		"endpoint": "var endpoint string",
@@ -246,6 +248,7 @@ func modulePackages(t *testing.T) {
 		}
 	}
 	packages["slackinbox"] = "github.com/tidingsdev/tidings/inbox/slack"
+	packages["rawscan"] = "github.com/tidingsdev/tidings/internal/rawscan" // internal: its doc.go's block only
 }
 
 // exportImporter imports packages from the build cache's export data
