@@ -101,8 +101,8 @@ func idleCPU(ctx context.Context, b *bench) ([]figure, error) {
 		}
 		figs = append(figs, cpu, p50)
 	}
-	b.note("idle CPU curve: a worker with one inbox and nothing to do (asynq server, relay polling the outbox every %s when idle, a LISTEN connection), measured as the bench process's CPU time (getrusage) plus the Redis server's (INFO cpu) over %s, after %s to settle; baseline: a bare asynq server polling every TaskCheckInterval. With IdleCheckInterval above 0 (the default, 1s) the worker's asynq server does not poll while idle: it waits for a wake-up (its relay's enqueue, an outbox notification, a retry coming due) or IdleCheckInterval; \"polling\" rows are asynq's own behaviour (IdleCheckInterval -1). Each setting's p50 is from RecordEvent's return to Process's start at 500 ev/s over %d events (the first %d not counted); its baseline is raw asynq's p50 at the same rate (TaskCheckInterval 5ms).",
-		time.Second, window, settle, n, rate)
+	b.note("idle CPU curve: a worker with one inbox and nothing to do (asynq server, relay polling the outbox every %s when idle while its LISTEN connection is up, every %s while it is down; a completer that sleeps with nothing to mark), measured as the bench process's CPU time (getrusage) plus the Redis server's (INFO cpu) over %s, after %s to settle; baseline: a bare asynq server polling every TaskCheckInterval. With IdleCheckInterval above 0 (the default, 1s) the worker's asynq server does not poll while idle: it waits for a wake-up (its relay's enqueue, an outbox notification, a retry coming due) or IdleCheckInterval; \"polling\" rows are asynq's own behaviour (IdleCheckInterval -1). Each setting's p50 is from RecordEvent's return to Process's start at 500 ev/s over %d events (the first %d not counted); its baseline is raw asynq's p50 at the same rate (TaskCheckInterval 5ms).",
+		inbox.DefaultListeningPollInterval, time.Second, window, settle, n, rate)
 	return figs, nil
 }
 
