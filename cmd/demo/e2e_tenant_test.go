@@ -38,6 +38,7 @@ func TestBrowserOrganisations(t *testing.T) {
 			{"/history", "main"},
 			{"/dev/mail", "main"},
 			{"/dev/slack", "main"},
+			{"/dev/channels", "main"},
 			{personDataPath, "main"},
 		}
 		for _, p := range pages {

@@ -129,7 +129,7 @@ func TestOrganisationsSeeNothingOfEachOther(t *testing.T) {
 				fmt.Sprintf("%s/issue/%d", eventsPrefix, f.event[c.own]),
 				"/notifications", "/notifications?archived=1", centerPrefix + "/", centerPrefix + "/counts",
 				prefsPrefix + "/", rulesPrefix, rulesPrefix + "/new", fmt.Sprintf(rulesPrefix+"/%d", f.rule[c.own]),
-				opsPrefix, "/history", "/dev/mail", "/dev/slack", personDataPath,
+				opsPrefix, "/history", "/dev/mail", "/dev/slack", "/dev/channels", personDataPath,
 			}
 			sawOwn := map[string]bool{}
 			for _, p := range pages {
