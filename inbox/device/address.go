@@ -67,9 +67,23 @@ type Address struct {
 var ErrInvalid = errors.New("device: invalid address")
 
 // InvalidError reports the field of an Address that cannot be stored, and
-// why. Register returns it before any write.
+// why. Register returns it before any write. Reason is English; Code
+// names the rule broken, for a page to say it in the reader's words:
+//
+//	"empty"         the field is empty
+//	"too_long"      Size bytes, over Max
+//	"encoding"      not valid UTF-8, or a NUL byte
+//	"webpush_only"  P256dh and Auth given for another kind
+//	"endpoint"      not an https push service endpoint
+//	"p256dh"        not base64url of a 65-byte P-256 key
+//	"p256dh_point"  not a point on P-256
+//	"auth"          not base64url of a 16-byte secret
+//	"fcm", "apns", "phone"  not a token or number of that kind
+//	"kind"          not one of the kinds
 type InvalidError struct {
 	Field, Reason string
+	Code          string
+	Size, Max     int // for "too_long"
 }
 
 func (e *InvalidError) Error() string        { return "device: Address." + e.Field + " " + e.Reason }
@@ -92,11 +106,11 @@ var (
 func text(field, v string, max int, required bool) error {
 	switch {
 	case required && v == "":
-		return &InvalidError{Field: field, Reason: "is empty"}
+		return &InvalidError{Field: field, Code: "empty", Reason: "is empty"}
 	case len(v) > max:
-		return &InvalidError{Field: field, Reason: fmt.Sprintf("is %d bytes: at most %d", len(v), max)}
+		return &InvalidError{Field: field, Code: "too_long", Size: len(v), Max: max, Reason: fmt.Sprintf("is %d bytes: at most %d", len(v), max)}
 	case !utf8.ValidString(v) || strings.ContainsRune(v, 0):
-		return &InvalidError{Field: field, Reason: "is not valid UTF-8 without NUL bytes"}
+		return &InvalidError{Field: field, Code: "encoding", Reason: "is not valid UTF-8 without NUL bytes"}
 	}
 	return nil
 }
@@ -117,13 +131,13 @@ func (a Address) Normalize() (Address, error) {
 		return a, err
 	}
 	if a.Kind != WebPush && (a.P256dh != "" || a.Auth != "") {
-		return a, &InvalidError{Field: "P256dh", Reason: "and Auth are for web push subscriptions only"}
+		return a, &InvalidError{Field: "P256dh", Code: "webpush_only", Reason: "and Auth are for web push subscriptions only"}
 	}
 	switch a.Kind {
 	case WebPush:
 		u, err := url.Parse(a.Address)
 		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" {
-			return a, &InvalidError{Field: "Address", Reason: "is not a push service endpoint: an https URL without user info or fragment"}
+			return a, &InvalidError{Field: "Address", Code: "endpoint", Reason: "is not a push service endpoint: an https URL without user info or fragment"}
 		}
 		if _, err := PublicKey(a.P256dh); err != nil {
 			return a, err
@@ -133,21 +147,21 @@ func (a Address) Normalize() (Address, error) {
 		}
 	case FCM:
 		if !tokenRE.MatchString(a.Address) {
-			return a, &InvalidError{Field: "Address", Reason: "is not an FCM registration token (letters, digits, _ : . -)"}
+			return a, &InvalidError{Field: "Address", Code: "fcm", Reason: "is not an FCM registration token (letters, digits, _ : . -)"}
 		}
 	case APNs:
 		if !apnsRE.MatchString(a.Address) {
-			return a, &InvalidError{Field: "Address", Reason: "is not an APNs device token (64 to 200 hex digits)"}
+			return a, &InvalidError{Field: "Address", Code: "apns", Reason: "is not an APNs device token (64 to 200 hex digits)"}
 		}
 		a.Address = strings.ToLower(a.Address)
 	case Phone:
 		n := spacesRE.ReplaceAllString(a.Address, "")
 		if !e164.MatchString(n) {
-			return a, &InvalidError{Field: "Address", Reason: fmt.Sprintf("%.40q is not a phone number in E.164 form (+ country code and number, 8 to 16 digits: +14155550100)", a.Address)}
+			return a, &InvalidError{Field: "Address", Code: "phone", Reason: fmt.Sprintf("%.40q is not a phone number in E.164 form (+ country code and number, 8 to 16 digits: +14155550100)", a.Address)}
 		}
 		a.Address = n
 	default:
-		return a, &InvalidError{Field: "Kind", Reason: fmt.Sprintf("%.40q is not one of webpush, fcm, apns, phone", string(a.Kind))}
+		return a, &InvalidError{Field: "Kind", Code: "kind", Reason: fmt.Sprintf("%.40q is not one of webpush, fcm, apns, phone", string(a.Kind))}
 	}
 	return a, nil
 }
@@ -163,11 +177,11 @@ func b64(s string) ([]byte, error) {
 func PublicKey(p256dh string) (*ecdh.PublicKey, error) {
 	raw, err := b64(p256dh)
 	if err != nil || len(raw) != 65 {
-		return nil, &InvalidError{Field: "P256dh", Reason: "is not base64url of a 65-byte uncompressed P-256 public key"}
+		return nil, &InvalidError{Field: "P256dh", Code: "p256dh", Reason: "is not base64url of a 65-byte uncompressed P-256 public key"}
 	}
 	k, err := ecdh.P256().NewPublicKey(raw)
 	if err != nil {
-		return nil, &InvalidError{Field: "P256dh", Reason: "is not a point on P-256"}
+		return nil, &InvalidError{Field: "P256dh", Code: "p256dh_point", Reason: "is not a point on P-256"}
 	}
 	return k, nil
 }
@@ -177,7 +191,7 @@ func PublicKey(p256dh string) (*ecdh.PublicKey, error) {
 func AuthSecret(auth string) ([]byte, error) {
 	raw, err := b64(auth)
 	if err != nil || len(raw) != 16 {
-		return nil, &InvalidError{Field: "Auth", Reason: "is not base64url of a 16-byte authentication secret"}
+		return nil, &InvalidError{Field: "Auth", Code: "auth", Reason: "is not base64url of a 16-byte authentication secret"}
 	}
 	return raw, nil
 }

@@ -27,7 +27,9 @@
 // An address that cannot be stored (a web push endpoint that is not
 // https, keys that are not a P-256 point and a 16-byte secret, a token of
 // the wrong alphabet, a phone number not in E.164 form) is an
-// *InvalidError (errors.Is ErrInvalid), returned before any write. A push
+// *InvalidError (errors.Is ErrInvalid), returned before any write: its
+// Reason is English, its Code names the rule for a page to say it in the
+// reader's words (web/notifycenter does). A push
 // address (web push, FCM, APNs) reaches one person at a time: registering
 // it for a person takes it from anyone else of the tenant (whoever signed
 // in on that device last gets its notifications). A phone number may be

@@ -98,7 +98,7 @@ func normalizedAddress(kind Kind, address string) (string, error) {
 	switch kind {
 	case WebPush, FCM, APNs, Phone:
 	default:
-		return "", &InvalidError{Field: "Kind", Reason: fmt.Sprintf("%.40q is not one of webpush, fcm, apns, phone", string(kind))}
+		return "", &InvalidError{Field: "Kind", Code: "kind", Reason: fmt.Sprintf("%.40q is not one of webpush, fcm, apns, phone", string(kind))}
 	}
 	if kind == WebPush {
 		return a.Address, text("Address", address, MaxAddress, true) // keys are not needed to name it

@@ -60,8 +60,12 @@
 //	cat.Set("de", "notifycenter.error.sign_in", "Melden Sie sich an, um Ihre Benachrichtigungen zu sehen.")
 //	center, err := notifycenter.New(notifycenter.Config{DB: db, Redis: rdb, Words: web.Words{Catalog: cat}})
 //
-// A push subscription the device store refuses answers with that store's
-// own (English) reason.
+// A push subscription the device store refuses answers 400 with why, by
+// the refusal's code (device.InvalidError.Code):
+// "notifycenter.error.device.empty", ".too_long", ".encoding",
+// ".endpoint", ".p256dh", ".p256dh_point" and ".auth", whose first
+// argument is the field (Address, Label, P256dh, Auth); their English
+// is the store's reason word for word.
 //
 // # The stream
 //

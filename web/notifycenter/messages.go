@@ -24,4 +24,13 @@ var messages = map[string]string{
 	"notifycenter.error.last_event_id":  "Last-Event-ID must be an id this stream sent (a whole number of 0 or more)",
 	"notifycenter.error.json":           "send the subscription as JSON (Content-Type: application/json)",
 	"notifycenter.error.subscription":   `the body is not a JSON push subscription: {"endpoint": ..., "keys": {"p256dh": ..., "auth": ...}}`,
+	// Why the device store refused a push subscription (device.InvalidError's
+	// Code); the first argument is the field (Address, Label, P256dh, Auth).
+	"notifycenter.error.device.empty":        "device: Address.%s is empty",
+	"notifycenter.error.device.too_long":     "device: Address.%s is %d bytes: at most %d", // the field, its size, the limit
+	"notifycenter.error.device.encoding":     "device: Address.%s is not valid UTF-8 without NUL bytes",
+	"notifycenter.error.device.endpoint":     "device: Address.%s is not a push service endpoint: an https URL without user info or fragment",
+	"notifycenter.error.device.p256dh":       "device: Address.%s is not base64url of a 65-byte uncompressed P-256 public key",
+	"notifycenter.error.device.p256dh_point": "device: Address.%s is not a point on P-256",
+	"notifycenter.error.device.auth":         "device: Address.%s is not base64url of a 16-byte authentication secret",
 }

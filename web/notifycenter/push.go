@@ -107,7 +107,7 @@ func (c *Center) subscribe(w http.ResponseWriter, r *http.Request, recipient str
 	a, err := device.Register(r.Context(), c.cfg.DB, device.Address{Recipient: recipient, Kind: device.WebPush,
 		Address: s.Endpoint, P256dh: s.Keys.P256dh, Auth: s.Keys.Auth, Label: s.Label})
 	if errors.Is(err, device.ErrInvalid) {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		c.refuseAddress(w, r, err)
 		return
 	}
 	if err != nil {
@@ -126,7 +126,7 @@ func (c *Center) unsubscribe(w http.ResponseWriter, r *http.Request, recipient s
 	}
 	ok, err := device.Remove(r.Context(), c.cfg.DB, recipient, device.WebPush, s.Endpoint)
 	if errors.Is(err, device.ErrInvalid) {
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		c.refuseAddress(w, r, err)
 		return
 	}
 	if err != nil {
@@ -134,4 +134,25 @@ func (c *Center) unsubscribe(w http.ResponseWriter, r *http.Request, recipient s
 		return
 	}
 	writeJSON(w, http.StatusOK, UnsubscribeResponse{Removed: ok})
+}
+
+// refuseAddress answers 400 with why the device store refused a push
+// subscription (a *device.InvalidError), by its Code in the reader's
+// words: notifycenter.error.device.<code> with the field (and for
+// "too_long" its size and limit). A code a web push subscription cannot
+// break (another kind's) answers the store's own reason.
+func (c *Center) refuseAddress(w http.ResponseWriter, r *http.Request, err error) {
+	var ie *device.InvalidError
+	if errors.As(err, &ie) {
+		key := "notifycenter.error.device." + ie.Code
+		if _, ok := messages[key]; ok {
+			args := []any{ie.Field}
+			if ie.Code == "too_long" {
+				args = append(args, ie.Size, ie.Max)
+			}
+			c.refuse(w, r, http.StatusBadRequest, "bad_request", key, args...)
+			return
+		}
+	}
+	writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 }

@@ -1,6 +1,7 @@
 package notifycenter_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tidingsdev/tidings/activity"
+	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/internal/wordstest"
 	tweb "github.com/tidingsdev/tidings/web"
 	"github.com/tidingsdev/tidings/web/notifycenter"
@@ -51,6 +53,7 @@ func TestEveryErrorInTheReadersWords(t *testing.T) {
 		}
 		return people[r.Header.Get("X-As")], nil
 	}
+	offCurve := base64.RawURLEncoding.EncodeToString(append([]byte{4}, make([]byte, 64)...)) // 65 bytes, not a point
 	open := center(notifycenter.Config{Identity: byHeader, Push: &notifycenter.PushConfig{PublicKey: pushKey}})
 	tenanted := center(notifycenter.Config{Identity: byHeader, RequireTenant: true})
 	bare := center(notifycenter.Config{})
@@ -78,6 +81,14 @@ func TestEveryErrorInTheReadersWords(t *testing.T) {
 		{open, "greta", "GET", "/n/stream", "", "", 500, "internal", true},
 		{open, "greta", "POST", "/n/push/subscriptions", "text/plain", "{}", 415, "bad_request", false},
 		{open, "greta", "POST", "/n/push/subscriptions", "application/json", "nonsense", 400, "bad_request", false},
+		// the device store's refusals, by their code
+		{open, "greta", "POST", "/n/push/subscriptions", "application/json", `{"endpoint": ""}`, 400, "bad_request", false},
+		{open, "greta", "DELETE", "/n/push/subscriptions", "application/json", `{"endpoint": "\u0000"}`, 400, "bad_request", false},
+		{open, "greta", "POST", "/n/push/subscriptions", "application/json", `{"endpoint": "https://push.example/1", "label": "` + strings.Repeat("x", 201) + `"}`, 400, "bad_request", false},
+		{open, "greta", "POST", "/n/push/subscriptions", "application/json", `{"endpoint": "http://push.example/1"}`, 400, "bad_request", false},
+		{open, "greta", "POST", "/n/push/subscriptions", "application/json", `{"endpoint": "https://push.example/1", "keys": {"p256dh": "abc"}}`, 400, "bad_request", false},
+		{open, "greta", "POST", "/n/push/subscriptions", "application/json", `{"endpoint": "https://push.example/1", "keys": {"p256dh": "` + offCurve + `"}}`, 400, "bad_request", false},
+		{open, "greta", "POST", "/n/push/subscriptions", "application/json", `{"endpoint": "https://push.example/1", "keys": {"p256dh": "` + pushP256dh + `", "auth": "abc"}}`, 400, "bad_request", false},
 	} {
 		req := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))
 		req.Header.Set("X-As", c.who)
@@ -98,13 +109,51 @@ func TestEveryErrorInTheReadersWords(t *testing.T) {
 		}
 		key, _, _ := strings.Cut(strings.TrimPrefix(got.Message, "⟦"), "⟧")
 		seen[key] = true
-		if left := wordstest.Untranslated(got.Message, "999999999", "explode"); len(left) > 0 || !strings.HasPrefix(got.Message, "⟦") {
+		if left := wordstest.Untranslated(got.Message, "999999999", "explode", "Address", "Label", "P256dh", "Auth"); len(left) > 0 || !strings.HasPrefix(got.Message, "⟦") {
 			t.Errorf("%s %s as %s: the message %q is not in the reader's words", c.method, c.path, c.who, got.Message)
 		}
 	}
 	for key := range notifycenter.Messages() {
 		if !seen[key] && key != "notifycenter.error.internal" { // the server's own failure
 			t.Errorf("no case says %s", key)
+		}
+	}
+}
+
+// In English a refused push subscription says what the device store
+// says: the center's keys give its reasons word for word.
+func TestPushRefusalsAsTheStoreSays(t *testing.T) {
+	c, err := notifycenter.New(notifycenter.Config{DB: db, Redis: newRedis(t), ChannelPrefix: channels, Prefix: "/n",
+		Push:   &notifycenter.PushConfig{PublicKey: pushKey},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Identity: func(*http.Request) (tweb.Identity, error) {
+			return tweb.Identity{Person: activity.Ref{Type: "users", ID: "words-63"}}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	offCurve := base64.RawURLEncoding.EncodeToString(append([]byte{4}, make([]byte, 64)...))
+	for _, f := range [][4]string{ // endpoint, label, p256dh, auth
+		{},
+		{"https://push.example/1", strings.Repeat("x", 201)},
+		{"https://push.example/1", "\x00"},
+		{"http://push.example/1"},
+		{"https://push.example/1", "", "abc"},
+		{"https://push.example/1", "", offCurve},
+		{"https://push.example/1", "", pushP256dh, "abc"},
+	} {
+		var s notifycenter.Subscription
+		s.Endpoint, s.Label, s.Keys.P256dh, s.Keys.Auth = f[0], f[1], f[2], f[3]
+		_, want := device.Address{Recipient: "words-63", Kind: device.WebPush, Address: s.Endpoint, P256dh: s.Keys.P256dh, Auth: s.Keys.Auth, Label: s.Label}.Normalize()
+		body, _ := json.Marshal(s)
+		req := httptest.NewRequest("POST", "/n/push/subscriptions", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		c.ServeHTTP(rec, req)
+		var got notifycenter.ErrorResponse
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 400 || want == nil || got.Message != want.Error() {
+			t.Errorf("%s: %d %s, want 400 saying %v", body, rec.Code, rec.Body, want)
 		}
 	}
 }
