@@ -29,12 +29,12 @@
 // the wrong alphabet, a phone number not in E.164 form) is an
 // *InvalidError (errors.Is ErrInvalid), returned before any write: its
 // Reason is English, its Code names the rule for a page to say it in the
-// reader's words (web/notifycenter does). A push
-// address (web push, FCM, APNs) reaches one person at a time: registering
-// it for a person takes it from anyone else of the tenant (whoever signed
-// in on that device last gets its notifications). A phone number may be
-// shared. A person keeps at most MaxPerKind addresses of a kind; the least
-// recently registered go first.
+// reader's words (web/notifycenter does). A push address (web push, FCM,
+// APNs) reaches one person at a time: registering it for a person takes
+// it from anyone else of the tenant (whoever signed in on that device last
+// gets its notifications). A phone number may be shared. A person keeps at
+// most MaxPerKind addresses of a kind; the least recently registered go
+// first.
 //
 // # Privacy
 //
