@@ -52,7 +52,12 @@
 //		Words: web.Words{Catalog: cat}})
 //
 // Relative times and stamps are said by the keys of web.TimeMessages.
-// The sentences of events are the Feed renderer's; an event's data (actor, source, request,
-// extra) and errors of the activity package (an unknown action, a broken
-// page link) are shown as they are.
+// What the activity package refuses in a query is said by its error's
+// type, not its text: an unknown action ("eventbrowser.error.action",
+// "eventbrowser.error.action_suggest"), a page link whose cursor the feed
+// did not make ("eventbrowser.error.cursor"), an Until not after Since
+// ("eventbrowser.error.until"), in English word for word as activity
+// says them. The sentences of events are the Feed renderer's; an event's
+// data (actor, source, request, extra) is shown as it is, and so is what
+// else activity refuses (an actor or subject it cannot read).
 package eventbrowser

@@ -102,8 +102,8 @@ func (b *Browser) list(w http.ResponseWriter, r *http.Request) {
 		q.SubjectsIn = sq
 	}
 	if f.Action != "" {
-		if !dom.Supports(f.Action) {
-			bad(dom.CheckAction(f.Action).Error())
+		if err := dom.CheckAction(f.Action); err != nil { // an alias passes: the feed reads it
+			bad(b.inputError(loc, err, qs.Get("after")))
 			return
 		}
 		q.Actions = []string{f.Action}
@@ -134,7 +134,7 @@ func (b *Browser) list(w http.ResponseWriter, r *http.Request) {
 	}
 	page, err := dom.Feed(r.Context(), b.cfg.DB, q)
 	if isInputError(err) {
-		bad(err.Error())
+		bad(b.inputError(loc, err, qs.Get("after")))
 		return
 	}
 	if err != nil {
@@ -165,6 +165,29 @@ func isInputError(err error) bool {
 		}
 	}
 	return false
+}
+
+// inputError says in the reader's words why the activity package refused
+// the list's query, by the error's type (never its text): an unknown
+// action (eventbrowser.error.action, .action_suggest), a page link whose
+// cursor (after) the feed did not make (eventbrowser.error.cursor), an
+// Until not after Since (eventbrowser.error.until). Their English is the
+// activity package's word for word; what else it refuses (a subject or
+// an actor it cannot read) is said as it says it.
+func (b *Browser) inputError(loc string, err error, after string) string {
+	var ua *activity.UnknownActionError
+	var qe *activity.QueryError
+	switch {
+	case errors.As(err, &ua) && ua.Suggestion != "":
+		return b.cfg.Words.Text(loc, "eventbrowser.error.action_suggest", ua.Action, ua.Domain, ua.Suggestion)
+	case errors.As(err, &ua):
+		return b.cfg.Words.Text(loc, "eventbrowser.error.action", ua.Action, ua.Domain, strings.Join(ua.Supported, ", "))
+	case errors.Is(err, activity.ErrInvalidCursor):
+		return b.cfg.Words.Text(loc, "eventbrowser.error.cursor", after)
+	case errors.As(err, &qe) && qe.Field == "Until":
+		return b.cfg.Words.Text(loc, "eventbrowser.error.until")
+	}
+	return err.Error()
 }
 
 type eventData struct {

@@ -3,6 +3,7 @@ package eventbrowser_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -104,7 +105,7 @@ VALUES ('wsissue', ?, 1, 0, 'label', 'done', now())`, first.Event.ID).Error; err
 	// The events' own data: the app's sentences, names and values.
 	data := []string{"Ana", "commented", "labelled", "stale", "Looks stale", "More", "Login fails", "Dark mode", "Comment 5", "comments:5",
 		"users:1", "system:workflow", "workflow", "wsissue", "issue", "req-ws", "web", "Firefox", "billing", "Stale issues", "matched", "label",
-		"nonsense", "body", "name", "job"}
+		"nonsense", "body", "name", "job", "commnted", "zzzzzzzzzz"}
 	for _, c := range []struct {
 		who, path string
 		want      int
@@ -115,6 +116,10 @@ VALUES ('wsissue', ?, 1, 0, 'label', 'done', now())`, first.Event.ID).Error; err
 		{"greta", "/events/?domain=wsissue&since=nonsense", 400, `id="event-error"`},
 		{"greta", "/events/?domain=wsissue&subject=%00", 400, `id="event-error"`},
 		{"greta", "/events/?domain=nonsense", 400, `id="event-error"`},
+		{"greta", "/events/?domain=wsissue&action=commnted", 400, `id="event-error"`},   // activity's unknown action, with a suggestion
+		{"greta", "/events/?domain=wsissue&action=zzzzzzzzzz", 400, `id="event-error"`}, // and without
+		{"greta", "/events/?domain=wsissue&after=nonsense", 400, `id="event-error"`},    // a page link the feed did not make
+		{"greta", "/events/?domain=wsissue&since=2026-01-02&until=2026-01-01", 400, `id="event-error"`},
 		{"greta", fmt.Sprintf("/events/wsissue/%d", first.Event.ID), 200, `id="event-runs"`},
 		{"greta", fmt.Sprintf("/events/wsissue/%d", caused.Event.ID), 200, `class="repeats"`},
 		{"greta", fmt.Sprintf("/events/wsissue/%d", elsewhere.Event.ID), 200, `id="event-cause"`},
@@ -134,6 +139,34 @@ VALUES ('wsissue', ?, 1, 0, 'label', 'done', now())`, first.Event.ID).Error; err
 		}
 		if left := wordstest.Untranslated(body, data...); len(left) > 0 {
 			t.Errorf("%s as %s: English left in a German page: %q", c.path, c.who, left)
+		}
+	}
+}
+
+// In English the activity package's refusals of a query read as it says
+// them: the browser's keys give them word for word.
+func TestRefusedQueriesAsActivitySays(t *testing.T) {
+	b, err := eventbrowser.New(eventbrowser.Config{DB: db, Domains: []*activity.Domain{issues}, Prefix: "/events",
+		Authorize: func(*http.Request) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	since, until := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, cursorErr := issues.Feed(context.Background(), db, activity.FeedQuery{After: "nonsense"})
+	_, untilErr := issues.Feed(context.Background(), db, activity.FeedQuery{Since: since, Until: until})
+	for _, c := range []struct {
+		query string
+		want  error
+	}{
+		{"action=coment_added", issues.CheckAction("coment_added")},
+		{"action=zzzzzzzzzz", issues.CheckAction("zzzzzzzzzz")},
+		{"after=nonsense", cursorErr},
+		{"since=2026-01-02&until=2026-01-01", untilErr},
+	} {
+		rec := httptest.NewRecorder()
+		b.ServeHTTP(rec, httptest.NewRequest("GET", "/events/?"+c.query, nil))
+		if c.want == nil || rec.Code != 400 || !strings.Contains(rec.Body.String(), `id="event-error">`+html.EscapeString(c.want.Error())+"</p>") {
+			t.Errorf("%s: %d, want 400 saying %v\n%s", c.query, rec.Code, c.want, rec.Body)
 		}
 	}
 }
