@@ -28,9 +28,10 @@ import (
 // that follow a batch are mostly for the next ids of its domain. While
 // batches hold several jobs, or jobs keep finding their event read ahead,
 // a batch's query also asks for the next ids after its highest (from
-// minAhead, doubling up to maxAhead); each event found that some of the
-// worker's inboxes take is kept for those inboxes' first attempts, as a
-// sibling's load is. A quiet worker (one job per batch, nothing read ahead
+// minAhead, doubling up to maxAhead); each event found that the relay
+// handed out already (an inbox_pending row: see relayedOnly) and that some
+// of the worker's inboxes take is kept for those inboxes' first attempts,
+// as a sibling's load is. A quiet worker (one job per batch, nothing read ahead
 // used) reads no further than its jobs. A backlog drains with a query per
 // few dozen events instead of one per two or three.
 //
@@ -282,6 +283,20 @@ func (l *loader) plan(batch map[activity.EventRef]*request) (byDomain map[string
 	return byDomain, ahead
 }
 
+// relayedOnly is the condition an event read ahead meets to be kept: a
+// delivery of it is pending (an inbox_pending row, by its primary key), so
+// the relay committed its jobs. An event still in the outbox is not read
+// ahead: privacy's erasure locks the outbox rows of the person's events
+// until it commits and counts only the pending deliveries as in flight,
+// so a copy read before it and taken by a job the relay hands out after
+// it would write the erased data with nothing waiting for it. An event
+// with a pending row in the query's snapshot was relayed before an
+// erasure running meanwhile listed its deliveries (it waits for the
+// relay's batch), and its jobs' first attempts are those deliveries,
+// which EraseSettled waits for. (Without inbox_pending rows, a backfill's
+// events or PendingConfig.Disable, nothing is read ahead.)
+const relayedOnly = `EXISTS (SELECT 1 FROM ` + PendingTable + ` p WHERE p.domain = ? AND p.event_id = e.id)`
+
 func (l *loader) loadBatch(batch map[activity.EventRef]*request, byDomain map[string][]int64, ahead map[activity.EventRef]bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -295,7 +310,17 @@ func (l *loader) loadBatch(batch map[activity.EventRef]*request, byDomain map[st
 		if dom == nil {
 			err = fmt.Errorf("inbox: no domain %q", name)
 		} else {
-			events, err = dom.EventsByID(activity.AcrossTenants(ctx), l.db, ids)
+			// The jobs' events, and of the ids read ahead those relayed:
+			// with an inbox_pending row (see relayedOnly).
+			var asked, more []int64
+			for _, id := range ids {
+				if ahead[activity.EventRef{Domain: name, ID: id}] {
+					more = append(more, id)
+				} else {
+					asked = append(asked, id)
+				}
+			}
+			events, err = dom.EventsByIDAnd(activity.AcrossTenants(ctx), l.db, asked, more, relayedOnly, name)
 			queries++
 		}
 		for _, id := range ids {

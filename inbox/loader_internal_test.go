@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/internal/pgarray"
 	"github.com/tidingsdev/tidings/internal/pgtest"
@@ -41,7 +43,23 @@ func loaderFixtureOf(t *testing.T, n int, action func(i int) string) (*loader, [
 		}
 		ids[i] = res.Event.ID
 	}
+	relayAs(t, db, ids)
 	return newLoader(db, map[string]*activity.Domain{"issue": dom}), ids
+}
+
+// relayAs does to ids what a relay's batch does: deletes their outbox rows
+// and writes an inbox_pending row each (inbox "loader-test", checked in an
+// hour), in one statement. The loader reads ahead only such events.
+func relayAs(t *testing.T, db *gorm.DB, ids []int64) {
+	t.Helper()
+	err := db.Exec(`WITH o AS (DELETE FROM activity_outbox WHERE domain = 'issue' AND event_id = ANY(?) RETURNING event_id, action)
+INSERT INTO inbox_pending (domain, event_id, inbox, action, queue, check_at) SELECT 'issue', event_id, 'loader-test', action, 'default', now() + interval '1 hour' FROM o`, pgarray.Int8(ids)).Error
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = db.Exec(`DELETE FROM inbox_pending WHERE inbox = 'loader-test' AND event_id = ANY(?)`, pgarray.Int8(ids)).Error
+	})
 }
 
 func loadAll(t *testing.T, l *loader, ids []int64) {
@@ -153,5 +171,37 @@ func TestLoaderForget(t *testing.T) {
 	defer l.mu.Unlock()
 	if len(l.shared) != 0 {
 		t.Errorf("%d copies kept after Forget", len(l.shared))
+	}
+}
+
+// The loader reads ahead only events the relay handed out (an
+// inbox_pending row): an event still in the outbox may be the person's
+// whom an erasure is masking, holding the outbox row until it commits
+// and not counting it as in flight; its job, handed out after the
+// erasure, must load the erased event, not a copy read before.
+func TestLoaderReadsAheadOnlyRelayedEvents(t *testing.T) {
+	l, ids := loaderFixtureOf(t, 40, func(int) string { return "comment_added" })
+	held := ids[5] // the person's event, still in the outbox
+	if err := l.db.Exec(`WITH p AS (DELETE FROM inbox_pending WHERE inbox = 'loader-test' AND event_id = ? RETURNING event_id, action)
+INSERT INTO activity_outbox (domain, event_id, action, subject_id) SELECT 'issue', event_id, action, '1' FROM p`, held).Error; err != nil {
+		t.Fatal(err)
+	}
+	l.ahead["issue"] = &readAhead{hits: 1}
+	loadAll(t, l, ids[:1]) // reads ids[1..16] ahead
+	l.mu.Lock()
+	_, copied := l.shared[activity.EventRef{Domain: "issue", ID: held}]
+	kept := len(l.shared)
+	l.mu.Unlock()
+	if copied || kept != 15 {
+		t.Errorf("read ahead: %d kept, the unrelayed event among them: %v; want the 15 relayed ones only", kept, copied)
+	}
+	// The erasure masks it; the relay hands it out after; its job's first
+	// attempt, within the copies' time, sees the erased event.
+	if err := l.db.Exec(`UPDATE issue_events SET actor_label = 'erased' WHERE id = ?`, held).Error; err != nil {
+		t.Fatal(err)
+	}
+	relayAs(t, l.db, []int64{held})
+	if ev, err := l.load(context.Background(), activity.EventRef{Domain: "issue", ID: held}, "comment_added", 0, false); err != nil || ev.ActorLabel != "erased" {
+		t.Errorf("the first attempt of a job relayed after the erasure got %q (%v), want the erased event", ev.ActorLabel, err)
 	}
 }

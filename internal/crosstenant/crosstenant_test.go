@@ -342,7 +342,7 @@ func crossTenant(t *testing.T, held bool) {
 	})
 
 	t.Run("activity", func(t *testing.T) {
-		cover(tickets.Event, tickets.EventsByID, tickets.Feed, tickets.Count, tickets.CountByAction, tickets.Replay, tickets.EventsAfter, tickets.Retract, tickets.RecordEvent)
+		cover(tickets.Event, tickets.EventsByID, tickets.EventsByIDAnd, tickets.Feed, tickets.Count, tickets.CountByAction, tickets.Replay, tickets.EventsAfter, tickets.Retract, tickets.RecordEvent)
 		for _, id := range bIDs {
 			if _, err := tickets.Event(ctx, appDB, id); !errors.Is(err, activity.ErrEventNotFound) {
 				t.Errorf("Event(%d of B) as A: err = %v, want ErrEventNotFound", id, err)
@@ -350,6 +350,9 @@ func crossTenant(t *testing.T, held bool) {
 		}
 		if m, err := tickets.EventsByID(ctx, appDB, bIDs); err != nil || len(m) != 0 {
 			t.Errorf("EventsByID(B's) as A = %d events, %v", len(m), err)
+		}
+		if m, err := tickets.EventsByIDAnd(ctx, appDB, bIDs[:1], bIDs[1:], "TRUE"); err != nil || len(m) != 0 {
+			t.Errorf("EventsByIDAnd(B's, B's more) as A = %d events, %v", len(m), err)
 		}
 		for _, q := range []activity.FeedQuery{{Subject: 1}, {Subject: 2}, {}, {Actor: activity.Ref{Type: "users", ID: "7"}}, {CausedBy: ptr(b.events[0].Ref())}, {Actions: []string{"commented"}}} {
 			page, err := tickets.Feed(ctx, appDB, q)
