@@ -231,7 +231,10 @@ var ErrInFlight = errors.New("privacy: deliveries of the person's events still i
 // (the jobs in Redis hold references); a queued job's first attempt may
 // take a copy the worker read ahead or loaded for a sibling job up to a
 // second before (inbox's loader), so those and the jobs running across
-// the erasure are what may copy. EraseSettled waits for every pending
+// the erasure are what may copy. (The loader reads ahead only events the
+// relay handed out, with pending deliveries: an event of the person still
+// in the outbox, held by the erasure until it commits, is loaded by its
+// jobs after it.) EraseSettled waits for every pending
 // delivery of the person's events, queued ones included. When a rule
 // named the person, it also lists again, once the erasure committed, the
 // deliveries of the events the rule triggers on (a relay may have claimed
