@@ -44,7 +44,9 @@
 // Every text a part shows (headings, column names, buttons, empty lists,
 // notices, refusals, errors) is a key with an English default, listed by
 // the part's Messages (rules.Messages, eventbrowser.Messages,
-// operations.Messages, preferences.Messages, notifycenter.Messages);
+// operations.Messages, preferences.Messages, notifycenter.Messages), and
+// the rule editor's names of the built-in attributes and actions by
+// rules.BuiltinMessages;
 // domains, actions and channels are named by tidings.domain.<domain>,
 // tidings.action.<domain>.<action> (else the action catalog's Doc) and
 // tidings.channel.<name>; relative times and stamps by the keys of
@@ -61,7 +63,7 @@
 //	words := web.Words{Catalog: cat} // Config.Words of each part, or of the entry point
 //
 // cat.Missing(keys...) lists what a locale still lacks: pass it the keys
-// of the parts' Messages.
+// of the parts' Messages (and of rules.BuiltinMessages).
 //
 // Nothing here knows the app's routing, sessions or users: the app says
 // who asks (the Identity) and how to name things (the describers).

@@ -18,7 +18,7 @@ import (
 //	tidings.channel.<channel>          "app" -> "In the app"
 //
 // and each page's own texts, the keys its package's Messages lists with
-// their English defaults: rules.* (web/rules), eventbrowser.*
+// their English defaults: rules.* (web/rules; BuiltinMessages too), eventbrowser.*
 // (web/eventbrowser), operations.* (web/operations), preferences.*
 // (web/preferences) and notifycenter.* (web/notifycenter, its JSON
 // errors' messages), and relative times and stamps: tidings.ago.* and
@@ -96,6 +96,7 @@ func (w Words) Action(loc string, d *activity.Domain, action string) string {
 
 var channelNames = map[string]string{
 	"app": "In the app", "email": "Email", "slack": "Slack", "webhook": "Webhook", "push": "Push", "sms": "SMS",
+	"webpush": "Browser push", "mobilepush": "Mobile push",
 }
 
 // Channel names a delivery channel: the catalog's tidings.channel.<name>,

@@ -26,10 +26,11 @@
 //   - rules.param.<type>.<param>: its parameter (else the name);
 //   - rules.hint.<type>.<param>: the parameter's hint (else its Doc).
 //
-// The built-in attributes (event.*) and actions (notify, record, webhook)
-// carry English Docs: an app in another language gives them keys too
-// (Rules.Schema(domain).Attributes() and Rules.Registry().Describe() list
-// them; locale.Catalog.Missing says which a locale lacks).
+// The built-in attributes (action, actor, occurred_at, ...) and actions
+// (notify, record_event, webhook, post_slack, send_email) have these keys
+// too: BuiltinMessages(domains...) lists them with their English, for an
+// app to translate beside Messages (locale.Catalog.Missing says which a
+// locale lacks).
 //
 // Who asks is a web.Identity: a signed-in person sees the rules of their
 // tenant (and those the app keeps in code, read only); only an Admin

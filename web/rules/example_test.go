@@ -40,3 +40,17 @@ func Example() {
 	// 422
 	// name: Give the rule a name.
 }
+
+// The names of the built-in attributes and actions, for an app's
+// translators: each key with its English.
+func ExampleBuiltinMessages() {
+	m := rules.BuiltinMessages(issues)
+	for _, k := range []string{"rules.attribute.issue.occurred_at", "rules.action.notify", "rules.param.notify.recipients", "rules.hint.webhook.url"} {
+		fmt.Printf("%s: %s\n", k, m[k])
+	}
+	// Output:
+	// rules.attribute.issue.occurred_at: when the event occurred
+	// rules.action.notify: Notify users in-app of the event
+	// rules.param.notify.recipients: Recipients
+	// rules.hint.webhook.url: an https URL on a public address
+}

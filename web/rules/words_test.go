@@ -3,10 +3,13 @@ package rules_test
 import (
 	"context"
 	"fmt"
+	"html"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/tidingsdev/tidings/activity"
@@ -19,10 +22,11 @@ import (
 var storedJSON = regexp.MustCompile(`(?s)<pre>.*?</pre>`)
 
 // Every text of the editor speaks the reader's locale: with a catalog
-// giving in German (wordstest's markers) every key of Messages and every
-// name the editor looks up for the app's rules (its domain and actions,
-// each attribute of the schema, each action type of the registry, its
-// parameters and their hints), the list, a rule's page, the new form and
+// giving in German (wordstest's markers) every key of Messages and of
+// BuiltinMessages (the built-in attributes and actions), and every name
+// the editor looks up for the app's own rules (its domain and actions,
+// its schema's fields, its action type, its parameters and their
+// hints), the list, a rule's page, the new form and
 // a refused form hold no English but what was typed and saved.
 func TestEveryTextInTheReadersWords(t *testing.T) {
 	reset(t)
@@ -32,10 +36,16 @@ func TestEveryTextInTheReadersWords(t *testing.T) {
 	for _, a := range issues.Actions() {
 		keys["tidings.action.issue."+a] = ""
 	}
+	maps.Copy(keys, rules.BuiltinMessages(issues)) // the built-in attributes and actions
 	for _, a := range rs.Schema("issue").Attributes() {
-		keys["rules.attribute.issue."+a.Name] = ""
+		if a.Doc == "" { // the app's own fields: the built-ins carry a Doc
+			keys["rules.attribute.issue."+a.Name] = ""
+		}
 	}
 	for _, ai := range rs.Registry().Describe() {
+		if ai.Name != "reply" { // the app's own action
+			continue
+		}
 		keys["rules.action."+ai.Name] = ""
 		for p := range ai.Params {
 			keys["rules.param."+ai.Name+"."+p] = ""
@@ -81,5 +91,42 @@ func TestEveryTextInTheReadersWords(t *testing.T) {
 		if left := wordstest.Untranslated(body, data...); len(left) > 0 {
 			t.Errorf("%s %s: English left in a German page: %q", r.method, r.path, left)
 		}
+	}
+}
+
+// In English the editor names the built-in attributes and actions as
+// BuiltinMessages says: each of its texts for the domain's attributes and
+// the registry's actions is an element's text on the new rule's form.
+func TestBuiltinMessagesAreTheEnglish(t *testing.T) {
+	reset(t)
+	rs := newRules(t)
+	ed, err := rules.New(rules.Config{DB: db, Rules: rs, Domains: []*activity.Domain{issues}, Prefix: "/rules", Logger: quiet(),
+		Identity: func(r *http.Request) (web.Identity, error) { return people[r.Header.Get("X-As")], nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ed)
+	defer srv.Close()
+	code, body, _ := client{t, srv}.do("ana", "GET", "/rules/new", nil)
+	if code != 200 {
+		t.Fatalf("new rule: %d", code)
+	}
+	registered := map[string]bool{}
+	for _, ai := range rs.Registry().Describe() {
+		registered[ai.Name] = true
+	}
+	n := 0
+	for k, v := range rules.BuiltinMessages(issues) {
+		parts := strings.Split(k, ".")
+		if parts[1] != "attribute" && !registered[parts[2]] { // send_email, post_slack: not configured here
+			continue
+		}
+		n++
+		if !strings.Contains(body, ">"+html.EscapeString(v)) { // an element's text
+			t.Errorf("%s: %q is not on the English form", k, v)
+		}
+	}
+	if n < 20 {
+		t.Errorf("only %d built-in texts checked", n)
 	}
 }
