@@ -8,7 +8,6 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
-	"github.com/tidingsdev/tidings/inbox/email"
 	"github.com/tidingsdev/tidings/privacy"
 	"github.com/tidingsdev/tidings/web"
 	"github.com/tidingsdev/tidings/web/eventbrowser"
@@ -196,16 +195,19 @@ func (c *Client) topics() []preferences.Topic {
 }
 
 // channels are the preference page's columns: only the channels the app
-// delivers on, named by Config.Words in the reader's language.
+// delivers on to a person (the in-app inbox, then each inbox.Channeled of
+// Config.Inboxes: email, SMS, web and mobile push), named by Config.Words
+// in the reader's language.
 func (c *Client) channels() []preferences.Channel {
 	var out []preferences.Channel
 	if c.notify != nil {
 		out = append(out, preferences.Channel{Name: inbox.ChannelApp})
 	}
+	seen := map[string]bool{inbox.ChannelApp: c.notify != nil}
 	for _, in := range c.cfg.Inboxes {
-		if _, ok := in.(*email.Inbox); ok {
-			out = append(out, preferences.Channel{Name: inbox.ChannelEmail})
-			break
+		if ch, ok := in.(inbox.Channeled); ok && !seen[ch.Channel()] {
+			seen[ch.Channel()] = true
+			out = append(out, preferences.Channel{Name: ch.Channel()})
 		}
 	}
 	return out

@@ -114,6 +114,10 @@ type Inbox[M any] struct {
 	breakers *breakers // with SinkOf
 }
 
+// Channel is the preference channel the inbox consults (Config.Channel,
+// by default the channel's package name): inbox.Channeled.
+func (in *Inbox[M]) Channel() string { return in.cfg.Channel }
+
 // NewInbox checks cfg and returns the inbox.
 func NewInbox[M any](cfg Config[M]) (*Inbox[M], error) {
 	bad := func(field, reason string) error {

@@ -207,6 +207,12 @@ func (in *Inbox) Name() string { return in.cfg.Name }
 // Accepts implements inbox.Inbox with InboxConfig.Accepts.
 func (in *Inbox) Accepts(domain, action string) bool { return in.cfg.Accepts(domain, action) }
 
+// Channel is the preference channel the inbox consults (Config.Channel,
+// by default inbox.ChannelEmail): inbox.Channeled.
+func (in *Inbox) Channel() string { return in.cfg.Channel }
+
+var _ inbox.Channeled = (*Inbox)(nil)
+
 // Policy implements inbox.InboxWithPolicy.
 func (in *Inbox) Policy() inbox.Policy { return in.cfg.Policy }
 

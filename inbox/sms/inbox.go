@@ -140,6 +140,9 @@ type Inbox struct {
 	cfg Config
 }
 
+// Each channel inbox has a column on the entry point's preference page.
+var _ inbox.Channeled = (*Inbox)(nil)
+
 // NewInbox checks cfg and returns the inbox.
 func NewInbox(cfg Config) (*Inbox, error) {
 	bad := func(field, reason string) error {
