@@ -221,3 +221,29 @@ func TestDeletedSubject(t *testing.T) {
 		t.Fatalf("permalink: %d, want %q\n%s", code, want, body)
 	}
 }
+
+// A former action name (an alias) in the action filter lists the events
+// of the action it became; it used to reach a nil error.
+func TestActionAliasFilter(t *testing.T) {
+	renamed := activity.MustDomain(activity.DomainConfig{Name: "aliasissue", Subject: activity.Subject{Table: "issues"},
+		Actions: []string{"comment_added"}, Aliases: map[string]string{"commented": "comment_added"}})
+	up, _ := activity.MigrationSQL(renamed)
+	if err := db.Exec(`DROP TABLE IF EXISTS aliasissue_events CASCADE`).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec(up).Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := renamed.RecordEvent(context.Background(), db, 1, "comment_added", activity.Actor(activity.Ref{Type: "users", ID: "1", Label: "Ana"})); err != nil {
+		t.Fatal(err)
+	}
+	b, err := eventbrowser.New(eventbrowser.Config{DB: db, Domains: []*activity.Domain{renamed}, Authorize: func(*http.Request) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	b.ServeHTTP(rec, httptest.NewRequest("GET", "/?action=commented", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "Ana") {
+		t.Errorf("action=commented (an alias): %d, want 200 listing Ana's comment\n%s", rec.Code, rec.Body)
+	}
+}
