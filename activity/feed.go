@@ -11,8 +11,10 @@ import (
 )
 
 // FeedQuery selects a page of a domain's events, newest first. All set
-// fields must hold (AND). Leave Subject and SubjectsIn empty for a feed of
-// the whole domain.
+// fields must hold (AND): Subject and SubjectsIn together give the
+// subject's events if the subquery selects it (a page scoped to a
+// tenant's subjects, filtered to one), else none. Leave Subject and
+// SubjectsIn empty for a feed of the whole domain.
 type FeedQuery struct {
 	// Subject restricts the feed to one subject (its key).
 	Subject any
@@ -296,9 +298,6 @@ func (d *Domain) filter(ctx context.Context, db *gorm.DB, f filter) (*gorm.DB, e
 	}
 	if !all && tenantfilter.On {
 		tx = tx.Where("e.tenant_id = ?::"+string(d.tenant), tenant)
-	}
-	if f.Subject != nil && f.SubjectsIn != nil {
-		return nil, &QueryError{Field: "Subject", Reason: "and SubjectsIn are both set; use one"}
 	}
 	if f.Subject != nil {
 		s, err := d.subjectArg(f.Subject)

@@ -168,6 +168,14 @@ func TestScope(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "mine") || strings.Contains(body, "theirs") {
 		t.Fatalf("scoped list: %d, want only issue 1's label\n%s", code, body)
 	}
+	// A scoped reader filtering by subject: their own subject's events,
+	// another's none (not a 400).
+	if code, body := get(t, srv.URL+"/?subject=1"); code != 200 || !strings.Contains(body, "mine") || strings.Contains(body, "theirs") {
+		t.Errorf("scoped list of issue 1: %d, want its label\n%s", code, body)
+	}
+	if code, body := get(t, srv.URL+"/?subject=2"); code != 200 || strings.Contains(body, "theirs") {
+		t.Errorf("scoped list of another tenant's issue 2: %d, want an empty page\n%s", code, body)
+	}
 	if code, _ := get(t, fmt.Sprintf("%s/issue/%d", srv.URL, theirs.Event.ID)); code != http.StatusNotFound {
 		t.Errorf("another tenant's permalink: %d, want 404", code)
 	}
