@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
-	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/inbox/sms"
 )
 
@@ -168,26 +166,18 @@ func (h *StatusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx = activity.WithTenant(ctx, st.Tenant)
 	}
 	if (st.Status == "undelivered" || st.Status == "failed") && st.To != "" {
-		var err error
+		refusal := sms.Kept
 		switch {
 		case st.ErrorCode == "21610":
-			if err = inbox.Suppress(ctx, h.cfg.DB, inbox.Suppression{Channel: sms.Channel, Address: st.To, Reason: inbox.ReasonUnsubscribe,
-				Source: "twilio", Detail: "status callback: error 21610"}); err == nil {
-				st.Removed, err = device.Gone(ctx, h.cfg.DB, device.Phone, st.To)
-			}
+			refusal = sms.OptedOut
 		case slices.Contains(h.cfg.GoneCodes, st.ErrorCode):
-			st.Removed, err = device.Gone(ctx, h.cfg.DB, device.Phone, st.To)
+			refusal = sms.Gone
 		}
-		var bad *inbox.SuppressionError
-		switch {
-		case errors.As(err, &bad):
-			// A number the suppression list refuses (" "): asking Twilio
-			// to retry would fail the same way.
-			http.Error(w, "bad number", http.StatusBadRequest)
-			return
-		case err != nil:
-			// Twilio retries a callback that fails: the removal is tried again.
-			http.Error(w, "could not record the status", http.StatusInternalServerError)
+		var err error
+		// A number the suppression list refuses (" ") is a 400: asking
+		// Twilio to retry would fail the same way; Twilio retries a
+		// callback that fails otherwise.
+		if st.Removed, err = sms.NumberRefused(ctx, h.cfg.DB, st.To, refusal, "twilio", "status callback: error 21610"); sms.ReceiptError(w, err) {
 			return
 		}
 		if st.Removed > 0 {

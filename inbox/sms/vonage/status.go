@@ -17,7 +17,6 @@ import (
 
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
-	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/inbox/sms"
 )
 
@@ -223,26 +222,16 @@ func (h *StatusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx = activity.WithTenant(ctx, st.Tenant)
 	}
 	if Undelivered(st.Status) && st.To != "" {
-		var err error
+		refusal := sms.Kept
 		switch {
 		case st.ErrorCode == OptedOutCode:
-			if err = inbox.Suppress(ctx, h.cfg.DB, inbox.Suppression{Channel: sms.Channel, Address: st.To, Reason: inbox.ReasonUnsubscribe,
-				Source: "vonage", Detail: "delivery receipt: err-code 9 (illegal number: opted out)"}); err == nil {
-				st.Removed, err = device.Gone(ctx, h.cfg.DB, device.Phone, st.To)
-			}
+			refusal = sms.OptedOut
 		case slices.Contains(h.cfg.GoneCodes, st.ErrorCode):
-			st.Removed, err = device.Gone(ctx, h.cfg.DB, device.Phone, st.To)
+			refusal = sms.Gone
 		}
-		var bad *inbox.SuppressionError
-		switch {
-		case errors.As(err, &bad):
-			// A number the suppression list refuses: a retry would fail
-			// the same way.
-			http.Error(w, "bad number", http.StatusBadRequest)
-			return
-		case err != nil:
-			// Vonage retries a receipt that fails: the removal is tried again.
-			http.Error(w, "could not record the receipt", http.StatusInternalServerError)
+		var err error
+		// Vonage retries a receipt that fails: the removal is tried again.
+		if st.Removed, err = sms.NumberRefused(ctx, h.cfg.DB, st.To, refusal, "vonage", "delivery receipt: err-code 9 (illegal number: opted out)"); sms.ReceiptError(w, err) {
 			return
 		}
 		if st.Removed > 0 {
