@@ -149,6 +149,18 @@
 //     the process allocated per operation, which the machine's load does
 //     not change. On a loaded machine read these: the rates follow the
 //     load.
+//   - chat (discord and teams): the chat inbox's deliveries per second,
+//     its whole Process (the route, the suppression list's check of the
+//     webhook, the ledger's claim and mark, the message worded, the
+//     provider's request, the POST through the inbox/webhook client with
+//     its address check) against a raw HTTP POST of the same request
+//     replayed to the same local webhook, over TLS on 127.0.0.1 (the
+//     skeleton of discordtest and teamstest, answering as Discord, 204
+//     with its rate-limit headers, and Teams, 202, do, after the peer's
+//     latency). The same four peers, rows, middle row (the provider and
+//     the webhook client alone) and notes as the address channels; a
+//     chat delivery reads no preferences or addresses (the route is
+//     configuration), so it has one query fewer than theirs.
 //
 // Throughput figures alternate the two sides (A B, B A, ...) in -rounds
 // runs of 2 s each (8 by default), after a warm-up, and take each side's

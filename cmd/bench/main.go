@@ -21,7 +21,7 @@ import (
 // runs first: it loads the 2,000,000 events, so the recording figures after
 // it write to a table of realistic size.
 func groups() []group {
-	return []group{feedGroup(), recordGroup(), throttleGroup(), fanoutGroup(), durabilityGroup(), payloadGroup(), workflowGroup(), observeGroup(), pushGroup(), backfillGroup(), exportGroup(), batchGroup(), lifecycleGroup(), tenantGroup(), faultsGroup(), cyclesGroup(), webpushGroup(), smsGroup(), mobilepushGroup()}
+	return []group{feedGroup(), recordGroup(), throttleGroup(), fanoutGroup(), durabilityGroup(), payloadGroup(), workflowGroup(), observeGroup(), pushGroup(), backfillGroup(), exportGroup(), batchGroup(), lifecycleGroup(), tenantGroup(), faultsGroup(), cyclesGroup(), webpushGroup(), smsGroup(), mobilepushGroup(), chatGroup()}
 }
 
 // config is the command line.
