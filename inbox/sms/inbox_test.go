@@ -79,111 +79,135 @@ func TestLongTextIsCut(t *testing.T) {
 	}
 }
 
-// The inbox passes the conformance suite: a retried job sends nothing
-// more.
+// The inbox passes the conformance suite with each provider: a retried
+// job sends nothing more.
 func TestConformance(t *testing.T) {
-	peer := twiliotest.Start(t)
-	ana := world.Unique("ana")
-	register(t, "acme", ana, newNumber())
-	register(t, "acme", ana, newNumber())
-	in := newInbox(t, provider(t, peer, ""), sms.Config{Recipients: to(sms.Recipient{ID: ana})})
-	inboxtest.Conformance(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
-	if got, all := len(peer.Accepted()), len(peer.Messages()); got != 2 || all != 2 {
-		t.Fatalf("%d messages accepted of %d, want 2 of 2 (one per number, once)", got, all)
+	for _, pc := range providers {
+		t.Run(pc.name, func(t *testing.T) {
+			peer := pc.start(t)
+			ana := world.Unique("ana")
+			register(t, "acme", ana, newNumber())
+			register(t, "acme", ana, newNumber())
+			in := newInbox(t, peer.Provider(t, false), sms.Config{Recipients: to(sms.Recipient{ID: ana})})
+			if in.Sink() != pc.sink {
+				t.Fatalf("sink %q, want %s", in.Sink(), pc.sink)
+			}
+			inboxtest.Conformance(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
+			if got, all := len(accepted(peer.Sent())), len(peer.Sent()); got != 2 || all != 2 {
+				t.Fatalf("%d messages accepted of %d, want 2 of 2 (one per number, once)", got, all)
+			}
+		})
 	}
 }
 
-// Wrong credentials (Twilio's 20003) fail the delivery as misconfigured,
-// not as an outage.
-func TestWrongTokenIsMisconfigured(t *testing.T) {
-	peer := twiliotest.Start(t)
-	ana := world.Unique("ana")
-	register(t, "acme", ana, newNumber())
-	p, err := twilio.New(twilio.Config{AccountSID: peer.AccountSID, AuthToken: "not-the-token", From: "+15005550006", BaseURL: peer.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := newInbox(t, p, sms.Config{Recipients: to(sms.Recipient{ID: ana})})
-	err = inboxtest.Process(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
-	var se *sms.SendError
-	if !errors.Is(err, inbox.ErrMisconfigured) || !errors.Is(err, sms.ErrUnauthorized) || !errors.As(err, &se) || se.Code != "20003" {
-		t.Fatalf("Process: %v; want misconfigured, code 20003", err)
+// Wrong credentials (Twilio's 20003; Vonage's status 4, in a 200) fail
+// the delivery as misconfigured, not as an outage.
+func TestWrongCredentialsAreMisconfigured(t *testing.T) {
+	for _, pc := range providers {
+		t.Run(pc.name, func(t *testing.T) {
+			peer := pc.start(t)
+			ana := world.Unique("ana")
+			register(t, "acme", ana, newNumber())
+			in := newInbox(t, peer.Provider(t, true), sms.Config{Recipients: to(sms.Recipient{ID: ana})})
+			err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy"))
+			var se *sms.SendError
+			if !errors.Is(err, inbox.ErrMisconfigured) || !errors.Is(err, sms.ErrUnauthorized) || !errors.As(err, &se) || se.Code != pc.unauthorized {
+				t.Fatalf("Process: %v; want misconfigured, code %s", err, pc.unauthorized)
+			}
+		})
 	}
 }
 
-// A number whose owner texted STOP (21610) is suppressed and removed, an
-// invalid one (21211) removed; the event still reaches the recipient's
-// other number, and the next event tries neither, even after the app
-// registers the opted-out number again.
+// A number whose owner texted STOP (Twilio's 21610; Vonage's status 7,
+// the account's barred list) is suppressed and removed, an invalid one
+// (21211; status 6) removed; the event still reaches the recipient's other
+// number, and the next event tries neither, even after the app registers
+// the opted-out number again.
 func TestStopAndInvalidNumbersAreRemoved(t *testing.T) {
-	peer := twiliotest.Start(t)
-	ana := world.Unique("ana")
-	stopped, invalid, kept := newNumber(), newNumber(), newNumber()
-	for _, n := range []string{stopped, invalid, kept} {
-		register(t, "acme", ana, n)
-	}
-	peer.OptOut(stopped)
-	peer.Invalid(invalid)
-	in := newInbox(t, provider(t, peer, ""), sms.Config{Recipients: to(sms.Recipient{ID: ana})})
-	issue := world.NewIssue(t)
-	if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", issue, "comment_added", "Cy")); err != nil {
-		t.Fatalf("Process: %v; a dead number fails nobody", err)
-	}
-	ctx := activity.WithTenant(context.Background(), "acme")
-	left, err := device.List(ctx, testDB, ana, device.Phone)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) != 1 || left[0].Address != kept {
-		t.Fatalf("numbers left %+v; want only %s", left, kept)
-	}
-	if s, err := inbox.Suppressed(ctx, testDB, sms.Channel, []string{stopped, invalid}); err != nil || len(s) != 1 || s[stopped].Reason != inbox.ReasonUnsubscribe {
-		t.Fatalf("suppressed %+v %v; want the STOP number, reason unsubscribe", s, err)
-	}
-	register(t, "acme", ana, stopped) // the app syncs the person's profile again
-	if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", issue, "comment_added", "Dee")); err != nil {
-		t.Fatal(err)
-	}
-	tried := map[string][]int{}
-	for _, m := range peer.Messages() {
-		tried[m.To] = append(tried[m.To], m.Code)
-	}
-	if fmt.Sprint(tried[stopped]) != "[21610]" || fmt.Sprint(tried[invalid]) != "[21211]" || fmt.Sprint(tried[kept]) != "[0 0]" {
-		t.Fatalf("codes per number %v; want the STOP and invalid numbers tried once, the kept one twice", tried)
+	for _, pc := range providers {
+		t.Run(pc.name, func(t *testing.T) {
+			peer := pc.start(t)
+			ana := world.Unique("ana")
+			stopped, invalid, kept := newNumber(), newNumber(), newNumber()
+			for _, n := range []string{stopped, invalid, kept} {
+				register(t, "acme", ana, n)
+			}
+			peer.OptOut(stopped)
+			peer.Invalid(invalid)
+			in := newInbox(t, peer.Provider(t, false), sms.Config{Recipients: to(sms.Recipient{ID: ana})})
+			issue := world.NewIssue(t)
+			if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", issue, "comment_added", "Cy")); err != nil {
+				t.Fatalf("Process: %v; a dead number fails nobody", err)
+			}
+			ctx := activity.WithTenant(context.Background(), "acme")
+			left, err := device.List(ctx, testDB, ana, device.Phone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) != 1 || left[0].Address != kept {
+				t.Fatalf("numbers left %+v; want only %s", left, kept)
+			}
+			if s, err := inbox.Suppressed(ctx, testDB, sms.Channel, []string{stopped, invalid}); err != nil || len(s) != 1 || s[stopped].Reason != inbox.ReasonUnsubscribe {
+				t.Fatalf("suppressed %+v %v; want the STOP number, reason unsubscribe", s, err)
+			}
+			register(t, "acme", ana, stopped) // the app syncs the person's profile again
+			if err := inboxtest.Process(t, testDB, in, world.Record(t, "acme", issue, "comment_added", "Dee")); err != nil {
+				t.Fatal(err)
+			}
+			tried := map[string][]string{}
+			for _, m := range peer.Sent() {
+				tried[m.To] = append(tried[m.To], m.Code)
+			}
+			if fmt.Sprint(tried[stopped]) != "["+pc.optedOut+"]" || fmt.Sprint(tried[invalid]) != "["+pc.invalid+"]" || fmt.Sprint(tried[kept]) != "[0 0]" {
+				t.Fatalf("codes per number %v; want the STOP and invalid numbers tried once, the kept one twice", tried)
+			}
+		})
 	}
 }
 
-// A 429 makes the job wait Twilio's Retry-After, and later sends wait it
-// too, without a request; after the wait the event is sent, once.
+// A 429 makes the job wait the provider's Retry-After, and later sends
+// wait it too, without a request; after the wait the event is sent, once.
 func TestRateLimitWaitsRetryAfter(t *testing.T) {
-	peer := twiliotest.Start(t)
+	for _, pc := range providers {
+		t.Run(pc.name, func(t *testing.T) {
+			peer := pc.start(t)
+			now := time.Now()
+			waitsOut(t, peer, peer.Provider(t, false), &now, func() { peer.Fail(http.StatusTooManyRequests, 1, "7") }, 7*time.Second)
+		})
+	}
+}
+
+// waitsOut checks that a send failed by fail makes the job wait wait (by
+// the clock *now), that an attempt within the wait sends nothing and one
+// after it sends the event, once.
+func waitsOut(t *testing.T, peer peer, p sms.Provider, now *time.Time, fail func(), wait time.Duration) {
+	t.Helper()
 	ana := world.Unique("ana")
 	register(t, "acme", ana, newNumber())
-	now := time.Now()
-	in := newInbox(t, provider(t, peer, ""), sms.Config{Recipients: to(sms.Recipient{ID: ana}), Now: func() time.Time { return now }})
-	peer.Fail(http.StatusTooManyRequests, 1, "7")
+	in := newInbox(t, p, sms.Config{Recipients: to(sms.Recipient{ID: ana}), Now: func() time.Time { return *now }})
+	fail()
 	ev := world.Record(t, "acme", world.NewIssue(t), "comment_added", "Cy")
 	err := inboxtest.Process(t, testDB, in, ev)
 	var ra *inbox.RetryAfterError
-	if !errors.As(err, &ra) || ra.Delay != 7*time.Second || !errors.Is(err, sms.ErrRateLimited) {
-		t.Fatalf("first attempt: %v; want a rate limit asking for 7s", err)
+	if !errors.As(err, &ra) || ra.Delay != wait || !errors.Is(err, sms.ErrRateLimited) {
+		t.Fatalf("first attempt: %v; want a rate limit asking for %s", err, wait)
 	}
 	d := inboxtest.NewDelivery(testDB, in, ev)
 	d.Attempt = 2
-	now = now.Add(5 * time.Second)
+	*now = now.Add(wait - 2*time.Second)
 	if err := inboxtest.ProcessDelivery(t, in, d); !errors.As(err, &ra) || ra.Delay != 2*time.Second {
 		t.Fatalf("attempt within the wait: %v; want the 2s left", err)
 	}
-	if n := len(peer.Messages()); n != 1 {
+	if n := len(peer.Sent()); n != 1 {
 		t.Fatalf("%d requests; the attempt within the wait sent one", n)
 	}
-	now = now.Add(2 * time.Second)
+	*now = now.Add(2 * time.Second)
 	d.Attempt = 3
 	if err := inboxtest.ProcessDelivery(t, in, d); err != nil {
 		t.Fatalf("attempt after the wait: %v", err)
 	}
-	if got := peer.Accepted(); len(got) != 1 || len(peer.Messages()) != 2 {
-		t.Fatalf("%d accepted of %d requests; want 1 of 2", len(got), len(peer.Messages()))
+	if got := accepted(peer.Sent()); len(got) != 1 || len(peer.Sent()) != 2 {
+		t.Fatalf("%d accepted of %d requests; want 1 of 2", len(got), len(peer.Sent()))
 	}
 }
 
@@ -213,16 +237,22 @@ func TestRateLimitUnderTheWorker(t *testing.T) {
 	}
 }
 
-// Twilio is down (503) far longer than the retry window: the breaker
+// The provider is down (503) far longer than the retry window: the breaker
 // opens and holds the deliveries (nothing dead-lettered); once it
 // answers, each event reaches each number exactly once.
 func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
-	peer := twiliotest.Start(t)
+	for _, pc := range providers {
+		t.Run(pc.name, func(t *testing.T) { outageIsHeldAndDeliveredOnce(t, pc) })
+	}
+}
+
+func outageIsHeldAndDeliveredOnce(t *testing.T, pc providerCase) {
+	peer := pc.start(t)
 	ana := world.Unique("ana")
 	n1, n2 := newNumber(), newNumber()
 	register(t, "acme", ana, n1)
 	register(t, "acme", ana, n2)
-	in := newInbox(t, provider(t, peer, ""), sms.Config{Recipients: to(sms.Recipient{ID: ana}), MaxRunes: 400,
+	in := newInbox(t, peer.Provider(t, false), sms.Config{Recipients: to(sms.Recipient{ID: ana}), MaxRunes: 400,
 		Policy: inbox.Policy{RetryWindow: 300 * time.Millisecond, Backoff: func(int) time.Duration { return 20 * time.Millisecond }}})
 	w, _ := world.StartWorker(t, in, inbox.BreakerConfig{Failures: 3, OpenFor: 200 * time.Millisecond, MaxOpenFor: 400 * time.Millisecond})
 	peer.Down(http.StatusServiceUnavailable)
@@ -241,8 +271,8 @@ func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
 		}
 		return false
 	})
-	sent := len(peer.Messages())
-	if _, err := peer.WaitFor(addresstest.Wait, func(ms []twiliotest.Message) bool { return len(ms) > sent+1 }); err != nil {
+	before := len(peer.Sent())
+	if err := peer.WaitFor(addresstest.Wait, func(ms []sent) bool { return len(ms) > before+1 }); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -250,7 +280,7 @@ func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
 		t.Fatalf("dead letters during the outage: %+v %v", l.Letters, err)
 	}
 	peer.Up()
-	if _, err := peer.WaitFor(addresstest.Wait, func(ms []twiliotest.Message) bool { return countAccepted(ms) >= 2*n }); err != nil {
+	if err := peer.WaitFor(addresstest.Wait, func(ms []sent) bool { return len(accepted(ms)) >= 2*n }); err != nil {
 		t.Fatal(err)
 	}
 	addresstest.WaitUntil(t, "every delivery to be done", func() bool {
@@ -260,10 +290,10 @@ func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
 	})
 	w.Shutdown()
 	seen := map[string]int{}
-	for _, m := range peer.Accepted() {
-		actor, _, _ := strings.Cut(m.Body, ":")
+	for _, m := range accepted(peer.Sent()) {
+		actor, _, _ := strings.Cut(m.Text, ":")
 		if !want[actor] {
-			t.Errorf("message of an unknown event %q", m.Body)
+			t.Errorf("message of an unknown event %q", m.Text)
 		}
 		seen[m.To+" "+actor]++
 	}
@@ -277,16 +307,6 @@ func TestOutageIsHeldAndDeliveredOnce(t *testing.T) {
 	if l, err := w.DeadLetters().List(ctx, inbox.DeadLetterQuery{Inbox: in.Name()}); err != nil || len(l.Letters) != 0 {
 		t.Errorf("dead letters: %+v %v", l.Letters, err)
 	}
-}
-
-func countAccepted(ms []twiliotest.Message) int {
-	n := 0
-	for _, m := range ms {
-		if m.Status == http.StatusCreated {
-			n++
-		}
-	}
-	return n
 }
 
 // Preferences and choices on the sms channel: a mute stops the text, a
