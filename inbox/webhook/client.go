@@ -70,6 +70,10 @@ const (
 	DefaultMaxRedirects     = 3
 	DefaultMaxRequestBytes  = 1 << 20
 	DefaultMaxResponseBytes = 64 << 10
+	// DefaultMaxIdleConnsPerHost is how many idle connections the
+	// client keeps to one host for the next posts: a worker's default
+	// concurrency (inbox.Config.Concurrency) and then some.
+	DefaultMaxIdleConnsPerHost = 32
 	// MaxURLLength caps a webhook URL, in bytes.
 	MaxURLLength = 2048
 )
@@ -127,8 +131,13 @@ func NewClient(cfg Config) *Client {
 		TLSHandshakeTimeout:   cfg.DialTimeout,
 		ResponseHeaderTimeout: cfg.Timeout,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          32,
-		IdleConnTimeout:       90 * time.Second,
+		// A worker posts many deliveries at once to one host (a chat
+		// service's webhooks, a busy subscriber): keep as many idle
+		// connections to it as a worker runs at once, instead of Go's
+		// default 2, or each post beyond them redoes a TLS handshake.
+		MaxIdleConns:        4 * DefaultMaxIdleConnsPerHost,
+		MaxIdleConnsPerHost: DefaultMaxIdleConnsPerHost,
+		IdleConnTimeout:     90 * time.Second,
 	}
 	c.client = &http.Client{
 		Transport:     transport,
