@@ -327,7 +327,11 @@
 // at a time, whatever its size: its jobs say they come from a backfill,
 // so the worker keeps nothing for them once they ran (they have no
 // inbox_pending row to delete), and the process's memory stays flat (see
-// cmd/bench's backfill group: 1,000,000 events against 100,000).
+// cmd/bench's backfill group: 1,000,000 events against 100,000). While a
+// backfill's job runs, and only then, the worker gives it an
+// inbox_pending row (inserted before it loads its event, deleted when the
+// attempt is over), so that privacy.EraseSettled waits for a job that
+// loaded the person's event before the erasure and erases what it wrote.
 //
 //	bf, _ := inbox.NewBackfiller(inbox.BackfillConfig{DB: db, Redis: redis, Domains: domains, Inboxes: inboxes})
 //	b, _ := bf.Create(ctx, inbox.BackfillSpec{Inbox: "warehouse", Query: inbox.BackfillQuery{Domain: "issue"}, Rate: 500})

@@ -66,6 +66,13 @@ func (w *Worker) handleInbox(ctx context.Context, name string, t *asynq.Task) (p
 	if w.carry && len(p.Event) > 0 && json.Unmarshal(p.Event, &ev) == nil && ev.ID == p.EventID {
 		ev.Domain = p.Domain
 	} else {
+		if p.Backfill {
+			untrack, terr := w.trackBackfill(ctx, name, p, dom)
+			if terr != nil {
+				return p, terr
+			}
+			defer untrack()
+		}
 		retried, _ := asynq.GetRetryCount(ctx)
 		ev, err = w.loader.load(ctx, p.ref(), p.Action, w.siblings(name, p), retried > 0)
 	}

@@ -294,7 +294,8 @@ func (l *loader) plan(batch map[activity.EventRef]*request) (byDomain map[string
 // erasure running meanwhile listed its deliveries (it waits for the
 // relay's batch), and its jobs' first attempts are those deliveries,
 // which EraseSettled waits for. (Without inbox_pending rows, a backfill's
-// events or PendingConfig.Disable, nothing is read ahead.)
+// events, whose row exists only while a job's attempt runs (trackBackfill),
+// or PendingConfig.Disable, nothing is read ahead.)
 const relayedOnly = `EXISTS (SELECT 1 FROM ` + PendingTable + ` p WHERE p.domain = ? AND p.event_id = e.id)`
 
 func (l *loader) loadBatch(batch map[activity.EventRef]*request, byDomain map[string][]int64, ahead map[activity.EventRef]bool) {

@@ -56,7 +56,9 @@ func ParseTaskID(id string) (inbox string, ev activity.EventRef, err error) {
 //
 // A job handed over by a Backfiller says so with a fourth word in its
 // header ("issue 17 comment_added backfill"): no inbox_pending row tracks
-// it, so the worker has none to delete when it finishes. (A worker of an
+// it in the queue, so the completer has none to delete when it finishes
+// (the worker inserts one only while an attempt runs, for erasures: see
+// trackBackfill). (A worker of an
 // older version reads the word as part of the action, which only a dead
 // letter's Action shows, and looks for a row that is not there.) Other
 // words after the action are ignored, for flags of later versions.

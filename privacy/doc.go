@@ -152,6 +152,11 @@
 // reading the rule as it was: EraseSettled lists those deliveries again
 // after the commit, waits for them too, and always erases twice when a
 // rule named the person.
+// A backfill's jobs (inbox.Backfiller) have no pending row in the queue;
+// the worker gives one a row while it runs, inserted before it loads its
+// event, reading the event's row FOR SHARE, and the erasure locks the
+// person's events before it lists the deliveries: a running backfill job
+// is counted in flight, or loads the erased event.
 // Use it while a worker runs; jobs only queued or waiting for a retry
 // load the erased event when they run (Redis holds references), so
 // without a running worker one Erase is enough. The demo test saw this

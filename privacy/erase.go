@@ -235,7 +235,11 @@ var ErrInFlight = errors.New("privacy: deliveries of the person's events still i
 // relay handed out, with pending deliveries: an event of the person still
 // in the outbox, held by the erasure until it commits, is loaded by its
 // jobs after it.) EraseSettled waits for every pending
-// delivery of the person's events, queued ones included. When a rule
+// delivery of the person's events, queued ones included, and for a
+// backfill's jobs of them that are running (the worker gives such a job an
+// inbox_pending row while it runs, inserted before it loads its event and
+// waiting for an erasure that locked the event; a backfill's queued job
+// loads the event when it runs). When a rule
 // named the person, it also lists again, once the erasure committed, the
 // deliveries of the events the rule triggers on (a relay may have claimed
 // one after the first listing and before the commit, and its engine job
@@ -324,6 +328,14 @@ func (x *Privacy) inFlight(ctx context.Context, db *gorm.DB, p activity.Person) 
 		if err := db.Exec(`SELECT o.id FROM `+activity.OutboxTable+` o WHERE o.domain = ? AND EXISTS (SELECT 1 FROM `+d.Table()+` WHERE id = o.event_id AND `+cond+`) FOR SHARE OF o`,
 			append([]any{d.Name()}, args...)...).Error; err != nil {
 			return nil, nil, fmt.Errorf("privacy: wait for the relay's batches of the person's events: %w", err)
+		}
+		// A backfill's job inserts its inbox_pending row reading its event
+		// FOR SHARE before it loads it (inbox's trackBackfill): with the
+		// person's events locked as the masking will, a job's row either
+		// committed before the listing below, or its insert waits for
+		// the erasure to commit and the job loads the erased event.
+		if err := db.Exec(`SELECT id FROM `+d.Table()+` WHERE `+cond+` FOR NO KEY UPDATE`, args...).Error; err != nil {
+			return nil, nil, fmt.Errorf("privacy: wait for the backfill jobs of the person's events: %w", err)
 		}
 	}
 	triggers, err := ruleTriggers(ctx, db, p)
