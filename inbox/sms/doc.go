@@ -52,6 +52,14 @@
 // receipts) remove a number that proved dead: see twilio.StatusHandler
 // and vonage.StatusHandler.
 //
+// # Providers
+//
+// A provider over HTTP posts with PostForm (form-encoded, the answer read
+// and closed, no answer ErrUnavailable) and classes a non-2xx answer
+// with HTTPRefusal (429 ErrRateLimited with its Retry-After, 401/403
+// ErrUnauthorized, 5xx/408 ErrUnavailable, else ErrRejected), then by
+// its own codes; twilio and vonage do.
+//
 // The recipients, preferences, delivery choices, ledger, pruning,
 // breaker and rate-limit waits are package inbox/address's, which every
 // address channel shares; this package gives its Sender.

@@ -40,7 +40,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -183,21 +182,13 @@ type message struct {
 	Status string `json:"status"`
 }
 
-// Send implements sms.Provider: one POST.
+// Send implements sms.Provider: one POST (sms.PostForm).
 func (p *Provider) Send(ctx context.Context, m sms.Message) (sms.Receipt, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, strings.NewReader(p.Form(m).Encode()))
+	resp, body, err := sms.PostForm(ctx, p.cfg.HTTPClient, "twilio", p.endpoint, p.Form(m),
+		func(req *http.Request) { req.SetBasicAuth(p.cfg.AccountSID, p.cfg.AuthToken) })
 	if err != nil {
-		return sms.Receipt{}, &sms.SendError{Provider: "twilio", Class: sms.ErrRejected, Status: 400, Message: "build the request", Err: err}
+		return sms.Receipt{}, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.SetBasicAuth(p.cfg.AccountSID, p.cfg.AuthToken)
-	resp, err := p.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return sms.Receipt{}, &sms.SendError{Provider: "twilio", Err: err}
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		var msg message
 		_ = json.Unmarshal(body, &msg)
@@ -206,19 +197,21 @@ func (p *Provider) Send(ctx context.Context, m sms.Message) (sms.Receipt, error)
 	return sms.Receipt{}, p.refusal(resp, body)
 }
 
-// refusal classes a refused request (see the package's doc).
+// refusal classes a refused request (see the package's doc): by
+// Twilio's error code, else by the HTTP status (sms.HTTPRefusal).
 func (p *Provider) refusal(resp *http.Response, body []byte) *sms.SendError {
+	se := sms.HTTPRefusal("twilio", resp, body, p.cfg.Now(), 0)
 	var ae apiError
 	_ = json.Unmarshal(body, &ae)
-	se := &sms.SendError{Provider: "twilio", Status: resp.StatusCode, Message: ae.Message}
+	if ae.Message != "" || resp.StatusCode < 400 {
+		se.Message = ae.Message
+	}
 	if ae.Code != 0 {
 		se.Code = strconv.Itoa(ae.Code)
 	}
-	if se.Message == "" && resp.StatusCode >= 400 {
-		se.Message = strings.TrimSpace(string(body[:min(len(body), 200)]))
-	}
 	switch {
-	case resp.StatusCode == http.StatusTooManyRequests || ae.Code == 20429:
+	case resp.StatusCode == http.StatusTooManyRequests: // rate limited, by its status
+	case ae.Code == 20429:
 		se.Class = sms.ErrRateLimited
 		if d, ok := chat.ParseRetryAfter(resp.Header.Get("Retry-After"), p.cfg.Now()); ok {
 			se.RetryAfter = d
@@ -227,14 +220,8 @@ func (p *Provider) refusal(resp *http.Response, body []byte) *sms.SendError {
 		se.Class = sms.ErrOptedOut
 	case ae.Code == 21211 || ae.Code == 21614 || ae.Code == 21635:
 		se.Class = sms.ErrGone
-	case ae.Code == 20003 || ae.Code == 21606 || resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+	case ae.Code == 20003 || ae.Code == 21606:
 		se.Class = sms.ErrUnauthorized
-	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout:
-		se.Class = sms.ErrRejected
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		se.Class = sms.ErrRejected // no redirect is expected of the API
-	default:
-		se.Class = sms.ErrUnavailable
 	}
 	return se
 }

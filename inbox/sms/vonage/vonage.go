@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/tidingsdev/tidings/inbox"
-	"github.com/tidingsdev/tidings/inbox/chat"
 	"github.com/tidingsdev/tidings/inbox/sms"
 )
 
@@ -199,22 +197,14 @@ type answerPart struct {
 	ErrorText string `json:"error-text"`
 }
 
-// Send implements sms.Provider: one POST.
+// Send implements sms.Provider: one POST (sms.PostForm).
 func (p *Provider) Send(ctx context.Context, m sms.Message) (sms.Receipt, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, strings.NewReader(p.Form(m).Encode()))
+	resp, body, err := sms.PostForm(ctx, p.cfg.HTTPClient, "vonage", p.endpoint, p.Form(m), nil)
 	if err != nil {
-		return sms.Receipt{}, &sms.SendError{Provider: "vonage", Class: sms.ErrRejected, Status: 400, Message: "build the request", Err: err}
+		return sms.Receipt{}, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	resp, err := p.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return sms.Receipt{}, &sms.SendError{Provider: "vonage", Err: err}
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return sms.Receipt{}, p.httpRefusal(resp, body)
+		return sms.Receipt{}, sms.HTTPRefusal("vonage", resp, body, p.cfg.Now(), p.cfg.ThrottleWait)
 	}
 	var a answer
 	if err := json.Unmarshal(body, &a); err != nil || len(a.Messages) == 0 {
@@ -259,26 +249,6 @@ func (p *Provider) refusal(httpStatus int, part answerPart) *sms.SendError {
 	se.Class = CodeClass(part.Status)
 	if se.Class == sms.ErrRateLimited {
 		se.RetryAfter = p.cfg.ThrottleWait
-	}
-	return se
-}
-
-// httpRefusal classes an answer that is not a 2xx.
-func (p *Provider) httpRefusal(resp *http.Response, body []byte) *sms.SendError {
-	se := &sms.SendError{Provider: "vonage", Status: resp.StatusCode, Message: strings.TrimSpace(string(body[:min(len(body), 200)]))}
-	switch s := resp.StatusCode; {
-	case s == http.StatusTooManyRequests:
-		se.Class = sms.ErrRateLimited
-		se.RetryAfter = p.cfg.ThrottleWait
-		if d, ok := chat.ParseRetryAfter(resp.Header.Get("Retry-After"), p.cfg.Now()); ok {
-			se.RetryAfter = d
-		}
-	case s == http.StatusUnauthorized || s == http.StatusForbidden:
-		se.Class = sms.ErrUnauthorized
-	case s >= 500 || s == http.StatusRequestTimeout:
-		se.Class = sms.ErrUnavailable
-	default:
-		se.Class = sms.ErrRejected // another 4xx; no redirect is expected of the API
 	}
 	return se
 }
