@@ -58,7 +58,10 @@
 // and closed, no answer ErrUnavailable) and classes a non-2xx answer
 // with HTTPRefusal (429 ErrRateLimited with its Retry-After, 401/403
 // ErrUnauthorized, 5xx/408 ErrUnavailable, else ErrRejected), then by
-// its own codes; twilio and vonage do.
+// its own codes; twilio and vonage do. CheckHTTP checks the settings
+// such a provider's config has (StatusCallback, BaseURL, HTTPClient), and
+// CallbackURL names a message's tenant in its delivery-report URL
+// (TenantParam).
 //
 // The recipients, preferences, delivery choices, ledger, pruning,
 // breaker and rate-limit waits are package inbox/address's, which every

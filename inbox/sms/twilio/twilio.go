@@ -57,7 +57,7 @@ const DefaultBaseURL = "https://api.twilio.com"
 
 // TenantParam is the query parameter of the status callback URL that
 // names the message's tenant.
-const TenantParam = "tidings_tenant"
+const TenantParam = sms.TenantParam
 
 // Config configures a Provider. Zero fields take the documented defaults.
 type Config struct {
@@ -112,22 +112,11 @@ func New(cfg Config) (*Provider, error) {
 		return nil, bad("MessagingServiceSID", "is not a messaging service SID (MG and 32 hex digits)")
 	}
 	p := &Provider{cfg: cfg}
-	if cfg.StatusCallback != "" {
-		u, err := url.Parse(cfg.StatusCallback)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, bad("StatusCallback", "is not an absolute http(s) URL")
-		}
-		p.callback = u
+	cb, err := sms.CheckHTTP("twilio.Config.", cfg.StatusCallback, &cfg.BaseURL, DefaultBaseURL, &cfg.HTTPClient)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
-	}
-	if u, err := url.Parse(cfg.BaseURL); err != nil || u.Host == "" {
-		return nil, bad("BaseURL", "is not an absolute URL")
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
-	}
+	p.callback = cb
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -157,16 +146,7 @@ func (p *Provider) Form(m sms.Message) url.Values {
 
 // CallbackURL is the status callback URL of a message of tenant: base
 // with TenantParam set when tenant is not "".
-func CallbackURL(base *url.URL, tenant string) string {
-	if tenant == "" {
-		return base.String()
-	}
-	u := *base
-	q := u.Query()
-	q.Set(TenantParam, tenant)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func CallbackURL(base *url.URL, tenant string) string { return sms.CallbackURL(base, tenant) }
 
 // apiError is Twilio's error body.
 type apiError struct {

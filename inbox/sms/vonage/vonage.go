@@ -24,7 +24,7 @@ const Path = "/sms/json"
 
 // TenantParam is the query parameter of the delivery-receipt URL that
 // names the message's tenant (as twilio.TenantParam).
-const TenantParam = "tidings_tenant"
+const TenantParam = sms.TenantParam
 
 // DefaultThrottleWait is Config.ThrottleWait's default.
 const DefaultThrottleWait = time.Second
@@ -95,22 +95,11 @@ func New(cfg Config) (*Provider, error) {
 		return nil, bad("From", "is empty")
 	}
 	p := &Provider{}
-	if cfg.StatusCallback != "" {
-		u, err := url.Parse(cfg.StatusCallback)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, bad("StatusCallback", "is not an absolute http(s) URL")
-		}
-		p.callback = u
+	cb, err := sms.CheckHTTP("vonage.Config.", cfg.StatusCallback, &cfg.BaseURL, DefaultBaseURL, &cfg.HTTPClient)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
-	}
-	if u, err := url.Parse(cfg.BaseURL); err != nil || u.Host == "" {
-		return nil, bad("BaseURL", "is not an absolute URL")
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
-	}
+	p.callback = cb
 	if cfg.ThrottleWait <= 0 {
 		cfg.ThrottleWait = DefaultThrottleWait
 	}
@@ -158,16 +147,7 @@ func (p *Provider) Form(m sms.Message) url.Values {
 
 // CallbackURL is the delivery-receipt URL of a message of tenant: base
 // with TenantParam set when tenant is not "".
-func CallbackURL(base *url.URL, tenant string) string {
-	if tenant == "" {
-		return base.String()
-	}
-	u := *base
-	q := u.Query()
-	q.Set(TenantParam, tenant)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func CallbackURL(base *url.URL, tenant string) string { return sms.CallbackURL(base, tenant) }
 
 // ClientRef is the client-ref a message of tenant is sent with, which
 // Vonage returns in its delivery receipts, inside what it signs: "t" and
