@@ -7,12 +7,9 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"unicode/utf8"
 
-	"gorm.io/gorm"
-
+	"github.com/tidingsdev/tidings/inbox/address/addresstest"
 	"github.com/tidingsdev/tidings/inbox/sms/twilio"
 	"github.com/tidingsdev/tidings/inbox/sms/twiliotest"
 )
@@ -38,19 +35,8 @@ func FuzzStatusCallback(f *testing.F) {
 	f.Add("To=%2B1&To=%2B2&MessageStatus=failed&MessageStatus=sent&ErrorCode=30005", "tidings_tenant=%00&tidings_tenant=x", byte(0))
 	f.Add("MessageStatus=undelivered&ErrorCode=30005&To=", ";", byte(0))
 
-	// writes counts the statements that may change rows, on a handle of
-	// this test's own (gorm's callbacks are per handle).
-	db := testDB.Session(&gorm.Session{NewDB: true})
-	var writes atomic.Int64
-	count := func(*gorm.DB) { writes.Add(1) }
-	for _, c := range []interface {
-		Register(string, func(*gorm.DB)) error
-	}{db.Callback().Create().Before("gorm:create"), db.Callback().Update().Before("gorm:update"),
-		db.Callback().Delete().Before("gorm:delete"), db.Callback().Raw().Before("gorm:raw")} {
-		if err := c.Register("fuzz:count_writes", count); err != nil {
-			f.Fatal(err)
-		}
-	}
+	// writes counts the statements that may change rows.
+	db, writes := addresstest.CountWrites(f, testDB)
 	var told []twilio.Status
 	h, err := twilio.NewStatusHandler(twilio.StatusConfig{AuthToken: token, URL: base, DB: db,
 		OnStatus: func(_ context.Context, s twilio.Status) { told = append(told, s) }})
@@ -95,7 +81,7 @@ func FuzzStatusCallback(f *testing.F) {
 		if rec.Code == http.StatusBadRequest && wrote == 0 && len(got) == 0 && strings.HasPrefix(rec.Body.String(), "bad number\n") {
 			return // a number the suppression list refuses, refused before any write
 		}
-		if unstorable(form.Get("To")) || unstorable(q.Get(twilio.TenantParam)) {
+		if addresstest.Unstorable(form.Get("To")) || addresstest.Unstorable(q.Get(twilio.TenantParam)) {
 			// A number or tenant PostgreSQL cannot hold as text (NUL,
 			// invalid UTF-8), signed: refused as bad, before any write.
 			if rec.Code != http.StatusBadRequest || wrote != 0 || len(got) != 0 {
@@ -125,6 +111,3 @@ func FuzzStatusCallback(f *testing.F) {
 		}
 	})
 }
-
-// unstorable reports whether PostgreSQL refuses s as text.
-func unstorable(s string) bool { return strings.ContainsRune(s, 0) || !utf8.ValidString(s) }

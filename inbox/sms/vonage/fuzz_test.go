@@ -8,12 +8,9 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"unicode/utf8"
 
-	"gorm.io/gorm"
-
+	"github.com/tidingsdev/tidings/inbox/address/addresstest"
 	"github.com/tidingsdev/tidings/inbox/sms/vonage"
 	"github.com/tidingsdev/tidings/inbox/sms/vonagetest"
 )
@@ -49,17 +46,7 @@ func FuzzStatusCallback(f *testing.F) {
 	f.Add("msisdn=1415%00&status=failed&err-code=3", "tidings_tenant=t1", byte(0))
 	f.Add(`{"msisdn":"14155550100","status":"rejected","err-code":"9"}`, "tidings_tenant=t%FF", byte(8))
 
-	db := testDB.Session(&gorm.Session{NewDB: true})
-	var writes atomic.Int64
-	count := func(*gorm.DB) { writes.Add(1) }
-	for _, c := range []interface {
-		Register(string, func(*gorm.DB)) error
-	}{db.Callback().Create().Before("gorm:create"), db.Callback().Update().Before("gorm:update"),
-		db.Callback().Delete().Before("gorm:delete"), db.Callback().Raw().Before("gorm:raw")} {
-		if err := c.Register("fuzz:count_writes", count); err != nil {
-			f.Fatal(err)
-		}
-	}
+	db, writes := addresstest.CountWrites(f, testDB)
 	var told []vonage.Status
 	h, err := vonage.NewStatusHandler(vonage.StatusConfig{SignatureSecret: secret, SignatureMethod: vonage.SHA256HMAC, DB: db,
 		OnStatus: func(_ context.Context, s vonage.Status) { told = append(told, s) }})
@@ -191,7 +178,7 @@ func FuzzStatusCallback(f *testing.F) {
 			refusedBefore(http.StatusBadRequest) // a number the suppression list refuses
 			return
 		}
-		if unstorable(number) || unstorable(tenant) {
+		if addresstest.Unstorable(number) || addresstest.Unstorable(tenant) {
 			refusedBefore(http.StatusBadRequest)
 			return
 		}
@@ -215,5 +202,17 @@ func FuzzStatusCallback(f *testing.F) {
 	})
 }
 
-// unstorable reports whether PostgreSQL refuses s as text.
-func unstorable(s string) bool { return strings.ContainsRune(s, 0) || !utf8.ValidString(s) }
+// The fuzz test's write counter counts a raw Exec, not a read.
+func TestCountWrites(t *testing.T) {
+	db, writes := addresstest.CountWrites(t, testDB)
+	var one int
+	if err := db.Raw("SELECT 1").Scan(&one).Error; err != nil || writes.Load() != 0 {
+		t.Fatalf("a read: %v, %d writes counted", err, writes.Load())
+	}
+	if err := db.Exec("SELECT 1").Error; err != nil || writes.Load() != 1 {
+		t.Fatalf("an Exec: %v, %d writes counted, want 1", err, writes.Load())
+	}
+	if !addresstest.Unstorable("a\x00b") || !addresstest.Unstorable("\xff") || addresstest.Unstorable("+14155550100") {
+		t.Fatal("Unstorable: want NUL and invalid UTF-8 only")
+	}
+}
