@@ -395,17 +395,7 @@ func TestStatusCallback(t *testing.T) {
 	if code, err := peer.CallbackSigned(ctx, sid[dead], "undelivered", "30005", "forged"); err != nil || code != http.StatusForbidden {
 		t.Fatalf("forged report: %d %v; want 403", code, err)
 	}
-	numbers := func(tenant string) []string {
-		as, err := device.List(activity.WithTenant(ctx, tenant), testDB, ana, device.Phone)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, a := range as {
-			out = append(out, a.Address)
-		}
-		return out
-	}
+	numbers := func(tenant string) []string { return numbersOf(t, tenant, ana) }
 	if n := numbers("acme"); len(n) != 2 {
 		t.Fatalf("after a forged report, acme numbers %v; want both", n)
 	}

@@ -77,3 +77,17 @@ func register(t *testing.T, tenant, recipient, number string) {
 		t.Fatal(err)
 	}
 }
+
+// numbersOf is the numbers of recipient in tenant.
+func numbersOf(t *testing.T, tenant, recipient string) []string {
+	t.Helper()
+	as, err := device.List(activity.WithTenant(context.Background(), tenant), testDB, recipient, device.Phone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range as {
+		out = append(out, a.Address)
+	}
+	return out
+}

@@ -11,7 +11,6 @@ import (
 	"github.com/tidingsdev/tidings/activity"
 	"github.com/tidingsdev/tidings/inbox"
 	"github.com/tidingsdev/tidings/inbox/address/addresstest"
-	"github.com/tidingsdev/tidings/inbox/device"
 	"github.com/tidingsdev/tidings/inbox/inboxtest"
 	"github.com/tidingsdev/tidings/inbox/sms"
 	"github.com/tidingsdev/tidings/inbox/sms/vonage"
@@ -95,17 +94,7 @@ func TestVonageDeliveryReceipts(t *testing.T) {
 				}
 			}
 			ctx := context.Background()
-			numbers := func(tenant string) []string {
-				as, err := device.List(activity.WithTenant(ctx, tenant), testDB, ana, device.Phone)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var out []string
-				for _, a := range as {
-					out = append(out, a.Address)
-				}
-				return out
-			}
+			numbers := func(tenant string) []string { return numbersOf(t, tenant, ana) }
 			// A forged receipt (another secret): refused, nothing removed.
 			if code, err := peer.ReceiptSigned(ctx, id[dead], "failed", "3", "forged"); err != nil || code != http.StatusForbidden {
 				t.Fatalf("forged receipt: %d %v; want 403", code, err)
