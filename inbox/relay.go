@@ -461,7 +461,15 @@ func (r *Relay) pollLoop(ctx context.Context, delay time.Duration) {
 			return
 		case <-timer.C:
 		case <-r.wake:
-			if failures > 0 { // do not let notifications cut a failure pause short
+			// Do not let wake-ups cut a failure pause short, nor the
+			// active pause after a batch of gatherRows or more: events
+			// then come faster than the relay's batches, and relaying
+			// each as it commits would split them into batches of one or
+			// two, each paying a claim, an enqueue round and a commit (at
+			// 2,000 ev/s the relay fell behind: p99 392 ms against 23
+			// ms). Smaller batches mean events come a few at a time: the
+			// next is relayed as it commits.
+			if failures > 0 || (err == nil && b.Rows >= gatherRows) {
 				select {
 				case <-ctx.Done():
 					return
@@ -473,6 +481,10 @@ func (r *Relay) pollLoop(ctx context.Context, delay time.Duration) {
 		}
 	}
 }
+
+// gatherRows is the batch size from which a relay stops answering each
+// wake-up at once while active, and gathers for MinPollInterval instead.
+const gatherRows = 4
 
 // nextPoll returns the pause before the next poll and the empty-poll pause
 // to carry on: MinPollInterval within ActivePeriod of the last batch that
