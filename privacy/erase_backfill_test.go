@@ -28,49 +28,7 @@ func TestEraseSettledWaitsForBackfillJobs(t *testing.T) {
 	ctx := context.Background()
 	ana := newUser(t, someone{name: "Ana Backfilled", email: "ana.backfilled@example.net", ip: "192.0.2.79", ua: "BackfilledAgent/1.0"})
 	bob := newUser(t, someone{name: "Bob Replayed", email: "bob.replayed@example.net"})
-	var issueID int64
-	if err := testDB.Raw(`INSERT INTO issues (title) VALUES ('Backfilled') RETURNING id`).Scan(&issueID).Error; err != nil {
-		t.Fatal(err)
-	}
-	res, err := issues.RecordEvent(ana.ctx(ana.name), testDB, issueID, "comment_added", activity.Extra(map[string]any{"body": "history"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// History: relayed long ago, to no inbox the worker below runs.
-	if err := testDB.Exec(`DELETE FROM `+activity.OutboxTable+` WHERE domain = 'issue' AND event_id = ?`, res.Event.ID).Error; err != nil {
-		t.Fatal(err)
-	}
-	rds := redistest.NewPrivate(t)
-	redisOpt := asynq.RedisClientOpt{Addr: rds.Addr()}
-	app, err := notify.New(notify.Config{Name: "app", RecipientType: "users",
-		Recipients: func(context.Context, *gorm.DB, activity.Event) ([]string, error) { return []string{bob.key()}, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHold()
-	held := func(next inbox.ProcessFunc) inbox.ProcessFunc {
-		return func(ctx context.Context, d *inbox.Delivery) error {
-			if d.Event.ID == res.Event.ID && d.Event.Domain == "issue" {
-				h.stop()
-			}
-			return next(ctx, d)
-		}
-	}
-	w, err := inbox.NewWorker(inbox.Config{DB: testDB, Redis: redisOpt, Domains: []*activity.Domain{issues, users},
-		Inboxes: []inbox.Inbox{app}, Middleware: []inbox.Middleware{held}, Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.letGo(); w.Shutdown() })
-	bf, err := inbox.NewBackfiller(inbox.BackfillConfig{DB: testDB, Redis: redisOpt, Domains: []*activity.Domain{issues},
-		Inboxes: []inbox.Inbox{app}, Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bf.Close() })
+	issueID, res, h, bf := backfillWorld(t, ana, bob, "Backfilled")
 	b, err := bf.Create(ctx, inbox.BackfillSpec{Inbox: "app", By: "test", Query: inbox.BackfillQuery{Domain: "issue", Subjects: []string{strconv.FormatInt(issueID, 10)}}})
 	if err != nil {
 		t.Fatal(err)
@@ -111,48 +69,7 @@ func TestEraseSettledWaitsForBackfillJobsStartedDuringTheErasure(t *testing.T) {
 	ctx := context.Background()
 	ana := newUser(t, someone{name: "Ana Midbackfill", email: "ana.midbackfill@example.net", ip: "192.0.2.80", ua: "MidbackfillAgent/1.0"})
 	bob := newUser(t, someone{name: "Bob Midreplay", email: "bob.midreplay@example.net"})
-	var issueID int64
-	if err := testDB.Raw(`INSERT INTO issues (title) VALUES ('Midbackfill') RETURNING id`).Scan(&issueID).Error; err != nil {
-		t.Fatal(err)
-	}
-	res, err := issues.RecordEvent(ana.ctx(ana.name), testDB, issueID, "comment_added", activity.Extra(map[string]any{"body": "history"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := testDB.Exec(`DELETE FROM `+activity.OutboxTable+` WHERE domain = 'issue' AND event_id = ?`, res.Event.ID).Error; err != nil {
-		t.Fatal(err)
-	}
-	rds := redistest.NewPrivate(t)
-	redisOpt := asynq.RedisClientOpt{Addr: rds.Addr()}
-	app, err := notify.New(notify.Config{Name: "app", RecipientType: "users",
-		Recipients: func(context.Context, *gorm.DB, activity.Event) ([]string, error) { return []string{bob.key()}, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHold()
-	held := func(next inbox.ProcessFunc) inbox.ProcessFunc {
-		return func(ctx context.Context, d *inbox.Delivery) error {
-			if d.Event.ID == res.Event.ID && d.Event.Domain == "issue" {
-				h.stop()
-			}
-			return next(ctx, d)
-		}
-	}
-	w, err := inbox.NewWorker(inbox.Config{DB: testDB, Redis: redisOpt, Domains: []*activity.Domain{issues, users},
-		Inboxes: []inbox.Inbox{app}, Middleware: []inbox.Middleware{held}, Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.letGo(); w.Shutdown() })
-	bf, err := inbox.NewBackfiller(inbox.BackfillConfig{DB: testDB, Redis: redisOpt, Domains: []*activity.Domain{issues},
-		Inboxes: []inbox.Inbox{app}, Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bf.Close() })
+	issueID, res, h, bf := backfillWorld(t, ana, bob, "Midbackfill")
 
 	reader := testDB.Begin()
 	var read []int64
@@ -213,4 +130,57 @@ func TestEraseSettledWaitsForBackfillJobsStartedDuringTheErasure(t *testing.T) {
 	if h := dbHits(t, []string{ana.name, ana.ip, ana.ua}); len(h) > 0 {
 		t.Errorf("after EraseSettled and the backfill's job, Ana's data is in:\n  %s", strings.Join(h, "\n  "))
 	}
+}
+
+// backfillWorld records ana's comment on a new issue titled title as
+// history (relayed long ago: no outbox row), and starts a worker with an
+// in-app inbox telling bob, whose Process holds on that comment (h), and
+// a backfiller of the issue domain into it.
+func backfillWorld(t *testing.T, ana, bob someone, title string) (int64, activity.Result, *hold, *inbox.Backfiller) {
+	t.Helper()
+	ctx := context.Background()
+	var issueID int64
+	if err := testDB.Raw(`INSERT INTO issues (title) VALUES (?) RETURNING id`, title).Scan(&issueID).Error; err != nil {
+		t.Fatal(err)
+	}
+	res, err := issues.RecordEvent(ana.ctx(ana.name), testDB, issueID, "comment_added", activity.Extra(map[string]any{"body": "history"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// History: relayed long ago, to no inbox the worker below runs.
+	if err := testDB.Exec(`DELETE FROM `+activity.OutboxTable+` WHERE domain = 'issue' AND event_id = ?`, res.Event.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	rds := redistest.NewPrivate(t)
+	redisOpt := asynq.RedisClientOpt{Addr: rds.Addr()}
+	app, err := notify.New(notify.Config{Name: "app", RecipientType: "users",
+		Recipients: func(context.Context, *gorm.DB, activity.Event) ([]string, error) { return []string{bob.key()}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHold()
+	held := func(next inbox.ProcessFunc) inbox.ProcessFunc {
+		return func(ctx context.Context, d *inbox.Delivery) error {
+			if d.Event.ID == res.Event.ID && d.Event.Domain == "issue" {
+				h.stop()
+			}
+			return next(ctx, d)
+		}
+	}
+	w, err := inbox.NewWorker(inbox.Config{DB: testDB, Redis: redisOpt, Domains: []*activity.Domain{issues, users},
+		Inboxes: []inbox.Inbox{app}, Middleware: []inbox.Middleware{held}, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.letGo(); w.Shutdown() })
+	bf, err := inbox.NewBackfiller(inbox.BackfillConfig{DB: testDB, Redis: redisOpt, Domains: []*activity.Domain{issues},
+		Inboxes: []inbox.Inbox{app}, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bf.Close() })
+	return issueID, res, h, bf
 }
