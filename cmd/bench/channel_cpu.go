@@ -102,3 +102,21 @@ func (m *cpuMeter) side(ctx context.Context, b *bench, workers int, d time.Durat
 func (m *cpuMeter) String() string {
 	return fmt.Sprintf("bench process %.0f µs, PostgreSQL %.0f µs, %.0f allocations", median(m.process), median(m.postgres), median(m.allocs))
 }
+
+// perPeer is a channel group's run: figures for each service, at each of
+// channelPeers, in that order (a group of one service gives "").
+func perPeer(services []string, figures func(ctx context.Context, b *bench, service string, p channelPeer) ([]figure, error)) func(context.Context, *bench) ([]figure, error) {
+	return func(ctx context.Context, b *bench) ([]figure, error) {
+		var figs []figure
+		for _, service := range services {
+			for _, p := range channelPeers {
+				f, err := figures(ctx, b, service, p)
+				if err != nil {
+					return nil, err
+				}
+				figs = append(figs, f...)
+			}
+		}
+		return figs, nil
+	}
+}

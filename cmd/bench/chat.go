@@ -37,19 +37,7 @@ func chatGroup() group {
 	return group{
 		name:  "chat",
 		about: "chat deliveries/s (inbox Process: route, suppression list, ledger, Discord or Teams webhook POST over TLS) against a raw POST of the same request to the same local webhook",
-		run: func(ctx context.Context, b *bench) ([]figure, error) {
-			var figs []figure
-			for _, service := range []string{"discord", "teams"} {
-				for _, p := range channelPeers {
-					f, err := chatFigures(ctx, b, service, p)
-					if err != nil {
-						return nil, err
-					}
-					figs = append(figs, f...)
-				}
-			}
-			return figs, nil
-		},
+		run:   perPeer([]string{"discord", "teams"}, chatFigures),
 	}
 }
 

@@ -44,19 +44,7 @@ func mobilepushGroup() group {
 	return group{
 		name:  "mobilepush",
 		about: "mobile push deliveries/s (inbox Process: preferences, device tokens, ledger, FCM HTTP v1 or APNs HTTP/2) against a raw POST of the same request to the same local peer",
-		run: func(ctx context.Context, b *bench) ([]figure, error) {
-			var figs []figure
-			for _, service := range []string{"fcm", "apns"} {
-				for _, p := range channelPeers {
-					f, err := mobilepushFigures(ctx, b, service, p)
-					if err != nil {
-						return nil, err
-					}
-					figs = append(figs, f...)
-				}
-			}
-			return figs, nil
-		},
+		run:   perPeer([]string{"fcm", "apns"}, mobilepushFigures),
 	}
 }
 

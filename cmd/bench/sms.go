@@ -38,17 +38,9 @@ func smsGroup() group {
 	return group{
 		name:  "sms",
 		about: "SMS deliveries/s (inbox Process: preferences, numbers, suppression list, ledger, Twilio form POST) against a raw POST of the same form to the same local Twilio",
-		run: func(ctx context.Context, b *bench) ([]figure, error) {
-			var figs []figure
-			for _, p := range channelPeers {
-				f, err := smsFigures(ctx, b, p)
-				if err != nil {
-					return nil, err
-				}
-				figs = append(figs, f...)
-			}
-			return figs, nil
-		},
+		run: perPeer([]string{""}, func(ctx context.Context, b *bench, _ string, p channelPeer) ([]figure, error) {
+			return smsFigures(ctx, b, p)
+		}),
 	}
 }
 

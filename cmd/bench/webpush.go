@@ -54,15 +54,9 @@ func webpushGroup() group {
 }
 
 func runWebpush(ctx context.Context, b *bench) ([]figure, error) {
-	var figs []figure
-	for _, p := range channelPeers {
-		f, err := webpushFigures(ctx, b, p)
-		if err != nil {
-			return nil, err
-		}
-		figs = append(figs, f...)
-	}
-	return figs, nil
+	return perPeer([]string{""}, func(ctx context.Context, b *bench, _ string, p channelPeer) ([]figure, error) {
+		return webpushFigures(ctx, b, p)
+	})(ctx, b)
 }
 
 func webpushFigures(ctx context.Context, b *bench, p channelPeer) ([]figure, error) {
