@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -29,13 +30,15 @@ const backfillCheckAfter = "1 minute"
 // waited for), or the insert waits for the erasure to commit and the job
 // loads the erased event. A row already there (a live delivery's, or an
 // earlier attempt's whose worker died) is left alone and not deleted: the
-// completer or the relay's sweeper deletes it.
+// completer or the relay's sweeper deletes it. A live delivery the relay
+// hands out meanwhile takes the row over (its insert sets check_at), and
+// untrack deletes the row only while it is still the one it inserted.
 func (w *Worker) trackBackfill(ctx context.Context, name string, p payload, dom *activity.Domain) (untrack func(), err error) {
 	queue, _ := asynq.GetQueueName(ctx)
-	var inserted []int64
+	var inserted []time.Time
 	err = w.db.WithContext(ctx).Raw(`INSERT INTO `+PendingTable+` (domain, event_id, inbox, action, queue, check_at)
 SELECT ?, e.id, ?, ?, ?, now() + interval '`+backfillCheckAfter+`' FROM `+dom.Table()+` e WHERE e.id = ? FOR SHARE OF e
-ON CONFLICT DO NOTHING RETURNING event_id`, p.Domain, name, p.Action, queue, p.EventID).Scan(&inserted).Error
+ON CONFLICT DO NOTHING RETURNING check_at`, p.Domain, name, p.Action, queue, p.EventID).Scan(&inserted).Error
 	if err != nil {
 		return nil, fmt.Errorf("inbox: track the backfill's job of %s for erasures: %w", p.ref(), err)
 	}
@@ -43,8 +46,8 @@ ON CONFLICT DO NOTHING RETURNING event_id`, p.Domain, name, p.Action, queue, p.E
 		return func() {}, nil
 	}
 	return func() {
-		if err := w.db.WithContext(context.WithoutCancel(ctx)).Exec(`DELETE FROM `+PendingTable+` WHERE domain = ? AND event_id = ? AND inbox = ?`,
-			p.Domain, p.EventID, name).Error; err != nil {
+		if err := w.db.WithContext(context.WithoutCancel(ctx)).Exec(`DELETE FROM `+PendingTable+` WHERE domain = ? AND event_id = ? AND inbox = ? AND check_at = ?`,
+			p.Domain, p.EventID, name, inserted[0]).Error; err != nil {
 			w.log.LogAttrs(ctx, slog.LevelWarn, "inbox: cannot delete the inbox_pending row of a backfill's job; the relay's sweeper will",
 				slog.String("inbox", name), slog.String("event", p.ref().String()), slog.Any("error", err))
 		}

@@ -178,7 +178,7 @@ func (r *Relay) settle(tx *gorm.DB, batch []activity.OutboxRow, jobs []job, done
 	return tx.Exec(`WITH gone AS (DELETE FROM `+activity.OutboxTable+` WHERE id = ANY(?::bigint[]))
 INSERT INTO `+PendingTable+` (domain, event_id, inbox, action, queue, check_at)
 SELECT d, e, i, a, q, now() + ? * interval '1 millisecond' FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[]) AS p(d, e, i, a, q)
-ON CONFLICT DO NOTHING`, pgarray.Int8(done), r.cfg.Pending.CheckAfter.Milliseconds(), domains, ids, inboxes, actions, queues).Error
+ON CONFLICT (domain, event_id, inbox) DO UPDATE SET action = EXCLUDED.action, queue = EXCLUDED.queue, check_at = EXCLUDED.check_at`, pgarray.Int8(done), r.cfg.Pending.CheckAfter.Milliseconds(), domains, ids, inboxes, actions, queues).Error
 }
 
 func (r *Relay) sweepLoop(ctx context.Context) {
